@@ -1,0 +1,47 @@
+# Everything runs inside .venv so a fresh machine needs only Python 3.11+ and make.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck pytest sample-data sample-large bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## demo: load the bundled sample CSV into SQLite and show the report
+demo: $(STAMP)
+	rm -f demo.db demo.db-wal demo.db-shm
+	$(BIN)/bulkload import sample-data/orders.csv --to sqlite:///demo.db --table orders --concurrency 4 --if-exists replace
+	$(BIN)/bulkload import sample-data/orders.parquet --to sqlite:///demo.db --table orders_parquet --if-exists replace
+
+## test: lint, type-check and run the test suite
+test: $(STAMP) lint typecheck pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check bulkload tests benchmarks sample-data
+	$(BIN)/ruff format --check bulkload tests benchmarks sample-data
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/pytest -q
+
+## sample-data: regenerate the small committed samples
+sample-data: $(STAMP)
+	$(BIN)/python sample-data/generate.py --rows 1000 --out sample-data/orders
+
+## sample-large: a large generated CSV (not committed), ROWS=... to size it
+ROWS ?= 5000000
+sample-large: $(STAMP)
+	$(BIN)/python sample-data/generate.py --rows $(ROWS) --out sample-data/large --csv-only
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/sqlite_import.py
+
+clean:
+	rm -rf $(VENV) *.egg-info .mypy_cache .ruff_cache .pytest_cache demo.db*

@@ -1,0 +1,61 @@
+"""bulkload: stream CSV and Parquet into databases and ingest endpoints, fast.
+
+The public library API; everything else is private and may change.
+"""
+
+from bulkload.backends import Backend, ErrorKind, TableSpec, available_backends, create_backend
+from bulkload.config import (
+    CsvOptions,
+    EngineOptions,
+    ImportConfig,
+    ReportOptions,
+    SourceOptions,
+    TargetOptions,
+    build_import_config,
+)
+from bulkload.errors import (
+    AbortedError,
+    BulkloadError,
+    InputError,
+    PermanentWriteError,
+    TargetError,
+    TargetUnreachable,
+    TransientWriteError,
+    UsageError,
+)
+from bulkload.load import load, load_async
+from bulkload.sources import BatchSource, Rejection, SourceBatch
+from bulkload.stats import LatencyHistogram, RunStats
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AbortedError",
+    "Backend",
+    "BatchSource",
+    "BulkloadError",
+    "CsvOptions",
+    "EngineOptions",
+    "ErrorKind",
+    "ImportConfig",
+    "InputError",
+    "LatencyHistogram",
+    "PermanentWriteError",
+    "Rejection",
+    "ReportOptions",
+    "RunStats",
+    "SourceBatch",
+    "SourceOptions",
+    "TableSpec",
+    "TargetError",
+    "TargetOptions",
+    "TargetUnreachable",
+    "TransientWriteError",
+    "UsageError",
+    "__version__",
+    "available_backends",
+    "build_import_config",
+    "create_backend",
+    "load",
+    "load_async",
+]

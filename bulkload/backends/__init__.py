@@ -1,0 +1,70 @@
+"""Pluggable targets, found through the ``bulkload.backends`` entry-point group.
+
+A third-party package adds a backend by declaring, in its pyproject.toml::
+
+    [project.entry-points."bulkload.backends"]
+    mystore = "mypackage.backend:MyStoreBackend"
+
+where ``MyStoreBackend(url, target_options)`` satisfies :class:`Backend` and lists the
+URL schemes it serves in ``schemes``. The built-in backends register the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from urllib.parse import urlsplit
+
+from bulkload.backends.base import Backend, BackendFactory, ErrorKind, TableSpec
+from bulkload.config import TargetOptions
+from bulkload.errors import UsageError
+
+ENTRY_POINT_GROUP = "bulkload.backends"
+
+__all__ = [
+    "Backend",
+    "BackendInfo",
+    "ErrorKind",
+    "TableSpec",
+    "available_backends",
+    "create_backend",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class BackendInfo:
+    name: str
+    schemes: tuple[str, ...]
+    target: str  # "module:Class" the entry point names
+    distribution: str | None
+    error: str | None = None  # why it could not be loaded, if it could not
+
+
+def available_backends() -> list[BackendInfo]:
+    """Every installed backend, loaded, with the schemes it serves."""
+    found = []
+    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        dist = ep.dist.name if ep.dist else None
+        try:
+            factory: BackendFactory = ep.load()
+            found.append(BackendInfo(ep.name, tuple(factory.schemes), ep.value, dist))
+        except Exception as exc:  # a broken plug-in must not break the others
+            found.append(BackendInfo(ep.name, (), ep.value, dist, f"{type(exc).__name__}: {exc}"))
+    return found
+
+
+def create_backend(options: TargetOptions) -> Backend:
+    """Build the backend that serves the target URL's scheme."""
+    scheme = urlsplit(options.url).scheme.lower()
+    if not scheme:
+        raise UsageError(f"--to needs a URL such as sqlite:///out.db, got {options.url!r}")
+    base_scheme = scheme.split("+", 1)[0]
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            factory: BackendFactory = ep.load()
+        except Exception:
+            continue
+        if base_scheme in factory.schemes:
+            return factory(options.url, options)
+    known = sorted({s for info in available_backends() for s in info.schemes})
+    raise UsageError(f"--to: unknown scheme {scheme!r} (installed: {', '.join(known)})")

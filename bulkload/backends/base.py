@@ -1,0 +1,66 @@
+"""The Backend protocol: what a target must do, and nothing more.
+
+A backend opens the target (creating the table from an Arrow schema), writes one batch
+per call, closes, and says whether a failure is worth retrying. Concurrency, throttling,
+retries, accounting and checkpoints all live in the engine.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import ClassVar, Protocol, runtime_checkable
+
+import pyarrow as pa
+
+from bulkload.config import TargetOptions
+
+
+class ErrorKind(enum.Enum):
+    """How the engine should treat a failed write."""
+
+    TRANSIENT = "transient"  # retry the same batch later
+    PERMANENT = "permanent"  # the rows are bad: reject them (bisecting to find which)
+    FATAL = "fatal"  # the target is unusable: stop the run
+
+
+@dataclass(frozen=True, slots=True)
+class TableSpec:
+    """The table a run writes into."""
+
+    name: str
+    schema: pa.Schema
+    if_exists: str = "append"
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """A target bulkload can write to. Implementations register under the
+    ``bulkload.backends`` entry-point group and are chosen by URL scheme."""
+
+    schemes: ClassVar[tuple[str, ...]]
+    #: the most writes the target can usefully take at once (None: no limit of its own)
+    max_concurrency: int | None
+
+    async def open(self, table: TableSpec) -> None:
+        """Connect and prepare the table. Raise TargetError/TargetUnreachable on failure."""
+
+    async def write(self, batch: pa.RecordBatch) -> None:
+        """Write one batch atomically: all of its rows, or none."""
+
+    async def close(self) -> None:
+        """Release connections; called once, also after failures."""
+
+    def classify(self, error: BaseException) -> ErrorKind:
+        """Say whether a failure raised by ``write`` is transient, permanent or fatal."""
+
+    def describe(self) -> str:
+        """The target for humans and reports, with any password removed."""
+
+
+class BackendFactory(Protocol):
+    """What an entry point must name: a class (or callable) built from URL and options."""
+
+    schemes: ClassVar[tuple[str, ...]]
+
+    def __call__(self, url: str, options: TargetOptions) -> Backend: ...

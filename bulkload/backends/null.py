@@ -1,0 +1,34 @@
+"""``null://``: accepts and discards every batch, to measure sources and engine alone."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import pyarrow as pa
+
+from bulkload.backends.base import ErrorKind, TableSpec
+from bulkload.config import TargetOptions
+
+
+class NullBackend:
+    schemes: ClassVar[tuple[str, ...]] = ("null",)
+    max_concurrency: int | None = None
+
+    def __init__(self, url: str, options: TargetOptions):
+        self.url = url
+        self.rows_written = 0
+
+    async def open(self, table: TableSpec) -> None:
+        self.table = table
+
+    async def write(self, batch: pa.RecordBatch) -> None:
+        self.rows_written += batch.num_rows
+
+    async def close(self) -> None:
+        return None
+
+    def classify(self, error: BaseException) -> ErrorKind:
+        return ErrorKind.FATAL
+
+    def describe(self) -> str:
+        return "null://"

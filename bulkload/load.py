@@ -1,0 +1,57 @@
+"""The library entry point the CLI is a thin layer over: one import run."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from bulkload.backends import create_backend
+from bulkload.config import ImportConfig
+from bulkload.engine import Engine, RejectionSink
+from bulkload.errors import UsageError
+from bulkload.sources import STDIN, BatchSource
+from bulkload.stats.run import RunStats
+
+
+def table_name(config: ImportConfig, source: BatchSource) -> str:
+    """--table, or the first source file's stem."""
+    if config.target.table:
+        return config.target.table
+    first = source.files[0]
+    if first.path == STDIN:
+        raise UsageError("reading from stdin needs --table NAME")
+    return first.stem
+
+
+async def load_async(
+    config: ImportConfig,
+    *,
+    stats: RunStats | None = None,
+    on_reject: RejectionSink | None = None,
+    watcher: Callable[[RunStats], Coroutine[Any, Any, None]] | None = None,
+) -> RunStats:
+    """Run one import. ``watcher(stats)`` (e.g. a progress display) runs alongside and is
+    cancelled when the import ends."""
+    source = BatchSource(config.source)
+    table = table_name(config, source)
+    backend = create_backend(config.target)
+    stats = stats or RunStats()
+    stats.target = backend.describe()
+    stats.table = table
+    stats.batch_size = config.source.batch_size
+    engine = Engine(backend, config.engine, stats, on_reject=on_reject)
+    watch = asyncio.create_task(watcher(stats)) if watcher else None
+    try:
+        return await engine.run(source, table, config.target.if_exists)
+    finally:
+        if watch is not None:
+            watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watch
+
+
+def load(config: ImportConfig, *, on_reject: RejectionSink | None = None) -> RunStats:
+    """Run one import to completion and return its statistics."""
+    return asyncio.run(load_async(config, on_reject=on_reject))

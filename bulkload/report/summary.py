@@ -1,0 +1,74 @@
+"""The final human-readable summary, with a latency histogram drawn in the terminal."""
+
+from __future__ import annotations
+
+import time
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from bulkload.redact import redact_url
+from bulkload.stats.run import RunStats
+
+_BAR_WIDTH = 40
+
+
+def render_summary(stats: RunStats, console: Console, *, now: float | None = None) -> None:
+    elapsed = stats.elapsed(now if now is not None else time.perf_counter())
+    rate = stats.rows_loaded / elapsed if elapsed > 0 else 0.0
+    mbps = stats.bytes_read / 1e6 / elapsed if elapsed > 0 else 0.0
+    title = f"bulkload import → {redact_url(stats.target)}  table {stats.table}  ({stats.outcome})"
+    console.print(Text(title, style="bold"))
+
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="dim")
+    grid.add_column(justify="right")
+    grid.add_column(style="dim")
+    grid.add_column(justify="right")
+    grid.add_row("rows read", f"{stats.rows_read:,}", "elapsed", f"{elapsed:,.2f} s")
+    grid.add_row("rows loaded", f"{stats.rows_loaded:,}", "throughput", f"{rate:,.0f} rows/s")
+    grid.add_row("rows rejected", f"{stats.rows_rejected:,}", "", f"{mbps:,.1f} MB/s")
+    grid.add_row("batches", f"{stats.batches:,}", "concurrency", _concurrency(stats))
+    console.print(grid)
+
+    balanced = stats.rows_read == stats.rows_loaded + stats.rows_rejected
+    check = "[green]✓[/]" if balanced else "[red]✗ (rows still pending)[/]"
+    console.print(
+        f"  read = loaded + rejected: {stats.rows_read:,} = {stats.rows_loaded:,} + "
+        f"{stats.rows_rejected:,} {check}",
+        highlight=False,
+    )
+
+    if stats.latency.count:
+        p = stats.latency.summary_ms()
+        console.print(
+            f"  batch latency ms: p50 {p['p50']:,.2f}  p90 {p['p90']:,.2f}  p99 {p['p99']:,.2f}"
+            f"  p99.9 {p['p999']:,.2f}  max {p['max']:,.2f}  mean {p['mean']:,.2f}",
+            highlight=False,
+        )
+        _histogram(stats, console)
+
+    if stats.first_rejections:
+        shown = stats.first_rejections[:5]
+        console.print(f"  first rejected rows ({len(shown)} of {stats.rows_rejected:,}):")
+        for r in shown:
+            where = f"{r.source}:{r.line}" if r.line is not None else r.source
+            console.print(f"    {where}: {r.reason}", highlight=False, markup=False)
+
+
+def _concurrency(stats: RunStats) -> str:
+    if stats.effective_concurrency and stats.effective_concurrency != stats.concurrency:
+        return f"{stats.effective_concurrency} (of {stats.concurrency} asked; target limit)"
+    return str(stats.concurrency)
+
+
+def _histogram(stats: RunStats, console: Console) -> None:
+    buckets = [b for b in stats.latency.buckets() if b.count]
+    if not buckets:
+        return
+    peak = max(b.count for b in buckets)
+    for bucket in buckets:
+        width = max(1, round(bucket.count / peak * _BAR_WIDTH))
+        label = f"{bucket.low_ms:>9.2f} to {bucket.high_ms:<9.2f} ms"
+        console.print(f"    {label} {'█' * width} {bucket.count:,}", highlight=False)

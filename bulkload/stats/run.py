@@ -1,0 +1,49 @@
+"""Counters of one run. Updated by the engine on the event loop; read by reporters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bulkload.sources.batch import Rejection
+from bulkload.stats.histogram import LatencyHistogram
+
+_KEPT_REJECTIONS = 20
+
+
+@dataclass
+class RunStats:
+    target: str = ""
+    table: str = ""
+    concurrency: int = 0
+    effective_concurrency: int = 0
+    batch_size: int = 0
+    bytes_total: int | None = None
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    batches: int = 0
+    batches_failed: int = 0
+    bytes_read: int = 0
+    in_flight: int = 0
+    started_at: float | None = None
+    finished_at: float | None = None
+    latency: LatencyHistogram = field(default_factory=LatencyHistogram)
+    #: the first rejections, for the summary (all of them go to the bad-records sink)
+    first_rejections: list[Rejection] = field(default_factory=list)
+    outcome: str = "running"  # running | completed | aborted | interrupted
+
+    def reject(self, rejection: Rejection) -> None:
+        self.rows_rejected += 1
+        if len(self.first_rejections) < _KEPT_REJECTIONS:
+            self.first_rejections.append(rejection)
+
+    def elapsed(self, now: float) -> float:
+        if self.started_at is None:
+            return 0.0
+        end = self.finished_at if self.finished_at is not None else now
+        return max(end - self.started_at, 0.0)
+
+    @property
+    def rows_pending(self) -> int:
+        """Rows read but neither loaded nor rejected yet (in the queue or in flight)."""
+        return self.rows_read - self.rows_loaded - self.rows_rejected
