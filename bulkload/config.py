@@ -65,14 +65,13 @@ class EngineOptions:
     """How batches fan out to the backend."""
 
     concurrency: int = 8
-    # Batches the reader may run ahead of the writers; None means "from concurrency".
+    # Batches the reader may run ahead of the writers; None: twice the writers, 2 to 64.
     queue_depth: int | None = None
 
-    @property
-    def effective_queue_depth(self) -> int:
+    def queue_depth_for(self, writers: int) -> int:
         if self.queue_depth is not None:
             return self.queue_depth
-        return max(2, min(self.concurrency, 64))
+        return max(2, min(2 * writers, 64))
 
 
 @dataclass(frozen=True, kw_only=True)

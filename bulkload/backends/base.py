@@ -1,7 +1,7 @@
 """The Backend protocol: what a target must do, and nothing more.
 
-A backend opens the target (creating the table from an Arrow schema), writes one batch
-per call, closes, and says whether a failure is worth retrying. Concurrency, throttling,
+A backend opens the target (creating the table from an Arrow schema), encodes and writes
+one batch per call, closes, and says whether a failure is worth retrying. Concurrency, throttling,
 retries, accounting and checkpoints all live in the engine.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import pyarrow as pa
 
@@ -45,8 +45,16 @@ class Backend(Protocol):
     async def open(self, table: TableSpec) -> None:
         """Connect and prepare the table. Raise TargetError/TargetUnreachable on failure."""
 
-    async def write(self, batch: pa.RecordBatch) -> None:
-        """Write one batch atomically: all of its rows, or none."""
+    def encode(self, batch: pa.RecordBatch) -> Any:
+        """Turn a batch into what ``write`` sends: CPU work only, no I/O, thread-safe.
+
+        The engine calls it off the event loop, on the reader's thread, so encoding one
+        batch overlaps with writing the previous ones. Return the batch itself if there
+        is nothing to do.
+        """
+
+    async def write(self, payload: Any) -> None:
+        """Write one encoded batch atomically: all of its rows, or none."""
 
     async def close(self) -> None:
         """Release connections; called once, also after failures."""

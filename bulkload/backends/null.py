@@ -21,8 +21,11 @@ class NullBackend:
     async def open(self, table: TableSpec) -> None:
         self.table = table
 
-    async def write(self, batch: pa.RecordBatch) -> None:
-        self.rows_written += batch.num_rows
+    def encode(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        return batch
+
+    async def write(self, payload: pa.RecordBatch) -> None:
+        self.rows_written += payload.num_rows
 
     async def close(self) -> None:
         return None

@@ -100,14 +100,24 @@ class SQLiteBackend:
         self._insert_full = ""
         self._insert_one = ""
         self._rows_per_statement = 1
+        self._width = 1
 
     # ----------------------------------------------------------------- protocol
 
     async def open(self, table: TableSpec) -> None:
         await self._run(self._open, table)
 
-    async def write(self, batch: pa.RecordBatch) -> None:
-        await self._run(self._write, batch)
+    def encode(self, batch: pa.RecordBatch) -> list[Any]:
+        """The batch as one row-major list of SQLite-bindable values."""
+        columns = to_python_columns(batch)
+        width = len(columns)
+        flat: list[Any] = [None] * (batch.num_rows * width)
+        for i, values in enumerate(columns):
+            flat[i::width] = values  # interleave at C speed
+        return flat
+
+    async def write(self, payload: list[Any]) -> None:
+        await self._run(self._write, payload)
 
     async def close(self) -> None:
         try:
@@ -173,7 +183,7 @@ class SQLiteBackend:
                 f"{quote_identifier(f.name)} {sqlite_type(f.type)}" for f in table.schema
             )
             conn.execute(f"CREATE TABLE {name} ({columns})")
-        width = len(table.schema)
+        width = self._width = len(table.schema)
         column_list = ", ".join(quote_identifier(f.name) for f in table.schema)
         row = "(" + ", ".join("?" * width) + ")"
         self._rows_per_statement = max(1, min(_ROWS_PER_STATEMENT, _MAX_PARAMS // width))
@@ -181,15 +191,11 @@ class SQLiteBackend:
         self._insert_full = head + ", ".join([row] * self._rows_per_statement)
         self._insert_one = head + row
 
-    def _write(self, batch: pa.RecordBatch) -> None:
+    def _write(self, flat: list[Any]) -> None:
         conn = self._connection
         assert conn is not None, "open() was not called"
-        columns = to_python_columns(batch)
-        num_rows, width = batch.num_rows, len(columns)
-        # Interleave the columns into one row-major list with C-speed slice assignment.
-        flat: list[Any] = [None] * (num_rows * width)
-        for i, values in enumerate(columns):
-            flat[i::width] = values
+        width = self._width
+        num_rows = len(flat) // width
         per_statement = self._rows_per_statement * width
         full = (num_rows // self._rows_per_statement) * per_statement
         conn.execute("BEGIN IMMEDIATE")

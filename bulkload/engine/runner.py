@@ -12,7 +12,8 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import pyarrow as pa
 
@@ -25,6 +26,14 @@ from bulkload.sources.batch import Rejection, SourceBatch
 from bulkload.stats.run import RunStats
 
 _DONE = None  # queue sentinel: no more batches
+
+
+@dataclass(frozen=True, slots=True)
+class _Work:
+    """A batch read and encoded, waiting for a writer."""
+
+    batch: SourceBatch
+    payload: Any
 
 
 class RejectionSink(Protocol):
@@ -74,7 +83,8 @@ class Engine:
             self._account_read(first)
             await self.backend.open(TableSpec(table_name, source.schema, if_exists))
             try:
-                await self._fan_out(first, batches)
+                encoded = _Work(first, await asyncio.to_thread(self.backend.encode, first.data))
+                await self._fan_out(encoded, batches)
             finally:
                 await self.backend.close()
             stats.outcome = "completed"
@@ -85,9 +95,9 @@ class Engine:
             stats.finished_at = self._clock()
         return stats
 
-    async def _fan_out(self, first: SourceBatch, batches: Iterator[SourceBatch]) -> None:
-        queue: asyncio.Queue[SourceBatch | None] = asyncio.Queue(
-            maxsize=self.options.effective_queue_depth
+    async def _fan_out(self, first: _Work, batches: Iterator[SourceBatch]) -> None:
+        queue: asyncio.Queue[_Work | None] = asyncio.Queue(
+            maxsize=self.options.queue_depth_for(self.writers)
         )
         try:
             async with asyncio.TaskGroup() as group:
@@ -99,16 +109,23 @@ class Engine:
 
     async def _read(
         self,
-        first: SourceBatch,
+        first: _Work,
         batches: Iterator[SourceBatch],
-        queue: asyncio.Queue[SourceBatch | None],
+        queue: asyncio.Queue[_Work | None],
     ) -> None:
         await queue.put(first)
-        while (batch := await asyncio.to_thread(next, batches, _DONE)) is not None:
-            self._account_read(batch)
-            await queue.put(batch)
+        while (work := await asyncio.to_thread(self._next_encoded, batches)) is not None:
+            self._account_read(work.batch)
+            await queue.put(work)
         for _ in range(self.writers):
             await queue.put(_DONE)
+
+    def _next_encoded(self, batches: Iterator[SourceBatch]) -> _Work | None:
+        """On the reader thread: read the next batch and encode it for the backend."""
+        batch = next(batches, _DONE)
+        if batch is None:
+            return None
+        return _Work(batch, self.backend.encode(batch.data) if batch.num_rows else None)
 
     def _account_read(self, batch: SourceBatch) -> None:
         self.stats.rows_read += batch.rows_read
@@ -116,21 +133,25 @@ class Engine:
         for rejection in batch.rejected:
             self._reject(rejection)
 
-    async def _drain(self, queue: asyncio.Queue[SourceBatch | None]) -> None:
-        while (batch := await queue.get()) is not None:
+    async def _drain(self, queue: asyncio.Queue[_Work | None]) -> None:
+        while (work := await queue.get()) is not None:
             self.stats.in_flight += 1
             try:
-                await self._deliver(batch.data, batch, 0)
+                await self._deliver(work.batch.data, work.batch, 0, work.payload)
                 self.stats.batches += 1
             finally:
                 self.stats.in_flight -= 1
 
-    async def _deliver(self, data: pa.RecordBatch, origin: SourceBatch, offset: int) -> None:
+    async def _deliver(
+        self, data: pa.RecordBatch, origin: SourceBatch, offset: int, payload: Any = None
+    ) -> None:
         """Write rows; on a permanent error, split the rows in two until the bad ones are
         isolated and rejected, and every good one is loaded."""
         if data.num_rows == 0:
             return
-        error = await self._write_with_retries(data)
+        if payload is None:
+            payload = await asyncio.to_thread(self.backend.encode, data)
+        error = await self._write_with_retries(payload)
         if error is None:
             self.stats.rows_loaded += data.num_rows
             return
@@ -142,14 +163,14 @@ class Engine:
         await self._deliver(data.slice(0, middle), origin, offset)
         await self._deliver(data.slice(middle), origin, offset + middle)
 
-    async def _write_with_retries(self, data: pa.RecordBatch) -> BaseException | None:
+    async def _write_with_retries(self, payload: Any) -> BaseException | None:
         """None when written; the permanent error when the rows are bad. Raises when the
         target is unusable or transient errors outlast the retries."""
         attempt = 0
         while True:
             started = self._clock()
             try:
-                await self.backend.write(data)
+                await self.backend.write(payload)
                 self.stats.latency.record(self._clock() - started)
                 return None
             except BulkloadError:
@@ -162,6 +183,7 @@ class Engine:
                 if kind is ErrorKind.FATAL:
                     raise TargetError(f"{self.backend.describe()}: {_one_line(exc)}") from exc
                 attempt += 1
+                self.stats.retried(_one_line(exc))
                 if attempt > self.retry.retries:
                     raise AbortedError(
                         f"{self.backend.describe()}: gave up after {self.retry.retries} "

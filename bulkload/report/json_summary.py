@@ -26,6 +26,8 @@ def summary_dict(stats: RunStats, *, now: float | None = None) -> dict[str, Any]
         "rows_rejected": stats.rows_rejected,
         "batches": stats.batches,
         "batches_failed": stats.batches_failed,
+        "retries": stats.retries,
+        "retry_causes": dict(stats.retry_causes),
         "bytes_read": stats.bytes_read,
         "elapsed_s": round(elapsed, 6),
         "rows_per_s": round(stats.rows_loaded / elapsed, 1) if elapsed > 0 else 0.0,

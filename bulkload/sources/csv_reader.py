@@ -41,10 +41,10 @@ def read_csv(source: SourceFile, options: CsvOptions) -> Iterator[RawChunk]:
         names = _column_names(prefix, options, source)
         header_rows = options.skip_rows + (1 if options.header else 0)
         invalid: list[Rejection] = []
-        reader = _open_arrow_reader(
-            ReplayReader(prefix, stream), names, header_rows, options, invalid, source
-        )
-        yield from _chunks(reader, invalid, header_rows, counter, source)
+        replay = ReplayReader(prefix, stream, _quote_byte(options))
+        reader = _open_arrow_reader(replay, names, header_rows, options, invalid, source)
+        chunks = _chunks(reader, invalid, header_rows, counter, source)
+        yield from _check_quotes_closed(chunks, replay, source)
     finally:
         stream.close()
 
@@ -76,6 +76,42 @@ def _chunks(
         total = getattr(counter, "bytes_read", 0)
         yield RawChunk(batch, pa.array(lines), rejected, total - bytes_reported)
         bytes_reported = total
+
+
+def _quote_byte(options: CsvOptions) -> bytes | None:
+    """The quote as one byte, when the encoding writes it as one (utf-8, latin-1, ...)."""
+    if options.quote_char is None:
+        return None
+    encoded = options.quote_char.encode(options.encoding, errors="ignore")
+    return encoded if len(encoded) == 1 and encoded.isascii() else None
+
+
+def _check_quotes_closed(
+    chunks: Iterator[RawChunk], replay: ReplayReader, source: SourceFile
+) -> Iterator[RawChunk]:
+    """Hold back the last chunk until the end of the file: if a quote was never closed,
+    the parser has folded the rest of the file into one value of the last row, and
+    loading it would silently turn many rows into one."""
+    last: RawChunk | None = None
+    for chunk in chunks:
+        if last is not None:
+            yield last
+        last = chunk
+    if last is None:
+        return
+    if replay.counted % 2 and last.data.num_rows and _last_row_spans_lines(last.data):
+        line = last.lines[len(last.lines) - 1].as_py()
+        raise InputError(
+            "broken quoting: a quoted field opened in this row is never closed",
+            source=source.name,
+            line=line,
+        )
+    yield last
+
+
+def _last_row_spans_lines(batch: pa.RecordBatch) -> bool:
+    row = batch.slice(batch.num_rows - 1, 1)
+    return any("\n" in (column[0].as_py() or "") for column in row.columns)
 
 
 def _record_numbers(start: int, count: int, header_rows: int, invalid: list[int]) -> np.ndarray:

@@ -43,7 +43,7 @@ _TYPE_NAMES: dict[str, pa.DataType] = {
 _DECIMAL = re.compile(r"^(?:decimal|numeric)\((\d+)\s*,\s*(\d+)\)$")
 TYPE_HELP = "int, float, bool, date, timestamp, timestamptz, string, decimal(P,S)"
 
-# Integers written with a leading zero (zip codes, ids like 007) stay text.
+# Numbers written with a leading zero (zip codes, ids like 007) stay text.
 _LEADING_ZERO = r"^[+-]?0\d"
 
 
@@ -69,9 +69,9 @@ def infer_type(column: pa.Array) -> pa.DataType:
     if len(values) == 0:
         return STRING
     leading_zero = pc.any(pc.match_substring_regex(values, _LEADING_ZERO)).as_py()
-    candidates = [pa.float64(), pa.bool_(), pa.date32(), TIMESTAMP, TIMESTAMP_TZ]
+    candidates = [pa.bool_(), pa.date32(), TIMESTAMP, TIMESTAMP_TZ]
     if not leading_zero:
-        candidates.insert(0, pa.int64())
+        candidates[:0] = [pa.int64(), pa.float64()]
     for candidate in candidates:
         if _casts_cleanly(values, candidate):
             return candidate

@@ -36,11 +36,17 @@ class CountingReader(io.RawIOBase):
 
 class ReplayReader(io.RawIOBase):
     """Serves ``prefix`` first, then the rest of ``inner``: lets us peek at a header on
-    streams that cannot seek (stdin, decompressors)."""
+    streams that cannot seek (stdin, decompressors).
 
-    def __init__(self, prefix: bytes, inner: BinaryIO):
+    It also counts one byte value (the quote character): an odd total at the end of a
+    CSV file means a quote was opened and never closed.
+    """
+
+    def __init__(self, prefix: bytes, inner: BinaryIO, count_byte: bytes | None = None):
         self._prefix = memoryview(prefix)
         self._inner = inner
+        self._count_byte = count_byte
+        self.counted = 0
 
     def readable(self) -> bool:
         return True
@@ -48,12 +54,15 @@ class ReplayReader(io.RawIOBase):
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
         if self._prefix:
             n = min(len(buffer), len(self._prefix))
-            buffer[:n] = self._prefix[:n]
+            data = bytes(self._prefix[:n])
             self._prefix = self._prefix[n:]
-            return n
-        data = self._inner.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
+        else:
+            data = self._inner.read(len(buffer))
+            n = len(data)
+        buffer[:n] = data
+        if self._count_byte:
+            self.counted += data.count(self._count_byte)
+        return n
 
     def close(self) -> None:
         self._inner.close()

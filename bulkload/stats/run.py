@@ -23,6 +23,9 @@ class RunStats:
     rows_rejected: int = 0
     batches: int = 0
     batches_failed: int = 0
+    retries: int = 0
+    #: retries by cause (the error's one-line message, shortened)
+    retry_causes: dict[str, int] = field(default_factory=dict)
     bytes_read: int = 0
     in_flight: int = 0
     started_at: float | None = None
@@ -36,6 +39,11 @@ class RunStats:
         self.rows_rejected += 1
         if len(self.first_rejections) < _KEPT_REJECTIONS:
             self.first_rejections.append(rejection)
+
+    def retried(self, cause: str) -> None:
+        self.retries += 1
+        key = cause[:120]
+        self.retry_causes[key] = self.retry_causes.get(key, 0) + 1
 
     def elapsed(self, now: float) -> float:
         if self.started_at is None:

@@ -1,0 +1,87 @@
+"""bulkload import into SQLite vs the sqlite3 shell's .import, in one run.
+
+    python benchmarks/sqlite_import.py [--rows 1000000] [--repeat 3] [--rss-rows 5000000]
+
+Both load the same generated mixed-type CSV into a fresh database file, alternating,
+``--repeat`` times each; the medians are compared. The shell loads untyped text; bulkload
+infers and converts types. Target: bulkload <= 1.2x the shell's time.
+
+Then bulkload's peak RSS is measured at 1M and --rss-rows rows: it must stay under
+400 MB and not grow with the input (streaming, constant memory).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import BULKLOAD, clean, generate_csv, median, timed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--rss-rows", type=int, default=5_000_000)
+    parser.add_argument("--workdir", default=tempfile.gettempdir())
+    args = parser.parse_args()
+    sqlite3 = shutil.which("sqlite3")
+    if sqlite3 is None:
+        print("sqlite3 command-line shell not found (apt-get install sqlite3)", file=sys.stderr)
+        return 2
+
+    work = Path(args.workdir)
+    csv = generate_csv(args.rows, work / f"bulkload-bench-{args.rows}.csv")
+    db_shell, db_bulk = work / "bench-shell.db", work / "bench-bulkload.db"
+    shell_times, bulk_times = [], []
+    for _ in range(args.repeat):
+        clean(db_shell)
+        seconds, _ = timed([sqlite3, str(db_shell), ".mode csv", f".import {csv} orders"])
+        shell_times.append(seconds)
+        clean(db_bulk)
+        seconds, _ = timed(
+            [
+                *BULKLOAD,
+                "import",
+                str(csv),
+                "--to",
+                f"sqlite:///{db_bulk}",
+                "--table",
+                "orders",
+                "--quiet",
+            ]
+        )
+        bulk_times.append(seconds)
+    shell, bulk = median(shell_times), median(bulk_times)
+    print(f"rows: {args.rows:,}   repeats: {args.repeat}   (median wall time)")
+    print(f"sqlite3 .import : {shell:7.2f} s   {args.rows / shell:12,.0f} rows/s")
+    print(f"bulkload import : {bulk:7.2f} s   {args.rows / bulk:12,.0f} rows/s")
+    print(f"ratio bulkload/sqlite3 = {bulk / shell:.2f}   (target <= 1.20)")
+
+    print("\npeak RSS of bulkload import (must stay < 400 MB and flat):")
+    for rows in sorted({args.rows, args.rss_rows}):
+        source = generate_csv(rows, work / f"bulkload-bench-{rows}.csv")
+        clean(db_bulk)
+        seconds, rss = timed(
+            [
+                *BULKLOAD,
+                "import",
+                str(source),
+                "--to",
+                f"sqlite:///{db_bulk}",
+                "--table",
+                "o",
+                "--quiet",
+            ]
+        )
+        print(f"  {rows:>11,} rows: {rss / 1e6:7.1f} MB   ({seconds:.1f} s)")
+    clean(db_shell, db_bulk)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
