@@ -58,6 +58,10 @@ class TargetOptions:
     table: str | None = None
     if_exists: str = "append"
     wal: bool = True
+    # Backends that hold connections: how many, and how many writes each may carry at
+    # once (None: the backend's own default).
+    connections: int | None = None
+    requests_per_connection: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,6 +71,20 @@ class EngineOptions:
     concurrency: int = 8
     # Batches the reader may run ahead of the writers; None: twice the writers, 2 to 64.
     queue_depth: int | None = None
+    readers: int = 1
+    rate: float | None = None  # rows per second
+    max_batches_per_sec: float | None = None
+    max_bytes_per_sec: float | None = None
+    retries: int = 5
+    retry_max_wait: float = 5.0
+    timeout: float | None = 120.0  # seconds per batch write
+    breaker_threshold: int = 10  # consecutive failures that open the circuit; 0: never
+    breaker_cooldown: float = 5.0
+    max_errors: int | None = None  # rejected rows allowed
+    max_errors_percent: float | None = None  # ... or a share of the rows read
+    fail_fast: bool = False
+    checkpoint: str | None = None
+    resume: bool = False
 
     def queue_depth_for(self, writers: int) -> int:
         if self.queue_depth is not None:
@@ -81,6 +99,7 @@ class ReportOptions:
     json_path: str | None = None
     quiet: bool = False
     progress: str = "auto"
+    bad_records: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -148,9 +167,25 @@ KNOWN_IMPORT_OPTIONS = frozenset(
         "wal",
         "concurrency",
         "queue_depth",
+        "readers",
+        "rate",
+        "max_batches_per_sec",
+        "max_bytes_per_sec",
+        "retries",
+        "retry_max_wait",
+        "timeout",
+        "breaker_threshold",
+        "breaker_cooldown",
+        "max_errors",
+        "fail_fast",
+        "checkpoint",
+        "resume",
+        "connections",
+        "requests_per_connection",
         "json",
         "quiet",
         "progress",
+        "bad_records",
     }
 )
 
@@ -215,19 +250,43 @@ def build_import_config(options: Mapping[str, Any]) -> ImportConfig:
         table=table,
         if_exists=if_exists,
         wal=bool(get("wal", True)),
+        connections=_optional_int(get("connections"), "--connections"),
+        requests_per_connection=_optional_int(
+            get("requests_per_connection"), "--requests-per-connection"
+        ),
     )
 
-    queue_depth = get("queue_depth")
+    max_errors, max_errors_percent = _max_errors(get("max_errors"))
     engine = EngineOptions(
         concurrency=_int(get("concurrency", 8), "--concurrency", minimum=1),
-        queue_depth=None if queue_depth is None else _int(queue_depth, "--queue-depth", minimum=1),
+        queue_depth=_optional_int(get("queue_depth"), "--queue-depth"),
+        readers=_int(get("readers", 1), "--readers", minimum=1),
+        rate=_optional_float(get("rate"), "--rate"),
+        max_batches_per_sec=_optional_float(get("max_batches_per_sec"), "--max-batches-per-sec"),
+        max_bytes_per_sec=_optional_float(get("max_bytes_per_sec"), "--max-bytes-per-sec"),
+        retries=_int(get("retries", 5), "--retries", minimum=0),
+        retry_max_wait=_optional_float(get("retry_max_wait", 5.0), "--retry-max-wait") or 5.0,
+        timeout=_optional_float(get("timeout", 120.0), "--timeout"),
+        breaker_threshold=_int(get("breaker_threshold", 10), "--breaker-threshold", minimum=0),
+        breaker_cooldown=_optional_float(get("breaker_cooldown", 5.0), "--breaker-cooldown")
+        or 5.0,
+        max_errors=max_errors,
+        max_errors_percent=max_errors_percent,
+        fail_fast=bool(get("fail_fast", False)),
+        checkpoint=get("checkpoint"),
+        resume=bool(get("resume", False)),
     )
+    if engine.resume and not engine.checkpoint:
+        raise UsageError("--resume needs --checkpoint PATH (the file written by the first run)")
 
     progress = get("progress", "auto")
     if progress not in PROGRESS_CHOICES:
         raise UsageError(f"--progress must be one of {', '.join(PROGRESS_CHOICES)}")
     report = ReportOptions(
-        json_path=get("json"), quiet=bool(get("quiet", False)), progress=progress
+        json_path=get("json"),
+        quiet=bool(get("quiet", False)),
+        progress=progress,
+        bad_records=get("bad_records"),
     )
     return ImportConfig(source=source, target=target, engine=engine, report=report)
 
@@ -271,6 +330,36 @@ def _pairs(value: Any, option: str) -> dict[str, str]:
             raise UsageError(f"{option} expects name=value, got {item!r}")
         out[name.strip()] = target.strip()
     return out
+
+
+def _optional_int(value: Any, option: str) -> int | None:
+    return None if value is None else _int(value, option, minimum=1)
+
+
+def _optional_float(value: Any, option: str) -> float | None:
+    """A positive number of seconds, rows, bytes...; None or 0 means "not set"."""
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"{option} must be a number, not {value!r}") from None
+    if number < 0:
+        raise UsageError(f"{option} must not be negative, not {value!r}")
+    return number or None
+
+
+def _max_errors(value: Any) -> tuple[int | None, float | None]:
+    """``--max-errors 100`` (rows) or ``--max-errors 2.5%`` (of the rows read)."""
+    if value is None:
+        return None, None
+    text = str(value).strip()
+    if text.endswith("%"):
+        percent = _optional_float(text[:-1], "--max-errors")
+        if percent is None or percent > 100:
+            raise UsageError(f"--max-errors percentage must be in (0, 100], not {text!r}")
+        return None, percent
+    return _int(text, "--max-errors", minimum=0), None
 
 
 def _int(value: Any, option: str, *, minimum: int) -> int:

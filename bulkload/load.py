@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
 from bulkload.backends import create_backend
 from bulkload.config import ImportConfig
-from bulkload.engine import Engine, RejectionSink
+from bulkload.engine import Engine, RejectionSink, RunControl
+from bulkload.engine.bad_records import BadRecordsFile
+from bulkload.engine.checkpoint import CheckpointFile
 from bulkload.errors import UsageError
 from bulkload.sources import STDIN, BatchSource
 from bulkload.stats.run import RunStats
@@ -25,14 +28,24 @@ def table_name(config: ImportConfig, source: BatchSource) -> str:
     return first.stem
 
 
+def bad_records_path(config: ImportConfig, table: str) -> Path:
+    """--bad-records, or <table>.bad-records.csv in the working directory."""
+    if config.report.bad_records:
+        return Path(config.report.bad_records)
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in table)
+    return Path(f"{safe}.bad-records.csv")
+
+
 async def load_async(
     config: ImportConfig,
     *,
     stats: RunStats | None = None,
     on_reject: RejectionSink | None = None,
+    control: RunControl | None = None,
     watcher: Callable[[RunStats], Coroutine[Any, Any, None]] | None = None,
 ) -> RunStats:
-    """Run one import. ``watcher(stats)`` (e.g. a progress display) runs alongside and is
+    """Run one import. Rejected rows go to ``on_reject`` if given, else to the
+    bad-records file. ``watcher(stats)`` (e.g. a progress display) runs alongside and is
     cancelled when the import ends."""
     source = BatchSource(config.source)
     table = table_name(config, source)
@@ -41,11 +54,25 @@ async def load_async(
     stats.target = backend.describe()
     stats.table = table
     stats.batch_size = config.source.batch_size
-    engine = Engine(backend, config.engine, stats, on_reject=on_reject)
+    bad_records = None
+    if on_reject is None:
+        bad_records = BadRecordsFile(bad_records_path(config, table), append=config.engine.resume)
+        on_reject = bad_records
+        stats.bad_records_path = str(bad_records.path)
+    checkpoint = None
+    if config.engine.checkpoint:
+        checkpoint = CheckpointFile(
+            config.engine.checkpoint, table=table, batch_size=config.source.batch_size
+        )
+    engine = Engine(
+        backend, config.engine, stats, on_reject=on_reject, checkpoint=checkpoint, control=control
+    )
     watch = asyncio.create_task(watcher(stats)) if watcher else None
     try:
         return await engine.run(source, table, config.target.if_exists)
     finally:
+        if bad_records is not None:
+            bad_records.close()
         if watch is not None:
             watch.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -25,6 +25,17 @@ class ErrorKind(enum.Enum):
 
 
 @dataclass(frozen=True, slots=True)
+class BatchKey:
+    """One stretch of rows a checkpoint records: rows [offset, offset + count) of batch
+    ``index`` of the file whose fingerprint is ``source``."""
+
+    source: str
+    index: int
+    offset: int
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
 class TableSpec:
     """The table a run writes into."""
 
@@ -53,8 +64,19 @@ class Backend(Protocol):
         is nothing to do.
         """
 
-    async def write(self, payload: Any) -> None:
-        """Write one encoded batch atomically: all of its rows, or none."""
+    async def write(self, payload: Any, key: BatchKey | None = None) -> None:
+        """Write one encoded batch atomically: all of its rows, or none.
+
+        With a ``key`` (checkpointing is on), a backend that records checkpoints in the
+        target writes the key in the same transaction, and skips a batch whose key is
+        already there (a retry after an ambiguous failure must not load it twice).
+        If the call is cancelled (timeout), either nothing is committed and the
+        cancellation propagates, or everything is and the call returns normally.
+        """
+
+    async def committed_keys(self) -> list[BatchKey]:
+        """Keys recorded in the target for the open table (for --resume); [] if the
+        backend does not record checkpoints in the target."""
 
     async def close(self) -> None:
         """Release connections; called once, also after failures."""

@@ -6,7 +6,7 @@ from typing import ClassVar
 
 import pyarrow as pa
 
-from bulkload.backends.base import ErrorKind, TableSpec
+from bulkload.backends.base import BatchKey, ErrorKind, TableSpec
 from bulkload.config import TargetOptions
 
 
@@ -24,8 +24,11 @@ class NullBackend:
     def encode(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         return batch
 
-    async def write(self, payload: pa.RecordBatch) -> None:
+    async def write(self, payload: pa.RecordBatch, key: BatchKey | None = None) -> None:
         self.rows_written += payload.num_rows
+
+    async def committed_keys(self) -> list[BatchKey]:
+        return []
 
     async def close(self) -> None:
         return None

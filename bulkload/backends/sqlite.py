@@ -19,7 +19,7 @@ import apsw
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from bulkload.backends.base import ErrorKind, TableSpec
+from bulkload.backends.base import BatchKey, ErrorKind, TableSpec
 from bulkload.config import TargetOptions
 from bulkload.errors import TargetError, TargetUnreachable, UsageError
 
@@ -28,6 +28,19 @@ _MAX_PARAMS = 32766
 _ROWS_PER_STATEMENT = 500
 
 _TRANSIENT = (apsw.BusyError, apsw.LockedError, apsw.InterruptError)
+
+# Which batches are committed, written in the same transaction as their rows, so a
+# resumed run (--checkpoint/--resume) loads every row exactly once.
+CHECKPOINT_TABLE = "_bulkload_checkpoints"
+CHECKPOINT_DDL = f"""CREATE TABLE IF NOT EXISTS {CHECKPOINT_TABLE} (
+    target_table TEXT NOT NULL,
+    source TEXT NOT NULL,
+    batch_index INTEGER NOT NULL,
+    row_offset INTEGER NOT NULL,
+    row_count INTEGER NOT NULL,
+    committed_at TEXT NOT NULL,
+    PRIMARY KEY (target_table, source, batch_index, row_offset)
+)"""
 _PERMANENT = (apsw.ConstraintError, apsw.MismatchError, apsw.TooBigError, apsw.RangeError)
 
 
@@ -101,6 +114,7 @@ class SQLiteBackend:
         self._insert_one = ""
         self._rows_per_statement = 1
         self._width = 1
+        self._table = ""
 
     # ----------------------------------------------------------------- protocol
 
@@ -116,8 +130,25 @@ class SQLiteBackend:
             flat[i::width] = values  # interleave at C speed
         return flat
 
-    async def write(self, payload: list[Any]) -> None:
-        await self._run(self._write, payload)
+    async def write(self, payload: list[Any], key: BatchKey | None = None) -> None:
+        loop = asyncio.get_running_loop()
+        done = loop.run_in_executor(self._executor, self._write, payload, key)
+        try:
+            await asyncio.shield(done)
+        except asyncio.CancelledError:
+            # Timed out or aborted: stop the statement. The writer thread knows whether
+            # the transaction committed; if it did, the write succeeded after all.
+            if self._connection is not None:
+                self._connection.interrupt()
+            try:
+                await done
+            except apsw.InterruptError:
+                raise asyncio.CancelledError from None
+            except Exception:
+                raise asyncio.CancelledError from None
+
+    async def committed_keys(self) -> list[BatchKey]:
+        return list(await self._run(self._committed_keys))
 
     async def close(self) -> None:
         try:
@@ -161,16 +192,53 @@ class SQLiteBackend:
         except apsw.Error as exc:
             raise TargetError(f"{self.describe()}: {exc}") from None
 
+    # ----------------------------------------------------------------- checkpoints
+
+    def _record_key(self, conn: apsw.Connection, key: BatchKey) -> bool:
+        """Record the key inside the open transaction; False if it was already there."""
+        conn.execute(CHECKPOINT_DDL)
+        inserted = conn.execute(
+            f"INSERT OR IGNORE INTO {CHECKPOINT_TABLE} VALUES (?, ?, ?, ?, ?, datetime('now')) "
+            "RETURNING 1",
+            (self._table, key.source, key.index, key.offset, key.count),
+        ).fetchall()
+        return bool(inserted)
+
+    def _committed_keys(self) -> list[BatchKey]:
+        conn = self._connection
+        assert conn is not None
+        if not self._has_checkpoint_table(conn):
+            return []
+        rows = conn.execute(
+            f"SELECT source, batch_index, row_offset, row_count FROM {CHECKPOINT_TABLE} "
+            "WHERE target_table = ?",
+            (self._table,),
+        )
+        return [BatchKey(*row) for row in rows]
+
+    def _has_checkpoint_table(self, conn: apsw.Connection) -> bool:
+        found = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (CHECKPOINT_TABLE,)
+        ).fetchall()
+        return bool(found)
+
+    def _forget_checkpoints(self, conn: apsw.Connection) -> None:
+        if self._has_checkpoint_table(conn):
+            conn.execute(f"DELETE FROM {CHECKPOINT_TABLE} WHERE target_table = ?", (self._table,))
+
     def _prepare_table(self, conn: apsw.Connection, table: TableSpec) -> None:
+        self._table = table.name
         name = quote_identifier(table.name)
         existing = [row[1] for row in conn.execute(f"PRAGMA table_info({name})")]
         if existing and table.if_exists == "fail":
             raise TargetError(f"table {table.name!r} already exists (--if-exists fail)")
         if existing and table.if_exists == "replace":
             conn.execute(f"DROP TABLE {name}")
+            self._forget_checkpoints(conn)
             existing = []
         if existing and table.if_exists == "truncate":
             conn.execute(f"DELETE FROM {name}")
+            self._forget_checkpoints(conn)
         if existing:
             missing = [f.name for f in table.schema if f.name not in existing]
             if missing:
@@ -191,7 +259,7 @@ class SQLiteBackend:
         self._insert_full = head + ", ".join([row] * self._rows_per_statement)
         self._insert_one = head + row
 
-    def _write(self, flat: list[Any]) -> None:
+    def _write(self, flat: list[Any], key: BatchKey | None) -> None:
         conn = self._connection
         assert conn is not None, "open() was not called"
         width = self._width
@@ -200,6 +268,9 @@ class SQLiteBackend:
         full = (num_rows // self._rows_per_statement) * per_statement
         conn.execute("BEGIN IMMEDIATE")
         try:
+            if key is not None and not self._record_key(conn, key):
+                conn.execute("ROLLBACK")  # committed before: a retry of a batch that made it
+                return
             if full:
                 conn.executemany(
                     self._insert_full,

@@ -2,6 +2,6 @@
 terminal; reporters read :class:`bulkload.stats.RunStats` while it runs."""
 
 from bulkload.engine.retry import RetryPolicy
-from bulkload.engine.runner import Engine, RejectionSink
+from bulkload.engine.runner import Engine, RejectionSink, RunControl
 
-__all__ = ["Engine", "RejectionSink", "RetryPolicy"]
+__all__ = ["Engine", "RejectionSink", "RetryPolicy", "RunControl"]

@@ -1,43 +1,74 @@
-"""The engine: one reader thread feeding a bounded queue, N writer tasks draining it.
+"""The engine: reader threads feeding a bounded queue, N writer tasks draining it.
 
-The reader runs ahead of the writers by at most ``queue_depth`` batches (back-pressure),
+The readers run ahead of the writers by at most ``queue_depth`` batches (back-pressure),
 so memory stays bounded by (queue_depth + writers) x batch size whatever the input size.
-Each writer keeps one batch in flight and takes the next as soon as it is done, the
+Each writer keeps one batch in flight and takes the next as soon as it is done: the
 "keep N operations in flight" pattern of database drivers' concurrent executors.
+
+Every write goes through the same gates, in order: the throttle (rows/batches/bytes per
+second), the circuit breaker, a timeout; a failure is classified by the backend and then
+retried (transient), bisected down to the bad rows (permanent), or ends the run (fatal).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import pyarrow as pa
 
-from bulkload.backends.base import Backend, ErrorKind, TableSpec
+from bulkload.backends.base import BatchKey, Backend, ErrorKind, TableSpec
 from bulkload.config import EngineOptions
+from bulkload.engine.breaker import CircuitBreaker
+from bulkload.engine.checkpoint import CheckpointFile, Committed, fingerprint
+from bulkload.engine.rate import Throttle
 from bulkload.engine.retry import RetryPolicy
 from bulkload.errors import AbortedError, BulkloadError, TargetError
-from bulkload.sources import BatchSource
+from bulkload.sources import BatchSource, SourceFile
 from bulkload.sources.batch import Rejection, SourceBatch
 from bulkload.stats.run import RunStats
 
-_DONE = None  # queue sentinel: no more batches
-
-
-@dataclass(frozen=True, slots=True)
-class _Work:
-    """A batch read and encoded, waiting for a writer."""
-
-    batch: SourceBatch
-    payload: Any
+_CHECKPOINT_SAVE_INTERVAL_S = 1.0
 
 
 class RejectionSink(Protocol):
     def __call__(self, rejection: Rejection, /) -> None: ...
+
+
+class RunControl:
+    """Lets the caller (the CLI's signal handler) ask a running import to stop cleanly:
+    reading stops, batches in flight finish, the checkpoint is written."""
+
+    def __init__(self) -> None:
+        self.stop_requested = False
+
+    def request_stop(self) -> None:
+        self.stop_requested = True
+
+
+@dataclass(slots=True)
+class _Work:
+    """A batch read (and, when it goes whole, encoded), waiting for a writer."""
+
+    batch: SourceBatch
+    stretches: list[tuple[int, int]]  # (offset, count) of rows still to load
+    payload: Any = None
+    source_key: str | None = None  # file fingerprint, when checkpointing
+    skipped_rows: int = 0
+
+
+@dataclass(slots=True)
+class _Readers:
+    files: deque[SourceFile]
+    running: int
+    first: tuple[SourceBatch, Iterator[SourceBatch]] | None = None
+    done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class Engine:
@@ -49,6 +80,8 @@ class Engine:
         *,
         retry: RetryPolicy | None = None,
         on_reject: RejectionSink | None = None,
+        checkpoint: CheckpointFile | None = None,
+        control: RunControl | None = None,
         clock: Callable[[], float] = time.perf_counter,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         seed: int | None = None,
@@ -56,17 +89,36 @@ class Engine:
         self.backend = backend
         self.options = options
         self.stats = stats
-        self.retry = retry or RetryPolicy()
+        self.retry = retry or RetryPolicy(retries=options.retries, max_wait=options.retry_max_wait)
+        self.control = control or RunControl()
         self._on_reject = on_reject
+        self._checkpoint = checkpoint
+        self._committed = Committed()
         self._clock = clock
         self._sleep = sleep
         self._rng = random.Random(seed)
+        self._throttle = Throttle(
+            rows_per_s=options.rate,
+            batches_per_s=options.max_batches_per_sec,
+            bytes_per_s=options.max_bytes_per_sec,
+            batch_rows=1,  # set from the first batch in run()
+            clock=clock,
+            sleep=sleep,
+        )
+        self.breaker = CircuitBreaker(
+            threshold=options.breaker_threshold,
+            cooldown=options.breaker_cooldown,
+            clock=clock,
+            sleep=sleep,
+        )
 
     @property
     def writers(self) -> int:
-        """Writer tasks: --concurrency, capped by what the backend can use."""
+        """Writer tasks: --concurrency, capped by what the backend can carry at once."""
         limit = self.backend.max_concurrency
         return min(self.options.concurrency, limit) if limit else self.options.concurrency
+
+    # ------------------------------------------------------------------ run
 
     async def run(self, source: BatchSource, table_name: str, if_exists: str) -> RunStats:
         stats = self.stats
@@ -74,127 +126,278 @@ class Engine:
         stats.effective_concurrency = self.writers
         stats.bytes_total = source.total_bytes
         stats.started_at = self._clock()
-        batches = source.batches()
         try:
-            first = await asyncio.to_thread(next, batches, _DONE)
-            if first is None:  # every source was empty: nothing to create or load
+            if self._checkpoint is not None and self.options.resume:
+                self._committed = self._checkpoint.load(source.files)
+            files = deque(source.files)
+            first_file = files.popleft()
+            batches = source.batches_of(first_file)
+            first = await asyncio.to_thread(next, batches, None)
+            if first is None:  # --limit 0
                 stats.outcome = "completed"
                 return stats
-            self._account_read(first)
+            self._throttle = self._throttle_for(first.num_rows)
             await self.backend.open(TableSpec(table_name, source.schema, if_exists))
             try:
-                encoded = _Work(first, await asyncio.to_thread(self.backend.encode, first.data))
-                await self._fan_out(encoded, batches)
+                if self.options.resume:
+                    for key in await self.backend.committed_keys():
+                        self._committed.add(key)
+                self._source = source
+                readers = _Readers(files, running=min(self.options.readers, len(files) + 1))
+                readers.first = (first, batches)
+                await self._fan_out(readers)
             finally:
                 await self.backend.close()
-            stats.outcome = "completed"
+            stats.outcome = "interrupted" if self.control.stop_requested else "completed"
+            self._check_error_share(final=True)
         except BaseException:
-            stats.outcome = "aborted"
+            if stats.outcome == "running":
+                stats.outcome = "aborted"
             raise
         finally:
             stats.finished_at = self._clock()
+            if self._checkpoint is not None:
+                self._checkpoint.save()
         return stats
 
-    async def _fan_out(self, first: _Work, batches: Iterator[SourceBatch]) -> None:
+    def _throttle_for(self, batch_rows: int) -> Throttle:
+        return Throttle(
+            rows_per_s=self.options.rate,
+            batches_per_s=self.options.max_batches_per_sec,
+            bytes_per_s=self.options.max_bytes_per_sec,
+            batch_rows=batch_rows,
+            clock=self._clock,
+            sleep=self._sleep,
+        )
+
+    async def _fan_out(self, readers: _Readers) -> None:
         queue: asyncio.Queue[_Work | None] = asyncio.Queue(
             maxsize=self.options.queue_depth_for(self.writers)
         )
+        saver = asyncio.create_task(self._save_checkpoints()) if self._checkpoint else None
         try:
             async with asyncio.TaskGroup() as group:
-                group.create_task(self._read(first, batches, queue))
+                for _ in range(readers.running):
+                    group.create_task(self._read(readers, queue))
                 for _ in range(self.writers):
                     group.create_task(self._drain(queue))
         except BaseExceptionGroup as group_error:
             raise _first_error(group_error) from None
+        finally:
+            if saver is not None:
+                saver.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await saver
 
-    async def _read(
-        self,
-        first: _Work,
-        batches: Iterator[SourceBatch],
-        queue: asyncio.Queue[_Work | None],
-    ) -> None:
-        await queue.put(first)
-        while (work := await asyncio.to_thread(self._next_encoded, batches)) is not None:
-            self._account_read(work.batch)
-            await queue.put(work)
-        for _ in range(self.writers):
-            await queue.put(_DONE)
+    # ------------------------------------------------------------------ reading
 
-    def _next_encoded(self, batches: Iterator[SourceBatch]) -> _Work | None:
-        """On the reader thread: read the next batch and encode it for the backend."""
-        batch = next(batches, _DONE)
-        if batch is None:
-            return None
-        return _Work(batch, self.backend.encode(batch.data) if batch.num_rows else None)
+    async def _read(self, readers: _Readers, queue: asyncio.Queue[_Work | None]) -> None:
+        try:
+            while not self.control.stop_requested:
+                if readers.first is not None:
+                    first, batches = readers.first
+                    readers.first = None
+                    work = await asyncio.to_thread(self._prepare, first)
+                    if work is not None:
+                        await queue.put(work)
+                    else:
+                        self.stats.rows_skipped += first.num_rows
+                elif readers.files:
+                    batches = self._source.batches_of(readers.files.popleft())
+                else:
+                    break
+                while not self.control.stop_requested:
+                    work, skipped = await asyncio.to_thread(self._next_work, batches)
+                    self.stats.rows_skipped += skipped
+                    if work is None:
+                        break
+                    await queue.put(work)
+        finally:
+            readers.running -= 1
+            if readers.running == 0:
+                readers.done.set()
+                for _ in range(self.writers):
+                    await queue.put(None)
 
-    def _account_read(self, batch: SourceBatch) -> None:
-        self.stats.rows_read += batch.rows_read
+    def _next_work(self, batches: Iterator[SourceBatch]) -> tuple[_Work | None, int]:
+        """On a reader thread: the next batch with rows left to load, encoded, and how
+        many rows were passed over because a previous run committed them."""
+        skipped = 0
+        for batch in batches:
+            work = self._prepare(batch)
+            if work is not None:
+                return work, skipped
+            skipped += batch.num_rows
+        return None, skipped
+
+    def _prepare(self, batch: SourceBatch) -> _Work | None:
+        """Leave out what a previous run committed; encode a batch that goes whole."""
+        key = fingerprint(batch.file) if self._checkpoint is not None else None
+        stretches = [(0, batch.num_rows)] if batch.num_rows else []
+        if key is not None and self._committed:
+            stretches = self._committed.uncovered(key, batch.index, batch.num_rows)
+            if not stretches and batch.num_rows:
+                return None  # committed in full by a previous run (rejections included)
+        work = _Work(batch, stretches, source_key=key)
+        work.skipped_rows = batch.num_rows - sum(count for _, count in stretches)
+        if stretches == [(0, batch.num_rows)]:
+            work.payload = self.backend.encode(batch.data)
+        return work
+
+    # ------------------------------------------------------------------ writing
+
+    async def _drain(self, queue: asyncio.Queue[_Work | None]) -> None:
+        while True:
+            work = await queue.get()
+            try:
+                if work is None:
+                    return
+                if self.control.stop_requested:
+                    continue  # not started: neither read nor loaded; resume picks it up
+                self.stats.rows_skipped += work.skipped_rows
+                self._account_read(work.batch, work.skipped_rows)
+                self.stats.in_flight += 1
+                try:
+                    for offset, count in work.stretches:
+                        payload = work.payload if (offset, count) == (0, work.batch.num_rows) else None
+                        await self._deliver(work, offset, count, payload)
+                    self.stats.batches += 1
+                finally:
+                    self.stats.in_flight -= 1
+            finally:
+                queue.task_done()
+
+    def _account_read(self, batch: SourceBatch, skipped: int) -> None:
+        self.stats.rows_read += batch.rows_read - skipped
         self.stats.bytes_read += batch.bytes_read
         for rejection in batch.rejected:
             self._reject(rejection)
 
-    async def _drain(self, queue: asyncio.Queue[_Work | None]) -> None:
-        while (work := await queue.get()) is not None:
-            self.stats.in_flight += 1
-            try:
-                await self._deliver(work.batch.data, work.batch, 0, work.payload)
-                self.stats.batches += 1
-            finally:
-                self.stats.in_flight -= 1
-
-    async def _deliver(
-        self, data: pa.RecordBatch, origin: SourceBatch, offset: int, payload: Any = None
-    ) -> None:
-        """Write rows; on a permanent error, split the rows in two until the bad ones are
-        isolated and rejected, and every good one is loaded."""
-        if data.num_rows == 0:
+    async def _deliver(self, work: _Work, offset: int, count: int, payload: Any = None) -> None:
+        """Write rows [offset, offset+count) of a batch; on a permanent error, split them
+        in two until the bad rows are isolated and rejected, and every good one loaded."""
+        if count == 0:
             return
+        batch = work.batch
+        data = batch.data if (offset, count) == (0, batch.num_rows) else batch.data.slice(offset, count)
         if payload is None:
             payload = await asyncio.to_thread(self.backend.encode, data)
-        error = await self._write_with_retries(payload)
+        key = None
+        if work.source_key is not None:
+            key = BatchKey(work.source_key, batch.index, offset, count)
+        error = await self._write_with_retries(payload, data, key)
         if error is None:
-            self.stats.rows_loaded += data.num_rows
+            self.stats.rows_loaded += count
+            if self._checkpoint is not None and key is not None:
+                self._checkpoint.record(key)
             return
-        if data.num_rows == 1:
-            self._reject(Rejection(origin.source, origin.line_of(offset), _one_line(error)))
+        if count == 1:
+            self._reject(batch.rejection(offset, _one_line(error)))
             return
         self.stats.batches_failed += 1
-        middle = data.num_rows // 2
-        await self._deliver(data.slice(0, middle), origin, offset)
-        await self._deliver(data.slice(middle), origin, offset + middle)
+        half = count // 2
+        await self._deliver(work, offset, half)
+        await self._deliver(work, offset + half, count - half)
 
-    async def _write_with_retries(self, payload: Any) -> BaseException | None:
-        """None when written; the permanent error when the rows are bad. Raises when the
+    async def _write_with_retries(
+        self, payload: Any, data: pa.RecordBatch, key: BatchKey | None
+    ) -> BaseException | None:
+        """None when written; the error when the rows are bad (permanent). Raises when the
         target is unusable or transient errors outlast the retries."""
         attempt = 0
         while True:
+            due = None
+            if self._throttle.active:
+                due = await self._throttle.admit(data.num_rows, data.nbytes)
+            probe = await self.breaker.before_write()
+            self.stats.breaker_state = self.breaker.state.value
             started = self._clock()
             try:
-                await self.backend.write(payload)
-                self.stats.latency.record(self._clock() - started)
-                return None
+                if self.options.timeout:
+                    async with asyncio.timeout(self.options.timeout):
+                        await self.backend.write(payload, key)
+                else:
+                    await self.backend.write(payload, key)
             except BulkloadError:
+                self.breaker.record(False, probe)
                 raise
-            except Exception as exc:  # the backend's own driver errors, classified below
-                self.stats.latency.record(self._clock() - started)
-                kind = self.backend.classify(exc)
+            except Exception as exc:  # driver errors, classified by their backend
+                self._record_latency(started, due)
+                kind, cause = self._classify(exc)
                 if kind is ErrorKind.PERMANENT:
+                    self.breaker.record(True, probe)  # the target answered: it is healthy
+                    if self.options.fail_fast:
+                        raise AbortedError(f"--fail-fast: {cause}") from exc
                     return exc
+                self.breaker.record(False, probe)
+                self._note_breaker()
                 if kind is ErrorKind.FATAL:
-                    raise TargetError(f"{self.backend.describe()}: {_one_line(exc)}") from exc
+                    raise TargetError(f"{self.backend.describe()}: {cause}") from exc
+                if self.options.fail_fast:
+                    raise AbortedError(f"--fail-fast: {cause}") from exc
                 attempt += 1
-                self.stats.retried(_one_line(exc))
+                self.stats.retried(cause)
                 if attempt > self.retry.retries:
                     raise AbortedError(
                         f"{self.backend.describe()}: gave up after {self.retry.retries} "
-                        f"retries: {_one_line(exc)}"
+                        f"retries: {cause}"
                     ) from exc
                 await self._sleep(self.retry.wait(attempt, self._rng, _retry_after(exc)))
+            else:
+                self._record_latency(started, due)
+                self.breaker.record(True, probe)
+                self.stats.breaker_state = self.breaker.state.value
+                return None
+
+    def _classify(self, error: Exception) -> tuple[ErrorKind, str]:
+        if isinstance(error, TimeoutError):
+            return ErrorKind.TRANSIENT, f"timed out after {self.options.timeout:g} s"
+        return self.backend.classify(error), _one_line(error)
+
+    def _record_latency(self, started: float, due: float | None) -> None:
+        now = self._clock()
+        self.stats.latency.record(now - started)
+        if due is not None:
+            # measured from when the write was due, so a stall shows up (wrk2-style)
+            self.stats.latency_from_due.record(now - min(due, started))
+
+    def _note_breaker(self) -> None:
+        self.stats.breaker_state = self.breaker.state.value
+        self.stats.breaker_opened = self.breaker.opened_count
+
+    # ------------------------------------------------------------------ errors
 
     def _reject(self, rejection: Rejection) -> None:
         self.stats.reject(rejection)
         if self._on_reject is not None:
             self._on_reject(rejection)
+        if self.options.fail_fast:
+            where = f"{rejection.source}:{rejection.line}" if rejection.line else rejection.source
+            raise AbortedError(f"--fail-fast: {where}: {rejection.reason}")
+        limit = self.options.max_errors
+        if limit is not None and self.stats.rows_rejected > limit:
+            raise AbortedError(
+                f"too many rejected rows: {self.stats.rows_rejected} > --max-errors {limit}"
+            )
+        self._check_error_share(final=False)
+
+    def _check_error_share(self, *, final: bool) -> None:
+        """--max-errors P%: judged once a batch's worth of rows is read, and at the end."""
+        percent = self.options.max_errors_percent
+        read = self.stats.rows_read
+        if percent is None or read == 0 or (not final and read < self.stats.batch_size):
+            return
+        share = 100 * self.stats.rows_rejected / read
+        if share > percent:
+            raise AbortedError(
+                f"too many rejected rows: {share:.2f}% of {read} > --max-errors {percent:g}%"
+            )
+
+    async def _save_checkpoints(self) -> None:
+        assert self._checkpoint is not None
+        while True:
+            await asyncio.sleep(_CHECKPOINT_SAVE_INTERVAL_S)
+            await asyncio.to_thread(self._checkpoint.save)
 
 
 def _retry_after(error: BaseException) -> float | None:

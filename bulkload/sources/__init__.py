@@ -1,13 +1,15 @@
 """Readers that turn files, globs, directories and stdin into typed record batches.
 
-:class:`BatchSource` is the one entry point: it expands the inputs, reads each in turn
-(CSV or Parquet, compressed or not), re-cuts the rows into batches of ``batch_size``,
-types them against one schema resolved from the first batch, and yields
-:class:`SourceBatch` objects that carry their origin and any rows rejected on the way.
+:class:`BatchSource` is the one entry point: it expands the inputs, reads each (CSV or
+Parquet, compressed or not), re-cuts the rows into batches of ``batch_size``, types them
+against one schema resolved from the first batch, and yields :class:`SourceBatch`
+objects that carry their origin and any rows rejected on the way. Several files may be
+read at once from different threads (``batches_of`` per file); ``--limit`` is shared.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import numpy as np
@@ -15,7 +17,7 @@ import pyarrow as pa
 
 from bulkload.config import SourceOptions
 from bulkload.errors import InputError
-from bulkload.sources.batch import Rejection, SourceBatch
+from bulkload.sources.batch import CsvDialect, Rejection, SourceBatch, csv_line
 from bulkload.sources.csv_reader import read_csv
 from bulkload.sources.discovery import STDIN, SourceFile, discover
 from bulkload.sources.parquet_reader import read_parquet
@@ -26,12 +28,14 @@ __all__ = ["STDIN", "BatchSource", "Rejection", "SourceBatch", "SourceFile"]
 
 
 class BatchSource:
-    """All inputs of one run, read in order as typed batches of ``batch_size`` rows."""
+    """All inputs of one run, read as typed batches of ``batch_size`` rows."""
 
     def __init__(self, options: SourceOptions):
         self.options = options
         self.files = discover(options.paths, options.format)
         self.plan: SchemaPlan | None = None
+        self._budget = _Budget(options.limit)
+        self._plan_lock = threading.Lock()
 
     @property
     def total_bytes(self) -> int | None:
@@ -46,25 +50,33 @@ class BatchSource:
         return self.plan.target_schema
 
     def batches(self) -> Iterator[SourceBatch]:
-        remaining = self.options.limit
+        """Every file in order."""
         for source in self.files:
-            if remaining is not None and remaining <= 0:
-                return
-            produced = False
-            for batch in self._read_one(source, remaining):
-                produced = True
-                if remaining is not None:
-                    remaining -= batch.rows_read
-                yield batch
-            if not produced:
-                raise InputError("has a header but no data rows", source=source.name)
+            yield from self.batches_of(source)
 
-    def _read_one(self, source: SourceFile, limit: int | None) -> Iterator[SourceBatch]:
+    def batches_of(self, source: SourceFile) -> Iterator[SourceBatch]:
+        """One file's batches. Safe to run for different files on different threads."""
+        if self._budget.exhausted:
+            return
         if source.format == "parquet":
             chunks = read_parquet(source, self.options.batch_size)
         else:
             chunks = read_csv(source, self.options.csv)
-        for index, raw in enumerate(_limit(_rebatch(chunks, self.options.batch_size), limit)):
+        dialect = None
+        if source.format == "csv":
+            dialect = CsvDialect(self.options.csv.delimiter, self.options.csv.quote_char)
+        produced = False
+        rebatched = _rebatch(chunks, self.options.batch_size)
+        for index, raw in enumerate(self._budget.take(rebatched)):
+            produced = True
+            yield self._typed(source, index, raw, dialect)
+        if not produced and not self._budget.exhausted:
+            raise InputError("has a header but no data rows", source=source.name)
+
+    def _typed(
+        self, source: SourceFile, index: int, raw: RawChunk, dialect: CsvDialect | None
+    ) -> SourceBatch:
+        with self._plan_lock:
             if self.plan is None:
                 self.plan = SchemaPlan.resolve(
                     raw.data,
@@ -73,23 +85,29 @@ class BatchSource:
                     types=self.options.types,
                     infer=source.format == "csv",
                 )
-            typed, bad = self.plan.conform(raw.data)
-            rejected = list(raw.rejected)
-            lines = raw.lines
-            if bad:
-                for row, reason in sorted(bad.items()):
-                    rejected.append(Rejection(source.name, int(lines[row].as_py()), reason))
-                keep = pa.array([i not in bad for i in range(raw.data.num_rows)])
-                lines = lines.filter(keep)
-            yield SourceBatch(
-                data=typed,
-                source=source.name,
-                index=index,
-                lines=lines,
-                rejected=tuple(rejected),
-                bytes_read=raw.bytes_read,
-                rows_read=raw.data.num_rows + len(raw.rejected),
-            )
+        typed, bad = self.plan.conform(raw.data)
+        rejected = list(raw.rejected)
+        lines, text = raw.lines, raw.data if dialect else None
+        if bad:
+            for row, reason in sorted(bad.items()):
+                record = None
+                if dialect:
+                    record = csv_line([c[row].as_py() for c in raw.data.columns], dialect)
+                rejected.append(Rejection(source.name, int(lines[row].as_py()), reason, record))
+            keep = pa.array([i not in bad for i in range(raw.data.num_rows)])
+            lines = lines.filter(keep)
+            text = text.filter(keep) if text is not None else None
+        return SourceBatch(
+            data=typed,
+            file=source,
+            index=index,
+            lines=lines,
+            rejected=tuple(rejected),
+            bytes_read=raw.bytes_read,
+            rows_read=raw.data.num_rows + len(raw.rejected),
+            raw=text,
+            dialect=dialect,
+        )
 
 
 def _rebatch(chunks: Iterator[RawChunk], size: int) -> Iterator[RawChunk]:
@@ -127,30 +145,43 @@ def _slice(
     )
 
 
-def _limit(chunks: Iterator[RawChunk], limit: int | None) -> Iterator[RawChunk]:
-    """Stop after ``limit`` records, counting rows rejected while parsing, in file order."""
-    if limit is None:
-        yield from chunks
-        return
-    remaining = limit
-    for chunk in chunks:
-        if remaining <= 0:
-            return
+class _Budget:
+    """``--limit``: records (loaded or rejected while parsing) shared by all readers."""
+
+    def __init__(self, limit: int | None):
+        self.remaining = limit
+        self._lock = threading.Lock()
+
+    @property
+    def exhausted(self) -> bool:
+        return self.remaining is not None and self.remaining <= 0
+
+    def take(self, chunks: Iterator[RawChunk]) -> Iterator[RawChunk]:
+        for chunk in chunks:
+            if self.remaining is None:
+                yield chunk
+                continue
+            with self._lock:
+                granted = self._grant(chunk)
+            if granted is None:
+                return
+            yield granted
+            if granted is not chunk:
+                return
+
+    def _grant(self, chunk: RawChunk) -> RawChunk | None:
+        assert self.remaining is not None
+        if self.remaining <= 0:
+            return None
         records = chunk.data.num_rows + len(chunk.rejected)
-        if records <= remaining:
-            remaining -= records
-            yield chunk
-            continue
-        numbers = np.sort(
-            np.concatenate(
-                [
-                    np.asarray(chunk.lines.to_numpy(zero_copy_only=False), dtype=np.int64),
-                    np.asarray([r.line or 0 for r in chunk.rejected], dtype=np.int64),
-                ]
-            )
-        )
-        cutoff = numbers[remaining - 1]
-        rows = int(np.searchsorted(chunk.lines.to_numpy(zero_copy_only=False), cutoff, "right"))
+        if records <= self.remaining:
+            self.remaining -= records
+            return chunk
+        # Cut in file order: the first `remaining` record numbers, valid or rejected.
+        lines = chunk.lines.to_numpy(zero_copy_only=False)
+        numbers = np.sort(np.concatenate([lines, [r.line or 0 for r in chunk.rejected]]))
+        cutoff = numbers[self.remaining - 1]
+        rows = int(np.searchsorted(lines, cutoff, "right"))
         rejected = tuple(r for r in chunk.rejected if (r.line or 0) <= cutoff)
-        yield _slice(chunk, 0, rows, rejected, chunk.bytes_read)
-        return
+        self.remaining = 0
+        return _slice(chunk, 0, rows, rejected, chunk.bytes_read)

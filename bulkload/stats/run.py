@@ -24,6 +24,9 @@ class RunStats:
     batches: int = 0
     batches_failed: int = 0
     retries: int = 0
+    rows_skipped: int = 0  # committed by a previous run, passed over by --resume
+    breaker_state: str = "closed"
+    breaker_opened: int = 0
     #: retries by cause (the error's one-line message, shortened)
     retry_causes: dict[str, int] = field(default_factory=dict)
     bytes_read: int = 0
@@ -31,8 +34,11 @@ class RunStats:
     started_at: float | None = None
     finished_at: float | None = None
     latency: LatencyHistogram = field(default_factory=LatencyHistogram)
+    #: with a rate limit: latency from when each write was due (coordinated omission)
+    latency_from_due: LatencyHistogram = field(default_factory=LatencyHistogram)
     #: the first rejections, for the summary (all of them go to the bad-records sink)
     first_rejections: list[Rejection] = field(default_factory=list)
+    bad_records_path: str | None = None
     outcome: str = "running"  # running | completed | aborted | interrupted
 
     def reject(self, rejection: Rejection) -> None:

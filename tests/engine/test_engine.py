@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 import pyarrow as pa
 import pytest
 
-from bulkload.backends.base import ErrorKind, TableSpec
+from bulkload.backends.base import BatchKey, ErrorKind, TableSpec
 from bulkload.backends.sqlite import SQLiteBackend
 from bulkload.config import EngineOptions, TargetOptions, build_import_config
 from bulkload.engine import Engine, RetryPolicy
@@ -52,7 +52,7 @@ def test_permanent_errors_are_bisected_down_to_the_bad_rows(tmp_path: Path):
 
 
 class _SlowBackend:
-    """Records how far reading ran ahead of writing."""
+    """Records how far reading ran ahead of writing, in batches."""
 
     schemes: ClassVar[tuple[str, ...]] = ("slow",)
     max_concurrency: int | None = None
@@ -60,15 +60,21 @@ class _SlowBackend:
     def __init__(self, stats: RunStats):
         self.stats = stats
         self.max_pending = 0
+        self.batches_read = 0
+        self.batches_written = 0
 
     async def open(self, table: TableSpec) -> None: ...
 
     def encode(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         return batch
 
-    async def write(self, payload: pa.RecordBatch) -> None:
-        self.max_pending = max(self.max_pending, self.stats.rows_pending)
+    async def write(self, payload: pa.RecordBatch, key: BatchKey | None = None) -> None:
+        self.max_pending = max(self.max_pending, self.batches_read - self.batches_written)
         await asyncio.sleep(0.002)
+        self.batches_written += 1
+
+    async def committed_keys(self) -> list[BatchKey]:
+        return []
 
     async def close(self) -> None: ...
 
@@ -84,11 +90,20 @@ def test_reading_never_runs_ahead_more_than_the_queue(tmp_path: Path):
     csv.write_text("id\n" + "".join(f"{i}\n" for i in range(5000)))
     stats = RunStats()
     backend = _SlowBackend(stats)
+    source = _source(csv, 10)
+    batches_of = source.batches_of
+
+    def counting(file):  # the reader thread runs this: count what it has produced
+        for batch in batches_of(file):
+            backend.batches_read += 1
+            yield batch
+
+    source.batches_of = counting  # type: ignore[method-assign]
     options = EngineOptions(concurrency=3, queue_depth=4)
-    _run(Engine(backend, options, stats), _source(csv, 10))
-    assert stats.rows_loaded == 5000
-    # queued + in flight + the one batch the reader holds while waiting for room
-    assert 0 < backend.max_pending <= (4 + 3 + 1) * 10
+    _run(Engine(backend, options, stats), source)
+    assert stats.rows_loaded == 5000 and backend.batches_written == 500
+    # queued + in flight + the one the reader holds while it waits for room
+    assert 4 <= backend.max_pending <= 4 + 3 + 1
 
 
 class _FlakyBackend(_SlowBackend):
@@ -100,7 +115,7 @@ class _FlakyBackend(_SlowBackend):
         self.kind = kind
         self.rows = 0
 
-    async def write(self, payload: pa.RecordBatch) -> None:
+    async def write(self, payload: pa.RecordBatch, key: BatchKey | None = None) -> None:
         if self.failures:
             self.failures -= 1
             raise OSError("database is locked")

@@ -1,0 +1,60 @@
+"""The bad-records file: every rejected row, as it appeared in the source, with why.
+
+CSV with columns ``source,line,reason,record``; ``record`` holds the row's original
+text (CSV sources) or its values as JSON (Parquet). The file is created on the first
+rejection only, and flushed as rows arrive so a crash keeps what was written.
+"""
+
+from __future__ import annotations
+
+import csv
+import threading
+from pathlib import Path
+from typing import IO
+
+from bulkload.errors import UsageError
+from bulkload.sources.batch import Rejection
+
+
+class BadRecordsFile:
+    def __init__(self, path: str | Path, *, append: bool = False):
+        self.path = Path(path)
+        self._mode = "a" if append else "w"
+        self.count = 0
+        self._file: IO[str] | None = None
+        self._writer: csv.DictWriter[str] | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, rejection: Rejection) -> None:
+        with self._lock:
+            if self._writer is None:
+                self._open()
+            assert self._writer is not None and self._file is not None
+            self._writer.writerow(
+                {
+                    "source": rejection.source,
+                    "line": "" if rejection.line is None else rejection.line,
+                    "reason": rejection.reason,
+                    "record": rejection.record if rejection.record is not None else "",
+                }
+            )
+            self._file.flush()
+            self.count += 1
+
+    def _open(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fresh = self._mode == "w" or not self.path.exists() or self.path.stat().st_size == 0
+            handle = open(self.path, self._mode, encoding="utf-8", newline="")  # noqa: SIM115
+        except OSError as exc:
+            raise UsageError(f"--bad-records: cannot write {self.path}: {exc.strerror}") from None
+        self._file = handle
+        self._writer = csv.DictWriter(handle, fieldnames=["source", "line", "reason", "record"])
+        if fresh:
+            self._writer.writeheader()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None

@@ -1,0 +1,152 @@
+"""Which batches of which files are committed, so ``--resume`` can skip them.
+
+A batch is identified by its file's fingerprint (path, size, modification time), the
+batch size, its index in the file, and a row range inside it (a batch split to isolate
+bad rows commits in pieces). The checkpoint file is JSON, rewritten atomically at most
+once a second and at the end. SQL backends also record every key in the same
+transaction as the rows (see :class:`BatchKey`), which makes resume exactly-once even
+after a kill -9; for other backends the file is the record and resume is at-least-once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections import defaultdict
+from collections.abc import Iterable
+from pathlib import Path
+
+from bulkload.backends.base import BatchKey
+from bulkload.errors import UsageError
+from bulkload.sources.discovery import STDIN, SourceFile
+
+FORMAT_VERSION = 1
+
+
+def fingerprint(source: SourceFile) -> str:
+    """Identifies a file's content well enough to notice it changed."""
+    if source.path == STDIN:
+        raise UsageError("--checkpoint and --resume need files: stdin cannot be resumed")
+    return f"{os.path.abspath(source.path)}|{source.size}|{source.mtime_ns}"
+
+
+class Committed:
+    """Committed row ranges per (fingerprint, batch index)."""
+
+    def __init__(self, keys: Iterable[BatchKey] = ()):
+        self._ranges: dict[tuple[str, int], list[tuple[int, int]]] = defaultdict(list)
+        for key in keys:
+            self.add(key)
+
+    def add(self, key: BatchKey) -> None:
+        self._ranges[(key.source, key.index)].append((key.offset, key.count))
+
+    def uncovered(self, source: str, index: int, rows: int) -> list[tuple[int, int]]:
+        """The (offset, count) stretches of a batch of ``rows`` rows not yet committed."""
+        done = sorted(self._ranges.get((source, index), ()))
+        if not done:
+            return [(0, rows)]
+        gaps: list[tuple[int, int]] = []
+        cursor = 0
+        for offset, count in done:
+            if offset > cursor:
+                gaps.append((cursor, offset - cursor))
+            cursor = max(cursor, offset + count)
+        if cursor < rows:
+            gaps.append((cursor, rows - cursor))
+        return gaps
+
+    def keys(self) -> list[BatchKey]:
+        return [
+            BatchKey(source, index, offset, count)
+            for (source, index), ranges in self._ranges.items()
+            for offset, count in ranges
+        ]
+
+    def __len__(self) -> int:
+        return sum(len(r) for r in self._ranges.values())
+
+
+class CheckpointFile:
+    """The ``--checkpoint PATH`` file."""
+
+    def __init__(self, path: str | Path, *, table: str, batch_size: int):
+        self.path = Path(path)
+        self.table = table
+        self.batch_size = batch_size
+        self.committed = Committed()
+        self._sources: dict[str, dict[str, object]] = {}
+        self._dirty = False
+
+    def load(self, sources: list[SourceFile]) -> Committed:
+        """Read an existing checkpoint for ``--resume`` and check it still applies."""
+        try:
+            document = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return self.committed
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"--checkpoint {self.path}: unreadable checkpoint: {exc}") from None
+        if document.get("version") != FORMAT_VERSION:
+            raise UsageError(f"--checkpoint {self.path}: unknown checkpoint version")
+        if document.get("batch_size") != self.batch_size:
+            raise UsageError(
+                f"--checkpoint {self.path} was written with --batch-size "
+                f"{document.get('batch_size')}; resume with the same batch size"
+            )
+        if document.get("table") != self.table:
+            raise UsageError(
+                f"--checkpoint {self.path} belongs to table {document.get('table')!r}, "
+                f"not {self.table!r}"
+            )
+        recorded = document.get("sources", {})
+        for source in sources:
+            path = os.path.abspath(source.path)
+            entry = recorded.get(path)
+            if entry and (entry.get("size"), entry.get("mtime_ns")) != (
+                source.size,
+                source.mtime_ns,
+            ):
+                raise UsageError(
+                    f"{source.path} changed since the checkpoint was written (size or "
+                    "modification time differ): refusing to resume; start over without --resume"
+                )
+        for path, entry in recorded.items():
+            self._sources[path] = {"size": entry["size"], "mtime_ns": entry["mtime_ns"]}
+            key_source = f"{path}|{entry['size']}|{entry['mtime_ns']}"
+            for index, offset, count in entry.get("committed", []):
+                self.committed.add(BatchKey(key_source, index, offset, count))
+        return self.committed
+
+    def record(self, key: BatchKey) -> None:
+        self.committed.add(key)
+        path, size, mtime = key.source.rsplit("|", 2)
+        self._sources.setdefault(path, {"size": int(size), "mtime_ns": int(mtime)})
+        self._dirty = True
+
+    def save(self) -> None:
+        """Write atomically: a crash mid-write leaves the previous checkpoint intact."""
+        if not self._dirty and self.path.exists():
+            return
+        per_source: dict[str, list[list[int]]] = defaultdict(list)
+        for key in self.committed.keys():
+            per_source[key.source.rsplit("|", 2)[0]].append([key.index, key.offset, key.count])
+        document = {
+            "version": FORMAT_VERSION,
+            "table": self.table,
+            "batch_size": self.batch_size,
+            "sources": {
+                path: {**meta, "committed": sorted(per_source.get(path, []))}
+                for path, meta in self._sources.items()
+            },
+        }
+        directory = self.path.parent if str(self.path.parent) else Path(".")
+        try:
+            with tempfile.NamedTemporaryFile(
+                "w", dir=directory, prefix=".checkpoint-", delete=False, encoding="utf-8"
+            ) as tmp:
+                json.dump(document, tmp)
+            os.replace(tmp.name, self.path)
+        except OSError as exc:
+            raise UsageError(f"--checkpoint: cannot write {self.path}: {exc.strerror}") from None
+        self._dirty = False
