@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import sys
 import traceback
 from collections.abc import Iterator
@@ -25,7 +26,8 @@ from rich.console import Console
 
 from bulkload import __version__
 from bulkload.backends import available_backends
-from bulkload.config import build_import_config, load_profile, merge_options
+from bulkload.config import ImportConfig, build_import_config, load_profile, merge_options
+from bulkload.engine import RunControl
 from bulkload.errors import BulkloadError
 from bulkload.load import load_async
 from bulkload.report import ProgressReporter, render_summary, write_json
@@ -68,7 +70,15 @@ _SRC = "Source"
 _CSV = "CSV"
 _TGT = "Target"
 _ENG = "Engine"
+_ERR = "Errors and retries"
 _OUT = "Output"
+
+
+def _option(*flags: str, panel: str, help: str, env: bool = True) -> Any:
+    """An option that defaults to "not given" (None) and reads BULKLOAD_<NAME>."""
+    name = flags[0].lstrip("-").split("/")[0].replace("-", "_").upper()
+    envvar = f"BULKLOAD_{name}" if env else None
+    return typer.Option(None, *flags, envvar=envvar, rich_help_panel=panel, help=help)
 
 
 @app.command("import")
@@ -76,121 +86,93 @@ def import_command(
     paths: list[str] = typer.Argument(
         None, help="CSV/Parquet files, globs ('logs/*.csv.gz'), directories, or - for stdin."
     ),
-    to: str | None = typer.Option(
-        None,
+    to: str | None = _option(
         "--to",
-        envvar="BULKLOAD_TO",
-        rich_help_panel=_TGT,
-        help="Target URL: sqlite:///file.db (default sqlite:///bulkload.db), null://.",
+        panel=_TGT,
+        help="Target URL: sqlite:///file.db (default sqlite:///bulkload.db), "
+        "null://, sim://?latency=5ms... (see 'bulkload backends').",
     ),
-    table: str | None = typer.Option(
-        None,
+    table: str | None = _option(
         "--table",
-        envvar="BULKLOAD_TABLE",
-        rich_help_panel=_TGT,
-        help="Table name [default: the first file's name without extensions].",
+        panel=_TGT,
+        help="Table name (default: the first file's name without extensions).",
     ),
-    if_exists: str | None = typer.Option(
-        None,
+    if_exists: str | None = _option(
         "--if-exists",
-        envvar="BULKLOAD_IF_EXISTS",
-        rich_help_panel=_TGT,
-        help="When the table exists: append (default), replace, truncate or fail.",
+        panel=_TGT,
+        help="When the table exists: append (default), replace, truncate, fail.",
     ),
-    wal: bool | None = typer.Option(
-        None,
+    wal: bool | None = _option(
         "--wal/--no-wal",
-        envvar="BULKLOAD_WAL",
-        rich_help_panel=_TGT,
+        panel=_TGT,
         help="SQLite: WAL journal (default). --no-wal is faster but a crash can corrupt the file.",
     ),
-    format: str | None = typer.Option(
-        None,
+    connections: int | None = _option(
+        "--connections", panel=_TGT, help="Connections to open, for backends that hold them."
+    ),
+    requests_per_connection: int | None = _option(
+        "--requests-per-connection",
+        panel=_TGT,
+        help="Writes one connection may carry at once (default: the backend's).",
+    ),
+    format: str | None = _option(
         "--format",
-        envvar="BULKLOAD_FORMAT",
-        rich_help_panel=_SRC,
-        help="csv or parquet [default: from the file extension; csv for stdin].",
+        panel=_SRC,
+        help="csv or parquet (default: from the file extension; csv for stdin).",
     ),
-    batch_size: int | None = typer.Option(
-        None,
+    batch_size: int | None = _option(
         "--batch-size",
-        envvar="BULKLOAD_BATCH_SIZE",
-        rich_help_panel=_SRC,
-        help="Rows per batch (one write, one transaction) [default: 10000].",
+        panel=_SRC,
+        help="Rows per batch (one write, one transaction) (default: 10000).",
     ),
-    limit: int | None = typer.Option(
-        None,
-        "--limit",
-        envvar="BULKLOAD_LIMIT",
-        rich_help_panel=_SRC,
-        help="Stop after this many rows.",
+    limit: int | None = _option("--limit", panel=_SRC, help="Stop after this many rows."),
+    select: str | None = _option(
+        "--select", panel=_SRC, help="Load only these columns, in this order: a,b,c."
     ),
-    select: str | None = typer.Option(
-        None,
-        "--select",
-        envvar="BULKLOAD_SELECT",
-        rich_help_panel=_SRC,
-        help="Load only these columns, in this order: a,b,c.",
+    rename: list[str] | None = _option(
+        "--rename", panel=_SRC, env=False, help="Rename a column: old=new (repeatable)."
     ),
-    rename: list[str] | None = typer.Option(
-        None, "--rename", rich_help_panel=_SRC, help="Rename a column: old=new (repeatable)."
-    ),
-    types: list[str] | None = typer.Option(
-        None,
+    types: list[str] | None = _option(
         "--type",
-        rich_help_panel=_SRC,
+        panel=_SRC,
+        env=False,
         help=f"Column type, overriding inference: col=TYPE (repeatable). Types: {TYPE_HELP}.",
     ),
-    delimiter: str | None = typer.Option(
-        None,
-        "--delimiter",
-        envvar="BULKLOAD_DELIMITER",
-        rich_help_panel=_CSV,
-        help="Field delimiter [default: ,]; 'tab' or '\\t' for tabs.",
+    readers: int | None = _option(
+        "--readers", panel=_SRC, help="Files parsed in parallel (default: 1)."
     ),
-    quote_char: str | None = typer.Option(
-        None,
-        "--quote-char",
-        envvar="BULKLOAD_QUOTE_CHAR",
-        rich_help_panel=_CSV,
-        help='Quote character [default: "].',
+    delimiter: str | None = _option(
+        "--delimiter", panel=_CSV, help="Field delimiter (default: ,); 'tab' or '\\t' for tabs."
     ),
-    no_quoting: bool | None = typer.Option(
-        None, "--no-quoting", rich_help_panel=_CSV, help="Treat quote characters as plain text."
+    quote_char: str | None = _option(
+        "--quote-char", panel=_CSV, help='Quote character (default: ").'
     ),
-    header: bool | None = typer.Option(
-        None,
+    no_quoting: bool | None = _option(
+        "--no-quoting", panel=_CSV, env=False, help="Treat quote characters as plain text."
+    ),
+    header: bool | None = _option(
         "--header/--no-header",
-        envvar="BULKLOAD_HEADER",
-        rich_help_panel=_CSV,
-        help="Whether the first row names the columns [default: --header].",
+        panel=_CSV,
+        help="Whether the first row names the columns (default: --header).",
     ),
-    columns: str | None = typer.Option(
-        None,
+    columns: str | None = _option(
         "--columns",
-        envvar="BULKLOAD_COLUMNS",
-        rich_help_panel=_CSV,
+        panel=_CSV,
         help="Column names a,b,c (needed with --no-header; replaces the header otherwise).",
     ),
-    encoding: str | None = typer.Option(
-        None,
+    encoding: str | None = _option(
         "--encoding",
-        envvar="BULKLOAD_ENCODING",
-        rich_help_panel=_CSV,
-        help="Text encoding [default: utf-8; a byte-order mark is skipped].",
+        panel=_CSV,
+        help="Text encoding (default: utf-8; a byte-order mark is skipped).",
     ),
-    null_values: list[str] | None = typer.Option(
-        None,
+    null_values: list[str] | None = _option(
         "--null-value",
-        rich_help_panel=_CSV,
+        panel=_CSV,
+        env=False,
         help="A spelling of null, e.g. NULL or \\N (repeatable). Empty fields are always null.",
     ),
-    skip_rows: int | None = typer.Option(
-        None,
-        "--skip-rows",
-        envvar="BULKLOAD_SKIP_ROWS",
-        rich_help_panel=_CSV,
-        help="Rows to skip before the header.",
+    skip_rows: int | None = _option(
+        "--skip-rows", panel=_CSV, help="Rows to skip before the header."
     ),
     concurrency: int | None = typer.Option(
         None,
@@ -198,21 +180,60 @@ def import_command(
         "-c",
         envvar="BULKLOAD_CONCURRENCY",
         rich_help_panel=_ENG,
-        help="Batches in flight at most [default: 8]; capped by what the target allows.",
+        help="Batches in flight at most (default: 8); capped by what the target allows.",
     ),
-    queue_depth: int | None = typer.Option(
-        None,
+    queue_depth: int | None = _option(
         "--queue-depth",
-        envvar="BULKLOAD_QUEUE_DEPTH",
-        rich_help_panel=_ENG,
-        help="Batches the reader may run ahead of the writers [default: from --concurrency].",
+        panel=_ENG,
+        help="Batches the readers may run ahead of the writers (default: 2 x writers).",
     ),
-    json_path: str | None = typer.Option(
-        None,
-        "--json",
-        envvar="BULKLOAD_JSON",
-        rich_help_panel=_OUT,
-        help="Write the summary as JSON to this file, or - for stdout.",
+    rate: float | None = _option("--rate", panel=_ENG, help="At most this many rows per second."),
+    max_batches_per_sec: float | None = _option(
+        "--max-batches-per-sec", panel=_ENG, help="At most this many batch writes per second."
+    ),
+    max_bytes_per_sec: float | None = _option(
+        "--max-bytes-per-sec",
+        panel=_ENG,
+        help="At most this many bytes (of batch data) per second.",
+    ),
+    retries: int | None = _option(
+        "--retries", panel=_ERR, help="Retries of a batch after a transient error (default: 5)."
+    ),
+    retry_max_wait: float | None = _option(
+        "--retry-max-wait", panel=_ERR, help="Longest wait between retries, seconds (default: 5)."
+    ),
+    timeout: float | None = _option(
+        "--timeout", panel=_ERR, help="Seconds one batch write may take; 0 for none (default: 120)."
+    ),
+    breaker_threshold: int | None = _option(
+        "--breaker-threshold",
+        panel=_ERR,
+        help="Consecutive failures that pause sending (circuit breaker); 0 never (default: 10).",
+    ),
+    breaker_cooldown: float | None = _option(
+        "--breaker-cooldown", panel=_ERR, help="Seconds the circuit stays open (default: 5)."
+    ),
+    max_errors: str | None = _option(
+        "--max-errors",
+        panel=_ERR,
+        help="Abort (exit 2) when more rows than this are rejected: a count, or a share like 1%.",
+    ),
+    fail_fast: bool | None = _option(
+        "--fail-fast", panel=_ERR, help="Abort on the first error or rejected row."
+    ),
+    bad_records: str | None = _option(
+        "--bad-records",
+        panel=_ERR,
+        help="CSV file for rejected rows (default: <table>.bad-records.csv, created if needed).",
+    ),
+    checkpoint: str | None = _option(
+        "--checkpoint", panel=_ERR, help="Record committed batches in this file."
+    ),
+    resume: bool | None = _option(
+        "--resume", panel=_ERR, help="Skip the batches --checkpoint says are committed."
+    ),
+    json_path: str | None = _option(
+        "--json", panel=_OUT, help="Write the summary as JSON to this file, or - for stdout."
     ),
     quiet: bool | None = typer.Option(
         None,
@@ -222,18 +243,14 @@ def import_command(
         rich_help_panel=_OUT,
         help="No progress display; print only the summary.",
     ),
-    progress: str | None = typer.Option(
-        None,
+    progress: str | None = _option(
         "--progress",
-        envvar="BULKLOAD_PROGRESS",
-        rich_help_panel=_OUT,
+        panel=_OUT,
         help="auto (default: live on a terminal, a line every 5 s otherwise), rich, plain, off.",
     ),
-    config: Path | None = typer.Option(
-        None,
+    config: Path | None = _option(
         "--config",
-        envvar="BULKLOAD_CONFIG",
-        rich_help_panel=_OUT,
+        panel=_OUT,
         help="TOML profile supplying any option; flags and BULKLOAD_* variables override it.",
     ),
     debug: bool = typer.Option(
@@ -245,58 +262,65 @@ def import_command(
     ),
 ) -> None:
     """Load CSV or Parquet files into a target."""
-    cli_values: dict[str, Any] = {
-        "paths": paths or None,
-        "to": to,
-        "table": table,
-        "if_exists": if_exists,
-        "wal": wal,
-        "format": format,
-        "batch_size": batch_size,
-        "limit": limit,
-        "select": select,
-        "rename": rename or None,
-        "types": types or None,
-        "delimiter": delimiter,
-        "quote_char": quote_char,
-        "no_quoting": no_quoting,
-        "header": header,
-        "columns": columns,
-        "encoding": encoding,
-        "null_values": null_values or None,
-        "skip_rows": skip_rows,
-        "concurrency": concurrency,
-        "queue_depth": queue_depth,
-        "json": json_path,
-        "quiet": quiet,
-        "progress": progress,
-    }
+    given = dict(locals())
+    given.pop("config")
+    given.pop("debug")
+    given["json"] = given.pop("json_path")
+    if not given["paths"]:
+        given["paths"] = None
     with _errors_as_exit_codes(debug):
         profile = load_profile(config) if config else {}
-        settings = build_import_config(merge_options(profile, cli_values))
-        json_to_stdout = settings.report.json_path == "-"
-        # stdout belongs to the JSON when it goes there; people read stderr then.
-        out = Console(stderr=json_to_stdout, highlight=False)
-        err = Console(stderr=True, highlight=False)
-        mode = ProgressReporter.choose_mode(settings.report.progress, settings.report.quiet, err)
-        stats = RunStats()
+        settings = build_import_config(merge_options(profile, given))
+        raise typer.Exit(_run_import(settings))
 
-        async def watch(run_stats: RunStats) -> None:
-            await ProgressReporter(run_stats, err, mode).run()
 
-        try:
-            asyncio.run(load_async(settings, stats=stats, watcher=watch))
-        except KeyboardInterrupt:
-            stats.outcome = "interrupted"
-            _finish(stats, settings.report.json_path, out)
-            err.print("bulkload: interrupted", style="red")
-            raise typer.Exit(EXIT_INTERRUPTED) from None
-        except BulkloadError:
-            if stats.started_at is not None:
-                _finish(stats, settings.report.json_path, out)
-            raise
+def _run_import(settings: ImportConfig) -> int:
+    """Run with progress and signal handling; print the summary; return the exit code."""
+    json_to_stdout = settings.report.json_path == "-"
+    # stdout belongs to the JSON when it goes there; people read stderr then.
+    out = Console(stderr=json_to_stdout, highlight=False)
+    err = Console(stderr=True, highlight=False)
+    mode = ProgressReporter.choose_mode(settings.report.progress, settings.report.quiet, err)
+    stats = RunStats()
+    control = RunControl()
+
+    async def watch(run_stats: RunStats) -> None:
+        await ProgressReporter(run_stats, err, mode).run()
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+
+        def on_signal() -> None:
+            if control.stop_requested:
+                task.cancel()  # second signal: abort now; transactions in flight roll back
+                return
+            control.request_stop()
+            err.print(
+                "bulkload: stopping: finishing the batches in flight "
+                "(Ctrl-C again to abort at once)",
+                highlight=False,
+            )
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, on_signal)
+        await load_async(settings, stats=stats, watcher=watch, control=control)
+
+    try:
+        asyncio.run(main())
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        stats.outcome = "interrupted"
         _finish(stats, settings.report.json_path, out)
-        raise typer.Exit(EXIT_REJECTED if stats.rows_rejected else EXIT_OK)
+        return EXIT_INTERRUPTED
+    except BulkloadError:
+        if stats.started_at is not None:
+            _finish(stats, settings.report.json_path, out)
+        raise
+    _finish(stats, settings.report.json_path, out)
+    if stats.outcome == "interrupted":
+        return EXIT_INTERRUPTED
+    return EXIT_REJECTED if stats.rows_rejected else EXIT_OK
 
 
 def _finish(stats: RunStats, json_path: str | None, console: Console) -> None:

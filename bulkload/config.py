@@ -268,8 +268,7 @@ def build_import_config(options: Mapping[str, Any]) -> ImportConfig:
         retry_max_wait=_optional_float(get("retry_max_wait", 5.0), "--retry-max-wait") or 5.0,
         timeout=_optional_float(get("timeout", 120.0), "--timeout"),
         breaker_threshold=_int(get("breaker_threshold", 10), "--breaker-threshold", minimum=0),
-        breaker_cooldown=_optional_float(get("breaker_cooldown", 5.0), "--breaker-cooldown")
-        or 5.0,
+        breaker_cooldown=_optional_float(get("breaker_cooldown", 5.0), "--breaker-cooldown") or 5.0,
         max_errors=max_errors,
         max_errors_percent=max_errors_percent,
         fail_fast=bool(get("fail_fast", False)),

@@ -57,7 +57,7 @@ class Committed:
             gaps.append((cursor, rows - cursor))
         return gaps
 
-    def keys(self) -> list[BatchKey]:
+    def all_keys(self) -> list[BatchKey]:
         return [
             BatchKey(source, index, offset, count)
             for (source, index), ranges in self._ranges.items()
@@ -129,7 +129,7 @@ class CheckpointFile:
         if not self._dirty and self.path.exists():
             return
         per_source: dict[str, list[list[int]]] = defaultdict(list)
-        for key in self.committed.keys():
+        for key in self.committed.all_keys():
             per_source[key.source.rsplit("|", 2)[0]].append([key.index, key.offset, key.count])
         document = {
             "version": FORMAT_VERSION,

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
-from bulkload.backends.base import BatchKey, Backend, ErrorKind, TableSpec
+from bulkload.backends.base import Backend, BatchKey, ErrorKind, TableSpec
 from bulkload.config import EngineOptions
 from bulkload.engine.breaker import CircuitBreaker
 from bulkload.engine.checkpoint import CheckpointFile, Committed, fingerprint
@@ -259,7 +259,9 @@ class Engine:
                 self.stats.in_flight += 1
                 try:
                     for offset, count in work.stretches:
-                        payload = work.payload if (offset, count) == (0, work.batch.num_rows) else None
+                        payload = (
+                            work.payload if (offset, count) == (0, work.batch.num_rows) else None
+                        )
                         await self._deliver(work, offset, count, payload)
                     self.stats.batches += 1
                 finally:
@@ -279,7 +281,11 @@ class Engine:
         if count == 0:
             return
         batch = work.batch
-        data = batch.data if (offset, count) == (0, batch.num_rows) else batch.data.slice(offset, count)
+        data = (
+            batch.data
+            if (offset, count) == (0, batch.num_rows)
+            else batch.data.slice(offset, count)
+        )
         if payload is None:
             payload = await asyncio.to_thread(self.backend.encode, data)
         key = None

@@ -24,10 +24,13 @@ def summary_dict(stats: RunStats, *, now: float | None = None) -> dict[str, Any]
         "rows_read": stats.rows_read,
         "rows_loaded": stats.rows_loaded,
         "rows_rejected": stats.rows_rejected,
+        "rows_unfinished": stats.rows_pending,
+        "rows_skipped": stats.rows_skipped,
         "batches": stats.batches,
         "batches_failed": stats.batches_failed,
         "retries": stats.retries,
         "retry_causes": dict(stats.retry_causes),
+        "breaker_opened": stats.breaker_opened,
         "bytes_read": stats.bytes_read,
         "elapsed_s": round(elapsed, 6),
         "rows_per_s": round(stats.rows_loaded / elapsed, 1) if elapsed > 0 else 0.0,
@@ -38,6 +41,10 @@ def summary_dict(stats: RunStats, *, now: float | None = None) -> dict[str, Any]
         "latency_ms": stats.latency.summary_ms(),
         "latency_samples": stats.latency.count,
         "latency_hdr": stats.latency.encode() if stats.latency.count else None,
+        "latency_from_due_ms": (
+            stats.latency_from_due.summary_ms() if stats.latency_from_due.count else None
+        ),
+        "bad_records": stats.bad_records_path if stats.rows_rejected else None,
         "rejections_sample": [
             {"source": r.source, "line": r.line, "reason": r.reason} for r in stats.first_rejections
         ],

@@ -29,6 +29,10 @@ def status_line(stats: RunStats, now: float) -> str:
         f"in flight {stats.in_flight}",
         f"rejected {stats.rows_rejected:,}",
     ]
+    if stats.retries:
+        parts.append(f"retries {stats.retries:,}")
+    if stats.breaker_state != "closed":
+        parts.append(f"circuit {stats.breaker_state}")
     eta = _eta(stats, elapsed)
     if eta is not None:
         parts.append(f"ETA {_clock(eta)}")

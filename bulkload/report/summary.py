@@ -9,9 +9,10 @@ from rich.table import Table
 from rich.text import Text
 
 from bulkload.redact import redact_url
+from bulkload.stats.histogram import LatencyHistogram
 from bulkload.stats.run import RunStats
 
-_BAR_WIDTH = 40
+_BAR_WIDTH = 36
 
 
 def render_summary(stats: RunStats, console: Console, *, now: float | None = None) -> None:
@@ -30,24 +31,29 @@ def render_summary(stats: RunStats, console: Console, *, now: float | None = Non
     grid.add_row("rows loaded", f"{stats.rows_loaded:,}", "throughput", f"{rate:,.0f} rows/s")
     grid.add_row("rows rejected", f"{stats.rows_rejected:,}", "", f"{mbps:,.1f} MB/s")
     grid.add_row("batches", f"{stats.batches:,}", "concurrency", _concurrency(stats))
+    if stats.retries or stats.breaker_opened:
+        grid.add_row("retries", f"{stats.retries:,}", "circuit opened", f"{stats.breaker_opened}")
+    if stats.rows_skipped:
+        grid.add_row("rows skipped", f"{stats.rows_skipped:,}", "", "(loaded by an earlier run)")
     console.print(grid)
 
-    balanced = stats.rows_read == stats.rows_loaded + stats.rows_rejected
-    check = "[green]✓[/]" if balanced else "[red]✗ (rows still pending)[/]"
+    unfinished = stats.rows_pending
+    check = "[green]✓[/]" if unfinished == 0 else f"[red]✗ {unfinished:,} not finished[/]"
     console.print(
         f"  read = loaded + rejected: {stats.rows_read:,} = {stats.rows_loaded:,} + "
         f"{stats.rows_rejected:,} {check}",
         highlight=False,
     )
+    for cause, count in sorted(stats.retry_causes.items(), key=lambda kv: -kv[1])[:3]:
+        console.print(f"  retried {count:,}x: {cause}", highlight=False, markup=False)
 
     if stats.latency.count:
-        p = stats.latency.summary_ms()
-        console.print(
-            f"  batch latency ms: p50 {p['p50']:,.2f}  p90 {p['p90']:,.2f}  p99 {p['p99']:,.2f}"
-            f"  p99.9 {p['p999']:,.2f}  max {p['max']:,.2f}  mean {p['mean']:,.2f}",
-            highlight=False,
-        )
-        _histogram(stats, console)
+        console.print("  batch write latency (ms):", highlight=False)
+        console.print("    " + _percentiles(stats.latency), highlight=False)
+        if stats.latency_from_due.count:
+            console.print("  from when each write was due (rate-limited):", highlight=False)
+            console.print("    " + _percentiles(stats.latency_from_due), highlight=False)
+        _histogram(stats.latency, console)
 
     if stats.first_rejections:
         shown = stats.first_rejections[:5]
@@ -55,6 +61,16 @@ def render_summary(stats: RunStats, console: Console, *, now: float | None = Non
         for r in shown:
             where = f"{r.source}:{r.line}" if r.line is not None else r.source
             console.print(f"    {where}: {r.reason}", highlight=False, markup=False)
+        if stats.bad_records_path:
+            console.print(f"  all rejected rows: {stats.bad_records_path}", highlight=False)
+
+
+def _percentiles(hist: LatencyHistogram) -> str:
+    p = hist.summary_ms()
+    return (
+        f"p50 {p['p50']:,.2f}  p90 {p['p90']:,.2f}  p99 {p['p99']:,.2f}  "
+        f"p99.9 {p['p999']:,.2f}  max {p['max']:,.2f}  mean {p['mean']:,.2f}"
+    )
 
 
 def _concurrency(stats: RunStats) -> str:
@@ -63,12 +79,12 @@ def _concurrency(stats: RunStats) -> str:
     return str(stats.concurrency)
 
 
-def _histogram(stats: RunStats, console: Console) -> None:
-    buckets = [b for b in stats.latency.buckets() if b.count]
-    if not buckets:
+def _histogram(hist: LatencyHistogram, console: Console) -> None:
+    buckets = [b for b in hist.buckets() if b.count]
+    if len(buckets) < 2:
         return
     peak = max(b.count for b in buckets)
     for bucket in buckets:
         width = max(1, round(bucket.count / peak * _BAR_WIDTH))
-        label = f"{bucket.low_ms:>9.2f} to {bucket.high_ms:<9.2f} ms"
+        label = f"{bucket.low_ms:>9.2f} to {bucket.high_ms:<9.2f}"
         console.print(f"    {label} {'█' * width} {bucket.count:,}", highlight=False)

@@ -70,7 +70,9 @@ class SourceBatch:
         if self.raw is not None and self.dialect is not None:
             values = [column[row].as_py() for column in self.raw.columns]
             return csv_line(values, self.dialect)
-        named = {name: self.data.column(i)[row].as_py() for i, name in enumerate(self.data.schema.names)}
+        named = {
+            name: self.data.column(i)[row].as_py() for i, name in enumerate(self.data.schema.names)
+        }
         return json.dumps(named, default=str, ensure_ascii=False)
 
     def rejection(self, row: int, reason: str) -> Rejection:
@@ -80,7 +82,9 @@ class SourceBatch:
 def csv_line(values: list[object], dialect: CsvDialect) -> str:
     out = io.StringIO()
     if dialect.quote_char is None:
-        writer = csv.writer(out, delimiter=dialect.delimiter, quoting=csv.QUOTE_NONE, escapechar="\\")
+        writer = csv.writer(
+            out, delimiter=dialect.delimiter, quoting=csv.QUOTE_NONE, escapechar="\\"
+        )
     else:
         writer = csv.writer(out, delimiter=dialect.delimiter, quotechar=dialect.quote_char)
     writer.writerow(["" if v is None else v for v in values])
