@@ -18,7 +18,7 @@ import random
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import pyarrow as pa
@@ -68,7 +68,6 @@ class _Readers:
     files: deque[SourceFile]
     running: int
     first: tuple[SourceBatch, Iterator[SourceBatch]] | None = None
-    done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class Engine:
@@ -192,32 +191,31 @@ class Engine:
     # ------------------------------------------------------------------ reading
 
     async def _read(self, readers: _Readers, queue: asyncio.Queue[_Work | None]) -> None:
-        try:
-            while not self.control.stop_requested:
-                if readers.first is not None:
-                    first, batches = readers.first
-                    readers.first = None
-                    work = await asyncio.to_thread(self._prepare, first)
-                    if work is not None:
-                        await queue.put(work)
-                    else:
-                        self.stats.rows_skipped += first.num_rows
-                elif readers.files:
-                    batches = self._source.batches_of(readers.files.popleft())
-                else:
-                    break
-                while not self.control.stop_requested:
-                    work, skipped = await asyncio.to_thread(self._next_work, batches)
-                    self.stats.rows_skipped += skipped
-                    if work is None:
-                        break
+        while not self.control.stop_requested:
+            if readers.first is not None:
+                first, batches = readers.first
+                readers.first = None
+                work = await asyncio.to_thread(self._prepare, first)
+                if work is not None:
                     await queue.put(work)
-        finally:
-            readers.running -= 1
-            if readers.running == 0:
-                readers.done.set()
-                for _ in range(self.writers):
-                    await queue.put(None)
+                else:
+                    self.stats.rows_skipped += first.num_rows
+            elif readers.files:
+                batches = self._source.batches_of(readers.files.popleft())
+            else:
+                break
+            while not self.control.stop_requested:
+                work, skipped = await asyncio.to_thread(self._next_work, batches)
+                self.stats.rows_skipped += skipped
+                if work is None:
+                    break
+                await queue.put(work)
+        # Only on a normal finish: on failure or cancellation the task group ends the
+        # writers, and a put into a full queue nobody drains would never return.
+        readers.running -= 1
+        if readers.running == 0:
+            for _ in range(self.writers):
+                await queue.put(None)
 
     def _next_work(self, batches: Iterator[SourceBatch]) -> tuple[_Work | None, int]:
         """On a reader thread: the next batch with rows left to load, encoded, and how
