@@ -54,12 +54,13 @@ def test_json_to_stdout_keeps_the_summary_on_stderr(run_cli, write_file):
 
 def test_human_summary(run_cli, write_file):
     write_file("d.csv", CSV)
-    result = run_cli("import", "d.csv", "--to", "sqlite:///o.db", "-q")
+    result = run_cli("import", "d.csv", "--to", "sqlite:///o.db", "--batch-size", "10", "-q")
     assert result.code == 0
     out = result.stdout
     assert "bulkload import → sqlite:///o.db  table d  (completed)" in out
     assert "read = loaded + rejected: 100 = 100 + 0 ✓" in out
     assert "batch write latency (ms):" in out and "p50" in out and "p99.9" in out
+    assert "█" in out  # the latency histogram
 
 
 def test_plain_progress_lines_when_not_a_terminal(run_cli, write_file, monkeypatch):

@@ -2,6 +2,7 @@
 terminal; reporters read :class:`bulkload.stats.RunStats` while it runs."""
 
 from bulkload.engine.retry import RetryPolicy
-from bulkload.engine.runner import Engine, RejectionSink, RunControl
+from bulkload.engine.runner import Engine, RunControl
+from bulkload.engine.writer import BatchWriter, RejectionSink
 
-__all__ = ["Engine", "RejectionSink", "RetryPolicy", "RunControl"]
+__all__ = ["BatchWriter", "Engine", "RejectionSink", "RetryPolicy", "RunControl"]

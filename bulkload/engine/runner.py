@@ -3,42 +3,31 @@
 The readers run ahead of the writers by at most ``queue_depth`` batches (back-pressure),
 so memory stays bounded by (queue_depth + writers) x batch size whatever the input size.
 Each writer keeps one batch in flight and takes the next as soon as it is done: the
-"keep N operations in flight" pattern of database drivers' concurrent executors.
-
-Every write goes through the same gates, in order: the throttle (rows/batches/bytes per
-second), the circuit breaker, a timeout; a failure is classified by the backend and then
-retried (transient), bisected down to the bad rows (permanent), or ends the run (fatal).
+"keep N operations in flight" pattern of database drivers' concurrent executors. How one
+batch is written (throttle, breaker, retries, bisection) is :class:`BatchWriter`'s job.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
-import pyarrow as pa
-
-from bulkload.backends.base import Backend, BatchKey, ErrorKind, TableSpec
+from bulkload.backends.base import Backend, TableSpec
 from bulkload.config import EngineOptions
-from bulkload.engine.breaker import CircuitBreaker
 from bulkload.engine.checkpoint import CheckpointFile, Committed, fingerprint
-from bulkload.engine.rate import Throttle
 from bulkload.engine.retry import RetryPolicy
-from bulkload.errors import AbortedError, BulkloadError, TargetError
+from bulkload.engine.writer import BatchWriter, RejectionSink
+from bulkload.errors import BulkloadError
 from bulkload.sources import BatchSource, SourceFile
-from bulkload.sources.batch import Rejection, SourceBatch
+from bulkload.sources.batch import SourceBatch
 from bulkload.stats.run import RunStats
 
 _CHECKPOINT_SAVE_INTERVAL_S = 1.0
-
-
-class RejectionSink(Protocol):
-    def __call__(self, rejection: Rejection, /) -> None: ...
 
 
 class RunControl:
@@ -88,27 +77,20 @@ class Engine:
         self.backend = backend
         self.options = options
         self.stats = stats
-        self.retry = retry or RetryPolicy(retries=options.retries, max_wait=options.retry_max_wait)
         self.control = control or RunControl()
-        self._on_reject = on_reject
         self._checkpoint = checkpoint
         self._committed = Committed()
         self._clock = clock
-        self._sleep = sleep
-        self._rng = random.Random(seed)
-        self._throttle = Throttle(
-            rows_per_s=options.rate,
-            batches_per_s=options.max_batches_per_sec,
-            bytes_per_s=options.max_bytes_per_sec,
-            batch_rows=1,  # set from the first batch in run()
+        self.writer = BatchWriter(
+            backend,
+            options,
+            stats,
+            on_reject=on_reject,
+            checkpoint=checkpoint,
+            retry=retry,
             clock=clock,
             sleep=sleep,
-        )
-        self.breaker = CircuitBreaker(
-            threshold=options.breaker_threshold,
-            cooldown=options.breaker_cooldown,
-            clock=clock,
-            sleep=sleep,
+            seed=seed,
         )
 
     @property
@@ -135,7 +117,7 @@ class Engine:
             if first is None:  # --limit 0
                 stats.outcome = "completed"
                 return stats
-            self._throttle = self._throttle_for(first.num_rows)
+            self.writer.throttle_for(first.num_rows)
             await self.backend.open(TableSpec(table_name, source.schema, if_exists))
             try:
                 if self.options.resume:
@@ -148,7 +130,7 @@ class Engine:
             finally:
                 await self.backend.close()
             stats.outcome = "interrupted" if self.control.stop_requested else "completed"
-            self._check_error_share(final=True)
+            self.writer.check_error_share(final=True)
         except BaseException:
             if stats.outcome == "running":
                 stats.outcome = "aborted"
@@ -158,16 +140,6 @@ class Engine:
             if self._checkpoint is not None:
                 self._checkpoint.save()
         return stats
-
-    def _throttle_for(self, batch_rows: int) -> Throttle:
-        return Throttle(
-            rows_per_s=self.options.rate,
-            batches_per_s=self.options.max_batches_per_sec,
-            bytes_per_s=self.options.max_bytes_per_sec,
-            batch_rows=batch_rows,
-            clock=self._clock,
-            sleep=self._sleep,
-        )
 
     async def _fan_out(self, readers: _Readers) -> None:
         queue: asyncio.Queue[_Work | None] = asyncio.Queue(
@@ -256,11 +228,16 @@ class Engine:
                 self._account_read(work.batch, work.skipped_rows)
                 self.stats.in_flight += 1
                 try:
+                    batch = work.batch
                     for offset, count in work.stretches:
-                        payload = (
-                            work.payload if (offset, count) == (0, work.batch.num_rows) else None
+                        whole = (offset, count) == (0, batch.num_rows)
+                        await self.writer.deliver(
+                            batch.data if whole else batch.data.slice(offset, count),
+                            batch,
+                            offset=offset,
+                            payload=work.payload if whole else None,
+                            key_source=work.source_key,
                         )
-                        await self._deliver(work, offset, count, payload)
                     self.stats.batches += 1
                 finally:
                     self.stats.in_flight -= 1
@@ -271,147 +248,13 @@ class Engine:
         self.stats.rows_read += batch.rows_read - skipped
         self.stats.bytes_read += batch.bytes_read
         for rejection in batch.rejected:
-            self._reject(rejection)
-
-    async def _deliver(self, work: _Work, offset: int, count: int, payload: Any = None) -> None:
-        """Write rows [offset, offset+count) of a batch; on a permanent error, split them
-        in two until the bad rows are isolated and rejected, and every good one loaded."""
-        if count == 0:
-            return
-        batch = work.batch
-        data = (
-            batch.data
-            if (offset, count) == (0, batch.num_rows)
-            else batch.data.slice(offset, count)
-        )
-        if payload is None:
-            payload = await asyncio.to_thread(self.backend.encode, data)
-        key = None
-        if work.source_key is not None:
-            key = BatchKey(work.source_key, batch.index, offset, count)
-        error = await self._write_with_retries(payload, data, key)
-        if error is None:
-            self.stats.rows_loaded += count
-            if self._checkpoint is not None and key is not None:
-                self._checkpoint.record(key)
-            return
-        if count == 1:
-            self._reject(batch.rejection(offset, _one_line(error)))
-            return
-        self.stats.batches_failed += 1
-        half = count // 2
-        await self._deliver(work, offset, half)
-        await self._deliver(work, offset + half, count - half)
-
-    async def _write_with_retries(
-        self, payload: Any, data: pa.RecordBatch, key: BatchKey | None
-    ) -> BaseException | None:
-        """None when written; the error when the rows are bad (permanent). Raises when the
-        target is unusable or transient errors outlast the retries."""
-        attempt = 0
-        while True:
-            due = None
-            if self._throttle.active:
-                due = await self._throttle.admit(data.num_rows, data.nbytes)
-            probe = await self.breaker.before_write()
-            self.stats.breaker_state = self.breaker.state.value
-            started = self._clock()
-            try:
-                if self.options.timeout:
-                    async with asyncio.timeout(self.options.timeout):
-                        await self.backend.write(payload, key)
-                else:
-                    await self.backend.write(payload, key)
-            except BulkloadError:
-                self.breaker.record(False, probe)
-                raise
-            except Exception as exc:  # driver errors, classified by their backend
-                self._record_latency(started, due)
-                kind, cause = self._classify(exc)
-                if kind is ErrorKind.PERMANENT:
-                    self.breaker.record(True, probe)  # the target answered: it is healthy
-                    if self.options.fail_fast:
-                        raise AbortedError(f"--fail-fast: {cause}") from exc
-                    return exc
-                self.breaker.record(False, probe)
-                self._note_breaker()
-                if kind is ErrorKind.FATAL:
-                    raise TargetError(f"{self.backend.describe()}: {cause}") from exc
-                if self.options.fail_fast:
-                    raise AbortedError(f"--fail-fast: {cause}") from exc
-                attempt += 1
-                self.stats.retried(cause)
-                if attempt > self.retry.retries:
-                    raise AbortedError(
-                        f"{self.backend.describe()}: gave up after {self.retry.retries} "
-                        f"retries: {cause}"
-                    ) from exc
-                await self._sleep(self.retry.wait(attempt, self._rng, _retry_after(exc)))
-            else:
-                self._record_latency(started, due)
-                self.breaker.record(True, probe)
-                self.stats.breaker_state = self.breaker.state.value
-                return None
-
-    def _classify(self, error: Exception) -> tuple[ErrorKind, str]:
-        if isinstance(error, TimeoutError):
-            return ErrorKind.TRANSIENT, f"timed out after {self.options.timeout:g} s"
-        return self.backend.classify(error), _one_line(error)
-
-    def _record_latency(self, started: float, due: float | None) -> None:
-        now = self._clock()
-        self.stats.latency.record(now - started)
-        if due is not None:
-            # measured from when the write was due, so a stall shows up (wrk2-style)
-            self.stats.latency_from_due.record(now - min(due, started))
-
-    def _note_breaker(self) -> None:
-        self.stats.breaker_state = self.breaker.state.value
-        self.stats.breaker_opened = self.breaker.opened_count
-
-    # ------------------------------------------------------------------ errors
-
-    def _reject(self, rejection: Rejection) -> None:
-        self.stats.reject(rejection)
-        if self._on_reject is not None:
-            self._on_reject(rejection)
-        if self.options.fail_fast:
-            where = f"{rejection.source}:{rejection.line}" if rejection.line else rejection.source
-            raise AbortedError(f"--fail-fast: {where}: {rejection.reason}")
-        limit = self.options.max_errors
-        if limit is not None and self.stats.rows_rejected > limit:
-            raise AbortedError(
-                f"too many rejected rows: {self.stats.rows_rejected} > --max-errors {limit}"
-            )
-        self._check_error_share(final=False)
-
-    def _check_error_share(self, *, final: bool) -> None:
-        """--max-errors P%: judged once a batch's worth of rows is read, and at the end."""
-        percent = self.options.max_errors_percent
-        read = self.stats.rows_read
-        if percent is None or read == 0 or (not final and read < self.stats.batch_size):
-            return
-        share = 100 * self.stats.rows_rejected / read
-        if share > percent:
-            raise AbortedError(
-                f"too many rejected rows: {share:.2f}% of {read} > --max-errors {percent:g}%"
-            )
+            self.writer.reject(rejection)
 
     async def _save_checkpoints(self) -> None:
         assert self._checkpoint is not None
         while True:
             await asyncio.sleep(_CHECKPOINT_SAVE_INTERVAL_S)
             await asyncio.to_thread(self._checkpoint.save)
-
-
-def _retry_after(error: BaseException) -> float | None:
-    hint = getattr(error, "retry_after", None)
-    return float(hint) if isinstance(hint, int | float) else None
-
-
-def _one_line(error: BaseException) -> str:
-    text = str(error).strip() or type(error).__name__
-    return text.splitlines()[0]
 
 
 def _first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:

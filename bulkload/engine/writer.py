@@ -1,0 +1,220 @@
+"""Writing one batch under the run's policy, shared by the import engine and the library.
+
+Every write goes through the same gates, in order: the throttle (rows/batches/bytes per
+second), the circuit breaker, a timeout; a failure is classified by the backend and then
+retried (transient), bisected down to the bad rows (permanent), or ends the run (fatal).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+import pyarrow as pa
+
+from bulkload.backends.base import Backend, BatchKey, ErrorKind
+from bulkload.config import EngineOptions
+from bulkload.engine.breaker import CircuitBreaker
+from bulkload.engine.checkpoint import CheckpointFile
+from bulkload.engine.rate import Throttle
+from bulkload.engine.retry import RetryPolicy
+from bulkload.errors import AbortedError, BulkloadError, TargetError
+from bulkload.sources.batch import Rejection
+from bulkload.stats.run import RunStats
+
+
+class RejectionSink(Protocol):
+    def __call__(self, rejection: Rejection, /) -> None: ...
+
+
+class RowOrigin(Protocol):
+    """Where a batch's rows came from: names a rejected row (a SourceBatch is one)."""
+
+    @property
+    def index(self) -> int: ...
+
+    def rejection(self, row: int, reason: str) -> Rejection: ...
+
+
+class BatchWriter:
+    def __init__(
+        self,
+        backend: Backend,
+        options: EngineOptions,
+        stats: RunStats,
+        *,
+        on_reject: RejectionSink | None = None,
+        checkpoint: CheckpointFile | None = None,
+        retry: RetryPolicy | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        seed: int | None = None,
+    ):
+        self.backend = backend
+        self.options = options
+        self.stats = stats
+        self.retry = retry or RetryPolicy(retries=options.retries, max_wait=options.retry_max_wait)
+        self.checkpoint = checkpoint
+        self._on_reject = on_reject
+        self._clock = clock
+        self._sleep = sleep
+        self._rng = random.Random(seed)
+        self.throttle = self.throttle_for(1)
+        self.breaker = CircuitBreaker(
+            threshold=options.breaker_threshold,
+            cooldown=options.breaker_cooldown,
+            clock=clock,
+            sleep=sleep,
+        )
+
+    def throttle_for(self, batch_rows: int) -> Throttle:
+        """The throttle, its burst sized to one batch of ``batch_rows`` rows."""
+        self.throttle = Throttle(
+            rows_per_s=self.options.rate,
+            batches_per_s=self.options.max_batches_per_sec,
+            bytes_per_s=self.options.max_bytes_per_sec,
+            batch_rows=batch_rows,
+            clock=self._clock,
+            sleep=self._sleep,
+        )
+        return self.throttle
+
+    async def deliver(
+        self,
+        data: pa.RecordBatch,
+        origin: RowOrigin,
+        *,
+        offset: int = 0,
+        payload: Any = None,
+        key_source: str | None = None,
+    ) -> None:
+        """Write ``data`` (rows ``offset``.. of ``origin``); on a permanent error, split
+        the rows in two until the bad ones are isolated and rejected, and every good one
+        loaded. ``payload`` is the already encoded ``data``, if any."""
+        count = data.num_rows
+        if count == 0:
+            return
+        if payload is None:
+            payload = await asyncio.to_thread(self.backend.encode, data)
+        key = BatchKey(key_source, origin.index, offset, count) if key_source else None
+        error = await self._write_with_retries(payload, data, key)
+        if error is None:
+            self.stats.rows_loaded += count
+            if self.checkpoint is not None and key is not None:
+                self.checkpoint.record(key)
+            return
+        if count == 1:
+            self.reject(origin.rejection(offset, one_line(error)))
+            return
+        self.stats.batches_failed += 1
+        half = count // 2
+        await self.deliver(data.slice(0, half), origin, offset=offset, key_source=key_source)
+        await self.deliver(data.slice(half), origin, offset=offset + half, key_source=key_source)
+
+    async def _write_with_retries(
+        self, payload: Any, data: pa.RecordBatch, key: BatchKey | None
+    ) -> BaseException | None:
+        """None when written; the error when the rows are bad (permanent). Raises when the
+        target is unusable or transient errors outlast the retries."""
+        attempt = 0
+        while True:
+            due = None
+            if self.throttle.active:
+                due = await self.throttle.admit(data.num_rows, data.nbytes)
+            probe = await self.breaker.before_write()
+            self.stats.breaker_state = self.breaker.state.value
+            started = self._clock()
+            try:
+                if self.options.timeout:
+                    async with asyncio.timeout(self.options.timeout):
+                        await self.backend.write(payload, key)
+                else:
+                    await self.backend.write(payload, key)
+            except BulkloadError:
+                self.breaker.record(False, probe)
+                raise
+            except Exception as exc:  # driver errors, classified by their backend
+                self._record_latency(started, due)
+                kind, cause = self._classify(exc)
+                if kind is ErrorKind.PERMANENT:
+                    self.breaker.record(True, probe)  # the target answered: it is healthy
+                    if self.options.fail_fast:
+                        raise AbortedError(f"--fail-fast: {cause}") from exc
+                    return exc
+                self.breaker.record(False, probe)
+                self._note_breaker()
+                if kind is ErrorKind.FATAL:
+                    raise TargetError(f"{self.backend.describe()}: {cause}") from exc
+                if self.options.fail_fast:
+                    raise AbortedError(f"--fail-fast: {cause}") from exc
+                attempt += 1
+                self.stats.retried(cause)
+                if attempt > self.retry.retries:
+                    raise AbortedError(
+                        f"{self.backend.describe()}: gave up after {self.retry.retries} "
+                        f"retries: {cause}"
+                    ) from exc
+                await self._sleep(self.retry.wait(attempt, self._rng, _retry_after(exc)))
+            else:
+                self._record_latency(started, due)
+                self.breaker.record(True, probe)
+                self.stats.breaker_state = self.breaker.state.value
+                return None
+
+    def _classify(self, error: Exception) -> tuple[ErrorKind, str]:
+        if isinstance(error, TimeoutError):
+            return ErrorKind.TRANSIENT, f"timed out after {self.options.timeout:g} s"
+        return self.backend.classify(error), one_line(error)
+
+    def _record_latency(self, started: float, due: float | None) -> None:
+        now = self._clock()
+        self.stats.latency.record(now - started)
+        if due is not None:
+            # measured from when the write was due, so a stall shows up (wrk2-style)
+            self.stats.latency_from_due.record(now - min(due, started))
+
+    def _note_breaker(self) -> None:
+        self.stats.breaker_state = self.breaker.state.value
+        self.stats.breaker_opened = self.breaker.opened_count
+
+    # ------------------------------------------------------------------ rejections
+
+    def reject(self, rejection: Rejection) -> None:
+        """Count a rejected row, hand it to the sink, and enforce the error limits."""
+        self.stats.reject(rejection)
+        if self._on_reject is not None:
+            self._on_reject(rejection)
+        if self.options.fail_fast:
+            where = f"{rejection.source}:{rejection.line}" if rejection.line else rejection.source
+            raise AbortedError(f"--fail-fast: {where}: {rejection.reason}")
+        limit = self.options.max_errors
+        if limit is not None and self.stats.rows_rejected > limit:
+            raise AbortedError(
+                f"too many rejected rows: {self.stats.rows_rejected} > --max-errors {limit}"
+            )
+        self.check_error_share(final=False)
+
+    def check_error_share(self, *, final: bool) -> None:
+        """--max-errors P%: judged once a batch's worth of rows is read, and at the end."""
+        percent = self.options.max_errors_percent
+        read = self.stats.rows_read
+        if percent is None or read == 0 or (not final and read < self.stats.batch_size):
+            return
+        share = 100 * self.stats.rows_rejected / read
+        if share > percent:
+            raise AbortedError(
+                f"too many rejected rows: {share:.2f}% of {read} > --max-errors {percent:g}%"
+            )
+
+
+def _retry_after(error: BaseException) -> float | None:
+    hint = getattr(error, "retry_after", None)
+    return float(hint) if isinstance(hint, int | float) else None
+
+
+def one_line(error: BaseException) -> str:
+    text = str(error).strip() or type(error).__name__
+    return text.splitlines()[0]
