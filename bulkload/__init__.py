@@ -13,6 +13,8 @@ from bulkload.config import (
     TargetOptions,
     build_import_config,
 )
+from bulkload.engine.executor import ExecutionResult, execute_concurrent, execute_concurrent_async
+from bulkload.engine.loader import AsyncLoader
 from bulkload.errors import (
     AbortedError,
     BulkloadError,
@@ -31,12 +33,14 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AbortedError",
+    "AsyncLoader",
     "Backend",
     "BatchSource",
     "BulkloadError",
     "CsvOptions",
     "EngineOptions",
     "ErrorKind",
+    "ExecutionResult",
     "ImportConfig",
     "InputError",
     "LatencyHistogram",
@@ -56,6 +60,8 @@ __all__ = [
     "available_backends",
     "build_import_config",
     "create_backend",
+    "execute_concurrent",
+    "execute_concurrent_async",
     "load",
     "load_async",
 ]

@@ -100,7 +100,7 @@ class BatchWriter:
         if payload is None:
             payload = await asyncio.to_thread(self.backend.encode, data)
         key = BatchKey(key_source, origin.index, offset, count) if key_source else None
-        error = await self._write_with_retries(payload, data, key)
+        error = await self.write_with_retries(payload, data, key)
         if error is None:
             self.stats.rows_loaded += count
             if self.checkpoint is not None and key is not None:
@@ -114,7 +114,7 @@ class BatchWriter:
         await self.deliver(data.slice(0, half), origin, offset=offset, key_source=key_source)
         await self.deliver(data.slice(half), origin, offset=offset + half, key_source=key_source)
 
-    async def _write_with_retries(
+    async def write_with_retries(
         self, payload: Any, data: pa.RecordBatch, key: BatchKey | None
     ) -> BaseException | None:
         """None when written; the error when the rows are bad (permanent). Raises when the
