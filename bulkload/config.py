@@ -69,7 +69,7 @@ class EngineOptions:
     """How batches fan out to the backend."""
 
     concurrency: int = 8
-    # Batches the reader may run ahead of the writers; None: twice the writers, 2 to 64.
+    # Batches the reader may run ahead of the writers; None: twice the writers, 8 to 64.
     queue_depth: int | None = None
     readers: int = 1
     rate: float | None = None  # rows per second
@@ -89,7 +89,7 @@ class EngineOptions:
     def queue_depth_for(self, writers: int) -> int:
         if self.queue_depth is not None:
             return self.queue_depth
-        return max(2, min(2 * writers, 64))
+        return max(8, min(2 * writers, 64))
 
 
 @dataclass(frozen=True, kw_only=True)

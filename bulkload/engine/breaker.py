@@ -69,6 +69,8 @@ class CircuitBreaker:
     def record(self, success: bool, probe: bool) -> None:
         if not self.enabled:
             return
+        if success and not probe and not self.consecutive_failures:
+            return  # the common case: nothing changes
         if success:
             self.consecutive_failures = 0
             self.state = BreakerState.CLOSED

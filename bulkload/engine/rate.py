@@ -76,10 +76,7 @@ class Throttle:
         # bytes are only known per batch; the bucket holds one batch of ~1 MiB at least
         self.bytes = bucket(bytes_per_s, max(float(bytes_per_s or 0) / 10, 1 << 20))
         self._clock = clock
-
-    @property
-    def active(self) -> bool:
-        return any((self.rows, self.batches, self.bytes))
+        self.active = any((self.rows, self.batches, self.bytes))
 
     async def admit(self, rows: int, nbytes: int) -> float:
         """Wait until a batch may be sent; return when it was due."""

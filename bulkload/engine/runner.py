@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
+import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from bulkload.backends.base import Backend, TableSpec
@@ -45,7 +47,7 @@ class RunControl:
 class _Work:
     """A batch read (and, when it goes whole, encoded), waiting for a writer."""
 
-    batch: SourceBatch
+    batch: SourceBatch | None  # None: only reports rows passed over by --resume
     stretches: list[tuple[int, int]]  # (offset, count) of rows still to load
     payload: Any = None
     source_key: str | None = None  # file fingerprint, when checkpointing
@@ -57,6 +59,71 @@ class _Readers:
     files: deque[SourceFile]
     running: int
     first: tuple[SourceBatch, Iterator[SourceBatch]] | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class _Gate:
+    """Back-pressure between reader threads and the loop: at most ``depth`` batches sent
+    and not yet taken. Cheaper than a threading.Semaphore on the loop's side: taking a
+    batch is a counter increment, plus an Event.set only while a reader waits."""
+
+    def __init__(self, depth: int):
+        self.depth = depth
+        self._sent = 0
+        self._taken = 0
+        self._lock = threading.Lock()  # readers among themselves
+        self._room = threading.Event()
+        self._waiting = False
+
+    def enter(self, abandoned: threading.Event) -> bool:
+        """From a reader thread: wait for room for one more batch. False if abandoned."""
+        with self._lock:
+            while self._sent - self._taken >= self.depth:
+                self._waiting = True
+                self._room.clear()
+                if self._sent - self._taken >= self.depth:
+                    self._room.wait(0.05)  # the timeout only guards a missed wake-up
+                if abandoned.is_set():
+                    return False
+            self._waiting = False
+            self._sent += 1
+            return True
+
+    def took(self) -> None:
+        """On the loop: a batch left the queue. A waiting reader is woken at half depth,
+        so it refills in bursts instead of trading the GIL with the loop every batch."""
+        self._taken += 1
+        if self._waiting and self._sent - self._taken <= self.depth // 2:
+            self._room.set()
+
+
+class _Handoff:
+    """Moves work from reader threads to the event loop's queue, waking the loop once
+    for everything sent since its last wake-up rather than once per batch."""
+
+    def __init__(self, queue: asyncio.Queue[_Work | None], loop: asyncio.AbstractEventLoop):
+        self._queue = queue
+        self._loop = loop
+        self._outbox: list[_Work | None] = []
+        self._lock = threading.Lock()
+        self._wake_pending = False
+
+    def send(self, work: _Work | None) -> None:
+        """From a reader thread."""
+        with self._lock:
+            self._outbox.append(work)
+            wake = not self._wake_pending
+            self._wake_pending = True
+        if wake:
+            self._loop.call_soon_threadsafe(self._deliver)
+
+    def _deliver(self) -> None:
+        """On the loop."""
+        with self._lock:
+            items, self._outbox = self._outbox, []
+            self._wake_pending = False
+        for item in items:
+            self._queue.put_nowait(item)
 
 
 class Engine:
@@ -142,19 +209,23 @@ class Engine:
         return stats
 
     async def _fan_out(self, readers: _Readers) -> None:
-        queue: asyncio.Queue[_Work | None] = asyncio.Queue(
-            maxsize=self.options.queue_depth_for(self.writers)
-        )
+        queue: asyncio.Queue[_Work | None] = asyncio.Queue()
+        # Back-pressure: at most queue_depth batches wait between reading and writing.
+        gate = _Gate(self.options.queue_depth_for(self.writers))
+        handoff = _Handoff(queue, asyncio.get_running_loop())
         saver = asyncio.create_task(self._save_checkpoints()) if self._checkpoint else None
+        abandoned = threading.Event()
         try:
             async with asyncio.TaskGroup() as group:
                 for _ in range(readers.running):
-                    group.create_task(self._read(readers, queue))
-                for _ in range(self.writers):
-                    group.create_task(self._drain(queue))
+                    group.create_task(
+                        asyncio.to_thread(self._read, readers, handoff, gate, abandoned)
+                    )
+                group.create_task(self._dispatch(queue, gate, group))
         except BaseExceptionGroup as group_error:
             raise _first_error(group_error) from None
         finally:
+            abandoned.set()  # reader threads still waiting for a slot give up
             if saver is not None:
                 saver.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -162,43 +233,52 @@ class Engine:
 
     # ------------------------------------------------------------------ reading
 
-    async def _read(self, readers: _Readers, queue: asyncio.Queue[_Work | None]) -> None:
-        while not self.control.stop_requested:
-            if readers.first is not None:
-                first, batches = readers.first
-                readers.first = None
-                work = await asyncio.to_thread(self._prepare, first)
-                if work is not None:
-                    await queue.put(work)
-                else:
-                    self.stats.rows_skipped += first.num_rows
-            elif readers.files:
-                batches = self._source.batches_of(readers.files.popleft())
-            else:
-                break
-            while not self.control.stop_requested:
-                work, skipped = await asyncio.to_thread(self._next_work, batches)
-                self.stats.rows_skipped += skipped
-                if work is None:
-                    break
-                await queue.put(work)
-        # Only on a normal finish: on failure or cancellation the task group ends the
-        # writers, and a put into a full queue nobody drains would never return.
-        readers.running -= 1
-        if readers.running == 0:
-            for _ in range(self.writers):
-                await queue.put(None)
+    def _read(
+        self,
+        readers: _Readers,
+        handoff: _Handoff,
+        gate: _Gate,
+        abandoned: threading.Event,
+    ) -> None:
+        """One reader thread: files in turn, each batch handed to the loop as it is ready
+        (one thread for the whole run, not a thread hop per batch)."""
 
-    def _next_work(self, batches: Iterator[SourceBatch]) -> tuple[_Work | None, int]:
-        """On a reader thread: the next batch with rows left to load, encoded, and how
-        many rows were passed over because a previous run committed them."""
-        skipped = 0
-        for batch in batches:
-            work = self._prepare(batch)
-            if work is not None:
-                return work, skipped
-            skipped += batch.num_rows
-        return None, skipped
+        def hand_over(work: _Work | None) -> bool:
+            if not gate.enter(abandoned):
+                return False
+            handoff.send(work)
+            return True
+
+        while not self.control.stop_requested and not abandoned.is_set():
+            with readers.lock:
+                if readers.first is not None:
+                    first, batches = readers.first
+                    readers.first = None
+                    batches = itertools.chain([first], batches)
+                elif readers.files:
+                    batches = self._source.batches_of(readers.files.popleft())
+                else:
+                    break
+            skipped = 0
+            for batch in batches:
+                if self.control.stop_requested or abandoned.is_set():
+                    break
+                work = self._prepare(batch)
+                if work is None:
+                    skipped += batch.num_rows
+                    continue
+                work.skipped_rows += skipped
+                skipped = 0
+                if not hand_over(work):
+                    return
+            if skipped and not hand_over(_Work(None, [], skipped_rows=skipped)):
+                return
+        # The last reader to finish tells the dispatcher there is no more.
+        with readers.lock:
+            readers.running -= 1
+            last = readers.running == 0
+        if last:
+            hand_over(None)
 
     def _prepare(self, batch: SourceBatch) -> _Work | None:
         """Leave out what a previous run committed; encode a batch that goes whole."""
@@ -216,33 +296,46 @@ class Engine:
 
     # ------------------------------------------------------------------ writing
 
-    async def _drain(self, queue: asyncio.Queue[_Work | None]) -> None:
-        while True:
-            work = await queue.get()
-            try:
-                if work is None:
-                    return
-                if self.control.stop_requested:
-                    continue  # not started: neither read nor loaded; resume picks it up
-                self.stats.rows_skipped += work.skipped_rows
-                self._account_read(work.batch, work.skipped_rows)
-                self.stats.in_flight += 1
-                try:
-                    batch = work.batch
-                    for offset, count in work.stretches:
-                        whole = (offset, count) == (0, batch.num_rows)
-                        await self.writer.deliver(
-                            batch.data if whole else batch.data.slice(offset, count),
-                            batch,
-                            offset=offset,
-                            payload=work.payload if whole else None,
-                            key_source=work.source_key,
-                        )
-                    self.stats.batches += 1
-                finally:
-                    self.stats.in_flight -= 1
-            finally:
-                queue.task_done()
+    async def _dispatch(
+        self,
+        queue: asyncio.Queue[_Work | None],
+        gate: _Gate,
+        group: asyncio.TaskGroup,
+    ) -> None:
+        """Start one write task per batch, at most ``writers`` at a time (the "keep N in
+        flight" pattern). One consumer of the queue, so no herd of idle writers."""
+        in_flight = asyncio.Semaphore(self.writers)
+        while (work := await queue.get()) is not None:
+            gate.took()
+            self.stats.rows_skipped += work.skipped_rows
+            if work.batch is None or self.control.stop_requested:
+                continue  # stopping: not started, so neither read nor loaded; resume takes it
+            await in_flight.acquire()
+            if self.control.stop_requested:
+                in_flight.release()
+                continue
+            if self.writers == 1:
+                await self._write(work, work.batch, in_flight)  # nothing to fan out
+            else:
+                group.create_task(self._write(work, work.batch, in_flight))
+
+    async def _write(self, work: _Work, batch: SourceBatch, in_flight: asyncio.Semaphore) -> None:
+        self._account_read(batch, work.skipped_rows)
+        self.stats.in_flight += 1
+        try:
+            for offset, count in work.stretches:
+                whole = (offset, count) == (0, batch.num_rows)
+                await self.writer.deliver(
+                    batch.data if whole else batch.data.slice(offset, count),
+                    batch,
+                    offset=offset,
+                    payload=work.payload if whole else None,
+                    key_source=work.source_key,
+                )
+            self.stats.batches += 1
+        finally:
+            self.stats.in_flight -= 1
+            in_flight.release()
 
     def _account_read(self, batch: SourceBatch, skipped: int) -> None:
         self.stats.rows_read += batch.rows_read - skipped

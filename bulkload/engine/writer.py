@@ -17,8 +17,9 @@ import pyarrow as pa
 
 from bulkload.backends.base import Backend, BatchKey, ErrorKind
 from bulkload.config import EngineOptions
-from bulkload.engine.breaker import CircuitBreaker
+from bulkload.engine.breaker import BreakerState, CircuitBreaker
 from bulkload.engine.checkpoint import CheckpointFile
+from bulkload.engine.deadline import Deadlines
 from bulkload.engine.rate import Throttle
 from bulkload.engine.retry import RetryPolicy
 from bulkload.errors import AbortedError, BulkloadError, TargetError
@@ -63,6 +64,7 @@ class BatchWriter:
         self._sleep = sleep
         self._rng = random.Random(seed)
         self.throttle = self.throttle_for(1)
+        self._deadlines = Deadlines(options.timeout, clock) if options.timeout else None
         self.breaker = CircuitBreaker(
             threshold=options.breaker_threshold,
             cooldown=options.breaker_cooldown,
@@ -124,13 +126,14 @@ class BatchWriter:
             due = None
             if self.throttle.active:
                 due = await self.throttle.admit(data.num_rows, data.nbytes)
-            probe = await self.breaker.before_write()
-            self.stats.breaker_state = self.breaker.state.value
+            probe = False
+            if self.breaker.state is not BreakerState.CLOSED:
+                probe = await self.breaker.before_write()
+                self.stats.breaker_state = self.breaker.state.value
             started = self._clock()
             try:
-                if self.options.timeout:
-                    async with asyncio.timeout(self.options.timeout):
-                        await self.backend.write(payload, key)
+                if self._deadlines is not None:
+                    await self._deadlines.run(self.backend.write(payload, key))
                 else:
                     await self.backend.write(payload, key)
             except BulkloadError:
