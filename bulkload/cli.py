@@ -115,6 +115,20 @@ def import_command(
         panel=_TGT,
         help="Writes one connection may carry at once (default: the backend's).",
     ),
+    schema_name: str | None = _option(
+        "--schema-name", panel=_TGT, help="PostgreSQL: schema of the table (created if missing)."
+    ),
+    pg_method: str | None = _option(
+        "--pg-method", panel=_TGT, help="PostgreSQL: copy (default, fastest) or insert."
+    ),
+    on_conflict: str | None = _option(
+        "--on-conflict",
+        panel=_TGT,
+        help="PostgreSQL upsert when --key columns match: nothing (keep) or update (overwrite).",
+    ),
+    key: str | None = _option(
+        "--key", panel=_TGT, help="PostgreSQL: the columns identifying a row, for --on-conflict."
+    ),
     format: str | None = _option(
         "--format",
         panel=_SRC,

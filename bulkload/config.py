@@ -62,6 +62,11 @@ class TargetOptions:
     # once (None: the backend's own default).
     connections: int | None = None
     requests_per_connection: int | None = None
+    # PostgreSQL
+    schema_name: str | None = None
+    pg_method: str = "copy"
+    on_conflict: str | None = None  # nothing | update
+    key: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -182,6 +187,10 @@ KNOWN_IMPORT_OPTIONS = frozenset(
         "resume",
         "connections",
         "requests_per_connection",
+        "schema_name",
+        "pg_method",
+        "on_conflict",
+        "key",
         "json",
         "quiet",
         "progress",
@@ -254,7 +263,15 @@ def build_import_config(options: Mapping[str, Any]) -> ImportConfig:
         requests_per_connection=_optional_int(
             get("requests_per_connection"), "--requests-per-connection"
         ),
+        schema_name=get("schema_name"),
+        pg_method=_choice(get("pg_method", "copy"), "--pg-method", ("copy", "insert")),
+        on_conflict=None
+        if get("on_conflict") is None
+        else _choice(get("on_conflict"), "--on-conflict", ("nothing", "update")),
+        key=tuple(_as_list(get("key"), "--key")) or None,
     )
+    if target.on_conflict and not target.key:
+        raise UsageError("--on-conflict needs --key col1,col2 (the columns that identify a row)")
 
     max_errors, max_errors_percent = _max_errors(get("max_errors"))
     engine = EngineOptions(
@@ -329,6 +346,12 @@ def _pairs(value: Any, option: str) -> dict[str, str]:
             raise UsageError(f"{option} expects name=value, got {item!r}")
         out[name.strip()] = target.strip()
     return out
+
+
+def _choice(value: Any, option: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise UsageError(f"{option} must be one of {', '.join(choices)}, not {value!r}")
+    return str(value)
 
 
 def _optional_int(value: Any, option: str) -> int | None:

@@ -42,6 +42,8 @@ class TableSpec:
     name: str
     schema: pa.Schema
     if_exists: str = "append"
+    checkpoints: bool = False  # batch keys will be recorded (--checkpoint)
+    writers: int = 1  # writes the engine will keep in flight: size pools from it
 
 
 @runtime_checkable

@@ -185,7 +185,15 @@ class Engine:
                 stats.outcome = "completed"
                 return stats
             self.writer.throttle_for(first.num_rows)
-            await self.backend.open(TableSpec(table_name, source.schema, if_exists))
+            await self.backend.open(
+                TableSpec(
+                    table_name,
+                    source.schema,
+                    if_exists,
+                    checkpoints=self._checkpoint is not None,
+                    writers=self.writers,
+                )
+            )
             try:
                 if self.options.resume:
                     for key in await self.backend.committed_keys():

@@ -1,0 +1,298 @@
+"""``postgresql://`` (and ``postgres://``): PostgreSQL through asyncpg.
+
+Rows go in with ``COPY ... FROM STDIN (FORMAT csv)``: each batch is turned into CSV by
+pyarrow's C++ writer on the reader thread (no per-value Python), and several COPY
+streams run at once over a pool of connections, one transaction per batch.
+``--pg-method insert`` uses INSERT instead; ``--on-conflict nothing|update --key a,b``
+upserts through a temporary staging table.
+
+Errors are classified by SQLSTATE: connection loss, admin shutdown, serialization
+failures, deadlocks and too many connections are transient (the pool reconnects); data
+errors (class 22) and constraint violations (class 23) are permanent, so the engine
+bisects the batch down to the bad rows.
+
+With checkpoints on, every batch's key is written to ``_bulkload_checkpoints`` (in the
+target schema) in the same transaction as its rows, so a resumed or retried batch is
+never loaded twice.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import asyncpg
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from bulkload.backends.base import BatchKey, ErrorKind, TableSpec
+from bulkload.config import TargetOptions
+from bulkload.errors import TargetError, TargetUnreachable, UsageError
+from bulkload.redact import redact_text, redact_url
+
+CHECKPOINT_TABLE = "_bulkload_checkpoints"
+APPLICATION_NAME = "bulkload"
+
+# SQLSTATE classes and codes worth retrying: the server or the connection, not the rows.
+_TRANSIENT_CLASSES = ("08", "53", "57")  # connection, resources, operator intervention
+_TRANSIENT_CODES = {"40001", "40P01", "55P03"}  # serialization, deadlock, lock not available
+_PERMANENT_CLASSES = ("22", "23")  # data exception, integrity constraint violation
+
+
+def quote_identifier(name: str) -> str:
+    if "\x00" in name:
+        raise UsageError(f"identifier contains a NUL character: {name!r}")
+    return '"' + name.replace('"', '""') + '"'
+
+
+def pg_type(dtype: pa.DataType) -> str:
+    if pa.types.is_integer(dtype):
+        return "bigint"
+    if pa.types.is_floating(dtype):
+        return "double precision"
+    if pa.types.is_boolean(dtype):
+        return "boolean"
+    if pa.types.is_date(dtype):
+        return "date"
+    if pa.types.is_timestamp(dtype):
+        return "timestamptz" if dtype.tz else "timestamp"
+    if pa.types.is_decimal(dtype):
+        return f"numeric({dtype.precision},{dtype.scale})"
+    return "text"
+
+
+class PostgresBackend:
+    schemes: ClassVar[tuple[str, ...]] = ("postgresql", "postgres")
+
+    def __init__(self, url: str, options: TargetOptions):
+        self.url = url
+        self.options = options
+        self.schema_name = options.schema_name
+        self.method = options.pg_method
+        self.on_conflict = options.on_conflict
+        self.key = options.key
+        if self.on_conflict and not self.key:
+            raise UsageError("--on-conflict needs --key col1,col2 (the unique columns)")
+        if self.method not in ("copy", "insert"):
+            raise UsageError(f"--pg-method must be copy or insert, not {self.method!r}")
+        # One write per connection at a time: PostgreSQL runs one statement per session,
+        # so --connections caps the writes in flight; without it, one per writer.
+        self.max_concurrency: int | None = options.connections
+        self._pool: asyncpg.Pool | None = None
+        self._secrets = [p for p in (urlsplit(url).password, os.environ.get("PGPASSWORD")) if p]
+
+    # ----------------------------------------------------------------- protocol
+
+    async def open(self, table: TableSpec) -> None:
+        size = self.options.connections or table.writers
+        try:
+            self._pool = await asyncpg.create_pool(
+                self._dsn(),
+                min_size=1,
+                max_size=size,
+                server_settings={"application_name": APPLICATION_NAME},
+            )
+        except (OSError, asyncpg.exceptions.CannotConnectNowError) as exc:
+            raise TargetUnreachable(f"{self.describe()}: {self._clean(exc)}") from None
+        except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise TargetError(f"{self.describe()}: {self._clean(exc)}") from None
+        self.table = table
+        self._columns = [f.name for f in table.schema]
+        try:
+            async with self._pool.acquire() as conn, conn.transaction():
+                await self._prepare_table(conn, table)
+        except asyncpg.PostgresError as exc:
+            raise TargetError(f"{self.describe()}: {self._clean(exc)}") from None
+
+    def encode(self, batch: pa.RecordBatch) -> Any:
+        if self.method == "insert":
+            return list(zip(*(column.to_pylist() for column in batch.columns), strict=True))
+        out = pa.BufferOutputStream()
+        pacsv.write_csv(batch, out, pacsv.WriteOptions(include_header=False))
+        return out.getvalue().to_pybytes()
+
+    async def write(self, payload: Any, key: BatchKey | None = None) -> None:
+        assert self._pool is not None, "open() was not called"
+        async with self._pool.acquire() as conn, conn.transaction():
+            if key is not None and not await self._record_key(conn, key):
+                return  # committed before: a retry of a batch that made it
+            if self.on_conflict:
+                await self._upsert(conn, payload)
+            elif self.method == "copy":
+                await conn.copy_to_table(
+                    self.table.name,
+                    source=io.BytesIO(payload),
+                    columns=self._columns,
+                    schema_name=self.schema_name,
+                    format="csv",
+                )
+            else:
+                await conn.executemany(self._insert_sql(self._qualified), payload)
+
+    async def committed_keys(self) -> list[BatchKey]:
+        assert self._pool is not None
+        rows = (
+            await self._pool.fetch(
+                f"SELECT source, batch_index, row_offset, row_count FROM {self._checkpoints} "
+                "WHERE target_table = $1",
+                self.table.name,
+            )
+            if await self._has_checkpoints()
+            else []
+        )
+        return [BatchKey(r[0], r[1], r[2], r[3]) for r in rows]
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    def classify(self, error: BaseException) -> ErrorKind:
+        state = getattr(error, "sqlstate", None)
+        if isinstance(state, str):
+            if state in _TRANSIENT_CODES or state.startswith(_TRANSIENT_CLASSES):
+                return ErrorKind.TRANSIENT
+            if state.startswith(_PERMANENT_CLASSES):
+                return ErrorKind.PERMANENT
+            return ErrorKind.FATAL
+        if isinstance(
+            error,
+            OSError
+            | asyncpg.exceptions.ConnectionDoesNotExistError
+            | asyncpg.InterfaceError
+            | TimeoutError,
+        ):
+            return ErrorKind.TRANSIENT
+        return ErrorKind.FATAL
+
+    def describe(self) -> str:
+        return redact_url(self.url)
+
+    # ----------------------------------------------------------------- helpers
+
+    def _dsn(self) -> str:
+        # asyncpg takes postgresql:// and postgres://; libpq's PG* variables fill the gaps
+        return self.url
+
+    def _clean(self, error: BaseException) -> str:
+        text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        return redact_text(text, self._secrets)
+
+    @property
+    def _qualified(self) -> str:
+        name = quote_identifier(self.table.name)
+        return f"{quote_identifier(self.schema_name)}.{name}" if self.schema_name else name
+
+    @property
+    def _checkpoints(self) -> str:
+        name = quote_identifier(CHECKPOINT_TABLE)
+        return f"{quote_identifier(self.schema_name)}.{name}" if self.schema_name else name
+
+    def _insert_sql(self, target: str) -> str:
+        columns = ", ".join(quote_identifier(c) for c in self._columns)
+        values = ", ".join(f"${i}" for i in range(1, len(self._columns) + 1))
+        return f"INSERT INTO {target} ({columns}) VALUES ({values})"
+
+    async def _prepare_table(self, conn: asyncpg.Connection, table: TableSpec) -> None:
+        if self.schema_name:
+            await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_identifier(self.schema_name)}")
+        exists = await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", self._regclass_name)
+        if exists and table.if_exists == "fail":
+            raise TargetError(f"table {table.name!r} already exists (--if-exists fail)")
+        if exists and table.if_exists == "replace":
+            await conn.execute(f"DROP TABLE {self._qualified}")
+            await self._forget(conn)
+            exists = False
+        if exists and table.if_exists == "truncate":
+            await conn.execute(f"TRUNCATE {self._qualified}")
+            await self._forget(conn)
+        if exists:
+            await self._check_columns(conn, table)
+        else:
+            columns = [f"{quote_identifier(f.name)} {pg_type(f.type)}" for f in table.schema]
+            if self.key:
+                missing = [k for k in self.key if k not in self._columns]
+                if missing:
+                    raise UsageError(f"--key: no column named {', '.join(missing)}")
+                columns.append(f"PRIMARY KEY ({', '.join(quote_identifier(k) for k in self.key)})")
+            await conn.execute(f"CREATE TABLE {self._qualified} ({', '.join(columns)})")
+        if table.checkpoints:
+            await conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {self._checkpoints} ("
+                "target_table text NOT NULL, source text NOT NULL, batch_index bigint NOT NULL,"
+                " row_offset bigint NOT NULL, row_count bigint NOT NULL,"
+                " committed_at timestamptz NOT NULL DEFAULT now(),"
+                " PRIMARY KEY (target_table, source, batch_index, row_offset))"
+            )
+
+    @property
+    def _regclass_name(self) -> str:
+        return self._qualified
+
+    async def _check_columns(self, conn: asyncpg.Connection, table: TableSpec) -> None:
+        rows = await conn.fetch(
+            "SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 "
+            "AND NOT attisdropped",
+            self._regclass_name,
+        )
+        existing = {r[0] for r in rows}
+        missing = [f.name for f in table.schema if f.name not in existing]
+        if missing:
+            raise TargetError(
+                f"table {table.name!r} exists without column(s) {', '.join(missing)}; "
+                "use --if-exists replace, or --select/--rename to match it"
+            )
+
+    async def _has_checkpoints(self) -> bool:
+        assert self._pool is not None
+        found: bool = await self._pool.fetchval(
+            "SELECT to_regclass($1) IS NOT NULL", self._checkpoints
+        )
+        return found
+
+    async def _forget(self, conn: asyncpg.Connection) -> None:
+        if await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", self._checkpoints):
+            await conn.execute(
+                f"DELETE FROM {self._checkpoints} WHERE target_table = $1", self.table.name
+            )
+
+    async def _record_key(self, conn: asyncpg.Connection, key: BatchKey) -> bool:
+        inserted = await conn.fetchval(
+            f"INSERT INTO {self._checkpoints} "
+            "(target_table, source, batch_index, row_offset, row_count) "
+            "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING 1",
+            self.table.name,
+            key.source,
+            key.index,
+            key.offset,
+            key.count,
+        )
+        return inserted is not None
+
+    async def _upsert(self, conn: asyncpg.Connection, payload: Any) -> None:
+        stage = quote_identifier("_bulkload_stage")
+        await conn.execute(
+            f"CREATE TEMP TABLE {stage} (LIKE {self._qualified} INCLUDING DEFAULTS) ON COMMIT DROP"
+        )
+        if self.method == "copy":
+            await conn.copy_to_table(
+                "_bulkload_stage", source=io.BytesIO(payload), columns=self._columns, format="csv"
+            )
+        else:
+            await conn.executemany(self._insert_sql(stage), payload)
+        columns = ", ".join(quote_identifier(c) for c in self._columns)
+        keys = ", ".join(quote_identifier(k) for k in self.key or ())
+        action = "DO NOTHING"
+        if self.on_conflict == "update":
+            updates = [
+                f"{quote_identifier(c)} = EXCLUDED.{quote_identifier(c)}"
+                for c in self._columns
+                if c not in (self.key or ())
+            ]
+            action = f"DO UPDATE SET {', '.join(updates)}" if updates else "DO NOTHING"
+        await conn.execute(
+            f"INSERT INTO {self._qualified} ({columns}) SELECT {columns} FROM {stage} "
+            f"ON CONFLICT ({keys}) {action}"
+        )
