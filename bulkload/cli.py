@@ -121,6 +121,12 @@ def import_command(
     pg_method: str | None = _option(
         "--pg-method", panel=_TGT, help="PostgreSQL: copy (default, fastest) or insert."
     ),
+    pg_format: str | None = _option(
+        "--pg-format",
+        panel=_TGT,
+        help="PostgreSQL COPY format: binary (default; least server work) or csv (the server "
+        "converts the text).",
+    ),
     on_conflict: str | None = _option(
         "--on-conflict",
         panel=_TGT,

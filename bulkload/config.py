@@ -65,6 +65,7 @@ class TargetOptions:
     # PostgreSQL
     schema_name: str | None = None
     pg_method: str = "copy"
+    pg_format: str = "binary"  # COPY format: binary (pgpq) or csv
     on_conflict: str | None = None  # nothing | update
     key: tuple[str, ...] | None = None
 
@@ -189,6 +190,7 @@ KNOWN_IMPORT_OPTIONS = frozenset(
         "requests_per_connection",
         "schema_name",
         "pg_method",
+        "pg_format",
         "on_conflict",
         "key",
         "json",
@@ -265,6 +267,7 @@ def build_import_config(options: Mapping[str, Any]) -> ImportConfig:
         ),
         schema_name=get("schema_name"),
         pg_method=_choice(get("pg_method", "copy"), "--pg-method", ("copy", "insert")),
+        pg_format=_choice(get("pg_format", "binary"), "--pg-format", ("binary", "csv")),
         on_conflict=None
         if get("on_conflict") is None
         else _choice(get("on_conflict"), "--on-conflict", ("nothing", "update")),

@@ -47,9 +47,9 @@ async def load_async(
     """Run one import. Rejected rows go to ``on_reject`` if given, else to the
     bad-records file. ``watcher(stats)`` (e.g. a progress display) runs alongside and is
     cancelled when the import ends."""
-    source = BatchSource(config.source)
-    table = table_name(config, source)
     backend = create_backend(config.target)
+    source = BatchSource(config.source, typed=not backend.accepts_text)
+    table = table_name(config, source)
     stats = stats or RunStats()
     stats.target = backend.describe()
     stats.table = table

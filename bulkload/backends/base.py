@@ -54,6 +54,10 @@ class Backend(Protocol):
     schemes: ClassVar[tuple[str, ...]]
     #: the most writes the target can usefully take at once (None: no limit of its own)
     max_concurrency: int | None
+    #: True if CSV columns can go as text, as read: the target converts and checks each
+    #: value itself (a bad one fails the write, and bisection isolates its row), so the
+    #: client skips its own conversion. Parquet columns always arrive typed.
+    accepts_text: bool
 
     async def open(self, table: TableSpec) -> None:
         """Connect and prepare the table. Raise TargetError/TargetUnreachable on failure."""

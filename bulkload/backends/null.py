@@ -13,6 +13,7 @@ from bulkload.config import TargetOptions
 class NullBackend:
     schemes: ClassVar[tuple[str, ...]] = ("null",)
     max_concurrency: int | None = None
+    accepts_text = False  # types are still checked, so null:// measures the whole pipeline
 
     def __init__(self, url: str, options: TargetOptions):
         self.url = url

@@ -110,6 +110,7 @@ def _probability(value: str, name: str) -> float:
 
 class SimBackend:
     schemes: ClassVar[tuple[str, ...]] = ("sim",)
+    accepts_text = False
 
     def __init__(self, url: str, options: TargetOptions):
         self.url = url

@@ -96,6 +96,7 @@ def timestamp_text(column: pa.Array) -> pa.Array:
 class SQLiteBackend:
     schemes: ClassVar[tuple[str, ...]] = ("sqlite",)
     max_concurrency: int | None = 1
+    accepts_text = False
 
     def __init__(self, url: str, options: TargetOptions):
         parts = urlsplit(url)

@@ -30,8 +30,11 @@ __all__ = ["STDIN", "BatchSource", "Rejection", "SourceBatch", "SourceFile"]
 class BatchSource:
     """All inputs of one run, read as typed batches of ``batch_size`` rows."""
 
-    def __init__(self, options: SourceOptions):
+    def __init__(self, options: SourceOptions, *, typed: bool = True):
+        """``typed=False``: CSV columns stay text as read (the schema is still inferred,
+        for creating the table); for targets that convert and check values themselves."""
         self.options = options
+        self.typed = typed
         self.files = discover(options.paths, options.format)
         self.plan: SchemaPlan | None = None
         self._budget = _Budget(options.limit)
@@ -85,7 +88,10 @@ class BatchSource:
                     types=self.options.types,
                     infer=source.format == "csv",
                 )
-        typed, bad = self.plan.conform(raw.data)
+        if self.typed or dialect is None:
+            typed, bad = self.plan.conform(raw.data)
+        else:
+            typed, bad = self.plan.as_text(raw.data), {}
         rejected = list(raw.rejected)
         lines, text = raw.lines, raw.data if dialect else None
         if bad:

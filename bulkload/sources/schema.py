@@ -145,6 +145,17 @@ class SchemaPlan:
             raise UsageError(f"two columns would both be named {', '.join(map(repr, duplicates))}")
         return cls(names, pa.schema(fields))
 
+    def as_text(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        """The selected columns under their target names, left as text."""
+        available = batch.schema.names
+        missing = [n for n in self.source_names if n not in available]
+        if missing:
+            raise InputError(
+                f"column {missing[0]!r} is missing (columns are: {', '.join(available)})"
+            )
+        columns = [batch.column(available.index(n)) for n in self.source_names]
+        return pa.RecordBatch.from_arrays(columns, names=self.target_schema.names)
+
     def conform(self, batch: pa.RecordBatch) -> tuple[pa.RecordBatch, dict[int, str]]:
         """Cast a batch to the target schema.
 
