@@ -8,6 +8,7 @@ user actually set, and :func:`build_import_config` validates it into an ``Import
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -343,7 +344,10 @@ def _pairs(value: Any, option: str) -> dict[str, str]:
     if isinstance(value, Mapping):
         return {str(k): str(v) for k, v in value.items()}
     out: dict[str, str] = {}
-    for item in _as_list(value, option):
+    items = value if isinstance(value, list | tuple) else [value]
+    # split on commas outside parentheses: price=decimal(12,2),qty=int
+    parts = [p.strip() for item in items for p in re.split(r",(?![^()]*\))", str(item))]
+    for item in filter(None, parts):
         name, sep, target = item.partition("=")
         if not sep or not name.strip() or not target.strip():
             raise UsageError(f"{option} expects name=value, got {item!r}")

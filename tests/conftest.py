@@ -74,3 +74,138 @@ def read_table(db: Path, table: str) -> list[tuple[Any, ...]]:
 def column_types(db: Path, table: str) -> dict[str, str]:
     with sqlite3.connect(db) as conn:
         return {row[1]: row[2] for row in conn.execute(f'PRAGMA table_info("{table}")')}
+
+
+# ----------------------------------------------------------------------------- PostgreSQL
+
+LOCAL_PG = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def _pg_answers(dsn: str) -> bool:
+    import asyncio
+
+    import asyncpg
+
+    async def probe() -> None:
+        conn = await asyncpg.connect(dsn, timeout=3)
+        await conn.close()
+
+    try:
+        asyncio.run(probe())
+    except Exception:
+        return False
+    return True
+
+
+def _pg_binaries() -> Path | None:
+    import glob
+    import shutil
+
+    found = shutil.which("initdb")
+    if found:
+        return Path(found).resolve().parent
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    return Path(candidates[-1]).parent if candidates else None
+
+
+def _throwaway_cluster(base: Path) -> tuple[str, Callable[[], None]] | None:
+    """initdb + pg_ctl in a temporary directory, on a free port; None without binaries."""
+    import pwd
+    import socket
+
+    bindir = _pg_binaries()
+    if bindir is None:
+        return None
+    data = base / "pgdata"
+    run_as: list[str] = []
+    if os.geteuid() == 0:  # initdb refuses to run as root: use the postgres account
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            return None
+        base.chmod(0o777)
+        run_as = ["runuser", "-u", "postgres", "--"]
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    subprocess.run(
+        [*run_as, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust"],
+        check=True,
+        capture_output=True,
+    )
+    options = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off"
+    subprocess.run(
+        [
+            *run_as,
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-o",
+            options,
+            "-w",
+            "start",
+            "-l",
+            str(base / "pg.log"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+
+    def stop() -> None:
+        subprocess.run(
+            [*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            capture_output=True,
+        )
+
+    return f"postgresql://postgres@127.0.0.1:{port}/postgres", stop
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory):
+    """A real PostgreSQL: BULKLOAD_TEST_PG_DSN, else 127.0.0.1:5432, else a throwaway
+    cluster from the installed binaries, else skip (a failure under CI=true)."""
+    dsn = os.environ.get("BULKLOAD_TEST_PG_DSN")
+    if dsn:
+        yield dsn
+        return
+    if _pg_answers(LOCAL_PG):
+        yield LOCAL_PG
+        return
+    started = _throwaway_cluster(tmp_path_factory.mktemp("pg"))
+    if started is None:
+        reason = "no PostgreSQL: set BULKLOAD_TEST_PG_DSN or install the server binaries"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    dsn, stop = started
+    try:
+        yield dsn
+    finally:
+        stop()
+
+
+@pytest.fixture
+def pg(pg_server: str):
+    """A fresh schema per test, dropped afterwards: (dsn, schema, run_sql)."""
+    import asyncio
+    import uuid
+
+    import asyncpg
+
+    schema = f"t_{uuid.uuid4().hex[:10]}"
+
+    def sql(query: str, *args: Any) -> list[Any]:
+        async def go() -> list[Any]:
+            conn = await asyncpg.connect(pg_server)
+            try:
+                return list(await conn.fetch(query, *args))
+            finally:
+                await conn.close()
+
+        return asyncio.run(go())
+
+    sql(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield pg_server, schema, sql
+    finally:
+        sql(f'DROP SCHEMA "{schema}" CASCADE')

@@ -146,21 +146,34 @@ class PostgresBackend:
 
     async def write(self, payload: Any, key: BatchKey | None = None) -> None:
         assert self._pool is not None, "open() was not called"
-        async with self._pool.acquire() as conn, conn.transaction():
-            if key is not None and not await self._record_key(conn, key):
-                return  # committed before: a retry of a batch that made it
-            if self.on_conflict:
-                await self._upsert(conn, payload)
-            elif self.method == "copy":
-                await conn.copy_to_table(
-                    self.table.name,
-                    source=io.BytesIO(payload),
-                    columns=self._columns,
-                    schema_name=self.schema_name,
-                    format=self.format,
-                )
-            else:
-                await conn.executemany(self._insert_sql(self._qualified), payload)
+        conn = await self._pool.acquire()
+        try:
+            async with conn.transaction():
+                await self._write_in(conn, payload, key)
+        except BaseException as exc:
+            # A connection that failed for any reason but the rows themselves (killed
+            # backend, cancelled COPY) may be mid-protocol: drop it, the pool opens anew.
+            if self.classify(exc) is not ErrorKind.PERMANENT:
+                conn.terminate()
+            raise
+        finally:
+            await self._pool.release(conn)
+
+    async def _write_in(self, conn: asyncpg.Connection, payload: Any, key: BatchKey | None) -> None:
+        if key is not None and not await self._record_key(conn, key):
+            return  # committed before: a retry of a batch that made it
+        if self.on_conflict:
+            await self._upsert(conn, payload)
+        elif self.method == "copy":
+            await conn.copy_to_table(
+                self.table.name,
+                source=io.BytesIO(payload),
+                columns=self._columns,
+                schema_name=self.schema_name,
+                format=self.format,
+            )
+        else:
+            await conn.executemany(self._insert_sql(self._qualified), payload)
 
     async def committed_keys(self) -> list[BatchKey]:
         assert self._pool is not None
@@ -192,6 +205,7 @@ class PostgresBackend:
             error,
             OSError
             | asyncpg.exceptions.ConnectionDoesNotExistError
+            | asyncpg.exceptions.InternalClientError
             | asyncpg.InterfaceError
             | TimeoutError,
         ):
