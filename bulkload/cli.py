@@ -25,7 +25,7 @@ import typer
 from rich.console import Console
 
 from bulkload import __version__
-from bulkload.backends import available_backends
+from bulkload.backends import available_backends, create_backend
 from bulkload.config import ImportConfig, build_import_config, load_profile, merge_options
 from bulkload.engine import RunControl
 from bulkload.errors import BulkloadError
@@ -347,6 +347,29 @@ def _finish(stats: RunStats, json_path: str | None, console: Console) -> None:
     render_summary(stats, console)
     if json_path:
         write_json(stats, json_path)
+
+
+@app.command("forget-checkpoints")
+def forget_checkpoints_command(
+    to: str = typer.Option(..., "--to", envvar="BULKLOAD_TO", help="Target URL."),
+    table: str = typer.Option(..., "--table", envvar="BULKLOAD_TABLE", help="Table name."),
+    schema_name: str | None = typer.Option(
+        None, "--schema-name", help="PostgreSQL: schema of the table."
+    ),
+    checkpoint: Path | None = typer.Option(
+        None, "--checkpoint", help="Also delete this checkpoint file."
+    ),
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks."),
+) -> None:
+    """Remove the checkpoint bookkeeping of a table (the _bulkload_checkpoints rows written
+    by --checkpoint runs), so a later --resume starts from scratch."""
+    with _errors_as_exit_codes(debug):
+        settings = build_import_config({"paths": ["-"], "to": to, "schema_name": schema_name})
+        backend = create_backend(settings.target)
+        removed = asyncio.run(backend.forget_checkpoints(table))
+        if checkpoint is not None:
+            checkpoint.unlink(missing_ok=True)
+        print(f"removed {removed} checkpoint key(s) of table {table!r} from {backend.describe()}")
 
 
 @app.command("backends")

@@ -87,6 +87,10 @@ class Backend(Protocol):
     async def close(self) -> None:
         """Release connections; called once, also after failures."""
 
+    async def forget_checkpoints(self, table: str) -> int:
+        """Delete the checkpoint keys recorded for ``table`` (and the bookkeeping table
+        once empty), without opening the table itself. Returns the keys removed."""
+
     def classify(self, error: BaseException) -> ErrorKind:
         """Say whether a failure raised by ``write`` is transient, permanent or fatal."""
 

@@ -31,6 +31,9 @@ class NullBackend:
     async def committed_keys(self) -> list[BatchKey]:
         return []
 
+    async def forget_checkpoints(self, table: str) -> int:
+        return 0
+
     async def close(self) -> None:
         return None
 

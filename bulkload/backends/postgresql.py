@@ -188,6 +188,23 @@ class PostgresBackend:
         )
         return [BatchKey(r[0], r[1], r[2], r[3]) for r in rows]
 
+    async def forget_checkpoints(self, table: str) -> int:
+        try:
+            conn = await asyncpg.connect(self._dsn())
+        except (OSError, asyncpg.PostgresError) as exc:
+            raise TargetUnreachable(f"{self.describe()}: {self._clean(exc)}") from None
+        try:
+            if not await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", self._checkpoints):
+                return 0
+            removed = await conn.fetch(
+                f"DELETE FROM {self._checkpoints} WHERE target_table = $1 RETURNING 1", table
+            )
+            if not await conn.fetchval(f"SELECT EXISTS (SELECT 1 FROM {self._checkpoints})"):
+                await conn.execute(f"DROP TABLE {self._checkpoints}")
+            return len(removed)
+        finally:
+            await conn.close()
+
     async def close(self) -> None:
         if self._pool is not None:
             await self._pool.close()

@@ -173,6 +173,9 @@ class SimBackend:
     async def committed_keys(self) -> list[BatchKey]:
         return []
 
+    async def forget_checkpoints(self, table: str) -> int:
+        return 0
+
     async def close(self) -> None:
         return None
 

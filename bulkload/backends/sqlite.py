@@ -151,6 +151,25 @@ class SQLiteBackend:
     async def committed_keys(self) -> list[BatchKey]:
         return list(await self._run(self._committed_keys))
 
+    async def forget_checkpoints(self, table: str) -> int:
+        return int(await self._run(self._forget_checkpoints_of, table))
+
+    def _forget_checkpoints_of(self, table: str) -> int:
+        if not os.path.exists(self.path):
+            return 0
+        conn = apsw.Connection(self.path)
+        try:
+            if not self._has_checkpoint_table(conn):
+                return 0
+            removed = conn.execute(
+                f"DELETE FROM {CHECKPOINT_TABLE} WHERE target_table = ? RETURNING 1", (table,)
+            ).fetchall()
+            if not conn.execute(f"SELECT 1 FROM {CHECKPOINT_TABLE} LIMIT 1").fetchall():
+                conn.execute(f"DROP TABLE {CHECKPOINT_TABLE}")
+            return len(removed)
+        finally:
+            conn.close()
+
     async def close(self) -> None:
         try:
             if self._connection is not None:

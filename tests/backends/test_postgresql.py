@@ -414,3 +414,17 @@ def test_error_classification():
     assert {backend.classify(with_state(c)) for c in fatal} == {ErrorKind.FATAL}
     assert backend.classify(ConnectionResetError()) is ErrorKind.TRANSIENT
     assert backend.classify(asyncpg.exceptions.InternalClientError("state")) is ErrorKind.TRANSIENT
+
+
+def test_forget_checkpoints(pg, run_cli, write_file):
+    dsn, schema, sql = pg
+    write_file("f.csv", "x\n" + "".join(f"{i}\n" for i in range(30)))
+    base = ["--to", dsn, "--schema-name", schema]
+    assert (
+        run_cli("import", "f.csv", *base, "--batch-size", "10", "--checkpoint", "f.ckpt", "-q").code
+        == 0
+    )
+    assert sql(f'SELECT count(*) FROM "{schema}"._bulkload_checkpoints')[0][0] == 3
+    result = run_cli("forget-checkpoints", *base, "--table", "f")
+    assert result.code == 0 and "removed 3 checkpoint key(s)" in result.stdout
+    assert sql("SELECT to_regclass($1)", f'"{schema}"._bulkload_checkpoints')[0][0] is None

@@ -191,3 +191,37 @@ def test_resume_needs_the_same_batch_size(tmp_path: Path):
         text=True,
     )
     assert result.returncode == 3 and "resume with the same batch size" in result.stderr
+
+
+def test_forget_checkpoints_removes_the_bookkeeping(tmp_path: Path):
+    _source(tmp_path)
+    proc = _start(tmp_path, "--limit", "1000")
+    proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    with sqlite3.connect(tmp_path / "o.db") as conn:
+        assert (
+            conn.execute("SELECT sum(row_count) FROM _bulkload_checkpoints").fetchone()[0] == 1000
+        )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bulkload",
+            "forget-checkpoints",
+            "--to",
+            "sqlite:///o.db",
+            "--table",
+            "events",
+            "--checkpoint",
+            "events.ckpt",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "removed 5 checkpoint key(s) of table 'events'" in result.stdout
+    assert not (tmp_path / "events.ckpt").exists()
+    with sqlite3.connect(tmp_path / "o.db") as conn:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+    assert tables == {"events"}
