@@ -105,10 +105,23 @@ def test_bad_profile(run_cli, write_file):
 
 def test_shipped_profiles_work(run_cli, write_file, tmp_path: Path):
     root = Path(__file__).resolve().parents[1]
-    profile = root / "configs" / "sqlite.toml"
     sample = root / "sample-data" / "orders.csv"
-    result = run_cli("import", str(sample), "--config", str(profile), "--to", "sqlite:///o.db")
+    for name in ("sqlite", "null", "sim"):
+        profile = root / "configs" / f"{name}.toml"
+        extra = ["--to", "sqlite:///o.db"] if name == "sqlite" else []
+        result = run_cli("import", str(sample), "--config", str(profile), *extra)
+        assert result.code == 0, (name, result.stderr + result.stdout)
+
+
+def test_shipped_postgres_profile_works(pg, run_cli):
+    dsn, schema, sql = pg
+    root = Path(__file__).resolve().parents[1]
+    result = run_cli(
+        "import", str(root / "sample-data" / "orders.csv"), "--config",
+        str(root / "configs" / "postgres.toml"), "--to", dsn, "--schema-name", schema,
+    )
     assert result.code == 0, result.stderr + result.stdout
+    assert sql(f'SELECT count(*) FROM "{schema}".orders')[0][0] == 1000
 
 
 def test_backends_command_lists_builtins(run_cli):
