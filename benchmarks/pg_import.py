@@ -40,8 +40,10 @@ def reset(dsn: str, table: str) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--dsn", default=os.environ.get(
-        "BULKLOAD_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test"))
+    parser.add_argument(
+        "--dsn",
+        default=os.environ.get("BULKLOAD_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test"),
+    )
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=2, help="for the head-to-head run")
@@ -54,8 +56,18 @@ def main() -> int:
     def bulkload(concurrency: int) -> float:
         reset(args.dsn, "bench_bulkload")
         seconds, _ = timed(
-            [*BULKLOAD, "import", str(csv), "--to", args.dsn, "--table", "bench_bulkload",
-             "--concurrency", str(concurrency), "--quiet"]
+            [
+                *BULKLOAD,
+                "import",
+                str(csv),
+                "--to",
+                args.dsn,
+                "--table",
+                "bench_bulkload",
+                "--concurrency",
+                str(concurrency),
+                "--quiet",
+            ]
         )
         return seconds
 
@@ -74,8 +86,9 @@ def main() -> int:
     for concurrency in (1, 2, 4, 8):
         seconds = bulkload(concurrency)
         print(f"  c={concurrency}: {seconds:6.2f} s  {args.rows / seconds:12,.0f} rows/s")
-    subprocess.run(psql(args.dsn, "-c", "DROP TABLE bench_psql; DROP TABLE bench_bulkload"),
-                   check=True)
+    subprocess.run(
+        psql(args.dsn, "-c", "DROP TABLE bench_psql; DROP TABLE bench_bulkload"), check=True
+    )
     return 0
 
 

@@ -117,8 +117,14 @@ def test_shipped_postgres_profile_works(pg, run_cli):
     dsn, schema, sql = pg
     root = Path(__file__).resolve().parents[1]
     result = run_cli(
-        "import", str(root / "sample-data" / "orders.csv"), "--config",
-        str(root / "configs" / "postgres.toml"), "--to", dsn, "--schema-name", schema,
+        "import",
+        str(root / "sample-data" / "orders.csv"),
+        "--config",
+        str(root / "configs" / "postgres.toml"),
+        "--to",
+        dsn,
+        "--schema-name",
+        schema,
     )
     assert result.code == 0, result.stderr + result.stdout
     assert sql(f'SELECT count(*) FROM "{schema}".orders')[0][0] == 1000

@@ -33,23 +33,17 @@ import pyarrow.csv as pacsv
 from pgpq import ArrowToPostgresBinaryEncoder
 
 from bulkload.backends.base import BatchKey, ErrorKind, TableSpec
+from bulkload.backends.sql import CHECKPOINT_TABLE, quote_identifier
 from bulkload.config import TargetOptions
 from bulkload.errors import TargetError, TargetUnreachable, UsageError
 from bulkload.redact import redact_text, redact_url
 
-CHECKPOINT_TABLE = "_bulkload_checkpoints"
 APPLICATION_NAME = "bulkload"
 
 # SQLSTATE classes and codes worth retrying: the server or the connection, not the rows.
 _TRANSIENT_CLASSES = ("08", "53", "57")  # connection, resources, operator intervention
 _TRANSIENT_CODES = {"40001", "40P01", "55P03"}  # serialization, deadlock, lock not available
 _PERMANENT_CLASSES = ("22", "23")  # data exception, integrity constraint violation
-
-
-def quote_identifier(name: str) -> str:
-    if "\x00" in name:
-        raise UsageError(f"identifier contains a NUL character: {name!r}")
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _binary_encodable(schema: pa.Schema) -> bool:

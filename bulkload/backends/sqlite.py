@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from bulkload.backends.base import BatchKey, ErrorKind, TableSpec
+from bulkload.backends.sql import CHECKPOINT_TABLE, quote_identifier
 from bulkload.config import TargetOptions
 from bulkload.errors import TargetError, TargetUnreachable, UsageError
 
@@ -28,10 +29,10 @@ _MAX_PARAMS = 32766
 _ROWS_PER_STATEMENT = 500
 
 _TRANSIENT = (apsw.BusyError, apsw.LockedError, apsw.InterruptError)
+_PERMANENT = (apsw.ConstraintError, apsw.MismatchError, apsw.TooBigError, apsw.RangeError)
 
 # Which batches are committed, written in the same transaction as their rows, so a
 # resumed run (--checkpoint/--resume) loads every row exactly once.
-CHECKPOINT_TABLE = "_bulkload_checkpoints"
 CHECKPOINT_DDL = f"""CREATE TABLE IF NOT EXISTS {CHECKPOINT_TABLE} (
     target_table TEXT NOT NULL,
     source TEXT NOT NULL,
@@ -41,14 +42,6 @@ CHECKPOINT_DDL = f"""CREATE TABLE IF NOT EXISTS {CHECKPOINT_TABLE} (
     committed_at TEXT NOT NULL,
     PRIMARY KEY (target_table, source, batch_index, row_offset)
 )"""
-_PERMANENT = (apsw.ConstraintError, apsw.MismatchError, apsw.TooBigError, apsw.RangeError)
-
-
-def quote_identifier(name: str) -> str:
-    """Quote a table or column name so any text is safe, keywords and quotes included."""
-    if "\x00" in name:
-        raise UsageError(f"identifier contains a NUL character: {name!r}")
-    return '"' + name.replace('"', '""') + '"'
 
 
 def sqlite_type(dtype: pa.DataType) -> str:

@@ -17,6 +17,9 @@ from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 
+import aiofiles
+import aiofiles.os
+
 from bulkload.backends.base import BatchKey
 from bulkload.errors import UsageError
 from bulkload.sources.discovery import STDIN, SourceFile
@@ -128,6 +131,34 @@ class CheckpointFile:
         """Write atomically: a crash mid-write leaves the previous checkpoint intact."""
         if not self._dirty and self.path.exists():
             return
+        text = self._render()
+        directory = self.path.parent if str(self.path.parent) else Path(".")
+        try:
+            with tempfile.NamedTemporaryFile(
+                "w", dir=directory, prefix=".checkpoint-", delete=False, encoding="utf-8"
+            ) as tmp:
+                tmp.write(text)
+            os.replace(tmp.name, self.path)
+        except OSError as exc:
+            raise UsageError(f"--checkpoint: cannot write {self.path}: {exc.strerror}") from None
+        self._dirty = False
+
+    async def save_async(self) -> None:
+        """``save`` without blocking the event loop (the periodic save during a run)."""
+        if not self._dirty and self.path.exists():
+            return
+        self._dirty = False
+        text = self._render()
+        temporary = self.path.with_name(f".{self.path.name}.tmp")
+        try:
+            async with aiofiles.open(temporary, "w", encoding="utf-8") as fh:
+                await fh.write(text)
+            await aiofiles.os.replace(temporary, self.path)
+        except OSError as exc:
+            self._dirty = True
+            raise UsageError(f"--checkpoint: cannot write {self.path}: {exc.strerror}") from None
+
+    def _render(self) -> str:
         per_source: dict[str, list[list[int]]] = defaultdict(list)
         for key in self.committed.all_keys():
             per_source[key.source.rsplit("|", 2)[0]].append([key.index, key.offset, key.count])
@@ -140,13 +171,4 @@ class CheckpointFile:
                 for path, meta in self._sources.items()
             },
         }
-        directory = self.path.parent if str(self.path.parent) else Path(".")
-        try:
-            with tempfile.NamedTemporaryFile(
-                "w", dir=directory, prefix=".checkpoint-", delete=False, encoding="utf-8"
-            ) as tmp:
-                json.dump(document, tmp)
-            os.replace(tmp.name, self.path)
-        except OSError as exc:
-            raise UsageError(f"--checkpoint: cannot write {self.path}: {exc.strerror}") from None
-        self._dirty = False
+        return json.dumps(document)

@@ -355,7 +355,7 @@ class Engine:
         assert self._checkpoint is not None
         while True:
             await asyncio.sleep(_CHECKPOINT_SAVE_INTERVAL_S)
-            await asyncio.to_thread(self._checkpoint.save)
+            await self._checkpoint.save_async()
 
 
 def _first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
