@@ -23,25 +23,38 @@ class Deadlines:
         self._expired: set[asyncio.Task[object]] = set()
         self._watchdog: asyncio.Task[None] | None = None
 
-    async def run(self, awaitable: Awaitable[T]) -> T:
-        """Await ``awaitable``; raise TimeoutError if it takes longer than the timeout."""
+    def enter(self) -> asyncio.Task[object]:
+        """Start the clock for the current task's write (inline: no extra coroutine)."""
         task = asyncio.current_task()
         assert task is not None
         self._due[task] = self._clock() + self.timeout
         if self._watchdog is None:
             self._watchdog = asyncio.get_running_loop().create_task(self._watch())
+        return task
+
+    def expired(self, task: asyncio.Task[object]) -> bool:
+        """After a CancelledError: True if it was this watchdog's (a timeout)."""
+        return task in self._expired
+
+    def leave(self, task: asyncio.Task[object]) -> None:
+        """Stop the clock; always call it, in a finally."""
+        self._due.pop(task, None)
+        if task in self._expired:
+            # our cancel was consumed (or the write finished first): undo its count
+            self._expired.discard(task)
+            task.uncancel()
+
+    async def run(self, awaitable: Awaitable[T]) -> T:
+        """Await ``awaitable``; raise TimeoutError if it takes longer than the timeout."""
+        task = self.enter()
         try:
             return await awaitable
         except asyncio.CancelledError:
-            if task in self._expired:
+            if self.expired(task):
                 raise TimeoutError from None
             raise
         finally:
-            self._due.pop(task, None)
-            if task in self._expired:
-                # our cancel was consumed (or the write finished first): undo its count
-                self._expired.discard(task)
-                task.uncancel()
+            self.leave(task)
 
     async def _watch(self) -> None:
         tick = min(max(self.timeout / 20, 0.005), 1.0)

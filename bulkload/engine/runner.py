@@ -313,15 +313,17 @@ class Engine:
         """Start one write task per batch, at most ``writers`` at a time (the "keep N in
         flight" pattern). One consumer of the queue, so no herd of idle writers."""
         in_flight = asyncio.Semaphore(self.writers)
-        while (work := await queue.get()) is not None:
+        while True:
+            # A writer's slot first, then the batch: no batch waits outside the queue.
+            await in_flight.acquire()
+            work = await queue.get()
             gate.took()
+            if work is None:
+                return
             self.stats.rows_skipped += work.skipped_rows
             if work.batch is None or self.control.stop_requested:
-                continue  # stopping: not started, so neither read nor loaded; resume takes it
-            await in_flight.acquire()
-            if self.control.stop_requested:
                 in_flight.release()
-                continue
+                continue  # stopping: not started, so neither read nor loaded; resume takes it
             if self.writers == 1:
                 await self._write(work, work.batch, in_flight)  # nothing to fan out
             else:

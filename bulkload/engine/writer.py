@@ -131,11 +131,18 @@ class BatchWriter:
                 probe = await self.breaker.before_write()
                 self.stats.breaker_state = self.breaker.state.value
             started = self._clock()
+            deadlines = self._deadlines
+            task = deadlines.enter() if deadlines is not None else None
             try:
-                if self._deadlines is not None:
-                    await self._deadlines.run(self.backend.write(payload, key))
-                else:
+                try:
                     await self.backend.write(payload, key)
+                except asyncio.CancelledError:
+                    if task is not None and deadlines is not None and deadlines.expired(task):
+                        raise TimeoutError from None
+                    raise
+                finally:
+                    if task is not None and deadlines is not None:
+                        deadlines.leave(task)
             except BulkloadError:
                 self.breaker.record(False, probe)
                 raise
