@@ -59,7 +59,10 @@ def create_backend(options: TargetOptions) -> Backend:
     if not scheme:
         raise UsageError(f"--to needs a URL such as sqlite:///out.db, got {options.url!r}")
     base_scheme = scheme.split("+", 1)[0]
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
+    # The entry point named like the scheme first: loading a backend imports its driver,
+    # and an SQLite run need not pay for importing asyncpg. Then the rest, for aliases.
+    candidates = sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name != base_scheme)
+    for ep in candidates:
         try:
             factory: BackendFactory = ep.load()
         except Exception:
