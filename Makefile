@@ -14,8 +14,9 @@ $(STAMP): pyproject.toml
 
 ## demo: load the bundled sample CSV into SQLite and show the report
 demo: $(STAMP)
+	$(BIN)/python sample-data/generate.py --rows 200000 --out sample-data/demo --csv-only
 	rm -f demo.db demo.db-wal demo.db-shm
-	$(BIN)/bulkload import sample-data/orders.csv --to sqlite:///demo.db --table orders --concurrency 4 --if-exists replace
+	$(BIN)/bulkload import sample-data/demo.csv --to sqlite:///demo.db --table orders --batch-size 5000 --if-exists replace
 	$(BIN)/bulkload import sample-data/orders.parquet --to sqlite:///demo.db --table orders_parquet --if-exists replace
 
 ## test: lint, type-check and run the test suite
