@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
@@ -32,8 +33,18 @@ class LoopThread:
         return self.submit(coro).result()
 
     def stop(self) -> None:
+        """Cancel what still runs on the loop (a timeout watchdog, say), then close it."""
         if self.loop.is_closed():
             return
+        with contextlib.suppress(Exception):
+            self.submit(_cancel_others()).result(timeout=5)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join()
         self.loop.close()
+
+
+async def _cancel_others() -> None:
+    others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in others:
+        task.cancel()
+    await asyncio.gather(*others, return_exceptions=True)
