@@ -21,7 +21,7 @@ from bulkload.backends import create_backend
 from bulkload.backends.base import Backend, TableSpec
 from bulkload.config import EngineOptions, TargetOptions
 from bulkload.engine.loop_thread import LoopThread
-from bulkload.engine.writer import BatchWriter, one_line
+from bulkload.engine.writer import BatchWriter, in_flight_limit, one_line
 from bulkload.errors import BulkloadError, PermanentWriteError, UsageError
 from bulkload.stats.run import RunStats
 
@@ -112,8 +112,7 @@ class _Execution:
         self.if_exists = if_exists
         self.stats = RunStats(target=backend.describe(), table=table)
         self.writer = BatchWriter(backend, options, self.stats)
-        limit = backend.max_concurrency
-        self.concurrency = min(concurrency, limit) if limit else concurrency
+        self.concurrency = in_flight_limit(backend, concurrency)
 
     async def stream(
         self, batches: Iterable[pa.RecordBatch], raise_on_first_error: bool
@@ -123,7 +122,9 @@ class _Execution:
         first = next(iterator, None)
         if first is None:
             return
-        await self.backend.open(TableSpec(self.table, first.schema, self.if_exists))
+        await self.backend.open(
+            TableSpec(self.table, first.schema, self.if_exists, writers=self.concurrency)
+        )
         window: deque[asyncio.Task[ExecutionResult]] = deque()
         pending: Iterator[pa.RecordBatch] = _chain(first, iterator)
         try:

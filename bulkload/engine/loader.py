@@ -27,7 +27,7 @@ from bulkload.backends import create_backend
 from bulkload.backends.base import Backend, TableSpec
 from bulkload.config import EngineOptions, TargetOptions
 from bulkload.engine.loop_thread import LoopThread
-from bulkload.engine.writer import BatchWriter
+from bulkload.engine.writer import BatchWriter, in_flight_limit
 from bulkload.errors import UsageError
 from bulkload.sources.batch import Rejection
 from bulkload.stats.run import RunStats
@@ -188,10 +188,13 @@ class AsyncLoader:
         """Open the backend once, with the first batch's schema."""
         if self._opened is None:
             self._opened = asyncio.get_running_loop().create_future()
-            self._slots = asyncio.Semaphore(self.parallelism)
+            writers = in_flight_limit(self.backend, self.parallelism)
+            self._slots = asyncio.Semaphore(writers)
             try:
                 self.stats.started_at = asyncio.get_running_loop().time()
-                await self.backend.open(TableSpec(self.table, schema, self.if_exists))
+                await self.backend.open(
+                    TableSpec(self.table, schema, self.if_exists, writers=writers)
+                )
                 self._writer = BatchWriter(
                     self.backend, self._options, self.stats, on_reject=self._on_reject
                 )

@@ -23,7 +23,7 @@ from bulkload.backends.base import Backend, TableSpec
 from bulkload.config import EngineOptions
 from bulkload.engine.checkpoint import CheckpointFile, Committed, fingerprint
 from bulkload.engine.retry import RetryPolicy
-from bulkload.engine.writer import BatchWriter, RejectionSink
+from bulkload.engine.writer import BatchWriter, RejectionSink, in_flight_limit
 from bulkload.errors import BulkloadError
 from bulkload.sources import BatchSource, SourceFile
 from bulkload.sources.batch import SourceBatch
@@ -163,8 +163,7 @@ class Engine:
     @property
     def writers(self) -> int:
         """Writer tasks: --concurrency, capped by what the backend can carry at once."""
-        limit = self.backend.max_concurrency
-        return min(self.options.concurrency, limit) if limit else self.options.concurrency
+        return in_flight_limit(self.backend, self.options.concurrency)
 
     # ------------------------------------------------------------------ run
 
