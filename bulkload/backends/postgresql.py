@@ -108,7 +108,7 @@ class PostgresBackend:
         size = self.options.connections or table.writers
         try:
             self._pool = await asyncpg.create_pool(
-                self._dsn(),
+                self.url,  # asyncpg reads libpq URLs; PG* variables fill the gaps
                 min_size=1,
                 max_size=size,
                 server_settings={"application_name": APPLICATION_NAME},
@@ -184,7 +184,7 @@ class PostgresBackend:
 
     async def forget_checkpoints(self, table: str) -> int:
         try:
-            conn = await asyncpg.connect(self._dsn())
+            conn = await asyncpg.connect(self.url)
         except (OSError, asyncpg.PostgresError) as exc:
             raise TargetUnreachable(f"{self.describe()}: {self._clean(exc)}") from None
         try:
@@ -228,10 +228,6 @@ class PostgresBackend:
 
     # ----------------------------------------------------------------- helpers
 
-    def _dsn(self) -> str:
-        # asyncpg takes postgresql:// and postgres://; libpq's PG* variables fill the gaps
-        return self.url
-
     def _clean(self, error: BaseException) -> str:
         text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         return redact_text(text, self._secrets)
@@ -254,7 +250,7 @@ class PostgresBackend:
     async def _prepare_table(self, conn: asyncpg.Connection, table: TableSpec) -> None:
         if self.schema_name:
             await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_identifier(self.schema_name)}")
-        exists = await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", self._regclass_name)
+        exists = await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", self._qualified)
         if exists and table.if_exists == "fail":
             raise TargetError(f"table {table.name!r} already exists (--if-exists fail)")
         if exists and table.if_exists == "replace":
@@ -283,15 +279,11 @@ class PostgresBackend:
                 " PRIMARY KEY (target_table, source, batch_index, row_offset))"
             )
 
-    @property
-    def _regclass_name(self) -> str:
-        return self._qualified
-
     async def _check_columns(self, conn: asyncpg.Connection, table: TableSpec) -> None:
         rows = await conn.fetch(
             "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
             "WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped",
-            self._regclass_name,
+            self._qualified,
         )
         existing = {r[0]: r[1] for r in rows}
         # Binary COPY needs each column to be exactly the type we send; otherwise let the

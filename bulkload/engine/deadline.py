@@ -2,17 +2,14 @@
 
 ``asyncio.timeout`` costs a timer and a context object per write, a measurable share of
 the engine's per-batch overhead. Here one watchdog task wakes every twentieth of the
-timeout and cancels the writes past their deadline, which then raise TimeoutError.
-A deadline fires at most 5% late.
+timeout and cancels the writes past their deadline; the writer, seeing ``expired``, turns
+that cancellation into a TimeoutError. A deadline fires at most 5% late.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
-
-T = TypeVar("T")
+from collections.abc import Callable
 
 
 class Deadlines:
@@ -43,18 +40,6 @@ class Deadlines:
             # our cancel was consumed (or the write finished first): undo its count
             self._expired.discard(task)
             task.uncancel()
-
-    async def run(self, awaitable: Awaitable[T]) -> T:
-        """Await ``awaitable``; raise TimeoutError if it takes longer than the timeout."""
-        task = self.enter()
-        try:
-            return await awaitable
-        except asyncio.CancelledError:
-            if self.expired(task):
-                raise TimeoutError from None
-            raise
-        finally:
-            self.leave(task)
 
     async def _watch(self) -> None:
         tick = min(max(self.timeout / 20, 0.005), 1.0)

@@ -53,10 +53,6 @@ class SourceBatch:
         return self.file.name
 
     @property
-    def first_line(self) -> int | None:
-        return self.line_of(0) if len(self.lines) else None
-
-    @property
     def num_rows(self) -> int:
         rows: int = self.data.num_rows
         return rows
