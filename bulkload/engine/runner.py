@@ -21,6 +21,7 @@ from typing import Any
 
 from bulkload.backends.base import Backend, TableSpec
 from bulkload.config import EngineOptions
+from bulkload.engine.channel import Channel
 from bulkload.engine.checkpoint import CheckpointFile, Committed, fingerprint
 from bulkload.engine.retry import RetryPolicy
 from bulkload.engine.writer import BatchWriter, RejectionSink, in_flight_limit
@@ -62,70 +63,6 @@ class _Readers:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-class _Gate:
-    """Back-pressure between reader threads and the loop: at most ``depth`` batches sent
-    and not yet taken. Cheaper than a threading.Semaphore on the loop's side: taking a
-    batch is a counter increment, plus an Event.set only while a reader waits."""
-
-    def __init__(self, depth: int):
-        self.depth = depth
-        self._sent = 0
-        self._taken = 0
-        self._lock = threading.Lock()  # readers among themselves
-        self._room = threading.Event()
-        self._waiting = False
-
-    def enter(self, abandoned: threading.Event) -> bool:
-        """From a reader thread: wait for room for one more batch. False if abandoned."""
-        with self._lock:
-            while self._sent - self._taken >= self.depth:
-                self._waiting = True
-                self._room.clear()
-                if self._sent - self._taken >= self.depth:
-                    self._room.wait(0.05)  # the timeout only guards a missed wake-up
-                if abandoned.is_set():
-                    return False
-            self._waiting = False
-            self._sent += 1
-            return True
-
-    def took(self) -> None:
-        """On the loop: a batch left the queue. A waiting reader is woken at half depth,
-        so it refills in bursts instead of trading the GIL with the loop every batch."""
-        self._taken += 1
-        if self._waiting and self._sent - self._taken <= self.depth // 2:
-            self._room.set()
-
-
-class _Handoff:
-    """Moves work from reader threads to the event loop's queue, waking the loop once
-    for everything sent since its last wake-up rather than once per batch."""
-
-    def __init__(self, queue: asyncio.Queue[_Work | None], loop: asyncio.AbstractEventLoop):
-        self._queue = queue
-        self._loop = loop
-        self._outbox: list[_Work | None] = []
-        self._lock = threading.Lock()
-        self._wake_pending = False
-
-    def send(self, work: _Work | None) -> None:
-        """From a reader thread."""
-        with self._lock:
-            self._outbox.append(work)
-            wake = not self._wake_pending
-            self._wake_pending = True
-        if wake:
-            self._loop.call_soon_threadsafe(self._deliver)
-
-    def _deliver(self) -> None:
-        """On the loop."""
-        with self._lock:
-            items, self._outbox = self._outbox, []
-            self._wake_pending = False
-        for item in items:
-            self._queue.put_nowait(item)
-
-
 class Engine:
     def __init__(
         self,
@@ -148,6 +85,8 @@ class Engine:
         self._checkpoint = checkpoint
         self._committed = Committed()
         self._clock = clock
+        self._writers_started = 0
+        self._writer_starting = False
         self.writer = BatchWriter(
             backend,
             options,
@@ -216,23 +155,20 @@ class Engine:
         return stats
 
     async def _fan_out(self, readers: _Readers) -> None:
-        queue: asyncio.Queue[_Work | None] = asyncio.Queue()
         # Back-pressure: at most queue_depth batches wait between reading and writing.
-        gate = _Gate(self.options.queue_depth_for(self.writers))
-        handoff = _Handoff(queue, asyncio.get_running_loop())
+        channel: Channel[_Work] = Channel(
+            self.options.queue_depth_for(self.writers), asyncio.get_running_loop()
+        )
         saver = asyncio.create_task(self._save_checkpoints()) if self._checkpoint else None
-        abandoned = threading.Event()
         try:
             async with asyncio.TaskGroup() as group:
                 for _ in range(readers.running):
-                    group.create_task(
-                        asyncio.to_thread(self._read, readers, handoff, gate, abandoned)
-                    )
-                group.create_task(self._dispatch(queue, gate, group))
+                    group.create_task(asyncio.to_thread(self._read, readers, channel))
+                self._start_writer(group, channel)
         except BaseExceptionGroup as group_error:
             raise _first_error(group_error) from None
         finally:
-            abandoned.set()  # reader threads still waiting for a slot give up
+            channel.abandon()  # reader threads still waiting for room give up
             if saver is not None:
                 saver.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -240,23 +176,10 @@ class Engine:
 
     # ------------------------------------------------------------------ reading
 
-    def _read(
-        self,
-        readers: _Readers,
-        handoff: _Handoff,
-        gate: _Gate,
-        abandoned: threading.Event,
-    ) -> None:
-        """One reader thread: files in turn, each batch handed to the loop as it is ready
-        (one thread for the whole run, not a thread hop per batch)."""
-
-        def hand_over(work: _Work | None) -> bool:
-            if not gate.enter(abandoned):
-                return False
-            handoff.send(work)
-            return True
-
-        while not self.control.stop_requested and not abandoned.is_set():
+    def _read(self, readers: _Readers, channel: Channel[_Work]) -> None:
+        """One reader thread: files in turn, each batch handed to the writers as it is
+        ready (one thread for the whole run, not a thread hop per batch)."""
+        while not self.control.stop_requested and not channel.abandoned:
             with readers.lock:
                 if readers.first is not None:
                     first, batches = readers.first
@@ -268,7 +191,7 @@ class Engine:
                     break
             skipped = 0
             for batch in batches:
-                if self.control.stop_requested or abandoned.is_set():
+                if self.control.stop_requested or channel.abandoned:
                     break
                 work = self._prepare(batch)
                 if work is None:
@@ -276,59 +199,59 @@ class Engine:
                     continue
                 work.skipped_rows += skipped
                 skipped = 0
-                if not hand_over(work):
+                if not channel.put(work):
                     return
-            if skipped and not hand_over(_Work(None, [], skipped_rows=skipped)):
+            if skipped and not channel.put(_Work(None, [], skipped_rows=skipped)):
                 return
-        # The last reader to finish tells the dispatcher there is no more.
+        # The last reader to finish tells the writers there is no more.
         with readers.lock:
             readers.running -= 1
             last = readers.running == 0
         if last:
-            hand_over(None)
+            channel.close()
 
     def _prepare(self, batch: SourceBatch) -> _Work | None:
         """Leave out what a previous run committed; encode a batch that goes whole."""
-        key = fingerprint(batch.file) if self._checkpoint is not None else None
-        stretches = [(0, batch.num_rows)] if batch.num_rows else []
-        if key is not None and self._committed:
-            stretches = self._committed.uncovered(key, batch.index, batch.num_rows)
-            if not stretches and batch.num_rows:
-                return None  # committed in full by a previous run (rejections included)
+        rows = batch.data.num_rows
+        whole = [(0, rows)] if rows else []
+        if self._checkpoint is None:
+            return _Work(batch, whole, self.backend.encode(batch.data) if rows else None)
+        key = fingerprint(batch.file)
+        stretches = self._committed.uncovered(key, batch.index, rows) if self._committed else whole
+        if not stretches and rows:
+            return None  # committed in full by a previous run (rejections included)
         work = _Work(batch, stretches, source_key=key)
-        work.skipped_rows = batch.num_rows - sum(count for _, count in stretches)
-        if stretches == [(0, batch.num_rows)]:
+        work.skipped_rows = rows - sum(count for _, count in stretches)
+        if stretches == whole and rows:
             work.payload = self.backend.encode(batch.data)
         return work
 
     # ------------------------------------------------------------------ writing
 
-    async def _dispatch(
-        self,
-        queue: asyncio.Queue[_Work | None],
-        gate: _Gate,
-        group: asyncio.TaskGroup,
-    ) -> None:
-        """Start one write task per batch, at most ``writers`` at a time (the "keep N in
-        flight" pattern). One consumer of the queue, so no herd of idle writers."""
-        in_flight = asyncio.Semaphore(self.writers)
-        while True:
-            # A writer's slot first, then the batch: no batch waits outside the queue.
-            await in_flight.acquire()
-            work = await queue.get()
-            gate.took()
-            if work is None:
-                return
+    def _start_writer(self, group: asyncio.TaskGroup, channel: Channel[_Work]) -> None:
+        self._writers_started += 1
+        self._writer_starting = True
+        group.create_task(self._drain(group, channel))
+
+    async def _drain(self, group: asyncio.TaskGroup, channel: Channel[_Work]) -> None:
+        """One writer: takes the next batch as soon as its last one is written (the "keep
+        N in flight" pattern, with no task per batch). Writers are started on demand, one
+        at a time, while batches wait and every writer is busy, up to ``writers``: a
+        target that answers at once is served by one or two, a slow one by all."""
+        self._writer_starting = False
+        while (work := await channel.get()) is not None:
+            if (
+                channel.unserved
+                and not self._writer_starting
+                and self._writers_started < self.writers
+            ):
+                self._start_writer(group, channel)
             self.stats.rows_skipped += work.skipped_rows
             if work.batch is None or self.control.stop_requested:
-                in_flight.release()
                 continue  # stopping: not started, so neither read nor loaded; resume takes it
-            if self.writers == 1:
-                await self._write(work, work.batch, in_flight)  # nothing to fan out
-            else:
-                group.create_task(self._write(work, work.batch, in_flight))
+            await self._write(work, work.batch)
 
-    async def _write(self, work: _Work, batch: SourceBatch, in_flight: asyncio.Semaphore) -> None:
+    async def _write(self, work: _Work, batch: SourceBatch) -> None:
         self._account_read(batch, work.skipped_rows)
         self.stats.in_flight += 1
         try:
@@ -344,7 +267,6 @@ class Engine:
             self.stats.batches += 1
         finally:
             self.stats.in_flight -= 1
-            in_flight.release()
 
     def _account_read(self, batch: SourceBatch, skipped: int) -> None:
         self.stats.rows_read += batch.rows_read - skipped

@@ -12,6 +12,8 @@ import pyarrow as pa
 import pytest
 
 from bulkload.backends.base import BatchKey, ErrorKind, TableSpec
+from bulkload.backends.null import NullBackend
+from bulkload.backends.sim import SimBackend
 from bulkload.backends.sqlite import SQLiteBackend
 from bulkload.config import EngineOptions, TargetOptions, build_import_config
 from bulkload.engine import Engine, RetryPolicy
@@ -178,3 +180,25 @@ def test_effective_concurrency_respects_the_backend_limit(tmp_path: Path):
     assert Engine(backend, EngineOptions(concurrency=30), RunStats()).writers == 1
     slow = _SlowBackend(RunStats())
     assert Engine(slow, EngineOptions(concurrency=30), RunStats()).writers == 30
+
+
+def test_writers_fill_the_concurrency_for_a_slow_target_and_stay_few_for_a_fast_one(
+    tmp_path: Path,
+):
+    csv = tmp_path / "in.csv"
+    csv.write_text("id\n" + "".join(f"{i}\n" for i in range(4000)))
+
+    slow_stats = RunStats()
+    sim = SimBackend("sim://?latency=20ms&seed=3", TargetOptions())
+    slow = Engine(sim, EngineOptions(concurrency=25), slow_stats)
+    _run(slow, _source(csv, 10))
+    assert slow_stats.rows_loaded == 4000
+    assert sim.peak_active == 25  # every writer busy at once: the ceiling is reached
+
+    fast_stats = RunStats()
+    null = NullBackend("null://", TargetOptions())
+    fast = Engine(null, EngineOptions(concurrency=1000), fast_stats)
+    _run(fast, _source(csv, 10))
+    assert fast_stats.rows_loaded == null.rows_written == 4000
+    # a target that never makes a writer wait needs no more than a couple of them
+    assert fast._writers_started <= 2
