@@ -2,20 +2,27 @@
 
 SQLite takes one writer at a time, so every write runs on one dedicated thread and the
 engine is told ``max_concurrency = 1``; reading and typing still run ahead in parallel.
-Rows go in through apsw with multi-row ``INSERT ... VALUES (...), (...)`` statements,
-one transaction per batch: measured 1.6x faster than the standard library's
-``executemany`` (see benchmarks/sqlite_import.py).
+Rows go in through the Arrow ADBC SQLite driver, which binds Arrow columns to a prepared
+INSERT in C without the GIL: measured 2.3x faster than building Python rows for apsw's
+multi-row INSERTs (0.96 s vs 2.26 s of CPU for 1M rows), and the reader keeps parsing
+meanwhile. One transaction per batch.
+
+Only this one SQLite library touches the file: two copies of SQLite in one process would
+not see each other's POSIX locks (https://www.sqlite.org/howtocorrupt.html, 2.2.1).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import re
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
-import apsw
+import adbc_driver_manager
+import adbc_driver_sqlite.dbapi as adbc_sqlite
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -24,12 +31,16 @@ from bulkload.backends.sql import CHECKPOINT_TABLE, quote_identifier
 from bulkload.config import TargetOptions
 from bulkload.errors import TargetError, TargetUnreachable, UsageError
 
-# SQLite caps bound parameters per statement at 32766; 500 rows a statement measured best.
-_MAX_PARAMS = 32766
-_ROWS_PER_STATEMENT = 500
+_BUSY_TIMEOUT_MS = 5000
 
-_TRANSIENT = (apsw.BusyError, apsw.LockedError, apsw.InterruptError)
-_PERMANENT = (apsw.ConstraintError, apsw.MismatchError, apsw.TooBigError, apsw.RangeError)
+# "INTERNAL: failed to execute: NOT NULL constraint failed: t.v" -> the SQLite part
+_DRIVER_PREFIX = re.compile(
+    r"^(?:[A-Z_]+: )?(?:failed to (?:execute|step query|prepare query): )?", re.IGNORECASE
+)
+
+# The driver reports SQLite's result codes only in its messages.
+_TRANSIENT_MESSAGES = ("database is locked", "database table is locked", "interrupted")
+_PERMANENT_MESSAGES = ("constraint failed", "datatype mismatch", "too big", "out of range")
 
 # Which batches are committed, written in the same transaction as their rows, so a
 # resumed run (--checkpoint/--resume) loads every row exactly once.
@@ -57,21 +68,44 @@ def sqlite_type(dtype: pa.DataType) -> str:
         return "DATE"
     if pa.types.is_timestamp(dtype):
         return "TIMESTAMP"
+    if pa.types.is_binary(dtype) or pa.types.is_large_binary(dtype):
+        return "BLOB"
     return "TEXT"
 
 
-def to_python_columns(batch: pa.RecordBatch) -> list[list[Any]]:
-    """One Python list per column, with values SQLite can bind."""
-    return [_column_values(column) for column in batch.columns]
+def check_storable(schema: pa.Schema) -> None:
+    """Nested columns (lists, structs, maps) have no SQLite form: say so before loading."""
+    for field in schema:
+        if pa.types.is_nested(field.type):
+            raise UsageError(
+                f"column {field.name!r} has type {field.type}, which SQLite cannot store; "
+                "leave it out with --select"
+            )
 
 
-def _column_values(column: pa.Array) -> list[Any]:
+def bindable(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """The batch with every column in a form the driver binds as SQLite stores it:
+    numbers, booleans (0/1), text and blobs as they are; dates, times, timestamps and
+    decimals as ISO-8601 / exact text."""
+    columns = [_bindable_column(column) for column in batch.columns]
+    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
+
+
+def _bindable_column(column: pa.Array) -> pa.Array:
     dtype = column.type
-    if pa.types.is_date(dtype) or pa.types.is_decimal(dtype):
-        column = pc.cast(column, pa.string())
-    elif pa.types.is_timestamp(dtype):
-        column = timestamp_text(column)
-    return column.to_pylist()  # type: ignore[no-any-return]
+    if pa.types.is_dictionary(dtype):
+        return _bindable_column(column.dictionary_decode())
+    if pa.types.is_timestamp(dtype):
+        return timestamp_text(column)
+    if pa.types.is_uint64(dtype):
+        return pc.cast(column, pa.int64())  # SQLite integers are signed: refuse what overflows
+    if pa.types.is_float16(dtype):
+        return pc.cast(column, pa.float64())
+    if pa.types.is_date(dtype) or pa.types.is_decimal(dtype) or pa.types.is_time(dtype):
+        return pc.cast(column, pa.string())
+    if pa.types.is_duration(dtype):
+        return pc.cast(column, pa.int64())  # in the column's unit, as Parquet stores it
+    return column
 
 
 def timestamp_text(column: pa.Array) -> pa.Array:
@@ -103,41 +137,29 @@ class SQLiteBackend:
             )
         self.wal = options.wal
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
-        self._connection: apsw.Connection | None = None
-        self._insert_full = ""
-        self._insert_one = ""
-        self._rows_per_statement = 1
-        self._width = 1
+        self._connection: _Connection | None = None
         self._table = ""
 
     # ----------------------------------------------------------------- protocol
 
     async def open(self, table: TableSpec) -> None:
+        check_storable(table.schema)
         await self._run(self._open, table)
 
-    def encode(self, batch: pa.RecordBatch) -> list[Any]:
-        """The batch as one row-major list of SQLite-bindable values."""
-        columns = to_python_columns(batch)
-        width = len(columns)
-        flat: list[Any] = [None] * (batch.num_rows * width)
-        for i, values in enumerate(columns):
-            flat[i::width] = values  # interleave at C speed
-        return flat
+    def encode(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        return bindable(batch)
 
-    async def write(self, payload: list[Any], key: BatchKey | None = None) -> None:
+    async def write(self, payload: pa.RecordBatch, key: BatchKey | None = None) -> None:
         loop = asyncio.get_running_loop()
         done = loop.run_in_executor(self._executor, self._write, payload, key)
         try:
             await asyncio.shield(done)
         except asyncio.CancelledError:
-            # Timed out or aborted: stop the statement. The writer thread knows whether
-            # the transaction committed; if it did, the write succeeded after all.
-            if self._connection is not None:
-                self._connection.interrupt()
+            # Timed out or aborted. The driver cannot interrupt a statement, and a batch
+            # takes milliseconds, so let it finish: if it committed, the write succeeded
+            # after all and must not be retried (that would load its rows twice).
             try:
                 await done
-            except apsw.InterruptError:
-                raise asyncio.CancelledError from None
             except Exception:
                 raise asyncio.CancelledError from None
 
@@ -150,18 +172,15 @@ class SQLiteBackend:
     def _forget_checkpoints_of(self, table: str) -> int:
         if not os.path.exists(self.path):
             return 0
-        conn = apsw.Connection(self.path)
-        try:
+        with _Connection(self.path) as conn:
             if not self._has_checkpoint_table(conn):
                 return 0
-            removed = conn.execute(
+            removed = conn.rows(
                 f"DELETE FROM {CHECKPOINT_TABLE} WHERE target_table = ? RETURNING 1", (table,)
-            ).fetchall()
-            if not conn.execute(f"SELECT 1 FROM {CHECKPOINT_TABLE} LIMIT 1").fetchall():
-                conn.execute(f"DROP TABLE {CHECKPOINT_TABLE}")
+            )
+            if not conn.rows(f"SELECT 1 FROM {CHECKPOINT_TABLE} LIMIT 1"):
+                conn.run(f"DROP TABLE {CHECKPOINT_TABLE}")
             return len(removed)
-        finally:
-            conn.close()
 
     async def close(self) -> None:
         try:
@@ -171,10 +190,12 @@ class SQLiteBackend:
             self._executor.shutdown(wait=True)
 
     def classify(self, error: BaseException) -> ErrorKind:
-        if isinstance(error, _TRANSIENT):
-            return ErrorKind.TRANSIENT
-        if isinstance(error, _PERMANENT):
-            return ErrorKind.PERMANENT
+        if isinstance(error, SQLiteError):
+            message = str(error)
+            if any(text in message for text in _TRANSIENT_MESSAGES):
+                return ErrorKind.TRANSIENT
+            if any(text in message for text in _PERMANENT_MESSAGES):
+                return ErrorKind.PERMANENT
         return ErrorKind.FATAL
 
     def describe(self) -> str:
@@ -191,30 +212,35 @@ class SQLiteBackend:
         if not os.path.isdir(directory):
             raise TargetUnreachable(f"{self.describe()}: directory {directory} does not exist")
         try:
-            conn = apsw.Connection(self.path)
-            conn.setbusytimeout(5000)
+            conn = _Connection(self.path)
+        except adbc_driver_manager.Error as exc:
+            raise TargetError(f"{self.describe()}: {_message(exc)}") from None
+        try:
             if self.wal:
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.rows("PRAGMA journal_mode=WAL")
+                conn.run("PRAGMA synchronous=NORMAL")
             else:
                 # Fast, and a crash mid-run can corrupt the file: documented trade-off.
-                conn.execute("PRAGMA journal_mode=MEMORY")
-                conn.execute("PRAGMA synchronous=OFF")
-            self._connection = conn
+                conn.rows("PRAGMA journal_mode=MEMORY")
+                conn.run("PRAGMA synchronous=OFF")
             self._prepare_table(conn, table)
-        except apsw.Error as exc:
-            raise TargetError(f"{self.describe()}: {exc}") from None
+        except BaseException as exc:
+            conn.close()
+            if isinstance(exc, adbc_driver_manager.Error):
+                raise TargetError(f"{self.describe()}: {_message(exc)}") from None
+            raise
+        self._connection = conn
 
     # ----------------------------------------------------------------- checkpoints
 
-    def _record_key(self, conn: apsw.Connection, key: BatchKey) -> bool:
+    def _record_key(self, conn: _Connection, key: BatchKey) -> bool:
         """Record the key inside the open transaction; False if it was already there."""
-        conn.execute(CHECKPOINT_DDL)
-        inserted = conn.execute(
+        conn.run(CHECKPOINT_DDL)
+        inserted = conn.rows(
             f"INSERT OR IGNORE INTO {CHECKPOINT_TABLE} VALUES (?, ?, ?, ?, ?, datetime('now')) "
             "RETURNING 1",
             (self._table, key.source, key.index, key.offset, key.count),
-        ).fetchall()
+        )
         return bool(inserted)
 
     def _committed_keys(self) -> list[BatchKey]:
@@ -222,35 +248,35 @@ class SQLiteBackend:
         assert conn is not None
         if not self._has_checkpoint_table(conn):
             return []
-        rows = conn.execute(
+        rows = conn.rows(
             f"SELECT source, batch_index, row_offset, row_count FROM {CHECKPOINT_TABLE} "
             "WHERE target_table = ?",
             (self._table,),
         )
         return [BatchKey(*row) for row in rows]
 
-    def _has_checkpoint_table(self, conn: apsw.Connection) -> bool:
-        found = conn.execute(
+    def _has_checkpoint_table(self, conn: _Connection) -> bool:
+        found = conn.rows(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (CHECKPOINT_TABLE,)
-        ).fetchall()
+        )
         return bool(found)
 
-    def _forget_checkpoints(self, conn: apsw.Connection) -> None:
+    def _forget_checkpoints(self, conn: _Connection) -> None:
         if self._has_checkpoint_table(conn):
-            conn.execute(f"DELETE FROM {CHECKPOINT_TABLE} WHERE target_table = ?", (self._table,))
+            conn.run(f"DELETE FROM {CHECKPOINT_TABLE} WHERE target_table = ?", (self._table,))
 
-    def _prepare_table(self, conn: apsw.Connection, table: TableSpec) -> None:
+    def _prepare_table(self, conn: _Connection, table: TableSpec) -> None:
         self._table = table.name
         name = quote_identifier(table.name)
-        existing = [row[1] for row in conn.execute(f"PRAGMA table_info({name})")]
+        existing = [row[1] for row in conn.rows(f"PRAGMA table_info({name})")]
         if existing and table.if_exists == "fail":
             raise TargetError(f"table {table.name!r} already exists (--if-exists fail)")
         if existing and table.if_exists == "replace":
-            conn.execute(f"DROP TABLE {name}")
+            conn.run(f"DROP TABLE {name}")
             self._forget_checkpoints(conn)
             existing = []
         if existing and table.if_exists == "truncate":
-            conn.execute(f"DELETE FROM {name}")
+            conn.run(f"DELETE FROM {name}")
             self._forget_checkpoints(conn)
         if existing:
             missing = [f.name for f in table.schema if f.name not in existing]
@@ -263,38 +289,64 @@ class SQLiteBackend:
             columns = ", ".join(
                 f"{quote_identifier(f.name)} {sqlite_type(f.type)}" for f in table.schema
             )
-            conn.execute(f"CREATE TABLE {name} ({columns})")
-        width = self._width = len(table.schema)
-        column_list = ", ".join(quote_identifier(f.name) for f in table.schema)
-        row = "(" + ", ".join("?" * width) + ")"
-        self._rows_per_statement = max(1, min(_ROWS_PER_STATEMENT, _MAX_PARAMS // width))
-        head = f"INSERT INTO {name} ({column_list}) VALUES "
-        self._insert_full = head + ", ".join([row] * self._rows_per_statement)
-        self._insert_one = head + row
+            conn.run(f"CREATE TABLE {name} ({columns})")
 
-    def _write(self, flat: list[Any], key: BatchKey | None) -> None:
+    def _write(self, batch: pa.RecordBatch, key: BatchKey | None) -> None:
         conn = self._connection
         assert conn is not None, "open() was not called"
-        width = self._width
-        num_rows = len(flat) // width
-        per_statement = self._rows_per_statement * width
-        full = (num_rows // self._rows_per_statement) * per_statement
-        conn.execute("BEGIN IMMEDIATE")
+        conn.run("BEGIN IMMEDIATE")
         try:
             if key is not None and not self._record_key(conn, key):
-                conn.execute("ROLLBACK")  # committed before: a retry of a batch that made it
+                conn.run("ROLLBACK")  # committed before: a retry of a batch that made it
                 return
-            if full:
-                conn.executemany(
-                    self._insert_full,
-                    (flat[i : i + per_statement] for i in range(0, full, per_statement)),
-                )
-            if full < len(flat):
-                conn.executemany(
-                    self._insert_one, (flat[i : i + width] for i in range(full, len(flat), width))
-                )
-            conn.execute("COMMIT")
-        except BaseException:
-            if not conn.getautocommit():
-                conn.execute("ROLLBACK")
+            conn.ingest(self._table, batch)
+            conn.run("COMMIT")
+        except BaseException as exc:
+            conn.rollback_if_open()
+            if isinstance(exc, adbc_driver_manager.Error):
+                raise SQLiteError(_message(exc)) from exc
             raise
+
+
+class SQLiteError(Exception):
+    """A failed write, with SQLite's own message (the driver's prefixes removed)."""
+
+
+class _Connection:
+    """One ADBC connection in autocommit mode, transactions spelled out in SQL, with
+    statements run to completion (a half-read statement would hold its lock)."""
+
+    def __init__(self, path: str):
+        self._connection = adbc_sqlite.connect(path, autocommit=True)
+        self._cursor = self._connection.cursor()
+        self.run(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+
+    def run(self, sql: str, parameters: tuple[Any, ...] | None = None) -> None:
+        self.rows(sql, parameters)
+
+    def rows(self, sql: str, parameters: tuple[Any, ...] | None = None) -> list[tuple[Any, ...]]:
+        self._cursor.execute(sql, parameters)
+        return self._cursor.fetchall() if self._cursor.description else []
+
+    def ingest(self, table: str, batch: pa.RecordBatch) -> None:
+        self._cursor.adbc_ingest(table, batch, mode="append")
+
+    def rollback_if_open(self) -> None:
+        with contextlib.suppress(adbc_driver_manager.Error):  # none was open
+            self.run("ROLLBACK")
+
+    def close(self) -> None:
+        self._cursor.close()
+        self._connection.close()
+
+    def __enter__(self) -> _Connection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _message(error: BaseException) -> str:
+    """SQLite's message, without the driver's status prefix and echoed query."""
+    lines = str(error).strip().splitlines()
+    return _DRIVER_PREFIX.sub("", lines[0]) if lines else type(error).__name__
