@@ -43,6 +43,8 @@ _TYPE_NAMES: dict[str, pa.DataType] = {
 _DECIMAL = re.compile(r"^(?:decimal|numeric)\((\d+)\s*,\s*(\d+)\)$")
 TYPE_HELP = "int, float, bool, date, timestamp, timestamptz, string, decimal(P,S)"
 
+_PROBE_VALUES = 64
+
 # Numbers written with a leading zero (zip codes, ids like 007) stay text.
 _LEADING_ZERO = r"^[+-]?0\d"
 
@@ -73,7 +75,10 @@ def infer_type(column: pa.Array) -> pa.DataType:
     if not leading_zero:
         candidates[:0] = [pa.int64(), pa.float64()]
     for candidate in candidates:
-        if _casts_cleanly(values, candidate):
+        # A failing cast converts the whole column before it raises (~2 ms per 10k
+        # values): a few values first rule out most candidates for ~0.02 ms.
+        probe = values.slice(0, _PROBE_VALUES)
+        if _casts_cleanly(probe, candidate) and _casts_cleanly(values, candidate):
             return candidate
     return STRING
 

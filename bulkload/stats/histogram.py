@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
+import numpy as np
 from hdrh.histogram import HdrHistogram
 
 _LOWEST_US = 1
@@ -72,7 +73,10 @@ class LatencyHistogram:
 
     @property
     def mean_ms(self) -> float:
-        return float(self.hdr.get_mean_value()) / 1000 if self.count else 0.0
+        if self.count == 0:
+            return 0.0
+        values_us, counts = self._recorded()
+        return float(np.dot(values_us, counts) / counts.sum()) / 1000
 
     def summary_ms(self) -> dict[str, float]:
         return {
@@ -94,12 +98,22 @@ class LatencyHistogram:
         ratio = (high / low) ** (1 / count)
         edges = [low * ratio**i for i in range(count + 1)]
         edges[-1] = high * 1.0001
-        counts = [0] * count
-        for item in self.hdr.get_recorded_iterator():
-            value_ms = item.value_iterated_to / 1000
-            index = next((i for i in range(count) if value_ms < edges[i + 1]), count - 1)
-            counts[index] += item.count_added_in_this_iter_step
-        return [Bucket(edges[i], edges[i + 1], counts[i]) for i in range(count)]
+        values_us, samples = self._recorded()
+        where = np.searchsorted(edges, values_us / 1000, side="right") - 1
+        counts = np.bincount(np.clip(where, 0, count - 1), weights=samples, minlength=count)
+        return [Bucket(edges[i], edges[i + 1], int(counts[i])) for i in range(count)]
+
+    def _recorded(self) -> tuple[np.ndarray, np.ndarray]:
+        """(value in µs, samples) of every non-empty HDR slot, the value being the middle
+        of the slot's range. hdrh's own iterators walk all ~23k slots in Python (0.1 s)."""
+        hdr = self.hdr
+        slots = np.ctypeslib.as_array(hdr.counts)[: hdr.counts_len]
+        used = np.flatnonzero(slots)
+        values = []
+        for index in used.tolist():
+            low = hdr.get_value_from_index(index)
+            values.append((low + hdr.get_highest_equivalent_value(low)) / 2)
+        return np.array(values, dtype=np.float64), slots[used].astype(np.float64)
 
     def encode(self) -> str:
         """Compressed HDR encoding (base64), for saving and merging elsewhere."""
