@@ -31,12 +31,8 @@ from bulkload.backends.sql import CHECKPOINT_TABLE, quote_identifier
 from bulkload.config import TargetOptions
 from bulkload.errors import TargetError, TargetUnreachable, UsageError
 
-_BUSY_TIMEOUT_MS = 5000
-
 # "INTERNAL: failed to execute: NOT NULL constraint failed: t.v" -> the SQLite part
-_DRIVER_PREFIX = re.compile(
-    r"^(?:[A-Z_]+: )?(?:failed to (?:execute|step query|prepare query): )?", re.IGNORECASE
-)
+_DRIVER_PREFIX = re.compile(r"^(?:[A-Z_]+: )?(?:failed to [a-z ]+: )?", re.IGNORECASE)
 
 # The driver reports SQLite's result codes only in its messages.
 _TRANSIENT_MESSAGES = ("database is locked", "database table is locked", "interrupted")
@@ -58,7 +54,7 @@ CHECKPOINT_DDL = f"""CREATE TABLE IF NOT EXISTS {CHECKPOINT_TABLE} (
 def sqlite_type(dtype: pa.DataType) -> str:
     """Declared column type. Dates and times are ISO-8601 text; decimals are text so
     their digits survive exactly (a NUMERIC column would turn 12.50 into a float)."""
-    if pa.types.is_integer(dtype):
+    if pa.types.is_integer(dtype) or pa.types.is_duration(dtype):
         return "INTEGER"
     if pa.types.is_floating(dtype):
         return "REAL"
@@ -124,6 +120,7 @@ class SQLiteBackend:
     schemes: ClassVar[tuple[str, ...]] = ("sqlite",)
     max_concurrency: int | None = 1
     accepts_text = False
+    busy_timeout_ms = 5000  # how long a write waits for another writer's lock
 
     def __init__(self, url: str, options: TargetOptions):
         parts = urlsplit(url)
@@ -172,7 +169,7 @@ class SQLiteBackend:
     def _forget_checkpoints_of(self, table: str) -> int:
         if not os.path.exists(self.path):
             return 0
-        with _Connection(self.path) as conn:
+        with _Connection(self.path, self.busy_timeout_ms) as conn:
             if not self._has_checkpoint_table(conn):
                 return 0
             removed = conn.rows(
@@ -212,7 +209,7 @@ class SQLiteBackend:
         if not os.path.isdir(directory):
             raise TargetUnreachable(f"{self.describe()}: directory {directory} does not exist")
         try:
-            conn = _Connection(self.path)
+            conn = _Connection(self.path, self.busy_timeout_ms)
         except adbc.Error as exc:
             raise TargetError(f"{self.describe()}: {_message(exc)}") from None
         try:
@@ -294,8 +291,8 @@ class SQLiteBackend:
     def _write(self, batch: pa.RecordBatch, key: BatchKey | None) -> None:
         conn = self._connection
         assert conn is not None, "open() was not called"
-        conn.run("BEGIN IMMEDIATE")
         try:
+            conn.run("BEGIN IMMEDIATE")
             if key is not None and not self._record_key(conn, key):
                 conn.run("ROLLBACK")  # committed before: a retry of a batch that made it
                 return
@@ -317,10 +314,10 @@ class _Connection:
     80 ms of start-up for nothing), in autocommit mode with transactions spelled out in
     SQL, and every statement run to completion and closed (an open one holds a lock)."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, busy_timeout_ms: int):
         self._database = adbc_sqlite.connect(path)
         self._connection = adbc.AdbcConnection(self._database)
-        self.run(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+        self.run(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
 
     def run(self, sql: str, parameters: tuple[Any, ...] | None = None) -> None:
         with self._statement(sql, parameters) as statement:

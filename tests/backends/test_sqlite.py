@@ -3,15 +3,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import random
 import sqlite3
-from datetime import date, datetime
+import subprocess
+import sys
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
+import bulkload
+from bulkload.backends.sqlite import SQLiteBackend
+from bulkload.config import EngineOptions, TargetOptions, build_import_config
+from bulkload.engine import Engine
+from bulkload.errors import UsageError
+from bulkload.sources import BatchSource
+from bulkload.stats import RunStats
 from tests.conftest import column_types, read_table
 
 TRICKY_TEXT = [
@@ -189,3 +201,60 @@ def test_missing_directory_is_a_target_error(run_cli, write_file):
     result = run_cli("import", "a.csv", "--to", "sqlite:///no/such/dir/o.db")
     assert result.code == 5
     assert "does not exist" in result.error_line
+
+
+def test_a_locked_database_is_retried_until_the_lock_goes(tmp_path: Path):
+    db = tmp_path / "o.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("CREATE TABLE t (id INTEGER)")
+    holder = subprocess.Popen(  # another process holds the write lock for a while
+        [
+            sys.executable,
+            "-c",
+            f"import sqlite3, time; c = sqlite3.connect(r'{db}', isolation_level=None); "
+            "c.execute('BEGIN IMMEDIATE'); print('locked', flush=True); time.sleep(1.0)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        backend = SQLiteBackend(f"sqlite:///{db}", TargetOptions())
+        backend.busy_timeout_ms = 100
+        (tmp_path / "t.csv").write_text("id\n1\n2\n3\n")
+        config = build_import_config({"paths": [str(tmp_path / "t.csv")]})
+        stats = RunStats()
+        engine = Engine(backend, EngineOptions(retries=30, retry_max_wait=0.1), stats)
+        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+        asyncio.run(engine.run(BatchSource(config.source), "t", "append"))
+    finally:
+        holder.wait()
+    assert stats.rows_loaded == 3
+    assert read_table(db, "t") == [(1,), (2,), (3,)]
+    assert stats.retries >= 1 and set(stats.retry_causes) == {"database is locked"}
+
+
+def test_library_batches_of_any_flat_arrow_type_are_stored(tmp_path: Path):
+    batch = pa.RecordBatch.from_pydict(
+        {
+            "blob": pa.array([b"\x00\x01", None], pa.binary()),
+            "at": pa.array([time(1, 2, 3), None], pa.time64("us")),
+            "big": pa.array([2**63 - 1, 0], pa.uint64()),
+            "cat": pa.array(["x", "y"]).dictionary_encode(),
+            "money": pa.array([Decimal("12.50"), Decimal("-0.01")], pa.decimal128(5, 2)),
+            "took": pa.array([timedelta(seconds=5), None], pa.duration("ms")),
+            "small": pa.array([1.5, None], pa.float16()),
+        }
+    )
+    db = tmp_path / "o.db"
+    assert bulkload.execute_concurrent(f"sqlite:///{db}", [batch], table="t") == [(True, 2)]
+    assert read_table(db, "t") == [
+        (b"\x00\x01", "01:02:03.000000", 2**63 - 1, "x", "12.50", 5000, 1.5),
+        (None, None, 0, "y", "-0.01", None, None),
+    ]
+
+
+def test_nested_columns_are_refused_up_front(tmp_path: Path):
+    batch = pa.RecordBatch.from_pydict({"id": [1], "tags": [["a", "b"]]})
+    with pytest.raises(UsageError, match="'tags' has type list<item: string>"):
+        bulkload.execute_concurrent(f"sqlite:///{tmp_path / 'o.db'}", [batch], table="t")
