@@ -68,9 +68,18 @@ def render_summary(stats: RunStats, console: Console, *, now: float | None = Non
 def _percentiles(hist: LatencyHistogram) -> str:
     p = hist.summary_ms()
     return (
-        f"p50 {p['p50']:,.2f}  p90 {p['p90']:,.2f}  p99 {p['p99']:,.2f}  "
-        f"p99.9 {p['p999']:,.2f}  max {p['max']:,.2f}  mean {p['mean']:,.2f}"
+        f"p50 {_ms(p['p50'])}  p90 {_ms(p['p90'])}  p99 {_ms(p['p99'])}  "
+        f"p99.9 {_ms(p['p999'])}  max {_ms(p['max'])}  mean {_ms(p['mean'])}"
     )
+
+
+def _ms(value: float) -> str:
+    """Milliseconds with the digits that matter: 1,234  12.34  0.0412 (not 0.00)."""
+    if value >= 100:
+        return f"{value:,.0f}"
+    if value >= 1 or value == 0:
+        return f"{value:.2f}"
+    return f"{value:.3g}"
 
 
 def _concurrency(stats: RunStats) -> str:
@@ -86,5 +95,5 @@ def _histogram(hist: LatencyHistogram, console: Console) -> None:
     peak = max(b.count for b in buckets)
     for bucket in buckets:
         width = max(1, round(bucket.count / peak * _BAR_WIDTH))
-        label = f"{bucket.low_ms:>9.2f} to {bucket.high_ms:<9.2f}"
+        label = f"{_ms(bucket.low_ms):>9} to {_ms(bucket.high_ms):<9}"
         console.print(f"    {label} {'█' * width} {bucket.count:,}", highlight=False)
