@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import random
 import sqlite3
@@ -205,7 +206,7 @@ def test_missing_directory_is_a_target_error(run_cli, write_file):
 
 def test_a_locked_database_is_retried_until_the_lock_goes(tmp_path: Path):
     db = tmp_path / "o.db"
-    with sqlite3.connect(db) as conn:
+    with contextlib.closing(sqlite3.connect(db)) as conn:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("CREATE TABLE t (id INTEGER)")
     holder = subprocess.Popen(  # another process holds the write lock for a while
