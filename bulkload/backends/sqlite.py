@@ -31,8 +31,11 @@ from bulkload.backends.sql import CHECKPOINT_TABLE, quote_identifier
 from bulkload.config import TargetOptions
 from bulkload.errors import TargetError, TargetUnreachable, UsageError
 
-# "INTERNAL: failed to execute: NOT NULL constraint failed: t.v" -> the SQLite part
-_DRIVER_PREFIX = re.compile(r"^(?:[A-Z_]+: )?(?:failed to [a-z ]+: )?", re.IGNORECASE)
+# "INTERNAL: failed to execute: NOT NULL constraint failed: t.v" and
+# "IO: [SQLite] Failed to prepare query: file is not a database" -> the SQLite part
+_DRIVER_PREFIX = re.compile(
+    r"^(?:[A-Z_]+: )?(?:\[SQLite\] )?(?:failed to [a-z ]+: )?", re.IGNORECASE
+)
 
 # The driver reports SQLite's result codes only in its messages.
 _TRANSIENT_MESSAGES = ("database is locked", "database table is locked", "interrupted")
@@ -208,6 +211,8 @@ class SQLiteBackend:
         directory = os.path.dirname(os.path.abspath(self.path))
         if not os.path.isdir(directory):
             raise TargetUnreachable(f"{self.describe()}: directory {directory} does not exist")
+        if os.path.isdir(self.path):  # SQLite would say "failed to allocate memory"
+            raise TargetError(f"{self.describe()}: {self.path} is a directory, not a database")
         try:
             conn = _Connection(self.path, self.busy_timeout_ms)
         except adbc.Error as exc:

@@ -197,6 +197,17 @@ def test_csv_and_parquet_in_one_call(run_cli, write_file, tmp_path: Path):
     assert read_table(tmp_path / "o.db", "m") == [(1, "a"), (2, "b"), (3, "c"), (4, "d")]
 
 
+def test_a_file_that_is_not_a_database_is_a_target_error(run_cli, write_file, tmp_path: Path):
+    write_file("a.csv", "x\n1\n")
+    write_file("notes.db", "plain text, not SQLite\n" * 100)
+    (tmp_path / "dir.db").mkdir()
+    result = run_cli("import", "a.csv", "--to", "sqlite:///notes.db")
+    assert result.code == 5
+    assert result.error_line == "bulkload: error: sqlite:///notes.db: file is not a database"
+    result = run_cli("import", "a.csv", "--to", "sqlite:///dir.db")
+    assert result.code == 5 and "dir.db is a directory, not a database" in result.error_line
+
+
 def test_missing_directory_is_a_target_error(run_cli, write_file):
     write_file("a.csv", "x\n1\n")
     result = run_cli("import", "a.csv", "--to", "sqlite:///no/such/dir/o.db")
