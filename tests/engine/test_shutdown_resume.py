@@ -22,31 +22,26 @@ def _source(tmp_path: Path) -> Path:
     return path
 
 
+def _command(json_name: str, *extra: str) -> list[str]:
+    return [
+        *(sys.executable, "-m", "bulkload", "import", "events.csv", "--to", "sqlite:///o.db"),
+        *("--batch-size", "200", "--checkpoint", "events.ckpt", "--json", json_name, "-q"),
+        *extra,
+    ]
+
+
+def _env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("BULKLOAD_")}
+
+
 def _start(tmp_path: Path, *extra: str) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BULKLOAD_")}
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bulkload",
-            "import",
-            "events.csv",
-            "--to",
-            "sqlite:///o.db",
-            "--batch-size",
-            "200",
-            "--checkpoint",
-            "events.ckpt",
-            "--json",
-            "s.json",
-            "-q",
-            *extra,
-        ],
+        _command("s.json", *extra),
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=env,
+        env=_env(),
     )
 
 
@@ -70,27 +65,12 @@ def _ids(db: Path) -> list[int]:
 
 def _resume(tmp_path: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bulkload",
-            "import",
-            "events.csv",
-            "--to",
-            "sqlite:///o.db",
-            "--batch-size",
-            "200",
-            "--checkpoint",
-            "events.ckpt",
-            "--resume",
-            "--json",
-            "r.json",
-            "-q",
-        ],
+        _command("r.json", "--resume"),
         cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=60,
+        env=_env(),
     )
 
 
