@@ -279,39 +279,29 @@ def test_password_never_shown(pg, run_cli, write_file, tmp_path):
     assert "postgres:***@" in result.stdout
 
 
+def _import_command(dsn: str, schema: str, *extra: str) -> list[str]:
+    return [
+        *(sys.executable, "-m", "bulkload", "import", "k.csv", "--to", dsn),
+        *("--schema-name", schema, "--batch-size", "250", "--checkpoint", "k.ckpt", "-q"),
+        *extra,
+    ]
+
+
+def _env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("BULKLOAD_")}
+
+
 def _start_slow_import(dsn: str, schema: str, tmp_path: Path, rows: int) -> subprocess.Popen[str]:
     (tmp_path / "k.csv").write_text("id,v\n" + "".join(f"{i},v{i}\n" for i in range(rows)))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BULKLOAD_")}
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bulkload",
-            "import",
-            "k.csv",
-            "--to",
-            dsn,
-            "--schema-name",
-            schema,
-            "--batch-size",
-            "250",
-            "--rate",
-            "6000",
-            "-c",
-            "3",
-            "--checkpoint",
-            "k.ckpt",
-            "--retry-max-wait",
-            "0.2",
-            "--json",
-            "s.json",
-            "-q",
-        ],
+        _import_command(
+            dsn, schema, "--rate", "6000", "-c", "3", "--retry-max-wait", "0.2", "--json", "s.json"
+        ),
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=env,
+        env=_env(),
     )
 
 
@@ -363,27 +353,12 @@ def test_kill_9_then_resume_exactly_once(pg, tmp_path):
     loaded = sql(f'SELECT count(*) FROM "{schema}".k')[0][0]
     assert 0 < loaded < rows
     resumed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bulkload",
-            "import",
-            "k.csv",
-            "--to",
-            dsn,
-            "--schema-name",
-            schema,
-            "--batch-size",
-            "250",
-            "--checkpoint",
-            "k.ckpt",
-            "--resume",
-            "-q",
-        ],
+        _import_command(dsn, schema, "--resume"),
         cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=60,
+        env=_env(),
     )
     assert resumed.returncode == 0, resumed.stderr
     table = [tuple(r) for r in sql(f'SELECT id, v FROM "{schema}".k ORDER BY id')]
