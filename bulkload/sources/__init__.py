@@ -18,7 +18,7 @@ import pyarrow as pa
 from bulkload.config import SourceOptions
 from bulkload.errors import InputError
 from bulkload.sources.batch import CsvDialect, Rejection, SourceBatch, csv_line
-from bulkload.sources.csv_reader import read_csv
+from bulkload.sources.csv_reader import csv_delimiter, read_csv
 from bulkload.sources.discovery import STDIN, SourceFile, discover
 from bulkload.sources.parquet_reader import read_parquet
 from bulkload.sources.reader import RawChunk
@@ -39,6 +39,7 @@ class BatchSource:
         self.plan: SchemaPlan | None = None
         self._budget = _Budget(options.limit)
         self._plan_lock = threading.Lock()
+        self._empty_files: set[str] = set()  # files read whole that held no record
 
     @property
     def total_bytes(self) -> int | None:
@@ -67,14 +68,26 @@ class BatchSource:
             chunks = read_csv(source, self.options.csv)
         dialect = None
         if source.format == "csv":
-            dialect = CsvDialect(self.options.csv.delimiter, self.options.csv.quote_char)
+            delimiter = csv_delimiter(source, self.options.csv)
+            dialect = CsvDialect(delimiter, self.options.csv.quote_char)
         produced = False
         rebatched = _rebatch(chunks, self.options.batch_size)
         for index, raw in enumerate(self._budget.take(rebatched)):
             produced = True
             yield self._typed(source, index, raw, dialect)
         if not produced and not self._budget.exhausted:
+            self._no_rows_in(source)
+
+    def _no_rows_in(self, source: SourceFile) -> None:
+        """A header-only file adds no rows and the run goes on; only a run in which no
+        input holds any row at all is an error (there is nothing to load or type)."""
+        with self._plan_lock:
+            self._empty_files.add(source.path)
+            all_empty = self.plan is None and len(self._empty_files) == len(self.files)
+        if all_empty and len(self.files) == 1:
             raise InputError("has a header but no data rows", source=source.name)
+        if all_empty:
+            raise InputError(f"none of the {len(self.files)} input files has a data row")
 
     def _typed(
         self, source: SourceFile, index: int, raw: RawChunk, dialect: CsvDialect | None
