@@ -240,9 +240,9 @@ def _reason(column: str, value: object, dtype: pa.DataType) -> str:
 def _wider_type(value: object, dtype: pa.DataType) -> str:
     """The narrowest ``--type`` that holds the value too: float for a fraction in an
     integer column (typed from a first batch of whole numbers), else string."""
-    if isinstance(value, str) and (pa.types.is_integer(dtype) or pa.types.is_decimal(dtype)):
-        if _casts_cleanly(pa.array([value]), pa.float64()):
-            return "float"
+    whole = pa.types.is_integer(dtype) or pa.types.is_decimal(dtype)
+    if whole and isinstance(value, str) and _casts_cleanly(pa.array([value]), pa.float64()):
+        return "float"
     return "string"
 
 
