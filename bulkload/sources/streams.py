@@ -8,6 +8,8 @@ import io
 import sys
 from typing import BinaryIO
 
+import zstandard
+
 from bulkload.sources.discovery import STDIN, SourceFile
 
 
@@ -69,6 +71,53 @@ class ReplayReader(io.RawIOBase):
         super().close()
 
 
+class ZstdReader(io.RawIOBase):
+    """Decompresses zstd frames one after another, and raises ``EOFError`` when the data
+    ends inside a frame: zstandard's own ``stream_reader`` just stops there, which
+    would load a truncated file as if it were whole."""
+
+    def __init__(self, inner: BinaryIO):
+        self._inner = inner
+        self._frame = zstandard.ZstdDecompressor().decompressobj()
+        self._in_frame = False  # compressed bytes of the current frame have been fed
+        self._pending = memoryview(b"")  # decompressed, not yet read: sliced, not copied
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        while not self._pending:
+            compressed = self._inner.read(_ZSTD_READ)
+            if not compressed:
+                if self._in_frame:
+                    raise EOFError("zstd data ended before the end of its frame")
+                return 0
+            self._feed(compressed)
+        n = min(len(buffer), len(self._pending))
+        buffer[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
+
+    def _feed(self, compressed: bytes) -> None:
+        parts = []
+        while compressed:
+            self._in_frame = True
+            parts.append(self._frame.decompress(compressed))
+            compressed = b""
+            if self._frame.eof:  # the frame is whole; what follows starts the next one
+                compressed = self._frame.unused_data
+                self._frame = zstandard.ZstdDecompressor().decompressobj()
+                self._in_frame = False
+        self._pending = memoryview(b"".join(parts))
+
+    def close(self) -> None:
+        self._inner.close()
+        super().close()
+
+
+_ZSTD_READ = 1 << 17
+
+
 def open_source(source: SourceFile) -> tuple[BinaryIO, CountingReader]:
     """Open a source for reading decompressed bytes; also return its byte counter."""
     raw: BinaryIO = sys.stdin.buffer if source.path == STDIN else open(source.path, "rb")  # noqa: SIM115
@@ -80,9 +129,7 @@ def open_source(source: SourceFile) -> tuple[BinaryIO, CountingReader]:
     elif source.compression == "bz2":
         stream = bz2.BZ2File(counted, mode="rb")  # type: ignore[assignment]
     elif source.compression == "zstd":
-        import zstandard
-
-        stream = zstandard.ZstdDecompressor().stream_reader(counted, read_across_frames=True)
+        stream = ZstdReader(counted)  # type: ignore[assignment]
     else:
         stream = counted
     return stream, counter
