@@ -30,9 +30,9 @@ from bulkload.sources.streams import CountingReader, ReplayReader, open_source
 _PEEK_CHUNK = 64 * 1024
 _PEEK_LIMIT = 16 * 1024 * 1024
 _BLOCK_SIZE = 1 << 20
+# A row may span two of pyarrow's blocks: with blocks of --max-field-size, a field of
+# that size always fits, with room for the rest of its row.
 _BLOCK_GROWTH = 8
-# Room in a grown block for the rest of the row around its largest field.
-_BLOCK_MARGIN = 1 << 20
 # A one-column header holding one of these was most likely split on the wrong character.
 _LIKELY_DELIMITERS = {"\t": "tab", ";": "';'", "|": "'|'", ",": "','"}
 
@@ -78,7 +78,7 @@ def read_csv(source: SourceFile, options: CsvOptions) -> Iterator[RawChunk]:
 
 
 def _larger_block(source: SourceFile, options: CsvOptions, block_size: int, line: int) -> int:
-    limit = options.max_field_size + _BLOCK_MARGIN
+    limit = options.max_field_size
     # pyarrow does not say which row straddled: only that it follows the rows delivered.
     row = f"a row after line {line}" if line else "a row"
     if block_size >= limit:
