@@ -33,7 +33,12 @@ RunCli = Callable[..., CliResult]
 def run_cli(tmp_path: Path) -> RunCli:
     """Run ``python -m bulkload ARGS`` in tmp_path, as a user would, and capture it."""
 
-    def run(*args: str, stdin: bytes | None = None, env: dict[str, str] | None = None) -> CliResult:
+    def run(
+        *args: str,
+        stdin: bytes | None = None,
+        env: dict[str, str] | None = None,
+        timeout: float = 120,
+    ) -> CliResult:
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("BULKLOAD_")}
         full_env.update({"NO_COLOR": "1", "COLUMNS": "120"})
         full_env.update(env or {})
@@ -43,7 +48,7 @@ def run_cli(tmp_path: Path) -> RunCli:
             input=stdin,
             capture_output=True,
             env=full_env,
-            timeout=120,
+            timeout=timeout,
         )
         result = CliResult(proc.returncode, proc.stdout.decode(), proc.stderr.decode())
         assert "Traceback" not in result.stderr, result.stderr
