@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 import pytest
 import zstandard
 
-from tests.conftest import CliResult
+from tests.conftest import CliResult, read_table
 
 TIMEOUT = 60  # seconds: every case ends well within this, or it hangs
 ROWS = 300_000
@@ -195,6 +195,8 @@ def test_fault_into_sqlite(name: str, run_cli, tmp_path: Path):
     _check(result, case, _sqlite_rows(tmp_path / "o.db"))
     if name in EXPECTED_ROWS:
         assert json.loads(result.stdout)["rows_loaded"] == EXPECTED_ROWS[name]
+    if name == "tsv":
+        assert read_table(tmp_path / "o.db", "t") == [(1, "a b", 2), (2, "c", 3)]
 
 
 @pytest.mark.slow
