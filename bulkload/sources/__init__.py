@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import pyarrow as pa
@@ -74,7 +75,9 @@ class BatchSource:
         rebatched = _rebatch(chunks, self.options.batch_size)
         for index, raw in enumerate(self._budget.take(rebatched)):
             produced = True
-            yield self._typed(source, index, raw, dialect)
+            with _naming(source):
+                batch = self._typed(source, index, raw, dialect)
+            yield batch
         if not produced and not self._budget.exhausted:
             self._no_rows_in(source)
 
@@ -127,6 +130,17 @@ class BatchSource:
             raw=text,
             dialect=dialect,
         )
+
+
+@contextmanager
+def _naming(source: SourceFile) -> Iterator[None]:
+    """Typing errors (a missing column, an unloadable Parquet type) name their file."""
+    try:
+        yield
+    except InputError as exc:
+        if exc.source is not None:
+            raise
+        raise InputError(str(exc), source=source.name) from None
 
 
 def _rebatch(chunks: Iterator[RawChunk], size: int) -> Iterator[RawChunk]:

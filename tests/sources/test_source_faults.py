@@ -76,6 +76,14 @@ def test_header_only_file_first_does_not_type_the_columns(run_cli, write_file, t
     assert column_types(tmp_path / "o.db", "t")["price"] in {"REAL", "DOUBLE", "FLOAT"}
 
 
+def test_a_file_missing_a_column_is_named(run_cli, write_file):
+    write_file("m1.csv", "a,b\n1,2\n")
+    write_file("m2.csv", "a\n3\n")
+    result = run_cli("import", "m1.csv", "m2.csv", "--table", "m", "--to", "null://", "-q")
+    assert result.code == 3
+    assert result.error_line == ("bulkload: error: m2.csv: column 'b' is missing (columns are: a)")
+
+
 def _document_file(write_file, field_bytes: int):
     rows = "".join(f"{i},short\n" for i in range(1, 2001))
     document = "2001," + '"' + "x" * field_bytes + '"\n'
