@@ -22,6 +22,8 @@ never loaded twice.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import io
 import os
 from typing import Any, ClassVar
@@ -32,7 +34,13 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 from pgpq import ArrowToPostgresBinaryEncoder
 
-from bulkload.backends.base import BatchKey, ErrorKind, TableSpec
+from bulkload.backends.base import (
+    BatchKey,
+    CancelledAfterCommit,
+    ErrorKind,
+    TableSpec,
+    finish_despite_cancel,
+)
 from bulkload.backends.sql import CHECKPOINT_TABLE, quote_identifier
 from bulkload.config import TargetOptions
 from bulkload.errors import TargetError, TargetUnreachable, UsageError
@@ -141,17 +149,35 @@ class PostgresBackend:
     async def write(self, payload: Any, key: BatchKey | None = None) -> None:
         assert self._pool is not None, "open() was not called"
         conn = await self._pool.acquire()
+        committed = False
         try:
-            async with conn.transaction():
+            transaction = conn.transaction()
+            await transaction.start()
+            try:
                 await self._write_in(conn, payload, key)
+            except BaseException:
+                with contextlib.suppress(Exception):  # a broken connection is dropped below
+                    await transaction.rollback()
+                raise
+            # Once COMMIT is sent its outcome must be known, or an abort would not know
+            # whether these rows are in the table: it is let finish even if cancelled.
+            await finish_despite_cancel(asyncio.ensure_future(transaction.commit()))
+            committed = True
         except BaseException as exc:
             # A connection that failed for any reason but the rows themselves (killed
             # backend, cancelled COPY) may be mid-protocol: drop it, the pool opens anew.
-            if self.classify(exc) is not ErrorKind.PERMANENT:
+            if not isinstance(exc, CancelledAfterCommit) and (
+                self.classify(exc) is not ErrorKind.PERMANENT
+            ):
                 conn.terminate()
             raise
         finally:
-            await self._pool.release(conn)
+            try:
+                await self._pool.release(conn)  # shielded by asyncpg: it completes anyway
+            except asyncio.CancelledError:
+                if committed:
+                    raise CancelledAfterCommit from None  # the rows are in: count them
+                raise
 
     async def _write_in(self, conn: asyncpg.Connection, payload: Any, key: BatchKey | None) -> None:
         if key is not None and not await self._record_key(conn, key):

@@ -26,7 +26,7 @@ import adbc_driver_sqlite as adbc_sqlite
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from bulkload.backends.base import BatchKey, ErrorKind, TableSpec
+from bulkload.backends.base import BatchKey, ErrorKind, TableSpec, finish_despite_cancel
 from bulkload.backends.sql import CHECKPOINT_TABLE, quote_identifier
 from bulkload.config import TargetOptions
 from bulkload.errors import TargetError, TargetUnreachable, UsageError
@@ -151,17 +151,9 @@ class SQLiteBackend:
 
     async def write(self, payload: pa.RecordBatch, key: BatchKey | None = None) -> None:
         loop = asyncio.get_running_loop()
-        done = loop.run_in_executor(self._executor, self._write, payload, key)
-        try:
-            await asyncio.shield(done)
-        except asyncio.CancelledError:
-            # Timed out or aborted. The driver cannot interrupt a statement, and a batch
-            # takes milliseconds, so let it finish: if it committed, the write succeeded
-            # after all and must not be retried (that would load its rows twice).
-            try:
-                await done
-            except Exception:
-                raise asyncio.CancelledError from None
+        # The driver cannot interrupt a statement, and a batch takes milliseconds: a
+        # cancelled write is let finish, and reports whether it committed.
+        await finish_despite_cancel(loop.run_in_executor(self._executor, self._write, payload, key))
 
     async def committed_keys(self) -> list[BatchKey]:
         return list(await self._run(self._committed_keys))
