@@ -33,7 +33,14 @@ RunCli = Callable[..., CliResult]
 def run_cli(tmp_path: Path) -> RunCli:
     """Run ``python -m bulkload ARGS`` in tmp_path, as a user would, and capture it."""
 
-    def run(*args: str, stdin: bytes | None = None, env: dict[str, str] | None = None) -> CliResult:
+    def run(
+        *args: str,
+        stdin: bytes | None = None,
+        env: dict[str, str] | None = None,
+        file_size_limit: int | None = None,
+    ) -> CliResult:
+        """``file_size_limit``: writes that would grow a file past it fail with a real
+        OSError (EFBIG), as on a full disk."""
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("BULKLOAD_")}
         full_env.update({"NO_COLOR": "1", "COLUMNS": "120"})
         full_env.update(env or {})
@@ -44,12 +51,21 @@ def run_cli(tmp_path: Path) -> RunCli:
             capture_output=True,
             env=full_env,
             timeout=120,
+            preexec_fn=None if file_size_limit is None else lambda: _limit_files(file_size_limit),
         )
         result = CliResult(proc.returncode, proc.stdout.decode(), proc.stderr.decode())
         assert "Traceback" not in result.stderr, result.stderr
         return result
 
     return run
+
+
+def _limit_files(size: int) -> None:
+    import resource
+    import signal
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails instead of killing
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
 
 
 @pytest.fixture
