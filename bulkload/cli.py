@@ -94,7 +94,7 @@ def _root(
     ),
 ) -> None:
     """bulkload: stream CSV and Parquet into a target, fanned out over tunable concurrency."""
-    if ctx.invoked_subcommand is None:  # plain `bulkload`: the help, like git
+    if ctx.invoked_subcommand is None:  # plain `bulkload`: show the help, not an error
         print(ctx.get_help(), end="")  # the rich formatter prints it itself, returns ""
         raise typer.Exit(EXIT_OK)
 
