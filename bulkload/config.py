@@ -15,8 +15,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from bulkload.errors import UsageError
+from bulkload.redact import redact_url
 
 DEFAULT_TARGET = "sqlite:///bulkload.db"
 IF_EXISTS_CHOICES = ("append", "replace", "truncate", "fail")
@@ -259,7 +261,7 @@ def build_import_config(options: Mapping[str, Any]) -> ImportConfig:
     if table is not None and not str(table).strip():
         raise UsageError("--table must not be empty")
     target = TargetOptions(
-        url=str(get("to") or DEFAULT_TARGET),
+        url=_target_url(get("to") or DEFAULT_TARGET),
         table=table,
         if_exists=if_exists,
         wal=bool(get("wal", True)),
@@ -354,6 +356,17 @@ def _pairs(value: Any, option: str) -> dict[str, str]:
             raise UsageError(f"{option} expects name=value, got {item!r}")
         out[name.strip()] = target.strip()
     return out
+
+
+def _target_url(value: Any) -> str:
+    """The --to URL, parsed now: a bad port or bracket would surface mid-run otherwise."""
+    url = str(value)
+    try:
+        _ = urlsplit(url).port  # raises for a port that is not a number in 0..65535
+    except ValueError as exc:
+        shown = redact_url(url)  # "<unparseable URL>" when even the password is unreadable
+        raise UsageError(f"--to: invalid URL {shown}: {exc}") from None
+    return url
 
 
 def _types(value: Any) -> dict[str, str]:

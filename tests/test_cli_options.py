@@ -88,3 +88,20 @@ def test_good_types_still_apply(run_cli, write_file, tmp_path):
     )
     assert result.code == 0, result.stderr
     assert read_table(tmp_path / "o.db", "a") == [("1", "2.50")]
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("postgresql://u:pw5ecret@127.0.0.1:99999/test", "Port out of range 0-65535"),
+        ("postgresql://u:pw5ecret@127.0.0.1:abc/test", "Port could not be cast"),
+        ("postgresql://u:pw5ecret@[::1/test", "Invalid IPv6 URL"),
+    ],
+)
+def test_malformed_target_url_is_bad_usage_without_its_password(run_cli, write_file, url, reason):
+    write_file("a.csv", "x\n1\n")
+    result = run_cli("import", "a.csv", "--to", url, "--json", "s.json")
+    assert result.code == 3  # was exit 2, "internal error: OverflowError/ValueError"
+    assert result.error_line.startswith("bulkload: error: --to: invalid URL ")
+    assert reason in result.error_line
+    assert "pw5ecret" not in result.stderr
