@@ -134,3 +134,13 @@ def test_completed_run_has_no_error_in_its_json(run_cli, write_file, tmp_path: P
     assert result.code == 0
     summary = json.loads((tmp_path / "s.json").read_text())
     assert (summary["outcome"], summary["error"], summary["rows_loaded"]) == ("completed", None, 1)
+
+
+def test_json_through_a_symlink_replaces_the_file_it_points_to(run_cli, write_file, tmp_path: Path):
+    write_file("a.csv", "x\n1\n")
+    real = write_file("reports/latest.json", "{}\n")
+    (tmp_path / "s.json").symlink_to(real)
+    result = run_cli("import", "a.csv", "--to", "null://", "--json", "s.json", "-q")
+    assert result.code == 0
+    assert (tmp_path / "s.json").is_symlink()
+    assert json.loads(real.read_text())["rows_loaded"] == 1

@@ -60,9 +60,9 @@ def summary_dict(
 
 def check_json_path(path: str) -> None:
     """Fail before the run, not after it, when the summary could not be written there."""
-    if path == "-" or _is_special(Path(path)):
+    target = Path(os.path.realpath(path))
+    if path == "-" or _is_special(target):
         return
-    target = Path(path)
     if target.is_dir():
         raise UsageError(f"--json: {path} is a directory")
     probe = _temporary_name(target)
@@ -84,7 +84,7 @@ def write_json(stats: RunStats, path: str, *, error: str | None = None) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
         return
-    target = Path(path)
+    target = Path(os.path.realpath(path))  # through a symlink: replace what it points to
     if _is_special(target):  # /dev/stdout, a named pipe: nothing to replace
         with target.open("w", encoding="utf-8") as fh:
             fh.write(text)
