@@ -132,8 +132,11 @@ class PostgresBackend:
         try:
             async with self._pool.acquire() as conn, conn.transaction():
                 await self._prepare_table(conn, table)
-        except asyncpg.PostgresError as exc:
-            raise TargetError(f"{self.describe()}: {self._clean(exc)}") from None
+        except BaseException as exc:
+            await self.close()  # the engine closes only a backend that opened
+            if isinstance(exc, asyncpg.PostgresError):
+                raise TargetError(f"{self.describe()}: {self._clean(exc)}") from None
+            raise
 
     def encode(self, batch: pa.RecordBatch) -> Any:
         if self.method == "insert":
@@ -274,6 +277,7 @@ class PostgresBackend:
         return f"INSERT INTO {target} ({columns}) VALUES ({values})"
 
     async def _prepare_table(self, conn: asyncpg.Connection, table: TableSpec) -> None:
+        await self._check_name_lengths(conn, table)
         if self.schema_name:
             await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_identifier(self.schema_name)}")
         exists = await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", self._qualified)
@@ -303,6 +307,33 @@ class PostgresBackend:
                 " row_offset bigint NOT NULL, row_count bigint NOT NULL,"
                 " committed_at timestamptz NOT NULL DEFAULT now(),"
                 " PRIMARY KEY (target_table, source, batch_index, row_offset))"
+            )
+
+    async def _check_name_lengths(self, conn: asyncpg.Connection, table: TableSpec) -> None:
+        """PostgreSQL cuts longer names to max_identifier_length bytes without a word, so
+        a table made from long names would not match them on the next run: refuse them.
+        (Cutting them here instead would need the same mapping on every later run.)"""
+        limit = int(await conn.fetchval("SHOW max_identifier_length"))
+
+        def too_long(name: str) -> bool:
+            return len(name.encode()) > limit
+
+        if self.schema_name and too_long(self.schema_name):
+            raise UsageError(
+                f"--schema-name {self.schema_name!r} is {len(self.schema_name.encode())} "
+                f"bytes; PostgreSQL names hold at most {limit}: choose a shorter one"
+            )
+        if too_long(table.name):
+            raise UsageError(
+                f"table name {table.name!r} is {len(table.name.encode())} bytes; PostgreSQL "
+                f"names hold at most {limit}: choose a shorter one with --table"
+            )
+        columns = [f.name for f in table.schema if too_long(f.name)]
+        if columns:
+            names = ", ".join(repr(name) for name in columns)
+            raise UsageError(
+                f"column name(s) longer than PostgreSQL's {limit} bytes (it would cut them "
+                f"short): {names}; shorten them with --rename old=new"
             )
 
     async def _check_columns(self, conn: asyncpg.Connection, table: TableSpec) -> None:

@@ -205,6 +205,7 @@ class SQLiteBackend:
             raise TargetUnreachable(f"{self.describe()}: directory {directory} does not exist")
         if os.path.isdir(self.path):  # SQLite would say "failed to allocate memory"
             raise TargetError(f"{self.describe()}: {self.path} is a directory, not a database")
+        self._check_writable(directory)
         try:
             conn = _Connection(self.path, self.busy_timeout_ms)
         except adbc.Error as exc:
@@ -224,6 +225,26 @@ class SQLiteBackend:
                 raise TargetError(f"{self.describe()}: {_message(exc)}") from None
             raise
         self._connection = conn
+
+    def _check_writable(self, directory: str) -> None:
+        """Say what is not writable: SQLite reports "failed to allocate memory" or
+        "attempt to write a readonly database" instead. access() answers for this
+        process as the kernel would (root passes, unless the file system is read-only)."""
+        exists = os.path.exists(self.path)
+        if exists and not os.access(self.path, os.W_OK):
+            raise TargetError(f"{self.describe()}: database file {self.path} is read-only")
+        if os.access(directory, os.W_OK | os.X_OK):
+            return
+        if not exists:
+            raise TargetError(
+                f"{self.describe()}: directory {directory} is not writable "
+                "(the database file cannot be created there)"
+            )
+        if self.wal:  # the -wal and -shm files go beside the database
+            raise TargetError(
+                f"{self.describe()}: directory {directory} is not writable, and WAL mode "
+                "creates files beside the database (--no-wal does not)"
+            )
 
     # ----------------------------------------------------------------- checkpoints
 
