@@ -63,7 +63,7 @@ def execute_concurrent(
     raised (pending writes are cancelled) instead of being returned.
     """
     run = _Execution.create(backend, table, if_exists, options, concurrency, reorder_limit)
-    results = ResultsGenerator(run.stream(batches, raise_on_first_error))
+    results = ResultsGenerator(run.stream(batches, raise_on_first_error), run.stats)
     if results_generator:
         return results
     with results:
@@ -96,8 +96,10 @@ class ResultsGenerator(Iterator[ExecutionResult]):
     a ``with`` block) cancels the writes still in flight, closes the backend and ends
     the thread; an unclosed generator does the same when it is garbage-collected."""
 
-    def __init__(self, stream: AsyncIterator[ExecutionResult]):
+    def __init__(self, stream: AsyncIterator[ExecutionResult], stats: RunStats):
         self._stream = stream
+        #: counters of this run: rows loaded, writes in flight asked and effective
+        self.stats = stats
         self._loop: LoopThread | None = LoopThread("bulkload-execute")
 
     def __iter__(self) -> ResultsGenerator:
