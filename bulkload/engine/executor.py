@@ -31,7 +31,8 @@ from bulkload.engine.writer import BatchWriter, one_line
 from bulkload.errors import BulkloadError, PermanentWriteError, UsageError
 from bulkload.stats.run import RunStats
 
-#: results held for a slow earlier batch, per unit of concurrency, by default
+DEFAULT_CONCURRENCY = 100
+#: results held for a slow earlier batch, per write in flight, by default
 REORDER_PER_SLOT = 100
 
 
@@ -43,7 +44,7 @@ class ExecutionResult(NamedTuple):
 def execute_concurrent(
     backend: Backend | str,
     batches: Iterable[pa.RecordBatch],
-    concurrency: int = 100,
+    concurrency: int | None = None,
     raise_on_first_error: bool = True,
     results_generator: bool = False,
     *,
@@ -73,7 +74,7 @@ def execute_concurrent(
 async def execute_concurrent_async(
     backend: Backend | str,
     batches: Iterable[pa.RecordBatch],
-    concurrency: int = 100,
+    concurrency: int | None = None,
     raise_on_first_error: bool = True,
     *,
     table: str | None = None,
@@ -159,16 +160,24 @@ class _Execution:
         table: str,
         if_exists: str,
         options: EngineOptions,
-        concurrency: int,
-        reorder_limit: int,
+        concurrency: int | None,
+        reorder_limit: int | None,
     ):
         self.backend = backend
         self.table = table
         self.if_exists = if_exists
         self.stats = RunStats(target=backend.describe(), table=table)
         self.writer = BatchWriter(backend, options, self.stats)
-        self.concurrency = in_flight_ceiling(backend, concurrency, self.stats, stacklevel=5)
-        self.reorder_limit = reorder_limit
+        self.concurrency = in_flight_ceiling(
+            backend,
+            concurrency or DEFAULT_CONCURRENCY,
+            self.stats,
+            asked=concurrency is not None,
+            stacklevel=5,
+        )
+        self.reorder_limit = (
+            REORDER_PER_SLOT * self.concurrency if reorder_limit is None else reorder_limit
+        )
 
     @classmethod
     def create(
@@ -177,18 +186,17 @@ class _Execution:
         table: str | None,
         if_exists: str,
         options: EngineOptions | None,
-        concurrency: int,
+        concurrency: int | None,
         reorder_limit: int | None,
     ) -> _Execution:
         if table is None:
             raise UsageError("execute_concurrent needs table=NAME")
-        if concurrency < 1:
+        if concurrency is not None and concurrency < 1:
             raise UsageError("concurrency must be at least 1")
         if reorder_limit is not None and reorder_limit < 0:
             raise UsageError("reorder_limit must not be negative")
         target = create_backend(TargetOptions(url=backend)) if isinstance(backend, str) else backend
-        limit = REORDER_PER_SLOT * concurrency if reorder_limit is None else reorder_limit
-        return cls(target, table, if_exists, options or EngineOptions(), concurrency, limit)
+        return cls(target, table, if_exists, options or EngineOptions(), concurrency, reorder_limit)
 
     async def stream(
         self, batches: Iterable[pa.RecordBatch], raise_on_first_error: bool

@@ -48,6 +48,8 @@ log = logging.getLogger("bulkload")
 # row dicts, or one row dict. (pyarrow ships no type hints, so this cannot be spelled.)
 Rows = Any
 
+DEFAULT_PARALLELISM = 8
+
 
 @dataclass(slots=True)
 class _LoaderOrigin:
@@ -86,7 +88,7 @@ class AsyncLoader:
         target: str | Backend,
         table: str,
         *,
-        parallelism: int = 8,
+        parallelism: int | None = None,
         commit_every: int = 10_000,
         backpressure: int | None = None,
         flush_interval: float | None = 1.0,
@@ -96,6 +98,8 @@ class AsyncLoader:
         if_exists: str = "append",
         options: EngineOptions | None = None,
     ):
+        asked = parallelism is not None
+        parallelism = DEFAULT_PARALLELISM if parallelism is None else parallelism
         if parallelism < 1 or commit_every < 1:
             raise UsageError("parallelism and commit_every must be at least 1")
         if backpressure is not None and backpressure < commit_every:
@@ -118,7 +122,9 @@ class AsyncLoader:
         self.on_error = on_error
         self.stats = RunStats(target=self.backend.describe(), table=table, batch_size=commit_every)
         #: writes in flight: ``parallelism``, capped by what the backend carries
-        self.parallelism = in_flight_ceiling(self.backend, parallelism, self.stats, stacklevel=3)
+        self.parallelism = in_flight_ceiling(
+            self.backend, parallelism, self.stats, asked=asked, stacklevel=3
+        )
         self.errors: list[BaseException] = []
         #: exceptions raised by on_success / on_error / on_reject, each with a note
         self.callback_errors: list[BaseException] = []

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+import warnings
 from pathlib import Path
 
 import pyarrow as pa
@@ -81,8 +82,7 @@ def test_execute_concurrent_async_takes_a_url(tmp_path: Path):
         batches = [_batch(0, 3), _batch(3, 4)]
         return [r async for r in bulkload.execute_concurrent_async(url, batches, table="t")]
 
-    with pytest.warns(bulkload.InFlightCapWarning):
-        assert asyncio.run(main()) == [(True, 3), (True, 4)]
+    assert asyncio.run(main()) == [(True, 3), (True, 4)]
     assert _count(tmp_path / "o.db", "t") == 7
 
 
@@ -130,6 +130,12 @@ def test_leaving_a_results_loop_early_ends_the_threads(tmp_path: Path):
     with pytest.raises(StopIteration):
         next(results)
 
+    for _ in bulkload.execute_concurrent(
+        sim, endless(), concurrency=4, results_generator=True, table="t"
+    ):
+        break  # the generator, referenced by the loop only, is closed as it goes
+    assert _library_threads() == before
+
 
 def test_the_in_flight_cap_is_said_once_and_kept_in_stats():
     sim = SimBackend("sim://?latency=2ms&connections=2&requests_per_connection=3", TargetOptions())
@@ -142,3 +148,15 @@ def test_the_in_flight_cap_is_said_once_and_kept_in_stats():
         assert all(r.success for r in results)
     assert (results.stats.concurrency, results.stats.effective_concurrency) == (10, 6)
     assert sim.peak_active <= 6
+
+
+def test_a_default_capped_by_the_target_is_not_warned_about(tmp_path: Path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        url = f"sqlite:///{tmp_path / 'o.db'}"
+        results = bulkload.execute_concurrent(
+            url, [_batch(0, 3)], table="t", results_generator=True
+        )
+        with results:
+            assert list(results) == [(True, 3)]
+    assert (results.stats.concurrency, results.stats.effective_concurrency) == (100, 1)

@@ -15,6 +15,9 @@ import bulkload
 from bulkload.backends.sim import SimBackend
 from bulkload.config import TargetOptions
 
+# SQLite takes one writer: the tests below ask for more, and are not about the cap
+pytestmark = pytest.mark.filterwarnings("ignore::bulkload.InFlightCapWarning")
+
 
 def _batch(start: int, rows: int) -> pa.RecordBatch:
     return pa.RecordBatch.from_pydict(
