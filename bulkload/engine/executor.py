@@ -107,25 +107,32 @@ class ResultsGenerator(Iterator[ExecutionResult]):
         return self
 
     def __next__(self) -> ExecutionResult:
-        if self._loop is None:
+        loop = self._loop
+        if loop is None:
             raise StopIteration
         try:
-            return self._loop.run(_anext(self._stream))
+            return loop.run(_anext(self._stream))
         except StopAsyncIteration:
-            self.close()
+            self._end(loop)
             raise StopIteration from None
         except BaseException:
-            self.close()
+            # the stream ended with this error, or (Ctrl-C) is still running: stopping
+            # the loop cancels it, and its own cleanup closes the backend
+            self._end(loop)
             raise
 
     def close(self) -> None:
-        loop, self._loop = self._loop, None
+        loop = self._loop
         if loop is None:
             return
         try:
             loop.run(_aclose(self._stream))
         finally:
-            loop.stop()
+            self._end(loop)
+
+    def _end(self, loop: LoopThread) -> None:
+        self._loop = None
+        loop.stop()
 
     def __enter__(self) -> ResultsGenerator:
         return self
@@ -206,14 +213,14 @@ class _Execution:
         first = _as_batch(next(iterator, None))
         if first is None:
             return
-        await self.backend.open(
-            TableSpec(self.table, first.schema, self.if_exists, writers=self.concurrency)
-        )
         window: deque[asyncio.Task[ExecutionResult]] = deque()  # started, not yet yielded
         running: set[asyncio.Task[ExecutionResult]] = set()
         pending: Iterator[pa.RecordBatch | None] = _chain(first, iterator)
         exhausted = False
         try:
+            await self.backend.open(
+                TableSpec(self.table, first.schema, self.if_exists, writers=self.concurrency)
+            )
             while True:
                 while (
                     not exhausted

@@ -160,3 +160,11 @@ def test_a_default_capped_by_the_target_is_not_warned_about(tmp_path: Path):
         with results:
             assert list(results) == [(True, 3)]
     assert (results.stats.concurrency, results.stats.effective_concurrency) == (100, 1)
+
+
+def test_a_target_that_cannot_be_opened_is_still_closed(tmp_path: Path):
+    before = _library_threads()
+    url = f"sqlite:///{tmp_path / 'missing-dir' / 'o.db'}"
+    with pytest.raises(bulkload.TargetUnreachable, match="missing-dir does not exist"):
+        bulkload.execute_concurrent(url, [_batch(0, 3)], table="t")
+    assert _library_threads() == before  # the backend's writer thread ended with it
