@@ -3,6 +3,7 @@ sent, no add() that waits for ever."""
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -111,3 +112,21 @@ def test_the_in_flight_cap_is_said_and_kept_in_stats():
         loader.add([{"id": i} for i in range(100)])
     assert (loader.stats.concurrency, loader.stats.effective_concurrency) == (8, 2)
     assert sim.peak_active <= 2
+
+
+@pytest.mark.parametrize("interval", [0, -1.0])
+def test_flush_interval_must_be_positive(interval: float):
+    with pytest.raises(bulkload.UsageError, match="flush_interval must be positive"):
+        bulkload.AsyncLoader("sim://", "t", flush_interval=interval)
+
+
+def test_closing_ends_the_loaders_threads(tmp_path: Path):
+    def library_threads() -> list[str]:
+        prefixes = ("bulkload", "sqlite-writer", "asyncio")
+        return [t.name for t in threading.enumerate() if t.name.startswith(prefixes)]
+
+    before = library_threads()
+    with bulkload.AsyncLoader(f"sqlite:///{tmp_path / 'o.db'}", "t", commit_every=10) as loader:
+        loader.add([{"id": i} for i in range(25)])
+    assert library_threads() == before
+    assert loader.stats.rows_loaded == 25
