@@ -143,7 +143,13 @@ class ResultsGenerator(Iterator[ExecutionResult]):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.close()
+        if exc is None:
+            self.close()
+            return
+        try:  # the with body's exception wins; a failure to close is added to it
+            self.close()
+        except Exception as error:
+            exc.add_note(f"also, closing the results generator failed: {one_line(error)}")
 
     def __del__(self) -> None:
         with contextlib.suppress(Exception):

@@ -168,3 +168,21 @@ def test_a_target_that_cannot_be_opened_is_still_closed(tmp_path: Path):
     with pytest.raises(bulkload.TargetUnreachable, match="missing-dir does not exist"):
         bulkload.execute_concurrent(url, [_batch(0, 3)], table="t")
     assert _library_threads() == before  # the backend's writer thread ended with it
+
+
+class _CloseFails(SimBackend):
+    async def close(self) -> None:
+        raise RuntimeError("close failed")
+
+
+def test_the_with_body_exception_is_not_hidden_by_close():
+    backend = _CloseFails("sim://?latency=0ms", TargetOptions())
+    with (
+        pytest.raises(ValueError, match="the caller's own") as raised,
+        bulkload.execute_concurrent(
+            backend, [_batch(0, 1)], table="t", results_generator=True
+        ) as results,
+    ):
+        next(results)
+        raise ValueError("the caller's own")
+    assert "closing the results generator failed: close failed" in raised.value.__notes__[0]
