@@ -180,6 +180,8 @@ class SQLiteBackend:
                 await self._run(self._connection.close)
         finally:
             self._executor.shutdown(wait=True)
+            # a fresh (idle, threadless) pool: the library may open this backend again
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
 
     def classify(self, error: BaseException) -> ErrorKind:
         if isinstance(error, SQLiteError):
