@@ -144,12 +144,17 @@ def _refine(n: np.ndarray, x: np.ndarray, start: tuple[float, float, float]) -> 
         improved = False
         while damping < 1e9:
             scaled = normal + damping * np.diag(np.diag(normal) + 1e-12)
-            candidate = params + np.linalg.solve(scaled, -gradient)
+            try:
+                candidate = params + np.linalg.solve(scaled, -gradient)
+            except np.linalg.LinAlgError:  # a flat direction: no step to take
+                damping *= 10
+                continue
             candidate[1:] = np.maximum(candidate[1:], 0.0)  # σ, κ ≥ 0
             candidate_error = _squared_error(n, x, candidate)
             if candidate_error < error:
                 improved = error - candidate_error > 1e-12 * error
-                params, error, damping = candidate, candidate_error, damping / 10
+                params, error = candidate, candidate_error
+                damping = max(damping / 10, 1e-9)
                 break
             damping *= 10
         if not improved:

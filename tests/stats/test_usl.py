@@ -132,3 +132,18 @@ def test_fit_is_a_frozen_value():
     fit = UslFit(sigma=0.1, kappa=0.01, lam=5.0, r_squared=1.0, max_measured=8)
     with pytest.raises(AttributeError):
         fit.sigma = 0.2  # type: ignore[misc]
+
+
+def test_erratic_measurements_still_give_a_valid_fit():
+    """Noise with no scaling shape (a loaded CI runner): the refinement must neither raise
+    nor leave the constraints. These three levels once made it solve a singular system."""
+    fit = fit_usl([2, 8, 16], [26.95882837, 3.74008863, 10.02873717])
+    assert fit is not None and fit.sigma >= 0 and fit.kappa >= 0 and fit.lam > 0
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        levels = np.sort(rng.choice([1, 2, 3, 4, 6, 8, 12, 16, 32, 64, 256, 1024], 5, False))
+        throughput = 10 ** rng.uniform(-3, 9) * rng.uniform(0.01, 1, size=5)
+        fit = fit_usl(levels.tolist(), throughput.tolist())
+        assert fit is not None
+        assert fit.sigma >= 0 and fit.kappa >= 0 and fit.lam > 0
+        assert all(math.isfinite(v) for v in (fit.sigma, fit.kappa, fit.lam, fit.r_squared))
