@@ -150,7 +150,7 @@ def parse_threshold(text: str, *, option: str = "--threshold") -> Threshold:
         raise bad(f"unknown operator {op!r}; operators: < <= > >=")
     value = float(match["value"])
     if value < 0 or not math.isfinite(value):
-        raise bad("the value must be a number >= 0")
+        raise bad("the value must be a finite number >= 0")
     selector = _selector(match["selector"], bad)
     value, unit = _canonical(metric, value, unit, bad)
     return Threshold(metric, op, value, selector, unit)
@@ -194,6 +194,6 @@ def _canonical(
 
 def _number(value: float) -> str:
     """Digits that matter: 12,345  73.2  0.0412."""
-    if abs(value) >= 10_000:
+    if 10_000 <= abs(value) < 1e15:
         return f"{value:,.0f}"
     return f"{value:.4g}"
