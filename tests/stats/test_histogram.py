@@ -4,6 +4,7 @@ import itertools
 
 import numpy as np
 import pytest
+from hdrh.histogram import HdrHistogram
 
 from bulkload.errors import InputError
 from bulkload.stats import LatencyHistogram
@@ -170,3 +171,27 @@ def test_percentile_spectrum_with_more_ticks():
     values = [ms for _, ms in hist.percentile_spectrum(2)]
     assert values == sorted(values)
     assert LatencyHistogram().percentile_spectrum() == []
+
+
+def test_decode_takes_histograms_encoded_with_another_layout():
+    """Another tool's HdrHistogram (2 significant digits, 1 µs .. 1 min) joins our layout."""
+    foreign = HdrHistogram(1, 60_000_000, 2)
+    foreign.record_value(1_500, 30)  # 1.5 ms
+    foreign.record_value(40_000, 10)  # 40 ms
+    hist = LatencyHistogram.decode(_text(foreign.encode()))
+    assert hist.count == 40
+    assert hist.percentile_ms(50) == pytest.approx(1.5, rel=0.01)
+    assert hist.max_ms == pytest.approx(40, rel=0.01)
+    hist.merge(_filled(np.array([0.002])))
+    assert hist.count == 41
+
+
+def test_decode_refuses_values_beyond_our_range():
+    wider = HdrHistogram(1, 10 * 3_600_000_000, 3)
+    wider.record_value(2 * 3_600_000_000)  # two hours
+    with pytest.raises(InputError, match="holds values beyond 1 hour"):
+        LatencyHistogram.decode(_text(wider.encode()))
+
+
+def _text(encoded: bytes | str) -> str:
+    return encoded.decode() if isinstance(encoded, bytes) else encoded
