@@ -37,8 +37,14 @@ def run_cli(tmp_path: Path) -> RunCli:
         *args: str,
         stdin: bytes | None = None,
         env: dict[str, str] | None = None,
+        file_size_limit: int | None = None,
+        obey_permissions: bool = False,
         timeout: float = 120,
     ) -> CliResult:
+        """``file_size_limit``: writes that would grow a file past it fail with a real
+        OSError (EFBIG), as on a full disk. ``obey_permissions``: even as root, the
+        process is held to permission bits (see :func:`permission_bits_apply`).
+        ``timeout``: seconds before the run counts as hung (the process is killed)."""
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("BULKLOAD_")}
         full_env.update({"NO_COLOR": "1", "COLUMNS": "120"})
         full_env.update(env or {})
@@ -49,12 +55,66 @@ def run_cli(tmp_path: Path) -> RunCli:
             capture_output=True,
             env=full_env,
             timeout=timeout,
+            preexec_fn=(lambda: _restrict(file_size_limit, obey_permissions))
+            if file_size_limit is not None or obey_permissions
+            else None,
         )
         result = CliResult(proc.returncode, proc.stdout.decode(), proc.stderr.decode())
         assert "Traceback" not in result.stderr, result.stderr
         return result
 
     return run
+
+
+def _restrict(file_size_limit: int | None, obey_permissions: bool) -> None:
+    """Runs in the child between fork and exec."""
+    if file_size_limit is not None:
+        import resource
+        import signal
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails instead of killing
+        resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
+    if obey_permissions:
+        _drop_root_overrides()
+
+
+_PR_CAPBSET_DROP = 24
+_CAP_DAC_OVERRIDE = 1
+_CAP_DAC_READ_SEARCH = 2
+
+
+def _drop_root_overrides() -> None:
+    """Root ignores permission bits through CAP_DAC_OVERRIDE (and CAP_DAC_READ_SEARCH).
+    Dropped from the bounding set before exec, the program runs as root without them, so
+    a 0444 file or a 0555 directory stops its writes for real, as for any user."""
+    if os.geteuid() != 0:
+        return
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    for capability in (_CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH):
+        if libc.prctl(_PR_CAPBSET_DROP, capability, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
+def permission_bits_apply(directory: Path) -> bool:
+    """Whether ``run_cli(..., obey_permissions=True)`` is refused a write to a 0444 file
+    (False only where root cannot drop its capabilities, e.g. without CAP_SETPCAP)."""
+    probe = directory / "permission-probe"
+    probe.write_text("")
+    probe.chmod(0o444)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", f"open({str(probe)!r}, 'a')"],
+            capture_output=True,
+            preexec_fn=lambda: _restrict(None, True),
+            timeout=60,
+        )
+    except subprocess.SubprocessError:
+        return False
+    finally:
+        probe.unlink()
+    return proc.returncode != 0 and b"PermissionError" in proc.stderr
 
 
 @pytest.fixture
