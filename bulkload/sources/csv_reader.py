@@ -23,6 +23,7 @@ from bulkload.config import CsvOptions
 from bulkload.errors import InputError
 from bulkload.sources.batch import Rejection
 from bulkload.sources.discovery import STDIN, SourceFile
+from bulkload.sources.large_rows import line_of_large_row
 from bulkload.sources.read_errors import read_errors
 from bulkload.sources.reader import RawChunk
 from bulkload.sources.streams import CountingReader, ReplayReader, open_source
@@ -82,10 +83,13 @@ def _larger_block(source: SourceFile, options: CsvOptions, block_size: int, line
     # pyarrow does not say which row straddled: only that it follows the rows delivered.
     row = f"a row after line {line}" if line else "a row"
     if block_size >= limit:
+        delimiter = csv_delimiter(source, options)
+        found = line_of_large_row(source, options, delimiter, line, limit)
         raise InputError(
-            f"{row} is larger than --max-field-size "
+            f"{'this row' if found else row} is larger than --max-field-size "
             f"({_megabytes(options.max_field_size)}); raise it to load this row",
             source=source.name,
+            line=found,
         )
     if source.path == STDIN:
         raise InputError(
