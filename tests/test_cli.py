@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
+from bulkload.report import progress
 from tests.conftest import read_table
 
 CSV = "id,name,score\n" + "".join(f"{i},n{i},{i * 0.5}\n" for i in range(1, 101))
@@ -65,10 +67,20 @@ def test_human_summary(run_cli, write_file):
 
 def test_plain_progress_lines_when_not_a_terminal(run_cli, write_file, monkeypatch):
     write_file("d.csv", CSV)
+    # a line every 50 ms instead of 5 s, for a run of ~0.5 s (10 writes of 50 ms)
+    monkeypatch.setattr(progress, "PLAIN_INTERVAL_S", 0.05)
+    result = run_cli(
+        "import",
+        "d.csv",
+        *("--to", "sim://?latency=50ms", "--batch-size", "10", "-c", "1"),
+        env={"NO_COLOR": ""},  # colour allowed: a pipe must still get plain text
+    )
+    assert result.code == 0, result.stderr
     # progress goes to stderr; in a pipe it is plain lines, never terminal control codes
-    result = run_cli("import", "d.csv", "--to", "null://")
-    assert result.code == 0
-    assert "\x1b[" not in result.stderr
+    status = [line for line in result.stderr.splitlines() if " rows/s  " in line]
+    assert len(status) >= 3, result.stderr
+    assert all(re.match(r"^\d+:\d\d:\d\d  [\d,]+ rows  ", line) for line in status), status
+    assert "\x1b[" not in result.stderr and "\r" not in result.stderr
 
 
 def test_config_profile_and_precedence(run_cli, write_file, tmp_path: Path):
