@@ -54,6 +54,28 @@ def test_json_to_stdout_keeps_the_summary_on_stderr(run_cli, write_file):
     assert "rows loaded" in result.stderr
 
 
+def test_a_real_process_reads_stdin_and_exits_with_its_code(run_cli_subprocess, tmp_path: Path):
+    # run_cli runs in-process; once, the whole way: python -m bulkload, pipes, exit status
+    result = run_cli_subprocess(
+        "import",
+        "-",
+        "--table",
+        "t",
+        "--to",
+        "sqlite:///o.db",
+        "--type",
+        "n=int",
+        "--json",
+        "-",
+        "-q",
+        stdin=b"n\n1\n2\nx\n",
+    )
+    assert result.code == 1, result.stderr  # one row rejected
+    summary = json.loads(result.stdout)
+    assert (summary["rows_read"], summary["rows_loaded"], summary["rows_rejected"]) == (3, 2, 1)
+    assert read_table(tmp_path / "o.db", "t") == [(1,), (2,)]
+
+
 def test_human_summary(run_cli, write_file):
     write_file("d.csv", CSV)
     result = run_cli("import", "d.csv", "--to", "sqlite:///o.db", "--batch-size", "10", "-q")
