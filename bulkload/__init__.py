@@ -13,7 +13,13 @@ from bulkload.config import (
     TargetOptions,
     build_import_config,
 )
-from bulkload.engine.executor import ExecutionResult, execute_concurrent, execute_concurrent_async
+from bulkload.engine.ceiling import InFlightCapWarning
+from bulkload.engine.executor import (
+    ExecutionResult,
+    ResultsGenerator,
+    execute_concurrent,
+    execute_concurrent_async,
+)
 from bulkload.engine.loader import AsyncLoader
 from bulkload.errors import (
     AbortedError,
@@ -42,11 +48,13 @@ __all__ = [
     "ErrorKind",
     "ExecutionResult",
     "ImportConfig",
+    "InFlightCapWarning",
     "InputError",
     "LatencyHistogram",
     "PermanentWriteError",
     "Rejection",
     "ReportOptions",
+    "ResultsGenerator",
     "RunStats",
     "SourceBatch",
     "SourceOptions",

@@ -19,20 +19,28 @@ import sys
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import typer
 from rich.console import Console
+from typer.core import TyperCommand, TyperGroup, TyperOption
 
 from bulkload import __version__
 from bulkload.backends import available_backends, create_backend
 from bulkload.config import ImportConfig, build_import_config, load_profile, merge_options
 from bulkload.engine import RunControl
-from bulkload.errors import BulkloadError
+from bulkload.errors import AbortedError, BulkloadError
 from bulkload.load import load_async
+from bulkload.redact import redact_text
 from bulkload.report import ProgressReporter, render_summary, write_json
+from bulkload.report.json_summary import check_json_path
 from bulkload.sources.schema import TYPE_HELP
 from bulkload.stats.run import RunStats
+
+if TYPE_CHECKING:  # typer >= 0.26 vendors click; only the types are needed
+    from typer._click.core import Context as _Context
+    from typer._click.core import Parameter as _Parameter
 
 EXIT_OK = 0
 EXIT_REJECTED = 1
@@ -41,10 +49,31 @@ EXIT_USAGE = 3
 EXIT_INTERRUPTED = 4
 EXIT_TARGET = 5
 
+
+def _flags_show_no_value(params: list[_Parameter]) -> list[_Parameter]:
+    """Typer 0.29 shows every flag (even --help) as taking a ``<bool>`` value; flags take
+    none, so their help shows no placeholder."""
+    for param in params:
+        if isinstance(param, TyperOption) and param.is_flag:
+            param.metavar = ""
+    return params
+
+
+class _Group(TyperGroup):
+    def get_params(self, ctx: _Context) -> list[_Parameter]:
+        return _flags_show_no_value(super().get_params(ctx))
+
+
+class _Command(TyperCommand):
+    def get_params(self, ctx: _Context) -> list[_Parameter]:
+        return _flags_show_no_value(super().get_params(ctx))
+
+
 app = typer.Typer(
     name="bulkload",
+    cls=_Group,
     help="Stream CSV and Parquet into databases and ingest endpoints, fast.",
-    no_args_is_help=True,
+    invoke_without_command=True,
     add_completion=False,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -59,11 +88,15 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version."
     ),
 ) -> None:
     """bulkload: stream CSV and Parquet into a target, fanned out over tunable concurrency."""
+    if ctx.invoked_subcommand is None:  # plain `bulkload`: show the help, not an error
+        print(ctx.get_help(), end="")  # the rich formatter prints it itself, returns ""
+        raise typer.Exit(EXIT_OK)
 
 
 _SRC = "Source"
@@ -81,7 +114,7 @@ def _option(*flags: str, panel: str, help: str, env: bool = True) -> Any:
     return typer.Option(None, *flags, envvar=envvar, rich_help_panel=panel, help=help)
 
 
-@app.command("import")
+@app.command("import", cls=_Command)
 def import_command(
     paths: list[str] = typer.Argument(
         None, help="CSV/Parquet files, globs ('logs/*.csv.gz'), directories, or - for stdin."
@@ -90,7 +123,8 @@ def import_command(
         "--to",
         panel=_TGT,
         help="Target URL: sqlite:///file.db (default sqlite:///bulkload.db), "
-        "null://, sim://?latency=5ms... (see 'bulkload backends').",
+        "postgresql://user@host/db (or postgres://), null://, sim://?latency=5ms "
+        "(see 'bulkload backends').",
     ),
     table: str | None = _option(
         "--table",
@@ -296,7 +330,10 @@ def import_command(
 
 def _run_import(settings: ImportConfig) -> int:
     """Run with progress and signal handling; print the summary; return the exit code."""
-    json_to_stdout = settings.report.json_path == "-"
+    json_path = settings.report.json_path
+    if json_path:
+        check_json_path(json_path)
+    json_to_stdout = json_path == "-"
     # stdout belongs to the JSON when it goes there; people read stderr then.
     out = Console(stderr=json_to_stdout, highlight=False)
     err = Console(stderr=True, highlight=False)
@@ -331,25 +368,52 @@ def _run_import(settings: ImportConfig) -> int:
         asyncio.run(main())
     except (KeyboardInterrupt, asyncio.CancelledError):
         stats.outcome = "interrupted"
-        _finish(stats, settings.report.json_path, out)
+        _finish(stats, json_path, out)
         return EXIT_INTERRUPTED
-    except BulkloadError:
-        if stats.started_at is not None:
-            _finish(stats, settings.report.json_path, out)
+    except Exception as error:
+        # "aborted": the run stopped itself (--max-errors...); "failed": anything else.
+        stats.outcome = "aborted" if isinstance(error, AbortedError) else "failed"
+        message = redact_text(_error_message(error), _secrets(settings))
+        with contextlib.suppress(BulkloadError):  # the error that ended the run comes first
+            _finish(stats, json_path, out, error=message)
         raise
-    _finish(stats, settings.report.json_path, out)
+    _finish(stats, json_path, out)
     if stats.outcome == "interrupted":
         return EXIT_INTERRUPTED
     return EXIT_REJECTED if stats.rows_rejected else EXIT_OK
 
 
-def _finish(stats: RunStats, json_path: str | None, console: Console) -> None:
-    render_summary(stats, console)
-    if json_path:
-        write_json(stats, json_path)
+def _finish(
+    stats: RunStats, json_path: str | None, console: Console, error: str | None = None
+) -> None:
+    """The terminal summary (unless an error ended the run before a row was read) and the
+    JSON summary, which every run writes, with the error when there was one."""
+    if error is None or stats.rows_read:
+        render_summary(stats, console)
+    if not json_path:
+        return
+    try:
+        write_json(stats, json_path, error=error)
+    except OSError as exc:
+        problem = f"--json: cannot write {json_path}: {exc.strerror or exc}"
+        if error is not None:
+            _error_line(problem)
+            raise BulkloadError(problem) from None
+        # Exit 2, not 3: the rows are in the target; a blind re-run would load them twice.
+        raise BulkloadError(
+            f"{problem}; the import itself finished ({stats.outcome}): "
+            f"{stats.rows_loaded} rows loaded, {stats.rows_rejected} rejected"
+        ) from None
 
 
-@app.command("forget-checkpoints")
+def _secrets(settings: ImportConfig) -> list[str]:
+    with contextlib.suppress(ValueError):
+        password = urlsplit(settings.target.url).password
+        return [password] if password else []
+    return []
+
+
+@app.command("forget-checkpoints", cls=_Command)
 def forget_checkpoints_command(
     to: str = typer.Option(..., "--to", envvar="BULKLOAD_TO", help="Target URL."),
     table: str = typer.Option(..., "--table", envvar="BULKLOAD_TABLE", help="Table name."),
@@ -372,7 +436,7 @@ def forget_checkpoints_command(
         print(f"removed {removed} checkpoint key(s) of table {table!r} from {backend.describe()}")
 
 
-@app.command("backends")
+@app.command("backends", cls=_Command)
 def backends_command() -> None:
     """List the installed backends and the URL schemes they serve."""
     console = Console(highlight=False)
@@ -397,16 +461,21 @@ def _errors_as_exit_codes(debug: bool) -> Iterator[None]:
         _show(error, debug, "interrupted")
         raise typer.Exit(EXIT_INTERRUPTED) from None
     except Exception as error:
-        _show(
-            error, debug, f"internal error: {type(error).__name__}: {error} (--debug shows where)"
-        )
+        _show(error, debug)
         raise typer.Exit(EXIT_ABORTED) from None
+
+
+def _error_message(error: BaseException) -> str:
+    """What the user is told: our own errors as they are, anything else as internal."""
+    if isinstance(error, BulkloadError):
+        return str(error)
+    return f"internal error: {type(error).__name__}: {error} (--debug shows where)"
 
 
 def _show(error: BaseException, debug: bool, message: str | None = None) -> None:
     if debug:
         traceback.print_exception(error)
-    _error_line(message or str(error))
+    _error_line(message or _error_message(error))
 
 
 def _error_line(message: str) -> None:

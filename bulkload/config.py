@@ -8,14 +8,17 @@ user actually set, and :func:`build_import_config` validates it into an ``Import
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from bulkload.errors import UsageError
+from bulkload.redact import redact_url
 
 DEFAULT_TARGET = "sqlite:///bulkload.db"
 IF_EXISTS_CHOICES = ("append", "replace", "truncate", "fail")
@@ -246,7 +249,7 @@ def build_import_config(options: Mapping[str, Any]) -> ImportConfig:
         limit=None if limit is None else _int(limit, "--limit", minimum=0),
         select=tuple(_as_list(get("select"), "--select")) or None,
         rename=_pairs(get("rename"), "--rename"),
-        types=_pairs(get("types"), "--type"),
+        types=_types(get("types")),
     )
 
     if_exists = get("if_exists", "append")
@@ -258,7 +261,7 @@ def build_import_config(options: Mapping[str, Any]) -> ImportConfig:
     if table is not None and not str(table).strip():
         raise UsageError("--table must not be empty")
     target = TargetOptions(
-        url=str(get("to") or DEFAULT_TARGET),
+        url=_target_url(get("to") or DEFAULT_TARGET),
         table=table,
         if_exists=if_exists,
         wal=bool(get("wal", True)),
@@ -282,14 +285,14 @@ def build_import_config(options: Mapping[str, Any]) -> ImportConfig:
         concurrency=_int(get("concurrency", 8), "--concurrency", minimum=1),
         queue_depth=_optional_int(get("queue_depth"), "--queue-depth"),
         readers=_int(get("readers", 1), "--readers", minimum=1),
-        rate=_optional_float(get("rate"), "--rate"),
-        max_batches_per_sec=_optional_float(get("max_batches_per_sec"), "--max-batches-per-sec"),
-        max_bytes_per_sec=_optional_float(get("max_bytes_per_sec"), "--max-bytes-per-sec"),
+        rate=_optional_rate(get("rate"), "--rate"),
+        max_batches_per_sec=_optional_rate(get("max_batches_per_sec"), "--max-batches-per-sec"),
+        max_bytes_per_sec=_optional_rate(get("max_bytes_per_sec"), "--max-bytes-per-sec"),
         retries=_int(get("retries", 5), "--retries", minimum=0),
-        retry_max_wait=_optional_float(get("retry_max_wait", 5.0), "--retry-max-wait") or 5.0,
-        timeout=_optional_float(get("timeout", 120.0), "--timeout"),
+        retry_max_wait=_seconds(get("retry_max_wait", 5.0), "--retry-max-wait"),
+        timeout=_seconds(get("timeout", 120.0), "--timeout") or None,  # 0: no timeout
         breaker_threshold=_int(get("breaker_threshold", 10), "--breaker-threshold", minimum=0),
-        breaker_cooldown=_optional_float(get("breaker_cooldown", 5.0), "--breaker-cooldown") or 5.0,
+        breaker_cooldown=_seconds(get("breaker_cooldown", 5.0), "--breaker-cooldown"),
         max_errors=max_errors,
         max_errors_percent=max_errors_percent,
         fail_fast=bool(get("fail_fast", False)),
@@ -355,6 +358,32 @@ def _pairs(value: Any, option: str) -> dict[str, str]:
     return out
 
 
+def _target_url(value: Any) -> str:
+    """The --to URL, parsed now: a bad port or bracket would surface mid-run otherwise."""
+    url = str(value)
+    try:
+        _ = urlsplit(url).port  # raises for a port that is not a number in 0..65535
+    except ValueError as exc:
+        shown = redact_url(url)  # "<unparseable URL>" when even the password is unreadable
+        raise UsageError(f"--to: invalid URL {shown}: {exc}") from None
+    return url
+
+
+def _types(value: Any) -> dict[str, str]:
+    """``--type col=TYPE`` pairs, each TYPE checked now so a typo stops the run before it
+    opens anything."""
+    from bulkload.sources.schema import parse_type  # here: bulkload.sources imports config
+
+    types = _pairs(value, "--type")
+    for column, name in types.items():
+        try:
+            parse_type(name)
+        except UsageError as exc:
+            reason = str(exc).removeprefix("--type: ")
+            raise UsageError(f"--type {column}={name}: {reason}") from None
+    return types
+
+
 def _choice(value: Any, option: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise UsageError(f"{option} must be one of {', '.join(choices)}, not {value!r}")
@@ -365,17 +394,33 @@ def _optional_int(value: Any, option: str) -> int | None:
     return None if value is None else _int(value, option, minimum=1)
 
 
-def _optional_float(value: Any, option: str) -> float | None:
-    """A positive number of seconds, rows, bytes...; None or 0 means "not set"."""
-    if value is None:
-        return None
+def _number(value: Any, option: str) -> float:
     try:
         number = float(value)
     except (TypeError, ValueError):
         raise UsageError(f"{option} must be a number, not {value!r}") from None
+    if not math.isfinite(number):
+        raise UsageError(f"{option} must be a finite number, not {value!r}")
+    return number
+
+
+def _optional_rate(value: Any, option: str) -> float | None:
+    """A limit per second, or None (not set): 0 would mean "never send", so it is refused
+    rather than read as "no limit"."""
+    if value is None:
+        return None
+    number = _number(value, option)
+    if number <= 0:
+        raise UsageError(f"{option} must be greater than 0, not {value} (omit it for no limit)")
+    return number
+
+
+def _seconds(value: Any, option: str) -> float:
+    """A duration in seconds; 0 is a real value (no wait)."""
+    number = _number(value, option)
     if number < 0:
         raise UsageError(f"{option} must not be negative, not {value!r}")
-    return number or None
+    return number
 
 
 def _max_errors(value: Any) -> tuple[int | None, float | None]:
@@ -384,8 +429,8 @@ def _max_errors(value: Any) -> tuple[int | None, float | None]:
         return None, None
     text = str(value).strip()
     if text.endswith("%"):
-        percent = _optional_float(text[:-1], "--max-errors")
-        if percent is None or percent > 100:
+        percent = _number(text[:-1], "--max-errors")
+        if not 0 < percent <= 100:
             raise UsageError(f"--max-errors percentage must be in (0, 100], not {text!r}")
         return None, percent
     return _int(text, "--max-errors", minimum=0), None

@@ -55,9 +55,18 @@ def run_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> RunCli:
     The run gets its own cwd, environment, stdin, stdout and stderr; afterwards the test
     fails if it left a traceback on stderr, a signal handler installed or a thread
     running. Tests that send signals, kill the process or need a fresh interpreter use
-    ``run_cli_subprocess``."""
+    ``run_cli_subprocess``; ``file_size_limit`` and ``obey_permissions`` (see
+    :func:`_run_subprocess`) limit a process, so those runs get a child process too."""
 
-    def run(*args: str, stdin: bytes | None = None, env: dict[str, str] | None = None) -> CliResult:
+    def run(
+        *args: str,
+        stdin: bytes | None = None,
+        env: dict[str, str] | None = None,
+        file_size_limit: int | None = None,
+        obey_permissions: bool = False,
+    ) -> CliResult:
+        if file_size_limit is not None or obey_permissions:
+            return _run_subprocess(tmp_path, args, stdin, env, file_size_limit, obey_permissions)
         with monkeypatch.context() as patch:
             patch.chdir(tmp_path)
             wanted = _cli_env(env)
@@ -124,20 +133,93 @@ def run_cli_subprocess(tmp_path: Path) -> RunCli:
     """Run ``python -m bulkload ARGS`` in a process of its own, in tmp_path, and capture
     it: for tests that need a fresh interpreter, real pipes or a real exit status."""
 
-    def run(*args: str, stdin: bytes | None = None, env: dict[str, str] | None = None) -> CliResult:
-        proc = subprocess.run(
-            [sys.executable, "-m", "bulkload", *args],
-            cwd=tmp_path,
-            input=stdin,
-            capture_output=True,
-            env=_cli_env(env),
-            timeout=CLI_TIMEOUT_S,
-        )
-        result = CliResult(proc.returncode, proc.stdout.decode(), proc.stderr.decode())
-        assert "Traceback" not in result.stderr, result.stderr
-        return result
+    def run(
+        *args: str,
+        stdin: bytes | None = None,
+        env: dict[str, str] | None = None,
+        file_size_limit: int | None = None,
+        obey_permissions: bool = False,
+    ) -> CliResult:
+        return _run_subprocess(tmp_path, args, stdin, env, file_size_limit, obey_permissions)
 
     return run
+
+
+def _run_subprocess(
+    cwd: Path,
+    args: tuple[str, ...],
+    stdin: bytes | None,
+    env: dict[str, str] | None,
+    file_size_limit: int | None,
+    obey_permissions: bool,
+) -> CliResult:
+    """``file_size_limit``: writes that would grow a file past it fail with a real
+    OSError (EFBIG), as on a full disk. ``obey_permissions``: even as root, the process
+    is held to permission bits (see :func:`permission_bits_apply`)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "bulkload", *args],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        env=_cli_env(env),
+        timeout=CLI_TIMEOUT_S,
+        preexec_fn=(lambda: _restrict(file_size_limit, obey_permissions))
+        if file_size_limit is not None or obey_permissions
+        else None,
+    )
+    result = CliResult(proc.returncode, proc.stdout.decode(), proc.stderr.decode())
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
+
+
+def _restrict(file_size_limit: int | None, obey_permissions: bool) -> None:
+    """Runs in the child between fork and exec."""
+    if file_size_limit is not None:
+        import resource
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails instead of killing
+        resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
+    if obey_permissions:
+        _drop_root_overrides()
+
+
+_PR_CAPBSET_DROP = 24
+_CAP_DAC_OVERRIDE = 1
+_CAP_DAC_READ_SEARCH = 2
+
+
+def _drop_root_overrides() -> None:
+    """Root ignores permission bits through CAP_DAC_OVERRIDE (and CAP_DAC_READ_SEARCH).
+    Dropped from the bounding set before exec, the program runs as root without them, so
+    a 0444 file or a 0555 directory stops its writes for real, as for any user."""
+    if os.geteuid() != 0:
+        return
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    for capability in (_CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH):
+        if libc.prctl(_PR_CAPBSET_DROP, capability, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
+def permission_bits_apply(directory: Path) -> bool:
+    """Whether ``run_cli(..., obey_permissions=True)`` is refused a write to a 0444 file
+    (False only where root cannot drop its capabilities, e.g. without CAP_SETPCAP)."""
+    probe = directory / "permission-probe"
+    probe.write_text("")
+    probe.chmod(0o444)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", f"open({str(probe)!r}, 'a')"],
+            capture_output=True,
+            preexec_fn=lambda: _restrict(None, True),
+            timeout=60,
+        )
+    except subprocess.SubprocessError:
+        return False
+    finally:
+        probe.unlink()
+    return proc.returncode != 0 and b"PermissionError" in proc.stderr
 
 
 @pytest.fixture

@@ -39,7 +39,7 @@ def test_json_summary_file(run_cli, write_file, tmp_path: Path):
     assert summary["target"] == "sqlite:///o.db" and summary["table"] == "d"
     assert summary["elapsed_s"] > 0 and summary["rows_per_s"] > 0
     latency = summary["latency_ms"]
-    assert set(latency) == {"p50", "p90", "p99", "p999", "max", "mean"}
+    assert set(latency) == {"p50", "p90", "p99", "p999", "max", "mean", "stdev"}
     assert (
         0 < latency["p50"] <= latency["p90"] <= latency["p99"] <= latency["p999"] <= latency["max"]
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from importlib.metadata import entry_points
+from typing import Any
 from urllib.parse import urlsplit
 
 from bulkload.backends.base import Backend, BackendFactory, ErrorKind, TableSpec
@@ -62,12 +63,29 @@ def create_backend(options: TargetOptions) -> Backend:
     # The entry point named like the scheme first: loading a backend imports its driver,
     # and an SQLite run need not pay for importing asyncpg. Then the rest, for aliases.
     candidates = sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name != base_scheme)
+    broken: list[str] = []
     for ep in candidates:
         try:
             factory: BackendFactory = ep.load()
-        except Exception:
+        except Exception as exc:
+            if ep.name == base_scheme:  # the backend for this scheme: say why it is missing
+                raise UsageError(f"--to: {_cannot_load(ep.name, ep.dist, exc)}") from None
+            broken.append(_cannot_load(ep.name, ep.dist, exc))
             continue
         if base_scheme in factory.schemes:
             return factory(options.url, options)
     known = sorted({s for info in available_backends() for s in info.schemes})
-    raise UsageError(f"--to: unknown scheme {scheme!r} (installed: {', '.join(known)})")
+    unloadable = f"; {'; '.join(broken)}" if broken else ""
+    raise UsageError(f"--to: unknown scheme {scheme!r} (installed: {', '.join(known)}){unloadable}")
+
+
+def _cannot_load(name: str, dist: Any, error: Exception) -> str:
+    """One line naming the backend, the missing module and what to install."""
+    package = dist.name if dist is not None else "the package that declares it"
+    if isinstance(error, ModuleNotFoundError) and error.name:
+        return (
+            f"the {name!r} backend cannot be loaded: module {error.name!r} is missing "
+            f"(install the package that provides it, or reinstall {package})"
+        )
+    text = (str(error).strip() or type(error).__name__).splitlines()[0]
+    return f"the {name!r} backend cannot be loaded: {type(error).__name__}: {text}"

@@ -7,9 +7,10 @@ retries, accounting and checkpoints all live in the engine.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 import pyarrow as pa
 
@@ -76,8 +77,10 @@ class Backend(Protocol):
         With a ``key`` (checkpointing is on), a backend that records checkpoints in the
         target writes the key in the same transaction, and skips a batch whose key is
         already there (a retry after an ambiguous failure must not load it twice).
-        If the call is cancelled (timeout), either nothing is committed and the
-        cancellation propagates, or everything is and the call returns normally.
+        If the call is cancelled (a timeout, or the run aborting), either nothing is
+        committed and the ``CancelledError`` propagates, or the write is let finish and,
+        when it committed, :class:`CancelledAfterCommit` is raised instead, so the engine
+        counts its rows and still stops. A cancellation is never swallowed.
         """
 
     async def committed_keys(self) -> list[BatchKey]:
@@ -96,6 +99,35 @@ class Backend(Protocol):
 
     def describe(self) -> str:
         """The target for humans and reports, with any password removed."""
+
+
+class CancelledAfterCommit(asyncio.CancelledError):
+    """A write was cancelled while committing, was let finish, and did commit.
+
+    Still a ``CancelledError`` (the cancellation goes on to whoever asked for it), but the
+    engine catches it first to count the committed rows: an abort never loses track of
+    what the target holds.
+    """
+
+
+T = TypeVar("T")
+
+
+async def finish_despite_cancel(work: asyncio.Future[T]) -> T:
+    """Await work that cannot be interrupted once started (a commit) to its end, even if
+    the caller is cancelled meanwhile: then raise :class:`CancelledAfterCommit` when the
+    work succeeded, or a plain ``CancelledError`` when it did not (nothing committed)."""
+    cancelled = False
+    while not work.done():
+        try:
+            await asyncio.wait({work})  # unlike await/shield, never cancels ``work``
+        except asyncio.CancelledError:
+            cancelled = True
+    if not cancelled:
+        return work.result()
+    if work.cancelled() or work.exception() is not None:  # retrieved: no stray warning
+        raise asyncio.CancelledError
+    raise CancelledAfterCommit
 
 
 class BackendFactory(Protocol):

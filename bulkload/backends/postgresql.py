@@ -22,6 +22,8 @@ never loaded twice.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import io
 import os
 from typing import Any, ClassVar
@@ -32,7 +34,13 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 from pgpq import ArrowToPostgresBinaryEncoder
 
-from bulkload.backends.base import BatchKey, ErrorKind, TableSpec
+from bulkload.backends.base import (
+    BatchKey,
+    CancelledAfterCommit,
+    ErrorKind,
+    TableSpec,
+    finish_despite_cancel,
+)
 from bulkload.backends.sql import CHECKPOINT_TABLE, quote_identifier
 from bulkload.config import TargetOptions
 from bulkload.errors import TargetError, TargetUnreachable, UsageError
@@ -124,8 +132,11 @@ class PostgresBackend:
         try:
             async with self._pool.acquire() as conn, conn.transaction():
                 await self._prepare_table(conn, table)
-        except asyncpg.PostgresError as exc:
-            raise TargetError(f"{self.describe()}: {self._clean(exc)}") from None
+        except BaseException as exc:
+            await self.close()  # the engine closes only a backend that opened
+            if isinstance(exc, asyncpg.PostgresError):
+                raise TargetError(f"{self.describe()}: {self._clean(exc)}") from None
+            raise
 
     def encode(self, batch: pa.RecordBatch) -> Any:
         if self.method == "insert":
@@ -141,17 +152,35 @@ class PostgresBackend:
     async def write(self, payload: Any, key: BatchKey | None = None) -> None:
         assert self._pool is not None, "open() was not called"
         conn = await self._pool.acquire()
+        committed = False
         try:
-            async with conn.transaction():
+            transaction = conn.transaction()
+            await transaction.start()
+            try:
                 await self._write_in(conn, payload, key)
+            except BaseException:
+                with contextlib.suppress(Exception):  # a broken connection is dropped below
+                    await transaction.rollback()
+                raise
+            # Once COMMIT is sent its outcome must be known, or an abort would not know
+            # whether these rows are in the table: it is let finish even if cancelled.
+            await finish_despite_cancel(asyncio.ensure_future(transaction.commit()))
+            committed = True
         except BaseException as exc:
             # A connection that failed for any reason but the rows themselves (killed
             # backend, cancelled COPY) may be mid-protocol: drop it, the pool opens anew.
-            if self.classify(exc) is not ErrorKind.PERMANENT:
+            if not isinstance(exc, CancelledAfterCommit) and (
+                self.classify(exc) is not ErrorKind.PERMANENT
+            ):
                 conn.terminate()
             raise
         finally:
-            await self._pool.release(conn)
+            try:
+                await self._pool.release(conn)  # shielded by asyncpg: it completes anyway
+            except asyncio.CancelledError:
+                if committed:
+                    raise CancelledAfterCommit from None  # the rows are in: count them
+                raise
 
     async def _write_in(self, conn: asyncpg.Connection, payload: Any, key: BatchKey | None) -> None:
         if key is not None and not await self._record_key(conn, key):
@@ -248,6 +277,7 @@ class PostgresBackend:
         return f"INSERT INTO {target} ({columns}) VALUES ({values})"
 
     async def _prepare_table(self, conn: asyncpg.Connection, table: TableSpec) -> None:
+        await self._check_name_lengths(conn, table)
         if self.schema_name:
             await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_identifier(self.schema_name)}")
         exists = await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", self._qualified)
@@ -277,6 +307,33 @@ class PostgresBackend:
                 " row_offset bigint NOT NULL, row_count bigint NOT NULL,"
                 " committed_at timestamptz NOT NULL DEFAULT now(),"
                 " PRIMARY KEY (target_table, source, batch_index, row_offset))"
+            )
+
+    async def _check_name_lengths(self, conn: asyncpg.Connection, table: TableSpec) -> None:
+        """PostgreSQL cuts longer names to max_identifier_length bytes without a word, so
+        a table made from long names would not match them on the next run: refuse them.
+        (Cutting them here instead would need the same mapping on every later run.)"""
+        limit = int(await conn.fetchval("SHOW max_identifier_length"))
+
+        def too_long(name: str) -> bool:
+            return len(name.encode()) > limit
+
+        if self.schema_name and too_long(self.schema_name):
+            raise UsageError(
+                f"--schema-name {self.schema_name!r} is {len(self.schema_name.encode())} "
+                f"bytes; PostgreSQL names hold at most {limit}: choose a shorter one"
+            )
+        if too_long(table.name):
+            raise UsageError(
+                f"table name {table.name!r} is {len(table.name.encode())} bytes; PostgreSQL "
+                f"names hold at most {limit}: choose a shorter one with --table"
+            )
+        columns = [f.name for f in table.schema if too_long(f.name)]
+        if columns:
+            names = ", ".join(repr(name) for name in columns)
+            raise UsageError(
+                f"column name(s) longer than PostgreSQL's {limit} bytes (it would cut them "
+                f"short): {names}; shorten them with --rename old=new"
             )
 
     async def _check_columns(self, conn: asyncpg.Connection, table: TableSpec) -> None:

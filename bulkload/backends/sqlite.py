@@ -26,7 +26,7 @@ import adbc_driver_sqlite as adbc_sqlite
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from bulkload.backends.base import BatchKey, ErrorKind, TableSpec
+from bulkload.backends.base import BatchKey, ErrorKind, TableSpec, finish_despite_cancel
 from bulkload.backends.sql import CHECKPOINT_TABLE, quote_identifier
 from bulkload.config import TargetOptions
 from bulkload.errors import TargetError, TargetUnreachable, UsageError
@@ -151,17 +151,9 @@ class SQLiteBackend:
 
     async def write(self, payload: pa.RecordBatch, key: BatchKey | None = None) -> None:
         loop = asyncio.get_running_loop()
-        done = loop.run_in_executor(self._executor, self._write, payload, key)
-        try:
-            await asyncio.shield(done)
-        except asyncio.CancelledError:
-            # Timed out or aborted. The driver cannot interrupt a statement, and a batch
-            # takes milliseconds, so let it finish: if it committed, the write succeeded
-            # after all and must not be retried (that would load its rows twice).
-            try:
-                await done
-            except Exception:
-                raise asyncio.CancelledError from None
+        # The driver cannot interrupt a statement, and a batch takes milliseconds: a
+        # cancelled write is let finish, and reports whether it committed.
+        await finish_despite_cancel(loop.run_in_executor(self._executor, self._write, payload, key))
 
     async def committed_keys(self) -> list[BatchKey]:
         return list(await self._run(self._committed_keys))
@@ -188,6 +180,8 @@ class SQLiteBackend:
                 await self._run(self._connection.close)
         finally:
             self._executor.shutdown(wait=True)
+            # a fresh (idle, threadless) pool: the library may open this backend again
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
 
     def classify(self, error: BaseException) -> ErrorKind:
         if isinstance(error, SQLiteError):
@@ -213,6 +207,7 @@ class SQLiteBackend:
             raise TargetUnreachable(f"{self.describe()}: directory {directory} does not exist")
         if os.path.isdir(self.path):  # SQLite would say "failed to allocate memory"
             raise TargetError(f"{self.describe()}: {self.path} is a directory, not a database")
+        self._check_writable(directory)
         try:
             conn = _Connection(self.path, self.busy_timeout_ms)
         except adbc.Error as exc:
@@ -232,6 +227,26 @@ class SQLiteBackend:
                 raise TargetError(f"{self.describe()}: {_message(exc)}") from None
             raise
         self._connection = conn
+
+    def _check_writable(self, directory: str) -> None:
+        """Say what is not writable: SQLite reports "failed to allocate memory" or
+        "attempt to write a readonly database" instead. access() answers for this
+        process as the kernel would (root passes, unless the file system is read-only)."""
+        exists = os.path.exists(self.path)
+        if exists and not os.access(self.path, os.W_OK):
+            raise TargetError(f"{self.describe()}: database file {self.path} is read-only")
+        if os.access(directory, os.W_OK | os.X_OK):
+            return
+        if not exists:
+            raise TargetError(
+                f"{self.describe()}: directory {directory} is not writable "
+                "(the database file cannot be created there)"
+            )
+        if self.wal:  # the -wal and -shm files go beside the database
+            raise TargetError(
+                f"{self.describe()}: directory {directory} is not writable, and WAL mode "
+                "creates files beside the database (--no-wal does not)"
+            )
 
     # ----------------------------------------------------------------- checkpoints
 

@@ -7,12 +7,13 @@ rejection only, and flushed as rows arrive so a crash keeps what was written.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import threading
 from pathlib import Path
 from typing import IO
 
-from bulkload.errors import UsageError
+from bulkload.errors import AbortedError, UsageError
 from bulkload.sources.batch import Rejection
 
 
@@ -30,15 +31,21 @@ class BadRecordsFile:
             if self._writer is None:
                 self._open()
             assert self._writer is not None and self._file is not None
-            self._writer.writerow(
-                {
-                    "source": rejection.source,
-                    "line": "" if rejection.line is None else rejection.line,
-                    "reason": rejection.reason,
-                    "record": rejection.record if rejection.record is not None else "",
-                }
-            )
-            self._file.flush()
+            try:
+                self._writer.writerow(
+                    {
+                        "source": rejection.source,
+                        "line": "" if rejection.line is None else rejection.line,
+                        "reason": rejection.reason,
+                        "record": rejection.record if rejection.record is not None else "",
+                    }
+                )
+                self._file.flush()
+            except OSError as exc:
+                # A rejected row that cannot be kept would be lost: stop the run.
+                raise AbortedError(
+                    f"--bad-records: cannot write {self.path}: {exc.strerror or exc}"
+                ) from None
             self.count += 1
 
     def _open(self) -> None:
@@ -56,5 +63,7 @@ class BadRecordsFile:
     def close(self) -> None:
         with self._lock:
             if self._file is not None:
-                self._file.close()
-                self._file = None
+                handle, self._file = self._file, None
+                # Whatever was not flushed was reported when writing failed.
+                with contextlib.suppress(OSError):
+                    handle.close()

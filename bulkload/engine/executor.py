@@ -1,10 +1,14 @@
 """``execute_concurrent``: write many batches with bounded concurrency, results in order.
 
-Modelled on database drivers' ``execute_concurrent``: at most ``concurrency`` batches in
-flight, a new one started as each completes, and one ``(success, result_or_exception)``
-per batch in input order. Writes go through the run's policy (throttle, breaker,
-timeout, retries of transient errors); a batch the target refuses fails as a whole
-(no bisection: the caller owns its batches).
+Modelled on database drivers' ``execute_concurrent``: ``concurrency`` batches in flight
+whatever order they finish in, a new one started as soon as any completes, and one
+``(success, result_or_exception)`` per batch in input order. Writes go through the run's
+policy (throttle, breaker, timeout, retries of transient errors); a batch the target
+refuses fails as a whole (no bisection: the caller owns its batches).
+
+Memory: at most ``concurrency`` batches are held (those in flight; a batch is released
+once written), plus at most ``reorder_limit`` small results that finished ahead of a
+slower, earlier batch. When that many wait, new writes wait for the slow one.
 """
 
 from __future__ import annotations
@@ -12,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Iterator
+from types import TracebackType
 from typing import Any, NamedTuple
 
 import pyarrow as pa
@@ -20,10 +25,15 @@ import pyarrow as pa
 from bulkload.backends import create_backend
 from bulkload.backends.base import Backend, TableSpec
 from bulkload.config import EngineOptions, TargetOptions
+from bulkload.engine.ceiling import in_flight_ceiling
 from bulkload.engine.loop_thread import LoopThread
-from bulkload.engine.writer import BatchWriter, in_flight_limit, one_line
+from bulkload.engine.writer import BatchWriter, one_line
 from bulkload.errors import BulkloadError, PermanentWriteError, UsageError
 from bulkload.stats.run import RunStats
+
+DEFAULT_CONCURRENCY = 100
+#: results held for a slow earlier batch, per write in flight, by default
+REORDER_PER_SLOT = 100
 
 
 class ExecutionResult(NamedTuple):
@@ -34,63 +44,116 @@ class ExecutionResult(NamedTuple):
 def execute_concurrent(
     backend: Backend | str,
     batches: Iterable[pa.RecordBatch],
-    concurrency: int = 100,
+    concurrency: int | None = None,
     raise_on_first_error: bool = True,
     results_generator: bool = False,
     *,
     table: str | None = None,
     if_exists: str = "append",
     options: EngineOptions | None = None,
-) -> list[ExecutionResult] | Iterator[ExecutionResult]:
+    reorder_limit: int | None = None,
+) -> list[ExecutionResult] | ResultsGenerator:
     """Write ``batches`` into ``table`` of ``backend`` (a Backend or a target URL).
 
-    The backend is opened (creating the table from the first batch's schema) and closed
-    here, on a private event-loop thread, so this works from sync code and inside a
-    running event loop alike. With ``results_generator=True`` results stream as they
-    are ready with memory bounded by ``concurrency``; otherwise a list is returned.
-    With ``raise_on_first_error`` the first failure is raised (pending writes are
-    cancelled) instead of being returned.
+    Each call opens the backend for ``table`` (creating it from the first batch's
+    schema) and closes it at the end, on a private event-loop thread, so this works from
+    sync code and inside a running event loop alike; a Backend object can be passed to
+    later calls again. With ``results_generator=True`` results stream as they are ready
+    (a :class:`ResultsGenerator`: close it, or use it in a ``with``, to stop early);
+    otherwise a list is returned. With ``raise_on_first_error`` the first failure is
+    raised (pending writes are cancelled) instead of being returned.
     """
-    if table is None:
-        raise UsageError("execute_concurrent needs table=NAME")
-    if concurrency < 1:
-        raise UsageError("concurrency must be at least 1")
-    target = create_backend(TargetOptions(url=backend)) if isinstance(backend, str) else backend
-    run = _Execution(target, table, if_exists, options or EngineOptions(), concurrency)
-    stream = run.stream(batches, raise_on_first_error)
+    run = _Execution.create(backend, table, if_exists, options, concurrency, reorder_limit)
+    results = ResultsGenerator(run.stream(batches, raise_on_first_error), run.stats)
     if results_generator:
-        return _sync_iterate(stream)
-    return list(_sync_iterate(stream))
+        return results
+    with results:
+        return list(results)
 
 
 async def execute_concurrent_async(
-    backend: Backend,
+    backend: Backend | str,
     batches: Iterable[pa.RecordBatch],
-    concurrency: int = 100,
+    concurrency: int | None = None,
     raise_on_first_error: bool = True,
     *,
-    table: str,
+    table: str | None = None,
     if_exists: str = "append",
     options: EngineOptions | None = None,
+    reorder_limit: int | None = None,
 ) -> AsyncIterator[ExecutionResult]:
     """The same on the caller's running loop: an async iterator of ordered results."""
-    run = _Execution(backend, table, if_exists, options or EngineOptions(), concurrency)
-    async for result in run.stream(batches, raise_on_first_error):
-        yield result
-
-
-def _sync_iterate(stream: AsyncIterator[ExecutionResult]) -> Iterator[ExecutionResult]:
-    loop = LoopThread("bulkload-execute")
+    run = _Execution.create(backend, table, if_exists, options, concurrency, reorder_limit)
+    stream = run.stream(batches, raise_on_first_error)
     try:
-        while True:
-            try:
-                yield loop.run(_anext(stream))
-            except StopAsyncIteration:
-                return
+        async for result in stream:
+            yield result
     finally:
-        with contextlib.suppress(Exception):
-            loop.run(_aclose(stream))
+        await stream.aclose()
+
+
+class ResultsGenerator(Iterator[ExecutionResult]):
+    """Ordered results, computed on a private event-loop thread. ``close()`` (or leaving
+    a ``with`` block) cancels the writes still in flight, closes the backend and ends
+    the thread; an unclosed generator does the same when it is garbage-collected."""
+
+    def __init__(self, stream: AsyncIterator[ExecutionResult], stats: RunStats):
+        self._stream = stream
+        #: counters of this run: rows loaded, writes in flight asked and effective
+        self.stats = stats
+        self._loop: LoopThread | None = LoopThread("bulkload-execute")
+
+    def __iter__(self) -> ResultsGenerator:
+        return self
+
+    def __next__(self) -> ExecutionResult:
+        loop = self._loop
+        if loop is None:
+            raise StopIteration
+        try:
+            return loop.run(_anext(self._stream))
+        except StopAsyncIteration:
+            self._end(loop)
+            raise StopIteration from None
+        except BaseException:
+            # the stream ended with this error, or (Ctrl-C) is still running: stopping
+            # the loop cancels it, and its own cleanup closes the backend
+            self._end(loop)
+            raise
+
+    def close(self) -> None:
+        loop = self._loop
+        if loop is None:
+            return
+        try:
+            loop.run(_aclose(self._stream))
+        finally:
+            self._end(loop)
+
+    def _end(self, loop: LoopThread) -> None:
+        self._loop = None
         loop.stop()
+
+    def __enter__(self) -> ResultsGenerator:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is None:
+            self.close()
+            return
+        try:  # the with body's exception wins; a failure to close is added to it
+            self.close()
+        except Exception as error:
+            exc.add_note(f"also, closing the results generator failed: {one_line(error)}")
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
 
 
 async def _anext(stream: AsyncIterator[ExecutionResult]) -> ExecutionResult:
@@ -105,37 +168,86 @@ async def _aclose(stream: AsyncIterator[ExecutionResult]) -> None:
 
 class _Execution:
     def __init__(
-        self, backend: Backend, table: str, if_exists: str, options: EngineOptions, concurrency: int
+        self,
+        backend: Backend,
+        table: str,
+        if_exists: str,
+        options: EngineOptions,
+        concurrency: int | None,
+        reorder_limit: int | None,
     ):
         self.backend = backend
         self.table = table
         self.if_exists = if_exists
         self.stats = RunStats(target=backend.describe(), table=table)
         self.writer = BatchWriter(backend, options, self.stats)
-        self.concurrency = in_flight_limit(backend, concurrency)
+        self.concurrency = in_flight_ceiling(
+            backend,
+            concurrency or DEFAULT_CONCURRENCY,
+            self.stats,
+            asked=concurrency is not None,
+            stacklevel=5,
+        )
+        self.reorder_limit = (
+            REORDER_PER_SLOT * self.concurrency if reorder_limit is None else reorder_limit
+        )
+
+    @classmethod
+    def create(
+        cls,
+        backend: Backend | str,
+        table: str | None,
+        if_exists: str,
+        options: EngineOptions | None,
+        concurrency: int | None,
+        reorder_limit: int | None,
+    ) -> _Execution:
+        if table is None:
+            raise UsageError("execute_concurrent needs table=NAME")
+        if concurrency is not None and concurrency < 1:
+            raise UsageError("concurrency must be at least 1")
+        if reorder_limit is not None and reorder_limit < 0:
+            raise UsageError("reorder_limit must not be negative")
+        target = create_backend(TargetOptions(url=backend)) if isinstance(backend, str) else backend
+        return cls(target, table, if_exists, options or EngineOptions(), concurrency, reorder_limit)
 
     async def stream(
         self, batches: Iterable[pa.RecordBatch], raise_on_first_error: bool
-    ) -> AsyncIterator[ExecutionResult]:
-        """Ordered results from a sliding window of ``concurrency`` writes."""
+    ) -> AsyncGenerator[ExecutionResult, None]:
+        """Ordered results; ``concurrency`` writes in flight whatever order they end in."""
         iterator = iter(batches)
-        first = next(iterator, None)
+        first = _as_batch(next(iterator, None))
         if first is None:
             return
-        await self.backend.open(
-            TableSpec(self.table, first.schema, self.if_exists, writers=self.concurrency)
-        )
-        window: deque[asyncio.Task[ExecutionResult]] = deque()
-        pending: Iterator[pa.RecordBatch] = _chain(first, iterator)
+        window: deque[asyncio.Task[ExecutionResult]] = deque()  # started, not yet yielded
+        running: set[asyncio.Task[ExecutionResult]] = set()
+        pending: Iterator[pa.RecordBatch | None] = _chain(first, iterator)
+        exhausted = False
         try:
-            for batch in pending:
-                window.append(asyncio.create_task(self._one(batch)))
-                if len(window) >= self.concurrency:
-                    result = await window.popleft()
-                    _raise_if(result, raise_on_first_error)
-                    yield result
-            while window:
-                result = await window.popleft()
+            await self.backend.open(
+                TableSpec(self.table, first.schema, self.if_exists, writers=self.concurrency)
+            )
+            while True:
+                while (
+                    not exhausted
+                    and len(running) < self.concurrency
+                    and len(window) < self.concurrency + self.reorder_limit
+                ):
+                    batch = _as_batch(next(pending, None))
+                    if batch is None:
+                        exhausted = True
+                        break
+                    task = asyncio.create_task(self._one(batch))
+                    window.append(task)
+                    running.add(task)
+                if not window:
+                    return
+                if not window[0].done():
+                    done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                    running -= done
+                    continue
+                running.discard(window[0])
+                result = window.popleft().result()
                 _raise_if(result, raise_on_first_error)
                 yield result
         finally:
@@ -161,9 +273,24 @@ class _Execution:
         return ExecutionResult(True, batch.num_rows)
 
 
-def _chain(first: pa.RecordBatch, rest: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+def _chain(first: pa.RecordBatch, rest: Iterator[Any]) -> Iterator[Any]:
     yield first
     yield from rest
+
+
+def _as_batch(item: Any) -> pa.RecordBatch | None:
+    """A RecordBatch as given, a Table as one batch; anything else is a usage error."""
+    if item is None or isinstance(item, pa.RecordBatch):
+        return item
+    if isinstance(item, pa.Table):
+        if item.num_rows == 0:
+            return pa.RecordBatch.from_pylist([], schema=item.schema)
+        return item.combine_chunks().to_batches()[0]
+    raise UsageError(
+        f"execute_concurrent writes pyarrow RecordBatches or Tables, one per write, not "
+        f"{type(item).__name__}: make batches with pyarrow.RecordBatch.from_pylist(rows), "
+        f"or add rows one by one to an AsyncLoader"
+    )
 
 
 def _raise_if(result: ExecutionResult, raise_on_first_error: bool) -> None:

@@ -2,23 +2,31 @@
 
 The familiar async-executor controls of database drivers: a parallelism level, a batch
 ("commit every N rows"), a back-pressure threshold (``add`` waits while too many rows
-are pending), success/error callbacks, ``wait_completion(timeout)``, ``is_pending()`` and
-``close()``. It runs on a private event-loop thread, so the same object works from sync
-code (``with AsyncLoader(...)``) and async code (``async with AsyncLoader(...)``).
+are pending), a flush interval (buffered rows go out at the latest after it),
+success/error callbacks, ``wait_completion(timeout)``, ``is_pending()`` and ``close()``.
+It runs on a private event-loop thread, so the same object works from sync code
+(``with AsyncLoader(...)``) and async code (``async with AsyncLoader(...)``).
 
-Rows the target refuses are isolated by bisection and handed to ``on_reject`` (or kept
-in ``rejected``); a batch that cannot be written at all (target down, retries spent)
-goes to ``on_error`` (or ``errors``, and ``close()`` raises the first one). Nothing is
-dropped silently.
+Rows are buffered as Python values and turned into Arrow once per batch (see
+:mod:`bulkload.engine.row_batches`). Rows the target refuses are isolated by bisection
+and handed to ``on_reject`` (or kept in ``rejected``); a batch that cannot be written at
+all (target down, retries spent) goes to ``on_error`` (or ``errors``, and ``close()``
+raises the first one). Callbacks run on the loader's thread; an exception a callback
+raises is kept in ``callback_errors`` and never hides the failure it was told about.
+Nothing is dropped silently.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
+import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import TracebackType
 from typing import Any
 
 import pyarrow as pa
@@ -26,31 +34,52 @@ import pyarrow as pa
 from bulkload.backends import create_backend
 from bulkload.backends.base import Backend, TableSpec
 from bulkload.config import EngineOptions, TargetOptions
+from bulkload.engine.ceiling import in_flight_ceiling
 from bulkload.engine.loop_thread import LoopThread
-from bulkload.engine.writer import BatchWriter, in_flight_limit
+from bulkload.engine.row_batches import Item, Row, RowFitter
+from bulkload.engine.writer import BatchWriter, one_line
 from bulkload.errors import UsageError
 from bulkload.sources.batch import Rejection
 from bulkload.stats.run import RunStats
+
+log = logging.getLogger("bulkload")
 
 # What add() takes: a RecordBatch, a Table, a frame with to_arrow() (polars), a list of
 # row dicts, or one row dict. (pyarrow ships no type hints, so this cannot be spelled.)
 Rows = Any
 
+DEFAULT_PARALLELISM = 8
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(slots=True)
 class _LoaderOrigin:
-    """Names rows of the n-th submitted batch in rejections (no file, no lines)."""
+    """Names rows of the n-th submitted batch in rejections (no file, no lines), and
+    remembers which of them the target refused."""
 
     index: int
     data: pa.RecordBatch
-    first_row: int  # position of the batch's first row among all rows added
+    first_row: int  # position among all rows added of the chunk the batch was cut from
+    positions: list[int]  # position in that chunk of each row of ``data``
+    refused: set[int] = field(default_factory=set)
 
     def rejection(self, row: int, reason: str) -> Rejection:
+        self.refused.add(row)
         values = {
             name: self.data.column(i)[row].as_py() for i, name in enumerate(self.data.schema.names)
         }
-        record = json.dumps(values, default=str, ensure_ascii=False)
-        return Rejection(f"batch {self.index}", self.first_row + row + 1, reason, record)
+        return _rejection(self.index, self.first_row + self.positions[row], reason, values)
+
+    def committed(self) -> pa.RecordBatch:
+        """The rows of ``data`` the target took."""
+        if not self.refused:
+            return self.data
+        keep = [i not in self.refused for i in range(self.data.num_rows)]
+        return self.data.filter(pa.array(keep))
+
+
+def _rejection(index: int, position: int, reason: str, values: Row) -> Rejection:
+    record = json.dumps(values, default=str, ensure_ascii=False)
+    return Rejection(f"batch {index}", position + 1, reason, record)
 
 
 class AsyncLoader:
@@ -59,77 +88,89 @@ class AsyncLoader:
         target: str | Backend,
         table: str,
         *,
-        parallelism: int = 8,
+        parallelism: int | None = None,
         commit_every: int = 10_000,
         backpressure: int | None = None,
+        flush_interval: float | None = 1.0,
         on_success: Callable[[int, pa.RecordBatch], None] | None = None,
         on_error: Callable[[BaseException, pa.RecordBatch], None] | None = None,
         on_reject: Callable[[Rejection], None] | None = None,
         if_exists: str = "append",
         options: EngineOptions | None = None,
     ):
+        asked = parallelism is not None
+        parallelism = DEFAULT_PARALLELISM if parallelism is None else parallelism
         if parallelism < 1 or commit_every < 1:
             raise UsageError("parallelism and commit_every must be at least 1")
+        if backpressure is not None and backpressure < commit_every:
+            raise UsageError(
+                f"backpressure ({backpressure}) must be at least commit_every ({commit_every}): "
+                f"add() would wait for rows that are never sent"
+            )
+        if flush_interval is not None and flush_interval <= 0:
+            raise UsageError("flush_interval must be positive (or None for no timed flush)")
         self.backend = (
             create_backend(TargetOptions(url=target)) if isinstance(target, str) else target
         )
         self.table = table
         self.if_exists = if_exists
-        self.parallelism = parallelism
         self.commit_every = commit_every
-        #: add() waits while more rows than this are buffered, queued or in flight
+        #: add() waits while this many rows or more are buffered, queued or in flight
         self.backpressure = backpressure or 4 * parallelism * commit_every
+        self.flush_interval = flush_interval
         self.on_success = on_success
         self.on_error = on_error
         self.stats = RunStats(target=self.backend.describe(), table=table, batch_size=commit_every)
+        #: writes in flight: ``parallelism``, capped by what the backend carries
+        self.parallelism = in_flight_ceiling(
+            self.backend, parallelism, self.stats, asked=asked, stacklevel=3
+        )
         self.errors: list[BaseException] = []
+        #: exceptions raised by on_success / on_error / on_reject, each with a note
+        self.callback_errors: list[BaseException] = []
         self.rejected: list[Rejection] = []
         self._on_reject = on_reject or self.rejected.append
         self._options = options or EngineOptions()
-        self._buffer: list[pa.RecordBatch] = []
+        self._fitter = RowFitter(table)
+        self._buffer: list[Item] = []
         self._buffered_rows = 0
-        self._pending_rows = 0  # submitted, not finished
+        self._buffered_since = 0.0  # when the oldest buffered row was added
+        self._pending_rows = 0  # cut from the buffer, not finished
         self._submitted = 0
-        self._rows_added = 0
+        self._rows_cut = 0
         self._changed = threading.Condition()
+        self._cutting = threading.Lock()  # one cut at a time: chunks keep their order
+        self._writes: set[concurrent.futures.Future[None]] = set()
         self._loop = LoopThread("bulkload-loader")
         self._opened: asyncio.Future[None] | None = None
         self._slots: asyncio.Semaphore | None = None
         self._writer: BatchWriter | None = None
         self._closed = False
-        self._schema: pa.Schema | None = None
+        self._flusher: asyncio.Task[None] | None = None
+        if flush_interval is not None:
+            self._flusher = self._loop.run(self._start_flusher(flush_interval))
 
     # ------------------------------------------------------------------ adding rows
 
     def add(self, rows: Rows) -> None:
-        """Buffer rows; every ``commit_every`` rows go out as one batch. Blocks while the
-        pending rows exceed the back-pressure threshold."""
-        if self._closed:
-            raise UsageError("this AsyncLoader is closed")
-        batch = self._conform(_as_batch(rows))
+        """Buffer rows; every ``commit_every`` rows go out as one batch. Blocks while
+        ``backpressure`` rows or more are pending."""
+        items, count = _as_items(rows)
         with self._changed:
-            self._changed.wait_for(
-                lambda: self._pending_rows + self._buffered_rows < self.backpressure
-            )
-            self._buffer.append(batch)
-            self._buffered_rows += batch.num_rows
+            if self._closed:
+                raise UsageError("this AsyncLoader is closed")
+            if self._pending_rows + self._buffered_rows >= self.backpressure:
+                self._changed.wait_for(self._has_room)
+            if not self._buffered_rows:
+                self._buffered_since = time.monotonic()
+            self._buffer.extend(items)
+            self._buffered_rows += count
             ready = self._buffered_rows >= self.commit_every
         if ready:
             self._cut(whole_batches_only=True)
 
-    def _conform(self, batch: pa.RecordBatch) -> pa.RecordBatch:
-        """Every batch takes the first one's schema (row dicts infer types per call)."""
-        if self._schema is None:
-            self._schema = batch.schema
-            return batch
-        if batch.schema.equals(self._schema):
-            return batch
-        try:
-            return batch.select(self._schema.names).cast(self._schema)
-        except (KeyError, pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-            raise UsageError(
-                f"rows do not match the loader's columns {self._schema.names}: {exc}"
-            ) from None
+    def _has_room(self) -> bool:
+        return self._pending_rows + self._buffered_rows < self.backpressure
 
     async def add_async(self, rows: Rows) -> None:
         """``add`` for async code: waits for back-pressure without blocking the loop."""
@@ -140,63 +181,141 @@ class AsyncLoader:
         self._cut(whole_batches_only=False)
 
     def _cut(self, *, whole_batches_only: bool) -> None:
-        with self._changed:
-            if not self._buffer:
-                return
-            table = pa.Table.from_batches(self._buffer).combine_chunks()
-            size = self.commit_every
-            cut = (table.num_rows // size) * size if whole_batches_only else table.num_rows
-            batches = [table.slice(i, min(size, cut - i)) for i in range(0, cut, size)]
-            rest = table.slice(cut)
-            self._buffer = rest.to_batches() if rest.num_rows else []
-            self._buffered_rows = rest.num_rows
-            for piece in batches:
-                batch = piece.combine_chunks().to_batches()[0]
-                origin = _LoaderOrigin(self._submitted, batch, self._rows_added)
+        """Turn buffered rows into batches of ``commit_every`` and start writing them."""
+        with self._cutting:
+            with self._changed:
+                size = self.commit_every
+                rows = self._buffered_rows
+                count = (rows // size) * size if whole_batches_only else rows
+                if count == 0:
+                    return
+                items = self._take(count)
+                self._buffered_rows -= count
+                self._pending_rows += count
+                first_row = self._rows_cut
+                self._rows_cut += count
+            try:
+                fitted = self._fitter.fit(items)
+            except BaseException:
+                with self._changed:
+                    self._pending_rows -= count
+                    self._changed.notify_all()
+                raise
+            index = self._submitted
+            refused = [
+                _rejection(index, first_row + at, why, row) for at, why, row in fitted.refused
+            ]
+            batch = fitted.batch
+            starts = range(0, batch.num_rows, size) if batch.num_rows else [0]
+            for start in starts:
+                piece = batch.slice(start, size)
+                origin = _LoaderOrigin(
+                    self._submitted, piece, first_row, fitted.positions[start : start + size]
+                )
                 self._submitted += 1
-                self._rows_added += batch.num_rows
-                self._pending_rows += batch.num_rows
-                self._loop.submit(self._write(batch, origin))
+                # the chunk's refused rows travel with its first piece
+                write = self._loop.submit(self._write(origin, refused))
+                refused = []
+                self._writes.add(write)
+                write.add_done_callback(self._writes.discard)
+
+    def _take(self, count: int) -> list[Item]:
+        """Remove the first ``count`` rows from the buffer (splitting a batch if needed)."""
+        if count == self._buffered_rows:
+            taken, self._buffer = self._buffer, []
+            return taken
+        taken = []
+        index = 0
+        while count > 0:
+            item = self._buffer[index]
+            rows = item.num_rows if isinstance(item, pa.RecordBatch) else 1
+            if rows > count:
+                assert isinstance(item, pa.RecordBatch)
+                taken.append(item.slice(0, count))
+                self._buffer[index] = item.slice(count)
+                break
+            taken.append(item)
+            count -= rows
+            index += 1
+        del self._buffer[:index]
+        return taken
 
     # ------------------------------------------------------------------ writing
 
-    async def _write(self, batch: pa.RecordBatch, origin: _LoaderOrigin) -> None:
+    async def _write(self, origin: _LoaderOrigin, refused: list[Rejection]) -> None:
+        batch = origin.data
+        rows = batch.num_rows + len(refused)
+        try:
+            self.stats.rows_read += rows
+            for rejection in refused:
+                self._reject(rejection)
+            if batch.num_rows:
+                await self._deliver(origin)
+        finally:
+            with self._changed:
+                self._pending_rows -= rows
+                self._changed.notify_all()
+
+    async def _deliver(self, origin: _LoaderOrigin) -> None:
+        batch = origin.data
         try:
             writer = await self._ready(batch.schema)
             assert self._slots is not None
             async with self._slots:
                 self.stats.in_flight += 1
                 try:
-                    self.stats.rows_read += batch.num_rows
                     await writer.deliver(batch, origin)
                     self.stats.batches += 1
                 finally:
                     self.stats.in_flight -= 1
-            if self.on_success is not None:
-                self.on_success(batch.num_rows, batch)
-        except BaseException as exc:  # reported, never lost: on_error or .errors
-            if self.on_error is not None:
-                self.on_error(exc, batch)
-            else:
-                self.errors.append(exc)
-        finally:
-            with self._changed:
-                self._pending_rows -= batch.num_rows
-                self._changed.notify_all()
+        except Exception as exc:  # reported, never lost: on_error or .errors
+            self._failed(exc, batch)
+            return
+        committed = origin.committed()
+        if self.on_success is not None and committed.num_rows:
+            try:
+                self.on_success(committed.num_rows, committed)
+            except Exception as exc:  # the rows are committed: not a failed write
+                self._callback_failed("on_success", exc)
+
+    def _failed(self, error: Exception, batch: pa.RecordBatch) -> None:
+        if self.on_error is None:
+            self.errors.append(error)
+            return
+        try:
+            self.on_error(error, batch)
+        except Exception as exc:  # the callback failed: keep the write error for close()
+            self.errors.append(error)
+            self._callback_failed("on_error", exc)
+
+    def _reject(self, rejection: Rejection) -> None:
+        self.stats.reject(rejection)
+        self._hand_over(rejection)
+
+    def _hand_over(self, rejection: Rejection) -> None:
+        """Give a rejected row to on_reject; its exception must not fail the write."""
+        try:
+            self._on_reject(rejection)
+        except Exception as exc:
+            self._callback_failed("on_reject", exc)
+
+    def _callback_failed(self, callback: str, error: Exception) -> None:
+        error.add_note(f"raised by the AsyncLoader's {callback} callback")
+        self.callback_errors.append(error)
+        log.warning("%s callback raised %s: %s", callback, type(error).__name__, one_line(error))
 
     async def _ready(self, schema: pa.Schema) -> BatchWriter:
         """Open the backend once, with the first batch's schema."""
         if self._opened is None:
             self._opened = asyncio.get_running_loop().create_future()
-            writers = in_flight_limit(self.backend, self.parallelism)
-            self._slots = asyncio.Semaphore(writers)
+            self._slots = asyncio.Semaphore(self.parallelism)
             try:
                 self.stats.started_at = asyncio.get_running_loop().time()
                 await self.backend.open(
-                    TableSpec(self.table, schema, self.if_exists, writers=writers)
+                    TableSpec(self.table, schema, self.if_exists, writers=self.parallelism)
                 )
                 self._writer = BatchWriter(
-                    self.backend, self._options, self.stats, on_reject=self._on_reject
+                    self.backend, self._options, self.stats, on_reject=self._hand_over
                 )
                 self._opened.set_result(None)
             except BaseException as exc:
@@ -206,6 +325,25 @@ class AsyncLoader:
         await asyncio.shield(self._opened)
         assert self._writer is not None
         return self._writer
+
+    # ------------------------------------------------------------------ timed flush
+
+    async def _start_flusher(self, interval: float) -> asyncio.Task[None]:
+        return asyncio.create_task(self._flush_periodically(interval))
+
+    async def _flush_periodically(self, interval: float) -> None:
+        """Send rows that waited ``interval`` in the buffer (checked twice per interval)."""
+        while True:
+            await asyncio.sleep(interval / 2)
+            with self._changed:
+                stale = self._buffered_rows and time.monotonic() - self._buffered_since >= interval
+            if stale:
+                await asyncio.to_thread(self.flush)
+
+    async def _stop_flusher(self) -> None:
+        if self._flusher is not None:
+            self._flusher.cancel()
+            await asyncio.wait({self._flusher})
 
     # ------------------------------------------------------------------ completion
 
@@ -218,25 +356,35 @@ class AsyncLoader:
         """Send the buffer and wait until everything is written. False on timeout."""
         self.flush()
         with self._changed:
-            return self._changed.wait_for(lambda: self._pending_rows == 0, timeout=timeout)
+            return self._changed.wait_for(
+                lambda: self._pending_rows == 0 and self._buffered_rows == 0, timeout=timeout
+            )
 
     async def wait_completion_async(self, timeout: float | None = None) -> bool:
         return await asyncio.to_thread(self.wait_completion, timeout)
 
     def close(self) -> None:
-        """Write everything, close the backend and the loop. Raises the first write error
-        when there was no ``on_error`` callback to receive it."""
-        if self._closed:
-            return
-        self.wait_completion()
-        self._closed = True
+        """Write everything, close the backend and the loop. Then raise the first write
+        error no ``on_error`` callback took, else the first exception a callback raised."""
+        with self._changed:
+            if self._closed:
+                return
+            self._closed = True
         try:
+            self._loop.run(self._stop_flusher())
+            self.wait_completion()
+            concurrent.futures.wait(list(self._writes))
             if self._opened is not None:
-                self._loop.run(self.backend.close())
+                try:
+                    self._loop.run(self.backend.close())
+                except Exception as exc:
+                    self.errors.append(exc)
         finally:
             self._loop.stop()
         if self.errors:
             raise self.errors[0]
+        if self.callback_errors:
+            raise self.callback_errors[0]
 
     async def aclose(self) -> None:
         await asyncio.to_thread(self.close)
@@ -244,26 +392,51 @@ class AsyncLoader:
     def __enter__(self) -> AsyncLoader:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._close_after(exc, self.close)
 
     async def __aenter__(self) -> AsyncLoader:
         return self
 
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await asyncio.to_thread(self._close_after, exc, self.close)
+
+    @staticmethod
+    def _close_after(body_error: BaseException | None, close: Callable[[], None]) -> None:
+        """Close; if the ``with`` body raised, its exception wins and ours becomes a note."""
+        if body_error is None:
+            close()
+            return
+        try:
+            close()
+        except Exception as exc:
+            body_error.add_note(f"also, closing the AsyncLoader failed: {one_line(exc)}")
 
 
-def _as_batch(rows: Rows) -> pa.RecordBatch:
+def _as_items(rows: Rows) -> tuple[list[Item], int]:
+    """What add() buffers: copies of row dicts (the caller may reuse its dict), or one
+    Arrow batch."""
+    if isinstance(rows, dict):
+        return [dict(rows)], 1
     if isinstance(rows, pa.RecordBatch):
-        return rows
+        return [rows], rows.num_rows
     if isinstance(rows, pa.Table):
-        if rows.num_rows == 0:
-            return pa.RecordBatch.from_pylist([], schema=rows.schema)
-        return rows.combine_chunks().to_batches()[0]
+        batch = rows.combine_chunks().to_batches()
+        return batch[:1], rows.num_rows
     if isinstance(rows, Mapping):
-        return pa.RecordBatch.from_pylist([dict(rows)])
+        return [dict(rows)], 1
     to_arrow = getattr(rows, "to_arrow", None)  # polars and pandas-like frames
     if callable(to_arrow):
-        return _as_batch(to_arrow())
-    return pa.RecordBatch.from_pylist([dict(row) for row in rows])
+        return _as_items(to_arrow())
+    copies: list[Item] = [dict(row) for row in rows]
+    return copies, len(copies)

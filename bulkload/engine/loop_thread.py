@@ -38,6 +38,8 @@ class LoopThread:
             return
         with contextlib.suppress(Exception):
             self.submit(_cancel_others()).result(timeout=5)
+        with contextlib.suppress(Exception):  # asyncio.to_thread's workers end with the loop
+            self.submit(self.loop.shutdown_default_executor()).result(timeout=5)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join()
         self.loop.close()

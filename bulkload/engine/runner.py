@@ -24,8 +24,13 @@ from bulkload.config import EngineOptions
 from bulkload.engine.channel import Channel
 from bulkload.engine.checkpoint import CheckpointFile, Committed, fingerprint
 from bulkload.engine.retry import RetryPolicy
-from bulkload.engine.writer import BatchWriter, RejectionSink, in_flight_limit
-from bulkload.errors import BulkloadError
+from bulkload.engine.writer import (
+    BatchWriter,
+    RejectionSink,
+    Tally,
+    WriteAbandoned,
+    in_flight_limit,
+)
 from bulkload.sources import BatchSource, SourceFile
 from bulkload.sources.batch import SourceBatch
 from bulkload.stats.run import RunStats
@@ -52,7 +57,8 @@ class _Work:
     stretches: list[tuple[int, int]]  # (offset, count) of rows still to load
     payload: Any = None
     source_key: str | None = None  # file fingerprint, when checkpointing
-    skipped_rows: int = 0
+    committed_before: int = 0  # rows of this batch a previous run committed (--resume)
+    passed_over: int = 0  # rows of earlier batches committed in full, skipped unseen
 
 
 @dataclass(slots=True)
@@ -87,6 +93,11 @@ class Engine:
         self._clock = clock
         self._writers_started = 0
         self._writer_starting = False
+        # The first error of a reader or writer: the run stops reading, lets the writes in
+        # flight finish (so the summary says exactly what the target holds), then raises it.
+        self._failure: BaseException | None = None
+        self._failure_lock = threading.Lock()
+        self._write_failed = False
         self.writer = BatchWriter(
             backend,
             options,
@@ -161,25 +172,63 @@ class Engine:
         )
         saver = asyncio.create_task(self._save_checkpoints()) if self._checkpoint else None
         try:
+            # Readers and writers never raise into the group (they record the failure and
+            # stop), so the group is only ever cancelled from outside: a second Ctrl-C.
             async with asyncio.TaskGroup() as group:
                 for _ in range(readers.running):
                     group.create_task(asyncio.to_thread(self._read, readers, channel))
                 self._start_writer(group, channel)
-        except BaseExceptionGroup as group_error:
-            raise _first_error(group_error) from None
         finally:
             channel.abandon()  # reader threads still waiting for room give up
             if saver is not None:
                 saver.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await saver
+        if self._failure is not None:
+            raise self._failure
+
+    @property
+    def _stop_reading(self) -> bool:
+        return self.control.stop_requested or self._failure is not None
+
+    @property
+    def _stop_writing(self) -> bool:
+        """No new batch is started: the user asked to stop, or writing failed. (After a
+        read error the batches already read are still written: the run loads exactly
+        the rows before the bad spot.)"""
+        return self.control.stop_requested or self._write_failed
+
+    def _fail(self, error: BaseException, *, writing: bool) -> None:
+        """Record the run's first error and wind down: readers stop; after a write error
+        queued batches are left for --resume and batches waiting to retry give up;
+        writes in flight finish."""
+        with self._failure_lock:  # readers fail on their own threads
+            if self._failure is None:
+                self._failure = error
+        if writing:
+            self._write_failed = True
+            self.writer.abandon_retries()
 
     # ------------------------------------------------------------------ reading
 
     def _read(self, readers: _Readers, channel: Channel[_Work]) -> None:
         """One reader thread: files in turn, each batch handed to the writers as it is
-        ready (one thread for the whole run, not a thread hop per batch)."""
-        while not self.control.stop_requested and not channel.abandoned:
+        ready (one thread for the whole run, not a thread hop per batch). A read error
+        is recorded for the run (on the loop's thread), never raised into the group."""
+        try:
+            self._read_files(readers, channel)
+        except BaseException as error:  # handed to the run, raised at its end
+            self._fail(error, writing=False)
+        finally:
+            # The last reader to finish tells the writers there is no more.
+            with readers.lock:
+                readers.running -= 1
+                last = readers.running == 0
+            if last:
+                channel.close()
+
+    def _read_files(self, readers: _Readers, channel: Channel[_Work]) -> None:
+        while not self._stop_reading and not channel.abandoned:
             with readers.lock:
                 if readers.first is not None:
                     first, batches = readers.first
@@ -188,27 +237,21 @@ class Engine:
                 elif readers.files:
                     batches = self._source.batches_of(readers.files.popleft())
                 else:
-                    break
+                    return
             skipped = 0
             for batch in batches:
-                if self.control.stop_requested or channel.abandoned:
-                    break
+                if self._stop_reading or channel.abandoned:
+                    return
                 work = self._prepare(batch)
                 if work is None:
                     skipped += batch.num_rows
                     continue
-                work.skipped_rows += skipped
+                work.passed_over += skipped
                 skipped = 0
                 if not channel.put(work):
                     return
-            if skipped and not channel.put(_Work(None, [], skipped_rows=skipped)):
+            if skipped and not channel.put(_Work(None, [], passed_over=skipped)):
                 return
-        # The last reader to finish tells the writers there is no more.
-        with readers.lock:
-            readers.running -= 1
-            last = readers.running == 0
-        if last:
-            channel.close()
 
     def _prepare(self, batch: SourceBatch) -> _Work | None:
         """Leave out what a previous run committed; encode a batch that goes whole."""
@@ -221,7 +264,7 @@ class Engine:
         if not stretches and rows:
             return None  # committed in full by a previous run (rejections included)
         work = _Work(batch, stretches, source_key=key)
-        work.skipped_rows = rows - sum(count for _, count in stretches)
+        work.committed_before = rows - sum(count for _, count in stretches)
         if stretches == whole and rows:
             work.payload = self.backend.encode(batch.data)
         return work
@@ -246,15 +289,30 @@ class Engine:
                 and self._writers_started < self.writers
             ):
                 self._start_writer(group, channel)
-            self.stats.rows_skipped += work.skipped_rows
-            if work.batch is None or self.control.stop_requested:
+            self.stats.rows_skipped += work.passed_over + work.committed_before
+            if work.batch is None or self._stop_writing:
                 continue  # stopping: not started, so neither read nor loaded; resume takes it
-            await self._write(work, work.batch)
+            try:
+                await self._write(work, work.batch)
+            except WriteAbandoned:
+                continue
+            except Exception as error:  # the run's failure, raised at its end
+                self._fail(error, writing=True)
 
     async def _write(self, work: _Work, batch: SourceBatch) -> None:
-        self._account_read(batch, work.skipped_rows)
+        """Write one batch: its rows rejected while reading, then its stretches. Rows are
+        counted as read when the write starts; if it is abandoned or cancelled half-way,
+        the rows not settled are given back (neither read nor loaded: --resume takes
+        them), so read = loaded + rejected holds however the run ends."""
+        unsettled = batch.rows_read - work.committed_before
+        self.stats.rows_read += unsettled
+        self.stats.bytes_read += batch.bytes_read
         self.stats.in_flight += 1
+        tally = Tally()
         try:
+            for rejection in batch.rejected:
+                tally.rows += 1  # counted by reject() even when it then aborts the run
+                self.writer.reject(rejection)
             for offset, count in work.stretches:
                 whole = (offset, count) == (0, batch.num_rows)
                 await self.writer.deliver(
@@ -263,37 +321,17 @@ class Engine:
                     offset=offset,
                     payload=work.payload if whole else None,
                     key_source=work.source_key,
+                    tally=tally,
                 )
             self.stats.batches += 1
+        except BaseException:
+            self.stats.rows_read -= unsettled - tally.rows
+            raise
         finally:
             self.stats.in_flight -= 1
-
-    def _account_read(self, batch: SourceBatch, skipped: int) -> None:
-        self.stats.rows_read += batch.rows_read - skipped
-        self.stats.bytes_read += batch.bytes_read
-        for rejection in batch.rejected:
-            self.writer.reject(rejection)
 
     async def _save_checkpoints(self) -> None:
         assert self._checkpoint is not None
         while True:
             await asyncio.sleep(_CHECKPOINT_SAVE_INTERVAL_S)
             await self._checkpoint.save_async()
-
-
-def _first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    """The error to report from a failed task group: ours before anyone else's."""
-    leaves: list[BaseException] = []
-
-    def collect(error: BaseException) -> None:
-        if isinstance(error, BaseExceptionGroup):
-            for inner in error.exceptions:
-                collect(inner)
-        else:
-            leaves.append(error)
-
-    collect(group)
-    for leaf in leaves:
-        if isinstance(leaf, BulkloadError):
-            return leaf
-    return leaves[0]

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
-from bulkload.backends.base import Backend, BatchKey, ErrorKind
+from bulkload.backends.base import Backend, BatchKey, CancelledAfterCommit, ErrorKind
 from bulkload.config import EngineOptions
 from bulkload.engine.breaker import BreakerState, CircuitBreaker
 from bulkload.engine.checkpoint import CheckpointFile
@@ -25,6 +25,20 @@ from bulkload.engine.retry import RetryPolicy
 from bulkload.errors import AbortedError, BulkloadError, TargetError
 from bulkload.sources.batch import Rejection
 from bulkload.stats.run import RunStats
+
+
+class Tally:
+    """Rows of one batch settled so far (loaded or rejected): what an abort must not
+    count again, and what it must give back as not read."""
+
+    __slots__ = ("rows",)
+
+    def __init__(self) -> None:
+        self.rows = 0
+
+
+class WriteAbandoned(Exception):
+    """The run is failing: a batch waiting to retry is given up, not loaded."""
 
 
 class RejectionSink(Protocol):
@@ -69,6 +83,7 @@ class BatchWriter:
         self._clock = clock
         self._sleep = sleep
         self._rng = random.Random(seed)
+        self._abandoning = False
         self.throttle = self.throttle_for(1)
         self._deadlines = Deadlines(options.timeout, clock) if options.timeout else None
         self.breaker = CircuitBreaker(
@@ -98,29 +113,52 @@ class BatchWriter:
         offset: int = 0,
         payload: Any = None,
         key_source: str | None = None,
+        tally: Tally | None = None,
     ) -> None:
         """Write ``data`` (rows ``offset``.. of ``origin``); on a permanent error, split
         the rows in two until the bad ones are isolated and rejected, and every good one
-        loaded. ``payload`` is the already encoded ``data``, if any."""
+        loaded. ``payload`` is the already encoded ``data``, if any. ``tally`` counts the
+        rows settled, so a caller interrupted half-way knows which rows are done."""
+        tally = tally if tally is not None else Tally()
         count = data.num_rows
         if count == 0:
             return
         if payload is None:
             payload = await asyncio.to_thread(self.backend.encode, data)
         key = BatchKey(key_source, origin.index, offset, count) if key_source else None
-        error = await self.write_with_retries(payload, data, key)
+        try:
+            error = await self.write_with_retries(payload, data, key)
+        except CancelledAfterCommit:
+            self._loaded(count, key, tally)  # committed, then the run was aborted
+            raise
         if error is None:
-            self.stats.rows_loaded += count
-            if self.checkpoint is not None and key is not None:
-                self.checkpoint.record(key)
+            self._loaded(count, key, tally)
             return
         if count == 1:
             self.reject(origin.rejection(offset, one_line(error)))
+            tally.rows += 1
             return
         self.stats.batches_failed += 1
         half = count // 2
-        await self.deliver(data.slice(0, half), origin, offset=offset, key_source=key_source)
-        await self.deliver(data.slice(half), origin, offset=offset + half, key_source=key_source)
+        for start, rows in ((0, half), (half, count - half)):
+            await self.deliver(
+                data.slice(start, rows),
+                origin,
+                offset=offset + start,
+                key_source=key_source,
+                tally=tally,
+            )
+
+    def _loaded(self, count: int, key: BatchKey | None, tally: Tally) -> None:
+        self.stats.rows_loaded += count
+        tally.rows += count
+        if self.checkpoint is not None and key is not None:
+            self.checkpoint.record(key)
+
+    def abandon_retries(self) -> None:
+        """The run is failing: batches waiting to retry give up (WriteAbandoned) instead
+        of keeping the run alive for their back-off."""
+        self._abandoning = True
 
     async def write_with_retries(
         self, payload: Any, data: pa.RecordBatch, key: BatchKey | None
@@ -142,6 +180,10 @@ class BatchWriter:
             try:
                 try:
                     await self.backend.write(payload, key)
+                except CancelledAfterCommit:
+                    if task is None or deadlines is None or not deadlines.expired(task):
+                        raise
+                    # our timeout fired, but the write committed: it succeeded
                 except asyncio.CancelledError:
                     if task is not None and deadlines is not None and deadlines.expired(task):
                         raise TimeoutError from None
@@ -173,7 +215,11 @@ class BatchWriter:
                         f"{self.backend.describe()}: gave up after {self.retry.retries} "
                         f"retries: {cause}"
                     ) from exc
+                if self._abandoning:
+                    raise WriteAbandoned(cause) from exc
                 await self._sleep(self.retry.wait(attempt, self._rng, _retry_after(exc)))
+                if self._abandoning:
+                    raise WriteAbandoned(cause) from exc
             else:
                 self._record_latency(started, due)
                 self.breaker.record(True, probe)

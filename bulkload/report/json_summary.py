@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from bulkload.errors import UsageError
@@ -14,11 +17,15 @@ from bulkload.stats.run import RunStats
 SCHEMA_VERSION = 1
 
 
-def summary_dict(stats: RunStats, *, now: float | None = None) -> dict[str, Any]:
+def summary_dict(
+    stats: RunStats, *, now: float | None = None, error: str | None = None
+) -> dict[str, Any]:
+    """The summary; ``error`` is the one-line message of the error that ended the run."""
     elapsed = stats.elapsed(now if now is not None else time.perf_counter())
     return {
         "schema_version": SCHEMA_VERSION,
         "outcome": stats.outcome,
+        "error": error,
         "target": redact_url(stats.target),
         "table": stats.table,
         "rows_read": stats.rows_read,
@@ -51,15 +58,58 @@ def summary_dict(stats: RunStats, *, now: float | None = None) -> dict[str, Any]
     }
 
 
-def write_json(stats: RunStats, path: str) -> None:
-    """Write the summary to ``path``, or to stdout when path is '-'."""
-    text = json.dumps(summary_dict(stats), indent=2) + "\n"
+def check_json_path(path: str) -> None:
+    """Fail before the run, not after it, when the summary could not be written there."""
+    target = Path(os.path.realpath(path))
+    if path == "-" or _is_special(target):
+        return
+    if target.is_dir():
+        raise UsageError(f"--json: {path} is a directory")
+    probe = _temporary_name(target)
+    try:
+        probe.open("x").close()
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError(f"--json: cannot write {path}: {exc.strerror}") from None
+
+
+def write_json(stats: RunStats, path: str, *, error: str | None = None) -> None:
+    """Write the summary to ``path``, or to stdout when path is '-'.
+
+    A file is replaced atomically (written beside it, then renamed over it): a full
+    disk leaves the previous file or none, never a truncated one. Raises OSError.
+    """
+    text = json.dumps(summary_dict(stats, error=error), indent=2) + "\n"
     if path == "-":
         sys.stdout.write(text)
         sys.stdout.flush()
         return
-    try:
-        with open(path, "w", encoding="utf-8") as fh:
+    target = Path(os.path.realpath(path))  # through a symlink: replace what it points to
+    if _is_special(target):  # /dev/stdout, a named pipe: nothing to replace
+        with target.open("w", encoding="utf-8") as fh:
             fh.write(text)
-    except OSError as exc:
-        raise UsageError(f"--json: cannot write {path}: {exc.strerror}") from None
+        return
+    temporary = _temporary_name(target)
+    try:
+        with temporary.open("x", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def _temporary_name(target: Path) -> Path:
+    # Same directory, so the rename is atomic; hidden, and unique to this process.
+    return target.with_name(f".{target.name}.{os.getpid()}.tmp")
+
+
+def _is_special(path: Path) -> bool:
+    """An existing file that is not a regular one (device, pipe): written in place."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)

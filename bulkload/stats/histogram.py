@@ -1,20 +1,44 @@
 """Latency recording in an HDR histogram: constant memory, mergeable across runs.
 
 Values are recorded in microseconds from 1 µs to 1 hour with 3 significant digits, so
-any percentile is within 0.1% of the true value.
+any percentile is within 0.1% of the true value (values outside the range are clamped).
+
+A histogram travels as text: ``encode()`` gives HdrHistogram's compressed base64 form
+(readable by any HdrHistogram implementation) and ``LatencyHistogram.decode()`` turns it
+back into a histogram with the same count, percentiles, min and max. Histograms of
+different runs, shards or machines add up with ``merge()``; ``copy()`` and ``reset()``
+let a caller take a window (e.g. exclude a warm-up) without losing what it has.
+
+``mean_ms`` and ``stdev_ms`` (population standard deviation) are computed from the
+recorded slots, each slot counted at the middle of its range. ``percentile_spectrum()``
+reads the histogram the way HdrHistogram plots are read: at percentiles 50, 75, 87.5,
+93.75, ... (each step halves the distance to 100) up to 99.999, then the max.
 """
 
 from __future__ import annotations
 
+import zlib
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
+from hdrh.codec import HdrCookieException, HdrLengthException
 from hdrh.histogram import HdrHistogram
+
+from bulkload.errors import InputError
 
 _LOWEST_US = 1
 _HIGHEST_US = 3_600 * 1_000_000
 _SIGNIFICANT_DIGITS = 3
+#: the last percentile of a spectrum before the max
+SPECTRUM_LAST_PERCENTILE = 99.999
+#: what hdrh raises on text that is not an encoded histogram
+_UNDECODABLE = (ValueError, TypeError, zlib.error, HdrCookieException, HdrLengthException)
+
+
+def _new_hdr() -> HdrHistogram:
+    return HdrHistogram(_LOWEST_US, _HIGHEST_US, _SIGNIFICANT_DIGITS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,13 +57,42 @@ class LatencyHistogram:
     _FLUSH_AT = 4096
 
     def __init__(self) -> None:
-        self._hdr = HdrHistogram(_LOWEST_US, _HIGHEST_US, _SIGNIFICANT_DIGITS)
+        self._hdr = _new_hdr()
         self._pending: list[int] = []
+
+    @classmethod
+    def decode(cls, encoded: str) -> LatencyHistogram:
+        """The histogram ``encode()`` produced. Raises InputError on anything else."""
+        try:
+            decoded = HdrHistogram.decode(encoded)
+        except _UNDECODABLE as exc:
+            detail = f" ({exc})" if str(exc) else ""
+            raise InputError(f"not an encoded latency histogram{detail}") from None
+        hist = cls()
+        try:
+            # Added into our own layout, so histograms encoded elsewhere merge with ours.
+            hist._hdr.add(decoded)
+        except IndexError:
+            raise InputError("encoded latency histogram holds values beyond 1 hour") from None
+        return hist
 
     def record(self, seconds: float) -> None:
         self._pending.append(int(seconds * 1_000_000))
         if len(self._pending) >= self._FLUSH_AT:
             self._flush()
+
+    def record_us(self, micros: int) -> None:
+        """Record one latency given in whole microseconds."""
+        self._pending.append(micros)
+        if len(self._pending) >= self._FLUSH_AT:
+            self._flush()
+
+    def record_many(self, seconds: Iterable[float] | np.ndarray) -> None:
+        """Record many latencies (seconds) at once, e.g. a whole window's samples."""
+        micros = (np.asarray(seconds, dtype=np.float64) * 1_000_000).astype(np.int64)
+        values, times = np.unique(np.clip(micros, _LOWEST_US, _HIGHEST_US), return_counts=True)
+        for value, count in zip(values.tolist(), times.tolist(), strict=True):
+            self._hdr.record_value(value, count)
 
     def _flush(self) -> None:
         pending, self._pending = self._pending, []
@@ -52,7 +105,19 @@ class LatencyHistogram:
         return self._hdr
 
     def merge(self, other: LatencyHistogram) -> None:
+        """Add ``other``'s samples to this histogram (``other`` is left as it was)."""
         self.hdr.add(other.hdr)
+
+    def copy(self) -> LatencyHistogram:
+        """An independent histogram with the same samples."""
+        twin = LatencyHistogram()
+        twin.merge(self)
+        return twin
+
+    def reset(self) -> None:
+        """Forget every sample (a fresh HDR array is faster than zeroing hdrh's)."""
+        self._hdr = _new_hdr()
+        self._pending = []
 
     @property
     def count(self) -> int:
@@ -78,6 +143,16 @@ class LatencyHistogram:
         values_us, counts = self._recorded()
         return float(np.dot(values_us, counts) / counts.sum()) / 1000
 
+    @property
+    def stdev_ms(self) -> float:
+        """Population standard deviation."""
+        if self.count == 0:
+            return 0.0
+        values_us, counts = self._recorded()
+        mean = np.dot(values_us, counts) / counts.sum()
+        variance = np.dot((values_us - mean) ** 2, counts) / counts.sum()
+        return float(np.sqrt(variance)) / 1000
+
     def summary_ms(self) -> dict[str, float]:
         return {
             "p50": round(self.percentile_ms(50), 3),
@@ -86,7 +161,32 @@ class LatencyHistogram:
             "p999": round(self.percentile_ms(99.9), 3),
             "max": round(self.max_ms, 3),
             "mean": round(self.mean_ms, 3),
+            "stdev": round(self.stdev_ms, 3),
         }
+
+    def percentile_spectrum(self, ticks_per_half: int = 1) -> list[tuple[float, float]]:
+        """(percentile, latency ms) at HdrHistogram's log-scale ticks, for charts.
+
+        Each step halves the distance to 100 (50, 75, 87.5, 93.75, ...), split into
+        ``ticks_per_half`` evenly spaced ticks; the ticks stop below 99.999, which comes
+        next, and the last point is (100.0, max). Empty histogram: no points."""
+        if ticks_per_half < 1:
+            raise ValueError("ticks_per_half must be at least 1")
+        if self.count == 0:
+            return []
+        percentiles: list[float] = []
+        remaining = 50.0  # distance from the current half-step to 100
+        while 100 - remaining < SPECTRUM_LAST_PERCENTILE:
+            step = remaining / 2 / ticks_per_half
+            for tick in range(ticks_per_half):
+                percentile = 100 - remaining + tick * step
+                if percentile < SPECTRUM_LAST_PERCENTILE:
+                    percentiles.append(percentile)
+            remaining /= 2
+        percentiles.append(SPECTRUM_LAST_PERCENTILE)
+        spectrum = [(p, self.percentile_ms(p)) for p in percentiles]
+        spectrum.append((100.0, self.max_ms))
+        return spectrum
 
     def buckets(self, count: int = 12) -> list[Bucket]:
         """Samples in ``count`` log-spaced buckets between the min and max latency."""

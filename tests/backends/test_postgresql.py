@@ -403,3 +403,52 @@ def test_forget_checkpoints(pg, run_cli, write_file):
     result = run_cli("forget-checkpoints", *base, "--table", "f")
     assert result.code == 0 and "removed 3 checkpoint key(s)" in result.stdout
     assert sql("SELECT to_regclass($1)", f'"{schema}"._bulkload_checkpoints')[0][0] is None
+
+
+# PostgreSQL cuts names to 63 bytes without a word; bulkload refuses them instead.
+LONG = "measurement_from_the_north_eastern_sensor_array_in_celsius_degrees"  # 66 bytes
+
+
+def _table_exists(sql, schema: str, table: str) -> bool:
+    return bool(sql("SELECT to_regclass($1) IS NOT NULL", f'"{schema}"."{table}"')[0][0])
+
+
+def test_column_name_too_long_is_refused_and_rename_fixes_it(pg, run_cli, write_file):
+    dsn, schema, sql = pg
+    write_file("long.csv", f"id,{LONG}\n1,20.5\n")
+    base = ("import", "long.csv", "--to", dsn, "--schema-name", schema, "-q")
+    result = run_cli(*base)
+    assert result.code == 3
+    assert result.error_line == (
+        "bulkload: error: column name(s) longer than PostgreSQL's 63 bytes (it would cut them "
+        f"short): {LONG!r}; shorten them with --rename old=new"
+    )
+    assert not _table_exists(sql, schema, "long")
+    renamed = (*base, "--rename", f"{LONG}=north_east_c")
+    assert run_cli(*renamed).code == 0
+    assert run_cli(*renamed).code == 0  # the second run appends to the same columns
+    assert sql(f'SELECT id, north_east_c FROM "{schema}".long') == [(1, 20.5), (1, 20.5)]
+
+
+def test_long_names_sharing_their_first_63_bytes_are_both_named(pg, run_cli, write_file):
+    dsn, schema, sql = pg
+    first, second = LONG + "_min", LONG + "_max"
+    write_file("twins.csv", f"{first},{second}\n1,2\n")
+    result = run_cli("import", "twins.csv", "--to", dsn, "--schema-name", schema)
+    assert result.code == 3
+    assert repr(first) in result.error_line and repr(second) in result.error_line
+    assert not _table_exists(sql, schema, "twins")
+
+
+def test_table_and_schema_names_too_long_are_refused(pg, run_cli, write_file):
+    dsn, schema, sql = pg
+    write_file("a.csv", "x\n1\n")
+    result = run_cli("import", "a.csv", "--to", dsn, "--schema-name", schema, "--table", LONG)
+    assert result.code == 3
+    assert result.error_line.startswith(f"bulkload: error: table name {LONG!r} is 66 bytes")
+    assert "--table" in result.error_line
+    long_schema = "s" * 64
+    result = run_cli("import", "a.csv", "--to", dsn, "--schema-name", long_schema)
+    assert result.code == 3
+    assert result.error_line.startswith(f"bulkload: error: --schema-name {long_schema!r} is 64")
+    assert not sql("SELECT 1 FROM pg_namespace WHERE nspname = $1", long_schema[:63])

@@ -1,5 +1,12 @@
 from __future__ import annotations
 
+import itertools
+
+import numpy as np
+import pytest
+from hdrh.histogram import HdrHistogram
+
+from bulkload.errors import InputError
 from bulkload.stats import LatencyHistogram
 
 
@@ -37,5 +44,154 @@ def test_buckets_cover_every_sample():
 
 def test_empty_histogram():
     hist = LatencyHistogram()
-    assert hist.summary_ms() == {"p50": 0, "p90": 0, "p99": 0, "p999": 0, "max": 0, "mean": 0}
+    assert hist.summary_ms() == {
+        "p50": 0,
+        "p90": 0,
+        "p99": 0,
+        "p999": 0,
+        "max": 0,
+        "mean": 0,
+        "stdev": 0,
+    }
     assert hist.buckets() == []
+
+
+def _lognormal_seconds(count: int, seed: int) -> np.ndarray:
+    """Latencies around 3 ms with a long tail, like a real target's."""
+    return np.random.default_rng(seed).lognormal(mean=np.log(0.003), sigma=0.8, size=count)
+
+
+def _filled(seconds: np.ndarray) -> LatencyHistogram:
+    hist = LatencyHistogram()
+    for value in seconds.tolist():
+        hist.record(value)
+    return hist
+
+
+def test_decode_inverts_encode_exactly():
+    hist = _filled(_lognormal_seconds(20_000, seed=1))
+    decoded = LatencyHistogram.decode(hist.encode())
+    assert decoded.count == hist.count == 20_000
+    assert (decoded.min_ms, decoded.max_ms) == (hist.min_ms, hist.max_ms)
+    for percentile in (1, 50, 90, 99, 99.9, 99.99, 100):
+        assert decoded.percentile_ms(percentile) == hist.percentile_ms(percentile)
+    assert decoded.summary_ms() == hist.summary_ms()
+    assert decoded.encode() == hist.encode()
+
+
+def test_decode_of_an_empty_histogram_is_empty():
+    decoded = LatencyHistogram.decode(LatencyHistogram().encode())
+    assert decoded.count == 0
+    assert decoded.summary_ms() == LatencyHistogram().summary_ms()
+
+
+@pytest.mark.parametrize("garbage", ["", "not base64!", "aGVsbG8gd29ybGQh", "HISTFAAAACl4nJNp"])
+def test_decode_rejects_text_that_is_not_a_histogram(garbage):
+    with pytest.raises(InputError, match="not an encoded latency histogram"):
+        LatencyHistogram.decode(garbage)
+
+
+def test_decoded_halves_merge_into_the_whole():
+    samples = _lognormal_seconds(30_000, seed=2)
+    whole = _filled(samples)
+    first = LatencyHistogram.decode(_filled(samples[:12_345]).encode())
+    second = LatencyHistogram.decode(_filled(samples[12_345:]).encode())
+    first.merge(second)
+    assert first.count == whole.count == 30_000
+    assert (first.min_ms, first.max_ms) == (whole.min_ms, whole.max_ms)
+    # Same slots, same counts: percentiles agree to the histogram's precision (0.1%).
+    for percentile in (50, 90, 99, 99.9):
+        assert first.percentile_ms(percentile) == pytest.approx(
+            whole.percentile_ms(percentile), rel=1e-3
+        )
+    raw_p99 = float(np.percentile(samples * 1000, 99))
+    assert first.percentile_ms(99) == pytest.approx(raw_p99, rel=2e-3)
+
+
+def test_stdev_matches_numpy_on_the_raw_samples():
+    samples = _lognormal_seconds(50_000, seed=3)
+    hist = _filled(samples)
+    assert hist.stdev_ms == pytest.approx(float(np.std(samples * 1000)), rel=0.01)
+    assert hist.summary_ms()["stdev"] == round(hist.stdev_ms, 3)
+
+
+def test_stdev_of_identical_samples_is_zero():
+    hist = LatencyHistogram()
+    for _ in range(100):
+        hist.record(0.005)
+    assert hist.stdev_ms == 0.0
+
+
+def test_copy_is_independent():
+    hist = _filled(_lognormal_seconds(1_000, seed=4))
+    twin = hist.copy()
+    twin.record(2.0)
+    assert (twin.count, hist.count) == (1_001, 1_000)
+    assert twin.max_ms == pytest.approx(2000, rel=1e-3) and hist.max_ms < 2000
+
+
+def test_reset_forgets_recorded_and_pending_samples():
+    hist = _filled(_lognormal_seconds(5_000, seed=5))  # some still buffered, not flushed
+    hist.reset()
+    assert hist.count == 0 and hist.summary_ms()["max"] == 0
+    hist.record(0.010)
+    assert hist.count == 1 and hist.percentile_ms(50) == pytest.approx(10, rel=1e-3)
+
+
+def test_record_many_and_record_us_match_record():
+    samples = _lognormal_seconds(10_000, seed=6)
+    one_by_one = _filled(samples)
+    at_once = LatencyHistogram()
+    at_once.record_many(samples)
+    in_micros = LatencyHistogram()
+    for value in samples.tolist():
+        in_micros.record_us(int(value * 1_000_000))
+    assert at_once.encode() == one_by_one.encode() == in_micros.encode()
+
+
+def test_percentile_spectrum_halves_the_distance_to_100():
+    hist = LatencyHistogram()
+    for ms in range(1, 100_001):  # 1 ms .. 100 s, uniform: percentile p is about p * 1 s
+        hist.record(ms / 1000)
+    spectrum = hist.percentile_spectrum()
+    percentiles = [p for p, _ in spectrum]
+    assert percentiles[:5] == [50, 75, 87.5, 93.75, 96.875]
+    assert percentiles[-2:] == [99.999, 100.0]
+    assert all(a < b for a, b in itertools.pairwise(percentiles))
+    assert len(percentiles) == 18  # 50 .. 99.9985 (16 ticks), 99.999, max
+    for percentile, ms in spectrum:
+        assert ms == pytest.approx(percentile * 1000, rel=2e-3)
+    assert spectrum[-1][1] == hist.max_ms
+
+
+def test_percentile_spectrum_with_more_ticks():
+    hist = _filled(_lognormal_seconds(1_000, seed=7))
+    percentiles = [p for p, _ in hist.percentile_spectrum(2)]
+    assert percentiles[:4] == [50, 62.5, 75, 81.25]
+    values = [ms for _, ms in hist.percentile_spectrum(2)]
+    assert values == sorted(values)
+    assert LatencyHistogram().percentile_spectrum() == []
+
+
+def test_decode_takes_histograms_encoded_with_another_layout():
+    """Another tool's HdrHistogram (2 significant digits, 1 µs .. 1 min) joins our layout."""
+    foreign = HdrHistogram(1, 60_000_000, 2)
+    foreign.record_value(1_500, 30)  # 1.5 ms
+    foreign.record_value(40_000, 10)  # 40 ms
+    hist = LatencyHistogram.decode(_text(foreign.encode()))
+    assert hist.count == 40
+    assert hist.percentile_ms(50) == pytest.approx(1.5, rel=0.01)
+    assert hist.max_ms == pytest.approx(40, rel=0.01)
+    hist.merge(_filled(np.array([0.002])))
+    assert hist.count == 41
+
+
+def test_decode_refuses_values_beyond_our_range():
+    wider = HdrHistogram(1, 10 * 3_600_000_000, 3)
+    wider.record_value(2 * 3_600_000_000)  # two hours
+    with pytest.raises(InputError, match="holds values beyond 1 hour"):
+        LatencyHistogram.decode(_text(wider.encode()))
+
+
+def _text(encoded: bytes | str) -> str:
+    return encoded.decode() if isinstance(encoded, bytes) else encoded

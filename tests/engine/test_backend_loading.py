@@ -1,0 +1,49 @@
+"""create_backend: a backend whose module fails to import is named, with what is missing
+(it used to be reported as an unknown scheme)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import bulkload
+from bulkload.config import TargetOptions
+from tests.conftest import RunCli
+
+ENTRY_POINTS = "[bulkload.backends]\nbroken = broken_backend:BrokenBackend\n"
+
+
+@pytest.fixture
+def broken_plugin(tmp_path: Path) -> Path:
+    """An installed distribution whose backend imports a module that is not there."""
+    site = tmp_path / "site"
+    info = site / "bulkload_broken-0.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: bulkload-broken\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(ENTRY_POINTS)
+    (site / "broken_backend.py").write_text("import no_such_driver_module\n")
+    return site
+
+
+def test_a_backend_that_cannot_be_imported_is_named(
+    broken_plugin: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.syspath_prepend(str(broken_plugin))
+    with pytest.raises(bulkload.UsageError) as raised:
+        bulkload.create_backend(TargetOptions(url="broken://somewhere"))
+    message = str(raised.value)
+    assert "unknown scheme" not in message
+    assert "'broken' backend cannot be loaded" in message
+    assert "'no_such_driver_module' is missing" in message
+    assert "bulkload-broken" in message
+
+
+def test_the_cli_says_so_in_one_line(broken_plugin: Path, run_cli: RunCli, write_file):
+    write_file("d.csv", "a\n1\n")
+    result = run_cli(
+        "import", "d.csv", "--to", "broken://somewhere", env={"PYTHONPATH": str(broken_plugin)}
+    )
+    assert result.code == 3
+    assert "'no_such_driver_module' is missing" in result.error_line
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -1,0 +1,53 @@
+"""The library API against the real PostgreSQL server (the pg fixtures in conftest.py)."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+import bulkload
+from bulkload.config import TargetOptions
+from tests.engine.library_helpers import hang_guard
+
+__all__ = ["hang_guard"]  # the fixture, used by every test here
+
+pytestmark = pytest.mark.postgres
+
+
+def test_a_backend_object_serves_several_execute_concurrent_calls(pg):
+    dsn, schema, sql = pg
+    backend = bulkload.create_backend(TargetOptions(url=dsn, schema_name=schema))
+    for start in (0, 100, 200):
+        batches = [
+            pa.RecordBatch.from_pydict({"id": list(range(start + i * 10, start + i * 10 + 10))})
+            for i in range(4)
+        ]
+        results = bulkload.execute_concurrent(backend, batches, concurrency=2, table="t")
+        assert [r.result_or_exc for r in results] == [10, 10, 10, 10]
+    assert sql(f'SELECT count(*) FROM "{schema}".t')[0][0] == 120
+
+
+def test_loader_rows_with_varying_keys(pg):
+    dsn, schema, sql = pg
+    backend = bulkload.create_backend(TargetOptions(url=dsn, schema_name=schema))
+    with bulkload.AsyncLoader(
+        backend, "people", parallelism=2, commit_every=3, flush_interval=None
+    ) as loader:
+        loader.add({"id": 1, "name": None})
+        loader.add({"id": 2, "name": "b", "email": "b@x"})
+        loader.add({"id": 3})
+        loader.add({"id": 4, "name": "d", "email": "d@x"})
+        loader.add({"id": 5, "name": "e", "phone": "555"})
+        loader.add({"id": 6, "name": 7})
+        loader.add({"id": "seven"})
+    rows = sql(f'SELECT id, name, email FROM "{schema}".people ORDER BY id')
+    assert [tuple(r) for r in rows] == [
+        (1, None, None),
+        (2, "b", "b@x"),
+        (3, None, None),
+        (4, "d", "d@x"),
+        (6, "7", None),
+    ]
+    assert [r.line for r in loader.rejected] == [5, 7]
+    stats = loader.stats
+    assert (stats.rows_read, stats.rows_loaded, stats.rows_rejected) == (7, 5, 2)
