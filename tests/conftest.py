@@ -55,8 +55,9 @@ def run_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> RunCli:
     The run gets its own cwd, environment, stdin, stdout and stderr; afterwards the test
     fails if it left a traceback on stderr, a signal handler installed or a thread
     running. Tests that send signals, kill the process or need a fresh interpreter use
-    ``run_cli_subprocess``; ``file_size_limit`` and ``obey_permissions`` (see
-    :func:`_run_subprocess`) limit a process, so those runs get a child process too."""
+    ``run_cli_subprocess``; ``file_size_limit``, ``obey_permissions`` and ``timeout``
+    (see :func:`_run_subprocess`) limit or kill a process, so those runs get a child
+    process too. (A hang in-process is ended by pytest-timeout.)"""
 
     def run(
         *args: str,
@@ -64,9 +65,12 @@ def run_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> RunCli:
         env: dict[str, str] | None = None,
         file_size_limit: int | None = None,
         obey_permissions: bool = False,
+        timeout: float | None = None,
     ) -> CliResult:
-        if file_size_limit is not None or obey_permissions:
-            return _run_subprocess(tmp_path, args, stdin, env, file_size_limit, obey_permissions)
+        if file_size_limit is not None or obey_permissions or timeout is not None:
+            return _run_subprocess(
+                tmp_path, args, stdin, env, file_size_limit, obey_permissions, timeout
+            )
         with monkeypatch.context() as patch:
             patch.chdir(tmp_path)
             wanted = _cli_env(env)
@@ -139,8 +143,11 @@ def run_cli_subprocess(tmp_path: Path) -> RunCli:
         env: dict[str, str] | None = None,
         file_size_limit: int | None = None,
         obey_permissions: bool = False,
+        timeout: float | None = None,
     ) -> CliResult:
-        return _run_subprocess(tmp_path, args, stdin, env, file_size_limit, obey_permissions)
+        return _run_subprocess(
+            tmp_path, args, stdin, env, file_size_limit, obey_permissions, timeout
+        )
 
     return run
 
@@ -152,17 +159,19 @@ def _run_subprocess(
     env: dict[str, str] | None,
     file_size_limit: int | None,
     obey_permissions: bool,
+    timeout: float | None = None,
 ) -> CliResult:
     """``file_size_limit``: writes that would grow a file past it fail with a real
     OSError (EFBIG), as on a full disk. ``obey_permissions``: even as root, the process
-    is held to permission bits (see :func:`permission_bits_apply`)."""
+    is held to permission bits (see :func:`permission_bits_apply`). ``timeout``: seconds
+    before the run counts as hung (the process is killed and the test fails)."""
     proc = subprocess.run(
         [sys.executable, "-m", "bulkload", *args],
         cwd=cwd,
         input=stdin,
         capture_output=True,
         env=_cli_env(env),
-        timeout=CLI_TIMEOUT_S,
+        timeout=CLI_TIMEOUT_S if timeout is None else timeout,
         preexec_fn=(lambda: _restrict(file_size_limit, obey_permissions))
         if file_size_limit is not None or obey_permissions
         else None,
