@@ -137,16 +137,16 @@ class Engine:
                 stats.outcome = "completed"
                 return stats
             self.writer.throttle_for(first.num_rows)
-            await self.backend.open(
-                TableSpec(
-                    table_name,
-                    source.schema,
-                    if_exists,
-                    checkpoints=self._checkpoint is not None,
-                    writers=self.writers,
+            try:  # closed even when opening fails: it may hold a thread or a pool by then
+                await self.backend.open(
+                    TableSpec(
+                        table_name,
+                        source.schema,
+                        if_exists,
+                        checkpoints=self._checkpoint is not None,
+                        writers=self.writers,
+                    )
                 )
-            )
-            try:
                 if self.options.resume:
                     for key in await self.backend.committed_keys():
                         self._committed.add(key)
