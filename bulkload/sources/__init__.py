@@ -144,19 +144,23 @@ def _naming(source: SourceFile) -> Iterator[None]:
 
 
 def _rebatch(chunks: Iterator[RawChunk], size: int) -> Iterator[RawChunk]:
-    """Re-cut the reader's chunks (sized by bytes) into chunks of exactly ``size`` rows."""
+    """Re-cut the reader's chunks (sized by bytes) into chunks of exactly ``size`` rows.
+    When reading fails part-way, the rows read before the failure still go out (a
+    short last batch), then the error."""
     pending: list[RawChunk] = []
     pending_rows = 0
-    for chunk in chunks:
-        pending.append(chunk)
-        pending_rows += chunk.data.num_rows
-        while pending_rows >= size:
-            merged = _merge(pending)
-            yield _slice(merged, 0, size, merged.rejected, merged.bytes_read)
-            rest = _slice(merged, size, merged.data.num_rows - size, (), 0)
-            pending, pending_rows = [rest], rest.data.num_rows
-    if pending and (pending_rows or any(c.rejected for c in pending)):
-        yield _merge(pending)
+    try:
+        for chunk in chunks:
+            pending.append(chunk)
+            pending_rows += chunk.data.num_rows
+            while pending_rows >= size:
+                merged = _merge(pending)
+                yield _slice(merged, 0, size, merged.rejected, merged.bytes_read)
+                rest = _slice(merged, size, merged.data.num_rows - size, (), 0)
+                pending, pending_rows = [rest], rest.data.num_rows
+    finally:
+        if pending and (pending_rows or any(c.rejected for c in pending)):
+            yield _merge(pending)
 
 
 def _merge(chunks: list[RawChunk]) -> RawChunk:

@@ -209,12 +209,22 @@ def _check_quotes_closed(
 ) -> Iterator[RawChunk]:
     """Hold back the last chunk until the end of the file: if a quote was never closed,
     the parser has folded the rest of the file into one value of the last row, and
-    loading it would silently turn many rows into one."""
+    loading it would silently turn many rows into one.
+
+    If a read error cut the file short, every row before the cut is delivered, then the
+    error: the record the cut went through is dropped (it is almost surely partial:
+    ``12,abc`` of ``12,abcdef``), so the rows loaded are exactly those before it."""
     last: RawChunk | None = None
     for chunk in chunks:
         if last is not None:
             yield last
         last = chunk
+    if replay.failure is not None:
+        kept = _without_last_record(last) if last is not None else None
+        if kept is not None and (kept.data.num_rows or kept.rejected):
+            yield kept
+        with read_errors(source.name, _explain, _highest_line(kept) if kept else None):
+            raise replay.failure
     if last is None:
         return
     line = _row_left_open(last) if replay.counted % 2 else None
@@ -225,6 +235,22 @@ def _check_quotes_closed(
             line=line,
         )
     yield last
+
+
+def _without_last_record(chunk: RawChunk) -> RawChunk:
+    """The chunk less its last record (the highest line: a row, or a ragged one)."""
+    rows = len(chunk.lines)
+    last_row = chunk.lines[rows - 1].as_py() if rows else 0
+    last_ragged = max((r.line or 0 for r in chunk.rejected), default=0)
+    if last_row > last_ragged:
+        return RawChunk(
+            chunk.data.slice(0, rows - 1),
+            chunk.lines.slice(0, rows - 1),
+            chunk.rejected,
+            chunk.bytes_read,
+        )
+    rejected = tuple(r for r in chunk.rejected if (r.line or 0) != last_ragged)
+    return RawChunk(chunk.data, chunk.lines, rejected, chunk.bytes_read)
 
 
 def _row_left_open(chunk: RawChunk) -> int | None:

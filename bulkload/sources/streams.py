@@ -36,6 +36,9 @@ class CountingReader(io.RawIOBase):
         super().close()
 
 
+_SAFE_READ = 64 * 1024  # what a failing read may lose, at most
+
+
 class ReplayReader(io.RawIOBase):
     """Serves ``prefix`` first, then the rest of ``inner``: lets us peek at a header on
     streams that cannot seek (stdin, decompressors).
@@ -49,6 +52,8 @@ class ReplayReader(io.RawIOBase):
         self._inner = inner
         self._count_byte = count_byte
         self.counted = 0
+        #: the error that cut the stream short (a truncated or corrupt file), if any
+        self.failure: Exception | None = None
 
     def readable(self) -> bool:
         return True
@@ -58,13 +63,34 @@ class ReplayReader(io.RawIOBase):
             n = min(len(buffer), len(self._prefix))
             data = bytes(self._prefix[:n])
             self._prefix = self._prefix[n:]
+        elif self.failure is not None:
+            return 0
         else:
-            data = self._inner.read(len(buffer))
+            data = self._read_until_failure(len(buffer))
             n = len(data)
         buffer[:n] = data
         if self._count_byte:
             self.counted += data.count(self._count_byte)
         return n
+
+    def _read_until_failure(self, size: int) -> bytes:
+        """Up to ``size`` bytes, in small reads: when the inner stream fails (a truncated
+        file), what came before is kept, the error is held back in ``failure`` and the
+        stream ends here. (The parser reads ahead of the rows it has returned and would
+        otherwise drop them; a decompressor's failed read drops what it had decoded.)"""
+        pieces: list[bytes] = []
+        left = size
+        while left > 0:
+            try:
+                piece = self._inner.read(min(left, _SAFE_READ))
+            except Exception as exc:
+                self.failure = exc
+                break
+            if not piece:
+                break
+            pieces.append(piece)
+            left -= len(piece)
+        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
     def close(self) -> None:
         self._inner.close()
