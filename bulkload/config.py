@@ -32,7 +32,8 @@ DEFAULT_TARGET: str = default_of("to")
 class CsvOptions:
     """How CSV text is split into fields."""
 
-    delimiter: str = default_of("delimiter")
+    # None: by file name, a tab for .tsv, else a comma.
+    delimiter: str | None = default_of("delimiter")
     quote_char: str | None = default_of("quote_char")
     header: bool = default_of("header")
     columns: tuple[str, ...] | None = None
@@ -40,6 +41,8 @@ class CsvOptions:
     # Extra spellings of null; an unquoted empty field is always null.
     null_values: tuple[str, ...] = ()
     skip_rows: int = default_of("skip_rows")
+    # The CSV parser block grows up to this size when a row does not fit in it.
+    max_field_size: int = default_of("max_field_size")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -287,7 +290,7 @@ def _source(values: dict[str, Any]) -> SourceOptions | None:
     csv: CsvOptions = _take(CsvOptions, values)
     if not csv.header and not csv.columns:
         raise UsageError("--no-header needs --columns a,b,c to name the columns")
-    if csv.quote_char is not None and csv.quote_char == csv.delimiter:
+    if csv.quote_char is not None and csv.quote_char == (csv.delimiter or ","):
         raise UsageError("--quote-char and --delimiter must differ")
     source: SourceOptions = _take(SourceOptions, values, csv=csv)
     return source

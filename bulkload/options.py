@@ -290,6 +290,18 @@ def max_errors(value: Any, option: str) -> tuple[int | None, float | None]:
     return whole(minimum=0)(text_, option), None
 
 
+_SIZE = re.compile(r"^\s*(\d+)\s*([kmg]?)i?b?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+
+
+def size(value: Any, option: str) -> int:
+    """Bytes from 67108864, 512KB, 64MB, 1GB (binary units; KiB/MiB spellings too)."""
+    match = _SIZE.match(str(value))
+    if not match or int(match.group(1)) == 0:
+        raise UsageError(f"{option} must be a size such as 64MB, 512KB or a number of bytes")
+    return int(match.group(1)) * _SIZE_UNITS[match.group(2).lower()]
+
+
 _ESCAPES = {"\\t": "\t", "tab": "\t", "\\n": "\n"}
 
 
@@ -541,7 +553,7 @@ CSV = _panel(
         name="delimiter",
         flags=("--delimiter",),
         parse=single_char,
-        default=",",
+        default_help=", or a tab for .tsv",
         help="Field delimiter; 'tab' or '\\t' for tabs.",
     ),
     Option(
@@ -597,6 +609,14 @@ CSV = _panel(
         parse=whole(minimum=0),
         default=0,
         help="Rows to skip before the header.",
+    ),
+    Option(
+        name="max_field_size",
+        flags=("--max-field-size",),
+        parse=size,
+        default="64MB",
+        metavar="<size>",
+        help="Largest field the CSV parser is sure to read: 512KB, 64MB, 1GB or bytes.",
     ),
 )
 

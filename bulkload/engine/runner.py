@@ -130,6 +130,9 @@ class Engine:
             first_file = files.popleft()
             batches = source.batches_of(first_file)
             first = await asyncio.to_thread(next, batches, None)
+            while first is None and files:  # a header-only file: the next one comes first
+                batches = source.batches_of(files.popleft())
+                first = await asyncio.to_thread(next, batches, None)
             if first is None:  # --limit 0
                 stats.outcome = "completed"
                 return stats

@@ -113,6 +113,7 @@ def test_fail_fast(run_cli, write_file):
     assert result.code == 2
     assert result.error_line == (
         "bulkload: error: --fail-fast: d.csv:4: column 'n': cannot convert 'x' to int"
+        " (load the column as --type n=string)"
     )
 
 
