@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import inspect
 import sys
-import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -363,6 +362,8 @@ def _error_message(error: BaseException) -> str:
 
 def _show(error: BaseException, debug: bool, message: str | None = None) -> None:
     if debug:
+        import traceback
+
         traceback.print_exception(error)
     _error_line(message or _error_message(error))
 
