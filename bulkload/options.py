@@ -74,10 +74,6 @@ class Option:
         return self.field or self.name
 
     @property
-    def is_flag(self) -> bool:
-        return self.cli_type is bool
-
-    @property
     def full_help(self) -> str:
         """The help with the default. (Typer's own display of defaults cannot serve: every
         typer default is None, "not given", so that a profile can supply the value.)"""
@@ -99,6 +95,8 @@ class Option:
         """The typed value of ``raw`` (None: the default's)."""
         if raw is None:
             raw = self.default
+        if isinstance(raw, Mapping) and not self.table:  # a profile's [name] section
+            raise UsageError(f"{self.flag} takes a value, not a table")
         return None if raw is None else self.parse(raw, self.flag)
 
 
@@ -917,10 +915,6 @@ def options_for(command: str) -> tuple[Option, ...]:
 def profile_keys(command: str) -> frozenset[str]:
     """The keys a profile (or a config builder's mapping) may hold for ``command``."""
     return frozenset(option.name for option in options_for(command) if option.in_profile)
-
-
-def table_keys() -> frozenset[str]:
-    return frozenset(option.name for option in OPTIONS if option.table)
 
 
 def commands_of(name: str) -> frozenset[str]:

@@ -171,3 +171,11 @@ def test_bad_boolean_variable_is_named(run_cli, write_file):
     result = run_cli("import", "d.csv", "--to", "null://", env={"BULKLOAD_WAL": "maybe"})
     assert result.code == 3
     assert result.error_line == "bulkload: error: --wal must be true or false, not 'maybe'"
+
+
+def test_only_table_options_take_tables(write_file, tmp_path):
+    write_file("p.toml", "[types]\na = 'int'\n[import.batch_size]\nx = 1\n")
+    settings = load_profile(tmp_path / "p.toml", IMPORT)
+    assert settings["types"] == {"a": "int"}
+    with pytest.raises(UsageError, match=r"^--batch-size takes a value, not a table$"):
+        build_import_config({"paths": ["d.csv"], **settings})
