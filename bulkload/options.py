@@ -127,7 +127,7 @@ def flag(value: Any, option: str) -> bool:
 
 def whole(*, minimum: int) -> Parse:
     def parse(value: Any, option: str) -> int:
-        if isinstance(value, bool):
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
             raise UsageError(f"{option} must be a whole number, not {value!r}")
         try:
             number = int(value)

@@ -179,3 +179,9 @@ def test_only_table_options_take_tables(write_file, tmp_path):
     assert settings["types"] == {"a": "int"}
     with pytest.raises(UsageError, match=r"^--batch-size takes a value, not a table$"):
         build_import_config({"paths": ["d.csv"], **settings})
+
+
+def test_a_fraction_is_not_a_whole_number():
+    with pytest.raises(UsageError, match=r"^--batch-size must be a whole number, not 10\.5$"):
+        build_import_config({"paths": ["d.csv"], "batch_size": 10.5})
+    assert build_import_config({"paths": ["d.csv"], "batch_size": 10.0}).source.batch_size == 10
