@@ -8,8 +8,10 @@ and the commands that take it. From these declarations come the typer parameters
 the config builders (config.py) assemble into frozen dataclasses.
 
 Options are grouped by help panel below. A backend's own options form a group of their
-own (see ``SQLITE`` and ``POSTGRESQL``): adding a backend's options is one more group,
-listed in ``OPTIONS``.
+own (see ``SQLITE`` and ``POSTGRESQL``). Adding a backend's options: one more group,
+listed in ``OPTIONS``, and a field of the same name (or ``field=``) in
+``config.TargetOptions``; the builders fill dataclass fields by name, so nothing else
+changes.
 
 This module is imported by ``bulkload --help``: it must stay cheap to import (standard
 library only; a validator that needs more imports it when it runs).
