@@ -170,17 +170,9 @@ def _import(options: dict[str, Any]) -> int:
 
 
 def _bench(options: dict[str, Any]) -> int:
-    import importlib
+    from bulkload.bench.command import run_bench
 
-    settings = build_bench_config(options)
-    try:  # the sweep engine (bulkload.bench) is being written; until it lands, say so
-        bench = importlib.import_module("bulkload.bench.command")
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("bulkload.bench", "bulkload.bench.command"):
-            raise
-        raise BulkloadError("bench: not built yet (the sweep engine is still missing)") from None
-    code: int = bench.run_bench(settings)
-    return code
+    return run_bench(build_bench_config(options), argv=_command_line)
 
 
 _registry_command(IMPORT, _import, help="Load CSV or Parquet files into a target.")
@@ -373,8 +365,14 @@ def _error_line(message: str) -> None:
     print(f"bulkload: error: {first}", file=sys.stderr)
 
 
+#: the command line as given, for results that record how they were made (secrets are
+#: removed where it is written)
+_command_line: list[str] = []
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
+    _command_line[:] = ["bulkload", *(sys.argv[1:] if argv is None else argv)]
     try:
         code = app(args=argv, prog_name="bulkload", standalone_mode=False)
     except typer.TyperException as exc:  # unknown option, bad value, missing argument

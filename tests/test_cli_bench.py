@@ -1,13 +1,12 @@
 """``bulkload bench`` options through the real CLI: each one parsed into BenchConfig, and
 each bad value refused with one line naming the option, exit 3, before anything runs.
 
-The sweep engine (bulkload.bench.command) is another branch's work: ``captured`` stands
-in for its ``run_bench`` and keeps the BenchConfig the CLI built, so what is tested here
-is the command line, the environment and the profile, up to that config."""
+``captured`` stands in for the sweep (``bulkload.bench.command.run_bench``) and keeps the
+BenchConfig the CLI built, so what is tested here is the command line, the environment
+and the profile, up to that config, without running sweeps (tests/bench runs them)."""
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 import types
 from typing import Any
@@ -21,7 +20,7 @@ from bulkload.config import BenchConfig
 def captured(monkeypatch: pytest.MonkeyPatch) -> list[BenchConfig]:
     configs: list[BenchConfig] = []
 
-    def run_bench(config: BenchConfig) -> int:
+    def run_bench(config: BenchConfig, *, argv: Any = ()) -> int:
         configs.append(config)
         return 0
 
@@ -192,16 +191,3 @@ def test_import_only_options_are_not_bench_options(run_cli, write_file, option):
     result = run_cli("bench", "d.csv", option, "1")
     assert result.code == 3
     assert "No such option" in result.error_line and option in result.error_line
-
-
-@pytest.mark.skipif(
-    importlib.util.find_spec("bulkload.bench") is not None,
-    reason="the sweep engine has landed",  # remove this test with the fallback in cli.py
-)
-def test_until_the_sweep_engine_lands_bench_says_so(run_cli, write_file):
-    write_file("d.csv", "a,b\n1,x\n")
-    result = run_cli("bench", "d.csv")
-    assert result.code == 2
-    assert result.error_line == (
-        "bulkload: error: bench: not built yet (the sweep engine is still missing)"
-    )

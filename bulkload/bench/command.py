@@ -12,14 +12,13 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from rich.console import Console
 
 from bulkload.backends import create_backend
 from bulkload.bench.result import SweepResult, machine_facts
 from bulkload.bench.sweep import BenchData, FileData, Sweep, SweepSpec, SyntheticData
-from bulkload.config import EngineOptions, ReportOptions, SourceOptions, TargetOptions
+from bulkload.config import BenchConfig, TargetOptions
 from bulkload.engine.runner import RunControl
 from bulkload.errors import BulkloadError, UsageError
 from bulkload.redact import redact_text, redact_url
@@ -28,7 +27,6 @@ from bulkload.report.bench_view import render_sweep
 from bulkload.report.json_summary import write_document
 from bulkload.report.progress import ProgressReporter
 from bulkload.sources.discovery import STDIN
-from bulkload.sources.synthetic import SyntheticSpec
 
 EXIT_OK = 0
 EXIT_INTERRUPTED = 4
@@ -36,40 +34,30 @@ EXIT_TARGET = 5
 DEFAULT_TABLE = "bulkload_bench"
 
 
-@dataclass(frozen=True, kw_only=True)
-class BenchRun:
-    """Everything one ``bulkload bench`` needs, as the CLI built it."""
-
-    spec: SweepSpec
-    target: TargetOptions
-    engine: EngineOptions
-    report: ReportOptions
-    source: SourceOptions | None = None
-    synthetic: SyntheticSpec | None = None
-    argv: Sequence[str] = ()
-
-
-def run_bench(run: BenchRun) -> int:
+def run_bench(config: BenchConfig, *, argv: Sequence[str] = ()) -> int:
     """Run the sweep; print and save its result; return the exit code. Raises the
     BulkloadError that stopped it (after showing and saving what was measured)."""
+    run = config
     json_to_stdout = run.report.json_path == "-"
     out = Console(stderr=json_to_stdout, highlight=False)
     err = Console(stderr=True, highlight=False)
     backend = create_backend(run.target)
     data = _data(run, typed=not backend.accepts_text)
     result = SweepResult(
-        model=run.spec.model,
+        model="closed",
         target=redact_url(backend.describe()),
         table=_table(run),
-        command=[redact_text(arg, _secrets(run.target)) for arg in run.argv],
+        command=[redact_url(redact_text(arg, _secrets(run.target))) for arg in argv],
         version=_version(),
         machine=machine_facts(),
     )
     control = RunControl()
+    spec = sweep_spec(config)
+    result.model = spec.model
     sweep = Sweep(
         backend,
         data,
-        run.spec,
+        spec,
         run.engine,
         table=result.table,
         if_exists=run.target.if_exists,
@@ -123,7 +111,25 @@ def run_bench(run: BenchRun) -> int:
     return EXIT_OK
 
 
-def _data(run: BenchRun, *, typed: bool) -> BenchData:
+def sweep_spec(config: BenchConfig) -> SweepSpec:
+    """The sweep the options describe."""
+    options = config.sweep
+    return SweepSpec(
+        levels=None if options.auto else options.levels,
+        batch_sizes=options.batch_sizes,
+        rates=options.rates or None,
+        concurrency_cap=config.engine.concurrency,
+        warmup_s=options.warmup,
+        duration_s=options.duration,
+        rows=options.rows,
+        batches=options.batches,
+        max_time_s=options.max_time,
+        reset=options.reset,
+        slo=options.slo,
+    )
+
+
+def _data(run: BenchConfig, *, typed: bool) -> BenchData:
     if run.synthetic is not None:
         return SyntheticData(run.synthetic)
     if run.source is None:
@@ -133,7 +139,7 @@ def _data(run: BenchRun, *, typed: bool) -> BenchData:
     return FileData(run.source, typed=typed)
 
 
-def _table(run: BenchRun) -> str:
+def _table(run: BenchConfig) -> str:
     if run.target.table:
         return run.target.table
     if run.source is not None and run.synthetic is None:
