@@ -9,6 +9,7 @@ that cancellation into a TimeoutError. A deadline fires at most 5% late.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -43,6 +44,15 @@ class Deadlines:
             # our cancel was consumed (or the write finished first): undo its count
             self._expired.discard(task)
             task.uncancel()
+
+    async def aclose(self) -> None:
+        """Stop the watchdog and wait for it: its owner calls this when its writes are
+        done, so no task outlives the run that started it."""
+        watchdog, self._watchdog = self._watchdog, None
+        if watchdog is not None and not watchdog.done():
+            watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watchdog
 
     async def _watch(self) -> None:
         tick = min(max(self.timeout / 20, 0.005), 1.0)

@@ -95,6 +95,11 @@ class BatchWriter:
             sleep=sleep,
         )
 
+    async def aclose(self) -> None:
+        """Stop the timeout watchdog (owned here); call when no write is in flight."""
+        if self._deadlines is not None:
+            await self._deadlines.aclose()
+
     def throttle_for(self, batch_rows: int) -> Throttle:
         """The throttle, its burst sized to one batch of ``batch_rows`` rows."""
         self.throttle = Throttle(
