@@ -72,6 +72,18 @@ class TargetOptions:
     pg_format: str = "binary"  # COPY format: binary (pgpq) or csv
     on_conflict: str | None = None  # nothing | update
     key: tuple[str, ...] | None = None
+    # HTTP (http://, https://): one request per batch
+    http_method: str = "POST"
+    http_headers: tuple[str, ...] = ()  # "Name: value", ${ENV} expanded when opened
+    http_format: str = "ndjson"  # json | ndjson | csv | parquet | arrow
+    http_compression: str | None = None  # gzip | zstd
+    http_client: str = "curl"  # curl (libcurl multi) | httpx
+    http_preset: str | None = None  # elasticsearch | clickhouse
+    http_idempotency_key: str | None = None  # header carrying a stable key per batch
+    insecure: bool = False  # skip TLS verification
+    ca_cert: str | None = None
+    client_cert: str | None = None
+    client_key: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -201,6 +213,19 @@ KNOWN_IMPORT_OPTIONS = frozenset(
         "quiet",
         "progress",
         "bad_records",
+        *(
+            "http_method",
+            "http_headers",
+            "http_format",
+            "http_compression",
+            "http_client",
+            "http_preset",
+            "http_idempotency_key",
+            "insecure",
+            "ca_cert",
+            "client_cert",
+            "client_key",
+        ),
     }
 )
 
@@ -276,6 +301,7 @@ def build_import_config(options: Mapping[str, Any]) -> ImportConfig:
         if get("on_conflict") is None
         else _choice(get("on_conflict"), "--on-conflict", ("nothing", "update")),
         key=tuple(_as_list(get("key"), "--key")) or None,
+        **_http_options(get),
     )
     if target.on_conflict and not target.key:
         raise UsageError("--on-conflict needs --key col1,col2 (the columns that identify a row)")
@@ -312,6 +338,36 @@ def build_import_config(options: Mapping[str, Any]) -> ImportConfig:
         bad_records=get("bad_records"),
     )
     return ImportConfig(source=source, target=target, engine=engine, report=report)
+
+
+HTTP_FORMATS = ("json", "ndjson", "csv", "parquet", "arrow")
+HTTP_COMPRESSIONS = ("gzip", "zstd")
+HTTP_CLIENTS = ("curl", "httpx")
+HTTP_PRESETS = ("elasticsearch", "opensearch", "clickhouse")
+
+
+def _http_options(get: Any) -> dict[str, Any]:
+    """The TargetOptions fields of the HTTP backend, validated."""
+    compression = get("http_compression")
+    preset = get("http_preset")
+    headers = get("http_headers") or ()
+    return {
+        "http_method": _choice(
+            str(get("http_method", "POST")).upper(), "--http-method", ("POST", "PUT")
+        ),
+        "http_headers": tuple(str(h) for h in ([headers] if isinstance(headers, str) else headers)),
+        "http_format": _choice(get("http_format", "ndjson"), "--http-format", HTTP_FORMATS),
+        "http_compression": None
+        if compression in (None, "none")
+        else _choice(compression, "--http-compression", HTTP_COMPRESSIONS),
+        "http_client": _choice(get("http_client", "curl"), "--http-client", HTTP_CLIENTS),
+        "http_preset": None if preset is None else _choice(preset, "--http-preset", HTTP_PRESETS),
+        "http_idempotency_key": get("http_idempotency_key") or None,
+        "insecure": bool(get("insecure", False)),
+        "ca_cert": get("ca_cert"),
+        "client_cert": get("client_cert"),
+        "client_key": get("client_key"),
+    }
 
 
 def merge_options(*layers: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,95 @@
+"""The HTTP clients a batch can travel by, behind one small interface.
+
+``curl`` (default) drives a libcurl multi handle from the event loop: C does the
+protocol, TLS, keep-alive, proxies and chunked answers, Python only hands over bodies.
+``httpx`` is the pure-Python client, selectable with ``--http-client httpx``.
+"""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import httpx
+
+from bulkload.backends.http.errors import HttpTransportError, parse_retry_after
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    status: int
+    body: bytes
+    retry_after: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClientSettings:
+    """What every transport needs to know, whichever library it wraps."""
+
+    connections: int  # pool size: at most this many connections, all kept alive
+    verify: bool = True
+    ca_cert: str | None = None
+    client_cert: str | None = None
+    client_key: str | None = None
+    headers: tuple[tuple[str, str], ...] = field(default=())  # sent with every request
+
+
+class Transport(Protocol):
+    async def send(
+        self, method: str, url: str, body: bytes, extra_headers: tuple[tuple[str, str], ...]
+    ) -> Response:
+        """Send one request and return its answer; raise HttpTransportError when there is
+        none. Cancellation aborts the request and propagates."""
+
+    async def close(self) -> None: ...
+
+
+class HttpxTransport:
+    """httpx.AsyncClient: pure Python, portable, slower per request."""
+
+    def __init__(self, settings: ClientSettings):
+        verify: ssl.SSLContext | bool = settings.verify
+        if settings.verify and settings.ca_cert:
+            verify = ssl.create_default_context(cafile=settings.ca_cert)
+        cert = None
+        if settings.client_cert:
+            cert = (settings.client_cert, settings.client_key or settings.client_cert)
+        limits = httpx.Limits(
+            max_connections=settings.connections, max_keepalive_connections=settings.connections
+        )
+        self._client = httpx.AsyncClient(
+            limits=limits,
+            verify=verify,
+            cert=cert,
+            timeout=None,  # the engine's --timeout cancels the whole write
+            headers=list(settings.headers),
+            follow_redirects=False,
+        )
+
+    async def send(
+        self, method: str, url: str, body: bytes, extra_headers: tuple[tuple[str, str], ...]
+    ) -> Response:
+        try:
+            answer = await self._client.request(method, url, content=body, headers=extra_headers)
+        except httpx.ConnectError as exc:
+            transient = not _is_tls_failure(exc)
+            raise HttpTransportError(f"cannot connect: {exc}", transient=transient) from None
+        except httpx.TransportError as exc:  # reset, closed early, protocol error, timeout
+            text = str(exc) or type(exc).__name__
+            raise HttpTransportError(f"connection failed: {text}", transient=True) from None
+        return Response(
+            answer.status_code, answer.content, parse_retry_after(answer.headers.get("retry-after"))
+        )
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+def _is_tls_failure(error: BaseException) -> bool:
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, ssl.SSLError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return "CERTIFICATE" in str(error).upper() or "SSL" in str(error).upper()
