@@ -196,7 +196,9 @@ def import_command(
         "--readers", panel=_SRC, help="Files parsed in parallel (default: 1)."
     ),
     delimiter: str | None = _option(
-        "--delimiter", panel=_CSV, help="Field delimiter (default: ,); 'tab' or '\\t' for tabs."
+        "--delimiter",
+        panel=_CSV,
+        help="Field delimiter (default: , or a tab for .tsv); 'tab' or '\\t' for tabs.",
     ),
     quote_char: str | None = _option(
         "--quote-char", panel=_CSV, help='Quote character (default: ").'
@@ -227,6 +229,11 @@ def import_command(
     ),
     skip_rows: int | None = _option(
         "--skip-rows", panel=_CSV, help="Rows to skip before the header."
+    ),
+    max_field_size: str | None = _option(
+        "--max-field-size",
+        panel=_CSV,
+        help="Largest field the CSV parser is sure to read: 64MB (default), 512KB, bytes.",
     ),
     concurrency: int | None = typer.Option(
         None,

@@ -30,7 +30,8 @@ PROGRESS_CHOICES = ("auto", "rich", "plain", "off")
 class CsvOptions:
     """How CSV text is split into fields."""
 
-    delimiter: str = ","
+    # None: by file name, a tab for .tsv, else a comma.
+    delimiter: str | None = None
     quote_char: str | None = '"'
     header: bool = True
     columns: tuple[str, ...] | None = None
@@ -38,6 +39,8 @@ class CsvOptions:
     # Extra spellings of null; an unquoted empty field is always null.
     null_values: tuple[str, ...] = ()
     skip_rows: int = 0
+    # The CSV parser block grows up to this size when a row does not fit in it.
+    max_field_size: int = 64 << 20
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -178,6 +181,7 @@ KNOWN_IMPORT_OPTIONS = frozenset(
         "encoding",
         "null_values",
         "skip_rows",
+        "max_field_size",
         "limit",
         "batch_size",
         "select",
@@ -248,17 +252,20 @@ def build_import_config(options: Mapping[str, Any]) -> ImportConfig:
     if get("no_quoting"):
         quote_char = None
     csv = CsvOptions(
-        delimiter=_single_char(get("delimiter", ","), "--delimiter"),
+        delimiter=None
+        if get("delimiter") is None
+        else _single_char(get("delimiter"), "--delimiter"),
         quote_char=None if quote_char is None else _single_char(quote_char, "--quote-char"),
         header=bool(get("header", True)),
         columns=tuple(_as_list(get("columns"), "--columns")) or None,
         encoding=_encoding(get("encoding", "utf-8")),
         null_values=tuple(str(v) for v in _as_list(get("null_values"), "--null-value")),
         skip_rows=_int(get("skip_rows", 0), "--skip-rows", minimum=0),
+        max_field_size=_size(get("max_field_size", 64 << 20), "--max-field-size"),
     )
     if not csv.header and not csv.columns:
         raise UsageError("--no-header needs --columns a,b,c to name the columns")
-    if csv.quote_char is not None and csv.quote_char == csv.delimiter:
+    if csv.quote_char is not None and csv.quote_char == (csv.delimiter or ","):
         raise UsageError("--quote-char and --delimiter must differ")
 
     fmt = get("format")
@@ -503,6 +510,18 @@ def _int(value: Any, option: str, *, minimum: int) -> int:
 
 
 _ESCAPES = {"\\t": "\t", "tab": "\t", "\\n": "\n"}
+
+
+_SIZE = re.compile(r"^\s*(\d+)\s*([kmg]?)i?b?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+
+
+def _size(value: Any, option: str) -> int:
+    """Bytes from 67108864, 512KB, 64MB, 1GB (binary units; KiB/MiB spellings too)."""
+    match = _SIZE.match(str(value))
+    if not match or int(match.group(1)) == 0:
+        raise UsageError(f"{option} must be a size such as 64MB, 512KB or a number of bytes")
+    return int(match.group(1)) * _SIZE_UNITS[match.group(2).lower()]
 
 
 def _single_char(value: Any, option: str) -> str:

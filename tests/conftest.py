@@ -1,17 +1,25 @@
-"""Shared fixtures: run the real CLI in a subprocess, write input files, read tables back."""
+"""Shared fixtures: run the real CLI (in this process, or in a subprocess for tests that
+need signals or a fresh interpreter), write input files, read tables back, PostgreSQL."""
 
 from __future__ import annotations
 
+import io
+import logging
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from bulkload.cli import main as cli_main
 
 
 @dataclass
@@ -28,10 +36,28 @@ class CliResult:
 
 RunCli = Callable[..., CliResult]
 
+CLI_TIMEOUT_S = 120
+
+
+def _cli_env(env: dict[str, str] | None) -> dict[str, str]:
+    """What a run sees: the caller's environment minus BULKLOAD_*, no colour, 120 wide."""
+    full = {k: v for k, v in os.environ.items() if not k.startswith("BULKLOAD_")}
+    full.update({"NO_COLOR": "1", "COLUMNS": "120"})
+    full.update(env or {})
+    return full
+
 
 @pytest.fixture
-def run_cli(tmp_path: Path) -> RunCli:
-    """Run ``python -m bulkload ARGS`` in tmp_path, as a user would, and capture it."""
+def run_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> RunCli:
+    """Run ``bulkload ARGS`` in this process, in tmp_path, and capture it: what a user
+    would see, at a fraction of a subprocess's start-up cost.
+
+    The run gets its own cwd, environment, stdin, stdout and stderr; afterwards the test
+    fails if it left a traceback on stderr, a signal handler installed or a thread
+    running. Tests that send signals, kill the process or need a fresh interpreter use
+    ``run_cli_subprocess``; ``file_size_limit``, ``obey_permissions`` and ``timeout``
+    (see :func:`_run_subprocess`) limit or kill a process, so those runs get a child
+    process too. (A hang in-process is ended by pytest-timeout.)"""
 
     def run(
         *args: str,
@@ -39,36 +65,126 @@ def run_cli(tmp_path: Path) -> RunCli:
         env: dict[str, str] | None = None,
         file_size_limit: int | None = None,
         obey_permissions: bool = False,
+        timeout: float | None = None,
     ) -> CliResult:
-        """``file_size_limit``: writes that would grow a file past it fail with a real
-        OSError (EFBIG), as on a full disk. ``obey_permissions``: even as root, the
-        process is held to permission bits (see :func:`permission_bits_apply`)."""
-        full_env = {k: v for k, v in os.environ.items() if not k.startswith("BULKLOAD_")}
-        full_env.update({"NO_COLOR": "1", "COLUMNS": "120"})
-        full_env.update(env or {})
-        proc = subprocess.run(
-            [sys.executable, "-m", "bulkload", *args],
-            cwd=tmp_path,
-            input=stdin,
-            capture_output=True,
-            env=full_env,
-            timeout=120,
-            preexec_fn=(lambda: _restrict(file_size_limit, obey_permissions))
-            if file_size_limit is not None or obey_permissions
-            else None,
-        )
-        result = CliResult(proc.returncode, proc.stdout.decode(), proc.stderr.decode())
+        if file_size_limit is not None or obey_permissions or timeout is not None:
+            return _run_subprocess(
+                tmp_path, args, stdin, env, file_size_limit, obey_permissions, timeout
+            )
+        with monkeypatch.context() as patch:
+            patch.chdir(tmp_path)
+            wanted = _cli_env(env)
+            for name in list(os.environ):
+                if name not in wanted:
+                    patch.delenv(name)
+            for name, value in wanted.items():
+                patch.setenv(name, value)
+            result = _run_in_process(list(args), stdin or b"", patch)
         assert "Traceback" not in result.stderr, result.stderr
         return result
 
     return run
 
 
+def _run_in_process(argv: list[str], stdin: bytes, patch: pytest.MonkeyPatch) -> CliResult:
+    stdout = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", write_through=True)
+    stderr = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", write_through=True)
+    patch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin), encoding="utf-8"))
+    patch.setattr(sys, "stdout", stdout)
+    patch.setattr(sys, "stderr", stderr)
+    # warnings logged during the run (asyncio's "exception never retrieved", ...) count
+    # as the run's stderr, as they would in a process of its own
+    log_handler = logging.StreamHandler(stderr)
+    logging.getLogger().addHandler(log_handler)
+    handlers_before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    threads_before = set(threading.enumerate())
+    code: object = None
+    try:  # a hang is caught by pytest-timeout; any exception but SystemExit fails the test
+        cli_main(argv)
+    except SystemExit as exit_:
+        code = exit_.code
+    finally:
+        logging.getLogger().removeHandler(log_handler)
+    assert isinstance(code, int), f"main() must exit with a code, not {code!r}"
+    assert {sig: signal.getsignal(sig) for sig in handlers_before} == handlers_before, (
+        "the run left a signal handler installed"
+    )
+    _assert_no_thread_left(threads_before)
+    return CliResult(code, _text(stdout), _text(stderr))
+
+
+def _text(stream: io.TextIOWrapper) -> str:
+    stream.flush()
+    buffer = stream.buffer
+    assert isinstance(buffer, io.BytesIO)
+    return buffer.getvalue().decode("utf-8")
+
+
+def _assert_no_thread_left(before: set[threading.Thread], grace_s: float = 5.0) -> None:
+    """Threads the run started must end with it (a daemon left running leaks into the
+    next test); a moment's grace for ones already finishing."""
+    deadline = time.monotonic() + grace_s
+    while True:
+        left = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.01)
+    assert not left, f"the run left threads running: {[t.name for t in left]}"
+
+
+@pytest.fixture
+def run_cli_subprocess(tmp_path: Path) -> RunCli:
+    """Run ``python -m bulkload ARGS`` in a process of its own, in tmp_path, and capture
+    it: for tests that need a fresh interpreter, real pipes or a real exit status."""
+
+    def run(
+        *args: str,
+        stdin: bytes | None = None,
+        env: dict[str, str] | None = None,
+        file_size_limit: int | None = None,
+        obey_permissions: bool = False,
+        timeout: float | None = None,
+    ) -> CliResult:
+        return _run_subprocess(
+            tmp_path, args, stdin, env, file_size_limit, obey_permissions, timeout
+        )
+
+    return run
+
+
+def _run_subprocess(
+    cwd: Path,
+    args: tuple[str, ...],
+    stdin: bytes | None,
+    env: dict[str, str] | None,
+    file_size_limit: int | None,
+    obey_permissions: bool,
+    timeout: float | None = None,
+) -> CliResult:
+    """``file_size_limit``: writes that would grow a file past it fail with a real
+    OSError (EFBIG), as on a full disk. ``obey_permissions``: even as root, the process
+    is held to permission bits (see :func:`permission_bits_apply`). ``timeout``: seconds
+    before the run counts as hung (the process is killed and the test fails)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "bulkload", *args],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        env=_cli_env(env),
+        timeout=CLI_TIMEOUT_S if timeout is None else timeout,
+        preexec_fn=(lambda: _restrict(file_size_limit, obey_permissions))
+        if file_size_limit is not None or obey_permissions
+        else None,
+    )
+    result = CliResult(proc.returncode, proc.stdout.decode(), proc.stderr.decode())
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
+
+
 def _restrict(file_size_limit: int | None, obey_permissions: bool) -> None:
     """Runs in the child between fork and exec."""
     if file_size_limit is not None:
         import resource
-        import signal
 
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails instead of killing
         resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
@@ -188,31 +304,39 @@ def _throwaway_cluster(base: Path) -> tuple[str, Callable[[], None]] | None:
             return None
         base.chmod(0o777)
         run_as = ["runuser", "-u", "postgres", "--"]
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     subprocess.run(
         [*run_as, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust"],
         check=True,
         capture_output=True,
     )
-    options = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off"
-    subprocess.run(
-        [
-            *run_as,
-            str(bindir / "pg_ctl"),
-            "-D",
-            str(data),
-            "-o",
-            options,
-            "-w",
-            "start",
-            "-l",
-            str(base / "pg.log"),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    # Each xdist worker starts its own cluster in its own directory; a port is free only
+    # until someone binds it, so a worker that loses the race tries another.
+    for _attempt in range(5):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        options = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off"
+        start = subprocess.run(
+            [
+                *run_as,
+                str(bindir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-o",
+                options,
+                "-w",
+                "-t",
+                "60",
+                "start",
+                "-l",
+                str(base / "pg.log"),
+            ],
+            capture_output=True,
+        )
+        if start.returncode == 0:
+            break
+    else:
+        raise RuntimeError(f"pg_ctl could not start a cluster in {data}: {start.stderr!r}")
 
     def stop() -> None:
         subprocess.run(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
+from bulkload.report import progress
 from tests.conftest import read_table
 
 CSV = "id,name,score\n" + "".join(f"{i},n{i},{i * 0.5}\n" for i in range(1, 101))
@@ -52,6 +54,28 @@ def test_json_to_stdout_keeps_the_summary_on_stderr(run_cli, write_file):
     assert "rows loaded" in result.stderr
 
 
+def test_a_real_process_reads_stdin_and_exits_with_its_code(run_cli_subprocess, tmp_path: Path):
+    # run_cli runs in-process; once, the whole way: python -m bulkload, pipes, exit status
+    result = run_cli_subprocess(
+        "import",
+        "-",
+        "--table",
+        "t",
+        "--to",
+        "sqlite:///o.db",
+        "--type",
+        "n=int",
+        "--json",
+        "-",
+        "-q",
+        stdin=b"n\n1\n2\nx\n",
+    )
+    assert result.code == 1, result.stderr  # one row rejected
+    summary = json.loads(result.stdout)
+    assert (summary["rows_read"], summary["rows_loaded"], summary["rows_rejected"]) == (3, 2, 1)
+    assert read_table(tmp_path / "o.db", "t") == [(1,), (2,)]
+
+
 def test_human_summary(run_cli, write_file):
     write_file("d.csv", CSV)
     result = run_cli("import", "d.csv", "--to", "sqlite:///o.db", "--batch-size", "10", "-q")
@@ -65,10 +89,20 @@ def test_human_summary(run_cli, write_file):
 
 def test_plain_progress_lines_when_not_a_terminal(run_cli, write_file, monkeypatch):
     write_file("d.csv", CSV)
+    # a line every 50 ms instead of 5 s, for a run of ~0.5 s (10 writes of 50 ms)
+    monkeypatch.setattr(progress, "PLAIN_INTERVAL_S", 0.05)
+    result = run_cli(
+        "import",
+        "d.csv",
+        *("--to", "sim://?latency=50ms", "--batch-size", "10", "-c", "1"),
+        env={"NO_COLOR": ""},  # colour allowed: a pipe must still get plain text
+    )
+    assert result.code == 0, result.stderr
     # progress goes to stderr; in a pipe it is plain lines, never terminal control codes
-    result = run_cli("import", "d.csv", "--to", "null://")
-    assert result.code == 0
-    assert "\x1b[" not in result.stderr
+    status = [line for line in result.stderr.splitlines() if " rows/s  " in line]
+    assert len(status) >= 3, result.stderr
+    assert all(re.match(r"^\d+:\d\d:\d\d  [\d,]+ rows  ", line) for line in status), status
+    assert "\x1b[" not in result.stderr and "\r" not in result.stderr
 
 
 def test_config_profile_and_precedence(run_cli, write_file, tmp_path: Path):

@@ -64,7 +64,8 @@ def test_value_that_does_not_convert_rejects_its_row(run_cli, write_file, tmp_pa
     assert summary["rejections_sample"][0] == {
         "source": "v.csv",
         "line": 3,
-        "reason": "column 'price': cannot convert 'abc' to float",
+        "reason": "column 'price': cannot convert 'abc' to float "
+        "(load the column as --type price=string)",
     }
     assert read_table(tmp_path / "o.db", "v") == [(1, 1.5), (3, 2.5)]
 

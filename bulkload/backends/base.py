@@ -130,6 +130,15 @@ async def finish_despite_cancel(work: asyncio.Future[T]) -> T:
     raise CancelledAfterCommit
 
 
+@runtime_checkable
+class Resettable(Protocol):
+    """A backend that can empty the open table (``bench --reset``: every level starts
+    from the same table size). Optional: a backend without it refuses ``--reset``."""
+
+    async def reset(self) -> None:
+        """Delete every row of the open table (and its checkpoint keys)."""
+
+
 class BackendFactory(Protocol):
     """What an entry point must name: a class (or callable) built from URL and options."""
 

@@ -28,6 +28,9 @@ class NullBackend:
     async def write(self, payload: pa.RecordBatch, key: BatchKey | None = None) -> None:
         self.rows_written += payload.num_rows
 
+    async def reset(self) -> None:
+        self.rows_written = 0
+
     async def committed_keys(self) -> list[BatchKey]:
         return []
 

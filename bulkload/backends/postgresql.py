@@ -198,6 +198,12 @@ class PostgresBackend:
         else:
             await conn.executemany(self._insert_sql(self._qualified), payload)
 
+    async def reset(self) -> None:
+        assert self._pool is not None, "open() was not called"
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(f"TRUNCATE {self._qualified}")
+            await self._forget(conn)
+
     async def committed_keys(self) -> list[BatchKey]:
         assert self._pool is not None
         rows = (

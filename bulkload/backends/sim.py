@@ -7,11 +7,13 @@ Each batch takes ``latency`` (+ ``per_row`` per row) of service time, varied by 
 throughput saturates and latency climbs as concurrency grows, as with a real server.
 Faults: ``error_rate`` (transient, like a 503), ``throttle_rate`` (like a 429 with a
 ``retry_after`` hint), ``reject_rate`` (the share of rows the server refuses for good;
-the same rows on every try, so bisection isolates them). Deterministic with ``seed``.
+the same rows on every try, so bisection isolates them). ``stall=1s&stall_at=3s``: the
+server answers nothing for ``stall``, starting ``stall_at`` after it was opened (a GC
+pause, a failover); ``stall_at=0`` makes it slow to start. Deterministic with ``seed``.
 
-Parameters: latency, jitter, per_row (durations: 5ms, 200us, 1s, or seconds),
-capacity, error_rate, throttle_rate, retry_after, reject_rate, seed, connections,
-requests_per_connection.
+Parameters: latency, jitter, per_row, stall, stall_at (durations: 5ms, 200us, 1s, or
+seconds), capacity, error_rate, throttle_rate, retry_after, reject_rate, seed,
+connections, requests_per_connection.
 """
 
 from __future__ import annotations
@@ -69,6 +71,8 @@ class SimSettings:
     throttle_rate: float = 0.0
     retry_after: float = 0.05
     reject_rate: float = 0.0
+    stall: float = 0.0
+    stall_at: float = 0.0
     seed: int | None = None
     connections: int | None = None
     requests_per_connection: int | None = None
@@ -77,7 +81,7 @@ class SimSettings:
     def from_url(cls, url: str) -> SimSettings:
         values: dict[str, object] = {}
         for name, value in parse_qsl(urlsplit(url).query, keep_blank_values=True):
-            if name in ("latency", "jitter", "per_row", "retry_after"):
+            if name in ("latency", "jitter", "per_row", "retry_after", "stall", "stall_at"):
                 values[name] = parse_duration(value, name)
             elif name in ("capacity", "seed", "connections", "requests_per_connection"):
                 values[name] = _integer(value, name)
@@ -125,9 +129,11 @@ class SimBackend:
         self.keys: set[BatchKey] = set()
         self.peak_active = 0
         self._active = 0
+        self._opened_at = 0.0
 
     async def open(self, table: TableSpec) -> None:
         self.table = table
+        self._opened_at = asyncio.get_running_loop().time()
 
     def encode(self, batch: pa.RecordBatch) -> SimPayload:
         bad = 0
@@ -160,7 +166,7 @@ class SimBackend:
             if draw < s.throttle_rate + s.error_rate:
                 await asyncio.sleep(service / 2)
                 raise SimTransientError("503 service unavailable")
-            await asyncio.sleep(service)
+            await asyncio.sleep(self._stalled(service))
             if payload.bad_rows:
                 raise SimRejectedRows(f"422 unprocessable: {payload.bad_rows} row(s) refused")
             self.rows_accepted += payload.rows
@@ -169,6 +175,20 @@ class SimBackend:
                 self.keys.add(key)
         finally:
             self._active -= 1
+
+    def _stalled(self, service: float) -> float:
+        """``service``, stretched to the end of the stall when it overlaps it."""
+        s = self.settings
+        if not s.stall:
+            return service
+        now = asyncio.get_running_loop().time() - self._opened_at
+        start, end = s.stall_at, s.stall_at + s.stall
+        return max(end - now, service) if now < end and now + service > start else service
+
+    async def reset(self) -> None:
+        self.rows_accepted = 0
+        self.batches_accepted = 0
+        self.keys.clear()
 
     async def committed_keys(self) -> list[BatchKey]:
         return []

@@ -155,6 +155,15 @@ class SQLiteBackend:
         # cancelled write is let finish, and reports whether it committed.
         await finish_despite_cancel(loop.run_in_executor(self._executor, self._write, payload, key))
 
+    async def reset(self) -> None:
+        await self._run(self._reset)
+
+    def _reset(self) -> None:
+        conn = self._connection
+        assert conn is not None, "open() was not called"
+        conn.run(f"DELETE FROM {quote_identifier(self._table)}")
+        self._forget_checkpoints(conn)
+
     async def committed_keys(self) -> list[BatchKey]:
         return list(await self._run(self._committed_keys))
 

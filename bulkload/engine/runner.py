@@ -130,20 +130,23 @@ class Engine:
             first_file = files.popleft()
             batches = source.batches_of(first_file)
             first = await asyncio.to_thread(next, batches, None)
+            while first is None and files:  # a header-only file: the next one comes first
+                batches = source.batches_of(files.popleft())
+                first = await asyncio.to_thread(next, batches, None)
             if first is None:  # --limit 0
                 stats.outcome = "completed"
                 return stats
             self.writer.throttle_for(first.num_rows)
-            await self.backend.open(
-                TableSpec(
-                    table_name,
-                    source.schema,
-                    if_exists,
-                    checkpoints=self._checkpoint is not None,
-                    writers=self.writers,
+            try:  # closed even when opening fails: it may hold a thread or a pool by then
+                await self.backend.open(
+                    TableSpec(
+                        table_name,
+                        source.schema,
+                        if_exists,
+                        checkpoints=self._checkpoint is not None,
+                        writers=self.writers,
+                    )
                 )
-            )
-            try:
                 if self.options.resume:
                     for key in await self.backend.committed_keys():
                         self._committed.add(key)

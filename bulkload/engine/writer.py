@@ -161,15 +161,18 @@ class BatchWriter:
         self._abandoning = True
 
     async def write_with_retries(
-        self, payload: Any, data: pa.RecordBatch, key: BatchKey | None
+        self, payload: Any, data: pa.RecordBatch, key: BatchKey | None, *, due: float | None = None
     ) -> BaseException | None:
         """None when written; the error when the rows are bad (permanent). Raises when the
-        target is unusable or transient errors outlast the retries."""
+        target is unusable or transient errors outlast the retries.
+
+        ``due``: when the write was scheduled to start (bench's open model); latency is
+        then also measured from it, and a retry does not move it."""
         attempt = 0
         while True:
-            due = None
             if self.throttle.active:
-                due = await self.throttle.admit(data.num_rows, data.nbytes)
+                admitted = await self.throttle.admit(data.num_rows, data.nbytes)
+                due = admitted if due is None else due
             probe = False
             if self.breaker.state is not BreakerState.CLOSED:
                 probe = await self.breaker.before_write()
@@ -195,7 +198,7 @@ class BatchWriter:
                 self.breaker.record(False, probe)
                 raise
             except Exception as exc:  # driver errors, classified by their backend
-                self._record_latency(started, due)
+                self._record_failure(started, exc)
                 kind, cause = self._classify(exc)
                 if kind is ErrorKind.PERMANENT:
                     self.breaker.record(True, probe)  # the target answered: it is healthy
@@ -237,6 +240,12 @@ class BatchWriter:
         if due is not None:
             # measured from when the write was due, so a stall shows up (wrk2-style)
             self.stats.latency_from_due.record(now - min(due, started))
+
+    def _record_failure(self, started: float, error: Exception) -> None:
+        self.stats.latency_errors.record(self._clock() - started)
+        self.stats.write_errors += 1
+        if isinstance(error, TimeoutError):
+            self.stats.timeouts += 1
 
     def _note_breaker(self) -> None:
         self.stats.breaker_state = self.breaker.state.value

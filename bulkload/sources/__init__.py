@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import pyarrow as pa
@@ -18,7 +19,7 @@ import pyarrow as pa
 from bulkload.config import SourceOptions
 from bulkload.errors import InputError
 from bulkload.sources.batch import CsvDialect, Rejection, SourceBatch, csv_line
-from bulkload.sources.csv_reader import read_csv
+from bulkload.sources.csv_reader import csv_delimiter, read_csv
 from bulkload.sources.discovery import STDIN, SourceFile, discover
 from bulkload.sources.parquet_reader import read_parquet
 from bulkload.sources.reader import RawChunk
@@ -39,6 +40,7 @@ class BatchSource:
         self.plan: SchemaPlan | None = None
         self._budget = _Budget(options.limit)
         self._plan_lock = threading.Lock()
+        self._empty_files: set[str] = set()  # files read whole that held no record
 
     @property
     def total_bytes(self) -> int | None:
@@ -67,14 +69,28 @@ class BatchSource:
             chunks = read_csv(source, self.options.csv)
         dialect = None
         if source.format == "csv":
-            dialect = CsvDialect(self.options.csv.delimiter, self.options.csv.quote_char)
+            delimiter = csv_delimiter(source, self.options.csv)
+            dialect = CsvDialect(delimiter, self.options.csv.quote_char)
         produced = False
         rebatched = _rebatch(chunks, self.options.batch_size)
         for index, raw in enumerate(self._budget.take(rebatched)):
             produced = True
-            yield self._typed(source, index, raw, dialect)
+            with _naming(source):
+                batch = self._typed(source, index, raw, dialect)
+            yield batch
         if not produced and not self._budget.exhausted:
+            self._no_rows_in(source)
+
+    def _no_rows_in(self, source: SourceFile) -> None:
+        """A header-only file adds no rows and the run goes on; only a run in which no
+        input holds any row at all is an error (there is nothing to load or type)."""
+        with self._plan_lock:
+            self._empty_files.add(source.path)
+            all_empty = self.plan is None and len(self._empty_files) == len(self.files)
+        if all_empty and len(self.files) == 1:
             raise InputError("has a header but no data rows", source=source.name)
+        if all_empty:
+            raise InputError(f"none of the {len(self.files)} input files has a data row")
 
     def _typed(
         self, source: SourceFile, index: int, raw: RawChunk, dialect: CsvDialect | None
@@ -116,20 +132,35 @@ class BatchSource:
         )
 
 
+@contextmanager
+def _naming(source: SourceFile) -> Iterator[None]:
+    """Typing errors (a missing column, an unloadable Parquet type) name their file."""
+    try:
+        yield
+    except InputError as exc:
+        if exc.source is not None:
+            raise
+        raise InputError(str(exc), source=source.name) from None
+
+
 def _rebatch(chunks: Iterator[RawChunk], size: int) -> Iterator[RawChunk]:
-    """Re-cut the reader's chunks (sized by bytes) into chunks of exactly ``size`` rows."""
+    """Re-cut the reader's chunks (sized by bytes) into chunks of exactly ``size`` rows.
+    When reading fails part-way, the rows read before the failure still go out (a
+    short last batch), then the error."""
     pending: list[RawChunk] = []
     pending_rows = 0
-    for chunk in chunks:
-        pending.append(chunk)
-        pending_rows += chunk.data.num_rows
-        while pending_rows >= size:
-            merged = _merge(pending)
-            yield _slice(merged, 0, size, merged.rejected, merged.bytes_read)
-            rest = _slice(merged, size, merged.data.num_rows - size, (), 0)
-            pending, pending_rows = [rest], rest.data.num_rows
-    if pending and (pending_rows or any(c.rejected for c in pending)):
-        yield _merge(pending)
+    try:
+        for chunk in chunks:
+            pending.append(chunk)
+            pending_rows += chunk.data.num_rows
+            while pending_rows >= size:
+                merged = _merge(pending)
+                yield _slice(merged, 0, size, merged.rejected, merged.bytes_read)
+                rest = _slice(merged, size, merged.data.num_rows - size, (), 0)
+                pending, pending_rows = [rest], rest.data.num_rows
+    finally:
+        if pending and (pending_rows or any(c.rejected for c in pending)):
+            yield _merge(pending)
 
 
 def _merge(chunks: list[RawChunk]) -> RawChunk:

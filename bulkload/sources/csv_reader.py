@@ -11,6 +11,8 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from typing import BinaryIO, Literal
 
 import numpy as np
@@ -20,62 +22,178 @@ import pyarrow.csv as pacsv
 from bulkload.config import CsvOptions
 from bulkload.errors import InputError
 from bulkload.sources.batch import Rejection
-from bulkload.sources.discovery import SourceFile
+from bulkload.sources.discovery import STDIN, SourceFile
+from bulkload.sources.large_rows import line_of_large_row
+from bulkload.sources.read_errors import read_errors
 from bulkload.sources.reader import RawChunk
-from bulkload.sources.streams import ReplayReader, open_source
+from bulkload.sources.streams import CountingReader, ReplayReader, open_source
 
 _PEEK_CHUNK = 64 * 1024
 _PEEK_LIMIT = 16 * 1024 * 1024
 _BLOCK_SIZE = 1 << 20
+# A row may span two of pyarrow's blocks: with blocks of --max-field-size, a field of
+# that size always fits, with room for the rest of its row.
+_BLOCK_GROWTH = 8
+# A one-column header holding one of these was most likely split on the wrong character.
+_LIKELY_DELIMITERS = {"\t": "tab", ";": "';'", "|": "'|'", ",": "','"}
+
+
+class _RowTooLarge(Exception):
+    """A row does not fit in the parser's block (pyarrow says it "straddles")."""
+
+
+def csv_delimiter(source: SourceFile, options: CsvOptions) -> str:
+    """--delimiter if given, else a tab for .tsv files and a comma otherwise."""
+    if options.delimiter is not None:
+        return options.delimiter
+    return "\t" if source.extension == ".tsv" else ","
 
 
 def read_csv(source: SourceFile, options: CsvOptions) -> Iterator[RawChunk]:
+    """The file's rows as text columns, in chunks of about one parser block.
+
+    A row larger than the block makes pyarrow's streaming reader fail, and it cannot
+    change its block size mid-stream: the file is then read again from the start with
+    a larger block, up to ``max_field_size``, and the rows already delivered are skipped
+    (record numbers are the same in every pass).
+    """
+    delimiter_given = options.delimiter is not None
+    options = replace(options, delimiter=csv_delimiter(source, options))
+    block_size = _BLOCK_SIZE
+    last_line = 0  # the highest record number delivered so far
+    bytes_reported = 0
+    while True:
+        try:
+            for chunk in _read_pass(source, options, block_size, delimiter_given, last_line):
+                chunk = _after_line(chunk, last_line)
+                if not chunk.data.num_rows and not chunk.rejected:
+                    continue
+                consumed = chunk.bytes_read  # cumulative in this pass
+                delta = max(0, consumed - bytes_reported)
+                bytes_reported = max(bytes_reported, consumed)
+                last_line = max(last_line, _highest_line(chunk))
+                yield replace(chunk, bytes_read=delta)
+            return
+        except _RowTooLarge:
+            block_size = _larger_block(source, options, block_size, last_line)
+
+
+def _larger_block(source: SourceFile, options: CsvOptions, block_size: int, line: int) -> int:
+    limit = options.max_field_size
+    # pyarrow does not say which row straddled: only that it follows the rows delivered.
+    row = f"a row after line {line}" if line else "a row"
+    if block_size >= limit:
+        delimiter = csv_delimiter(source, options)
+        found = line_of_large_row(source, options, delimiter, line, limit)
+        raise InputError(
+            f"{'this row' if found else row} is larger than --max-field-size "
+            f"({_megabytes(options.max_field_size)}); raise it to load this row",
+            source=source.name,
+            line=found,
+        )
+    if source.path == STDIN:
+        raise InputError(
+            f"{row} is larger than the {_megabytes(block_size)} read "
+            "block, and stdin cannot be read twice to retry with a larger one: "
+            "pass the file by name",
+            source=source.name,
+        )
+    return min(block_size * _BLOCK_GROWTH, limit)
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1 << 20):g} MB"
+
+
+def _after_line(chunk: RawChunk, last_line: int) -> RawChunk:
+    """The part of a chunk not delivered yet (after a re-read, a prefix was)."""
+    if not last_line:
+        return chunk
+    lines = chunk.lines.to_numpy(zero_copy_only=False)
+    start = int(np.searchsorted(lines, last_line, side="right"))
+    rejected = tuple(r for r in chunk.rejected if (r.line or 0) > last_line)
+    if start == 0 and len(rejected) == len(chunk.rejected):
+        return chunk
+    keep = len(lines) - start
+    return RawChunk(
+        chunk.data.slice(start, keep), chunk.lines.slice(start, keep), rejected, chunk.bytes_read
+    )
+
+
+def _highest_line(chunk: RawChunk) -> int:
+    numbers = [r.line or 0 for r in chunk.rejected]
+    if len(chunk.lines):
+        numbers.append(chunk.lines[len(chunk.lines) - 1].as_py())
+    return max(numbers, default=0)
+
+
+def _read_pass(
+    source: SourceFile,
+    options: CsvOptions,
+    block_size: int,
+    delimiter_given: bool,
+    last_line: int,
+) -> Iterator[RawChunk]:
+    """One read of the file from its start; ``bytes_read`` of each chunk is cumulative."""
     stream, counter = open_source(source)
     try:
-        try:
+        with read_errors(source.name):
             prefix = _peek(stream, options.skip_rows)
-        except (OSError, EOFError) as exc:
-            raise InputError(f"cannot read: {exc}", source=source.name) from None
         if not prefix.strip():
             raise InputError("file is empty", source=source.name)
-        names = _column_names(prefix, options, source)
+        names = _column_names(prefix, options, source, delimiter_given)
         header_rows = options.skip_rows + (1 if options.header else 0)
         invalid: list[Rejection] = []
         replay = ReplayReader(prefix, stream, _quote_byte(options))
-        reader = _open_arrow_reader(replay, names, header_rows, options, invalid, source)
-        chunks = _chunks(reader, invalid, header_rows, counter, source)
+        with read_errors(source.name, _explain, last_line or None), _straddling():
+            reader = _open_arrow_reader(
+                replay, names, header_rows, options, invalid, source, block_size
+            )
+        chunks = _chunks(reader, names, invalid, header_rows, counter, source)
         yield from _check_quotes_closed(chunks, replay, source)
     finally:
         stream.close()
 
 
+@contextmanager
+def _straddling() -> Iterator[None]:
+    try:
+        yield
+    except pa.ArrowInvalid as exc:
+        if "straddl" in str(exc):
+            raise _RowTooLarge from None
+        raise
+
+
 def _chunks(
     reader: pacsv.CSVStreamingReader,
+    names: list[str],
     invalid: list[Rejection],
     header_rows: int,
-    counter: object,
+    counter: CountingReader,
     source: SourceFile,
 ) -> Iterator[RawChunk]:
     valid_seen = 0
     invalid_numbers: list[int] = []  # record numbers of ragged rows, ascending
-    bytes_reported = 0
     while True:
-        try:
-            batch = reader.read_next_batch()
-        except StopIteration:
-            break
-        except pa.ArrowInvalid as exc:
-            raise InputError(_explain(str(exc)), source=source.name) from None
-        except (OSError, EOFError, ValueError) as exc:
-            raise InputError(f"cannot read: {exc}", source=source.name) from None
+        last_line = header_rows + valid_seen + len(invalid_numbers)
+        with read_errors(source.name, _explain, last_line), _straddling():
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                break
         rejected = tuple(invalid)
         invalid.clear()
         invalid_numbers.extend(r.line for r in rejected if r.line is not None)
         lines = _record_numbers(valid_seen, batch.num_rows, header_rows, invalid_numbers)
         valid_seen += batch.num_rows
-        total = getattr(counter, "bytes_read", 0)
-        yield RawChunk(batch, _int64_array(lines), rejected, total - bytes_reported)
-        bytes_reported = total
+        yield RawChunk(batch, _int64_array(lines), rejected, counter.bytes_read)
+    if invalid:
+        # Ragged rows after the last batch (or in a file of nothing but ragged rows):
+        # pyarrow yields no batch for them, but they were read and must be rejected.
+        empty = pa.RecordBatch.from_arrays([pa.array([], pa.string()) for _ in names], names)
+        lines = _int64_array(np.array([], dtype=np.int64))
+        yield RawChunk(empty, lines, tuple(invalid), counter.bytes_read)
 
 
 def _quote_byte(options: CsvOptions) -> bytes | None:
@@ -91,22 +209,61 @@ def _check_quotes_closed(
 ) -> Iterator[RawChunk]:
     """Hold back the last chunk until the end of the file: if a quote was never closed,
     the parser has folded the rest of the file into one value of the last row, and
-    loading it would silently turn many rows into one."""
+    loading it would silently turn many rows into one.
+
+    If a read error cut the file short, every row before the cut is delivered, then the
+    error: the record the cut went through is dropped (it is almost surely partial:
+    ``12,abc`` of ``12,abcdef``), so the rows loaded are exactly those before it."""
     last: RawChunk | None = None
     for chunk in chunks:
         if last is not None:
             yield last
         last = chunk
+    if replay.failure is not None:
+        kept = _without_last_record(last) if last is not None else None
+        if kept is not None and (kept.data.num_rows or kept.rejected):
+            yield kept
+        with read_errors(source.name, _explain, _highest_line(kept) if kept else None):
+            raise replay.failure
     if last is None:
         return
-    if replay.counted % 2 and last.data.num_rows and _last_row_spans_lines(last.data):
-        line = last.lines[len(last.lines) - 1].as_py()
+    line = _row_left_open(last) if replay.counted % 2 else None
+    if line is not None:
         raise InputError(
             "broken quoting: a quoted field opened in this row is never closed",
             source=source.name,
             line=line,
         )
     yield last
+
+
+def _without_last_record(chunk: RawChunk) -> RawChunk:
+    """The chunk less its last record (the highest line: a row, or a ragged one)."""
+    rows = len(chunk.lines)
+    last_row = chunk.lines[rows - 1].as_py() if rows else 0
+    last_ragged = max((r.line or 0 for r in chunk.rejected), default=0)
+    if last_row > last_ragged:
+        return RawChunk(
+            chunk.data.slice(0, rows - 1),
+            chunk.lines.slice(0, rows - 1),
+            chunk.rejected,
+            chunk.bytes_read,
+        )
+    rejected = tuple(r for r in chunk.rejected if (r.line or 0) != last_ragged)
+    return RawChunk(chunk.data, chunk.lines, rejected, chunk.bytes_read)
+
+
+def _row_left_open(chunk: RawChunk) -> int | None:
+    """The line of the file's last record if it spans several lines: with an odd number
+    of quotes in the file, that record holds the quote that was never closed. It is a
+    valid row, or a ragged one when the folded lines changed its field count."""
+    last_valid = chunk.lines[len(chunk.lines) - 1].as_py() if len(chunk.lines) else 0
+    ragged = max(chunk.rejected, key=lambda r: r.line or 0, default=None)
+    if ragged is not None and (ragged.line or 0) > last_valid:
+        return ragged.line if "\n" in (ragged.record or "") else None
+    if chunk.data.num_rows and _last_row_spans_lines(chunk.data):
+        return int(last_valid)
+    return None
 
 
 def _last_row_spans_lines(batch: pa.RecordBatch) -> bool:
@@ -148,7 +305,9 @@ def _peek(stream: BinaryIO, skip_rows: int) -> bytes:
     return bytes(prefix)
 
 
-def _column_names(prefix: bytes, options: CsvOptions, source: SourceFile) -> list[str]:
+def _column_names(
+    prefix: bytes, options: CsvOptions, source: SourceFile, delimiter_given: bool
+) -> list[str]:
     encoding = "utf-8-sig" if options.encoding == "utf-8" else options.encoding
     text = prefix.decode(encoding, errors="replace")
     quoting: Literal[0, 1, 2, 3] = (
@@ -156,7 +315,7 @@ def _column_names(prefix: bytes, options: CsvOptions, source: SourceFile) -> lis
     )
     rows = csv.reader(
         io.StringIO(text, newline=""),
-        delimiter=options.delimiter,
+        delimiter=csv_delimiter(source, options),
         quotechar=options.quote_char,
         quoting=quoting,
     )
@@ -182,6 +341,8 @@ def _column_names(prefix: bytes, options: CsvOptions, source: SourceFile) -> lis
         raise InputError(
             f"the header is not valid {options.encoding} text (use --encoding)", source=source.name
         )
+    if not delimiter_given and len(first) == 1:
+        _refuse_other_delimiter(first[0], options, source)
     names = [name.strip() or f"column_{i + 1}" for i, name in enumerate(first)]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
@@ -193,6 +354,19 @@ def _column_names(prefix: bytes, options: CsvOptions, source: SourceFile) -> lis
     return names
 
 
+def _refuse_other_delimiter(header: str, options: CsvOptions, source: SourceFile) -> None:
+    """A header read as one column that holds a common delimiter was split on the wrong
+    character: loading it would make one text column of every whole line."""
+    for char, spelled in _LIKELY_DELIMITERS.items():
+        if char != options.delimiter and char in header:
+            raise InputError(
+                f"the header is one column {header!r}, which looks separated by {spelled}: "
+                f"pass --delimiter {spelled} (or --delimiter {options.delimiter!r} to load "
+                "it as one column)",
+                source=source.name,
+            )
+
+
 def _open_arrow_reader(
     stream: io.RawIOBase,
     names: list[str],
@@ -200,6 +374,7 @@ def _open_arrow_reader(
     options: CsvOptions,
     invalid: list[Rejection],
     source: SourceFile,
+    block_size: int,
 ) -> pacsv.CSVStreamingReader:
     def on_invalid_row(row: pacsv.InvalidRow) -> str:
         invalid.append(
@@ -212,31 +387,28 @@ def _open_arrow_reader(
         )
         return "skip"
 
-    try:
-        return pacsv.open_csv(
-            io.BufferedReader(stream, buffer_size=_BLOCK_SIZE),
-            read_options=pacsv.ReadOptions(
-                column_names=names,
-                skip_rows=header_rows,
-                encoding=options.encoding,
-                block_size=_BLOCK_SIZE,
-                use_threads=False,  # keeps ragged-row callbacks in file order
-            ),
-            parse_options=pacsv.ParseOptions(
-                delimiter=options.delimiter,
-                quote_char=options.quote_char if options.quote_char is not None else False,
-                newlines_in_values=True,
-                invalid_row_handler=on_invalid_row,
-            ),
-            convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.string() for name in names},
-                null_values=["", *options.null_values],
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=False,
-            ),
-        )
-    except pa.ArrowInvalid as exc:
-        raise InputError(_explain(str(exc)), source=source.name) from None
+    return pacsv.open_csv(
+        io.BufferedReader(stream, buffer_size=_BLOCK_SIZE),
+        read_options=pacsv.ReadOptions(
+            column_names=names,
+            skip_rows=header_rows,
+            encoding=options.encoding,
+            block_size=block_size,
+            use_threads=False,  # keeps ragged-row callbacks in file order
+        ),
+        parse_options=pacsv.ParseOptions(
+            delimiter=options.delimiter,
+            quote_char=options.quote_char if options.quote_char is not None else False,
+            newlines_in_values=True,
+            invalid_row_handler=on_invalid_row,
+        ),
+        convert_options=pacsv.ConvertOptions(
+            column_types={name: pa.string() for name in names},
+            null_values=["", *options.null_values],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+        ),
+    )
 
 
 def _explain(message: str) -> str:

@@ -29,6 +29,14 @@ class SourceFile:
         return "<stdin>" if self.path == STDIN else self.path
 
     @property
+    def extension(self) -> str:
+        """The format suffix, lower case, behind any compression suffix: '.tsv'."""
+        root, ext = os.path.splitext(self.path.lower())
+        if ext in COMPRESSIONS:
+            ext = os.path.splitext(root)[1]
+        return ext
+
+    @property
     def stem(self) -> str:
         """File name without directory, compression or format suffixes."""
         name = Path(self.path).name

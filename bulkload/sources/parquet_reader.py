@@ -9,6 +9,7 @@ import pyarrow.parquet as pq
 
 from bulkload.errors import InputError
 from bulkload.sources.discovery import STDIN, SourceFile
+from bulkload.sources.read_errors import read_errors
 from bulkload.sources.reader import RawChunk
 
 
@@ -20,25 +21,32 @@ def read_parquet(source: SourceFile, batch_size: int) -> Iterator[RawChunk]:
             "compressed Parquet files are not supported: Parquet compresses itself",
             source=source.name,
         )
+    with read_errors(source.name, _not_parquet):
+        parquet = pq.ParquetFile(source.path)
     try:
-        try:
-            parquet = pq.ParquetFile(source.path)
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise InputError(f"not a readable Parquet file: {exc}", source=source.name) from None
         # Rows are numbered from 1: Parquet has no lines.
         row = 0
         reported = 0
-        try:
-            for batch in parquet.iter_batches(batch_size=batch_size):
-                lines = pa.array(range(row + 1, row + 1 + batch.num_rows), pa.int64())
-                row += batch.num_rows
-                # Parquet reads by row group; spread the bytes in proportion to rows.
-                consumed = (source.size or 0) * row // max(parquet.metadata.num_rows, 1)
-                yield RawChunk(batch, lines, (), consumed - reported)
-                reported = consumed
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise InputError(f"cannot read Parquet data: {exc}", source=source.name) from None
+        batches = parquet.iter_batches(batch_size=batch_size)
+        while True:
+            # Any reader error (corrupt page, bad row group, I/O) names the file.
+            with read_errors(source.name, _corrupt, after_line=row or None):
+                batch = next(batches, None)
+            if batch is None:
+                return
+            lines = pa.array(range(row + 1, row + 1 + batch.num_rows), pa.int64())
+            row += batch.num_rows
+            # Parquet reads by row group; spread the bytes in proportion to rows.
+            consumed = (source.size or 0) * row // max(parquet.metadata.num_rows, 1)
+            yield RawChunk(batch, lines, (), consumed - reported)
+            reported = consumed
     finally:
-        parquet_file = locals().get("parquet")
-        if parquet_file is not None:
-            parquet_file.close()
+        parquet.close()
+
+
+def _not_parquet(message: str) -> str:
+    return f"not a readable Parquet file: {message.strip().splitlines()[0]}"
+
+
+def _corrupt(message: str) -> str:
+    return f"cannot read Parquet data: {message.strip().splitlines()[0]}"

@@ -230,7 +230,20 @@ def _reason(column: str, value: object, dtype: pa.DataType) -> str:
     text = repr(value)
     if len(text) > 60:
         text = text[:57] + "...'"
-    return f"column {column!r}: cannot convert {text} to {type_label(dtype)}"
+    wider = _wider_type(value, dtype)
+    return (
+        f"column {column!r}: cannot convert {text} to {type_label(dtype)} "
+        f"(load the column as --type {column}={wider})"
+    )
+
+
+def _wider_type(value: object, dtype: pa.DataType) -> str:
+    """The narrowest ``--type`` that holds the value too: float for a fraction in an
+    integer column (typed from a first batch of whole numbers), else string."""
+    whole = pa.types.is_integer(dtype) or pa.types.is_decimal(dtype)
+    if whole and isinstance(value, str) and _casts_cleanly(pa.array([value]), pa.float64()):
+        return "float"
+    return "string"
 
 
 def type_label(dtype: pa.DataType) -> str:

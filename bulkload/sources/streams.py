@@ -8,6 +8,8 @@ import io
 import sys
 from typing import BinaryIO
 
+import zstandard
+
 from bulkload.sources.discovery import STDIN, SourceFile
 
 
@@ -34,6 +36,9 @@ class CountingReader(io.RawIOBase):
         super().close()
 
 
+_SAFE_READ = 64 * 1024  # what a failing read may lose, at most
+
+
 class ReplayReader(io.RawIOBase):
     """Serves ``prefix`` first, then the rest of ``inner``: lets us peek at a header on
     streams that cannot seek (stdin, decompressors).
@@ -47,6 +52,8 @@ class ReplayReader(io.RawIOBase):
         self._inner = inner
         self._count_byte = count_byte
         self.counted = 0
+        #: the error that cut the stream short (a truncated or corrupt file), if any
+        self.failure: Exception | None = None
 
     def readable(self) -> bool:
         return True
@@ -56,17 +63,85 @@ class ReplayReader(io.RawIOBase):
             n = min(len(buffer), len(self._prefix))
             data = bytes(self._prefix[:n])
             self._prefix = self._prefix[n:]
+        elif self.failure is not None:
+            return 0
         else:
-            data = self._inner.read(len(buffer))
+            data = self._read_until_failure(len(buffer))
             n = len(data)
         buffer[:n] = data
         if self._count_byte:
             self.counted += data.count(self._count_byte)
         return n
 
+    def _read_until_failure(self, size: int) -> bytes:
+        """Up to ``size`` bytes, in small reads: when the inner stream fails (a truncated
+        file), what came before is kept, the error is held back in ``failure`` and the
+        stream ends here. (The parser reads ahead of the rows it has returned and would
+        otherwise drop them; a decompressor's failed read drops what it had decoded.)"""
+        pieces: list[bytes] = []
+        left = size
+        while left > 0:
+            try:
+                piece = self._inner.read(min(left, _SAFE_READ))
+            except Exception as exc:
+                self.failure = exc
+                break
+            if not piece:
+                break
+            pieces.append(piece)
+            left -= len(piece)
+        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
     def close(self) -> None:
         self._inner.close()
         super().close()
+
+
+class ZstdReader(io.RawIOBase):
+    """Decompresses zstd frames one after another, and raises ``EOFError`` when the data
+    ends inside a frame: zstandard's own ``stream_reader`` just stops there, which
+    would load a truncated file as if it were whole."""
+
+    def __init__(self, inner: BinaryIO):
+        self._inner = inner
+        self._frame = zstandard.ZstdDecompressor().decompressobj()
+        self._in_frame = False  # compressed bytes of the current frame have been fed
+        self._pending = memoryview(b"")  # decompressed, not yet read: sliced, not copied
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        while not self._pending:
+            compressed = self._inner.read(_ZSTD_READ)
+            if not compressed:
+                if self._in_frame:
+                    raise EOFError("zstd data ended before the end of its frame")
+                return 0
+            self._feed(compressed)
+        n = min(len(buffer), len(self._pending))
+        buffer[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
+
+    def _feed(self, compressed: bytes) -> None:
+        parts = []
+        while compressed:
+            self._in_frame = True
+            parts.append(self._frame.decompress(compressed))
+            compressed = b""
+            if self._frame.eof:  # the frame is whole; what follows starts the next one
+                compressed = self._frame.unused_data
+                self._frame = zstandard.ZstdDecompressor().decompressobj()
+                self._in_frame = False
+        self._pending = memoryview(b"".join(parts))
+
+    def close(self) -> None:
+        self._inner.close()
+        super().close()
+
+
+_ZSTD_READ = 1 << 17
 
 
 def open_source(source: SourceFile) -> tuple[BinaryIO, CountingReader]:
@@ -80,9 +155,7 @@ def open_source(source: SourceFile) -> tuple[BinaryIO, CountingReader]:
     elif source.compression == "bz2":
         stream = bz2.BZ2File(counted, mode="rb")  # type: ignore[assignment]
     elif source.compression == "zstd":
-        import zstandard
-
-        stream = zstandard.ZstdDecompressor().stream_reader(counted, read_across_frames=True)
+        stream = ZstdReader(counted)  # type: ignore[assignment]
     else:
         stream = counted
     return stream, counter

@@ -33,9 +33,16 @@ class RunStats:
     in_flight: int = 0
     started_at: float | None = None
     finished_at: float | None = None
+    #: service time of the writes that succeeded (attempt start to end)
     latency: LatencyHistogram = field(default_factory=LatencyHistogram)
-    #: with a rate limit: latency from when each write was due (coordinated omission)
+    #: service time of the attempts that failed (kept apart: a fast refusal is no success)
+    latency_errors: LatencyHistogram = field(default_factory=LatencyHistogram)
+    #: successful writes measured from when each was due (a rate limit's admission, or
+    #: bench's open-model schedule), so a stall is not hidden (coordinated omission)
     latency_from_due: LatencyHistogram = field(default_factory=LatencyHistogram)
+    #: attempts that failed (each retry counts), and of those the timeouts
+    write_errors: int = 0
+    timeouts: int = 0
     #: the first rejections, for the summary (all of them go to the bad-records sink)
     first_rejections: list[Rejection] = field(default_factory=list)
     bad_records_path: str | None = None

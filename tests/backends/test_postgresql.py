@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -9,9 +10,11 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -317,20 +320,57 @@ def _wait_rows(sql, schema: str, at_least: int) -> None:
     raise AssertionError("the import made no progress")
 
 
+@contextlib.contextmanager
+def _database_of_its_own(server_dsn: str, sql) -> Iterator[tuple[str, Any]]:
+    """A fresh database on the test server, dropped afterwards: (its dsn, run_sql in it).
+    Connections can then be told apart from other tests' (xdist workers share the server)."""
+    import asyncio
+    import uuid
+    from urllib.parse import urlsplit
+
+    import asyncpg
+
+    name = f"k_{uuid.uuid4().hex[:10]}"
+    dsn = urlsplit(server_dsn)._replace(path=f"/{name}").geturl()
+
+    def sql_in(query: str, *args: Any) -> list[Any]:
+        async def go() -> list[Any]:
+            conn = await asyncpg.connect(dsn)
+            try:
+                return list(await conn.fetch(query, *args))
+            finally:
+                await conn.close()
+
+        return asyncio.run(go())
+
+    sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield dsn, sql_in
+    finally:
+        sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
 def test_connections_killed_mid_import_finish_exactly_once(pg, tmp_path):
-    dsn, schema, sql = pg
+    server_dsn, schema, server_sql = pg
+    with _database_of_its_own(server_dsn, server_sql) as (dsn, sql):
+        _kill_connections_mid_import(dsn, schema, sql, tmp_path)
+
+
+def _kill_connections_mid_import(dsn: str, schema: str, sql, tmp_path: Path) -> None:
     rows = 15_000
     proc = _start_slow_import(dsn, schema, tmp_path, rows)
     killed = 0
     for threshold in (2000, 5000, 8000):
         _wait_rows(sql, schema, threshold)
-        # kill for a moment, so some kills land mid-COPY and some on idle connections
+        # kill for a moment, so some kills land mid-COPY and some on idle connections;
+        # only this import's: other tests' connections are in other databases
         until = time.monotonic() + 0.3
         while time.monotonic() < until:
             killed += len(
                 sql(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE application_name = 'bulkload' AND pid <> pg_backend_pid()"
+                    "WHERE application_name = 'bulkload' AND datname = current_database() "
+                    "AND pid <> pg_backend_pid()"
                 )
             )
             time.sleep(0.01)

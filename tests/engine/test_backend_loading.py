@@ -39,9 +39,10 @@ def test_a_backend_that_cannot_be_imported_is_named(
     assert "bulkload-broken" in message
 
 
-def test_the_cli_says_so_in_one_line(broken_plugin: Path, run_cli: RunCli, write_file):
+def test_the_cli_says_so_in_one_line(broken_plugin: Path, run_cli_subprocess: RunCli, write_file):
     write_file("d.csv", "a\n1\n")
-    result = run_cli(
+    # PYTHONPATH reaches only a fresh interpreter: a process of its own
+    result = run_cli_subprocess(
         "import", "d.csv", "--to", "broken://somewhere", env={"PYTHONPATH": str(broken_plugin)}
     )
     assert result.code == 3

@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
+from typing import Any
 
+from bulkload.backends.sim import SimBackend
 from tests.conftest import read_table
 
 ROWS = "id,name\n" + "".join(f"{i},name {i}\n" for i in range(1, 2001))
@@ -111,6 +113,7 @@ def test_fail_fast(run_cli, write_file):
     assert result.code == 2
     assert result.error_line == (
         "bulkload: error: --fail-fast: d.csv:4: column 'n': cannot convert 'x' to int"
+        " (load the column as --type n=string)"
     )
 
 
@@ -132,13 +135,21 @@ def test_timeout_counts_as_transient(run_cli, write_file):
     assert "gave up after 2 retries: timed out after 0.05 s" in result.error_line
 
 
-def test_connections_cap_the_in_flight_writes(run_cli, write_file):
+def test_connections_cap_the_in_flight_writes(run_cli, write_file, monkeypatch):
+    servers: list[SimBackend] = []
+    init = SimBackend.__init__
+
+    def recording_init(self: SimBackend, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        servers.append(self)
+
+    monkeypatch.setattr(SimBackend, "__init__", recording_init)
     write_file("d.csv", ROWS)
     result = run_cli(
         "import",
         "d.csv",
         "--to",
-        "sim://?latency=2ms",
+        "sim://?latency=20ms",
         "--connections",
         "3",
         "--requests-per-connection",
@@ -151,8 +162,13 @@ def test_connections_cap_the_in_flight_writes(run_cli, write_file):
         "-",
         "-q",
     )
+    assert result.code == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["concurrency"] == 50 and summary["effective_concurrency"] == 6
+    # what the server saw: 40 writes of 20 ms, at most 6 at once, and 6 reached
+    (server,) = servers
+    assert server.batches_accepted == 40
+    assert server.peak_active == 6
 
 
 def test_parallel_readers_load_every_file(run_cli, write_file, tmp_path: Path):

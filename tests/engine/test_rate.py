@@ -8,6 +8,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+from typing import Any
+
+import pytest
 
 from bulkload.engine.rate import Throttle, TokenBucket
 
@@ -99,26 +102,51 @@ def test_batches_per_second_and_bytes_per_second_limits():
     assert 9.9 <= time.now <= 10.1
 
 
-def test_rate_end_to_end_against_sim(run_cli, write_file):
-    rows = 30_000
+def _import_rate_limited(run_cli, write_file, rows: int, *args: str) -> dict[str, Any]:
     write_file("r.csv", "id\n" + "".join(f"{i}\n" for i in range(rows)))
-    result = run_cli(
-        "import",
-        "r.csv",
-        "--to",
-        "sim://?latency=2ms",
-        "--rate",
-        "10000",
-        "--batch-size",
-        "250",
-        "-c",
-        "16",
-        "--json",
-        "-",
-        "-q",
-    )
+    result = run_cli("import", "r.csv", "--batch-size", "250", *args, "--json", "-", "-q")
     assert result.code == 0, result.stderr
-    summary = json.loads(result.stdout)
-    # one batch may go at once, the other 119 wait their turn: 2.975 s at exactly 10k rows/s
-    assert 2.8 <= summary["elapsed_s"] <= 3.3, summary["elapsed_s"]
-    assert summary["latency_from_due_ms"] is not None
+    summary: dict[str, Any] = json.loads(result.stdout)
+    return summary
+
+
+def test_rate_end_to_end_against_sim(run_cli, write_file):
+    summary = _import_rate_limited(
+        run_cli, write_file, 30_000, "--to", "sim://?latency=2ms", "--rate", "10000", "-c", "16"
+    )
+    # one batch may go at once, the other 119 wait their turn: 2.975 s at exactly 10k rows/s.
+    # Never faster than the rate; the upper bound only catches a limiter far too strict
+    # (generous: the 2-core test machine is shared).
+    assert 2.8 <= summary["elapsed_s"] <= 6.0, summary["elapsed_s"]
+    service, from_due = summary["latency_ms"], summary["latency_from_due_ms"]
+    assert from_due is not None and set(from_due) == set(service)
+    for key in ("p50", "p90", "p99", "max"):
+        # a write's latency from its due time includes its service time
+        assert from_due[key] >= service[key], (key, service, from_due)
+    # Today a write is due when its writer reaches the limiter: 16 writers share 40
+    # writes/s, so each waits ~15 intervals of 25 ms (375 ms) there, and that wait counts.
+    # TODO(bench, open model): writes will be due at t0 + i/rate; a target faster than
+    # the rate then starts each write when due, and from_due ~ service: replace this.
+    assert 250 <= from_due["p50"] <= 2000, from_due
+
+
+def test_unthrottled_runs_report_no_latency_from_due(run_cli, write_file):
+    summary = _import_rate_limited(run_cli, write_file, 1000, "--to", "null://")
+    assert summary["latency_from_due_ms"] is None and summary["latency_ms"] is not None
+
+
+# TODO(bench, open model): the open-model driver measures latency from t0 + i/rate; when
+# it lands this must pass: drop the xfail and keep the assertion.
+@pytest.mark.xfail(
+    strict=True,
+    reason="today the due time comes from a token bucket of one batch, so a target slower "
+    "than the rate hides its backlog (coordinated omission); bench's open model fixes it",
+)
+def test_latency_from_due_grows_with_the_backlog_of_a_slow_target(run_cli, write_file):
+    # 40 writes due over 0.4 s; a target taking 50 ms each needs 2 s, so the last write
+    # starts ~1.6 s after it was due
+    summary = _import_rate_limited(
+        run_cli, write_file, 10_000, "--to", "sim://?latency=50ms", "--rate", "25000", "-c", "1"
+    )
+    assert summary["elapsed_s"] >= 1.9
+    assert summary["latency_from_due_ms"]["max"] >= 1000, summary["latency_from_due_ms"]

@@ -101,8 +101,12 @@ def test_sigint_drains_writes_checkpoint_and_exits_4(tmp_path: Path):
 
 def test_second_sigint_aborts_at_once(tmp_path: Path):
     _source(tmp_path)
-    proc = _start(tmp_path, "--rate", "1000")
-    _wait_for_rows(tmp_path / "o.db", 400)
+    # The first batch goes at once, the next is due 5 s later: a drain would wait for it,
+    # so the second signal surely comes mid-drain, and an abort is told from a drain.
+    # (At 1000 rows/s SQLite's one writer drained within 0.1 s, and the second signal
+    # sometimes hit a process already exiting.)
+    proc = _start(tmp_path, "--rate", "100", "--batch-size", "500")  # the last value wins
+    _wait_for_rows(tmp_path / "o.db", 500)
     proc.send_signal(signal.SIGINT)
     time.sleep(0.1)
     started = time.monotonic()

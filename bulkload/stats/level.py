@@ -1,0 +1,193 @@
+"""One measured level of a sweep: its counters, histograms and figures, mergeable.
+
+A level's measured window is a :class:`RunStats` the driver wrote into (warm-up and the
+writes finishing after the window went to other ones); :meth:`LevelResult.from_window`
+turns it into this saved form. Rates are computed here, once, from the counters and the
+window's length; latencies stay HDR histograms (encoded in JSON), so shards of a level
+merge exactly (histograms added, counters summed, throughput over the union of their
+wall-clock windows) and percentiles are never averaged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from bulkload.stats.histogram import LatencyHistogram
+from bulkload.stats.run import RunStats
+
+
+@dataclass
+class LevelResult:
+    """A level: ``concurrency`` writes in flight (closed model), or ``rate`` batch
+    writes per second with ``concurrency`` as the in-flight cap (open model)."""
+
+    concurrency: int
+    batch_size: int
+    rate: float | None = None
+    outcome: str = "completed"  # completed | failed | interrupted
+    error: str | None = None
+    #: the measured window, wall clock (epoch seconds), and its length
+    started_at: float = 0.0
+    finished_at: float = 0.0
+    elapsed_s: float = 0.0
+    rows: int = 0  # loaded in the window
+    batches: int = 0
+    bytes: int = 0  # Arrow bytes of the batches loaded
+    rows_rejected: int = 0
+    batches_failed: int = 0  # refused, or failed after every retry
+    write_errors: int = 0  # failed attempts, retries included
+    retries: int = 0
+    timeouts: int = 0
+    #: open model: sends that waited for a free slot, and sends due but never started
+    sends_delayed: int = 0
+    sends_missed: int = 0
+    in_flight_mean: float = 0.0
+    in_flight_max: int = 0
+    #: share of one core used by bulkload's event loop / by its whole process
+    cpu_loop: float = 0.0
+    cpu_process: float = 0.0
+    #: rows the target took during the whole level (warm-up and drain included)
+    rows_written: int = 0
+    #: open model: from when each write was due; closed: the service time
+    latency: LatencyHistogram = field(default_factory=LatencyHistogram)
+    service_time: LatencyHistogram = field(default_factory=LatencyHistogram)
+    latency_errors: LatencyHistogram = field(default_factory=LatencyHistogram)
+
+    # ------------------------------------------------------------------ building
+
+    @classmethod
+    def from_window(
+        cls,
+        window: RunStats,
+        *,
+        concurrency: int,
+        batch_size: int,
+        rate: float | None,
+        elapsed_s: float,
+        wall: tuple[float, float],
+    ) -> LevelResult:
+        open_model = rate is not None
+        return cls(
+            concurrency=concurrency,
+            batch_size=batch_size,
+            rate=rate,
+            started_at=wall[0],
+            finished_at=wall[1],
+            elapsed_s=elapsed_s,
+            rows=window.rows_loaded,
+            batches=window.batches,
+            bytes=window.bytes_read,
+            rows_rejected=window.rows_rejected,
+            batches_failed=window.batches_failed,
+            write_errors=window.write_errors,
+            retries=window.retries,
+            timeouts=window.timeouts,
+            latency=window.latency_from_due if open_model else window.latency,
+            service_time=window.latency,
+            latency_errors=window.latency_errors,
+        )
+
+    # ------------------------------------------------------------------ figures
+
+    def _per_s(self, count: float) -> float:
+        return count / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    @property
+    def rows_per_s(self) -> float:
+        return self._per_s(self.rows)
+
+    @property
+    def batches_per_s(self) -> float:
+        return self._per_s(self.batches)
+
+    @property
+    def mb_per_s(self) -> float:
+        return self._per_s(self.bytes / 1e6)
+
+    @property
+    def error_rate(self) -> float:
+        """Share of batch writes that failed for good (after their retries)."""
+        attempted = self.batches + self.batches_failed
+        return self.batches_failed / attempted if attempted else 0.0
+
+    def metrics(self) -> dict[str, float]:
+        """What thresholds and SLOs are checked against (latencies in ms)."""
+        latency = self.latency.summary_ms()
+        return {
+            **latency,
+            "rows_per_s": self.rows_per_s,
+            "batches_per_s": self.batches_per_s,
+            "mb_per_s": self.mb_per_s,
+            "error_rate": self.error_rate,
+            "retries": float(self.retries),
+            "errors": float(self.write_errors),
+        }
+
+    # ------------------------------------------------------------------ saving
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "concurrency": self.concurrency,
+            "batch_size": self.batch_size,
+            "rate": self.rate,
+            "outcome": self.outcome,
+            "error": self.error,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "elapsed_s": round(self.elapsed_s, 6),
+            "rows": self.rows,
+            "batches": self.batches,
+            "bytes": self.bytes,
+            "rows_per_s": round(self.rows_per_s, 1),
+            "batches_per_s": round(self.batches_per_s, 2),
+            "mb_per_s": round(self.mb_per_s, 3),
+            "rows_rejected": self.rows_rejected,
+            "batches_failed": self.batches_failed,
+            "error_rate": round(self.error_rate, 6),
+            "errors": self.write_errors,
+            "retries": self.retries,
+            "timeouts": self.timeouts,
+            "sends_delayed": self.sends_delayed,
+            "sends_missed": self.sends_missed,
+            "in_flight_mean": round(self.in_flight_mean, 3),
+            "in_flight_max": self.in_flight_max,
+            "cpu_loop": round(self.cpu_loop, 3),
+            "cpu_process": round(self.cpu_process, 3),
+            "rows_written": self.rows_written,
+            "latency_ms": self.latency.summary_ms(),
+            "service_time_ms": self.service_time.summary_ms(),
+            "error_latency_ms": self.latency_errors.summary_ms(),
+            "latency_hdr": _encoded(self.latency),
+            "service_time_hdr": _encoded(self.service_time),
+            "error_latency_hdr": _encoded(self.latency_errors),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LevelResult:
+        """The inverse of :meth:`to_dict` (derived figures are recomputed)."""
+        counters = {
+            f.name: data[f.name]
+            for f in fields(cls)
+            if f.name not in _HISTOGRAM_KEYS and f.name != "write_errors"
+        }
+        histograms: dict[str, Any] = {
+            name: _decoded(data.get(key)) for name, key in _HISTOGRAM_KEYS.items()
+        }
+        return cls(**counters, **histograms, write_errors=data["errors"])
+
+
+#: histogram attribute -> its key in the JSON (encoded HDR)
+_HISTOGRAM_KEYS = {
+    "latency": "latency_hdr",
+    "service_time": "service_time_hdr",
+    "latency_errors": "error_latency_hdr",
+}
+
+
+def _encoded(histogram: LatencyHistogram) -> str | None:
+    return histogram.encode() if histogram.count else None
+
+
+def _decoded(text: str | None) -> LatencyHistogram:
+    return LatencyHistogram.decode(text) if text else LatencyHistogram()

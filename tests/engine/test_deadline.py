@@ -1,0 +1,128 @@
+"""The per-write deadline watchdog: a write past its deadline is cancelled, surfaces as a
+TimeoutError (a transient error, so it is retried), and leaves no cancellation behind;
+a cancellation from outside is never mistaken for a timeout."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, ClassVar
+
+import pyarrow as pa
+import pytest
+
+from bulkload.backends.base import BatchKey, ErrorKind, TableSpec
+from bulkload.config import EngineOptions
+from bulkload.engine.writer import BatchWriter
+from bulkload.errors import AbortedError
+from bulkload.stats import RunStats
+
+TIMEOUT_S = 0.05
+WAIT_S = 5.0  # a hang fails the test instead of stalling the suite
+
+
+class _HangingBackend:
+    """Its first ``hangs`` writes never answer; the later ones succeed at once."""
+
+    schemes: ClassVar[tuple[str, ...]] = ("hang",)
+    max_concurrency: int | None = None
+
+    def __init__(self, hangs: int):
+        self.hangs = hangs
+        self.calls = 0
+        self.cancelled = 0
+        self.rows = 0
+
+    async def open(self, table: TableSpec) -> None: ...
+
+    def encode(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        return batch
+
+    async def write(self, payload: pa.RecordBatch, key: BatchKey | None = None) -> None:
+        self.calls += 1
+        if self.calls <= self.hangs:
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                self.cancelled += 1
+                raise
+        self.rows += payload.num_rows
+
+    async def committed_keys(self) -> list[BatchKey]:
+        return []
+
+    async def close(self) -> None: ...
+
+    def classify(self, error: BaseException) -> ErrorKind:
+        return ErrorKind.FATAL  # anything but the timeout itself would end the run
+
+    def describe(self) -> str:
+        return "hang://"
+
+
+async def _no_sleep(seconds: float) -> None:
+    return None
+
+
+def _writer(
+    backend: _HangingBackend, stats: RunStats, retries: int = 3, timeout: float = TIMEOUT_S
+) -> BatchWriter:
+    options = EngineOptions(timeout=timeout, retries=retries, retry_max_wait=0.01)
+    return BatchWriter(backend, options, stats, sleep=_no_sleep)  # type: ignore[arg-type]
+
+
+BATCH = pa.RecordBatch.from_pylist([{"id": 1}, {"id": 2}])
+
+
+def test_a_write_past_its_deadline_times_out_and_is_retried():
+    backend = _HangingBackend(hangs=2)
+    stats = RunStats()
+    writer = _writer(backend, stats)
+
+    async def main() -> tuple[BaseException | None, int]:
+        async with asyncio.timeout(WAIT_S):
+            error = await writer.write_with_retries(BATCH, BATCH, None)
+        task = asyncio.current_task()
+        assert task is not None
+        return error, task.cancelling()
+
+    error, cancelling = asyncio.run(main())
+    assert error is None and backend.rows == 2  # written on the third try
+    assert backend.calls == 3 and backend.cancelled == 2  # the watchdog cancelled two
+    assert stats.retries == 2
+    assert stats.retry_causes == {f"timed out after {TIMEOUT_S:g} s": 2}
+    # the watchdog's cancellations were consumed: the task is not left "being cancelled"
+    # (asyncio.timeout and TaskGroup in the same task would misbehave otherwise)
+    assert cancelling == 0
+
+
+def test_timeouts_outlasting_the_retries_abort_the_run():
+    backend = _HangingBackend(hangs=100)
+    writer = _writer(backend, RunStats(), retries=1)
+
+    async def main() -> None:
+        async with asyncio.timeout(WAIT_S):
+            await writer.write_with_retries(BATCH, BATCH, None)
+
+    with pytest.raises(
+        AbortedError, match=f"gave up after 1 retries: timed out after {TIMEOUT_S:g} s"
+    ):
+        asyncio.run(main())
+    assert backend.calls == 2
+
+
+def test_a_cancellation_from_outside_is_not_a_timeout():
+    backend = _HangingBackend(hangs=1)
+    stats = RunStats()
+    writer = _writer(backend, stats, timeout=WAIT_S * 2)  # the deadline never comes here
+
+    async def main() -> Any:
+        write = asyncio.create_task(writer.write_with_retries(BATCH, BATCH, None))
+        while backend.calls == 0:
+            await asyncio.sleep(0.001)
+        write.cancel()  # e.g. the run aborts, or a second Ctrl-C
+        async with asyncio.timeout(WAIT_S):
+            return await asyncio.gather(write, return_exceptions=True)
+
+    (outcome,) = asyncio.run(main())
+    assert isinstance(outcome, asyncio.CancelledError)  # propagated, not swallowed
+    assert stats.retries == 0 and backend.calls == 1  # and not retried as a timeout
