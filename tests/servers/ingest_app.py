@@ -13,7 +13,8 @@ Control (JSON over POST): ``/_control`` sets faults, ``/_reset`` forgets everyth
 order (``script``): ``{"status": 429, "retry_after": "1"}`` (or an HTTP date),
 ``{"stall": seconds}``, ``{"drop": "after_store"}`` (read the body, store the rows, close
 the connection without answering: the client cannot know it was applied),
-``{"drop": "before_store"}``. ``reject``: values that make a row refused (400 for a
+``{"drop": "before_store"}``; ``"echo": HEADER`` with a status quotes that request
+header in the answer. ``reject``: values that make a row refused (400 for a
 generic body or a ClickHouse insert, a per-item error in ``_bulk``). ``throttle_items``:
 values whose ``_bulk`` item answers 429 once. ``idempotency_header``: a header whose
 repeated value is answered 200 without storing again.
@@ -62,6 +63,7 @@ STATE = fresh_state()
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive
+    disable_nagle_algorithm = True  # headers and body go out apart: no 40 ms ACK wait
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -141,7 +143,10 @@ class Handler(BaseHTTPRequestHandler):
             time.sleep(fault["stall"])
         if "status" in fault:
             headers = {"Retry-After": fault["retry_after"]} if "retry_after" in fault else {}
-            self._answer(fault["status"], fault.get("body", "try later").encode(), headers)
+            body = fault.get("body", "try later")
+            if "echo" in fault:  # a careless server quoting a request header back
+                body += f" {self.headers.get(fault['echo'], '')}"
+            self._answer(fault["status"], body.encode(), headers)
             return
         if fault.get("drop") == "before_store":
             self._drop()
