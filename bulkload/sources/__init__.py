@@ -158,6 +158,9 @@ def _rebatch(chunks: Iterator[RawChunk], size: int) -> Iterator[RawChunk]:
                 yield _slice(merged, 0, size, merged.rejected, merged.bytes_read)
                 rest = _slice(merged, size, merged.data.num_rows - size, (), 0)
                 pending, pending_rows = [rest], rest.data.num_rows
+    except GeneratorExit:
+        pending = []  # closed early (dropped by its reader): a yield now would be an error
+        raise
     finally:
         if pending and (pending_rows or any(c.rejected for c in pending)):
             yield _merge(pending)
