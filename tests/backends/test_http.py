@@ -193,3 +193,26 @@ def test_an_unreachable_host_is_named_at_open(csv_file: Path) -> None:
         port = probe.getsockname()[1]
     with pytest.raises(TargetUnreachable, match=f"cannot connect to 127.0.0.1:{port}"):
         load(csv_file, f"http://127.0.0.1:{port}/ingest")
+
+
+def test_identical_batches_get_different_keys(ingest: IngestServer, tmp_path: Path) -> None:
+    """Two batches with the same rows are two batches: the server must store both."""
+    path = tmp_path / "same.csv"
+    path.write_text("id,name\n" + "1,same\n" * 20)
+    ingest.control(idempotency_header="Idempotency-Key")
+    load(path, ingest.url, http_idempotency_key="Idempotency-Key")
+    state = ingest.state()
+    assert len(state["rows"]) == 20 and state["duplicates"] == 0
+
+
+def test_with_a_checkpoint_keys_come_from_the_source_and_survive_a_rerun(
+    ingest: IngestServer, csv_file: Path, tmp_path: Path
+) -> None:
+    ingest.control(idempotency_header="Idempotency-Key")
+    options = {"http_idempotency_key": "Idempotency-Key", "checkpoint": str(tmp_path / "c")}
+    load(csv_file, ingest.url, **options)
+    (tmp_path / "c").unlink()  # forget the file: only the server's record is left
+    load(csv_file, ingest.url, **options)
+    state = ingest.state()
+    assert ids(state["rows"]) == list(range(1, 101))  # the rerun stored nothing again
+    assert state["duplicates"] == 10

@@ -13,6 +13,7 @@ import asyncio
 import hashlib
 import os
 import re
+import uuid
 import warnings
 from dataclasses import dataclass
 from typing import ClassVar
@@ -47,7 +48,7 @@ class InsecureTransportWarning(UserWarning):
 class HttpPayload:
     body: bytes  # compressed if asked
     rows: int
-    digest: str | None  # content hash, the idempotency key when no BatchKey is given
+    request_key: str | None  # the idempotency key when the engine gives no BatchKey
 
 
 class HttpBackend:
@@ -132,10 +133,10 @@ class HttpBackend:
 
     def encode(self, batch: pa.RecordBatch) -> HttpPayload:
         body = compress(self.preset.body(batch), self.options.http_compression)
-        digest = None
-        if self.options.http_idempotency_key:
-            digest = hashlib.sha256(self.preset.table.encode() + b"\0" + body).hexdigest()[:32]
-        return HttpPayload(body, batch.num_rows, digest)
+        # random, not a content hash: two batches with the same rows must not share a key
+        # (the server would drop the second); retries reuse this payload, so its key
+        request_key = uuid.uuid4().hex if self.options.http_idempotency_key else None
+        return HttpPayload(body, batch.num_rows, request_key)
 
     async def write(self, payload: HttpPayload, key: BatchKey | None = None) -> None:
         if self._transport is None:
@@ -171,13 +172,13 @@ class HttpBackend:
 
 
 def idempotency_key(payload: HttpPayload, key: BatchKey | None) -> str:
-    """Stable across retries and reruns: from the batch's origin when the engine gives it
-    (checkpointing), else from the body's content."""
+    """Stable across retries: from the batch's origin when the engine gives it
+    (checkpointing: stable across reruns too), else the payload's own random key."""
     if key is not None:
         origin = f"{key.source}\0{key.index}\0{key.offset}\0{key.count}"
         return hashlib.sha256(origin.encode()).hexdigest()[:32]
-    assert payload.digest is not None
-    return payload.digest
+    assert payload.request_key is not None
+    return payload.request_key
 
 
 def make_transport(client: str, settings: ClientSettings) -> Transport:
