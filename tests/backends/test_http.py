@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -216,3 +217,25 @@ def test_with_a_checkpoint_keys_come_from_the_source_and_survive_a_rerun(
     state = ingest.state()
     assert ids(state["rows"]) == list(range(1, 101))  # the rerun stored nothing again
     assert state["duplicates"] == 10
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"http_format": "xml"}, "--http-format must be one of json, ndjson, csv"),
+        ({"http_method": "GET"}, "--http-method must be one of POST, PUT"),
+        ({"http_compression": "br"}, "--http-compression must be one of gzip, zstd"),
+        ({"http_client": "requests"}, "--http-client must be one of curl, httpx"),
+        ({"http_preset": "solr"}, "--http-preset must be one of"),
+        ({"http_headers": ["no colon here"]}, "--http-header expects 'Name: value'"),
+        ({"ca_cert": "/nonexistent/ca.pem"}, "--ca-cert: no such file"),
+        ({"client_key": "/etc/hostname"}, "--client-key needs --client-cert"),
+        ({"http_preset": "clickhouse", "http_format": "parquet"}, "clickhouse sends"),
+    ],
+)
+def test_bad_http_options_are_usage_errors(
+    ingest: IngestServer, csv_file: Path, options: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(UsageError, match=re.escape(message)):
+        load(csv_file, ingest.url, **options)
+    assert ingest.state()["requests"] == 0
