@@ -120,8 +120,9 @@ class CurlTransport:
             error = HttpTransportError(f"curl error {errno}: {message}", transient=transient)
             request.future.set_exception(error)
             return
-        retry_after = handle.getinfo(pycurl.RETRY_AFTER) if hasattr(pycurl, "RETRY_AFTER") else 0
         status = handle.getinfo(pycurl.RESPONSE_CODE)
+        # libcurl parses Retry-After itself, both as seconds and as an HTTP date
+        retry_after = handle.getinfo(pycurl.RETRY_AFTER) if status >= 400 else 0
         request.future.set_result(
             Response(status, request.body.getvalue(), float(retry_after) if retry_after else None)
         )
