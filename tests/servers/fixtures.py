@@ -4,6 +4,7 @@ test. Import the fixtures into a test module to use them."""
 from __future__ import annotations
 
 import json
+import ssl
 import subprocess
 import sys
 import urllib.request
@@ -17,12 +18,15 @@ APP = Path(__file__).with_name("ingest_app.py")
 
 
 class IngestServer:
-    def __init__(self, url: str):
+    def __init__(self, url: str, context: ssl.SSLContext | None = None):
         self.url = url  # http://127.0.0.1:PORT
+        self.context = context  # for a TLS server
 
     def _call(self, path: str, document: Any = None) -> Any:
         data = None if document is None else json.dumps(document).encode()
-        with urllib.request.urlopen(f"{self.url}{path}", data=data, timeout=30) as answer:
+        with urllib.request.urlopen(
+            f"{self.url}{path}", data=data, timeout=30, context=self.context
+        ) as answer:
             return json.loads(answer.read())
 
     def control(self, **settings: Any) -> None:

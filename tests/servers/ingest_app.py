@@ -1,6 +1,6 @@
 """A real HTTP ingest server for the tests, run as its own process:
 
-    python tests/servers/ingest_app.py [--tls CERT KEY]
+    python tests/servers/ingest_app.py [--tls CERT KEY [--client-ca CA]]
 
 It prints ``PORT <n>`` once listening on 127.0.0.1 (a free port), stores the rows it
 receives (generic bodies: JSON, NDJSON, CSV, Parquet, Arrow; gzip or zstd), and speaks
@@ -293,6 +293,9 @@ def main() -> None:
         cert, key = sys.argv[sys.argv.index("--tls") + 1 : sys.argv.index("--tls") + 3]
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(cert, key)
+        if "--client-ca" in sys.argv:  # mutual TLS: only clients holding such a certificate
+            context.verify_mode = ssl.CERT_REQUIRED
+            context.load_verify_locations(sys.argv[sys.argv.index("--client-ca") + 1])
         server.socket = context.wrap_socket(server.socket, server_side=True)
     print(f"PORT {server.server_address[1]}", flush=True)
     server.serve_forever()

@@ -116,7 +116,9 @@ class CurlTransport:
         if request is None or request.future.done():
             return
         if errno:
-            transient = errno in _TRANSIENT
+            # a TLS alert (certificate required/refused) can come after the handshake, as
+            # a read error: retrying cannot fix a certificate
+            transient = errno in _TRANSIENT and " alert " not in message
             error = HttpTransportError(f"curl error {errno}: {message}", transient=transient)
             request.future.set_exception(error)
             return

@@ -76,8 +76,9 @@ class HttpxTransport:
             transient = not _is_tls_failure(exc)
             raise HttpTransportError(f"cannot connect: {exc}", transient=transient) from None
         except httpx.TransportError as exc:  # reset, closed early, protocol error, timeout
-            text = str(exc) or type(exc).__name__
-            raise HttpTransportError(f"connection failed: {text}", transient=True) from None
+            tls = _tls_alert(exc)
+            text = tls or str(exc) or type(exc).__name__
+            raise HttpTransportError(f"connection failed: {text}", transient=not tls) from None
         return Response(
             answer.status_code, answer.content, parse_retry_after(answer.headers.get("retry-after"))
         )
@@ -93,3 +94,14 @@ def _is_tls_failure(error: BaseException) -> bool:
             return True
         seen = seen.__cause__ or seen.__context__
     return "CERTIFICATE" in str(error).upper() or "SSL" in str(error).upper()
+
+
+def _tls_alert(error: BaseException) -> str | None:
+    """The TLS alert behind a read error (TLS 1.3 reports a refused client certificate
+    after the handshake), or None: a plain reset or EOF is worth retrying, an alert not."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, ssl.SSLError) and not isinstance(seen, ssl.SSLEOFError):
+            return f"TLS: {seen.reason or seen}"
+        seen = seen.__cause__ or seen.__context__
+    return None
