@@ -169,3 +169,15 @@ def test_client_certificates(tmp_path: Path, run_cli: RunCli, client: str) -> No
         assert sorted(row["id"] for row in server.state()["rows"]) == list(range(1, 51))
     finally:
         fixtures.stop(proc)
+
+
+def test_the_example_profile_works(ingest: IngestServer, run_cli: RunCli, tmp_path: Path) -> None:
+    example = Path(__file__).resolve().parents[2] / "configs" / "http.toml"
+    (tmp_path / "d.csv").write_text(ROWS)
+    ingest.control(idempotency_header="Idempotency-Key")
+    result = run_cli(
+        "import", "d.csv", "--to", ingest.url, "--config", str(example), env={"INGEST_TOKEN": TOKEN}
+    )
+    assert result.code == 0, result.stderr
+    assert sorted(row["id"] for row in ingest.state()["rows"]) == list(range(1, 51))
+    assert ingest.state()["headers"][0]["Content-Encoding"] == "zstd"

@@ -13,6 +13,7 @@ import asyncio
 import hashlib
 import os
 import re
+import urllib.request
 import uuid
 import warnings
 from dataclasses import dataclass
@@ -111,6 +112,8 @@ class HttpBackend:
         parts = urlsplit(self.url)
         host = parts.hostname or "localhost"
         port = parts.port or (443 if parts.scheme == "https" else 80)
+        if parts.scheme in urllib.request.getproxies() and not urllib.request.proxy_bypass(host):
+            return  # reached through a proxy: only the request can tell
         try:
             _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 10)
         except (OSError, TimeoutError) as exc:
