@@ -53,7 +53,7 @@ def test_tokens_and_passwords_never_reach_output(
     )
     config = profile(tmp_path, http_headers=["Authorization: Bearer ${INGEST_TOKEN}"])
     host = ingest.url.removeprefix("http://")
-    url = f"http://loader:{PASSWORD}@{host}/in?api_key={TOKEN}x&x=1"
+    url = f"http://loader:{PASSWORD}@{host}/in?api_key={TOKEN}x&access_token={TOKEN}y&x=1"
     result = run_cli(
         "import",
         "d.csv",

@@ -90,7 +90,7 @@ class HttpBackend:
     async def open(self, table: TableSpec) -> None:
         await self._check_reachable()
         settings = ClientSettings(
-            connections=self.options.connections or max(table.writers, 1) or DEFAULT_CONNECTIONS,
+            connections=self.options.connections or table.writers or DEFAULT_CONNECTIONS,
             verify=not self.options.insecure,
             ca_cert=self.options.ca_cert,
             client_cert=self.options.client_cert,
@@ -162,7 +162,8 @@ class HttpBackend:
         return classify(error)
 
     def describe(self) -> str:
-        return redact_url(self.url)
+        # redact_url knows the usual query names; ours also catch access_token, X-Key...
+        return self._hide(redact_url(self.url))
 
     def _hide(self, text: str) -> str:
         return redact_text(text, self._secrets)
@@ -228,9 +229,7 @@ def secrets_of(url: str, specs: tuple[str, ...], headers: tuple[tuple[str, str],
         for spec, (name, value) in zip(specs, headers, strict=True)
         if _SECRET_NAME.search(name) or _ENV.search(spec)
     ]
-    for name, value in list(found_pairs(url)):
-        if _SECRET_NAME.search(name):
-            found.append(value)
+    found += [value for name, value in _query_pairs(url) if _SECRET_NAME.search(name)]
     parts = urlsplit(url)
     if parts.password:
         found.append(parts.password)
@@ -239,7 +238,7 @@ def secrets_of(url: str, specs: tuple[str, ...], headers: tuple[tuple[str, str],
     return sorted({s for s in found if len(s) >= 4}, key=len, reverse=True)
 
 
-def found_pairs(url: str) -> list[tuple[str, str]]:
+def _query_pairs(url: str) -> list[tuple[str, str]]:
     try:
         return parse_qsl(urlsplit(url).query)
     except ValueError:
