@@ -17,7 +17,8 @@ the connection without answering: the client cannot know it was applied),
 header in the answer. ``reject``: values that make a row refused (400 for a
 generic body or a ClickHouse insert, a per-item error in ``_bulk``). ``throttle_items``:
 values whose ``_bulk`` item answers 429 once. ``idempotency_header``: a header whose
-repeated value is answered 200 without storing again.
+repeated value is answered 200 without storing again. ``chunked_answers``: every answer
+with a body is sent chunked.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ def fresh_state() -> dict[str, Any]:
         "reject": [],
         "throttle_items": [],
         "idempotency_header": None,
+        "chunked_answers": False,  # answer with Transfer-Encoding: chunked
         "keys": [],
     }
 
@@ -74,6 +76,14 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         for name, value in (headers or {}).items():
             self.send_header(name, value)
+        if STATE["chunked_answers"] and body:  # in pieces of at most 7 bytes
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for start in range(0, len(body), 7):
+                piece = body[start : start + 7]
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            self.wfile.write(b"0\r\n\r\n")
+            return
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
