@@ -7,11 +7,13 @@ Starts nginx on 127.0.0.1 (a free port, a config of its own in a temp dir, answe
 root), then measures, for 1-row batches (~200-byte bodies) and 64 KB NDJSON batches:
 
 * wrk -t1 -cN            - the C load generator: what the server and loopback allow;
-* bulkload curl (engine) - the HTTP backend's default transport (libcurl multi), each
-                           write through the engine's BatchWriter (throttle, breaker,
-                           timeout, retry and latency accounting) with pre-encoded
-                           payloads, N writes in flight;
-* bulkload httpx         - the same through --http-client httpx, for comparison.
+* bulkload h1            - the HTTP backend's default client (asyncio protocols parsed by
+                           httptools), each write through the engine's BatchWriter
+                           (throttle, breaker, timeout, retry and latency accounting)
+                           with pre-encoded payloads, N writes in flight; also on the
+                           plain asyncio loop, as the CLI runs today;
+* bulkload curl          - the same through the libcurl multi handle (--http-client curl);
+* bulkload httpx         - the same through httpx, for comparison.
 
 It prints requests/s (and MB/s) of each and the ratios to wrk. Goals: >= 0.5x wrk's
 requests/s with 1-row batches, >= 0.6x wrk's MB/s with 64 KB batches. The event loop is
@@ -186,18 +188,21 @@ def main() -> None:
             for label, size in (("1-row batches", 1), ("64 KB batches", 64 * 1024)):
                 batch = batch_of(size)
                 results = {}
-                for client in ("curl", "httpx"):
+                for client in ("h1", "curl", "httpx"):
                     results[client] = run_loop(
                         bulkload_rate(url, client, batch, args.seconds, args.in_flight)
                     )
-                body_size = results["curl"][1]
+                results["h1, asyncio loop"] = asyncio.run(
+                    bulkload_rate(url, "h1", batch, args.seconds, args.in_flight)
+                )
+                body_size = results["h1"][1]
                 probe = HttpBackend(url, TargetOptions(url=url)).encode(batch).body
                 wrk_rate = wrk(url, probe, args.seconds, args.in_flight, where)
                 print(f"\n{label} ({body_size:,} bytes per request)")
-                print(f"  {'wrk -t1':<22}{wrk_rate:>12,.0f} req/s {_mb(wrk_rate, body_size)}")
+                print(f"  {'wrk -t1':<26}{wrk_rate:>12,.0f} req/s {_mb(wrk_rate, body_size)}")
                 for client, (rate, _) in results.items():
                     print(
-                        f"  {'bulkload ' + client:<22}{rate:>12,.0f} req/s "
+                        f"  {'bulkload ' + client:<26}{rate:>12,.0f} req/s "
                         f"{_mb(rate, body_size)}  {rate / wrk_rate:.2f}x wrk"
                     )
         finally:

@@ -80,7 +80,7 @@ class TargetOptions:
     http_headers: tuple[str, ...] = ()  # "Name: value", ${ENV} expanded when opened
     http_format: str = "ndjson"  # json | ndjson | csv | parquet | arrow
     http_compression: str | None = None  # gzip | zstd
-    http_client: str = "curl"  # curl (libcurl multi) | httpx
+    http_client: str = "auto"  # auto (h1, or curl behind a proxy) | h1 | curl | httpx
     http_preset: str | None = None  # elasticsearch | clickhouse
     http_idempotency_key: str | None = None  # header carrying a stable key per batch
     insecure: bool = False  # skip TLS verification
@@ -349,7 +349,7 @@ def build_import_config(options: Mapping[str, Any]) -> ImportConfig:
 
 HTTP_FORMATS = ("json", "ndjson", "csv", "parquet", "arrow")
 HTTP_COMPRESSIONS = ("gzip", "zstd")
-HTTP_CLIENTS = ("curl", "httpx")
+HTTP_CLIENTS = ("auto", "h1", "curl", "httpx")
 HTTP_PRESETS = ("elasticsearch", "opensearch", "clickhouse")
 
 
@@ -367,7 +367,7 @@ def _http_options(get: Any) -> dict[str, Any]:
         "http_compression": None
         if compression in (None, "none")
         else _choice(compression, "--http-compression", HTTP_COMPRESSIONS),
-        "http_client": _choice(get("http_client", "curl"), "--http-client", HTTP_CLIENTS),
+        "http_client": _choice(get("http_client", "auto"), "--http-client", HTTP_CLIENTS),
         "http_preset": None if preset is None else _choice(preset, "--http-preset", HTTP_PRESETS),
         "http_idempotency_key": get("http_idempotency_key") or None,
         "insecure": bool(get("insecure", False)),

@@ -17,7 +17,7 @@ from bulkload.errors import TargetUnreachable, UsageError
 from tests.engine.library_helpers import hang_guard  # noqa: F401
 from tests.servers.fixtures import IngestServer
 
-CLIENTS = ["curl", "httpx"]
+CLIENTS = ["h1", "curl", "httpx"]
 CSV = "id,name,score\n" + "".join(f"{i},name{i},{i / 2}\n" for i in range(1, 101))
 
 
@@ -225,7 +225,7 @@ def test_with_a_checkpoint_keys_come_from_the_source_and_survive_a_rerun(
         ({"http_format": "xml"}, "--http-format must be one of json, ndjson, csv"),
         ({"http_method": "GET"}, "--http-method must be one of POST, PUT"),
         ({"http_compression": "br"}, "--http-compression must be one of gzip, zstd"),
-        ({"http_client": "requests"}, "--http-client must be one of curl, httpx"),
+        ({"http_client": "requests"}, "--http-client must be one of auto, h1, curl, httpx"),
         ({"http_preset": "solr"}, "--http-preset must be one of"),
         ({"http_headers": ["no colon here"]}, "--http-header expects 'Name: value'"),
         ({"ca_cert": "/nonexistent/ca.pem"}, "--ca-cert: no such file"),

@@ -137,7 +137,7 @@ def test_insecure_is_warned_about(tls_server: tuple[str, Path]) -> None:
         create_backend(TargetOptions(url=url, insecure=True))
 
 
-@pytest.mark.parametrize("client", ["curl", "httpx"])
+@pytest.mark.parametrize("client", ["h1", "curl", "httpx"])
 def test_client_certificates(tmp_path: Path, run_cli: RunCli, client: str) -> None:
     """A server that takes only clients holding a certificate it trusts (mutual TLS)."""
     server_cert, server_key = self_signed(tmp_path, "server", "127.0.0.1")

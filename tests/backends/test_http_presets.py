@@ -50,7 +50,7 @@ def test_bulk_items_refused_are_rejected_with_their_reason_and_only_they(
     assert {h["Content-Type"] for h in state["headers"]} == {"application/x-ndjson"}
 
 
-@pytest.mark.parametrize("client", ["curl", "httpx"])
+@pytest.mark.parametrize("client", ["h1", "curl", "httpx"])
 def test_bulk_items_throttled_are_resent_alone(
     ingest: IngestServer, csv_file: Path, client: str
 ) -> None:

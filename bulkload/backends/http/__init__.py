@@ -97,7 +97,7 @@ class HttpBackend:
             client_key=self.options.client_key,
             headers=self.headers,
         )
-        self._transport = make_transport(self.options.http_client, settings)
+        self._transport = make_transport(self.options.http_client, settings, self.url)
         try:
             await self.preset.open(table, self._send_plain)
         except HttpTransportError as exc:
@@ -112,7 +112,7 @@ class HttpBackend:
         parts = urlsplit(self.url)
         host = parts.hostname or "localhost"
         port = parts.port or (443 if parts.scheme == "https" else 80)
-        if parts.scheme in urllib.request.getproxies() and not urllib.request.proxy_bypass(host):
+        if _proxied(self.url):
             return  # reached through a proxy: only the request can tell
         try:
             _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 10)
@@ -185,7 +185,14 @@ def idempotency_key(payload: HttpPayload, key: BatchKey | None) -> str:
     return payload.request_key
 
 
-def make_transport(client: str, settings: ClientSettings) -> Transport:
+def make_transport(client: str, settings: ClientSettings, url: str) -> Transport:
+    """``auto``: the lean HTTP/1.1 client, or libcurl when a proxy carries the request."""
+    if client == "auto":
+        client = "curl" if _proxied(url) else "h1"
+    if client == "h1":
+        from bulkload.backends.http.h1 import H1Transport
+
+        return H1Transport(settings, url)
     if client == "httpx":
         from bulkload.backends.http.transport import HttpxTransport
 
@@ -193,6 +200,13 @@ def make_transport(client: str, settings: ClientSettings) -> Transport:
     from bulkload.backends.http.curl import CurlTransport
 
     return CurlTransport(settings)
+
+
+def _proxied(url: str) -> bool:
+    """Whether the proxy variables (http_proxy, https_proxy, no_proxy) route ``url``."""
+    parts = urlsplit(url)
+    proxies = urllib.request.getproxies()
+    return parts.scheme in proxies and not urllib.request.proxy_bypass(parts.hostname or "")
 
 
 def parse_headers(specs: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
