@@ -187,6 +187,10 @@ def main() -> None:
             print(f"nginx on {url} (return 204), {args.in_flight} in flight, loop: {loop_name}")
             for label, size in (("1-row batches", 1), ("64 KB batches", 64 * 1024)):
                 batch = batch_of(size)
+                probe = HttpBackend(url, TargetOptions(url=url)).encode(batch).body
+                # wrk before and after, the better one kept: on a shared machine the
+                # ratios are then conservative, not flattered by a busy moment of wrk's
+                wrk_rates = [wrk(url, probe, args.seconds, args.in_flight, where)]
                 results = {}
                 for client in ("h1", "curl", "httpx"):
                     results[client] = run_loop(
@@ -196,10 +200,13 @@ def main() -> None:
                     bulkload_rate(url, "h1", batch, args.seconds, args.in_flight)
                 )
                 body_size = results["h1"][1]
-                probe = HttpBackend(url, TargetOptions(url=url)).encode(batch).body
-                wrk_rate = wrk(url, probe, args.seconds, args.in_flight, where)
+                wrk_rates.append(wrk(url, probe, args.seconds, args.in_flight, where))
+                wrk_rate = max(wrk_rates)
                 print(f"\n{label} ({body_size:,} bytes per request)")
-                print(f"  {'wrk -t1':<26}{wrk_rate:>12,.0f} req/s {_mb(wrk_rate, body_size)}")
+                print(
+                    f"  {'wrk -t1 (best of 2)':<26}{wrk_rate:>12,.0f} req/s "
+                    f"{_mb(wrk_rate, body_size)}"
+                )
                 for client, (rate, _) in results.items():
                     print(
                         f"  {'bulkload ' + client:<26}{rate:>12,.0f} req/s "
