@@ -1,8 +1,8 @@
 """The HTTP clients a batch can travel by, behind one small interface.
 
-``curl`` (default) drives a libcurl multi handle from the event loop: C does the
-protocol, TLS, keep-alive, proxies and chunked answers, Python only hands over bodies.
-``httpx`` is the pure-Python client, selectable with ``--http-client httpx``.
+``h1`` (h1.py, the default) is a lean HTTP/1.1 client on asyncio protocols with a C
+parser; ``curl`` (curl.py) drives a libcurl multi handle from the event loop, for
+proxies; ``httpx`` is the pure-Python client, for comparison.
 """
 
 from __future__ import annotations
