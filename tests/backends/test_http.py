@@ -239,3 +239,13 @@ def test_bad_http_options_are_usage_errors(
     with pytest.raises(UsageError, match=re.escape(message)):
         load(csv_file, ingest.url, **options)
     assert ingest.state()["requests"] == 0
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_connections_the_server_closes_are_replaced(
+    ingest: IngestServer, csv_file: Path, client: str
+) -> None:
+    ingest.control(script=[{"close": "announced"}, {}, {"close": "silently"}, {}] * 2)
+    stats = load(csv_file, ingest.url, http_client=client, concurrency=2)
+    assert ids(ingest.state()["rows"]) == list(range(1, 101))
+    assert stats.rows_loaded == 100

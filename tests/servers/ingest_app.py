@@ -13,9 +13,11 @@ Control (JSON over POST): ``/_control`` sets faults, ``/_reset`` forgets everyth
 order (``script``): ``{"status": 429, "retry_after": "1"}`` (or an HTTP date),
 ``{"stall": seconds}``, ``{"drop": "after_store"}`` (read the body, store the rows, close
 the connection without answering: the client cannot know it was applied),
-``{"drop": "before_store"}``; ``"echo": HEADER`` with a status quotes that request
-header in the answer. ``reject``: values that make a row refused (400 for a
-generic body or a ClickHouse insert, a per-item error in ``_bulk``). ``throttle_items``:
+``{"drop": "before_store"}``, ``{"close": "announced"}`` (answer with ``Connection:
+close``, then close), ``{"close": "silently"}`` (answer, then close without a word);
+``"echo": HEADER`` with a status quotes that request header in the answer. ``reject``:
+values that make a row refused (400 for a generic body or a ClickHouse insert, a
+per-item error in ``_bulk``). ``throttle_items``:
 values whose ``_bulk`` item answers 429 once. ``idempotency_header``: a header whose
 repeated value is answered 200 without storing again. ``chunked_answers``: every answer
 with a body is sent chunked.
@@ -185,7 +187,13 @@ class Handler(BaseHTTPRequestHandler):
         if fault.get("drop") == "after_store":
             self._drop()
             return
+        if fault.get("close") == "announced":
+            self._answer(status, answer, {"Connection": "close"})
+            self.close_connection = True
+            return
         self._answer(status, answer)
+        if fault.get("close") == "silently":  # as an idle keep-alive connection times out
+            self.close_connection = True
 
     def _drop(self) -> None:
         """Close without an answer (a reset: the client sees the connection die)."""
