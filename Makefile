@@ -33,7 +33,7 @@ typecheck: $(STAMP)
 # measured on the 2-core machine: -n 2 18 s, -n 4 12-14 s, -n 6 17 s
 PYTEST_WORKERS ?= 4
 pytest: $(STAMP)
-	$(BIN)/pytest -q -n $(PYTEST_WORKERS)
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadgroup
 
 ## sample-data: regenerate the small committed samples
 sample-data: $(STAMP)

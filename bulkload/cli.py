@@ -12,35 +12,32 @@ This is the only module that knows about exit codes and the terminal. Exit codes
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import signal
+import inspect
 import sys
-import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import typer
-from rich.console import Console
 from typer.core import TyperCommand, TyperGroup, TyperOption
 
 from bulkload import __version__
-from bulkload.backends import available_backends, create_backend
-from bulkload.config import ImportConfig, build_import_config, load_profile, merge_options
-from bulkload.engine import RunControl
+from bulkload.config import build_bench_config, build_import_config, load_profile, merge_options
 from bulkload.errors import AbortedError, BulkloadError
-from bulkload.load import load_async
-from bulkload.redact import redact_text
-from bulkload.report import ProgressReporter, render_summary, write_json
-from bulkload.report.json_summary import check_json_path
-from bulkload.sources.schema import TYPE_HELP
-from bulkload.stats.run import RunStats
+from bulkload.options import BENCH, IMPORT, Option, flag, options_for
 
-if TYPE_CHECKING:  # typer >= 0.26 vendors click; only the types are needed
+# Start-up time matters (bulkload --help, short runs): what a command needs beyond typer
+# (asyncio, rich, pyarrow, the engine, the backends) is imported when it runs.
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    # typer >= 0.26 vendors click; only the types are needed
     from typer._click.core import Context as _Context
     from typer._click.core import Parameter as _Parameter
+
+    from bulkload.config import ImportConfig
+    from bulkload.stats.run import RunStats
 
 EXIT_OK = 0
 EXIT_REJECTED = 1
@@ -59,14 +56,40 @@ def _flags_show_no_value(params: list[_Parameter]) -> list[_Parameter]:
     return params
 
 
+class _AsGiven:
+    """Typer (0.29) converts each value with a pydantic TypeAdapter, and importing
+    pydantic takes longer than all of ``bulkload --version``. The options' validators
+    (bulkload.options) check every value, from any layer, so the command-line text is
+    handed to them as given. (Typer's own: a flag's bool.)"""
+
+    def coerce(self, value: Any, param: Any, ctx: Any) -> Any:
+        return value
+
+
+def _values_as_given(params: list[_Parameter]) -> list[_Parameter]:
+    for param in params:
+        if hasattr(param, "_runtime_param"):  # typer >= 0.29; older typer uses click's types
+            param._runtime_param = _AsGiven()
+    return params
+
+
 class _Group(TyperGroup):
+    """The root: --version and --help only."""
+
     def get_params(self, ctx: _Context) -> list[_Parameter]:
-        return _flags_show_no_value(super().get_params(ctx))
+        return _values_as_given(_flags_show_no_value(super().get_params(ctx)))
 
 
 class _Command(TyperCommand):
     def get_params(self, ctx: _Context) -> list[_Parameter]:
         return _flags_show_no_value(super().get_params(ctx))
+
+
+class _RegistryCommand(TyperCommand):
+    """A command whose parameters come from bulkload.options."""
+
+    def get_params(self, ctx: _Context) -> list[_Parameter]:
+        return _values_as_given(_flags_show_no_value(super().get_params(ctx)))
 
 
 app = typer.Typer(
@@ -99,244 +122,82 @@ def _root(
         raise typer.Exit(EXIT_OK)
 
 
-_SRC = "Source"
-_CSV = "CSV"
-_TGT = "Target"
-_ENG = "Engine"
-_ERR = "Errors and retries"
-_OUT = "Output"
+def _registry_command(name: str, run: Callable[[dict[str, Any]], int], help: str) -> None:
+    """Add command ``name``: its parameters are the options declared for it in
+    bulkload.options; ``run`` gets the options set by profile, environment or flag."""
+
+    def command(**given: Any) -> None:
+        config = given.pop("config")
+        debug = flag(given.pop("debug") or False, "--debug")
+        # typer passes a repeatable option that was not given as an empty list
+        given = {key: None if value in ([], ()) else value for key, value in given.items()}
+        with _errors_as_exit_codes(debug):
+            profile = load_profile(config, name) if config else {}
+            raise typer.Exit(run(merge_options(profile, given)))
+
+    command.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [_parameter(option) for option in options_for(name)]
+    )
+    app.command(name, cls=_RegistryCommand, help=help)(command)
 
 
-def _option(*flags: str, panel: str, help: str, env: bool = True) -> Any:
-    """An option that defaults to "not given" (None) and reads BULKLOAD_<NAME>."""
-    name = flags[0].lstrip("-").split("/")[0].replace("-", "_").upper()
-    envvar = f"BULKLOAD_{name}" if env else None
-    return typer.Option(None, *flags, envvar=envvar, rich_help_panel=panel, help=help)
+def _parameter(option: Option) -> inspect.Parameter:
+    """The typer parameter of one declared option; its default None means "not given",
+    so that a profile can supply the value."""
+    declared: Any
+    if option.argument:
+        declared = typer.Argument(None, help=option.help, show_default=False)
+    else:
+        declared = typer.Option(
+            None,
+            *option.flags,
+            envvar=option.envvar,
+            rich_help_panel=option.panel,
+            help=option.full_help,
+            show_default=False,
+            metavar=option.metavar,
+        )
+    value_type: Any = option.cli_type
+    if option.repeatable:
+        value_type = list[value_type]
+    return inspect.Parameter(
+        option.name, inspect.Parameter.KEYWORD_ONLY, default=declared, annotation=value_type | None
+    )
 
 
-@app.command("import", cls=_Command)
-def import_command(
-    paths: list[str] = typer.Argument(
-        None, help="CSV/Parquet files, globs ('logs/*.csv.gz'), directories, or - for stdin."
-    ),
-    to: str | None = _option(
-        "--to",
-        panel=_TGT,
-        help="Target URL: sqlite:///file.db (default sqlite:///bulkload.db), "
-        "postgresql://user@host/db (or postgres://), null://, sim://?latency=5ms "
-        "(see 'bulkload backends').",
-    ),
-    table: str | None = _option(
-        "--table",
-        panel=_TGT,
-        help="Table name (default: the first file's name without extensions).",
-    ),
-    if_exists: str | None = _option(
-        "--if-exists",
-        panel=_TGT,
-        help="When the table exists: append (default), replace, truncate, fail.",
-    ),
-    wal: bool | None = _option(
-        "--wal/--no-wal",
-        panel=_TGT,
-        help="SQLite: WAL journal (default). --no-wal is faster but a crash can corrupt the file.",
-    ),
-    connections: int | None = _option(
-        "--connections", panel=_TGT, help="Connections to open, for backends that hold them."
-    ),
-    requests_per_connection: int | None = _option(
-        "--requests-per-connection",
-        panel=_TGT,
-        help="Writes one connection may carry at once (default: the backend's).",
-    ),
-    schema_name: str | None = _option(
-        "--schema-name", panel=_TGT, help="PostgreSQL: schema of the table (created if missing)."
-    ),
-    pg_method: str | None = _option(
-        "--pg-method", panel=_TGT, help="PostgreSQL: copy (default, fastest) or insert."
-    ),
-    pg_format: str | None = _option(
-        "--pg-format",
-        panel=_TGT,
-        help="PostgreSQL COPY format: binary (default; least server work) or csv (the server "
-        "converts the text).",
-    ),
-    on_conflict: str | None = _option(
-        "--on-conflict",
-        panel=_TGT,
-        help="PostgreSQL upsert when --key columns match: nothing (keep) or update (overwrite).",
-    ),
-    key: str | None = _option(
-        "--key", panel=_TGT, help="PostgreSQL: the columns identifying a row, for --on-conflict."
-    ),
-    format: str | None = _option(
-        "--format",
-        panel=_SRC,
-        help="csv or parquet (default: from the file extension; csv for stdin).",
-    ),
-    batch_size: int | None = _option(
-        "--batch-size",
-        panel=_SRC,
-        help="Rows per batch (one write, one transaction) (default: 10000).",
-    ),
-    limit: int | None = _option("--limit", panel=_SRC, help="Stop after this many rows."),
-    select: str | None = _option(
-        "--select", panel=_SRC, help="Load only these columns, in this order: a,b,c."
-    ),
-    rename: list[str] | None = _option(
-        "--rename", panel=_SRC, env=False, help="Rename a column: old=new (repeatable)."
-    ),
-    types: list[str] | None = _option(
-        "--type",
-        panel=_SRC,
-        env=False,
-        help=f"Column type, overriding inference: col=TYPE (repeatable). Types: {TYPE_HELP}.",
-    ),
-    readers: int | None = _option(
-        "--readers", panel=_SRC, help="Files parsed in parallel (default: 1)."
-    ),
-    delimiter: str | None = _option(
-        "--delimiter",
-        panel=_CSV,
-        help="Field delimiter (default: , or a tab for .tsv); 'tab' or '\\t' for tabs.",
-    ),
-    quote_char: str | None = _option(
-        "--quote-char", panel=_CSV, help='Quote character (default: ").'
-    ),
-    no_quoting: bool | None = _option(
-        "--no-quoting", panel=_CSV, env=False, help="Treat quote characters as plain text."
-    ),
-    header: bool | None = _option(
-        "--header/--no-header",
-        panel=_CSV,
-        help="Whether the first row names the columns (default: --header).",
-    ),
-    columns: str | None = _option(
-        "--columns",
-        panel=_CSV,
-        help="Column names a,b,c (needed with --no-header; replaces the header otherwise).",
-    ),
-    encoding: str | None = _option(
-        "--encoding",
-        panel=_CSV,
-        help="Text encoding (default: utf-8; a byte-order mark is skipped).",
-    ),
-    null_values: list[str] | None = _option(
-        "--null-value",
-        panel=_CSV,
-        env=False,
-        help="A spelling of null, e.g. NULL or \\N (repeatable). Empty fields are always null.",
-    ),
-    skip_rows: int | None = _option(
-        "--skip-rows", panel=_CSV, help="Rows to skip before the header."
-    ),
-    max_field_size: str | None = _option(
-        "--max-field-size",
-        panel=_CSV,
-        help="Largest field the CSV parser is sure to read: 64MB (default), 512KB, bytes.",
-    ),
-    concurrency: int | None = typer.Option(
-        None,
-        "--concurrency",
-        "-c",
-        envvar="BULKLOAD_CONCURRENCY",
-        rich_help_panel=_ENG,
-        help="Batches in flight at most (default: 8); capped by what the target allows.",
-    ),
-    queue_depth: int | None = _option(
-        "--queue-depth",
-        panel=_ENG,
-        help="Batches the readers may run ahead of the writers (default: 2 x writers).",
-    ),
-    rate: float | None = _option("--rate", panel=_ENG, help="At most this many rows per second."),
-    max_batches_per_sec: float | None = _option(
-        "--max-batches-per-sec", panel=_ENG, help="At most this many batch writes per second."
-    ),
-    max_bytes_per_sec: float | None = _option(
-        "--max-bytes-per-sec",
-        panel=_ENG,
-        help="At most this many bytes (of batch data) per second.",
-    ),
-    retries: int | None = _option(
-        "--retries", panel=_ERR, help="Retries of a batch after a transient error (default: 5)."
-    ),
-    retry_max_wait: float | None = _option(
-        "--retry-max-wait", panel=_ERR, help="Longest wait between retries, seconds (default: 5)."
-    ),
-    timeout: float | None = _option(
-        "--timeout", panel=_ERR, help="Seconds one batch write may take; 0 for none (default: 120)."
-    ),
-    breaker_threshold: int | None = _option(
-        "--breaker-threshold",
-        panel=_ERR,
-        help="Consecutive failures that pause sending (circuit breaker); 0 never (default: 10).",
-    ),
-    breaker_cooldown: float | None = _option(
-        "--breaker-cooldown", panel=_ERR, help="Seconds the circuit stays open (default: 5)."
-    ),
-    max_errors: str | None = _option(
-        "--max-errors",
-        panel=_ERR,
-        help="Abort (exit 2) when more rows than this are rejected: a count, or a share like 1%.",
-    ),
-    fail_fast: bool | None = _option(
-        "--fail-fast", panel=_ERR, help="Abort on the first error or rejected row."
-    ),
-    bad_records: str | None = _option(
-        "--bad-records",
-        panel=_ERR,
-        help="CSV file for rejected rows (default: <table>.bad-records.csv, created if needed).",
-    ),
-    checkpoint: str | None = _option(
-        "--checkpoint", panel=_ERR, help="Record committed batches in this file."
-    ),
-    resume: bool | None = _option(
-        "--resume", panel=_ERR, help="Skip the batches --checkpoint says are committed."
-    ),
-    json_path: str | None = _option(
-        "--json", panel=_OUT, help="Write the summary as JSON to this file, or - for stdout."
-    ),
-    quiet: bool | None = typer.Option(
-        None,
-        "--quiet",
-        "-q",
-        envvar="BULKLOAD_QUIET",
-        rich_help_panel=_OUT,
-        help="No progress display; print only the summary.",
-    ),
-    progress: str | None = _option(
-        "--progress",
-        panel=_OUT,
-        help="auto (default: live on a terminal, a line every 5 s otherwise), rich, plain, off.",
-    ),
-    config: Path | None = _option(
-        "--config",
-        panel=_OUT,
-        help="TOML profile supplying any option; flags and BULKLOAD_* variables override it.",
-    ),
-    debug: bool = typer.Option(
-        False,
-        "--debug",
-        envvar="BULKLOAD_DEBUG",
-        rich_help_panel=_OUT,
-        help="Show full tracebacks.",
-    ),
-) -> None:
-    """Load CSV or Parquet files into a target."""
-    given = dict(locals())
-    given.pop("config")
-    given.pop("debug")
-    given["json"] = given.pop("json_path")
-    if not given["paths"]:
-        given["paths"] = None
-    with _errors_as_exit_codes(debug):
-        profile = load_profile(config) if config else {}
-        settings = build_import_config(merge_options(profile, given))
-        raise typer.Exit(_run_import(settings))
+def _import(options: dict[str, Any]) -> int:
+    return _run_import(build_import_config(options))
+
+
+def _bench(options: dict[str, Any]) -> int:
+    from bulkload.bench.command import run_bench
+
+    return run_bench(build_bench_config(options), argv=_command_line)
+
+
+_registry_command(IMPORT, _import, help="Load CSV or Parquet files into a target.")
+_registry_command(
+    BENCH,
+    _bench,
+    help="Measure the target: run the load once per concurrency level (or arrival rate, or "
+    "batch size) and compare the levels.",
+)
 
 
 def _run_import(settings: ImportConfig) -> int:
     """Run with progress and signal handling; print the summary; return the exit code."""
+    import asyncio
+    import signal
+
+    from rich.console import Console
+
+    from bulkload.engine import RunControl
+    from bulkload.load import load_async
+    from bulkload.redact import redact_text
+    from bulkload.report import ProgressReporter
+    from bulkload.report.json_summary import check_json_path
+    from bulkload.stats.run import RunStats
+
     json_path = settings.report.json_path
     if json_path:
         check_json_path(json_path)
@@ -395,6 +256,8 @@ def _finish(
 ) -> None:
     """The terminal summary (unless an error ended the run before a row was read) and the
     JSON summary, which every run writes, with the error when there was one."""
+    from bulkload.report import render_summary, write_json
+
     if error is None or stats.rows_read:
         render_summary(stats, console)
     if not json_path:
@@ -414,6 +277,8 @@ def _finish(
 
 
 def _secrets(settings: ImportConfig) -> list[str]:
+    from urllib.parse import urlsplit
+
     with contextlib.suppress(ValueError):
         password = urlsplit(settings.target.url).password
         return [password] if password else []
@@ -434,6 +299,10 @@ def forget_checkpoints_command(
 ) -> None:
     """Remove the checkpoint bookkeeping of a table (the _bulkload_checkpoints rows written
     by --checkpoint runs), so a later --resume starts from scratch."""
+    import asyncio
+
+    from bulkload.backends import create_backend
+
     with _errors_as_exit_codes(debug):
         settings = build_import_config({"paths": ["-"], "to": to, "schema_name": schema_name})
         backend = create_backend(settings.target)
@@ -446,6 +315,10 @@ def forget_checkpoints_command(
 @app.command("backends", cls=_Command)
 def backends_command() -> None:
     """List the installed backends and the URL schemes they serve."""
+    from rich.console import Console
+
+    from bulkload.backends import available_backends
+
     console = Console(highlight=False)
     for info in available_backends():
         schemes = ", ".join(f"{s}://" for s in info.schemes) or "-"
@@ -481,6 +354,8 @@ def _error_message(error: BaseException) -> str:
 
 def _show(error: BaseException, debug: bool, message: str | None = None) -> None:
     if debug:
+        import traceback
+
         traceback.print_exception(error)
     _error_line(message or _error_message(error))
 
@@ -490,8 +365,14 @@ def _error_line(message: str) -> None:
     print(f"bulkload: error: {first}", file=sys.stderr)
 
 
+#: the command line as given, for results that record how they were made (secrets are
+#: removed where it is written)
+_command_line: list[str] = []
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
+    _command_line[:] = ["bulkload", *(sys.argv[1:] if argv is None else argv)]
     try:
         code = app(args=argv, prog_name="bulkload", standalone_mode=False)
     except typer.TyperException as exc:  # unknown option, bad value, missing argument

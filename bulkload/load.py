@@ -1,25 +1,29 @@
-"""The library entry point the CLI is a thin layer over: one import run."""
+"""The library entry point the CLI is a thin layer over: one import run.
+
+Cheap to import (the engine, sources and backends are imported by a run): the package
+imports it eagerly, since this module's name is also the name of its main function.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bulkload.backends import create_backend
-from bulkload.config import ImportConfig
-from bulkload.engine import Engine, RejectionSink, RunControl
-from bulkload.engine.bad_records import BadRecordsFile
-from bulkload.engine.checkpoint import CheckpointFile
 from bulkload.errors import UsageError
-from bulkload.sources import STDIN, BatchSource
-from bulkload.stats.run import RunStats
+
+if TYPE_CHECKING:
+    from bulkload.config import ImportConfig
+    from bulkload.engine import RejectionSink, RunControl
+    from bulkload.sources import BatchSource
+    from bulkload.stats.run import RunStats
 
 
 def table_name(config: ImportConfig, source: BatchSource) -> str:
     """--table, or the first source file's stem."""
+    from bulkload.sources import STDIN
+
     if config.target.table:
         return config.target.table
     first = source.files[0]
@@ -47,6 +51,15 @@ async def load_async(
     """Run one import. Rejected rows go to ``on_reject`` if given, else to the
     bad-records file. ``watcher(stats)`` (e.g. a progress display) runs alongside and is
     cancelled when the import ends."""
+    import asyncio
+
+    from bulkload.backends import create_backend
+    from bulkload.engine import Engine
+    from bulkload.engine.bad_records import BadRecordsFile
+    from bulkload.engine.checkpoint import CheckpointFile
+    from bulkload.sources import BatchSource
+    from bulkload.stats.run import RunStats
+
     backend = create_backend(config.target)
     source = BatchSource(config.source, typed=not backend.accepts_text)
     table = table_name(config, source)
@@ -81,4 +94,6 @@ async def load_async(
 
 def load(config: ImportConfig, *, on_reject: RejectionSink | None = None) -> RunStats:
     """Run one import to completion and return its statistics."""
+    import asyncio
+
     return asyncio.run(load_async(config, on_reject=on_reject))

@@ -74,12 +74,17 @@ def check_json_path(path: str) -> None:
 
 
 def write_json(stats: RunStats, path: str, *, error: str | None = None) -> None:
-    """Write the summary to ``path``, or to stdout when path is '-'.
+    """Write the run's summary to ``path``, or to stdout when path is '-'."""
+    write_document(summary_dict(stats, error=error), path)
+
+
+def write_document(document: dict[str, Any], path: str) -> None:
+    """Write a JSON document to ``path``, or to stdout when path is '-'.
 
     A file is replaced atomically (written beside it, then renamed over it): a full
     disk leaves the previous file or none, never a truncated one. Raises OSError.
     """
-    text = json.dumps(summary_dict(stats, error=error), indent=2) + "\n"
+    text = json.dumps(document, indent=2) + "\n"
     if path == "-":
         sys.stdout.write(text)
         sys.stdout.flush()

@@ -68,12 +68,12 @@ def render_summary(stats: RunStats, console: Console, *, now: float | None = Non
 def _percentiles(hist: LatencyHistogram) -> str:
     p = hist.summary_ms()
     return (
-        f"p50 {_ms(p['p50'])}  p90 {_ms(p['p90'])}  p99 {_ms(p['p99'])}  "
-        f"p99.9 {_ms(p['p999'])}  max {_ms(p['max'])}  mean {_ms(p['mean'])}"
+        f"p50 {ms(p['p50'])}  p90 {ms(p['p90'])}  p99 {ms(p['p99'])}  "
+        f"p99.9 {ms(p['p999'])}  max {ms(p['max'])}  mean {ms(p['mean'])}"
     )
 
 
-def _ms(value: float) -> str:
+def ms(value: float) -> str:
     """Milliseconds with the digits that matter: 1,234  12.34  0.0412 (not 0.00)."""
     if value >= 100:
         return f"{value:,.0f}"
@@ -89,11 +89,19 @@ def _concurrency(stats: RunStats) -> str:
 
 
 def _histogram(hist: LatencyHistogram, console: Console) -> None:
+    for line in histogram_lines(hist):
+        console.print(line, highlight=False)
+
+
+def histogram_lines(hist: LatencyHistogram) -> list[str]:
+    """The latency histogram as text bars, one line per non-empty log-spaced bucket."""
     buckets = [b for b in hist.buckets() if b.count]
     if len(buckets) < 2:
-        return
+        return []
     peak = max(b.count for b in buckets)
+    lines = []
     for bucket in buckets:
         width = max(1, round(bucket.count / peak * _BAR_WIDTH))
-        label = f"{_ms(bucket.low_ms):>9} to {_ms(bucket.high_ms):<9}"
-        console.print(f"    {label} {'█' * width} {bucket.count:,}", highlight=False)
+        label = f"{ms(bucket.low_ms):>9} to {ms(bucket.high_ms):<9}"
+        lines.append(f"    {label} {'█' * width} {bucket.count:,}")
+    return lines

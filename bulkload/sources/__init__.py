@@ -149,6 +149,11 @@ def _rebatch(chunks: Iterator[RawChunk], size: int) -> Iterator[RawChunk]:
     short last batch), then the error."""
     pending: list[RawChunk] = []
     pending_rows = 0
+
+    def rest() -> Iterator[RawChunk]:
+        if pending and (pending_rows or any(c.rejected for c in pending)):
+            yield _merge(pending)
+
     try:
         for chunk in chunks:
             pending.append(chunk)
@@ -156,14 +161,12 @@ def _rebatch(chunks: Iterator[RawChunk], size: int) -> Iterator[RawChunk]:
             while pending_rows >= size:
                 merged = _merge(pending)
                 yield _slice(merged, 0, size, merged.rejected, merged.bytes_read)
-                rest = _slice(merged, size, merged.data.num_rows - size, (), 0)
-                pending, pending_rows = [rest], rest.data.num_rows
-    except GeneratorExit:
-        pending = []  # closed early (dropped by its reader): a yield now would be an error
+                tail = _slice(merged, size, merged.data.num_rows - size, (), 0)
+                pending, pending_rows = [tail], tail.data.num_rows
+    except Exception:
+        yield from rest()  # what was read before the failure, then the failure
         raise
-    finally:
-        if pending and (pending_rows or any(c.rejected for c in pending)):
-            yield _merge(pending)
+    yield from rest()
 
 
 def _merge(chunks: list[RawChunk]) -> RawChunk:

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from bulkload.errors import InputError, UsageError
+from bulkload.options import TYPE_HELP  # the --type help lists them without pyarrow
 
 STRING = pa.string()
 TIMESTAMP = pa.timestamp("us")
@@ -41,7 +42,6 @@ _TYPE_NAMES: dict[str, pa.DataType] = {
     "text": STRING,
 }
 _DECIMAL = re.compile(r"^(?:decimal|numeric)\((\d+)\s*,\s*(\d+)\)$")
-TYPE_HELP = "int, float, bool, date, timestamp, timestamptz, string, decimal(P,S)"
 
 _PROBE_VALUES = 64
 

@@ -26,7 +26,7 @@ For ``--sweep auto``, on the levels of one batch size:
 - :func:`saturation_level`: the first level after which throughput rises by less than
   :data:`SATURATION_GAIN` (5%): doubling past it is not worth it.
 - :func:`refine_levels`: up to 3 integer levels, not yet measured, spaced geometrically
-  between the best level's neighbours, to locate the peak more closely.
+  between the knee's neighbours, to locate the knee more closely.
 """
 
 from __future__ import annotations
@@ -120,14 +120,16 @@ def saturation_level(points: Sequence[LevelPoint]) -> int | None:
 
 
 def refine_levels(points: Sequence[LevelPoint]) -> list[int]:
-    """Up to 3 new integer levels between the best level's measured neighbours, spaced
-    geometrically (a level next to the best on one side only when it is at an edge)."""
+    """Up to 3 new integer levels between the knee's measured neighbours, spaced
+    geometrically (next to the knee on one side only when it is at an edge). The knee,
+    not the best level: on a plateau the best is whichever level the noise favoured,
+    while the knee is where throughput stops growing, the level worth locating."""
     levels = _by_concurrency(points)
     if not levels:
         return []
     measured = sorted({p.concurrency for p in levels})
-    best = _fastest(levels).concurrency
-    where = measured.index(best)
+    knee = _knee(levels).concurrency
+    where = measured.index(knee)
     low = measured[max(where - 1, 0)]
     high = measured[min(where + 1, len(measured) - 1)]
     if low == high:

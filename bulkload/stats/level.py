@@ -107,9 +107,10 @@ class LevelResult:
 
     @property
     def error_rate(self) -> float:
-        """Share of batch writes that failed for good (after their retries)."""
-        attempted = self.batches + self.batches_failed
-        return self.batches_failed / attempted if attempted else 0.0
+        """Share of write attempts in the window that failed (each retry is one): a
+        target refusing everything shows 1.0 even while its writes are still retried."""
+        attempts = self.batches + self.write_errors
+        return self.write_errors / attempts if attempts else 0.0
 
     def metrics(self) -> dict[str, float]:
         """What thresholds and SLOs are checked against (latencies in ms)."""
@@ -135,7 +136,7 @@ class LevelResult:
             "error": self.error,
             "started_at": self.started_at,
             "finished_at": self.finished_at,
-            "elapsed_s": round(self.elapsed_s, 6),
+            "elapsed_s": self.elapsed_s,
             "rows": self.rows,
             "batches": self.batches,
             "bytes": self.bytes,
@@ -150,10 +151,10 @@ class LevelResult:
             "timeouts": self.timeouts,
             "sends_delayed": self.sends_delayed,
             "sends_missed": self.sends_missed,
-            "in_flight_mean": round(self.in_flight_mean, 3),
+            "in_flight_mean": self.in_flight_mean,
             "in_flight_max": self.in_flight_max,
-            "cpu_loop": round(self.cpu_loop, 3),
-            "cpu_process": round(self.cpu_process, 3),
+            "cpu_loop": self.cpu_loop,
+            "cpu_process": self.cpu_process,
             "rows_written": self.rows_written,
             "latency_ms": self.latency.summary_ms(),
             "service_time_ms": self.service_time.summary_ms(),

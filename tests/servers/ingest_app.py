@@ -63,6 +63,7 @@ def fresh_state() -> dict[str, Any]:
 
 
 STATE = fresh_state()
+GENERATION = 0  # counts resets: a stalled request of an earlier test must not store
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -129,9 +130,11 @@ class Handler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path
         if path == "/_reset":
             self._body()
+            global GENERATION
             with LOCK:
                 STATE.clear()
                 STATE.update(fresh_state())
+                GENERATION += 1
             self._json(200, {})
             return
         if path == "/_control":
@@ -147,12 +150,16 @@ class Handler(BaseHTTPRequestHandler):
     def _ingest(self, path: str) -> None:
         body = self._body()
         with LOCK:
+            generation = GENERATION
             STATE["requests"] += 1
             STATE["headers"].append(dict(self.headers.items()))
             fault = STATE["script"].pop(0) if STATE["script"] else {}
             key_header = STATE["idempotency_header"]
         if "stall" in fault:
             time.sleep(fault["stall"])
+            if generation != GENERATION:  # a request of a test that has ended: not stored
+                self._drop()
+                return
         if "status" in fault:
             headers = {"Retry-After": fault["retry_after"]} if "retry_after" in fault else {}
             body = fault.get("body", "try later")

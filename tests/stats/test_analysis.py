@@ -173,6 +173,7 @@ def test_saturation_level(throughputs, saturated):
         ({8: 6500, 11: 8000, 16: 9000, 23: 8800, 32: 8000}, [13, 19]),  # 16 measured
         ({16: 100}, []),
         ({}, []),
+        ({4: 3600, 8: 6600, 16: 6800, 32: 7000}, [6, 11]),  # a plateau: around its knee, 8
     ],
 )
 def test_refine_levels(throughputs, extra):

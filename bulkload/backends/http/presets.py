@@ -4,7 +4,8 @@ API whose partial-failure report says which rows it refused.
 Adding a preset: subclass :class:`Preset`, set ``name``, override what differs —
 ``url`` (where the batch goes), ``body`` (how rows become the request), ``open`` (create
 the table) and ``check`` (read a 2xx answer; raise :class:`HttpItemsFailed` naming the
-refused rows) — and add it to ``PRESETS`` (and its name to ``config.HTTP_PRESETS``).
+refused rows) — and add it to ``PRESETS`` (and its name to ``--http-preset``'s choices in
+options.py).
 """
 
 from __future__ import annotations

@@ -1,0 +1,302 @@
+"""One level of a sweep: a warm-up, a measured window, then the writes in flight drain.
+
+Two arrival models decide when writes start:
+
+* **closed** (``--sweep``): exactly ``concurrency`` writers, each starting its next write
+  as soon as its last one ends, so ``concurrency`` writes are always in flight;
+* **open** (``--sweep-rate``): write *i* is due at ``t0 + i / rate`` whatever happened
+  before (wrk2, k6's constant-arrival-rate), with at most ``concurrency`` in flight. A
+  send that finds every slot busy waits for one and is counted as delayed; latency is
+  measured from its due time, so a stalled target cannot hide behind a queue
+  (coordinated omission); the service time is kept beside it. Sends due in the window
+  that never started are counted as missed.
+
+Results are counted where they *complete*: the warm-up's, the window's and the drain's
+writes go to three separate :class:`RunStats` (the writer's ``stats`` is switched at the
+window's edges), so the window holds exactly what completed inside it. Every task is
+owned by this level's task group; a fatal target error ends the level (reported with
+it), a stop request (Ctrl-C) interrupts it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from bulkload.bench.pool import BatchPool, PooledBatch
+from bulkload.engine.writer import BatchWriter, one_line
+from bulkload.errors import AbortedError, BulkloadError
+from bulkload.stats.level import LevelResult
+from bulkload.stats.run import RunStats
+
+_YIELD_EVERY = 8
+
+
+@dataclass(frozen=True, slots=True)
+class LevelPlan:
+    concurrency: int  # closed: writes in flight; open: the most in flight
+    batch_size: int
+    rate: float | None = None  # open model: batch writes per second
+    warmup_s: float = 2.0
+    duration_s: float | None = 10.0  # the window's length, unless bounded by a count
+    rows: int | None = None
+    batches: int | None = None
+
+    @property
+    def label(self) -> str:
+        what = f"{self.rate:g}/s (cap {self.concurrency})" if self.rate else f"c={self.concurrency}"
+        return f"{what} batch {self.batch_size:,}"
+
+
+class _Gauge:
+    """Writes in flight, with the window's time-weighted mean and its maximum."""
+
+    def __init__(self, clock: Callable[[], float]):
+        self._clock = clock
+        self.current = 0
+        self.max = 0
+        self._area = 0.0
+        self._since = clock()
+        self._window_start = self._since
+
+    def change(self, delta: int) -> None:
+        now = self._clock()
+        self._area += self.current * (now - self._since)
+        self._since = now
+        self.current += delta
+        self.max = max(self.max, self.current)
+
+    def start_window(self) -> None:
+        self.change(0)
+        self._area, self.max, self._window_start = 0.0, self.current, self._since
+
+    def mean(self) -> float:
+        self.change(0)
+        span = self._since - self._window_start
+        return self._area / span if span > 0 else float(self.current)
+
+
+class LevelDriver:
+    def __init__(
+        self,
+        writer: BatchWriter,
+        pool: BatchPool,
+        plan: LevelPlan,
+        *,
+        should_stop: Callable[[], bool] = lambda: False,
+        clock: Callable[[], float] = time.perf_counter,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ):
+        self.writer = writer
+        self.pool = pool
+        self.plan = plan
+        self._should_stop = should_stop
+        self._clock = clock
+        self._sleep = sleep
+        self.warmup = RunStats(batch_size=plan.batch_size)
+        self.window = RunStats(batch_size=plan.batch_size)
+        self.drain = RunStats(batch_size=plan.batch_size)
+        self.phase = "warmup"  # warmup -> measure -> drain
+        self.rows_written = 0
+        self.failure: str | None = None
+        self.interrupted = False
+        self._gauge = _Gauge(clock)
+        self._window_closed = asyncio.Event()
+        self._window_clock: tuple[float, float] = (0.0, 0.0)  # perf_counter start, end
+        self._wall: tuple[float, float] = (0.0, 0.0)
+        self._cpu: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+        # open model bookkeeping
+        self._in_flight_mean = 0.0
+        self._in_flight_max = 0
+        self._t0 = 0.0
+        self._due_started_in_window = 0
+        self._sends_delayed = 0
+
+    @property
+    def in_flight(self) -> int:
+        return self._gauge.current
+
+    @property
+    def window_started(self) -> float | None:
+        """When the measured window opened (perf_counter), None during the warm-up."""
+        return None if self.phase == "warmup" else self._window_clock[0]
+
+    # ------------------------------------------------------------------ running
+
+    async def run(self) -> LevelResult:
+        self.writer.stats = self.warmup
+        self._t0 = self._clock()
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self._timeline())
+            if self.plan.rate is None:
+                for _ in range(self.plan.concurrency):
+                    group.create_task(self._closed_writer())
+            else:
+                group.create_task(self._open_scheduler(group))
+        return self._result()
+
+    def _may_send(self) -> bool:
+        """Whether new writes may start: not past the window, not stopped, not failed."""
+        if self._should_stop():
+            self.interrupted = True
+            self._close_window()
+        return self.phase != "drain" and self.failure is None
+
+    async def _timeline(self) -> None:
+        """Warm-up, then the window: for its duration, or until its count is reached."""
+        if self.plan.warmup_s > 0:
+            await self._until(lambda: False, self.plan.warmup_s)
+        if self.phase == "warmup":
+            self._open_window()
+        if self.plan.rows is None and self.plan.batches is None:
+            assert self.plan.duration_s is not None
+            await self._until(self._window_closed.is_set, self.plan.duration_s)
+            self._close_window()
+        else:
+            while not self._window_closed.is_set() and self._may_send():
+                await self._until(self._window_closed.is_set, 0.1)  # notices a stop
+            self._close_window()
+
+    async def _until(self, done: Callable[[], bool], seconds: float) -> None:
+        """Sleep ``seconds`` in short steps, returning early once ``done`` or stopped."""
+        end = self._clock() + seconds
+        while not done() and self._may_send() and (left := end - self._clock()) > 0:
+            await self._sleep(min(left, 0.05))
+
+    def _open_window(self) -> None:
+        self.phase = "measure"
+        self.writer.stats = self.window
+        self._gauge.start_window()
+        self._window_clock = (self._clock(), 0.0)
+        self._wall = (time.time(), 0.0)
+        self._cpu = (time.thread_time(), time.process_time(), 0.0, 0.0)
+        self._due_started_in_window = 0
+
+    def _close_window(self) -> None:
+        if self.phase == "drain":
+            return
+        if self.phase == "warmup":
+            self._open_window()  # stopped during warm-up: an empty window
+        self.phase = "drain"
+        self.writer.stats = self.drain
+        self._window_clock = (self._window_clock[0], self._clock())
+        self._wall = (self._wall[0], time.time())
+        self._cpu = (*self._cpu[:2], time.thread_time(), time.process_time())
+        self._in_flight_mean = self._gauge.mean()
+        self._in_flight_max = self._gauge.max
+        self._window_closed.set()
+
+    # ------------------------------------------------------------------ closed model
+
+    async def _closed_writer(self) -> None:
+        written = 0
+        while self._may_send():
+            await self._write(self.pool.next(), due=None)
+            written += 1
+            if written % _YIELD_EVERY == 0:
+                # a target that answers without suspending (null, a no-op) would
+                # otherwise never let the clock, the other writers or Ctrl-C run
+                await asyncio.sleep(0)
+
+    # ------------------------------------------------------------------ open model
+
+    async def _open_scheduler(self, group: asyncio.TaskGroup) -> None:
+        assert self.plan.rate is not None
+        interval = 1.0 / self.plan.rate
+        slots = asyncio.Semaphore(self.plan.concurrency)
+        sent = 0
+        while self._may_send():
+            due = self._t0 + sent * interval
+            sent += 1
+            if (wait := due - self._clock()) > 0:
+                await self._until(lambda: False, wait)
+                if not self._may_send():
+                    break
+            if slots.locked() and self.phase == "measure":
+                self._sends_delayed += 1
+            await slots.acquire()
+            if not self._may_send():
+                slots.release()
+                break
+            if self.phase == "measure":
+                self._due_started_in_window += 1
+            group.create_task(self._open_write(self.pool.next(), due, slots))
+
+    async def _open_write(self, batch: PooledBatch, due: float, slots: asyncio.Semaphore) -> None:
+        try:
+            await self._write(batch, due=due)
+        finally:
+            slots.release()
+
+    def _sends_missed(self) -> int:
+        """Sends due inside the window that had not started when it closed."""
+        if self.plan.rate is None:
+            return 0
+        start, end = self._window_clock
+        first = math.ceil((start - self._t0) * self.plan.rate)
+        last = math.ceil((end - self._t0) * self.plan.rate)  # exclusive
+        return max(0, last - first - self._due_started_in_window)
+
+    # ------------------------------------------------------------------ one write
+
+    async def _write(self, batch: PooledBatch, *, due: float | None) -> None:
+        self._gauge.change(+1)
+        try:
+            error = await self.writer.write_with_retries(batch.payload, batch.data, None, due=due)
+        except AbortedError:  # transient errors outlasted the retries
+            self.writer.stats.batches_failed += 1
+        except BulkloadError as exc:  # the target is unusable: the level fails
+            self.writer.stats.batches_failed += 1
+            if self.failure is None:
+                self.failure = one_line(exc)
+                self._close_window()
+        else:
+            stats = self.writer.stats
+            if error is None:
+                stats.rows_loaded += batch.rows
+                stats.batches += 1
+                stats.bytes_read += batch.nbytes
+                self.rows_written += batch.rows
+            else:  # bench does not bisect: a refused batch is a failed write
+                stats.batches_failed += 1
+                stats.rows_rejected += batch.rows
+            if stats is self.window and self._count_reached():
+                self._close_window()
+        finally:
+            self._gauge.change(-1)
+
+    def _count_reached(self) -> bool:
+        plan = self.plan
+        if plan.batches is not None:
+            return self.window.batches + self.window.batches_failed >= plan.batches
+        return plan.rows is not None and self.window.rows_loaded >= plan.rows
+
+    # ------------------------------------------------------------------ result
+
+    def _result(self) -> LevelResult:
+        start, end = self._window_clock
+        elapsed = max(end - start, 0.0)
+        result = LevelResult.from_window(
+            self.window,
+            concurrency=self.plan.concurrency,
+            batch_size=self.plan.batch_size,
+            rate=self.plan.rate,
+            elapsed_s=elapsed,
+            wall=self._wall,
+        )
+        result.sends_delayed = self._sends_delayed
+        result.sends_missed = self._sends_missed()
+        result.in_flight_mean = self._in_flight_mean
+        result.in_flight_max = self._in_flight_max
+        loop_cpu, process_cpu = self._cpu[2] - self._cpu[0], self._cpu[3] - self._cpu[1]
+        result.cpu_loop = loop_cpu / elapsed if elapsed > 0 else 0.0
+        result.cpu_process = process_cpu / elapsed if elapsed > 0 else 0.0
+        result.rows_written = self.rows_written
+        if self.failure is not None:
+            result.outcome, result.error = "failed", self.failure
+        elif self.interrupted:
+            result.outcome = "interrupted"
+        return result

@@ -1,0 +1,139 @@
+"""A sweep's results as data: every level, the analysis, and where and how it ran.
+
+This is what ``--json`` writes and what every report reads back (vegeta's
+``attack | report``): the terminal view, and later HTML, comparisons and merges, all
+render a :class:`SweepResult`, never the live run.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from bulkload.errors import InputError
+from bulkload.stats.level import LevelResult
+
+SCHEMA_VERSION = 1
+KIND = "bulkload-bench"
+
+
+@dataclass
+class SweepResult:
+    model: str  # closed | open
+    target: str  # secrets removed
+    table: str
+    command: list[str] = field(default_factory=list)
+    version: str = ""
+    machine: dict[str, Any] = field(default_factory=dict)
+    started_at: float = 0.0  # epoch seconds
+    levels: list[LevelResult] = field(default_factory=list)
+    slo: list[str] = field(default_factory=list)
+    recommended_concurrency: int | None = None
+    recommended_batch_size: int | None = None
+    recommended_rate: float | None = None
+    recommendation: str = ""
+    usl: dict[str, Any] | None = None
+    warnings: list[str] = field(default_factory=list)
+    outcome: str = "completed"  # completed | interrupted | failed
+    error: str | None = None
+
+    @property
+    def rows_written(self) -> int:
+        return sum(level.rows_written for level in self.levels)
+
+    def recommended_level(self) -> LevelResult | None:
+        for level in self.levels:
+            if self.model == "open":
+                if level.rate == self.recommended_rate and (
+                    level.batch_size == self.recommended_batch_size
+                ):
+                    return level
+            elif (level.concurrency, level.batch_size) == (
+                self.recommended_concurrency,
+                self.recommended_batch_size,
+            ):
+                return level
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": KIND,
+            "schema_version": SCHEMA_VERSION,
+            "version": self.version,
+            "command": self.command,
+            "target": self.target,
+            "table": self.table,
+            "machine": self.machine,
+            "started_at": self.started_at,
+            "model": self.model,
+            "outcome": self.outcome,
+            "error": self.error,
+            "rows_written": self.rows_written,
+            "slo": self.slo,
+            "recommended_concurrency": self.recommended_concurrency,
+            "recommended_batch_size": self.recommended_batch_size,
+            "recommended_rate": self.recommended_rate,
+            "recommendation": self.recommendation,
+            "usl": self.usl,
+            "warnings": self.warnings,
+            "levels": [level.to_dict() for level in self.levels],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, source: str = "result") -> SweepResult:
+        if data.get("kind") != KIND:
+            raise InputError("not a bulkload bench result (no kind: bulkload-bench)", source=source)
+        if data.get("schema_version") != SCHEMA_VERSION:
+            raise InputError(
+                f"schema_version {data.get('schema_version')} is not {SCHEMA_VERSION}",
+                source=source,
+            )
+        try:
+            return cls(
+                model=data["model"],
+                target=data["target"],
+                table=data["table"],
+                command=list(data["command"]),
+                version=data["version"],
+                machine=dict(data["machine"]),
+                started_at=data["started_at"],
+                levels=[LevelResult.from_dict(level) for level in data["levels"]],
+                slo=list(data["slo"]),
+                recommended_concurrency=data["recommended_concurrency"],
+                recommended_batch_size=data["recommended_batch_size"],
+                recommended_rate=data["recommended_rate"],
+                recommendation=data["recommendation"],
+                usl=data["usl"],
+                warnings=list(data["warnings"]),
+                outcome=data["outcome"],
+                error=data["error"],
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InputError(f"malformed bench result: {exc!r}", source=source) from None
+
+
+def machine_facts() -> dict[str, Any]:
+    """Where the sweep ran: enough to tell two machines' results apart."""
+    return {
+        "hostname": platform.node(),
+        "cores": os.cpu_count(),
+        "cpu_model": _cpu_model(),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "timezone": time.strftime("%z"),
+    }
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()

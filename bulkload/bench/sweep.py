@@ -1,0 +1,376 @@
+"""A sweep: one opened backend, one pool of encoded batches per batch size, and one
+:class:`LevelDriver` run per level, then the analysis that picks a level to use.
+
+The levels are concurrency levels (closed model), arrival rates (open model), or, with
+``auto``, concurrency doubled while throughput still grows by more than a few per cent,
+then refined around the peak, within a time budget. Before the levels of each batch
+size, the same driver runs briefly against a target that does nothing, which measures
+what bulkload itself can drive on this machine: a level within 2x of that ceiling (or
+whose event loop was busy most of the time) gets a warning that its figures measure the
+tool, not the target.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar
+
+import pyarrow as pa
+
+from bulkload.backends.base import Backend, BatchKey, ErrorKind, Resettable, TableSpec
+from bulkload.bench.driver import LevelDriver, LevelPlan
+from bulkload.bench.pool import BatchPool, build_pool, pool_size
+from bulkload.bench.result import SweepResult
+from bulkload.config import EngineOptions, SourceOptions
+from bulkload.engine.runner import RunControl
+from bulkload.engine.writer import BatchWriter
+from bulkload.errors import UsageError
+from bulkload.sources import BatchSource
+from bulkload.sources.synthetic import SyntheticSpec, schema_of, synthetic_batches
+from bulkload.stats.analysis import SATURATION_GAIN, LevelPoint, recommend, refine_levels
+from bulkload.stats.level import LevelResult
+from bulkload.stats.run import RunStats
+from bulkload.stats.thresholds import Threshold
+
+AUTO_START = (1, 2, 4)
+AUTO_LIMIT = 4096
+CEILING_WARNING_FACTOR = 2.0  # a level within this factor of the tool's ceiling is suspect
+CPU_WARNING = 0.9  # share of a core used by the event loop past which the tool is suspect
+_CEILING_PROBE_S = 0.3
+
+
+@dataclass(frozen=True, kw_only=True)
+class SweepSpec:
+    levels: tuple[int, ...] | None = (1, 2, 4, 8, 16, 32, 64, 128, 256)  # None: auto
+    batch_sizes: tuple[int, ...] = (10_000,)
+    rates: tuple[float, ...] | None = None  # open model: batch writes per second
+    concurrency_cap: int = 64  # open model: most writes in flight
+    warmup_s: float = 2.0
+    duration_s: float | None = 10.0
+    rows: int | None = None
+    batches: int | None = None
+    max_time_s: float = 300.0  # auto: stop adding levels past this
+    reset: bool = False
+    slo: tuple[Threshold, ...] = ()
+
+    @property
+    def model(self) -> str:
+        return "open" if self.rates else "closed"
+
+    def plan(self, level: int | float, batch_size: int) -> LevelPlan:
+        common: dict[str, Any] = {
+            "batch_size": batch_size,
+            "warmup_s": self.warmup_s,
+            "duration_s": self.duration_s,
+            "rows": self.rows,
+            "batches": self.batches,
+        }
+        if self.rates:
+            return LevelPlan(concurrency=self.concurrency_cap, rate=float(level), **common)
+        return LevelPlan(concurrency=int(level), **common)
+
+    @property
+    def max_in_flight(self) -> int:
+        if self.rates:
+            return self.concurrency_cap
+        return max(self.levels) if self.levels else AUTO_LIMIT
+
+
+# ---------------------------------------------------------------------- data
+
+
+class BenchData:
+    """Where a sweep's rows come from: files (cycled) or a synthetic generator."""
+
+    def batches(self, batch_size: int) -> Iterator[pa.RecordBatch]:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class SyntheticData(BenchData):
+    spec: SyntheticSpec
+
+    def batches(self, batch_size: int) -> Iterator[pa.RecordBatch]:
+        return synthetic_batches(self.spec, batch_size)
+
+    def schema(self) -> pa.Schema:
+        return schema_of(self.spec)
+
+
+@dataclass(frozen=True)
+class FileData(BenchData):
+    options: SourceOptions
+    typed: bool = True
+
+    def batches(self, batch_size: int) -> Iterator[pa.RecordBatch]:
+        source = BatchSource(replace(self.options, batch_size=batch_size), typed=self.typed)
+        for batch in source.batches():
+            if batch.num_rows:
+                yield batch.data
+
+
+# ---------------------------------------------------------------------- the sweep
+
+
+@dataclass
+class SweepProgress:
+    """What a live display shows: the level running, and how far the sweep is."""
+
+    index: int = 0
+    total: int | None = None  # None while an auto sweep is still choosing levels
+    driver: LevelDriver | None = None
+    done: list[LevelResult] = field(default_factory=list)
+    status: str = "preparing"
+
+
+class Sweep:
+    def __init__(
+        self,
+        backend: Backend,
+        data: BenchData,
+        spec: SweepSpec,
+        options: EngineOptions,
+        *,
+        table: str,
+        if_exists: str = "append",
+        control: RunControl | None = None,
+        result: SweepResult,
+    ):
+        if spec.reset and not isinstance(backend, Resettable):
+            raise UsageError(f"--reset: {backend.describe()} cannot empty its table")
+        self.backend = backend
+        self.data = data
+        self.spec = spec
+        self.options = options
+        self.table = table
+        self.if_exists = if_exists
+        self.control = control or RunControl()
+        self.result = result
+        self.progress = SweepProgress()
+        self._ceilings: dict[int, float] = {}
+
+    async def run(self) -> SweepResult:
+        """Run every level; the result is filled in as levels finish, so an interrupted
+        or failed sweep still holds what was measured."""
+        result = self.result
+        result.model = self.spec.model
+        result.slo = [str(t) for t in self.spec.slo]
+        result.started_at = time.time()
+        first_size = self.spec.batch_sizes[0]
+        size = pool_size(self.spec.max_in_flight)
+        raw = await asyncio.to_thread(_take, self.data.batches(first_size), size)
+        if not raw:
+            raise UsageError("the input holds no rows to write")
+        await self.backend.open(
+            TableSpec(self.table, raw[0].schema, self.if_exists, writers=self.spec.max_in_flight)
+        )
+        try:
+            for batch_size in self.spec.batch_sizes:
+                data = raw if batch_size == first_size else self.data.batches(batch_size)
+                self.progress.status = f"encoding batches of {batch_size:,} rows"
+                pool = await asyncio.to_thread(build_pool, data, self.backend, size)
+                self._ceilings[batch_size] = await self._ceiling(pool, batch_size)
+                if not await self._levels(pool, batch_size):
+                    break
+        finally:
+            await self.backend.close()
+        self._analyse()
+        return result
+
+    async def _levels(self, pool: BatchPool, batch_size: int) -> bool:
+        """The levels of one batch size; False when the sweep must stop (stop, failure)."""
+        if self.spec.levels is None:
+            return await self._auto(pool, batch_size)
+        levels: Iterable[float] = self.spec.rates or self.spec.levels
+        planned = list(levels)
+        self.progress.total = len(planned) * len(self.spec.batch_sizes)
+        return all([await self._level(pool, level, batch_size) for level in planned][-1:]) and (
+            await self._keep_going()
+        )
+
+    async def _keep_going(self) -> bool:
+        return not self.control.stop_requested and self.result.outcome == "completed"
+
+    async def _auto(self, pool: BatchPool, batch_size: int) -> bool:
+        """Double while throughput grows, then refine around the peak, within max-time."""
+        deadline = time.monotonic() + self.spec.max_time_s
+        per_level = self.spec.warmup_s + (self.spec.duration_s or 0)
+        measured: list[LevelResult] = []
+        level = AUTO_START[0]
+        flat = 0  # levels in a row that did not beat the best by SATURATION_GAIN
+        best = 0.0
+        while level <= AUTO_LIMIT and time.monotonic() + per_level <= deadline:
+            done = await self._level(pool, level, batch_size)
+            measured.append(done)
+            if not await self._keep_going():
+                return False
+            # two flat doublings in a row, so one noisy level does not end the search
+            flat = flat + 1 if done.rows_per_s < best * (1 + SATURATION_GAIN) else 0
+            best = max(best, done.rows_per_s)
+            if flat >= 2 and len(measured) >= len(AUTO_START):
+                break
+            level *= 2
+        for extra in refine_levels(_points(measured)):
+            if time.monotonic() + per_level > deadline:
+                break
+            measured.append(await self._level(pool, extra, batch_size))
+            if not await self._keep_going():
+                return False
+        return True
+
+    async def _level(self, pool: BatchPool, level: float, batch_size: int) -> LevelResult:
+        if self.spec.reset:
+            assert isinstance(self.backend, Resettable)
+            await self.backend.reset()
+        plan = self.spec.plan(level, batch_size)
+        writer = BatchWriter(self.backend, self.options, RunStats())
+        writer.throttle_for(batch_size)
+        driver = LevelDriver(writer, pool, plan, should_stop=lambda: self.control.stop_requested)
+        self.progress.index += 1
+        self.progress.driver = driver
+        self.progress.status = plan.label
+        outcome = await driver.run()
+        self.progress.driver = None
+        if outcome.outcome == "interrupted":
+            self.result.outcome = "interrupted"
+            if outcome.elapsed_s < (self.spec.duration_s or 0):
+                return outcome  # a partial window is not a measurement: not kept
+        if outcome.outcome == "failed":
+            self.result.outcome, self.result.error = "failed", outcome.error
+        self.result.levels.append(outcome)
+        self.progress.done.append(outcome)
+        self._warn_about(outcome)
+        return outcome
+
+    # ------------------------------------------------------------------ the tool itself
+
+    async def _ceiling(self, pool: BatchPool, batch_size: int) -> float:
+        """Batches/s bulkload drives against a target that does nothing."""
+        probe = _NoopTarget()
+        concurrency = min(self.spec.max_in_flight, 64)
+        plan = LevelPlan(concurrency, batch_size, warmup_s=0.05, duration_s=_CEILING_PROBE_S)
+        writer = BatchWriter(probe, EngineOptions(timeout=None), RunStats())  # type: ignore[arg-type]
+        measured = await LevelDriver(writer, pool, plan).run()
+        return measured.batches_per_s
+
+    def _warn_about(self, level: LevelResult) -> None:
+        where = f"c={level.concurrency} batch {level.batch_size:,}"
+        if level.rate is not None:
+            where = f"{level.rate:g} writes/s batch {level.batch_size:,}"
+        ceiling = self._ceilings.get(level.batch_size)
+        if ceiling and level.batches_per_s * CEILING_WARNING_FACTOR >= ceiling:
+            self.result.warnings.append(
+                f"{where}: {level.batches_per_s:,.0f} writes/s is within "
+                f"{CEILING_WARNING_FACTOR:g}x of what bulkload can drive here against a "
+                f"target that does nothing ({ceiling:,.0f}/s): the figures measure bulkload "
+                "as much as the target"
+            )
+        if level.cpu_loop >= CPU_WARNING:
+            self.result.warnings.append(
+                f"{where}: bulkload's event loop was busy {level.cpu_loop:.0%} of the time: "
+                "the figures may measure bulkload, not the target"
+            )
+
+    # ------------------------------------------------------------------ analysis
+
+    def _analyse(self) -> None:
+        result = self.result
+        measured = [lvl for lvl in result.levels if lvl.outcome == "completed" and lvl.batches]
+        if self.spec.model == "open":
+            _recommend_rate(result, measured, self.spec.slo)
+        else:
+            choice = recommend(_points(measured), self.spec.slo)
+            result.recommended_concurrency = choice.concurrency
+            result.recommended_batch_size = choice.batch_size
+            result.recommendation = choice.reason
+            if choice.usl is not None:
+                fit = choice.usl
+                result.usl = {
+                    "sigma": fit.sigma,
+                    "kappa": fit.kappa,
+                    "lambda": fit.lam,
+                    "r_squared": fit.r_squared,
+                    "peak_concurrency": fit.peak_concurrency,
+                    "batch_size": choice.batch_size,
+                }
+        if not self.spec.reset and _target_keeps_rows(self.backend) and len(measured) > 1:
+            result.warnings.append(
+                "levels ran against a growing table (each level's rows stay); "
+                "--reset empties it between levels"
+            )
+
+
+def _recommend_rate(
+    result: SweepResult, levels: list[LevelResult], slo: tuple[Threshold, ...]
+) -> None:
+    """Open model: the highest arrival rate the target kept up with (no send missed or
+    delayed by the in-flight cap) and, with --slo, that met it."""
+
+    def sustained(level: LevelResult) -> bool:
+        metrics = level.metrics()
+        return level.sends_missed == 0 and all(t.check(metrics).ok for t in slo)
+
+    good = [level for level in levels if sustained(level)]
+    if not good:
+        result.recommendation = "no arrival rate was sustained" + (
+            f" within the SLO ({', '.join(map(str, slo))})" if slo else ""
+        )
+        return
+    best = max(good, key=lambda level: (level.rate or 0, -level.batch_size))
+    result.recommended_rate = best.rate
+    result.recommended_batch_size = best.batch_size
+    result.recommended_concurrency = best.concurrency
+    result.recommendation = (
+        f"{best.rate:g} writes/s (batch {best.batch_size:,}): the highest rate sustained"
+        + (" within the SLO" if slo else "")
+    )
+
+
+def _points(levels: Iterable[LevelResult]) -> list[LevelPoint]:
+    return [
+        LevelPoint(
+            concurrency=level.concurrency,
+            measured_concurrency=level.in_flight_mean,
+            batch_size=level.batch_size,
+            rows_per_s=level.rows_per_s,
+            metrics=level.metrics(),
+        )
+        for level in levels
+        if level.outcome == "completed"
+    ]
+
+
+def _take(batches: Iterator[pa.RecordBatch], count: int) -> list[pa.RecordBatch]:
+    taken = []
+    for batch in batches:
+        taken.append(batch)
+        if len(taken) >= count:
+            break
+    close: Callable[[], None] | None = getattr(batches, "close", None)
+    if close is not None:
+        close()
+    return taken
+
+
+def _target_keeps_rows(backend: Backend) -> bool:
+    return backend.describe().split(":", 1)[0] not in ("null", "sim")
+
+
+class _NoopTarget:
+    """Takes every write at once: what is left is bulkload's own cost per write."""
+
+    schemes: ClassVar[tuple[str, ...]] = ()
+    max_concurrency: int | None = None
+    accepts_text = False
+
+    async def write(self, payload: Any, key: BatchKey | None = None) -> None:
+        return None
+
+    def classify(self, error: BaseException) -> ErrorKind:
+        return ErrorKind.FATAL
+
+    def describe(self) -> str:
+        return "noop://"

@@ -1,0 +1,120 @@
+# ruff: noqa: RUF001  (the USL fit is printed with its own Greek letters)
+"""The terminal view of a sweep: a row per level, throughput and p99 drawn against
+concurrency beside the fitted USL curve, the recommended level's latency histogram, the
+recommendation and the warnings. It renders a saved :class:`SweepResult`, so a live run
+and ``bulkload report show run.json`` look the same."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from bulkload.bench.result import SweepResult
+from bulkload.report.summary import histogram_lines, ms
+from bulkload.stats.level import LevelResult
+from bulkload.stats.usl import usl_throughput
+
+_BAR = 30
+
+
+def render_sweep(result: SweepResult, console: Console) -> None:
+    title = (
+        f"bulkload bench → {result.target}  table {result.table}  "
+        f"({result.model} model, {result.outcome})"
+    )
+    console.print(Text(title, style="bold"))
+    if not result.levels:
+        console.print("  no level was measured", highlight=False)
+    else:
+        console.print(_table(result))
+        _chart(result, console)
+    chosen = result.recommended_level()
+    if result.recommendation:
+        mark = "[green]recommended:[/] " if chosen is not None else "[yellow]no recommendation:[/] "
+        console.print("  " + mark, end="")
+        console.print(result.recommendation, highlight=False, markup=False)
+    if result.usl:
+        usl = result.usl
+        peak = usl.get("peak_concurrency")
+        console.print(
+            f"  USL fit: σ {usl['sigma']:.4f}  κ {usl['kappa']:.6f}  λ {usl['lambda']:,.0f} rows/s"
+            f"  R² {usl['r_squared']:.3f}"
+            + (f"  peak at concurrency {peak:,.1f}" if peak else "  no peak (κ = 0)"),
+            highlight=False,
+        )
+    if chosen is not None and chosen.latency.count:
+        console.print(f"  latency of the recommended level ({_level_name(chosen)}), ms:")
+        for line in histogram_lines(chosen.latency):
+            console.print("  " + line, highlight=False)
+    for warning in result.warnings:
+        console.print(f"  [yellow]warning:[/] {warning}", highlight=False)
+    if result.error:
+        console.print(f"  [red]stopped:[/] {result.error}", highlight=False)
+
+
+def _level_name(level: LevelResult) -> str:
+    if level.rate is not None:
+        return f"{level.rate:g}/s batch {level.batch_size:,}"
+    return f"c={level.concurrency} batch {level.batch_size:,}"
+
+
+def _table(result: SweepResult) -> Table:
+    open_model = result.model == "open"
+    table = Table(box=None, padding=(0, 1), header_style="bold")
+    columns = ["", "rate/s" if open_model else "conc.", "batch", "rows/s", "MB/s"]
+    columns += ["in flight", "p50", "p90", "p99", "p99.9", "max", "errors", "retries"]
+    if open_model:
+        columns += ["delayed", "missed"]
+    columns += ["cpu"]
+    for name in columns:
+        table.add_column(name, justify="right")
+    chosen = result.recommended_level()
+    for level in result.levels:
+        p = level.latency.summary_ms()
+        row = [
+            "★" if level is chosen else ("✗" if level.outcome == "failed" else ""),
+            f"{level.rate:g}" if open_model and level.rate else str(level.concurrency),
+            f"{level.batch_size:,}",
+            f"{level.rows_per_s:,.0f}",
+            f"{level.mb_per_s:,.1f}",
+            f"{level.in_flight_mean:.1f}/{level.in_flight_max}",
+            ms(p["p50"]),
+            ms(p["p90"]),
+            ms(p["p99"]),
+            ms(p["p999"]),
+            ms(p["max"]),
+            f"{level.batches_failed:,}",
+            f"{level.retries:,}",
+        ]
+        if open_model:
+            row += [f"{level.sends_delayed:,}", f"{level.sends_missed:,}"]
+        row.append(f"{level.cpu_loop:.0%}")
+        table.add_row(*row)
+    return table
+
+
+def _chart(result: SweepResult, console: Console) -> None:
+    """Throughput (█, with the USL's value as │) and p99 (▒) per level, as bars."""
+    levels = [lvl for lvl in result.levels if lvl.outcome == "completed"]
+    if len(levels) < 2:
+        return
+    top_rate = max(lvl.rows_per_s for lvl in levels) or 1.0
+    top_p99 = max(lvl.latency.percentile_ms(99) for lvl in levels) or 1.0
+    usl = result.usl
+    console.print("  throughput █ (USL fit │)   and p99 ▒:", highlight=False)
+    for level in levels:
+        width = round(level.rows_per_s / top_rate * _BAR)
+        bar = list("█" * width + " " * (_BAR - width))
+        if usl and usl.get("batch_size") == level.batch_size and result.model == "closed":
+            fitted = usl_throughput(level.in_flight_mean, usl["sigma"], usl["kappa"], usl["lambda"])
+            at = min(round(fitted / top_rate * _BAR), _BAR) - 1
+            if at >= 0:
+                bar[at] = "│" if bar[at] == " " else "┃"
+        p99 = level.latency.percentile_ms(99)
+        latency = "▒" * max(1, round(p99 / top_p99 * _BAR // 2))
+        console.print(
+            f"  {_level_name(level):>22} {''.join(bar)} {level.rows_per_s:>12,.0f}  "
+            f"{latency} {ms(p99)} ms",
+            highlight=False,
+        )

@@ -1,0 +1,167 @@
+"""Sweeps against the sim target on real timers. Tolerances are wide enough for a loaded
+2-core machine; each assertion is about a behaviour that a broken driver gets wrong by
+far more than the tolerance (a 5 ms target measured at 5.5 ms is fine; at 10 ms not)."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from bulkload.backends import create_backend
+from bulkload.bench.result import SweepResult
+from bulkload.bench.sweep import Sweep, SweepSpec, SyntheticData
+from bulkload.config import EngineOptions, TargetOptions
+from bulkload.sources.synthetic import parse_synthetic
+from bulkload.stats.level import LevelResult
+from bulkload.stats.thresholds import parse_slo
+
+# Timing-sensitive: these run one after another on one xdist worker (--dist loadgroup),
+# not side by side competing for the 2 cores.
+pytestmark = pytest.mark.xdist_group("bench-timing")
+
+DATA = SyntheticData(parse_synthetic("rows=50000,columns=4,seed=1"))
+
+
+def sweep(url: str, spec: SweepSpec, *, table: str = "t", **target: object) -> SweepResult:
+    backend = create_backend(TargetOptions(url=url, **target))  # type: ignore[arg-type]
+    result = SweepResult(model=spec.model, target=url, table=table)
+    run = Sweep(backend, DATA, spec, EngineOptions(), table=table, result=result)
+    return asyncio.run(run.run())
+
+
+def quick(**changes: object) -> SweepSpec:
+    settings: dict[str, object] = {
+        "levels": (1, 4),
+        "batch_sizes": (100,),
+        "warmup_s": 0.2,
+        "duration_s": 0.8,
+    }
+    settings.update(changes)
+    return SweepSpec(**settings)  # type: ignore[arg-type]
+
+
+def by_level(result: SweepResult) -> dict[int, LevelResult]:
+    return {level.concurrency: level for level in result.levels}
+
+
+def test_a_fixed_latency_is_reported_at_p50_and_levels_hold_exactly_n_in_flight():
+    result = sweep("sim://?latency=5ms", quick(levels=(1, 8)))
+    for n, level in by_level(result).items():
+        assert level.outcome == "completed"
+        assert 5.0 <= level.latency.percentile_ms(50) <= 5.5, level.latency.summary_ms()
+        # closed model: exactly n writes in flight the whole window
+        assert level.in_flight_max == n
+        assert level.in_flight_mean == pytest.approx(n, rel=0.05)
+        assert level.batches > 0 and level.rows == level.batches * 100
+
+
+def test_throughput_scales_to_the_capacity_then_plateaus_and_the_knee_is_recommended():
+    result = sweep("sim://?latency=5ms&capacity=16", quick(levels=(1, 4, 16, 32, 64)))
+    rate = {n: level.rows_per_s for n, level in by_level(result).items()}
+    assert rate[4] == pytest.approx(4 * rate[1], rel=0.25)
+    assert rate[16] == pytest.approx(16 * rate[1], rel=0.25)
+    # past the capacity, more writes in flight only queue: no more throughput
+    assert rate[64] == pytest.approx(rate[16], rel=0.2)
+    assert by_level(result)[64].latency.percentile_ms(50) > 3 * by_level(result)[
+        16
+    ].latency.percentile_ms(50)
+    assert result.recommended_concurrency is not None
+    assert 8 <= result.recommended_concurrency <= 32
+    assert result.usl is not None and result.usl["sigma"] >= 0
+
+
+def test_auto_sweep_doubles_until_the_plateau_and_stops():
+    result = sweep("sim://?latency=10ms&capacity=8", quick(levels=None, max_time_s=60))
+    levels = [level.concurrency for level in result.levels]  # in the order run
+    assert levels[:4] == [1, 2, 4, 8]  # doubling while throughput grows
+    assert max(levels) <= 64  # stopped soon after the plateau, not at the limit
+    refined = levels[levels.index(max(levels)) + 1 :]
+    assert refined and all(4 < n < 16 and n != 8 for n in refined)  # around the peak
+    assert result.recommended_concurrency is not None
+    assert 4 <= result.recommended_concurrency <= 16
+
+
+def test_a_grid_recommends_the_fastest_pair_under_the_slo():
+    # per_row makes big batches slower: 100 rows cost 1 ms more than 10 rows
+    spec = quick(levels=(2, 8), batch_sizes=(10, 100), slo=tuple(parse_slo("p99<8ms")))
+    result = sweep("sim://?latency=2ms&per_row=10us&capacity=4", spec)
+    assert {(lvl.concurrency, lvl.batch_size) for lvl in result.levels} == {
+        (2, 10), (8, 10), (2, 100), (8, 100)
+    }  # fmt: skip
+    meeting = [
+        lvl
+        for lvl in result.levels
+        if lvl.latency.percentile_ms(99) < 8 and lvl.outcome == "completed"
+    ]
+    best = max(meeting, key=lambda lvl: lvl.rows_per_s)
+    assert (result.recommended_concurrency, result.recommended_batch_size) == (
+        best.concurrency,
+        best.batch_size,
+    )
+
+
+def test_the_open_model_shows_a_stall_that_service_time_hides():
+    """wrk2's point: with writes due every 5 ms, a 0.5 s stall delays ~100 of them. From
+    their due time, p99 shows it; their service time does not (one write waited)."""
+    spec = quick(rates=(200.0,), concurrency_cap=1, warmup_s=0.1, duration_s=3.0)
+    result = sweep("sim://?latency=1ms&stall=500ms&stall_at=1.5s", spec)
+    (level,) = result.levels
+    assert level.latency.percentile_ms(99) > 300  # from the due time
+    assert level.service_time.percentile_ms(99) < 50  # attempt start to end
+    assert level.service_time.max_ms > 400  # the one write the stall held
+    assert level.sends_delayed > 50  # sends found the only slot busy
+
+
+def test_the_warmup_is_not_measured():
+    spec = quick(levels=(4,), warmup_s=1.0, duration_s=1.0)
+    result = sweep("sim://?latency=2ms&stall=700ms&stall_at=0", spec)
+    (level,) = result.levels
+    assert level.latency.max_ms < 100, level.latency.summary_ms()
+    assert level.rows_written > level.rows  # the warm-up's writes happened, unmeasured
+
+
+def test_a_target_failing_every_write_is_reported_for_its_level():
+    spec = quick(levels=(2,))
+    result = sweep("sim://?latency=1ms&error_rate=1", spec)
+    (level,) = result.levels
+    assert level.rows == level.batches == 0
+    assert level.write_errors > 0 and level.latency_errors.count == level.write_errors
+    assert level.error_rate == 1.0
+    assert result.recommended_concurrency is None
+
+
+def test_results_round_trip_through_json():
+    result = sweep("sim://?latency=1ms&jitter=500us&seed=2", quick())
+    again = SweepResult.from_dict(result.to_dict())
+    assert again.to_dict() == result.to_dict()
+    for before, after in zip(result.levels, again.levels, strict=True):
+        assert after.latency.count == before.latency.count
+        assert after.latency.percentile_ms(99) == before.latency.percentile_ms(99)
+
+
+def test_sqlite_holds_exactly_the_rows_the_result_says_were_written(tmp_path: Path):
+    db = tmp_path / "b.db"
+    result = sweep(f"sqlite:///{db}", quick(levels=(1, 2), batch_sizes=(500,)))
+    with sqlite3.connect(db) as conn:
+        held = conn.execute("SELECT count(*) FROM t").fetchone()[0]
+    assert held == result.rows_written > 0
+    assert any("growing table" in w for w in result.warnings)
+
+
+def test_reset_empties_the_table_between_levels(tmp_path: Path):
+    db = tmp_path / "b.db"
+    result = sweep(f"sqlite:///{db}", quick(levels=(1, 2), batch_sizes=(500,), reset=True))
+    with sqlite3.connect(db) as conn:
+        held = conn.execute("SELECT count(*) FROM t").fetchone()[0]
+    assert held == result.levels[-1].rows_written  # only the last level's rows
+    assert not any("growing table" in w for w in result.warnings)
+
+
+def test_postgresql_holds_exactly_the_rows_the_result_says_were_written(pg):
+    dsn, schema, sql = pg
+    result = sweep(dsn, quick(levels=(1, 4), batch_sizes=(500,)), schema_name=schema)
+    held = sql(f'SELECT count(*) FROM "{schema}".t')[0][0]
+    assert held == result.rows_written > 0

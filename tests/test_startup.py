@@ -1,0 +1,70 @@
+"""Start-up: ``bulkload --version`` and ``--help`` import neither the data stack (pyarrow,
+numpy, polars), the drivers, asyncio nor pydantic; a run imports them when it needs them.
+
+Measured in a fresh interpreter by the modules it imported, not by a clock: a loaded
+machine slows every import alike, and the list says which import came back."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ("pyarrow", "numpy", "polars", "asyncpg", "pgpq", "adbc_driver_sqlite", "hdrh")
+HEAVY += ("asyncio", "pydantic", "httpx", "tomllib")
+
+
+def _imported_after(*argv: str, cwd=None) -> tuple[int, list[str]]:
+    """Run the CLI with ``argv`` in a fresh interpreter; the exit code, and which of the
+    HEAVY modules were imported by then."""
+    script = (
+        "import json, sys\n"
+        "from bulkload.cli import main\n"
+        "try:\n"
+        "    main(sys.argv[1:])\n"
+        "except SystemExit as exit_:\n"
+        "    code = exit_.code\n"
+        f"heavy = [m for m in {HEAVY!r} if m in sys.modules]\n"
+        "print(json.dumps([code, heavy]), file=sys.stderr)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script, *argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+    )
+    code, heavy = json.loads(proc.stderr.strip().splitlines()[-1])
+    return code, heavy
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [("--version",), ("--help",), (), ("import", "--help"), ("bench", "--help")],
+)
+def test_version_and_help_import_nothing_heavy(argv):
+    code, heavy = _imported_after(*argv)
+    assert code == 0
+    assert heavy == []
+
+
+def test_a_bad_option_is_refused_before_the_data_stack_is_imported(tmp_path):
+    (tmp_path / "d.csv").write_text("a\n1\n")
+    code, heavy = _imported_after("import", "d.csv", "--batch-size", "0", cwd=tmp_path)
+    assert code == 3
+    assert heavy == []
+
+
+def test_the_package_imports_its_api_on_first_use():
+    script = (
+        "import sys, bulkload\n"
+        "before = 'pyarrow' in sys.modules\n"
+        "bulkload.RunStats, bulkload.create_backend\n"
+        "print(before, 'pyarrow' in sys.modules, bulkload.load.__module__)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert proc.stdout.split() == ["False", "True", "bulkload.load"], proc.stderr
