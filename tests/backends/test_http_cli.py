@@ -181,3 +181,55 @@ def test_the_example_profile_works(ingest: IngestServer, run_cli: RunCli, tmp_pa
     assert result.code == 0, result.stderr
     assert sorted(row["id"] for row in ingest.state()["rows"]) == list(range(1, 51))
     assert ingest.state()["headers"][0]["Content-Encoding"] == "zstd"
+
+
+def test_the_http_flags(ingest: IngestServer, run_cli: RunCli, tmp_path: Path) -> None:
+    (tmp_path / "d.csv").write_text(ROWS)
+    result = run_cli(
+        "import",
+        "d.csv",
+        "--to",
+        f"{ingest.url}/in",
+        "--http-method",
+        "put",
+        "--http-header",
+        "Authorization: Bearer ${INGEST_TOKEN}",
+        "--http-header",
+        "X-Tags: a, b",  # a comma inside a value stays in it
+        "--http-format",
+        "csv",
+        "--http-compression",
+        "zstd",
+        "--http-client",
+        "curl",
+        "--batch-size",
+        "20",
+        "--json",
+        "-",
+        "-q",
+        env={"INGEST_TOKEN": TOKEN},
+    )
+    assert result.code == 0, result.stderr
+    state = ingest.state()
+    assert sorted(int(row["id"]) for row in state["rows"]) == list(range(1, 51))
+    assert {h["X-Tags"] for h in state["headers"]} == {"a, b"}
+    assert {h["Authorization"] for h in state["headers"]} == {f"Bearer {TOKEN}"}
+    assert len(state["headers"]) == 3 and TOKEN not in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--http-format", "xml"], "--http-format must be one of"),
+        (["--http-header", "X-Key: ${UNSET_FOR_THIS_TEST}"], "UNSET_FOR_THIS_TEST is not set"),
+        (["--client-cert", "c.pem"], "--client-cert: no such file: c.pem"),
+    ],
+)
+def test_bad_http_flags_are_one_line_errors(
+    ingest: IngestServer, run_cli: RunCli, tmp_path: Path, flags: list[str], message: str
+) -> None:
+    (tmp_path / "d.csv").write_text(ROWS)
+    result = run_cli("import", "d.csv", "--to", ingest.url, *flags)
+    assert result.code == 3, result.stderr
+    assert message in result.error_line
+    assert ingest.state()["requests"] == 0
