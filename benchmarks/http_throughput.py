@@ -13,12 +13,13 @@ root), then measures, for 1-row batches (~200-byte bodies) and 64 KB NDJSON batc
                            with pre-encoded payloads, N writes in flight; also on the
                            plain asyncio loop, as the CLI runs today;
 * bulkload curl          - the same through the libcurl multi handle (--http-client curl);
-* bulkload httpx         - the same through httpx, for comparison.
+* bulkload httpx         - the same through httpx, for comparison;
+* bulkload bench CLI     - ``bulkload bench --to http://127.0.0.1:PORT/ --sweep N
+                           --batch-size 1`` on synthetic rows, end to end (1-row case).
 
 It prints requests/s (and MB/s) of each and the ratios to wrk. Goals: >= 0.5x wrk's
 requests/s with 1-row batches, >= 0.6x wrk's MB/s with 64 KB batches. The event loop is
-uvloop when installed. Until ``bulkload bench`` exists this drives the library directly;
-later: ``bulkload bench --to http://127.0.0.1:PORT/ --sweep 50 --batch-size 1``.
+uvloop when installed (the CLI runs on the plain asyncio loop).
 """
 
 from __future__ import annotations
@@ -163,6 +164,25 @@ async def bulkload_rate(
     return done / (time.perf_counter() - started), len(payload.body)
 
 
+def bench_cli_rate(url: str, client: str, seconds: float, in_flight: int, where: Path) -> float:
+    """Requests/s of ``bulkload bench`` itself (1-row synthetic batches), as a user runs it."""
+    summary = where / "bench.json"
+    subprocess.run(
+        [
+            *(sys.executable, "-m", "bulkload", "bench", "--to", url, "--table", "t"),
+            *("--synthetic", "rows=1000000,columns=4,seed=1", "--batch-size", "1"),
+            *("--sweep", str(in_flight), "--duration", f"{seconds:g}s", "--warmup", "1s"),
+            *("--http-client", client, "--json", str(summary), "-q"),
+        ],
+        check=True,
+        capture_output=True,
+        cwd=where,
+        timeout=300,
+    )
+    level = json.loads(summary.read_text())["levels"][0]
+    return float(level["batches"] / level["elapsed_s"])
+
+
 def run_loop(coro):  # type: ignore[no-untyped-def]
     try:
         import uvloop
@@ -199,6 +219,10 @@ def main() -> None:
                 results["h1, asyncio loop"] = asyncio.run(
                     bulkload_rate(url, "h1", batch, args.seconds, args.in_flight)
                 )
+                if size == 1:  # the CLI, end to end (synthetic rows, its own encoding)
+                    for client in ("h1", "curl"):
+                        rate = bench_cli_rate(url, client, args.seconds, args.in_flight, where)
+                        results[f"bench CLI, {client}"] = (rate, 0)
                 body_size = results["h1"][1]
                 wrk_rates.append(wrk(url, probe, args.seconds, args.in_flight, where))
                 wrk_rate = max(wrk_rates)
@@ -207,10 +231,11 @@ def main() -> None:
                     f"  {'wrk -t1 (best of 2)':<26}{wrk_rate:>12,.0f} req/s "
                     f"{_mb(wrk_rate, body_size)}"
                 )
-                for client, (rate, _) in results.items():
+                for client, (rate, size_sent) in results.items():
+                    volume = _mb(rate, size_sent) if size_sent else f"{'(own rows)':>14}"
                     print(
                         f"  {'bulkload ' + client:<26}{rate:>12,.0f} req/s "
-                        f"{_mb(rate, body_size)}  {rate / wrk_rate:.2f}x wrk"
+                        f"{volume}  {rate / wrk_rate:.2f}x wrk"
                     )
         finally:
             nginx.terminate()
