@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import httptools
 
 from bulkload.backends.http.errors import HttpTransportError, parse_retry_after
-from bulkload.backends.http.transport import ClientSettings, Response
+from bulkload.backends.http.transport import ClientSettings, Response, ssl_context
 
 
 class _Connection(asyncio.Protocol):
@@ -108,7 +108,7 @@ class H1Transport:
         parts = urlsplit(url)
         self._host = parts.hostname or "localhost"
         self._port = parts.port or (443 if parts.scheme == "https" else 80)
-        self._ssl = _ssl_context(settings) if parts.scheme == "https" else None
+        self._ssl = ssl_context(settings) if parts.scheme == "https" else None
         default_port = self._port == (443 if parts.scheme == "https" else 80)
         host_header = self._host if default_port else f"{self._host}:{self._port}"
         if ":" in self._host:  # IPv6 literal
@@ -215,15 +215,3 @@ class H1Transport:
         for waiter in self._waiters:
             if not waiter.done():
                 waiter.cancel()
-
-
-def _ssl_context(settings: ClientSettings) -> ssl.SSLContext:
-    if not settings.verify:
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    else:
-        context = ssl.create_default_context(cafile=settings.ca_cert)
-    if settings.client_cert:
-        context.load_cert_chain(settings.client_cert, settings.client_key)
-    return context

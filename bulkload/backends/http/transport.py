@@ -49,19 +49,12 @@ class HttpxTransport:
     """httpx.AsyncClient: pure Python, portable, slower per request."""
 
     def __init__(self, settings: ClientSettings):
-        verify: ssl.SSLContext | bool = settings.verify
-        if settings.verify and settings.ca_cert:
-            verify = ssl.create_default_context(cafile=settings.ca_cert)
-        cert = None
-        if settings.client_cert:
-            cert = (settings.client_cert, settings.client_key or settings.client_cert)
         limits = httpx.Limits(
             max_connections=settings.connections, max_keepalive_connections=settings.connections
         )
         self._client = httpx.AsyncClient(
             limits=limits,
-            verify=verify,
-            cert=cert,
+            verify=ssl_context(settings),
             timeout=None,  # the engine's --timeout cancels the whole write
             headers=list(settings.headers),
             follow_redirects=False,
@@ -85,6 +78,20 @@ class HttpxTransport:
 
     async def close(self) -> None:
         await self._client.aclose()
+
+
+def ssl_context(settings: ClientSettings) -> ssl.SSLContext:
+    """What to trust (the system's CAs, --ca-cert, or nothing with --insecure) and the
+    client certificate to present."""
+    if not settings.verify:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    else:
+        context = ssl.create_default_context(cafile=settings.ca_cert)
+    if settings.client_cert:
+        context.load_cert_chain(settings.client_cert, settings.client_key)
+    return context
 
 
 def _is_tls_failure(error: BaseException) -> bool:
