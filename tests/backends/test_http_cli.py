@@ -109,7 +109,8 @@ def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
         fixtures.stop(proc)
 
 
-@pytest.mark.parametrize("client", ["httpx", "curl"])
+@pytest.mark.filterwarnings("ignore::bulkload.backends.http.InsecureTransportWarning")
+@pytest.mark.parametrize("client", ["h1", "curl", "httpx"])
 def test_tls_is_verified_by_default(
     tls_server: tuple[str, Path], run_cli: RunCli, tmp_path: Path, client: str
 ) -> None:
