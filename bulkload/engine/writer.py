@@ -26,6 +26,8 @@ from bulkload.errors import AbortedError, BulkloadError, TargetError
 from bulkload.sources.batch import Rejection
 from bulkload.stats.run import RunStats
 
+_CLOSED = BreakerState.CLOSED  # an enum member looked up per write costs a descriptor call
+
 
 class Tally:
     """Rows of one batch settled so far (loaded or rejected): what an abort must not
@@ -207,39 +209,46 @@ class BatchWriter:
         self._abandoning = True
 
     async def write_with_retries(
-        self, payload: Any, data: pa.RecordBatch, key: BatchKey | None, *, due: float | None = None
+        self,
+        payload: Any,
+        data: pa.RecordBatch,
+        key: BatchKey | None,
+        *,
+        due: float | None = None,
+        task: asyncio.Task[Any] | None = None,
     ) -> BaseException | None:
         """None when written; the error when the rows are bad (permanent). Raises when the
         target is unusable or transient errors outlast the retries.
 
         ``due``: when the write was scheduled to start (bench's open model); latency is
-        then also measured from it, and a retry does not move it."""
+        then also measured from it, and a retry does not move it. ``task``: the current
+        task, when the caller knows it (saves looking it up per write)."""
         attempt = 0
         while True:
             if self.throttle.active:
                 admitted = await self.throttle.admit(data.num_rows, data.nbytes)
                 due = admitted if due is None else due
             probe = False
-            if self.breaker.state is not BreakerState.CLOSED:
+            if self.breaker.state is not _CLOSED:
                 probe = await self.breaker.before_write()
                 self.stats.breaker_state = self.breaker.state.value
             started = self._clock()
             deadlines = self._deadlines
-            task = deadlines.enter() if deadlines is not None else None
+            current = deadlines.enter(task) if deadlines is not None else None
             try:
                 try:
                     await self.backend.write(payload, key)
                 except CancelledAfterCommit:
-                    if task is None or deadlines is None or not deadlines.expired(task):
+                    if current is None or deadlines is None or not deadlines.expired(current):
                         raise
                     # our timeout fired, but the write committed: it succeeded
                 except asyncio.CancelledError:
-                    if task is not None and deadlines is not None and deadlines.expired(task):
+                    if current is not None and deadlines is not None and deadlines.expired(current):
                         raise TimeoutError from None
                     raise
                 finally:
-                    if task is not None and deadlines is not None:
-                        deadlines.leave(task)
+                    if current is not None and deadlines is not None:
+                        deadlines.leave(current)
             except BulkloadError:
                 self.breaker.record(False, probe)
                 raise
