@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Protocol, cast, runtime_checkable
 
 import pyarrow as pa
 
@@ -121,11 +121,13 @@ class BatchWriter:
         payload: Any = None,
         key_source: str | None = None,
         tally: Tally | None = None,
+        item_retries: int = 0,
     ) -> None:
         """Write ``data`` (rows ``offset``.. of ``origin``); on a permanent error, split
         the rows in two until the bad ones are isolated and rejected, and every good one
         loaded. ``payload`` is the already encoded ``data``, if any. ``tally`` counts the
-        rows settled, so a caller interrupted half-way knows which rows are done."""
+        rows settled, so a caller interrupted half-way knows which rows are done.
+        ``item_retries``: rounds of rows a partial failure asked to resend so far."""
         tally = tally if tally is not None else Tally()
         count = data.num_rows
         if count == 0:
@@ -141,6 +143,9 @@ class BatchWriter:
         if error is None:
             self._loaded(count, key, tally)
             return
+        if isinstance(error, PartialFailure):
+            await self._settle_partial(data, origin, offset, key_source, tally, error, item_retries)
+            return
         if count == 1:
             self.reject(origin.rejection(offset, one_line(error)))
             tally.rows += 1
@@ -154,6 +159,47 @@ class BatchWriter:
                 offset=offset + start,
                 key_source=key_source,
                 tally=tally,
+            )
+
+    async def _settle_partial(
+        self,
+        data: pa.RecordBatch,
+        origin: RowOrigin,
+        offset: int,
+        key_source: str | None,
+        tally: Tally,
+        error: BaseException,
+        item_retries: int,
+    ) -> None:
+        """The target named the rows it refused and those to resend (a bulk API's
+        per-item report): no bisection needed. Every other row was stored."""
+        report = cast(PartialFailure, error)
+        refused = report.rejected_rows
+        resend = sorted(set(report.retry_rows) - set(refused))
+        unsettled = set(refused) | set(resend)
+        for start, rows in _runs(i for i in range(data.num_rows) if i not in unsettled):
+            key = BatchKey(key_source, origin.index, offset + start, rows) if key_source else None
+            self._loaded(rows, key, tally)
+        for row in sorted(refused):
+            self.reject(origin.rejection(offset + row, refused[row]))
+            tally.rows += 1
+        if not resend:
+            return
+        cause = f"{len(resend)} item(s) to resend: {one_line(error)}"
+        if item_retries >= self.retry.retries:
+            raise AbortedError(
+                f"{self.backend.describe()}: gave up after {self.retry.retries} retries: {cause}"
+            )
+        self.stats.retried(cause)
+        await self._sleep(self.retry.wait(item_retries + 1, self._rng, _retry_after(error)))
+        for start, rows in _runs(resend):
+            await self.deliver(
+                data.slice(start, rows),
+                origin,
+                offset=offset + start,
+                key_source=key_source,
+                tally=tally,
+                item_retries=item_retries + 1,
             )
 
     def _loaded(self, count: int, key: BatchKey | None, tally: Tally) -> None:
@@ -293,6 +339,31 @@ class BatchWriter:
             raise AbortedError(
                 f"too many rejected rows: {share:.2f}% of {read} > --max-errors {percent:g}%"
             )
+
+
+@runtime_checkable
+class PartialFailure(Protocol):
+    """A write the target took in part, naming the rows it did not store: a permanent
+    error (``classify`` says so) whose exception carries ``rejected_rows`` (row of the
+    written batch -> reason: refused for good) and ``retry_rows`` (rows to send again,
+    e.g. throttled items). The rows named in neither were stored."""
+
+    rejected_rows: Mapping[int, str]
+    retry_rows: Sequence[int]
+
+
+def _runs(rows: Iterable[int]) -> Iterator[tuple[int, int]]:
+    """Sorted row numbers as (start, length) stretches: 1,2,3,7 -> (1,3),(7,1)."""
+    start = length = 0
+    for row in rows:
+        if length and row == start + length:
+            length += 1
+            continue
+        if length:
+            yield start, length
+        start, length = row, 1
+    if length:
+        yield start, length
 
 
 def _retry_after(error: BaseException) -> float | None:
