@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers.fixtures import IngestServer, ingest, ingest_process  # noqa: F401
+from tests.servers.fixtures import IngestServer
 
 pytestmark = pytest.mark.xdist_group("bench-timing")
 
@@ -18,7 +18,7 @@ def test_a_sweep_against_an_ingest_endpoint(
     run_cli,
     ingest: IngestServer,
     tmp_path: Path,
-    client: str,  # noqa: F811
+    client: str,
 ) -> None:
     result = run_cli(
         "bench", "--synthetic", "rows=2000,columns=3", "--to", f"{ingest.url}/ingest",
