@@ -158,9 +158,13 @@ class PostgresBackend:
             await transaction.start()
             try:
                 await self._write_in(conn, payload, key)
-            except BaseException:
-                with contextlib.suppress(Exception):  # a broken connection is dropped below
-                    await transaction.rollback()
+            except BaseException as exc:
+                # A cancelled COPY (timeout, abort) is not rolled back here: asyncpg would
+                # wait, unbounded, for the server to acknowledge the cancel. The
+                # connection is dropped below and the server rolls the transaction back.
+                if not isinstance(exc, asyncio.CancelledError):
+                    with contextlib.suppress(Exception):  # a broken one is dropped below
+                        await transaction.rollback()
                 raise
             # Once COMMIT is sent its outcome must be known, or an abort would not know
             # whether these rows are in the table: it is let finish even if cancelled.
@@ -200,9 +204,12 @@ class PostgresBackend:
 
     async def reset(self) -> None:
         assert self._pool is not None, "open() was not called"
-        async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute(f"TRUNCATE {self._qualified}")
-            await self._forget(conn)
+        try:
+            async with self._pool.acquire() as conn, conn.transaction():
+                await conn.execute(f"TRUNCATE {self._qualified}")
+                await self._forget(conn)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise TargetError(f"{self.describe()}: --reset: {self._clean(exc)}") from None
 
     async def committed_keys(self) -> list[BatchKey]:
         assert self._pool is not None

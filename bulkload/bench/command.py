@@ -19,7 +19,8 @@ from bulkload.bench.result import SweepResult, machine_facts
 from bulkload.bench.sweep import BenchData, FileData, Sweep, SweepSpec, SyntheticData
 from bulkload.config import BenchConfig, TargetOptions
 from bulkload.engine.runner import RunControl
-from bulkload.errors import BulkloadError, UsageError
+from bulkload.engine.writer import one_line
+from bulkload.errors import UsageError
 from bulkload.process_signals import StopSignals
 from bulkload.redact import redact_text, redact_url
 from bulkload.report.bench_progress import BenchProgress
@@ -68,7 +69,10 @@ def run_bench(config: BenchConfig, *, argv: Sequence[str] = ()) -> int:
 
     def stop() -> None:
         control.request_stop()
-        err.print("bulkload: stopping after this level (Ctrl-C again to stop at once)")
+        err.print(
+            "bulkload: stopping: the level running is dropped, the finished ones are kept "
+            "(Ctrl-C again to stop at once)"
+        )
 
     signals = StopSignals(stop)
 
@@ -82,14 +86,14 @@ def run_bench(config: BenchConfig, *, argv: Sequence[str] = ()) -> int:
             with contextlib.suppress(asyncio.CancelledError):
                 await progress
 
-    failure: BulkloadError | None = None
+    failure: Exception | None = None
     with signals:
         try:
             asyncio.run(main())
         except (KeyboardInterrupt, asyncio.CancelledError):
             result.outcome = "interrupted"
-        except BulkloadError as exc:
-            result.outcome, result.error, failure = "failed", str(exc), exc
+        except Exception as exc:  # shown and saved with what was measured, then raised
+            result.outcome, result.error, failure = "failed", one_line(exc), exc
         if control.stop_requested and result.outcome == "completed":
             result.outcome = "interrupted"
         render_sweep(result, out)

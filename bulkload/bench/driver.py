@@ -11,11 +11,16 @@ Two arrival models decide when writes start:
   (coordinated omission); the service time is kept beside it. Sends due in the window
   that never started are counted as missed.
 
-Results are counted where they *complete*: the warm-up's, the window's and the drain's
-writes go to three separate :class:`RunStats` (the writer's ``stats`` is switched at the
-window's edges), so the window holds exactly what completed inside it. Every task is
-owned by this level's task group; a fatal target error ends the level (reported with
-it), a stop request (Ctrl-C) interrupts it.
+A write belongs to the window in which it *started* (closed model) or was *due* (open
+model), however late it completes: the warm-up's, the window's and the drain's writes
+are counted in three separate :class:`RunStats`, and once the window closes the level
+waits for its writes in flight, so a write the target held for a long time still counts
+with its latency (a stall cannot slip out of the window). Throughput is the window's
+writes over the window's length: its duration, or, bounded by ``--rows``/``--batches``,
+until its last write completed. Latency is measured from when the write started (closed)
+or was due (open), retries and back-off included; each attempt's service time is kept
+beside it. Every task is owned by this level's task group; any error a write raises
+ends the level (reported with it), a stop request (Ctrl-C) interrupts it.
 """
 
 from __future__ import annotations
@@ -27,13 +32,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from bulkload.backends.base import CancelledAfterCommit
 from bulkload.bench.pool import BatchPool, PooledBatch
 from bulkload.engine.writer import BatchWriter, one_line
-from bulkload.errors import AbortedError, BulkloadError
+from bulkload.errors import AbortedError
 from bulkload.stats.level import LevelResult
 from bulkload.stats.run import RunStats
 
 _YIELD_EVERY = 64
+_LATE_S = 0.005  # a send starting later than this after its due time was delayed
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +122,9 @@ class LevelDriver:
         self._t0 = 0.0
         self._due_started_in_window = 0
         self._sends_delayed = 0
+        self._reserved = 0  # rows (or batches) of the writes the window has taken
+        self._window_writes = 0  # the window's writes still in flight
+        self._last_window_end = 0.0  # when the window's last write completed
 
     @property
     def in_flight(self) -> int:
@@ -128,7 +138,6 @@ class LevelDriver:
     # ------------------------------------------------------------------ running
 
     async def run(self) -> LevelResult:
-        self.writer.stats = self.warmup
         self._t0 = self._clock()
         async with asyncio.TaskGroup() as group:
             group.create_task(self._timeline())
@@ -141,18 +150,22 @@ class LevelDriver:
 
     def _may_send(self) -> bool:
         """Whether new writes may start: not past the window, not stopped, not failed."""
-        if self._should_stop():
+        if self._should_stop() and self.phase != "drain":
             self.interrupted = True
             self._close_window()
         return self.phase != "drain" and self.failure is None
 
+    @property
+    def _count_bound(self) -> bool:
+        return self.plan.rows is not None or self.plan.batches is not None
+
     async def _timeline(self) -> None:
-        """Warm-up, then the window: for its duration, or until its count is reached."""
+        """Warm-up, then the window: for its duration, or until its count is taken."""
         if self.plan.warmup_s > 0:
             await self._until(lambda: False, self.plan.warmup_s)
         if self.phase == "warmup":
             self._open_window()
-        if self.plan.rows is None and self.plan.batches is None:
+        if not self._count_bound:
             assert self.plan.duration_s is not None
             await self._until(self._window_closed.is_set, self.plan.duration_s)
             self._close_window()
@@ -169,7 +182,6 @@ class LevelDriver:
 
     def _open_window(self) -> None:
         self.phase = "measure"
-        self.writer.stats = self.window
         self._gauge.start_window()
         self._window_clock = (self._clock(), 0.0)
         self._wall = (time.time(), 0.0)
@@ -182,7 +194,6 @@ class LevelDriver:
         if self.phase == "warmup":
             self._open_window()  # stopped during warm-up: an empty window
         self.phase = "drain"
-        self.writer.stats = self.drain
         self._window_clock = (self._window_clock[0], self._clock())
         self._wall = (self._wall[0], time.time())
         self._cpu = (*self._cpu[:2], time.thread_time(), time.process_time())
@@ -196,7 +207,7 @@ class LevelDriver:
         written = 0
         task = asyncio.current_task()
         while self._may_send():
-            await self._write(self.pool.next(), due=None, task=task)
+            await self._write(self.pool.next(), due=self._clock(), task=task)
             written += 1
             if written % _YIELD_EVERY == 0:
                 # a target that answers without suspending (null, a no-op) would
@@ -217,14 +228,17 @@ class LevelDriver:
                 await self._until(lambda: False, wait)
                 if not self._may_send():
                     break
-            if slots.locked() and self.phase == "measure":
-                self._sends_delayed += 1
+            waited = slots.locked()  # every slot busy: this send waits for the cap
             await slots.acquire()
             if not self._may_send():
                 slots.release()
                 break
-            if self.phase == "measure":
+            if self.phase == "measure" and due >= self._window_clock[0]:
                 self._due_started_in_window += 1
+                # it could not start on time: it waited for a slot, or queued behind one
+                # that did (more than an interval late; timer jitter is not a delay)
+                if waited or self._clock() - due > max(_LATE_S, interval):
+                    self._sends_delayed += 1
             group.create_task(self._open_write(self.pool.next(), due, slots))
 
     async def _open_write(self, batch: PooledBatch, due: float, slots: asyncio.Semaphore) -> None:
@@ -245,45 +259,73 @@ class LevelDriver:
     # ------------------------------------------------------------------ one write
 
     async def _write(
-        self, batch: PooledBatch, *, due: float | None, task: asyncio.Task[Any] | None = None
+        self, batch: PooledBatch, *, due: float, task: asyncio.Task[Any] | None = None
     ) -> None:
+        stats = self._stats_for(due, batch)
+        in_window = stats is self.window
         self._gauge.change(+1)
         try:
             error = await self.writer.write_with_retries(
-                batch.payload, batch.data, None, due=due, task=task
-            )
+                batch.payload, batch.data, None, due=due, task=task, stats=stats,
+                attempts=self._stats_now,
+            )  # fmt: skip
         except AbortedError:  # transient errors outlasted the retries
-            self.writer.stats.batches_failed += 1
-        except BulkloadError as exc:  # the target is unusable: the level fails
-            self.writer.stats.batches_failed += 1
+            stats.batches_failed += 1
+        except CancelledAfterCommit:
+            self._loaded(stats, batch)  # committed as the level was cancelled: it counts
+            raise
+        except Exception as exc:  # the target is unusable, or something broke: level fails
+            stats.batches_failed += 1
             if self.failure is None:
                 self.failure = one_line(exc)
                 self._close_window()
         else:
-            stats = self.writer.stats
             if error is None:
-                stats.rows_loaded += batch.rows
-                stats.batches += 1
-                stats.bytes_read += batch.nbytes
-                self.rows_written += batch.rows
+                self._loaded(stats, batch)
             else:  # bench does not bisect: a refused batch is a failed write
                 stats.batches_failed += 1
                 stats.rows_rejected += batch.rows
-            if stats is self.window and self._count_reached():
-                self._close_window()
         finally:
             self._gauge.change(-1)
+            if in_window:
+                self._window_writes -= 1
+                self._last_window_end = self._clock()
+
+    def _loaded(self, stats: RunStats, batch: PooledBatch) -> None:
+        stats.rows_loaded += batch.rows
+        stats.batches += 1
+        stats.bytes_read += batch.nbytes
+        self.rows_written += batch.rows
+
+    def _stats_now(self) -> RunStats:
+        """The phase's counters: where a failed attempt or a retry is counted (a target
+        refusing everything shows in the window even while writes begun before it are
+        still retrying)."""
+        return {"warmup": self.warmup, "measure": self.window}.get(self.phase, self.drain)
+
+    def _stats_for(self, due: float, batch: PooledBatch) -> RunStats:
+        """The window a write belongs to, by when it started (closed) or was due (open);
+        a count-bounded window closes once it has taken its count."""
+        if self.phase == "warmup" or due < self._window_clock[0]:
+            return self.warmup
+        if self.phase == "drain":
+            return self.drain
+        self._window_writes += 1
+        self._reserved += 1 if self.plan.batches is not None else batch.rows
+        if self._count_reached():
+            self._close_window()
+        return self.window
 
     def _count_reached(self) -> bool:
-        plan = self.plan
-        if plan.batches is not None:
-            return self.window.batches + self.window.batches_failed >= plan.batches
-        return plan.rows is not None and self.window.rows_loaded >= plan.rows
+        bound = self.plan.batches if self.plan.batches is not None else self.plan.rows
+        return bound is not None and self._reserved >= bound
 
     # ------------------------------------------------------------------ result
 
     def _result(self) -> LevelResult:
         start, end = self._window_clock
+        if self._count_bound and self._last_window_end > start:
+            end = self._last_window_end  # the window lasted until its last write ended
         elapsed = max(end - start, 0.0)
         result = LevelResult.from_window(
             self.window,

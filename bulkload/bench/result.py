@@ -40,10 +40,8 @@ class SweepResult:
     warnings: list[str] = field(default_factory=list)
     outcome: str = "completed"  # completed | interrupted | failed
     error: str | None = None
-
-    @property
-    def rows_written(self) -> int:
-        return sum(level.rows_written for level in self.levels)
+    #: rows the target took during the sweep, levels dropped (interrupted) included
+    rows_written: int = 0
 
     def recommended_level(self) -> LevelResult | None:
         for level in self.levels:
@@ -111,6 +109,7 @@ class SweepResult:
                 warnings=list(data["warnings"]),
                 outcome=data["outcome"],
                 error=data["error"],
+                rows_written=data["rows_written"],
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(f"malformed bench result: {exc!r}", source=source) from None

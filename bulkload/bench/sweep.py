@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from bulkload.backends.base import Backend, BatchKey, ErrorKind, Resettable, TableSpec
 from bulkload.bench.driver import LevelDriver, LevelPlan
-from bulkload.bench.pool import BatchPool, build_pool, pool_size
+from bulkload.bench.pool import POOL_BYTES, BatchPool, build_pool, pool_size
 from bulkload.bench.result import SweepResult
 from bulkload.config import EngineOptions, SourceOptions
 from bulkload.engine.runner import RunControl
@@ -160,18 +160,23 @@ class Sweep:
         result.slo = [str(t) for t in self.spec.slo]
         result.started_at = time.time()
         first_size = self.spec.batch_sizes[0]
-        size = pool_size(self.spec.max_in_flight)
-        raw = await asyncio.to_thread(_take, self.data.batches(first_size), size)
+        size = pool_size(self._max_level())
+        raw: list[pa.RecordBatch] | None = await asyncio.to_thread(
+            _take, self.data.batches(first_size), size
+        )
         if not raw:
             raise UsageError("the input holds no rows to write")
         await self.backend.open(
-            TableSpec(self.table, raw[0].schema, self.if_exists, writers=self.spec.max_in_flight)
+            TableSpec(self.table, raw[0].schema, self.if_exists, writers=self._max_level())
         )
+        self._warn_about_the_target()
         try:
             for batch_size in self.spec.batch_sizes:
-                data = raw if batch_size == first_size else self.data.batches(batch_size)
+                data = raw if raw is not None else self.data.batches(batch_size)
+                raw = None  # the first pool's rows are not kept past it
                 self.progress.status = f"encoding batches of {batch_size:,} rows"
                 pool = await asyncio.to_thread(build_pool, data, self.backend, size)
+                self._warn_about_short_batches(pool, batch_size)
                 self._ceilings[batch_size] = await self._ceiling(pool, batch_size)
                 if not await self._levels(pool, batch_size):
                     break
@@ -180,16 +185,39 @@ class Sweep:
         self._analyse()
         return result
 
+    def _max_level(self) -> int:
+        """The most writes any level will have in flight (auto: up to the target's limit)."""
+        if self.spec.levels is None and not self.spec.rates:
+            return self.backend.max_concurrency or AUTO_LIMIT
+        return self.spec.max_in_flight
+
+    def _warn_about_the_target(self) -> None:
+        limit = self.backend.max_concurrency
+        if limit and self._max_level() > limit:
+            self.result.warnings.append(
+                f"{self.backend.describe()} takes at most {limit} write(s) at once: at levels "
+                f"above {limit} the extra writes wait inside bulkload, not in the target"
+            )
+
+    def _warn_about_short_batches(self, pool: BatchPool, batch_size: int) -> None:
+        rows = pool.rows / len(pool.batches)
+        if rows < batch_size * 0.9:
+            self.result.warnings.append(
+                f"batch size {batch_size:,}: the input holds too few rows, so writes carried "
+                f"{rows:,.0f} rows on average"
+            )
+
     async def _levels(self, pool: BatchPool, batch_size: int) -> bool:
         """The levels of one batch size; False when the sweep must stop (stop, failure)."""
-        if self.spec.levels is None:
+        if self.spec.levels is None and not self.spec.rates:
             return await self._auto(pool, batch_size)
-        levels: Iterable[float] = self.spec.rates or self.spec.levels
-        planned = list(levels)
+        planned: list[float] = list(self.spec.rates or self.spec.levels or ())
         self.progress.total = len(planned) * len(self.spec.batch_sizes)
-        return all([await self._level(pool, level, batch_size) for level in planned][-1:]) and (
-            await self._keep_going()
-        )
+        for level in planned:
+            await self._level(pool, level, batch_size)
+            if not await self._keep_going():
+                return False
+        return True
 
     async def _keep_going(self) -> bool:
         return not self.control.stop_requested and self.result.outcome == "completed"
@@ -202,7 +230,8 @@ class Sweep:
         level = AUTO_START[0]
         flat = 0  # levels in a row that did not beat the best by SATURATION_GAIN
         best = 0.0
-        while level <= AUTO_LIMIT and time.monotonic() + per_level <= deadline:
+        limit = min(self.backend.max_concurrency or AUTO_LIMIT, AUTO_LIMIT)
+        while level <= limit and time.monotonic() + per_level <= deadline:
             done = await self._level(pool, level, batch_size)
             measured.append(done)
             if not await self._keep_going():
@@ -236,11 +265,11 @@ class Sweep:
             outcome = await driver.run()
         finally:
             await writer.aclose()
-        self.progress.driver = None
+            self.progress.driver = None
+            self.result.rows_written += driver.rows_written  # kept or not, the table has them
         if outcome.outcome == "interrupted":
             self.result.outcome = "interrupted"
-            if outcome.elapsed_s < (self.spec.duration_s or 0):
-                return outcome  # a partial window is not a measurement: not kept
+            return outcome  # a partial window is not a measurement: not kept
         if outcome.outcome == "failed":
             self.result.outcome, self.result.error = "failed", outcome.error
         self.result.levels.append(outcome)
@@ -309,12 +338,20 @@ class Sweep:
 def _recommend_rate(
     result: SweepResult, levels: list[LevelResult], slo: tuple[Threshold, ...]
 ) -> None:
-    """Open model: the highest arrival rate the target kept up with (no send missed or
-    delayed by the in-flight cap) and, with --slo, that met it."""
+    """Open model: the highest arrival rate the target kept up with — the writes/s
+    measured within 5% of the rate, no send missed, at most 1% delayed by the in-flight
+    cap — and, with --slo, that met it."""
 
     def sustained(level: LevelResult) -> bool:
+        rate = level.rate or 0.0
+        sends = level.batches + level.batches_failed + level.sends_missed
+        kept_up = (
+            level.batches_per_s >= rate * 0.95
+            and level.sends_missed == 0
+            and level.sends_delayed <= max(1, sends // 100)
+        )
         metrics = level.metrics()
-        return level.sends_missed == 0 and all(t.check(metrics).ok for t in slo)
+        return kept_up and all(t.check(metrics).ok for t in slo)
 
     good = [level for level in levels if sustained(level)]
     if not good:
@@ -347,10 +384,13 @@ def _points(levels: Iterable[LevelResult]) -> list[LevelPoint]:
 
 
 def _take(batches: Iterator[pa.RecordBatch], count: int) -> list[pa.RecordBatch]:
-    taken = []
+    """Up to ``count`` batches, within the pool's memory budget."""
+    taken: list[pa.RecordBatch] = []
+    held = 0
     for batch in batches:
         taken.append(batch)
-        if len(taken) >= count:
+        held += batch.nbytes
+        if len(taken) >= count or held >= POOL_BYTES:
             break
     close: Callable[[], None] | None = getattr(batches, "close", None)
     if close is not None:

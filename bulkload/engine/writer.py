@@ -221,13 +221,20 @@ class BatchWriter:
         *,
         due: float | None = None,
         task: asyncio.Task[Any] | None = None,
+        stats: RunStats | None = None,
+        attempts: Callable[[], RunStats] | None = None,
     ) -> BaseException | None:
         """None when written; the error when the rows are bad (permanent). Raises when the
         target is unusable or transient errors outlast the retries.
 
         ``due``: when the write was scheduled to start (bench's open model); latency is
         then also measured from it, and a retry does not move it. ``task``: the current
-        task, when the caller knows it (saves looking it up per write)."""
+        task, when the caller knows it (saves looking it up per write). ``stats``: where
+        this write's latencies are counted (bench: the window the write belongs to),
+        instead of the writer's; ``attempts``: where its failed attempts and retries are
+        counted, looked up as they happen (bench: the window they happen in)."""
+        stats = stats if stats is not None else self.stats
+        failures = attempts if attempts is not None else lambda: stats
         attempt = 0
         while True:
             if self.throttle.active:
@@ -236,7 +243,7 @@ class BatchWriter:
             probe = False
             if self.breaker.state is not _CLOSED:
                 probe = await self.breaker.before_write()
-                self.stats.breaker_state = self.breaker.state.value
+                stats.breaker_state = self.breaker.state.value
             started = self._clock()
             deadlines = self._deadlines
             current = deadlines.enter(task) if deadlines is not None else None
@@ -244,13 +251,13 @@ class BatchWriter:
                 try:
                     await self.backend.write(payload, key)
                 except CancelledAfterCommit:
-                    if current is None or deadlines is None or not deadlines.expired(current):
+                    if not _only_our_timeout(deadlines, current):
                         raise
                     # our timeout fired, but the write committed: it succeeded
                 except asyncio.CancelledError:
-                    if current is not None and deadlines is not None and deadlines.expired(current):
+                    if _only_our_timeout(deadlines, current):
                         raise TimeoutError from None
-                    raise
+                    raise  # someone else's cancellation (Ctrl-C, the task group): goes on
                 finally:
                     if current is not None and deadlines is not None:
                         deadlines.leave(current)
@@ -258,7 +265,7 @@ class BatchWriter:
                 self.breaker.record(False, probe)
                 raise
             except Exception as exc:  # driver errors, classified by their backend
-                self._record_failure(started, exc)
+                self._record_failure(started, exc, failures())
                 kind, cause = self._classify(exc)
                 if kind is ErrorKind.PERMANENT:
                     self.breaker.record(True, probe)  # the target answered: it is healthy
@@ -266,13 +273,13 @@ class BatchWriter:
                         raise AbortedError(f"--fail-fast: {cause}") from exc
                     return exc
                 self.breaker.record(False, probe)
-                self._note_breaker()
+                self._note_breaker(stats)
                 if kind is ErrorKind.FATAL:
                     raise TargetError(f"{self.backend.describe()}: {cause}") from exc
                 if self.options.fail_fast:
                     raise AbortedError(f"--fail-fast: {cause}") from exc
                 attempt += 1
-                self.stats.retried(cause)
+                failures().retried(cause)
                 if attempt > self.retry.retries:
                     raise AbortedError(
                         f"{self.backend.describe()}: gave up after {self.retry.retries} "
@@ -284,9 +291,9 @@ class BatchWriter:
                 if self._abandoning:
                     raise WriteAbandoned(cause) from exc
             else:
-                self._record_latency(started, due)
+                self._record_latency(started, due, stats)
                 self.breaker.record(True, probe)
-                self.stats.breaker_state = self.breaker.state.value
+                stats.breaker_state = self.breaker.state.value
                 return None
 
     def _classify(self, error: Exception) -> tuple[ErrorKind, str]:
@@ -294,22 +301,22 @@ class BatchWriter:
             return ErrorKind.TRANSIENT, f"timed out after {self.options.timeout:g} s"
         return self.backend.classify(error), one_line(error)
 
-    def _record_latency(self, started: float, due: float | None) -> None:
+    def _record_latency(self, started: float, due: float | None, stats: RunStats) -> None:
         now = self._clock()
-        self.stats.latency.record(now - started)
+        stats.latency.record(now - started)
         if due is not None:
             # measured from when the write was due, so a stall shows up (wrk2-style)
-            self.stats.latency_from_due.record(now - min(due, started))
+            stats.latency_from_due.record(now - min(due, started))
 
-    def _record_failure(self, started: float, error: Exception) -> None:
-        self.stats.latency_errors.record(self._clock() - started)
-        self.stats.write_errors += 1
+    def _record_failure(self, started: float, error: Exception, stats: RunStats) -> None:
+        stats.latency_errors.record(self._clock() - started)
+        stats.write_errors += 1
         if isinstance(error, TimeoutError):
-            self.stats.timeouts += 1
+            stats.timeouts += 1
 
-    def _note_breaker(self) -> None:
-        self.stats.breaker_state = self.breaker.state.value
-        self.stats.breaker_opened = self.breaker.opened_count
+    def _note_breaker(self, stats: RunStats) -> None:
+        stats.breaker_state = self.breaker.state.value
+        stats.breaker_opened = self.breaker.opened_count
 
     # ------------------------------------------------------------------ rejections
 
@@ -364,6 +371,15 @@ def _runs(rows: Iterable[int]) -> Iterator[tuple[int, int]]:
         start, length = row, 1
     if length:
         yield start, length
+
+
+def _only_our_timeout(deadlines: Deadlines | None, task: asyncio.Task[Any] | None) -> bool:
+    """After a CancelledError: whether it was the timeout's cancel alone. When another
+    cancel came as well (a second Ctrl-C in the same tick), it must not be turned into a
+    retried TimeoutError: the other one would be lost."""
+    if task is None or deadlines is None or not deadlines.expired(task):
+        return False
+    return task.cancelling() <= 1  # the watchdog's cancel is the one counted
 
 
 def _retry_after(error: BaseException) -> float | None:

@@ -7,6 +7,7 @@ and ``bulkload report show run.json`` look the same."""
 from __future__ import annotations
 
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -18,6 +19,10 @@ from bulkload.stats.usl import usl_throughput
 _BAR = 30
 
 
+#: columns left out, in this order, while the table is wider than the terminal
+_NARROW_DROPS = ("MB/s", "p90", "max", "retries", "in flight", "p99.9", "cpu")
+
+
 def render_sweep(result: SweepResult, console: Console) -> None:
     title = (
         f"bulkload bench → {result.target}  table {result.table}  "
@@ -27,7 +32,7 @@ def render_sweep(result: SweepResult, console: Console) -> None:
     if not result.levels:
         console.print("  no level was measured", highlight=False)
     else:
-        console.print(_table(result))
+        console.print(_fit(_table(result), console))
         _chart(result, console)
     chosen = result.recommended_level()
     if result.recommendation:
@@ -68,7 +73,7 @@ def _table(result: SweepResult) -> Table:
         columns += ["delayed", "missed"]
     columns += ["cpu"]
     for name in columns:
-        table.add_column(name, justify="right")
+        table.add_column(name, justify="right", no_wrap=True)
     chosen = result.recommended_level()
     for level in result.levels:
         p = level.latency.summary_ms()
@@ -91,6 +96,17 @@ def _table(result: SweepResult) -> Table:
             row += [f"{level.sends_delayed:,}", f"{level.sends_missed:,}"]
         row.append(f"{level.cpu_loop:.0%}")
         table.add_row(*row)
+    return table
+
+
+def _fit(table: Table, console: Console) -> Table:
+    """Leave out the least needed columns until the table fits the terminal."""
+    unbounded = console.options.update(width=10_000)
+    for name in _NARROW_DROPS:
+        if Measurement.get(console, unbounded, table).maximum <= console.width:
+            break
+        index = [column.header for column in table.columns].index(name)
+        table.columns.pop(index)
     return table
 
 

@@ -215,10 +215,15 @@ def _check_quotes_closed(
     error: the record the cut went through is dropped (it is almost surely partial:
     ``12,abc`` of ``12,abcdef``), so the rows loaded are exactly those before it."""
     last: RawChunk | None = None
-    for chunk in chunks:
-        if last is not None:
+    try:
+        for chunk in chunks:
+            if last is not None:
+                yield last
+            last = chunk
+    except Exception:
+        if last is not None:  # a parse error further on: the rows before it still go out
             yield last
-        last = chunk
+        raise
     if replay.failure is not None:
         kept = _without_last_record(last) if last is not None else None
         if kept is not None and (kept.data.num_rows or kept.rejected):

@@ -49,8 +49,9 @@ class LevelResult:
     cpu_process: float = 0.0
     #: rows the target took during the whole level (warm-up and drain included)
     rows_written: int = 0
-    #: open model: from when each write was due; closed: the service time
+    #: from when each write started (closed model) or was due (open), retries included
     latency: LatencyHistogram = field(default_factory=LatencyHistogram)
+    #: each successful attempt's own time at the target
     service_time: LatencyHistogram = field(default_factory=LatencyHistogram)
     latency_errors: LatencyHistogram = field(default_factory=LatencyHistogram)
 
@@ -67,7 +68,6 @@ class LevelResult:
         elapsed_s: float,
         wall: tuple[float, float],
     ) -> LevelResult:
-        open_model = rate is not None
         return cls(
             concurrency=concurrency,
             batch_size=batch_size,
@@ -83,7 +83,7 @@ class LevelResult:
             write_errors=window.write_errors,
             retries=window.retries,
             timeouts=window.timeouts,
-            latency=window.latency_from_due if open_model else window.latency,
+            latency=window.latency_from_due,  # from the start (closed) or due time (open)
             service_time=window.latency,
             latency_errors=window.latency_errors,
         )

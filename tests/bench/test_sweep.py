@@ -165,3 +165,74 @@ def test_postgresql_holds_exactly_the_rows_the_result_says_were_written(pg):
     result = sweep(dsn, quick(levels=(1, 4), batch_sizes=(500,)), schema_name=schema)
     held = sql(f'SELECT count(*) FROM "{schema}".t')[0][0]
     assert held == result.rows_written > 0
+
+
+class _Breaking:
+    """A sim target whose writes fail in a given way (a wrapper: the real sim serves)."""
+
+    def __init__(self, url: str, how: str):
+        self.inner = create_backend(TargetOptions(url=url))
+        self.how = how
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    async def write(self, payload: object, key: object = None) -> None:
+        raise PermissionError("permission denied for table t")
+
+    def classify(self, error: BaseException) -> object:
+        if self.how == "classify-breaks":
+            raise KeyError("a bug in a backend")
+        return self.inner.classify(error)
+
+
+def sweep_with(backend: object, spec: SweepSpec) -> SweepResult:
+    result = SweepResult(model=spec.model, target="x", table="t")
+    run = Sweep(backend, DATA, spec, EngineOptions(), table="t", result=result)  # type: ignore[arg-type]
+    return asyncio.run(run.run())
+
+
+@pytest.mark.parametrize("how", ["fatal", "classify-breaks"])
+def test_a_level_the_target_fails_ends_the_sweep_with_what_was_measured(how: str):
+    backend = _Breaking("sim://?latency=1ms", how)
+    result = sweep_with(backend, quick(levels=(1, 2, 4)))
+    assert [level.concurrency for level in result.levels] == [1]  # not 2 and 4 as well
+    (level,) = result.levels
+    assert level.outcome == "failed" and result.outcome == "failed"
+    assert result.error and ("permission denied" in result.error or "bug" in result.error)
+
+
+def test_a_count_bounded_window_ends_when_every_write_is_refused():
+    spec = quick(levels=(2,), duration_s=None, rows=500)
+    result = sweep("sim://?latency=1ms&reject_rate=1", spec)
+    (level,) = result.levels
+    assert level.rows == 0 and level.rows_rejected >= 500
+    assert level.elapsed_s < 5
+
+
+def test_a_stalled_write_stays_in_its_window_and_the_rate_is_not_called_sustained():
+    """The write due just before a 1 s stall completes long after the window closed: it
+    is still the window's, with its latency, and the SLO sees it."""
+    spec = quick(
+        rates=(50.0,), concurrency_cap=64, warmup_s=0.2, duration_s=1.0,
+        slo=tuple(parse_slo("p99<100ms")),
+    )  # fmt: skip
+    result = sweep("sim://?latency=2ms&stall=1s&stall_at=1.0s", spec)
+    (level,) = result.levels
+    assert level.latency.percentile_ms(99) > 500
+    assert level.batches == pytest.approx(50, abs=5)  # every send due in the window
+    assert result.recommended_rate is None
+
+
+def test_levels_above_the_targets_limit_are_flagged(tmp_path: Path):
+    result = sweep(f"sqlite:///{tmp_path / 'b.db'}", quick(levels=(1, 2), batch_sizes=(500,)))
+    assert any("at most 1 write(s) at once" in w for w in result.warnings)
+
+
+def test_batches_shorter_than_asked_are_flagged():
+    small = SyntheticData(parse_synthetic("rows=300,columns=2"))
+    result = SweepResult(model="closed", target="sim://", table="t")
+    backend = create_backend(TargetOptions(url="sim://?latency=1ms"))
+    spec = quick(levels=(1,), batch_sizes=(10_000,))
+    asyncio.run(Sweep(backend, small, spec, EngineOptions(), table="t", result=result).run())
+    assert any("writes carried 300 rows on average" in w for w in result.warnings)

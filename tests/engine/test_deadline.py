@@ -126,3 +126,23 @@ def test_a_cancellation_from_outside_is_not_a_timeout():
     (outcome,) = asyncio.run(main())
     assert isinstance(outcome, asyncio.CancelledError)  # propagated, not swallowed
     assert stats.retries == 0 and backend.calls == 1  # and not retried as a timeout
+
+
+def test_a_cancel_from_outside_in_the_same_tick_as_the_timeout_is_not_lost():
+    """When the watchdog's cancel and another one (a second Ctrl-C) are both pending,
+    the write must not become a retried TimeoutError: the other cancel would be lost."""
+    from bulkload.engine.writer import _only_our_timeout
+
+    class Task:
+        def __init__(self, cancels: int):
+            self.cancels = cancels
+
+        def cancelling(self) -> int:
+            return self.cancels
+
+    class Expired:
+        def expired(self, task: object) -> bool:
+            return True
+
+    assert _only_our_timeout(Expired(), Task(1))  # type: ignore[arg-type]
+    assert not _only_our_timeout(Expired(), Task(2))  # type: ignore[arg-type]
