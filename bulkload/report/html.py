@@ -175,7 +175,7 @@ def _findings(result: SweepResult, baseline: SweepResult | None) -> str:
         peak_text = f"peak at concurrency {peak:,.1f}" if peak else "no peak (κ = 0)"
         items.append(
             '<div class="callout info"><strong>Universal Scalability Law fit</strong> '
-            f"(batch {usl.get('batch_size') or '-':,}): σ {usl['sigma']:.4f} (contention), "  # noqa: RUF001
+            f"(batch {usl.get('batch_size') or 0:,}): σ {usl['sigma']:.4f} (contention), "  # noqa: RUF001
             f"κ {usl['kappa']:.6f} (coherency), λ {usl['lambda']:,.0f} rows/s at one writer, "
             f"R² {usl['r_squared']:.3f}; {peak_text}</div>"
         )

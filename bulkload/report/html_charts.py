@@ -377,7 +377,7 @@ def heatmap_chart(result: SweepResult) -> go.Figure | None:
             texttemplate="%{text}",
             colorscale="Viridis",
             colorbar={"title": {"text": "rows/s"}},
-            hovertemplate="%{x} × batch %{y}: %{z:,.0f} rows/s<extra></extra>",
+            hovertemplate="%{x}, batch %{y}: %{z:,.0f} rows/s<extra></extra>",
             hoverongaps=False,
         )
     )
