@@ -12,17 +12,37 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
+from typer.core import TyperCommand
 
 if TYPE_CHECKING:
+    from typer._click.core import Context, Parameter
+
     from bulkload.bench.result import SweepResult
+
+
+class ReportCommand(TyperCommand):
+    """Flags shown without a value placeholder, as in the other commands."""
+
+    def get_params(self, ctx: Context) -> list[Parameter]:
+        from bulkload.cli import _flags_show_no_value  # loaded: bulkload.cli imports us
+
+        return _flags_show_no_value(super().get_params(ctx))
+
 
 report_app = typer.Typer(
     name="report",
     help="Render, compare, merge and check saved bench results (bench --json files).",
-    no_args_is_help=True,
+    invoke_without_command=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+@report_app.callback()
+def _report(ctx: typer.Context) -> None:
+    if ctx.invoked_subcommand is None:  # plain `bulkload report`: the help, exit 0
+        print(ctx.get_help(), end="")
+        raise typer.Exit(0)
 
 
 def read_result(path: Path) -> SweepResult:
@@ -46,19 +66,23 @@ def read_result(path: Path) -> SweepResult:
     return SweepResult.from_dict(data, source=str(path))
 
 
-@report_app.command("html")
+@report_app.command("html", cls=ReportCommand)
 def html_command(
-    run: Path = typer.Argument(..., help="A result saved by bench --json.", show_default=False),
+    run: Path = typer.Argument(
+        ..., help="A result saved by bench --json.", show_default=False, metavar="RUN"
+    ),
     output: Path | None = typer.Option(
         None,
         "--output",
         "-o",
+        metavar="PATH",
         help="The HTML file to write (default: RUN with the suffix .html).",
         show_default=False,
     ),
     baseline: Path | None = typer.Option(
         None,
         "--baseline",
+        metavar="BASE",
         help="Another saved result to draw beside this one (dashed).",
         show_default=False,
     ),

@@ -4,8 +4,12 @@ inputs (one line, exit 3) and the reports of failed sweeps and password-bearing 
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -137,3 +141,33 @@ def test_without_plotly_html_is_refused_naming_the_extra(run_cli: RunCli, monkey
     )
     result = run_cli("report", "html", "run.json")
     assert result.code == 3 and "bulkload[html]" in result.error_line
+
+
+def test_an_interrupted_sweep_writes_the_report_of_its_finished_levels(tmp_path: Path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BULKLOAD_")}
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "bulkload", "bench", *SYNTHETIC, "--to", "sim://?latency=2ms",
+            "--sweep", "1,2,4,8,16", "--warmup", "0.1s", "--duration", "1s",
+            "--json", "run.json", "--html", "run.html", "--progress", "plain",
+        ],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # wait until the first level is done
+        if proc.stderr.readline().startswith("level 2/"):
+            break
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 4, err
+    saved = json.loads((tmp_path / "run.json").read_text(encoding="utf-8"))
+    page = (tmp_path / "run.html").read_text(encoding="utf-8")
+    assert '<span class="badge interrupted">interrupted</span>' in page
+    assert levels_in(page) == len(saved["levels"]) >= 1
+
+
+def test_report_alone_shows_its_commands(run_cli: RunCli):
+    result = run_cli("report")
+    assert result.code == 0
+    assert "html" in result.stdout and "Write the HTML report" in result.stdout
