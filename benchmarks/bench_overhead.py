@@ -9,12 +9,14 @@ For each concurrency level it runs, against targets that do nothing:
               asyncio load generator pays per write;
 * timed loop - the same, also timing each write (two clock reads and an append): the
               least a load generator that reports latencies does;
+* task loop - a task per write under an asyncio.Semaphore of N (the common asyncio
+              load-generator pattern, and the reference of engine_overhead.py);
 * bench     - `bulkload bench --to null:// --sweep N` from the CLI: the closed-model
               driver with everything it does per write (throttle/breaker/timeout gates,
               retry wrapper, in-flight gauge, HDR latency recording, accounting).
 
-It prints writes/s of each, bench's cost per write in microseconds, and the ratios
-bench / bare loop (the issue's target: >= 0.5) and bench / timed loop.
+It prints writes/s of each, bench's cost per write in microseconds, and bench's ratio
+to each reference (the issue's target: >= 0.5).
 """
 
 from __future__ import annotations
@@ -63,6 +65,31 @@ async def bare_loop(concurrency: int, duration: float, *, timed: bool = False) -
     return count / (clock() - started)
 
 
+async def task_loop(concurrency: int, duration: float) -> float:
+    """Writes/s of a task per no-op write, at most ``concurrency`` at once."""
+    semaphore = asyncio.Semaphore(concurrency)
+
+    async def write() -> None:
+        return None
+
+    async def one() -> None:
+        async with semaphore:
+            await write()
+
+    count = 0
+    clock = time.perf_counter
+    started = clock()
+    end = started + duration
+    pending: set[asyncio.Task[None]] = set()
+    while clock() < end:
+        if len(pending) >= concurrency:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            count += len(done)
+        pending.add(asyncio.create_task(one()))
+    await asyncio.gather(*pending)
+    return (count + len(pending)) / (clock() - started)
+
+
 def bench(levels: list[int], duration: float) -> dict[int, float]:
     """Writes/s per level of `bulkload bench` against null://, from its JSON."""
     command = [
@@ -97,16 +124,17 @@ def main() -> None:
     levels = [int(n) for n in args.levels.split(",")]
     measured = bench(levels, args.duration)
     print(
-        f"{'concurrency':>11} {'bare loop/s':>12} {'timed loop/s':>13} {'bench/s':>10} "
-        f"{'µs/write':>9} {'vs bare':>8} {'vs timed':>9}"
+        f"{'concurrency':>11} {'bare/s':>10} {'timed/s':>10} {'task/s':>9} {'bench/s':>9} "
+        f"{'µs/write':>8} {'vs bare':>8} {'vs timed':>9} {'vs task':>8}"
     )
     for level in levels:
         bare = asyncio.run(bare_loop(level, args.duration))
         timed = asyncio.run(bare_loop(level, args.duration, timed=True))
+        tasks = asyncio.run(task_loop(level, args.duration))
         ours = measured[level]
         print(
-            f"{level:>11} {bare:>12,.0f} {timed:>13,.0f} {ours:>10,.0f} {1e6 / ours:>9.2f} "
-            f"{ours / bare:>8.2f} {ours / timed:>9.2f}"
+            f"{level:>11} {bare:>10,.0f} {timed:>10,.0f} {tasks:>9,.0f} {ours:>9,.0f} "
+            f"{1e6 / ours:>8.2f} {ours / bare:>8.2f} {ours / timed:>9.2f} {ours / tasks:>8.2f}"
         )
 
 
