@@ -22,6 +22,10 @@ from bulkload.bench.result import SweepResult
 from bulkload.report.html import write_html
 from tests.report.sweeps import run_sweep
 
+# Sweeps and Chromium load the CPU: run on the worker of the timing-sensitive bench tests,
+# one after another, never beside them (--dist loadgroup).
+pytestmark = pytest.mark.xdist_group("bench-timing")
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
