@@ -23,6 +23,7 @@ import typer
 from typer.core import TyperCommand, TyperGroup, TyperOption
 
 from bulkload import __version__
+from bulkload.cli_report import report_app
 from bulkload.config import build_bench_config, build_import_config, load_profile, merge_options
 from bulkload.errors import AbortedError, BulkloadError
 from bulkload.options import BENCH, IMPORT, Option, flag, options_for
@@ -288,6 +289,9 @@ def _secrets(settings: ImportConfig) -> list[str]:
         password = urlsplit(settings.target.url).password
         return [password] if password else []
     return []
+
+
+app.add_typer(report_app, name="report")
 
 
 @app.command("forget-checkpoints", cls=_Command)

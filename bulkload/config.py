@@ -125,6 +125,7 @@ class ReportOptions:
     """What is shown while running and written afterwards."""
 
     json_path: str | None = None
+    html_path: str | None = None  # bench only
     quiet: bool = False
     progress: str = default_of("progress")
     bad_records: str | None = None

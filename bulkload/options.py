@@ -115,6 +115,14 @@ def non_empty(value: Any, option: str) -> str:
     return str(value)
 
 
+def file_path(value: Any, option: str) -> str:
+    """A file to write; not '-': stdout is for the terminal view (or --json -)."""
+    path = non_empty(value, option)
+    if path == "-":
+        raise UsageError(f"{option} writes a file: give a path, not -")
+    return path
+
+
 def flag(value: Any, option: str) -> bool:
     """true/false from the command line, a variable (1, yes...) or a TOML boolean."""
     if isinstance(value, bool):
@@ -956,6 +964,16 @@ OUTPUT = _panel(
         flags=("--json",),
         parse=text,
         help="Write the summary as JSON to this file, or - for stdout.",
+    ),
+    Option(
+        name="html",
+        field="html_path",
+        flags=("--html",),
+        parse=file_path,
+        commands=BENCH_ONLY,
+        metavar="PATH",
+        help="Write the HTML report (charts, levels; one self-contained file) to this file; "
+        "needs bulkload[html].",
     ),
     Option(
         name="quiet",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 from collections.abc import Sequence
 
 from rich.console import Console
@@ -25,7 +26,8 @@ from bulkload.process_signals import StopSignals
 from bulkload.redact import redact_text, redact_url
 from bulkload.report.bench_progress import BenchProgress
 from bulkload.report.bench_view import render_sweep
-from bulkload.report.json_summary import write_document
+from bulkload.report.html import require_html_support, write_html
+from bulkload.report.json_summary import check_json_path, write_document
 from bulkload.report.progress import ProgressReporter
 from bulkload.sources.discovery import STDIN
 
@@ -39,6 +41,9 @@ def run_bench(config: BenchConfig, *, argv: Sequence[str] = ()) -> int:
     """Run the sweep; print and save its result; return the exit code. Raises the
     BulkloadError that stopped it (after showing and saving what was measured)."""
     run = config
+    if run.report.html_path:  # before the sweep, not after it: a missing extra, a bad path
+        require_html_support()
+        check_json_path(run.report.html_path, "--html")
     json_to_stdout = run.report.json_path == "-"
     out = Console(stderr=json_to_stdout, highlight=False)
     err = Console(stderr=True, highlight=False)
@@ -99,6 +104,8 @@ def run_bench(config: BenchConfig, *, argv: Sequence[str] = ()) -> int:
         render_sweep(result, out)
         if run.report.json_path:
             write_document(result.to_dict(), run.report.json_path)
+        if run.report.html_path:
+            _write_html(result, run.report.html_path, failure)
     if failure is not None:
         raise failure
     if result.outcome == "interrupted":
@@ -106,6 +113,18 @@ def run_bench(config: BenchConfig, *, argv: Sequence[str] = ()) -> int:
     if result.outcome == "failed":
         return EXIT_TARGET
     return EXIT_OK
+
+
+def _write_html(result: SweepResult, path: str, failure: BulkloadError | None) -> None:
+    """The HTML report, whatever the outcome; a write error is reported after the error
+    that ended the sweep, if one did, or ends the command (exit 2: the sweep ran)."""
+    try:
+        write_html(result, path)
+    except OSError as exc:
+        problem = f"--html: cannot write {path}: {exc.strerror or exc}"
+        if failure is None:
+            raise BulkloadError(problem) from None
+        print(f"bulkload: error: {problem}", file=sys.stderr)
 
 
 def sweep_spec(config: BenchConfig) -> SweepSpec:

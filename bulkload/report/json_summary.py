@@ -59,19 +59,19 @@ def summary_dict(
     }
 
 
-def check_json_path(path: str) -> None:
-    """Fail before the run, not after it, when the summary could not be written there."""
+def check_json_path(path: str, option: str = "--json") -> None:
+    """Fail before the run, not after it, when the file could not be written there."""
     target = Path(os.path.realpath(path))
     if path == "-" or _is_special(target):
         return
     if target.is_dir():
-        raise UsageError(f"--json: {path} is a directory")
+        raise UsageError(f"{option}: {path} is a directory")
     probe = _temporary_name(target)
     try:
         probe.open("x").close()
         probe.unlink()
     except OSError as exc:
-        raise UsageError(f"--json: cannot write {path}: {exc.strerror}") from None
+        raise UsageError(f"{option}: cannot write {path}: {exc.strerror}") from None
 
 
 def write_json(stats: RunStats, path: str, *, error: str | None = None) -> None:
@@ -85,7 +85,12 @@ def write_document(document: dict[str, Any], path: str) -> None:
     A file is replaced atomically (written beside it, then renamed over it): a full
     disk leaves the previous file or none, never a truncated one. Raises OSError.
     """
-    text = json.dumps(document, indent=2) + "\n"
+    write_text(json.dumps(document, indent=2) + "\n", path)
+
+
+def write_text(text: str, path: str) -> None:
+    """Write ``text`` to ``path`` (atomically, as :func:`write_document` says), or to
+    stdout when path is '-'. Raises OSError."""
     if path == "-":
         sys.stdout.write(text)
         sys.stdout.flush()
