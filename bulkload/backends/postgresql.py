@@ -68,6 +68,12 @@ def _in_one_message(payload: bytes) -> memoryview:
     return memoryview(payload)
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Run when a connection goes back to the pool, after asyncpg has rolled back any
+    open transaction. bulkload changes no session state (no SET, LISTEN, advisory lock
+    or cursor), so asyncpg's default reset query would only cost a round trip per batch."""
+
+
 def _pg_wire_type(dtype: pa.DataType) -> str:
     """pg_type() as format_type() spells it."""
     spelled = pg_type(dtype)
@@ -126,6 +132,7 @@ class PostgresBackend:
                 min_size=1,
                 max_size=size,
                 server_settings={"application_name": APPLICATION_NAME},
+                reset=_keep_session,
             )
         except (OSError, asyncpg.exceptions.CannotConnectNowError) as exc:
             raise TargetUnreachable(f"{self.describe()}: {self._clean(exc)}") from None
