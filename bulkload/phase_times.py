@@ -13,6 +13,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -77,8 +78,11 @@ phase = PHASES.phase
 
 
 def _write_at_exit(path: str) -> None:
-    with open(path, "w", encoding="utf-8") as out:
-        json.dump(PHASES.snapshot(), out, indent=1)
+    try:
+        with open(path, "w", encoding="utf-8") as out:
+            json.dump(PHASES.snapshot(), out, indent=1)
+    except OSError as exc:  # a diagnostic aid: say so, and leave the exit code alone
+        print(f"bulkload: warning: {ENV_VAR}: cannot write {path}: {exc.strerror}", file=sys.stderr)
 
 
 if os.environ.get(ENV_VAR):

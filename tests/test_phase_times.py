@@ -87,3 +87,18 @@ def test_a_phase_that_raises_is_counted_and_the_error_goes_on():
     with pytest.raises(ValueError), times.phase("parse"):
         raise ValueError("bad row")
     assert [p["count"] for p in times.snapshot()["phases"]] == [1]
+
+
+def test_an_unwritable_report_path_is_one_warning_not_a_traceback(
+    run_cli_subprocess, write_file, tmp_path
+):
+    source = write_file("orders.csv", _orders(10))
+    report = tmp_path / "no-such-dir" / "phases.json"
+    result = run_cli_subprocess(
+        "import", str(source), "--to", "sqlite:///out.db", "--quiet", env={ENV_VAR: str(report)}
+    )
+    assert result.code == 0, result.stderr
+    assert result.stderr.strip() == (
+        f"bulkload: warning: {ENV_VAR}: cannot write {report}: No such file or directory"
+    )
+    assert len(read_table(tmp_path / "out.db", "orders")) == 10
