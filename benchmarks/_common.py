@@ -8,6 +8,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,10 +49,50 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
+def alternate(runs: dict[str, Callable[[], float]], pairs: int) -> dict[str, list[float]]:
+    """Run each contender once per round, in turn, ``pairs`` rounds: a noisy neighbour
+    then slows both sides alike, and the medians compare like with like."""
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(pairs):
+        for name, run in runs.items():
+            times[name].append(run())
+    return times
+
+
+def spread(values: list[float]) -> str:
+    """Median with min-max: "1.23 s (1.10-1.40)"."""
+    return f"{median(values):5.2f} s ({min(values):.2f}-{max(values):.2f})"
+
+
+def ratios(numerators: list[float], denominators: list[float]) -> list[float]:
+    """Ratio of each round's pair: both ran side by side, under the same load."""
+    return [n / d for n, d in zip(numerators, denominators, strict=True)]
+
+
+def ratio_line(label: str, values: list[float], target: float) -> str:
+    met = "met" if median(values) <= target else "NOT met"
+    return (
+        f"ratio {label} = {median(values):.2f} (per-round min-max {min(values):.2f}-"
+        f"{max(values):.2f}); target <= {target:.2f}: {met}"
+    )
+
+
 def clean(*paths: Path) -> None:
     for path in paths:
         for suffix in ("", "-wal", "-shm", "-journal"):
             Path(str(path) + suffix).unlink(missing_ok=True)
 
 
-__all__ = ["BULKLOAD", "ROOT", "clean", "generate_csv", "median", "resource", "timed"]
+__all__ = [
+    "BULKLOAD",
+    "ROOT",
+    "alternate",
+    "clean",
+    "generate_csv",
+    "median",
+    "ratio_line",
+    "ratios",
+    "resource",
+    "spread",
+    "timed",
+]

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import os
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -44,6 +43,7 @@ from bulkload.backends.base import (
 from bulkload.backends.sql import CHECKPOINT_TABLE, quote_identifier
 from bulkload.config import TargetOptions
 from bulkload.errors import TargetError, TargetUnreachable, UsageError
+from bulkload.phase_times import phase
 from bulkload.redact import redact_text, redact_url
 
 APPLICATION_NAME = "bulkload"
@@ -60,6 +60,18 @@ def _binary_encodable(schema: pa.Schema) -> bool:
     except Exception:  # pgpq raises its own types for unsupported Arrow types
         return False
     return not any(pa.types.is_decimal(f.type) for f in schema)
+
+
+def _in_one_message(payload: bytes) -> memoryview:
+    """The payload as asyncpg sends it in one CopyData message. (A file object would be
+    read in 512 kB pieces on the loop's executor threads: a thread hop per piece.)"""
+    return memoryview(payload)
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Run when a connection goes back to the pool, after asyncpg has rolled back any
+    open transaction. bulkload changes no session state (no SET, LISTEN, advisory lock
+    or cursor), so asyncpg's default reset query would only cost a round trip per batch."""
 
 
 def _pg_wire_type(dtype: pa.DataType) -> str:
@@ -120,6 +132,7 @@ class PostgresBackend:
                 min_size=1,
                 max_size=size,
                 server_settings={"application_name": APPLICATION_NAME},
+                reset=_keep_session,
             )
         except (OSError, asyncpg.exceptions.CannotConnectNowError) as exc:
             raise TargetUnreachable(f"{self.describe()}: {self._clean(exc)}") from None
@@ -139,6 +152,10 @@ class PostgresBackend:
             raise
 
     def encode(self, batch: pa.RecordBatch) -> Any:
+        with phase("encode"):
+            return self._encode(batch)
+
+    def _encode(self, batch: pa.RecordBatch) -> Any:
         if self.method == "insert":
             return list(zip(*(column.to_pylist() for column in batch.columns), strict=True))
         if self.format == "binary":
@@ -194,7 +211,7 @@ class PostgresBackend:
         elif self.method == "copy":
             await conn.copy_to_table(
                 self.table.name,
-                source=io.BytesIO(payload),
+                source=_in_one_message(payload),
                 columns=self._columns,
                 schema_name=self.schema_name,
                 format=self.format,
@@ -401,7 +418,7 @@ class PostgresBackend:
         if self.method == "copy":
             await conn.copy_to_table(
                 "_bulkload_stage",
-                source=io.BytesIO(payload),
+                source=_in_one_message(payload),
                 columns=self._columns,
                 format=self.format,
             )

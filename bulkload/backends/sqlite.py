@@ -30,6 +30,7 @@ from bulkload.backends.base import BatchKey, ErrorKind, TableSpec, finish_despit
 from bulkload.backends.sql import CHECKPOINT_TABLE, quote_identifier
 from bulkload.config import TargetOptions
 from bulkload.errors import TargetError, TargetUnreachable, UsageError
+from bulkload.phase_times import phase
 
 # "INTERNAL: failed to execute: NOT NULL constraint failed: t.v" and
 # "IO: [SQLite] Failed to prepare query: file is not a database" -> the SQLite part
@@ -147,7 +148,8 @@ class SQLiteBackend:
         await self._run(self._open, table)
 
     def encode(self, batch: pa.RecordBatch) -> pa.RecordBatch:
-        return bindable(batch)
+        with phase("encode"):
+            return bindable(batch)
 
     async def write(self, payload: pa.RecordBatch, key: BatchKey | None = None) -> None:
         loop = asyncio.get_running_loop()
@@ -318,20 +320,21 @@ class SQLiteBackend:
             conn.run(f"CREATE TABLE {name} ({columns})")
 
     def _write(self, batch: pa.RecordBatch, key: BatchKey | None) -> None:
-        conn = self._connection
-        assert conn is not None, "open() was not called"
-        try:
-            conn.run("BEGIN IMMEDIATE")
-            if key is not None and not self._record_key(conn, key):
-                conn.run("ROLLBACK")  # committed before: a retry of a batch that made it
-                return
-            conn.ingest(self._table, batch)
-            conn.run("COMMIT")
-        except BaseException as exc:
-            conn.rollback_if_open()
-            if isinstance(exc, adbc.Error):
-                raise SQLiteError(_message(exc)) from exc
-            raise
+        with phase("write"):
+            conn = self._connection
+            assert conn is not None, "open() was not called"
+            try:
+                conn.run("BEGIN IMMEDIATE")
+                if key is not None and not self._record_key(conn, key):
+                    conn.run("ROLLBACK")  # committed before: a retry of a batch that made it
+                    return
+                conn.ingest(self._table, batch)
+                conn.run("COMMIT")
+            except BaseException as exc:
+                conn.rollback_if_open()
+                if isinstance(exc, adbc.Error):
+                    raise SQLiteError(_message(exc)) from exc
+                raise
 
 
 class SQLiteError(Exception):

@@ -31,6 +31,7 @@ from bulkload.engine.writer import (
     WriteAbandoned,
     in_flight_limit,
 )
+from bulkload.phase_times import phase
 from bulkload.sources import BatchSource, SourceFile
 from bulkload.sources.batch import SourceBatch
 from bulkload.stats.run import RunStats
@@ -153,7 +154,8 @@ class Engine:
                 self._source = source
                 readers = _Readers(files, running=min(self.options.readers, len(files) + 1))
                 readers.first = (first, batches)
-                await self._fan_out(readers)
+                with phase("event loop: engine, driver"):  # CPU of the loop's thread
+                    await self._fan_out(readers)
             finally:
                 await self.backend.close()
             stats.outcome = "interrupted" if self.control.stop_requested else "completed"
@@ -252,8 +254,9 @@ class Engine:
                     continue
                 work.passed_over += skipped
                 skipped = 0
-                if not channel.put(work):
-                    return
+                with phase("queue full: wait"):
+                    if not channel.put(work):
+                        return
             if skipped and not channel.put(_Work(None, [], passed_over=skipped)):
                 return
 

@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from bulkload.config import SourceOptions
 from bulkload.errors import InputError
+from bulkload.phase_times import phase
 from bulkload.sources.batch import CsvDialect, Rejection, SourceBatch, csv_line
 from bulkload.sources.csv_reader import csv_delimiter, read_csv
 from bulkload.sources.discovery import STDIN, SourceFile, discover
@@ -75,7 +76,7 @@ class BatchSource:
         rebatched = _rebatch(chunks, self.options.batch_size)
         for index, raw in enumerate(self._budget.take(rebatched)):
             produced = True
-            with _naming(source):
+            with _naming(source), phase("type"):
                 batch = self._typed(source, index, raw, dialect)
             yield batch
         if not produced and not self._budget.exhausted:
@@ -159,7 +160,8 @@ def _rebatch(chunks: Iterator[RawChunk], size: int) -> Iterator[RawChunk]:
             pending.append(chunk)
             pending_rows += chunk.data.num_rows
             while pending_rows >= size:
-                merged = _merge(pending)
+                with phase("rebatch"):
+                    merged = _merge(pending)
                 yield _slice(merged, 0, size, merged.rejected, merged.bytes_read)
                 tail = _slice(merged, size, merged.data.num_rows - size, (), 0)
                 pending, pending_rows = [tail], tail.data.num_rows

@@ -21,6 +21,7 @@ import pyarrow.csv as pacsv
 
 from bulkload.config import CsvOptions
 from bulkload.errors import InputError
+from bulkload.phase_times import phase
 from bulkload.sources.batch import Rejection
 from bulkload.sources.discovery import STDIN, SourceFile
 from bulkload.sources.large_rows import line_of_large_row
@@ -177,7 +178,7 @@ def _chunks(
     invalid_numbers: list[int] = []  # record numbers of ragged rows, ascending
     while True:
         last_line = header_rows + valid_seen + len(invalid_numbers)
-        with read_errors(source.name, _explain, last_line), _straddling():
+        with read_errors(source.name, _explain, last_line), _straddling(), phase("read/parse"):
             try:
                 batch = reader.read_next_batch()
             except StopIteration:
