@@ -21,7 +21,7 @@ from bulkload.bench.sweep import BenchData, FileData, Sweep, SweepSpec, Syntheti
 from bulkload.config import BenchConfig, TargetOptions
 from bulkload.engine.runner import RunControl
 from bulkload.engine.writer import one_line
-from bulkload.errors import UsageError
+from bulkload.errors import BulkloadError, UsageError
 from bulkload.process_signals import StopSignals
 from bulkload.redact import redact_text, redact_url
 from bulkload.report.bench_progress import BenchProgress
