@@ -38,8 +38,14 @@ class SweepResult:
     recommendation: str = ""
     usl: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
-    outcome: str = "completed"  # completed | interrupted | failed
+    outcome: str = "completed"  # completed | interrupted | failed | aborted (a gate)
     error: str | None = None
+    #: --threshold gates: [{expression, level, measured, allowed, ok}]
+    thresholds: list[dict[str, Any]] = field(default_factory=list)
+    #: --baseline: the comparison with the saved run (bulkload.bench.compare)
+    comparison: dict[str, Any] | None = None
+    #: --shard i/N: {index, count}, the share of the work this run did
+    shard: dict[str, int] | None = None
 
     @property
     def rows_written(self) -> int:
@@ -81,6 +87,9 @@ class SweepResult:
             "usl": self.usl,
             "warnings": self.warnings,
             "levels": [level.to_dict() for level in self.levels],
+            "thresholds": self.thresholds,
+            "comparison": self.comparison,
+            "shard": self.shard,
         }
 
     @classmethod
@@ -111,9 +120,31 @@ class SweepResult:
                 warnings=list(data["warnings"]),
                 outcome=data["outcome"],
                 error=data["error"],
+                # absent from results saved before CI gates existed
+                thresholds=list(data.get("thresholds") or []),
+                comparison=data.get("comparison"),
+                shard=data.get("shard"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(f"malformed bench result: {exc!r}", source=source) from None
+
+
+def load_result(path: str) -> SweepResult:
+    """Read a saved ``--json`` result; InputError (exit 3) naming the file otherwise."""
+    import json
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except FileNotFoundError:
+        raise InputError("no such file", source=path) from None
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}", source=path) from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"not JSON: {exc}", source=path) from None
+    if not isinstance(data, dict):
+        raise InputError("not a bulkload bench result (not a JSON object)", source=path)
+    return SweepResult.from_dict(data, source=path)
 
 
 def machine_facts() -> dict[str, Any]:
