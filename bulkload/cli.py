@@ -8,6 +8,7 @@ This is the only module that knows about exit codes and the terminal. Exit codes
     3  bad usage, configuration or input file
     4  interrupted (Ctrl-C / SIGTERM)
     5  target unavailable: cannot connect, open or create the table
+   99  bench / report: a --threshold gate failed, or a level regressed past --baseline
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import typer
 from typer.core import TyperCommand, TyperGroup, TyperOption
 
 from bulkload import __version__
+from bulkload.cli_report import report_app
 from bulkload.config import build_bench_config, build_import_config, load_profile, merge_options
 from bulkload.errors import AbortedError, BulkloadError
 from bulkload.options import BENCH, IMPORT, Option, flag, options_for
@@ -310,6 +312,9 @@ def forget_checkpoints_command(
         if checkpoint is not None:
             checkpoint.unlink(missing_ok=True)
         print(f"removed {removed} checkpoint key(s) of table {table!r} from {backend.describe()}")
+
+
+app.add_typer(report_app)
 
 
 @app.command("backends", cls=_Command)

@@ -1005,6 +1005,11 @@ def commands_of(name: str) -> frozenset[str]:
     return option.commands if option else frozenset()
 
 
+def help_of(name: str) -> str:
+    """An option's help (with its default), for commands that declare it by hand."""
+    return _BY_NAME[name].full_help
+
+
 def default_of(name: str) -> Any:
     """The typed default of an option: the dataclasses take their defaults from here."""
     return _BY_NAME[name].value(None)

@@ -82,7 +82,7 @@ class Comparison:
 
     def regression_lines(self) -> list[str]:
         return [
-            f"{level.label}: {_describe(change)} (more than {self.max_regression:.0%} worse)"
+            f"{level.label}: {_describe(change)} (more than {self.max_regression * 100:g}% worse)"
             for level in self.levels
             for change in level.regressions
         ]
@@ -151,10 +151,11 @@ def _changes(base: LevelResult, run: LevelResult, max_regression: float) -> list
 
 
 def _describe(change: Change) -> str:
-    unit = " ms" if change.figure in ("p50", "p99") else ""
+    shape = "{:,.3f} ms" if change.figure in ("p50", "p99") else "{:,.0f}"
     relative = change.relative
     shown = "new" if relative is None else f"{relative:+.1%}"
-    return f"{change.figure} {change.base:,.4g}{unit} → {change.run:,.4g}{unit} ({shown})"
+    before, after = shape.format(change.base), shape.format(change.run)
+    return f"{change.figure} {before} → {after} ({shown})"
 
 
 def _key_dict(key: LevelKey) -> dict[str, Any]:
