@@ -33,8 +33,8 @@ def saved(tmp_path: Path, name: str) -> dict[str, Any]:
 
 def test_passing_gates_exit_0_and_are_saved_in_the_json(run_cli, tmp_path: Path):
     result = bench(
-        run_cli, "--json", "run.json",
-        "--threshold", "p99<1s", "--threshold", "rows_per_s@all>10", "--threshold", "error_rate@4<1%",
+        run_cli, "--json", "run.json", "--threshold", "p99<1s",
+        "--threshold", "rows_per_s@all>10", "--threshold", "error_rate@4<1%",
     )  # fmt: skip
     assert result.code == 0, result.stderr
     gates = saved(tmp_path, "run.json")["thresholds"]
