@@ -51,7 +51,8 @@ def _span(first_and_count: tuple[int, int]) -> tuple[int, int]:
 
 
 def test_merged_half_shards_equal_a_single_run(run_cli, tmp_path: Path):
-    common = ("--to", "sim://?latency=5ms", "--sweep", "2,4", "--batches", "40")
+    # 50 ms: the timer jitter of a loaded machine is small beside it
+    common = ("--to", "sim://?latency=50ms", "--sweep", "2,4", "--batches", "40")
     bench(run_cli, *common, "--json", "single.json")
     bench(run_cli, *common, "--shard", "1/2", "--json", "s1.json")
     bench(run_cli, *common, "--shard", "2/2", "--json", "s2.json")
@@ -73,7 +74,7 @@ def test_merged_half_shards_equal_a_single_run(run_cli, tmp_path: Path):
         added = LatencyHistogram.decode(a["latency_hdr"])
         added.merge(LatencyHistogram.decode(b["latency_hdr"]))
         assert whole.latency.percentile_ms(99) == added.percentile_ms(99)
-        assert both["latency_ms"]["p99"] == pytest.approx(one["latency_ms"]["p99"], rel=0.25)
+        assert both["latency_ms"]["p99"] == pytest.approx(one["latency_ms"]["p99"], rel=0.3)
         # shards one after another: throughput over both windows
         assert both["elapsed_s"] == pytest.approx(a["elapsed_s"] + b["elapsed_s"], rel=0.05)
     document = json.loads((tmp_path / "all.json").read_text())
@@ -87,19 +88,20 @@ def test_shards_write_no_key_twice(run_cli, tmp_path: Path):
         conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, int_1, float_2)")
     # 6 batches per shard (and at most 2 more in flight): within a shard's own keys
     common = ("--to", f"sqlite:///{db}", "--table", "t", "--sweep", "2", "--batches", "12")
-    written = 0
+    written = []
     for index in (1, 2):
         bench(run_cli, *common, "--shard", f"{index}/2", "--json", f"s{index}.json")
         (level,) = levels(tmp_path, f"s{index}.json")
         assert level["rows_rejected"] == 0 and level["batches_failed"] == 0
-        written += level["rows_written"]
+        written.append(level["rows_written"])
     with sqlite3.connect(db) as conn:
-        count, distinct, low, high = conn.execute(
-            "SELECT count(*), count(DISTINCT id), min(id), max(id) FROM t"
+        count, distinct, first, second, beyond = conn.execute(
+            "SELECT count(*), count(DISTINCT id), sum(id < 2000), sum(id BETWEEN 2000 AND 3999),"
+            " sum(id >= 4000) FROM t"
         ).fetchone()
-        first_shard_max = conn.execute("SELECT max(id) FROM t WHERE id < 2000").fetchone()[0]
-    assert count == distinct == written >= 1200
-    assert low == 0 and 2000 <= high < 4000 and first_shard_max < 2000  # key ranges
+    assert count == distinct == sum(written) >= 1200
+    # shard 1 wrote keys 0..1999 only, shard 2 keys 2000..3999 only
+    assert (first, second, beyond) == (written[0], written[1], 0)
 
 
 def test_file_shards_take_disjoint_batches(run_cli, tmp_path: Path):
