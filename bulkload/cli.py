@@ -28,6 +28,7 @@ from bulkload.cli_report import report_app
 from bulkload.config import build_bench_config, build_import_config, load_profile, merge_options
 from bulkload.errors import AbortedError, BulkloadError
 from bulkload.options import BENCH, IMPORT, Option, flag, options_for
+from bulkload.process_signals import StopSignals
 
 # Start-up time matters (bulkload --help, short runs): what a command needs beyond typer
 # (asyncio, rich, pyarrow, the engine, the backends) is imported when it runs.
@@ -189,7 +190,6 @@ _registry_command(
 def _run_import(settings: ImportConfig) -> int:
     """Run with progress and signal handling; print the summary; return the exit code."""
     import asyncio
-    import signal
 
     from rich.console import Console
 
@@ -214,43 +214,48 @@ def _run_import(settings: ImportConfig) -> int:
     async def watch(run_stats: RunStats) -> None:
         await ProgressReporter(run_stats, err, mode).run()
 
+    def stop() -> None:
+        control.request_stop()
+        err.print(
+            "bulkload: stopping: finishing the batches in flight (Ctrl-C again to abort at once)",
+            highlight=False,
+        )
+
+    signals = StopSignals(stop)
+
     async def main() -> None:
-        loop = asyncio.get_running_loop()
-        task = asyncio.current_task()
-        assert task is not None
-
-        def on_signal() -> None:
-            if control.stop_requested:
-                task.cancel()  # second signal: abort now; transactions in flight roll back
-                return
-            control.request_stop()
-            err.print(
-                "bulkload: stopping: finishing the batches in flight "
-                "(Ctrl-C again to abort at once)",
-                highlight=False,
-            )
-
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, on_signal)
+        signals.attach()  # from now on the second signal cancels this task
         await load_async(settings, stats=stats, watcher=watch, control=control)
 
-    try:
-        asyncio.run(main())
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        stats.outcome = "interrupted"
+    with signals:
+        try:
+            asyncio.run(main())
+        except (KeyboardInterrupt, asyncio.CancelledError):
+            stats.outcome = "interrupted"
+            _finish(stats, json_path, out)
+            return EXIT_INTERRUPTED
+        except Exception as error:
+            # "aborted": the run stopped itself (--max-errors...); "failed": anything else.
+            stats.outcome = "aborted" if isinstance(error, AbortedError) else "failed"
+            message = redact_text(_error_message(error), _secrets(settings))
+            with contextlib.suppress(BulkloadError):  # the error that ended the run comes first
+                _finish(stats, json_path, out, error=message)
+            if isinstance(error, BulkloadError) and stats.rows_loaded:
+                raise type(error)(f"{error}{_loaded_before(stats, settings)}") from None
+            raise
         _finish(stats, json_path, out)
-        return EXIT_INTERRUPTED
-    except Exception as error:
-        # "aborted": the run stopped itself (--max-errors...); "failed": anything else.
-        stats.outcome = "aborted" if isinstance(error, AbortedError) else "failed"
-        message = redact_text(_error_message(error), _secrets(settings))
-        with contextlib.suppress(BulkloadError):  # the error that ended the run comes first
-            _finish(stats, json_path, out, error=message)
-        raise
-    _finish(stats, json_path, out)
-    if stats.outcome == "interrupted":
+    if stats.outcome == "interrupted" or control.stop_requested:
         return EXIT_INTERRUPTED
     return EXIT_REJECTED if stats.rows_rejected else EXIT_OK
+
+
+def _loaded_before(stats: RunStats, settings: ImportConfig) -> str:
+    """What a failed run had already loaded (and, with a checkpoint, how to go on)."""
+    rows = stats.rows_loaded
+    loaded = f"{rows:,} {'row was' if rows == 1 else 'rows were'} loaded before this error"
+    if settings.engine.checkpoint:
+        return f" ({loaded}; run the same command with --resume to load the rest)"
+    return f" ({loaded})"
 
 
 def _finish(
@@ -378,6 +383,10 @@ _command_line: list[str] = []
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     _command_line[:] = ["bulkload", *(sys.argv[1:] if argv is None else argv)]
+    if argv is None:  # the console script: this process ends with the command
+        import bulkload.process_signals
+
+        bulkload.process_signals.ignore_after_run = True
     try:
         code = app(args=argv, prog_name="bulkload", standalone_mode=False)
     except typer.TyperException as exc:  # unknown option, bad value, missing argument

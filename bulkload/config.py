@@ -77,6 +77,18 @@ class TargetOptions:
     pg_format: str = default_of("pg_format")  # COPY format: binary (pgpq) or csv
     on_conflict: str | None = None  # nothing | update
     key: tuple[str, ...] | None = None
+    # HTTP (http://, https://): one request per batch
+    http_method: str = default_of("http_method")
+    http_headers: tuple[str, ...] = ()  # "Name: value", ${ENV} expanded when opened
+    http_format: str = default_of("http_format")  # json | ndjson | csv | parquet | arrow
+    http_compression: str | None = None  # gzip | zstd
+    http_client: str = default_of("http_client")  # auto (h1, or curl behind a proxy)
+    http_preset: str | None = None  # elasticsearch | opensearch | clickhouse
+    http_idempotency_key: str | None = None  # header carrying a stable key per batch
+    insecure: bool = False  # skip TLS verification
+    ca_cert: str | None = None
+    client_cert: str | None = None
+    client_key: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -13,6 +13,7 @@ import bz2
 import gzip
 import io
 import json
+import re
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -229,3 +230,19 @@ def test_read_error_into_postgresql(name: str, run_cli, tmp_path: Path, pg):
         return sql(f'SELECT count(*) FROM "{schema}"."{table}"')[0][0] if found else 0
 
     _check(result, case, count)
+
+
+def test_the_error_line_says_what_was_already_loaded_and_how_to_go_on(run_cli, write_file):
+    text = "id,v\n" + "".join(f"{i},{i}\n" for i in range(100_000))
+    packed = gzip.compress(text.encode())
+    write_file("cut.csv.gz", packed[: len(packed) // 2])
+    plain = run_cli("import", "cut.csv.gz", "--to", "sqlite:///a.db", "--table", "t", "-q")
+    assert plain.code == 3
+    assert re.search(r"\(([\d,]+) rows were loaded before this error\)$", plain.error_line)
+    resumable = run_cli(
+        "import", "cut.csv.gz", "--to", "sqlite:///b.db", "--table", "t", "-q",
+        "--checkpoint", "c.json",
+    )  # fmt: skip
+    assert resumable.error_line.endswith(
+        "rows were loaded before this error; run the same command with --resume to load the rest)"
+    )

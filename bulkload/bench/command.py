@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -28,6 +27,7 @@ from bulkload.bench.sweep import BenchData, FileData, Sweep, SweepSpec, Syntheti
 from bulkload.config import BenchConfig, GateOptions, TargetOptions
 from bulkload.engine.runner import RunControl
 from bulkload.errors import BulkloadError, UsageError
+from bulkload.process_signals import StopSignals
 from bulkload.redact import redact_text, redact_url
 from bulkload.report.bench_progress import BenchProgress
 from bulkload.report.bench_view import render_sweep
@@ -68,20 +68,14 @@ def run_bench(config: BenchConfig, *, argv: Sequence[str] = ()) -> int:
     result = sweep.result
     mode = ProgressReporter.choose_mode(run.report.progress, run.report.quiet, err)
 
+    def stop() -> None:
+        control.request_stop()
+        err.print("bulkload: stopping after this level (Ctrl-C again to stop at once)")
+
+    signals = StopSignals(stop)
+
     async def main() -> None:
-        loop = asyncio.get_running_loop()
-        task = asyncio.current_task()
-        assert task is not None
-
-        def on_signal() -> None:
-            if control.stop_requested:
-                task.cancel()  # second signal: stop at once
-                return
-            control.request_stop()
-            err.print("bulkload: stopping after this level (Ctrl-C again to stop at once)")
-
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, on_signal)
+        signals.attach()  # from now on the second signal cancels this task
         progress = asyncio.create_task(BenchProgress(sweep.progress, err, mode).run())
         try:
             await sweep.run()
@@ -89,25 +83,24 @@ def run_bench(config: BenchConfig, *, argv: Sequence[str] = ()) -> int:
             progress.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await progress
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(sig)
 
     failure: BulkloadError | None = None
-    try:
-        asyncio.run(main())
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        result.outcome = "interrupted"
-    except BulkloadError as exc:
-        result.outcome, result.error, failure = "failed", str(exc), exc
-    if stopped_by_gate and result.outcome in ("completed", "interrupted"):
-        result.outcome = "aborted"
-    elif control.stop_requested and result.outcome == "completed":
-        result.outcome = "interrupted"
-    verdict = judge_run(result, gates, baseline)
-    render_sweep(result, out)
-    render_verdict(verdict, out)
-    if run.report.json_path:
-        write_document(result.to_dict(), run.report.json_path)
+    with signals:
+        try:
+            asyncio.run(main())
+        except (KeyboardInterrupt, asyncio.CancelledError):
+            result.outcome = "interrupted"
+        except BulkloadError as exc:
+            result.outcome, result.error, failure = "failed", str(exc), exc
+        if stopped_by_gate and result.outcome in ("completed", "interrupted"):
+            result.outcome = "aborted"
+        elif control.stop_requested and result.outcome == "completed":
+            result.outcome = "interrupted"
+        verdict = judge_run(result, gates, baseline)
+        render_sweep(result, out)
+        render_verdict(verdict, out)
+        if run.report.json_path:
+            write_document(result.to_dict(), run.report.json_path)
     # every output is written: now the exit code
     if failure is not None:
         raise failure

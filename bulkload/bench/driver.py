@@ -25,6 +25,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from bulkload.bench.pool import BatchPool, PooledBatch
 from bulkload.engine.writer import BatchWriter, one_line
@@ -32,7 +33,7 @@ from bulkload.errors import AbortedError, BulkloadError
 from bulkload.stats.level import LevelResult
 from bulkload.stats.run import RunStats
 
-_YIELD_EVERY = 8
+_YIELD_EVERY = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,8 +194,9 @@ class LevelDriver:
 
     async def _closed_writer(self) -> None:
         written = 0
+        task = asyncio.current_task()
         while self._may_send():
-            await self._write(self.pool.next(), due=None)
+            await self._write(self.pool.next(), due=None, task=task)
             written += 1
             if written % _YIELD_EVERY == 0:
                 # a target that answers without suspending (null, a no-op) would
@@ -242,10 +244,14 @@ class LevelDriver:
 
     # ------------------------------------------------------------------ one write
 
-    async def _write(self, batch: PooledBatch, *, due: float | None) -> None:
+    async def _write(
+        self, batch: PooledBatch, *, due: float | None, task: asyncio.Task[Any] | None = None
+    ) -> None:
         self._gauge.change(+1)
         try:
-            error = await self.writer.write_with_retries(batch.payload, batch.data, None, due=due)
+            error = await self.writer.write_with_retries(
+                batch.payload, batch.data, None, due=due, task=task
+            )
         except AbortedError:  # transient errors outlasted the retries
             self.writer.stats.batches_failed += 1
         except BulkloadError as exc:  # the target is unusable: the level fails

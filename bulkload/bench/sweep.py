@@ -246,7 +246,10 @@ class Sweep:
         self.progress.index += 1
         self.progress.driver = driver
         self.progress.status = plan.label
-        outcome = await driver.run()
+        try:
+            outcome = await driver.run()
+        finally:
+            await writer.aclose()
         self.progress.driver = None
         if outcome.outcome == "interrupted":
             self.result.outcome = "interrupted"

@@ -254,6 +254,7 @@ class _Execution:
             for task in window:
                 task.cancel()
             await asyncio.gather(*window, return_exceptions=True)
+            await self.writer.aclose()
             await self.backend.close()
 
     async def _one(self, batch: pa.RecordBatch) -> ExecutionResult:

@@ -374,6 +374,8 @@ class AsyncLoader:
             self._loop.run(self._stop_flusher())
             self.wait_completion()
             concurrent.futures.wait(list(self._writes))
+            if self._writer is not None:
+                self._loop.run(self._writer.aclose())
             if self._opened is not None:
                 try:
                     self._loop.run(self.backend.close())

@@ -163,6 +163,7 @@ class Engine:
                 stats.outcome = "aborted"
             raise
         finally:
+            await self.writer.aclose()
             stats.finished_at = self._clock()
             if self._checkpoint is not None:
                 self._checkpoint.save()

@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Protocol, cast, runtime_checkable
 
 import pyarrow as pa
 
@@ -25,6 +25,8 @@ from bulkload.engine.retry import RetryPolicy
 from bulkload.errors import AbortedError, BulkloadError, TargetError
 from bulkload.sources.batch import Rejection
 from bulkload.stats.run import RunStats
+
+_CLOSED = BreakerState.CLOSED  # an enum member looked up per write costs a descriptor call
 
 
 class Tally:
@@ -93,6 +95,11 @@ class BatchWriter:
             sleep=sleep,
         )
 
+    async def aclose(self) -> None:
+        """Stop the timeout watchdog (owned here); call when no write is in flight."""
+        if self._deadlines is not None:
+            await self._deadlines.aclose()
+
     def throttle_for(self, batch_rows: int) -> Throttle:
         """The throttle, its burst sized to one batch of ``batch_rows`` rows."""
         self.throttle = Throttle(
@@ -114,11 +121,13 @@ class BatchWriter:
         payload: Any = None,
         key_source: str | None = None,
         tally: Tally | None = None,
+        item_retries: int = 0,
     ) -> None:
         """Write ``data`` (rows ``offset``.. of ``origin``); on a permanent error, split
         the rows in two until the bad ones are isolated and rejected, and every good one
         loaded. ``payload`` is the already encoded ``data``, if any. ``tally`` counts the
-        rows settled, so a caller interrupted half-way knows which rows are done."""
+        rows settled, so a caller interrupted half-way knows which rows are done.
+        ``item_retries``: rounds of rows a partial failure asked to resend so far."""
         tally = tally if tally is not None else Tally()
         count = data.num_rows
         if count == 0:
@@ -133,6 +142,9 @@ class BatchWriter:
             raise
         if error is None:
             self._loaded(count, key, tally)
+            return
+        if isinstance(error, PartialFailure):
+            await self._settle_partial(data, origin, offset, key_source, tally, error, item_retries)
             return
         if count == 1:
             self.reject(origin.rejection(offset, one_line(error)))
@@ -149,6 +161,47 @@ class BatchWriter:
                 tally=tally,
             )
 
+    async def _settle_partial(
+        self,
+        data: pa.RecordBatch,
+        origin: RowOrigin,
+        offset: int,
+        key_source: str | None,
+        tally: Tally,
+        error: BaseException,
+        item_retries: int,
+    ) -> None:
+        """The target named the rows it refused and those to resend (a bulk API's
+        per-item report): no bisection needed. Every other row was stored."""
+        report = cast(PartialFailure, error)
+        refused = report.rejected_rows
+        resend = sorted(set(report.retry_rows) - set(refused))
+        unsettled = set(refused) | set(resend)
+        for start, rows in _runs(i for i in range(data.num_rows) if i not in unsettled):
+            key = BatchKey(key_source, origin.index, offset + start, rows) if key_source else None
+            self._loaded(rows, key, tally)
+        for row in sorted(refused):
+            self.reject(origin.rejection(offset + row, refused[row]))
+            tally.rows += 1
+        if not resend:
+            return
+        cause = f"{len(resend)} item(s) to resend: {one_line(error)}"
+        if item_retries >= self.retry.retries:
+            raise AbortedError(
+                f"{self.backend.describe()}: gave up after {self.retry.retries} retries: {cause}"
+            )
+        self.stats.retried(cause)
+        await self._sleep(self.retry.wait(item_retries + 1, self._rng, _retry_after(error)))
+        for start, rows in _runs(resend):
+            await self.deliver(
+                data.slice(start, rows),
+                origin,
+                offset=offset + start,
+                key_source=key_source,
+                tally=tally,
+                item_retries=item_retries + 1,
+            )
+
     def _loaded(self, count: int, key: BatchKey | None, tally: Tally) -> None:
         self.stats.rows_loaded += count
         tally.rows += count
@@ -161,39 +214,46 @@ class BatchWriter:
         self._abandoning = True
 
     async def write_with_retries(
-        self, payload: Any, data: pa.RecordBatch, key: BatchKey | None, *, due: float | None = None
+        self,
+        payload: Any,
+        data: pa.RecordBatch,
+        key: BatchKey | None,
+        *,
+        due: float | None = None,
+        task: asyncio.Task[Any] | None = None,
     ) -> BaseException | None:
         """None when written; the error when the rows are bad (permanent). Raises when the
         target is unusable or transient errors outlast the retries.
 
         ``due``: when the write was scheduled to start (bench's open model); latency is
-        then also measured from it, and a retry does not move it."""
+        then also measured from it, and a retry does not move it. ``task``: the current
+        task, when the caller knows it (saves looking it up per write)."""
         attempt = 0
         while True:
             if self.throttle.active:
                 admitted = await self.throttle.admit(data.num_rows, data.nbytes)
                 due = admitted if due is None else due
             probe = False
-            if self.breaker.state is not BreakerState.CLOSED:
+            if self.breaker.state is not _CLOSED:
                 probe = await self.breaker.before_write()
                 self.stats.breaker_state = self.breaker.state.value
             started = self._clock()
             deadlines = self._deadlines
-            task = deadlines.enter() if deadlines is not None else None
+            current = deadlines.enter(task) if deadlines is not None else None
             try:
                 try:
                     await self.backend.write(payload, key)
                 except CancelledAfterCommit:
-                    if task is None or deadlines is None or not deadlines.expired(task):
+                    if current is None or deadlines is None or not deadlines.expired(current):
                         raise
                     # our timeout fired, but the write committed: it succeeded
                 except asyncio.CancelledError:
-                    if task is not None and deadlines is not None and deadlines.expired(task):
+                    if current is not None and deadlines is not None and deadlines.expired(current):
                         raise TimeoutError from None
                     raise
                 finally:
-                    if task is not None and deadlines is not None:
-                        deadlines.leave(task)
+                    if current is not None and deadlines is not None:
+                        deadlines.leave(current)
             except BulkloadError:
                 self.breaker.record(False, probe)
                 raise
@@ -279,6 +339,31 @@ class BatchWriter:
             raise AbortedError(
                 f"too many rejected rows: {share:.2f}% of {read} > --max-errors {percent:g}%"
             )
+
+
+@runtime_checkable
+class PartialFailure(Protocol):
+    """A write the target took in part, naming the rows it did not store: a permanent
+    error (``classify`` says so) whose exception carries ``rejected_rows`` (row of the
+    written batch -> reason: refused for good) and ``retry_rows`` (rows to send again,
+    e.g. throttled items). The rows named in neither were stored."""
+
+    rejected_rows: Mapping[int, str]
+    retry_rows: Sequence[int]
+
+
+def _runs(rows: Iterable[int]) -> Iterator[tuple[int, int]]:
+    """Sorted row numbers as (start, length) stretches: 1,2,3,7 -> (1,3),(7,1)."""
+    start = length = 0
+    for row in rows:
+        if length and row == start + length:
+            length += 1
+            continue
+        if length:
+            yield start, length
+        start, length = row, 1
+    if length:
+        yield start, length
 
 
 def _retry_after(error: BaseException) -> float | None:

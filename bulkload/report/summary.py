@@ -51,7 +51,7 @@ def render_summary(stats: RunStats, console: Console, *, now: float | None = Non
         console.print("  batch write latency (ms):", highlight=False)
         console.print("    " + _percentiles(stats.latency), highlight=False)
         if stats.latency_from_due.count:
-            console.print("  from when each write was due (rate-limited):", highlight=False)
+            console.print("  including the wait for the rate limit:", highlight=False)
             console.print("    " + _percentiles(stats.latency_from_due), highlight=False)
         _histogram(stats.latency, console)
 

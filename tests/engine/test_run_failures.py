@@ -296,3 +296,31 @@ def test_a_sqlite_write_cancelled_while_committing_is_counted(tmp_path: Path):
     assert _in_thread(go()) is CancelledAfterCommit
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM t").fetchone()[0] == 200_000
+
+
+def test_no_task_outlives_a_run(tmp_path: Path):
+    """Structured concurrency: the timeout watchdog, the writers and the readers are all
+    owned and awaited; nothing is left running when run() returns, or fails."""
+    source = BatchSource(
+        build_import_config({"paths": [str(_csv(tmp_path))], "batch_size": BATCH}).source
+    )
+
+    async def run() -> set[asyncio.Task[Any]]:
+        backend = create_backend(TargetOptions(url="sim://?latency=1ms"))
+        await Engine(backend, EngineOptions(concurrency=4, timeout=30), RunStats()).run(
+            source, "t", "append"
+        )
+        return asyncio.all_tasks() - {asyncio.current_task()}
+
+    assert _in_thread(run()) == set()
+
+    async def failing() -> set[asyncio.Task[Any]]:
+        backend = create_backend(TargetOptions(url="sim://?latency=1ms"))
+        failing_source = _FailingSource(_csv(tmp_path), 3, READ_ERRORS["os-error"])
+        with pytest.raises(OSError):
+            await Engine(backend, EngineOptions(concurrency=4, timeout=30), RunStats()).run(
+                failing_source, "t", "append"
+            )
+        return asyncio.all_tasks() - {asyncio.current_task()}
+
+    assert _in_thread(failing()) == set()

@@ -81,7 +81,10 @@ def test_a_file_missing_a_column_is_named(run_cli, write_file):
     write_file("m2.csv", "a\n3\n")
     result = run_cli("import", "m1.csv", "m2.csv", "--table", "m", "--to", "null://", "-q")
     assert result.code == 3
-    assert result.error_line == ("bulkload: error: m2.csv: column 'b' is missing (columns are: a)")
+    assert result.error_line == (
+        "bulkload: error: m2.csv: column 'b' is missing (columns are: a) "
+        "(1 row was loaded before this error)"
+    )
 
 
 def _document_file(write_file, field_bytes: int):

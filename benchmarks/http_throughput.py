@@ -1,0 +1,258 @@
+"""HTTP client throughput: bulkload's HTTP backend against wrk, on one nginx.
+
+    python benchmarks/http_throughput.py [--seconds 5] [--in-flight 50]
+
+Starts nginx on 127.0.0.1 (a free port, a config of its own in a temp dir, answering
+``return 204``; installs ``nginx`` and ``wrk`` with apt-get when missing and run as
+root), then measures, for 1-row batches (~200-byte bodies) and 64 KB NDJSON batches:
+
+* wrk -t1 -cN            - the C load generator: what the server and loopback allow;
+* bulkload h1            - the HTTP backend's default client (asyncio protocols parsed by
+                           httptools), each write through the engine's BatchWriter
+                           (throttle, breaker, timeout, retry and latency accounting)
+                           with pre-encoded payloads, N writes in flight; also on the
+                           plain asyncio loop, as the CLI runs today;
+* bulkload curl          - the same through the libcurl multi handle (--http-client curl);
+* bulkload httpx         - the same through httpx, for comparison;
+* bulkload bench CLI     - ``bulkload bench --to http://127.0.0.1:PORT/ --sweep N
+                           --batch-size 1`` on synthetic rows, end to end (1-row case).
+
+It prints requests/s (and MB/s) of each and the ratios to wrk. Goals: >= 0.5x wrk's
+requests/s with 1-row batches, >= 0.6x wrk's MB/s with 64 KB batches. The event loop is
+uvloop when installed (the CLI runs on the plain asyncio loop).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pyarrow as pa
+
+from bulkload.backends.base import TableSpec
+from bulkload.backends.http import HttpBackend
+from bulkload.config import EngineOptions, TargetOptions
+from bulkload.engine.writer import BatchWriter
+from bulkload.stats import RunStats
+
+NGINX_CONF = """
+daemon off;
+worker_processes 1;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    client_max_body_size 16m;
+    client_body_buffer_size 128k;
+    keepalive_requests 1000000;
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{ return 204; }}
+    }}
+}}
+"""
+
+
+def ensure_tools() -> None:
+    missing = [tool for tool in ("nginx", "wrk") if not shutil.which(tool)]
+    if not missing:
+        return
+    if os.geteuid() != 0:
+        raise SystemExit(f"install {' '.join(missing)} first (apt-get install nginx wrk)")
+    subprocess.run(["apt-get", "update", "-qq"], check=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "install", "-y", "-qq", "nginx", "wrk"], check=True, env=env)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def start_nginx(where: Path) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    conf = where / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(dir=where, port=port))
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    proc = subprocess.Popen([nginx, "-c", str(conf), "-p", str(where)])
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+            return proc, port
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise SystemExit(f"nginx did not start; see {where}/error.log")
+
+
+def wrk(url: str, body: bytes, seconds: float, in_flight: int, where: Path) -> float:
+    script = where / "post.lua"
+    script.write_text(
+        f'wrk.method = "POST"\nwrk.body = {json.dumps(body.decode())}\n'
+        'wrk.headers["Content-Type"] = "application/x-ndjson"\n'
+    )
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{in_flight}", f"-d{seconds:g}s", "-s", str(script), url],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    match = re.search(r"Requests/sec:\s+([0-9.]+)", out)
+    if not match:
+        raise SystemExit(f"cannot read wrk's output:\n{out}")
+    return float(match.group(1))
+
+
+def batch_of(target_bytes: int) -> pa.RecordBatch:
+    """Rows of ~200 bytes of NDJSON each, enough to reach ``target_bytes``."""
+    rows = max(1, target_bytes // 200)
+    return pa.record_batch(
+        {
+            "id": list(range(rows)),
+            "event": ["page_view"] * rows,
+            "user": [f"user-{i:08d}" for i in range(rows)],
+            "payload": ["x" * 120] * rows,
+        }
+    )
+
+
+async def bulkload_rate(
+    url: str, client: str, batch: pa.RecordBatch, seconds: float, in_flight: int
+) -> tuple[float, int]:
+    """Requests/s through the engine's writer, N in flight, and the body size."""
+    backend = HttpBackend(url, TargetOptions(url=url, http_client=client))
+    await backend.open(TableSpec("bench", batch.schema, writers=in_flight))
+    payload = backend.encode(batch)
+    options = EngineOptions(concurrency=in_flight, timeout=30)
+    writer = BatchWriter(backend, options, RunStats())
+    done = 0
+    stop_at = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        nonlocal done
+        while time.perf_counter() < stop_at:
+            error = await writer.write_with_retries(payload, batch, None)
+            if error is not None:
+                raise error
+            done += 1
+
+    started = time.perf_counter()
+    try:
+        async with asyncio.TaskGroup() as group:
+            for _ in range(in_flight):
+                group.create_task(worker())
+    finally:
+        await backend.close()
+    return done / (time.perf_counter() - started), len(payload.body)
+
+
+def bench_cli_rate(url: str, client: str, seconds: float, in_flight: int, where: Path) -> float:
+    """Requests/s of ``bulkload bench`` itself (1-row synthetic batches), as a user runs it."""
+    summary = where / "bench.json"
+    subprocess.run(
+        [
+            *(sys.executable, "-m", "bulkload", "bench", "--to", url, "--table", "t"),
+            *("--synthetic", "rows=1000000,columns=4,seed=1", "--batch-size", "1"),
+            *("--sweep", str(in_flight), "--duration", f"{seconds:g}s", "--warmup", "1s"),
+            *("--http-client", client, "--json", str(summary), "-q"),
+        ],
+        check=True,
+        capture_output=True,
+        cwd=where,
+        timeout=300,
+    )
+    level = json.loads(summary.read_text())["levels"][0]
+    return float(level["batches"] / level["elapsed_s"])
+
+
+def run_loop(coro):  # type: ignore[no-untyped-def]
+    try:
+        import uvloop
+
+        return uvloop.run(coro)
+    except ImportError:
+        return asyncio.run(coro)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--in-flight", type=int, default=50)
+    args = parser.parse_args()
+    ensure_tools()
+    loop_name = "uvloop" if _has_uvloop() else "asyncio"
+    with tempfile.TemporaryDirectory(prefix="bulkload-nginx-") as tmp:
+        where = Path(tmp)
+        nginx, port = start_nginx(where)
+        url = f"http://127.0.0.1:{port}/"
+        try:
+            print(f"nginx on {url} (return 204), {args.in_flight} in flight, loop: {loop_name}")
+            for label, size in (("1-row batches", 1), ("64 KB batches", 64 * 1024)):
+                batch = batch_of(size)
+                probe = HttpBackend(url, TargetOptions(url=url)).encode(batch).body
+                # wrk before and after, the better one kept: on a shared machine the
+                # ratios are then conservative, not flattered by a busy moment of wrk's
+                wrk_rates = [wrk(url, probe, args.seconds, args.in_flight, where)]
+                results = {}
+                for client in ("h1", "curl", "httpx"):
+                    results[client] = run_loop(
+                        bulkload_rate(url, client, batch, args.seconds, args.in_flight)
+                    )
+                results["h1, asyncio loop"] = asyncio.run(
+                    bulkload_rate(url, "h1", batch, args.seconds, args.in_flight)
+                )
+                if size == 1:  # the CLI, end to end (synthetic rows, its own encoding)
+                    for client in ("h1", "curl"):
+                        rate = bench_cli_rate(url, client, args.seconds, args.in_flight, where)
+                        results[f"bench CLI, {client}"] = (rate, 0)
+                body_size = results["h1"][1]
+                wrk_rates.append(wrk(url, probe, args.seconds, args.in_flight, where))
+                wrk_rate = max(wrk_rates)
+                print(f"\n{label} ({body_size:,} bytes per request)")
+                print(
+                    f"  {'wrk -t1 (best of 2)':<26}{wrk_rate:>12,.0f} req/s "
+                    f"{_mb(wrk_rate, body_size)}"
+                )
+                for client, (rate, size_sent) in results.items():
+                    volume = _mb(rate, size_sent) if size_sent else f"{'(own rows)':>14}"
+                    print(
+                        f"  {'bulkload ' + client:<26}{rate:>12,.0f} req/s "
+                        f"{volume}  {rate / wrk_rate:.2f}x wrk"
+                    )
+        finally:
+            nginx.terminate()
+            nginx.wait(timeout=10)
+
+
+def _mb(rate: float, size: int) -> str:
+    return f"{rate * size / 1e6:>9,.1f} MB/s"
+
+
+def _has_uvloop() -> bool:
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,259 @@
+"""``http://`` and ``https://``: one request per batch to any ingest endpoint, or to a
+bulk API through a preset (Elasticsearch/OpenSearch ``_bulk``, ClickHouse).
+
+Delivery is at-least-once: a request whose connection broke after the body was sent
+may or may not have been applied, and is sent again. With ``--http-idempotency-key
+HEADER`` every request carries a key that is the same on every retry of the same rows,
+so a server that honours it stores them exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import re
+import urllib.request
+import uuid
+import warnings
+from dataclasses import dataclass
+from typing import ClassVar
+from urllib.parse import parse_qsl, urlsplit
+
+import pyarrow as pa
+
+from bulkload.backends.base import BatchKey, ErrorKind, TableSpec
+from bulkload.backends.http.errors import (
+    HttpItemsFailed,
+    HttpStatusError,
+    HttpTransportError,
+    classify,
+)
+from bulkload.backends.http.formats import compress
+from bulkload.backends.http.presets import PRESETS, Preset
+from bulkload.backends.http.transport import ClientSettings, Response, Transport
+from bulkload.config import TargetOptions
+from bulkload.errors import TargetError, TargetUnreachable, UsageError
+from bulkload.redact import redact_text, redact_url
+
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_SECRET_NAME = re.compile(r"(?i)auth|token|key|secret|password|passwd|cookie|session")
+DEFAULT_CONNECTIONS = 8
+
+
+class InsecureTransportWarning(UserWarning):
+    """--insecure: TLS certificates are not checked."""
+
+
+@dataclass(frozen=True, slots=True)
+class HttpPayload:
+    body: bytes  # compressed if asked
+    rows: int
+    request_key: str | None  # the idempotency key when the engine gives no BatchKey
+
+
+class HttpBackend:
+    schemes: ClassVar[tuple[str, ...]] = ("http", "https")
+    accepts_text = False  # JSON wants typed values; the server gets numbers as numbers
+
+    def __init__(self, url: str, options: TargetOptions):
+        self.url = url
+        self.options = options
+        self.headers = parse_headers(options.http_headers)
+        self._secrets = secrets_of(url, options.http_headers, self.headers)
+        self.preset: Preset = PRESETS[options.http_preset](url, options.http_format)
+        self.max_concurrency: int | None = None
+        if options.connections:
+            per_connection = options.requests_per_connection or 1
+            self.max_concurrency = options.connections * per_connection
+        if options.client_key and not options.client_cert:
+            raise UsageError("--client-key needs --client-cert")
+        for option, path in (
+            ("--ca-cert", options.ca_cert),
+            ("--client-cert", options.client_cert),
+            ("--client-key", options.client_key),
+        ):
+            if path and not os.path.isfile(path):
+                raise UsageError(f"{option}: no such file: {path}")
+        if options.insecure:
+            warnings.warn(
+                f"--insecure: the TLS certificate of {redact_url(url)} is not checked; "
+                "anyone on the path can read and change what is sent",
+                InsecureTransportWarning,
+                stacklevel=2,
+            )
+        self._transport: Transport | None = None
+        self._request_headers: tuple[tuple[str, str], ...] = ()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def open(self, table: TableSpec) -> None:
+        await self._check_reachable()
+        settings = ClientSettings(
+            connections=self.options.connections or table.writers or DEFAULT_CONNECTIONS,
+            verify=not self.options.insecure,
+            ca_cert=self.options.ca_cert,
+            client_cert=self.options.client_cert,
+            client_key=self.options.client_key,
+            headers=self.headers,
+        )
+        self._transport = make_transport(self.options.http_client, settings, self.url)
+        try:
+            await self.preset.open(table, self._send_plain)
+        except HttpTransportError as exc:
+            raise TargetError(f"{self.describe()}: {self._hide(str(exc))}") from None
+        headers = [("Content-Type", self.preset.content_type)]
+        if self.options.http_compression:
+            headers.append(("Content-Encoding", self.options.http_compression))
+        self._request_headers = tuple(headers)
+
+    async def _check_reachable(self) -> None:
+        """Fail at open, with the host named, rather than retrying a dead address."""
+        parts = urlsplit(self.url)
+        host = parts.hostname or "localhost"
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        if _proxied(self.url):
+            return  # reached through a proxy: only the request can tell
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 10)
+        except (OSError, TimeoutError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "timed out"
+            raise TargetUnreachable(
+                f"{self.describe()}: cannot connect to {host}:{port}: {reason}"
+            ) from None
+        writer.close()
+
+    async def _send_plain(self, method: str, url: str, body: bytes, content_type: str) -> Response:
+        assert self._transport is not None
+        return await self._transport.send(method, url, body, (("Content-Type", content_type),))
+
+    async def close(self) -> None:
+        if self._transport is not None:
+            transport, self._transport = self._transport, None
+            await transport.close()
+
+    # ------------------------------------------------------------------ writing
+
+    def encode(self, batch: pa.RecordBatch) -> HttpPayload:
+        body = compress(self.preset.body(batch), self.options.http_compression)
+        # random, not a content hash: two batches with the same rows must not share a key
+        # (the server would drop the second); retries reuse this payload, so its key
+        request_key = uuid.uuid4().hex if self.options.http_idempotency_key else None
+        return HttpPayload(body, batch.num_rows, request_key)
+
+    async def write(self, payload: HttpPayload, key: BatchKey | None = None) -> None:
+        if self._transport is None:
+            raise TargetError(f"{self.describe()}: write before open")
+        headers = self._request_headers
+        if self.options.http_idempotency_key:
+            headers = (*headers, (self.options.http_idempotency_key, idempotency_key(payload, key)))
+        try:
+            answer = await self._transport.send(
+                self.options.http_method, self.preset.url(), payload.body, headers
+            )
+            if not 200 <= answer.status < 300:
+                raise HttpStatusError(answer.status, answer.body, answer.retry_after)
+            self.preset.check(answer)
+        except (HttpStatusError, HttpTransportError, HttpItemsFailed) as exc:
+            exc.args = (self._hide(str(exc)),)  # a server may echo a token back
+            raise
+
+    def classify(self, error: BaseException) -> ErrorKind:
+        return classify(error)
+
+    def describe(self) -> str:
+        # redact_url knows the usual query names; ours also catch access_token, X-Key...
+        return self._hide(redact_url(self.url))
+
+    def _hide(self, text: str) -> str:
+        return redact_text(text, self._secrets)
+
+    async def committed_keys(self) -> list[BatchKey]:
+        return []
+
+    async def forget_checkpoints(self, table: str) -> int:
+        return 0
+
+
+def idempotency_key(payload: HttpPayload, key: BatchKey | None) -> str:
+    """Stable across retries: from the batch's origin when the engine gives it
+    (checkpointing: stable across reruns too), else the payload's own random key."""
+    if key is not None:
+        origin = f"{key.source}\0{key.index}\0{key.offset}\0{key.count}"
+        return hashlib.sha256(origin.encode()).hexdigest()[:32]
+    assert payload.request_key is not None
+    return payload.request_key
+
+
+def make_transport(client: str, settings: ClientSettings, url: str) -> Transport:
+    """``auto``: the lean HTTP/1.1 client, or libcurl when a proxy carries the request."""
+    if client == "auto":
+        client = "curl" if _proxied(url) else "h1"
+    if client == "h1":
+        from bulkload.backends.http.h1 import H1Transport
+
+        return H1Transport(settings, url)
+    if client == "httpx":
+        from bulkload.backends.http.transport import HttpxTransport
+
+        return HttpxTransport(settings)
+    from bulkload.backends.http.curl import CurlTransport
+
+    return CurlTransport(settings)
+
+
+def _proxied(url: str) -> bool:
+    """Whether the proxy variables (http_proxy, https_proxy, no_proxy) route ``url``."""
+    parts = urlsplit(url)
+    proxies = urllib.request.getproxies()
+    return parts.scheme in proxies and not urllib.request.proxy_bypass(parts.hostname or "")
+
+
+def parse_headers(specs: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """``Name: value`` items, ``${VAR}`` in values taken from the environment."""
+    headers = []
+    for spec in specs:
+        name, sep, value = spec.partition(":")
+        name = name.strip()
+        if not sep or not name or not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name):
+            shown = name if _SECRET_NAME.search(name) else spec
+            raise UsageError(f"--http-header expects 'Name: value', got {shown!r}")
+        headers.append((name, _expand(value.strip(), name)))
+    return tuple(headers)
+
+
+def _expand(value: str, header: str) -> str:
+    def variable(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in os.environ:
+            raise UsageError(f"--http-header {header}: environment variable {name} is not set")
+        return os.environ[name]
+
+    expanded = _ENV.sub(variable, value)
+    if "\r" in expanded or "\n" in expanded:
+        raise UsageError(f"--http-header {header}: a value cannot contain a line break")
+    return expanded
+
+
+def secrets_of(url: str, specs: tuple[str, ...], headers: tuple[tuple[str, str], ...]) -> list[str]:
+    """Everything that must never be printed: credential-like header values (and any
+    value that came from the environment), the URL's password and secret query values."""
+    found = [
+        value
+        for spec, (name, value) in zip(specs, headers, strict=True)
+        if _SECRET_NAME.search(name) or _ENV.search(spec)
+    ]
+    found += [value for name, value in _query_pairs(url) if _SECRET_NAME.search(name)]
+    parts = urlsplit(url)
+    if parts.password:
+        found.append(parts.password)
+    # a bearer token is also a secret without its "Bearer " prefix
+    found += [value.split(" ", 1)[1] for value in found if " " in value]
+    return sorted({s for s in found if len(s) >= 4}, key=len, reverse=True)
+
+
+def _query_pairs(url: str) -> list[tuple[str, str]]:
+    try:
+        return parse_qsl(urlsplit(url).query)
+    except ValueError:
+        return []

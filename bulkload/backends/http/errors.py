@@ -1,0 +1,95 @@
+"""What can go wrong with one request, and how the engine should take it.
+
+The transports translate their library's failures into these, so the backend classifies
+the same way whichever client carries the request.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Callable, Mapping
+
+from bulkload.backends.base import ErrorKind
+
+#: answers worth retrying: the server is busy, restarting or timed out on its side
+TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+#: the credentials are refused: retrying or bisecting cannot help
+FATAL_STATUSES = frozenset({401, 403})
+_HINTS = {
+    401: " (the server wants credentials: see --http-header)",
+    403: " (the credentials given may not write here)",
+}
+BODY_HEAD = 200  # bytes of a refusal's body kept in its rejection reason
+
+
+class HttpStatusError(Exception):
+    """The server answered with a status outside 2xx."""
+
+    def __init__(self, status: int, body: bytes, retry_after: float | None = None):
+        head = body[:BODY_HEAD].decode("utf-8", "replace")
+        head = " ".join(head.split())  # one line, whatever the server sent
+        hint = _HINTS.get(status, "")
+        super().__init__(f"HTTP {status}{hint}" + (f": {head}" if head else ""))
+        self.status = status
+        self.retry_after = retry_after  # read by the engine's retry policy
+
+
+class HttpTransportError(Exception):
+    """No answer: connection refused or reset, timeout, TLS failure, bad host."""
+
+    def __init__(self, message: str, *, transient: bool, retry_after: float | None = None):
+        super().__init__(message)
+        self.transient = transient
+        self.retry_after = retry_after
+
+
+class HttpItemsFailed(Exception):
+    """A bulk API took the request but refused some of its items (a partial failure).
+
+    ``rejected`` maps a row of the batch to its reason: those rows are refused for good.
+    ``retry`` lists the rows the server asks to have sent again (throttled items). Every
+    other row was stored. The engine's writer rejects, retries and counts accordingly.
+    """
+
+    def __init__(
+        self,
+        rejected: Mapping[int, str],
+        retry: tuple[int, ...] = (),
+        retry_after: float | None = None,
+    ):
+        super().__init__(
+            f"{len(rejected)} item(s) refused, {len(retry)} to retry"
+            + (f": {next(iter(rejected.values()))}" if rejected else "")
+        )
+        self.rejected_rows = dict(rejected)
+        self.retry_rows = retry
+        self.retry_after = retry_after
+
+
+def classify(error: BaseException) -> ErrorKind:
+    if isinstance(error, HttpStatusError):
+        if error.status in TRANSIENT_STATUSES:
+            return ErrorKind.TRANSIENT
+        if error.status in FATAL_STATUSES or not 400 <= error.status < 500:
+            return ErrorKind.FATAL  # 3xx, 501, 505...: no retry or bisection will help
+        return ErrorKind.PERMANENT
+    if isinstance(error, HttpTransportError):
+        return ErrorKind.TRANSIENT if error.transient else ErrorKind.FATAL
+    if isinstance(error, HttpItemsFailed):
+        return ErrorKind.PERMANENT
+    return ErrorKind.FATAL
+
+
+def parse_retry_after(value: str | None, now: Callable[[], float] = time.time) -> float | None:
+    """Seconds to wait from a Retry-After header: ``120`` or an HTTP date."""
+    if value is None:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max(0.0, when.timestamp() - now())

@@ -1,0 +1,217 @@
+"""A lean HTTP/1.1 client: asyncio protocols on a keep-alive pool, answers parsed by
+httptools (llhttp, the parser of Node.js, in C).
+
+The request head is written as bytes with the body in one ``write``; the parser's
+callbacks collect the status, ``Retry-After``, the body (chunked or not) and whether the
+server keeps the connection. No proxies: the backend hands proxied targets to libcurl.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections import deque
+from urllib.parse import urlsplit
+
+import httptools
+
+from bulkload.backends.http.errors import HttpTransportError, parse_retry_after
+from bulkload.backends.http.transport import ClientSettings, Response, ssl_context
+
+
+class _Connection(asyncio.Protocol):
+    """One connection, one request at a time."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self._parser = httptools.HttpResponseParser(self)
+        self._answer: asyncio.Future[Response] | None = None
+        self._body: list[bytes] = []
+        self._retry_after: bytes | None = None
+        self._got_bytes = False  # a byte of this request's answer arrived
+        self.alive = True
+
+    # asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self._got_bytes = True
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self._fail(HttpTransportError(f"malformed answer: {exc}", transient=True))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.alive = False
+        if isinstance(exc, ssl.SSLError):
+            reason = exc.reason or str(exc)
+            self._fail(HttpTransportError(f"TLS: {reason}", transient=False))
+        else:
+            self._fail(_Reset(got_bytes=self._got_bytes))
+
+    # httptools callbacks
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if name.lower() == b"retry-after":
+            self._retry_after = value
+
+    def on_body(self, body: bytes) -> None:
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        answer, self._answer = self._answer, None
+        if not self._parser.should_keep_alive():
+            self.alive = False
+        if answer is not None and not answer.done():
+            retry_after = None
+            if self._retry_after is not None:
+                retry_after = parse_retry_after(self._retry_after.decode("latin-1"))
+            status = self._parser.get_status_code()
+            answer.set_result(Response(status, b"".join(self._body), retry_after))
+
+    # use
+
+    def request(self, data: bytes, answer: asyncio.Future[Response]) -> None:
+        assert self.transport is not None
+        self._answer = answer
+        self._body = []
+        self._retry_after = None
+        self._got_bytes = False
+        self.transport.write(data)
+
+    def _fail(self, error: Exception) -> None:
+        self.alive = False
+        answer, self._answer = self._answer, None
+        if answer is not None and not answer.done():
+            answer.set_exception(error)
+        if self.transport is not None:
+            self.transport.close()
+
+    def close(self) -> None:
+        self.alive = False
+        if self.transport is not None:
+            self.transport.close()
+
+
+class _Reset(HttpTransportError):
+    def __init__(self, *, got_bytes: bool):
+        super().__init__("connection reset by the server", transient=True)
+        self.got_bytes = got_bytes
+
+
+class H1Transport:
+    """Keep-alive pool of at most ``connections`` connections to the target's host."""
+
+    def __init__(self, settings: ClientSettings, url: str):
+        parts = urlsplit(url)
+        self._host = parts.hostname or "localhost"
+        self._port = parts.port or (443 if parts.scheme == "https" else 80)
+        self._ssl = ssl_context(settings) if parts.scheme == "https" else None
+        default_port = self._port == (443 if parts.scheme == "https" else 80)
+        host_header = self._host if default_port else f"{self._host}:{self._port}"
+        if ":" in self._host:  # IPv6 literal
+            host_header = f"[{self._host}]" + ("" if default_port else f":{self._port}")
+        static = [("Host", host_header), *settings.headers]
+        self._static = "".join(f"{name}: {value}\r\n" for name, value in static)
+        self._limit = settings.connections
+        self._idle: deque[_Connection] = deque()
+        self._count = 0  # connections open or opening
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._loop = asyncio.get_running_loop()
+
+    async def send(
+        self, method: str, url: str, body: bytes, extra_headers: tuple[tuple[str, str], ...]
+    ) -> Response:
+        parts = urlsplit(url)
+        target = parts.path or "/"
+        if parts.query:
+            target += "?" + parts.query
+        extra = "".join(f"{name}: {value}\r\n" for name, value in extra_headers)
+        head = (
+            f"{method} {target} HTTP/1.1\r\n{self._static}{extra}"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode("latin-1")
+        data = head + body
+        for attempt in (1, 2):
+            connection, reused = await self._acquire()
+            answer: asyncio.Future[Response] = self._loop.create_future()
+            try:
+                connection.request(data, answer)
+                response = await answer
+            except _Reset as reset:
+                self._release(None, connection)
+                # a kept-alive connection the server had closed: once more on a new one,
+                # as libcurl does (it may have been applied: delivery is at-least-once)
+                if reused and not reset.got_bytes and attempt == 1:
+                    continue
+                raise
+            except BaseException:  # cancelled mid-request: the connection's state is lost
+                self._release(None, connection)
+                raise
+            self._release(connection if connection.alive else None, connection)
+            return response
+        raise AssertionError("unreachable")
+
+    async def _acquire(self) -> tuple[_Connection, bool]:
+        while True:
+            while self._idle:
+                connection = self._idle.pop()
+                if connection.alive:
+                    return connection, True
+                self._count -= 1
+            if self._count < self._limit:
+                self._count += 1
+                try:
+                    return await self._connect(), False
+                except BaseException:
+                    self._count -= 1
+                    self._wake()
+                    raise
+            waiter: asyncio.Future[None] = self._loop.create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            except BaseException:
+                if waiter.done() and not waiter.cancelled():
+                    self._wake()  # pass the turn on
+                raise
+
+    async def _connect(self) -> _Connection:
+        try:
+            _, connection = await self._loop.create_connection(
+                _Connection,
+                self._host,
+                self._port,
+                ssl=self._ssl,
+                server_hostname=self._host if self._ssl else None,
+            )
+        except ssl.SSLError as exc:
+            raise HttpTransportError(f"TLS: {exc.reason or exc}", transient=False) from None
+        except OSError as exc:
+            reason = exc.strerror or str(exc) or type(exc).__name__
+            raise HttpTransportError(f"cannot connect: {reason}", transient=True) from None
+        return connection
+
+    def _release(self, keep: _Connection | None, used: _Connection) -> None:
+        if keep is not None:
+            self._idle.append(keep)
+        else:
+            used.close()
+            self._count -= 1
+        self._wake()
+
+    def _wake(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    async def close(self) -> None:
+        while self._idle:
+            self._idle.pop().close()
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.cancel()

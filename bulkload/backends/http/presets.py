@@ -1,0 +1,186 @@
+"""How a batch is sent to a kind of server: plain (any ingest endpoint), or a real bulk
+API whose partial-failure report says which rows it refused.
+
+Adding a preset: subclass :class:`Preset`, set ``name``, override what differs —
+``url`` (where the batch goes), ``body`` (how rows become the request), ``open`` (create
+the table) and ``check`` (read a 2xx answer; raise :class:`HttpItemsFailed` naming the
+refused rows) — and add it to ``PRESETS`` (and its name to ``--http-preset``'s choices in
+options.py).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+import pyarrow as pa
+
+from bulkload.backends.base import TableSpec
+from bulkload.backends.http.errors import HttpItemsFailed, HttpStatusError
+from bulkload.backends.http.formats import CONTENT_TYPES, ENCODERS
+from bulkload.backends.http.transport import Response
+from bulkload.errors import TargetError, UsageError
+
+#: sends one request (method, url, body, content type) and returns the answer
+Send = Callable[[str, str, bytes, str], Awaitable[Response]]
+
+
+class Preset:
+    """Plain: the batch, in --http-format, to the --to URL as it is."""
+
+    name: ClassVar[str] = "plain"
+
+    def __init__(self, base_url: str, body_format: str):
+        self.base_url = base_url
+        self.format = body_format
+        self.table = ""
+
+    @property
+    def content_type(self) -> str:
+        return CONTENT_TYPES[self.format]
+
+    def url(self) -> str:
+        return self.base_url
+
+    def body(self, batch: pa.RecordBatch) -> bytes:
+        return ENCODERS[self.format](batch)
+
+    async def open(self, table: TableSpec, send: Send) -> None:
+        self.table = table.name
+
+    def check(self, answer: Response) -> None:
+        """A 2xx answer: raise HttpItemsFailed if it reports refused items."""
+
+
+class Elasticsearch(Preset):
+    """``_bulk`` (Elasticsearch, OpenSearch): an ``index`` action line before every
+    document; the answer lists every item with its own status."""
+
+    name = "elasticsearch"
+
+    def __init__(self, base_url: str, body_format: str):
+        super().__init__(base_url, "ndjson")
+
+    @property
+    def content_type(self) -> str:
+        return "application/x-ndjson"
+
+    def url(self) -> str:
+        parts = urlsplit(self.base_url)
+        path = parts.path.rstrip("/")
+        if not path.endswith("/_bulk"):
+            path = f"{path}/{self.table}/_bulk"
+        return urlunsplit(parts._replace(path=path))
+
+    def body(self, batch: pa.RecordBatch) -> bytes:
+        documents = ENCODERS["ndjson"](batch).splitlines()  # JSON escapes line breaks
+        action = b'{"index":{}}'
+        return b"".join(action + b"\n" + doc + b"\n" for doc in documents)
+
+    def check(self, answer: Response) -> None:
+        try:
+            report = json.loads(answer.body)
+        except ValueError:
+            raise HttpStatusError(answer.status, answer.body) from None
+        if not isinstance(report, dict) or not report.get("errors"):
+            return
+        rejected: dict[int, str] = {}
+        retry: list[int] = []
+        for row, item in enumerate(report.get("items", [])):
+            result: dict[str, Any] = next(iter(item.values()), {}) if isinstance(item, dict) else {}
+            status = int(result.get("status", 0))
+            if status == 429:
+                retry.append(row)
+            elif status >= 300:
+                error = result.get("error") or {}
+                reason = (
+                    f"{error.get('type', 'error')}: {error.get('reason', '')}"
+                    if isinstance(error, dict)
+                    else str(error)
+                )
+                rejected[row] = f"HTTP {status}: {reason}"[:300]
+        if rejected or retry:
+            raise HttpItemsFailed(rejected, tuple(retry))
+
+
+class ClickHouse(Preset):
+    """ClickHouse's HTTP interface: ``INSERT INTO t FORMAT JSONEachRow`` (or
+    ``CSVWithNames`` with --http-format csv) in the query string, rows in the body; the
+    table is created from the schema. An insert is atomic: a bad row fails the whole
+    request (400), and bisection isolates it."""
+
+    name = "clickhouse"
+
+    def __init__(self, base_url: str, body_format: str):
+        if body_format not in ("ndjson", "csv"):
+            raise UsageError("--http-preset clickhouse sends --http-format ndjson or csv")
+        super().__init__(base_url, body_format)
+
+    def _query_url(self, query: str, **settings: str) -> str:
+        parts = urlsplit(self.base_url)
+        extra = urlencode({"query": query, **settings})
+        return urlunsplit(parts._replace(query=f"{parts.query}&{extra}" if parts.query else extra))
+
+    def url(self) -> str:
+        fmt = "JSONEachRow" if self.format == "ndjson" else "CSVWithNames"
+        # best_effort: ISO-8601 timestamps with a T and an offset, as bulkload sends them
+        insert = f"INSERT INTO {quote(self.table)} FORMAT {fmt}"
+        return self._query_url(insert, date_time_input_format="best_effort")
+
+    async def open(self, table: TableSpec, send: Send) -> None:
+        self.table = table.name
+        name = quote(table.name)
+
+        async def run(query: str) -> bytes:
+            answer = await send("POST", self._query_url(""), query.encode(), "text/plain")
+            if not 200 <= answer.status < 300:
+                text = answer.body[:200].decode("utf-8", "replace").strip()
+                raise TargetError(
+                    f"clickhouse: {query.split(' (')[0]}: HTTP {answer.status}: {text}"
+                )
+            return answer.body
+
+        if table.if_exists == "fail":
+            if (await run(f"EXISTS TABLE {name}")).strip() == b"1":
+                raise TargetError(f"clickhouse: table {table.name!r} exists (--if-exists fail)")
+        elif table.if_exists == "replace":
+            await run(f"DROP TABLE IF EXISTS {name}")
+        columns = ", ".join(f"{quote(f.name)} {clickhouse_type(f)}" for f in table.schema)
+        await run(
+            f"CREATE TABLE IF NOT EXISTS {name} ({columns}) ENGINE = MergeTree ORDER BY tuple()"
+        )
+        if table.if_exists == "truncate":
+            await run(f"TRUNCATE TABLE {name}")
+
+
+def quote(name: str) -> str:
+    return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
+
+
+def clickhouse_type(field: pa.Field) -> str:
+    t = field.type
+    if pa.types.is_boolean(t):
+        base = "Bool"
+    elif pa.types.is_integer(t):
+        base = "Int64"
+    elif pa.types.is_floating(t):
+        base = "Float64"
+    elif pa.types.is_decimal(t):
+        base = f"Decimal({t.precision}, {t.scale})"
+    elif pa.types.is_date(t):
+        base = "Date32"
+    elif pa.types.is_timestamp(t):
+        base = "DateTime64(6, 'UTC')" if t.tz else "DateTime64(6)"
+    else:
+        base = "String"
+    return f"Nullable({base})"
+
+
+PRESETS: dict[str | None, type[Preset]] = {
+    None: Preset,
+    "elasticsearch": Elasticsearch,
+    "opensearch": Elasticsearch,
+    "clickhouse": ClickHouse,
+}

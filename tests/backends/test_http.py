@@ -1,0 +1,251 @@
+"""The HTTP backend against a real server process on 127.0.0.1 (tests/servers)."""
+
+from __future__ import annotations
+
+import email.utils
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import bulkload
+from bulkload.backends.http.errors import parse_retry_after
+from bulkload.config import build_import_config
+from bulkload.errors import TargetUnreachable, UsageError
+from tests.engine.library_helpers import hang_guard  # noqa: F401
+from tests.servers.fixtures import IngestServer
+
+CLIENTS = ["h1", "curl", "httpx"]
+CSV = "id,name,score\n" + "".join(f"{i},name{i},{i / 2}\n" for i in range(1, 101))
+
+
+@pytest.fixture
+def csv_file(tmp_path: Path) -> Path:
+    path = tmp_path / "people.csv"
+    path.write_text(CSV)
+    return path
+
+
+def load(path: Path, url: str, **options: Any) -> bulkload.RunStats:
+    settings = {"paths": [str(path)], "to": url, "batch_size": 10, "quiet": True}
+    settings.update(options)
+    return bulkload.load(build_import_config(settings))
+
+
+def ids(rows: list[dict[str, Any]]) -> list[int]:
+    return sorted(int(row["id"]) for row in rows)
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+@pytest.mark.parametrize("body_format", ["json", "ndjson", "csv", "parquet", "arrow"])
+def test_every_row_arrives_once_in_each_format(
+    ingest: IngestServer, csv_file: Path, client: str, body_format: str
+) -> None:
+    stats = load(
+        csv_file, f"{ingest.url}/ingest", http_client=client, http_format=body_format, concurrency=4
+    )
+    state = ingest.state()
+    assert stats.rows_loaded == 100 and stats.rows_rejected == 0
+    assert ids(state["rows"]) == list(range(1, 101))
+    assert state["requests"] == 10  # one request per batch
+    first = next(row for row in state["rows"] if int(row["id"]) == 3)
+    assert first["name"] == "name3" and float(first["score"]) == 1.5
+
+
+@pytest.mark.parametrize("compression", ["gzip", "zstd"])
+def test_compressed_bodies(ingest: IngestServer, csv_file: Path, compression: str) -> None:
+    load(csv_file, f"{ingest.url}/ingest", http_compression=compression)
+    state = ingest.state()
+    assert ids(state["rows"]) == list(range(1, 101))
+    assert {h["Content-Encoding"] for h in state["headers"]} == {compression}
+
+
+def test_put_and_headers_with_environment(
+    ingest: IngestServer, csv_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("INGEST_TOKEN", "s3cr3t-token-value")
+    load(
+        csv_file,
+        f"{ingest.url}/ingest",
+        http_method="PUT",
+        http_headers=["Authorization: Bearer ${INGEST_TOKEN}", "X-Team: loaders"],
+    )
+    headers = ingest.state()["headers"]
+    assert {h["Authorization"] for h in headers} == {"Bearer s3cr3t-token-value"}
+    assert {h["X-Team"] for h in headers} == {"loaders"}
+
+
+def test_a_header_naming_an_unset_variable_is_a_usage_error(
+    ingest: IngestServer, csv_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("NOT_SET_ANYWHERE", raising=False)
+    with pytest.raises(UsageError, match="NOT_SET_ANYWHERE is not set"):
+        load(csv_file, ingest.url, http_headers=["X-Key: ${NOT_SET_ANYWHERE}"])
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_throttled_requests_are_retried_after_the_servers_hint(
+    ingest: IngestServer, csv_file: Path, client: str
+) -> None:
+    ingest.control(
+        script=[
+            {"status": 429, "retry_after": "1"},
+            {"status": 503},
+            {"status": 502},
+        ]
+    )
+    started = time.monotonic()
+    stats = load(csv_file, ingest.url, http_client=client, concurrency=1)
+    assert ids(ingest.state()["rows"]) == list(range(1, 101))
+    assert stats.retries == 3
+    # the 1 s Retry-After was honoured (the back-off alone is at most 0.1 + 0.2 s here)
+    assert time.monotonic() - started >= 0.95
+
+
+def test_retry_after_as_an_http_date() -> None:
+    now = 1_700_000_000.0
+    date = email.utils.formatdate(now + 30, usegmt=True)
+    assert parse_retry_after(date, now=lambda: now) == 30
+    assert parse_retry_after("7") == 7
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after(email.utils.formatdate(now - 5, usegmt=True), lambda: now) == 0
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_refused_rows_are_isolated_with_status_and_body(
+    ingest: IngestServer, csv_file: Path, client: str, tmp_path: Path
+) -> None:
+    ingest.control(reject=["name17", "name55"])
+    rejected: list[bulkload.Rejection] = []
+    stats = bulkload.load(
+        build_import_config(
+            {"paths": [str(csv_file)], "to": ingest.url, "batch_size": 10, "http_client": client}
+        ),
+        on_reject=rejected.append,
+    )
+    assert stats.rows_loaded == 98 and stats.rows_rejected == 2
+    assert ids(ingest.state()["rows"]) == [i for i in range(1, 101) if i not in (17, 55)]
+    assert sorted(r.line for r in rejected) == [18, 56]  # header is line 1
+    assert all(r.reason.startswith("HTTP 400: refused row:") for r in rejected)
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_a_reset_after_the_body_was_stored_is_retried_once_with_the_idempotency_key(
+    ingest: IngestServer, csv_file: Path, client: str
+) -> None:
+    ingest.control(
+        idempotency_header="Idempotency-Key",
+        script=[{}, {"drop": "after_store"}, {}, {"drop": "after_store"}, {"drop": "before_store"}],
+    )
+    stats = load(
+        csv_file,
+        ingest.url,
+        http_client=client,
+        http_idempotency_key="Idempotency-Key",
+        concurrency=1,
+        retry_max_wait=0,
+    )
+    state = ingest.state()
+    assert stats.rows_loaded == 100
+    assert ids(state["rows"]) == list(range(1, 101))  # each row exactly once
+    assert state["duplicates"] == 2  # the two ambiguous requests, answered from the record
+    # libcurl itself re-sends once on a reused connection that died; the engine the rest
+    assert stats.retries >= 1
+
+
+def test_without_the_key_a_reset_after_store_duplicates_rows(
+    ingest: IngestServer, csv_file: Path
+) -> None:
+    """At-least-once, as documented: the server stored the batch, the answer was lost."""
+    ingest.control(script=[{"drop": "after_store"}])
+    load(csv_file, ingest.url, concurrency=1, retry_max_wait=0)
+    assert len(ingest.state()["rows"]) == 110
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_a_stalled_request_times_out_and_is_retried(
+    ingest: IngestServer, csv_file: Path, client: str
+) -> None:
+    ingest.control(script=[{"stall": 3}])
+    stats = load(
+        csv_file, ingest.url, http_client=client, timeout=0.5, concurrency=1, retry_max_wait=0
+    )
+    assert stats.retries == 1
+    assert ids(ingest.state()["rows"]) == list(range(1, 101))
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_refused_credentials_stop_the_run(
+    ingest: IngestServer, csv_file: Path, status: int
+) -> None:
+    ingest.control(script=[{"status": status, "body": "no"}] * 3)
+    with pytest.raises(bulkload.TargetError, match=f"HTTP {status}"):
+        load(csv_file, ingest.url, concurrency=1)
+    assert ingest.state()["rows"] == []
+
+
+def test_an_unreachable_host_is_named_at_open(csv_file: Path) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(TargetUnreachable, match=f"cannot connect to 127.0.0.1:{port}"):
+        load(csv_file, f"http://127.0.0.1:{port}/ingest")
+
+
+def test_identical_batches_get_different_keys(ingest: IngestServer, tmp_path: Path) -> None:
+    """Two batches with the same rows are two batches: the server must store both."""
+    path = tmp_path / "same.csv"
+    path.write_text("id,name\n" + "1,same\n" * 20)
+    ingest.control(idempotency_header="Idempotency-Key")
+    load(path, ingest.url, http_idempotency_key="Idempotency-Key")
+    state = ingest.state()
+    assert len(state["rows"]) == 20 and state["duplicates"] == 0
+
+
+def test_with_a_checkpoint_keys_come_from_the_source_and_survive_a_rerun(
+    ingest: IngestServer, csv_file: Path, tmp_path: Path
+) -> None:
+    ingest.control(idempotency_header="Idempotency-Key")
+    options = {"http_idempotency_key": "Idempotency-Key", "checkpoint": str(tmp_path / "c")}
+    load(csv_file, ingest.url, **options)
+    (tmp_path / "c").unlink()  # forget the file: only the server's record is left
+    load(csv_file, ingest.url, **options)
+    state = ingest.state()
+    assert ids(state["rows"]) == list(range(1, 101))  # the rerun stored nothing again
+    assert state["duplicates"] == 10
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"http_format": "xml"}, "--http-format must be one of json, ndjson, csv"),
+        ({"http_method": "GET"}, "--http-method must be one of POST, PUT"),
+        ({"http_compression": "br"}, "--http-compression must be one of gzip, zstd"),
+        ({"http_client": "requests"}, "--http-client must be one of auto, h1, curl, httpx"),
+        ({"http_preset": "solr"}, "--http-preset must be one of"),
+        ({"http_headers": ["no colon here"]}, "--http-header expects 'Name: value'"),
+        ({"ca_cert": "/nonexistent/ca.pem"}, "--ca-cert: no such file"),
+        ({"client_key": "/etc/hostname"}, "--client-key needs --client-cert"),
+        ({"http_preset": "clickhouse", "http_format": "parquet"}, "clickhouse sends"),
+    ],
+)
+def test_bad_http_options_are_usage_errors(
+    ingest: IngestServer, csv_file: Path, options: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(UsageError, match=re.escape(message)):
+        load(csv_file, ingest.url, **options)
+    assert ingest.state()["requests"] == 0
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_connections_the_server_closes_are_replaced(
+    ingest: IngestServer, csv_file: Path, client: str
+) -> None:
+    ingest.control(script=[{"close": "announced"}, {}, {"close": "silently"}, {}] * 2)
+    stats = load(csv_file, ingest.url, http_client=client, concurrency=2)
+    assert ids(ingest.state()["rows"]) == list(range(1, 101))
+    assert stats.rows_loaded == 100

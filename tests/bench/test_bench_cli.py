@@ -1,0 +1,115 @@
+"""``bulkload bench`` end to end: the real CLI, real targets, real signals."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.xdist_group("bench-timing")
+
+QUICK = ("--warmup", "0.2s", "--duration", "0.6s")
+
+
+def test_a_sweep_into_sqlite_reports_and_saves_what_it_wrote(run_cli, tmp_path: Path):
+    result = run_cli(
+        "bench", "--synthetic", "rows=20000,columns=5,seed=3", "--to", "sqlite:///b.db",
+        "--sweep", "1,2", "--batch-size", "500", *QUICK, "--json", "run.json",
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    assert "recommended:" in result.stdout and "rows/s" in result.stdout
+    saved = json.loads((tmp_path / "run.json").read_text())
+    with sqlite3.connect(tmp_path / "b.db") as conn:
+        held = conn.execute("SELECT count(*) FROM bulkload_bench").fetchone()[0]
+    assert held == saved["rows_written"] == sum(lvl["rows_written"] for lvl in saved["levels"])
+    assert saved["kind"] == "bulkload-bench" and saved["schema_version"] == 1
+    assert saved["command"][:2] == ["bulkload", "bench"]
+    assert saved["machine"]["cores"] == os.cpu_count()
+    assert [lvl["concurrency"] for lvl in saved["levels"]] == [1, 2]
+    for level in saved["levels"]:
+        assert set(level["latency_ms"]) >= {"p50", "p90", "p99", "p999", "max", "mean", "stdev"}
+        assert level["latency_hdr"] and level["rows_per_s"] > 0 and level["in_flight_max"] >= 1
+    assert saved["recommended_concurrency"] in (1, 2)
+    assert any("growing table" in w for w in saved["warnings"])
+
+
+def test_the_open_model_from_the_command_line(run_cli, tmp_path: Path):
+    result = run_cli(
+        "bench", "--synthetic", "rows=5000,columns=3", "--to", "sim://?latency=2ms",
+        "--sweep-rate", "100,400", "--concurrency", "4", "--batch-size", "10", *QUICK,
+        "--json", "run.json",
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    saved = json.loads((tmp_path / "run.json").read_text())
+    assert saved["model"] == "open"
+    rates = [lvl["rate"] for lvl in saved["levels"]]
+    assert rates == [100.0, 400.0]
+    for level in saved["levels"]:
+        # the schedule is kept: writes/s within 15% of the asked rate
+        assert level["batches_per_s"] == pytest.approx(level["rate"], rel=0.15)
+        assert level["service_time_ms"]["p50"] >= 2.0
+    assert saved["recommended_rate"] == 400.0
+
+
+def test_an_unreachable_target_is_one_line_exit_5_and_still_saved(run_cli, tmp_path: Path):
+    result = run_cli(
+        "bench", "--synthetic", "rows=1000", "--to",
+        "postgresql://loader:sekret@127.0.0.1:1/db", "--sweep", "1", *QUICK,
+        "--json", "run.json",
+    )  # fmt: skip
+    assert result.code == 5, result.stderr
+    assert result.error_line.startswith("bulkload: error: postgresql://loader:***@127.0.0.1:1")
+    saved = (tmp_path / "run.json").read_text()
+    assert "sekret" not in saved + result.stdout + result.stderr
+    assert json.loads(saved)["outcome"] == "failed"
+
+
+def test_ctrl_c_keeps_the_finished_levels_and_exits_4(tmp_path: Path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BULKLOAD_")}
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "bulkload", "bench", "--synthetic", "rows=5000",
+            "--to", "sim://?latency=2ms", "--sweep", "1,2,4,8,16", "--warmup", "0.1s",
+            "--duration", "1s", "--json", "run.json", "--progress", "plain",
+        ],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    seen = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # wait until two levels are done
+        line = proc.stderr.readline()
+        seen.append(line)
+        if line.startswith("level 2/"):
+            break
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 4, "".join(seen) + err
+    assert "Traceback" not in err
+    saved = json.loads((tmp_path / "run.json").read_text())
+    assert saved["outcome"] == "interrupted"
+    done = [lvl["concurrency"] for lvl in saved["levels"]]
+    assert done[:2] == [1, 2] and len(done) < 5
+    assert all(lvl["outcome"] == "completed" for lvl in saved["levels"])
+    assert "interrupted" in out
+
+
+def test_bench_reads_files_and_cycles_them(run_cli, write_file, tmp_path: Path):
+    write_file("d.csv", "id,name\n" + "".join(f"{i},n{i}\n" for i in range(50)))
+    result = run_cli(
+        "bench", "d.csv", "--to", "sqlite:///b.db", "--sweep", "1", "--batch-size", "10",
+        "--warmup", "0s", "--batches", "40", "--json", "run.json",
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    saved = json.loads((tmp_path / "run.json").read_text())
+    (level,) = saved["levels"]
+    assert level["batches"] == 40  # 40 writes of 10 rows from a 50-row file: cycled
+    with sqlite3.connect(tmp_path / "b.db") as conn:
+        assert conn.execute("SELECT count(*) FROM d").fetchone()[0] == saved["rows_written"]

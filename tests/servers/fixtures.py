@@ -1,0 +1,74 @@
+"""The ingest server as pytest fixtures: one process per test session, state reset per
+test. Import the fixtures into a test module to use them."""
+
+from __future__ import annotations
+
+import json
+import ssl
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+APP = Path(__file__).with_name("ingest_app.py")
+
+
+class IngestServer:
+    def __init__(self, url: str, context: ssl.SSLContext | None = None):
+        self.url = url  # http://127.0.0.1:PORT
+        self.context = context  # for a TLS server
+
+    def _call(self, path: str, document: Any = None) -> Any:
+        data = None if document is None else json.dumps(document).encode()
+        with urllib.request.urlopen(
+            f"{self.url}{path}", data=data, timeout=30, context=self.context
+        ) as answer:
+            return json.loads(answer.read())
+
+    def control(self, **settings: Any) -> None:
+        self._call("/_control", settings)
+
+    def reset(self) -> None:
+        self._call("/_reset", {})
+
+    def state(self) -> dict[str, Any]:
+        state: dict[str, Any] = self._call("/_state")
+        return state
+
+
+def start(*args: str) -> tuple[subprocess.Popen[str], int]:
+    proc = subprocess.Popen([sys.executable, str(APP), *args], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()  # "PORT n" once listening
+    if not line.startswith("PORT "):
+        proc.kill()
+        raise RuntimeError(f"the ingest server did not start: {line!r}")
+    return proc, int(line.split()[1])
+
+
+def stop(proc: subprocess.Popen[str]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture(scope="session")
+def ingest_process() -> Iterator[IngestServer]:
+    proc, port = start()
+    try:
+        yield IngestServer(f"http://127.0.0.1:{port}")
+    finally:
+        stop(proc)
+
+
+@pytest.fixture
+def ingest(ingest_process: IngestServer) -> IngestServer:
+    ingest_process.reset()
+    return ingest_process
