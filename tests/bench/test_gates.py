@@ -3,7 +3,7 @@ JSON is written), --abort-on-fail, --baseline/--max-regression, and the same jud
 saved results by ``bulkload report check|compare|show``.
 
 The sim target's latency is fixed (5 ms, 50 ms), so a gate far from it passes or fails
-whatever the machine's load; a regression test compares 5 ms with 40 ms."""
+whatever the machine's load; a regression test compares 5 ms with 80 ms."""
 
 from __future__ import annotations
 
@@ -128,26 +128,34 @@ def test_a_result_compared_with_itself_never_regresses(run_cli, tmp_path: Path):
 
 
 def test_two_runs_of_a_deterministic_target_do_not_regress(run_cli, tmp_path: Path):
-    steady = "sim://?latency=50ms"  # a few ms of timer jitter is far below 10% of it
+    """The same sweep twice. On an idle machine the two agree within a few per cent; on
+    the shared 2-core machine (load 7) a run's throughput and p99 were seen to move by
+    up to ~25%, so the tolerance here is 50%: what this guards is that matched levels
+    are compared (level 2 against level 4 differs by 2x) and that noise is not flagged."""
+    steady = "sim://?latency=50ms"
     assert bench(run_cli, "--json", "base.json", to=steady, sweep="2,4").code == 0
-    result = bench(run_cli, "--json", "run.json", "--baseline", "base.json", to=steady, sweep="2,4")
+    result = bench(
+        run_cli, "--json", "run.json", "--baseline", "base.json", "--max-regression", "50%",
+        to=steady, sweep="2,4",
+    )  # fmt: skip
     assert result.code == 0, result.stdout
     comparison = saved(tmp_path, "run.json")["comparison"]
-    assert comparison["regressed"] is False and len(comparison["levels"]) == 2
+    assert comparison["regressed"] is False
+    assert [level["concurrency"] for level in comparison["levels"]] == [2, 4]
     assert "compared with base.json" in result.stdout
 
 
 def test_a_slower_target_is_a_regression_exit_99(run_cli, tmp_path: Path):
     assert bench(run_cli, "--json", "base.json").code == 0
     result = bench(
-        run_cli, "--json", "run.json", "--baseline", "base.json", to="sim://?latency=40ms"
+        run_cli, "--json", "run.json", "--baseline", "base.json", to="sim://?latency=80ms"
     )
     assert result.code == 99
     comparison = saved(tmp_path, "run.json")["comparison"]
     assert comparison["regressed"] is True
-    for level in comparison["levels"]:
+    for level in comparison["levels"]:  # 5 ms -> 80 ms: far beyond any timer noise
         assert level["rows_per_s"]["regressed"] and level["p99"]["regressed"]
-        assert level["p99"]["change"] > 3  # 5 ms (p99 a little more) -> 40 ms
+        assert level["rows_per_s"]["change"] < -0.5 and level["p99"]["change"] > 0.5
     assert "regression: c=1 batch 100: rows_per_s" in result.stdout
     # the same judgement on the saved files; the other way round it is an improvement
     assert run_cli("report", "compare", "base.json", "run.json").code == 99
