@@ -169,3 +169,39 @@ def test_a_missing_baseline_is_bad_input_before_the_sweep_runs(run_cli, tmp_path
     assert result.code == 3
     assert result.error_line == "bulkload: error: nope.json: no such file"
     assert not (tmp_path / "run.json").exists()
+
+
+# ---------------------------------------------------------------------- shipped files
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_the_ci_profile_runs_with_its_gates(run_cli, tmp_path: Path):
+    result = run_cli(
+        "bench", "--config", str(REPO / "configs" / "ci-bench.toml"), "--to", "sim://?latency=1ms",
+        "--synthetic", "rows=4000,columns=3", "--batch-size", "100", "--sweep", "1,8",
+        "--warmup", "0", "--duration", "0.3s", "--progress", "off", "--json", "run.json",
+    )  # fmt: skip
+    assert result.code == 0, result.stdout + result.stderr
+    gates = saved(tmp_path, "run.json")["thresholds"]
+    assert [gate["expression"] for gate in gates] == [
+        "p99 < 50 ms", "rows_per_s > 20,000/s", "error_rate@all < 0.1%", "error_rate@all < 0.1%",
+    ]  # fmt: skip
+    assert all(gate["ok"] for gate in gates)
+
+
+def test_the_example_workflow_runs_a_gated_sweep_and_keeps_the_reports():
+    workflow = (REPO / "examples" / "github-actions-bench.yml").read_text()
+    for needed in (
+        "services:\n      postgres:",
+        "pip install bulkload",
+        "bulkload bench ",
+        "--threshold 'p99<50ms'",
+        "--html report.html --json run.json",
+        "--baseline main.json",
+        "uses: actions/upload-artifact@v4",
+        "if: always()",
+    ):
+        assert needed in workflow, needed
+    readme = (REPO / "README.md").read_text()
+    assert workflow in readme  # the README shows the complete job, as shipped

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from bulkload.bench import command
-from bulkload.bench.shard import key_range, share
+from bulkload.bench.shard import key_range, shard_config, share
 from bulkload.config import build_bench_config
 from bulkload.stats.histogram import LatencyHistogram
 from bulkload.stats.level import LevelResult
@@ -184,3 +184,17 @@ def test_run_shard_is_the_library_seam():
 
 def _auto() -> dict[str, Any]:
     return {"synthetic": "rows=1000", "sweep": "auto"}
+
+
+def test_a_shard_runs_its_share_of_each_level_rate_and_count():
+    closed = build_bench_config(
+        {"synthetic": "rows=1000", "sweep": "1,8,32", "rows": 1000, "to": "sim://"}
+    )
+    third = shard_config(closed, (3, 3))
+    assert third.sweep.levels == (1, 2, 10) and third.sweep.rows == 333
+    assert shard_config(closed, (1, 3)).sweep.levels == (1, 3, 11)  # the remainder first
+    open_model = build_bench_config(
+        {"synthetic": "rows=1000", "sweep_rate": "100,400", "concurrency": 8, "to": "sim://"}
+    )
+    half = shard_config(open_model, (2, 2))
+    assert half.sweep.rates == (50.0, 200.0) and half.engine.concurrency == 4
