@@ -74,7 +74,10 @@ def test_merged_half_shards_equal_a_single_run(run_cli, tmp_path: Path):
         added = LatencyHistogram.decode(a["latency_hdr"])
         added.merge(LatencyHistogram.decode(b["latency_hdr"]))
         assert whole.latency.percentile_ms(99) == added.percentile_ms(99)
-        assert both["latency_ms"]["p99"] == pytest.approx(one["latency_ms"]["p99"], rel=0.3)
+        # against the single run (real timers): the median agrees; a p99 of 40 writes is
+        # their slowest one, which a loaded machine moves by tens of ms
+        assert both["latency_ms"]["p50"] == pytest.approx(one["latency_ms"]["p50"], rel=0.2)
+        assert both["latency_ms"]["p99"] >= 50.0 and one["latency_ms"]["p99"] >= 50.0
         # shards one after another: throughput over both windows
         assert both["elapsed_s"] == pytest.approx(a["elapsed_s"] + b["elapsed_s"], rel=0.05)
     document = json.loads((tmp_path / "all.json").read_text())
