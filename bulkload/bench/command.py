@@ -101,6 +101,7 @@ def run_bench(config: BenchConfig, *, argv: Sequence[str] = ()) -> int:
         render_verdict(verdict, out)
         if run.report.json_path:
             write_document(result.to_dict(), run.report.json_path)
+        # (--html goes here too, with verdict.baseline for the overlay)
     # every output is written: now the exit code
     if failure is not None:
         raise failure
@@ -170,10 +171,12 @@ def run_shard(
 
 @dataclass(frozen=True)
 class Verdict:
-    """The gates and the baseline comparison of one result."""
+    """The gates and the baseline comparison of one result (and the baseline itself,
+    for a report that draws both runs)."""
 
     gates: list[GateResult]
     comparison: Comparison | None
+    baseline: SweepResult | None = None
 
     @property
     def failed(self) -> bool:
@@ -190,7 +193,7 @@ def judge_run(result: SweepResult, gates: GateOptions, baseline: SweepResult | N
             baseline, result, max_regression=gates.max_regression, baseline=gates.baseline or ""
         )
         result.comparison = comparison.to_dict()
-    return Verdict(judged, comparison)
+    return Verdict(judged, comparison, baseline)
 
 
 def render_verdict(verdict: Verdict, console: Console) -> None:
