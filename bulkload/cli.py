@@ -292,6 +292,9 @@ def _secrets(settings: ImportConfig) -> list[str]:
     return []
 
 
+app.add_typer(report_app, name="report")
+
+
 @app.command("forget-checkpoints", cls=_Command)
 def forget_checkpoints_command(
     to: str = typer.Option(..., "--to", envvar="BULKLOAD_TO", help="Target URL."),
@@ -317,9 +320,6 @@ def forget_checkpoints_command(
         if checkpoint is not None:
             checkpoint.unlink(missing_ok=True)
         print(f"removed {removed} checkpoint key(s) of table {table!r} from {backend.describe()}")
-
-
-app.add_typer(report_app)
 
 
 @app.command("backends", cls=_Command)

@@ -1,35 +1,78 @@
-"""``bulkload report``: saved ``bench --json`` results read back: shown, compared with a
-baseline, judged by gates, and shards merged. Results are data first (vegeta's
-``attack | report``), so a CI job can gate on a run made elsewhere.
+"""``bulkload report``: render, compare, merge and check saved ``bulkload bench`` results.
 
-Exit codes as for the other commands (3: a file missing, unreadable or not a bench
-result; results that are not shards of one run), and 99 when a gate fails or a level
-regressed.
+Each command reads results written by ``bench --json`` (vegeta's ``attack | report``:
+results are data first, rendered later). A missing or malformed file is a one-line
+error naming it, exit 3. ``check`` and ``compare`` exit 99 when a gate fails or a level
+regressed; ``merge`` refuses results that are not shards of one run (exit 3).
 """
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
+from typer.core import TyperCommand
 
 from bulkload.options import help_of, percentage, slo
 
 if TYPE_CHECKING:
+    from typer._click.core import Context, Parameter
+
     from bulkload.bench.result import SweepResult
+
+
+class ReportCommand(TyperCommand):
+    """Flags shown without a value placeholder, as in the other commands."""
+
+    def get_params(self, ctx: Context) -> list[Parameter]:
+        from bulkload.cli import _flags_show_no_value  # loaded: bulkload.cli imports us
+
+        return _flags_show_no_value(super().get_params(ctx))
+
 
 report_app = typer.Typer(
     name="report",
-    help="Show, compare, check and merge saved bench results (--json files).",
-    no_args_is_help=True,
+    help="Render, compare, merge and check saved bench results (bench --json files).",
+    invoke_without_command=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
 
+
+@report_app.callback()
+def _report(ctx: typer.Context) -> None:
+    if ctx.invoked_subcommand is None:  # plain `bulkload report`: the help, exit 0
+        print(ctx.get_help(), end="")
+        raise typer.Exit(0)
+
+
+def read_result(path: Path) -> SweepResult:
+    """The SweepResult saved in ``path``; InputError (exit 3) naming it otherwise."""
+    from bulkload.bench.result import SweepResult
+    from bulkload.errors import InputError
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError("no such file", source=str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise InputError(f"cannot read: {reason}", source=str(path)) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not JSON: {exc}", source=str(path)) from None
+    if not isinstance(data, dict):
+        raise InputError("not a bulkload bench result (not a JSON object)", source=str(path))
+    return SweepResult.from_dict(data, source=str(path))
+
+
 _DEBUG = typer.Option(False, "--debug", help="Show full tracebacks.")
 
 
-@report_app.command("show")
+@report_app.command("show", cls=ReportCommand)
 def show_command(
     run: str = typer.Argument(..., metavar="RUN.json", help="A saved bench result."),
     debug: bool = _DEBUG,
@@ -37,18 +80,17 @@ def show_command(
     """The terminal view of a saved run: levels, chart, recommendation, gates."""
     from rich.console import Console
 
-    from bulkload.bench.result import load_result
     from bulkload.cli import _errors_as_exit_codes
     from bulkload.report.bench_view import render_sweep
 
     with _errors_as_exit_codes(debug):
-        result = load_result(run)
+        result = read_result(Path(run))
         console = Console(highlight=False)
         render_sweep(result, console)
         _show_saved_gates(result, console)
 
 
-@report_app.command("compare")
+@report_app.command("compare", cls=ReportCommand)
 def compare_command(
     base: str = typer.Argument(..., metavar="BASE.json", help="The baseline result."),
     run: str = typer.Argument(..., metavar="RUN.json", help="The result to judge."),
@@ -62,21 +104,20 @@ def compare_command(
 
     from bulkload.bench.compare import compare
     from bulkload.bench.gates import EXIT_GATE_FAILED
-    from bulkload.bench.result import load_result
     from bulkload.cli import _errors_as_exit_codes
     from bulkload.report.gates_view import render_comparison
 
     with _errors_as_exit_codes(debug):
         allowed = percentage(max_regression, "--max-regression")
         comparison = compare(
-            load_result(base), load_result(run), max_regression=allowed, baseline=base
+            read_result(Path(base)), read_result(Path(run)), max_regression=allowed, baseline=base
         )
         render_comparison(comparison, Console(highlight=False))
         if comparison.regressed:
             raise typer.Exit(EXIT_GATE_FAILED)
 
 
-@report_app.command("check")
+@report_app.command("check", cls=ReportCommand)
 def check_command(
     run: str = typer.Argument(..., metavar="RUN.json", help="A saved bench result."),
     threshold: list[str] = typer.Option(
@@ -88,7 +129,6 @@ def check_command(
     from rich.console import Console
 
     from bulkload.bench.gates import EXIT_GATE_FAILED, failed, judge
-    from bulkload.bench.result import load_result
     from bulkload.cli import _errors_as_exit_codes
     from bulkload.errors import UsageError
     from bulkload.report.gates_view import render_gates
@@ -97,13 +137,13 @@ def check_command(
         if not threshold:
             raise UsageError("report check needs at least one --threshold EXPR")
         thresholds = slo(threshold, "--threshold")
-        gates = judge(load_result(run), thresholds)
+        gates = judge(read_result(Path(run)), thresholds)
         render_gates(gates, Console(highlight=False))
         if failed(gates):
             raise typer.Exit(EXIT_GATE_FAILED)
 
 
-@report_app.command("merge")
+@report_app.command("merge", cls=ReportCommand)
 def merge_command(
     shards: list[str] = typer.Argument(..., metavar="SHARD.json...", help="Shard results."),
     output: str = typer.Option(..., "--output", "-o", help="Where to write the merged result."),
@@ -111,13 +151,12 @@ def merge_command(
 ) -> None:
     """Join the results of --shard runs into one (histograms added, counters summed)."""
     from bulkload.bench.merge import merge_results
-    from bulkload.bench.result import load_result
     from bulkload.cli import _errors_as_exit_codes
     from bulkload.errors import BulkloadError
     from bulkload.report.json_summary import write_document
 
     with _errors_as_exit_codes(debug):
-        merged = merge_results([load_result(path) for path in shards], names=shards)
+        merged = merge_results([read_result(Path(path)) for path in shards], names=shards)
         try:
             write_document(merged.to_dict(), output)
         except OSError as exc:

@@ -15,15 +15,17 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from rich.console import Console
 
 from bulkload.backends import create_backend
 from bulkload.bench.compare import Comparison, compare
 from bulkload.bench.gates import EXIT_GATE_FAILED, GateResult, failed, judge, judge_level
-from bulkload.bench.result import SweepResult, load_result, machine_facts
+from bulkload.bench.result import SweepResult, machine_facts
 from bulkload.bench.shard import Shard, key_range, shard_config
 from bulkload.bench.sweep import BenchData, FileData, Sweep, SweepSpec, SyntheticData
+from bulkload.cli_report import read_result
 from bulkload.config import BenchConfig, GateOptions, TargetOptions
 from bulkload.engine.runner import RunControl
 from bulkload.errors import BulkloadError, UsageError
@@ -53,7 +55,7 @@ def run_bench(config: BenchConfig, *, argv: Sequence[str] = ()) -> int:
     err = Console(stderr=True, highlight=False)
     gates = run.gates
     # a bad baseline is bad input: found before the sweep, not after it
-    baseline = load_result(gates.baseline) if gates.baseline else None
+    baseline = read_result(Path(gates.baseline)) if gates.baseline else None
     control = RunControl()
     stopped_by_gate: list[GateResult] = []
 

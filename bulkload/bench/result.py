@@ -129,24 +129,6 @@ class SweepResult:
             raise InputError(f"malformed bench result: {exc!r}", source=source) from None
 
 
-def load_result(path: str) -> SweepResult:
-    """Read a saved ``--json`` result; InputError (exit 3) naming the file otherwise."""
-    import json
-
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except FileNotFoundError:
-        raise InputError("no such file", source=path) from None
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror or exc}", source=path) from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"not JSON: {exc}", source=path) from None
-    if not isinstance(data, dict):
-        raise InputError("not a bulkload bench result (not a JSON object)", source=path)
-    return SweepResult.from_dict(data, source=path)
-
-
 def machine_facts() -> dict[str, Any]:
     """Where the sweep ran: enough to tell two machines' results apart."""
     return {
