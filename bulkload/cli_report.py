@@ -9,6 +9,7 @@ regressed; ``merge`` refuses results that are not shards of one run (exit 3).
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -163,7 +164,8 @@ def merge_command(
             raise BulkloadError(f"-o: cannot write {output}: {exc.strerror or exc}") from None
         print(
             f"merged {len(shards)} results into {output}: {len(merged.levels)} levels, "
-            f"{sum(level.rows for level in merged.levels):,} rows measured"
+            f"{sum(level.rows for level in merged.levels):,} rows measured",
+            file=sys.stderr if output == "-" else sys.stdout,  # stdout holds the JSON then
         )
 
 

@@ -38,7 +38,10 @@ def render_comparison(comparison: Comparison, console: Console) -> None:
             _cell(cells["errors"], "{:,.0f}"),
             verdict,
         )
-    console.print(table)
+    if comparison.levels:
+        console.print(table)
+    else:
+        console.print(f"  [yellow]{title}: no level of this run is in the baseline[/]")
     for key in comparison.only_in_base:
         console.print(f"  only in the baseline: c={key[0]} batch {key[2]:,}", highlight=False)
     for key in comparison.only_in_run:

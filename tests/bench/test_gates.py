@@ -205,3 +205,20 @@ def test_the_example_workflow_runs_a_gated_sweep_and_keeps_the_reports():
         assert needed in workflow, needed
     readme = (REPO / "README.md").read_text()
     assert workflow in readme  # the README shows the complete job, as shipped
+
+
+def test_a_baseline_without_the_run_s_levels_is_said_not_judged(run_cli, tmp_path: Path):
+    assert bench(run_cli, "--json", "base.json", sweep="2").code == 0
+    assert bench(run_cli, "--json", "run.json", sweep="4").code == 0
+    result = run_cli("report", "compare", "base.json", "run.json")
+    assert result.code == 0
+    assert "no level of this run is in the baseline" in result.stdout
+    assert "only in the baseline: c=2 batch 100" in result.stdout
+
+
+def test_report_merge_can_write_to_stdout(run_cli, tmp_path: Path):
+    assert bench(run_cli, "--json", "run.json", sweep="2").code == 0
+    result = run_cli("report", "merge", "run.json", "-o", "-")
+    assert result.code == 0
+    assert json.loads(result.stdout)["levels"][0]["batches"] == 40
+    assert "merged 1 results into -" in result.stderr
