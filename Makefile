@@ -12,12 +12,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## demo: load the bundled sample CSV into SQLite and show the report
+## demo: load the bundled sample CSV into SQLite and show the report, then a short bench sweep
 demo: $(STAMP)
 	$(BIN)/python sample-data/generate.py --rows 200000 --out sample-data/demo --csv-only
 	rm -f demo.db demo.db-wal demo.db-shm
 	$(BIN)/bulkload import sample-data/demo.csv --to sqlite:///demo.db --table orders --batch-size 5000 --if-exists replace
 	$(BIN)/bulkload import sample-data/orders.parquet --to sqlite:///demo.db --table orders_parquet --if-exists replace
+	$(BIN)/bulkload bench --synthetic rows=200000,columns=6 --to sqlite:///demo.db --table bench --if-exists replace --sweep 1,2 --sweep-batch-size 1000,10000 --warmup 0.5s --duration 2s --json demo-bench.json
 
 ## test: lint, type-check and run the test suite
 test: $(STAMP) lint typecheck pytest
@@ -48,4 +49,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/sqlite_import.py
 
 clean:
-	rm -rf $(VENV) *.egg-info .mypy_cache .ruff_cache .pytest_cache demo.db*
+	rm -rf $(VENV) *.egg-info .mypy_cache .ruff_cache .pytest_cache demo.db* demo-bench.json

@@ -312,6 +312,7 @@ class Engine:
         self.stats.rows_read += unsettled
         self.stats.bytes_read += batch.bytes_read
         self.stats.in_flight += 1
+        self.stats.in_flight_max = max(self.stats.in_flight_max, self.stats.in_flight)
         tally = Tally()
         try:
             for rejection in batch.rejected:

@@ -95,26 +95,33 @@ def _table(result: SweepResult) -> Table:
 
 
 def _chart(result: SweepResult, console: Console) -> None:
-    """Throughput (█, with the USL's value as │) and p99 (▒) per level, as bars."""
+    """Throughput (█, with the USL's value as │) and p99 (▒) per level, as bars sized to
+    the terminal."""
     levels = [lvl for lvl in result.levels if lvl.outcome == "completed"]
     if len(levels) < 2:
         return
+    labels = [_level_name(level) for level in levels]
+    label_width = max(len(label) for label in labels)
+    # label, bar, rows/s (12), the p99 bar and its value (~12) fit the console
+    room = console.width - label_width - 2 - 1 - 12 - 2 - 12
+    width = max(8, min(_BAR, room * 2 // 3))
+    latency_width = max(4, min(_BAR // 2, room - width))
     top_rate = max(lvl.rows_per_s for lvl in levels) or 1.0
     top_p99 = max(lvl.latency.percentile_ms(99) for lvl in levels) or 1.0
     usl = result.usl
     console.print("  throughput █ (USL fit │)   and p99 ▒:", highlight=False)
-    for level in levels:
-        width = round(level.rows_per_s / top_rate * _BAR)
-        bar = list("█" * width + " " * (_BAR - width))
+    for label, level in zip(labels, levels, strict=True):
+        filled = round(level.rows_per_s / top_rate * width)
+        bar = list("█" * filled + " " * (width - filled))
         if usl and usl.get("batch_size") == level.batch_size and result.model == "closed":
             fitted = usl_throughput(level.in_flight_mean, usl["sigma"], usl["kappa"], usl["lambda"])
-            at = min(round(fitted / top_rate * _BAR), _BAR) - 1
+            at = min(round(fitted / top_rate * width), width) - 1
             if at >= 0:
                 bar[at] = "│" if bar[at] == " " else "┃"
         p99 = level.latency.percentile_ms(99)
-        latency = "▒" * max(1, round(p99 / top_p99 * _BAR // 2))
+        latency = "▒" * max(1, round(p99 / top_p99 * latency_width))
         console.print(
-            f"  {_level_name(level):>22} {''.join(bar)} {level.rows_per_s:>12,.0f}  "
+            f"  {label:>{label_width}} {''.join(bar)} {level.rows_per_s:>12,.0f}  "
             f"{latency} {ms(p99)} ms",
             highlight=False,
         )

@@ -44,6 +44,7 @@ def summary_dict(
         "mb_per_s": round(stats.bytes_read / 1e6 / elapsed, 3) if elapsed > 0 else 0.0,
         "concurrency": stats.concurrency,
         "effective_concurrency": stats.effective_concurrency,
+        "in_flight_max": stats.in_flight_max,
         "batch_size": stats.batch_size,
         "latency_ms": stats.latency.summary_ms(),
         "latency_samples": stats.latency.count,

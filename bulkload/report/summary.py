@@ -84,8 +84,13 @@ def ms(value: float) -> str:
 
 def _concurrency(stats: RunStats) -> str:
     if stats.effective_concurrency and stats.effective_concurrency != stats.concurrency:
-        return f"{stats.effective_concurrency} (of {stats.concurrency} asked; target limit)"
-    return str(stats.concurrency)
+        text = f"{stats.effective_concurrency} (of {stats.concurrency} asked; target limit)"
+    else:
+        text = str(stats.concurrency)
+    ceiling = stats.effective_concurrency or stats.concurrency
+    if stats.in_flight_max and stats.in_flight_max < ceiling:
+        text += f", at most {stats.in_flight_max} in flight"
+    return text
 
 
 def _histogram(hist: LatencyHistogram, console: Console) -> None:

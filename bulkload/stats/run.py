@@ -31,6 +31,9 @@ class RunStats:
     retry_causes: dict[str, int] = field(default_factory=dict)
     bytes_read: int = 0
     in_flight: int = 0
+    #: the most writes that were really in flight at once (writers start on demand, so
+    #: a target that answers at once is served by fewer than --concurrency)
+    in_flight_max: int = 0
     started_at: float | None = None
     finished_at: float | None = None
     #: service time of the writes that succeeded (attempt start to end)

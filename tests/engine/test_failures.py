@@ -165,6 +165,7 @@ def test_connections_cap_the_in_flight_writes(run_cli, write_file, monkeypatch):
     assert result.code == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["concurrency"] == 50 and summary["effective_concurrency"] == 6
+    assert summary["in_flight_max"] == 6  # measured by the engine, not the setting
     # what the server saw: 40 writes of 20 ms, at most 6 at once, and 6 reached
     (server,) = servers
     assert server.batches_accepted == 40
@@ -192,3 +193,16 @@ def test_parallel_readers_load_every_file(run_cli, write_file, tmp_path: Path):
     assert result.code == 0, result.stderr
     ids = sorted(row[0] for row in read_table(tmp_path / "o.db", "p"))
     assert ids == list(range(4000))
+
+
+def test_the_summary_reports_the_writes_really_in_flight(run_cli, write_file):
+    """Writers start on demand: against a target that answers at once, -c 64 is served
+    by a writer or two, and the JSON says how many were really in flight."""
+    write_file("n.csv", "id\n" + "".join(f"{i}\n" for i in range(20_000)))
+    result = run_cli(
+        "import", "n.csv", "--to", "null://", "-c", "64", "--batch-size", "100",
+        "--json", "-", "-q",
+    )  # fmt: skip
+    summary = json.loads(result.stdout)
+    assert summary["concurrency"] == 64
+    assert 1 <= summary["in_flight_max"] < 64
