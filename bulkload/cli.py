@@ -8,6 +8,7 @@ This is the only module that knows about exit codes and the terminal. Exit codes
     3  bad usage, configuration or input file
     4  interrupted (Ctrl-C / SIGTERM)
     5  target unavailable: cannot connect, open or create the table
+   99  bench / report: a --threshold gate failed, or a level regressed past --baseline
 """
 
 from __future__ import annotations

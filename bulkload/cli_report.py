@@ -2,17 +2,21 @@
 
 Each command reads results written by ``bench --json`` (vegeta's ``attack | report``:
 results are data first, rendered later). A missing or malformed file is a one-line
-error naming it, exit 3.
+error naming it, exit 3. ``check`` and ``compare`` exit 99 when a gate fails or a level
+regressed; ``merge`` refuses results that are not shards of one run (exit 3).
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 from typer.core import TyperCommand
+
+from bulkload.options import help_of, percentage, slo
 
 if TYPE_CHECKING:
     from typer._click.core import Context, Parameter
@@ -105,3 +109,117 @@ def html_command(
         except OSError as exc:
             raise BulkloadError(f"--output: cannot write {target}: {exc.strerror or exc}") from None
         print(f"wrote {target}")
+
+
+_DEBUG = typer.Option(False, "--debug", help="Show full tracebacks.")
+
+
+@report_app.command("show", cls=ReportCommand)
+def show_command(
+    run: str = typer.Argument(..., metavar="RUN.json", help="A saved bench result."),
+    debug: bool = _DEBUG,
+) -> None:
+    """The terminal view of a saved run: levels, chart, recommendation, gates."""
+    from rich.console import Console
+
+    from bulkload.cli import _errors_as_exit_codes
+    from bulkload.report.bench_view import render_sweep
+
+    with _errors_as_exit_codes(debug):
+        result = read_result(Path(run))
+        console = Console(highlight=False)
+        render_sweep(result, console)
+        _show_saved_gates(result, console)
+
+
+@report_app.command("compare", cls=ReportCommand)
+def compare_command(
+    base: str = typer.Argument(..., metavar="BASE.json", help="The baseline result."),
+    run: str = typer.Argument(..., metavar="RUN.json", help="The result to judge."),
+    max_regression: str = typer.Option(
+        "10%", "--max-regression", metavar="<percent>", help=help_of("max_regression")
+    ),
+    debug: bool = _DEBUG,
+) -> None:
+    """Per level: rows/s, p50, p99 and errors against the baseline (exit 99: regressed)."""
+    from rich.console import Console
+
+    from bulkload.bench.compare import compare
+    from bulkload.bench.gates import EXIT_GATE_FAILED
+    from bulkload.cli import _errors_as_exit_codes
+    from bulkload.report.gates_view import render_comparison
+
+    with _errors_as_exit_codes(debug):
+        allowed = percentage(max_regression, "--max-regression")
+        comparison = compare(
+            read_result(Path(base)), read_result(Path(run)), max_regression=allowed, baseline=base
+        )
+        render_comparison(comparison, Console(highlight=False))
+        if comparison.regressed:
+            raise typer.Exit(EXIT_GATE_FAILED)
+
+
+@report_app.command("check", cls=ReportCommand)
+def check_command(
+    run: str = typer.Argument(..., metavar="RUN.json", help="A saved bench result."),
+    threshold: list[str] = typer.Option(
+        [], "--threshold", metavar="<expr>", help=help_of("threshold")
+    ),
+    debug: bool = _DEBUG,
+) -> None:
+    """Judge gates on a saved result (a run, or merged shards); a failed gate exits 99."""
+    from rich.console import Console
+
+    from bulkload.bench.gates import EXIT_GATE_FAILED, failed, judge
+    from bulkload.cli import _errors_as_exit_codes
+    from bulkload.errors import UsageError
+    from bulkload.report.gates_view import render_gates
+
+    with _errors_as_exit_codes(debug):
+        if not threshold:
+            raise UsageError("report check needs at least one --threshold EXPR")
+        thresholds = slo(threshold, "--threshold")
+        gates = judge(read_result(Path(run)), thresholds)
+        render_gates(gates, Console(highlight=False))
+        if failed(gates):
+            raise typer.Exit(EXIT_GATE_FAILED)
+
+
+@report_app.command("merge", cls=ReportCommand)
+def merge_command(
+    shards: list[str] = typer.Argument(..., metavar="SHARD.json...", help="Shard results."),
+    output: str = typer.Option(..., "--output", "-o", help="Where to write the merged result."),
+    debug: bool = _DEBUG,
+) -> None:
+    """Join the results of --shard runs into one (histograms added, counters summed)."""
+    from bulkload.bench.merge import merge_results
+    from bulkload.cli import _errors_as_exit_codes
+    from bulkload.errors import BulkloadError
+    from bulkload.report.json_summary import write_document
+
+    with _errors_as_exit_codes(debug):
+        merged = merge_results([read_result(Path(path)) for path in shards], names=shards)
+        try:
+            write_document(merged.to_dict(), output)
+        except OSError as exc:
+            raise BulkloadError(f"-o: cannot write {output}: {exc.strerror or exc}") from None
+        print(
+            f"merged {len(shards)} results into {output}: {len(merged.levels)} levels, "
+            f"{sum(level.rows for level in merged.levels):,} rows measured",
+            file=sys.stderr if output == "-" else sys.stdout,  # stdout holds the JSON then
+        )
+
+
+def _show_saved_gates(result: SweepResult, console: object) -> None:
+    from rich.console import Console
+
+    assert isinstance(console, Console)
+    for gate in result.thresholds:
+        verdict = "[green]ok[/]" if gate.get("ok") else "[red]FAILED[/]"
+        measured = gate.get("measured")
+        shown = "not measured" if measured is None else f"measured {measured:,.6g}"
+        console.print(f"  gate {verdict}: {gate.get('expression')}: {shown}", highlight=False)
+    comparison = result.comparison
+    if comparison is not None:
+        state = "[red]regressed[/]" if comparison.get("regressed") else "[green]no regression[/]"
+        console.print(f"  compared with {comparison.get('baseline')}: {state}", highlight=False)

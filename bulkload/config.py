@@ -163,6 +163,18 @@ class SweepOptions:
     max_time: float = default_of("max_time")
     reset: bool = False  # empty the table between levels
     slo: tuple[Threshold, ...] = ()
+    shard: tuple[int, int] | None = None  # --shard i/N: this job's share of the work
+
+
+@dataclass(frozen=True, kw_only=True)
+class GateOptions:
+    """CI gates: pass/fail conditions on the result, and the baseline to compare with.
+    Failing any of them exits 99 (after every output is written)."""
+
+    thresholds: tuple[Threshold, ...] = ()
+    abort_on_fail: bool = False  # stop the sweep at the first failed gate
+    baseline: str | None = None  # a saved --json result
+    max_regression: float = default_of("max_regression")  # a fraction: 0.1 is 10%
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -176,6 +188,7 @@ class BenchConfig:
     engine: EngineOptions = field(default_factory=EngineOptions)
     report: ReportOptions = field(default_factory=ReportOptions)
     sweep: SweepOptions = field(default_factory=SweepOptions)
+    gates: GateOptions = field(default_factory=GateOptions)
 
 
 # ----------------------------------------------------------------------------- profiles
@@ -285,6 +298,7 @@ def build_bench_config(options: Mapping[str, Any]) -> BenchConfig:
         engine=_take(EngineOptions, values),
         report=_take(ReportOptions, values),
         sweep=_sweep(values, given),
+        gates=_take(GateOptions, values),
     )
 
 

@@ -370,6 +370,32 @@ def slo(value: Any, option: str) -> tuple[Any, ...]:
     return tuple(threshold for item in items for threshold in parse_slo(str(item), option=option))
 
 
+def percentage(value: Any, option: str) -> float:
+    """``10%`` (or ``10``) as the fraction 0.1."""
+    written = str(value).strip()
+    try:
+        percent = float(written.removesuffix("%"))
+    except ValueError:
+        raise UsageError(f"{option} must be a percentage like 10%, not {value!r}") from None
+    if not 0 <= percent < 100 or not math.isfinite(percent):
+        raise UsageError(f"{option} must be from 0% to less than 100%, not {written}")
+    return percent / 100
+
+
+_SHARD = re.compile(r"\s*(\d+)\s*/\s*(\d+)\s*")
+
+
+def shard(value: Any, option: str) -> tuple[int, int]:
+    """``i/N``: the i-th of N shares (i from 1 to N)."""
+    match = _SHARD.fullmatch(str(value))
+    if match is None:
+        raise UsageError(f"{option} must be i/N (e.g. 2/4), not {value!r}")
+    index, count = int(match[1]), int(match[2])
+    if count < 1 or not 1 <= index <= count:
+        raise UsageError(f"{option} {index}/{count}: i must be from 1 to N")
+    return index, count
+
+
 # ----------------------------------------------------------------------------- declarations
 
 BOTH = frozenset(COMMANDS)
@@ -829,6 +855,60 @@ SWEEP = _panel(
     ),
 )
 
+GATES = _panel(
+    "CI gates and shards",
+    Option(
+        name="threshold",
+        field="thresholds",
+        flags=("--threshold",),
+        commands=BENCH_ONLY,
+        repeatable=True,
+        env=False,
+        parse=slo,
+        default=(),
+        metavar="<expr>",
+        help="A gate, e.g. p99<50ms, rows_per_s@32>20000 or error_rate@all<0.1% (repeatable); "
+        "without @LEVEL it is judged on the recommended level. A failed gate exits 99.",
+    ),
+    Option(
+        name="abort_on_fail",
+        flags=("--abort-on-fail",),
+        commands=BENCH_ONLY,
+        cli_type=bool,
+        parse=flag,
+        default=False,
+        help="Stop the sweep at the first failed gate (a gate on the recommended level is "
+        "judged at the end).",
+    ),
+    Option(
+        name="baseline",
+        flags=("--baseline",),
+        commands=BENCH_ONLY,
+        parse=non_empty,
+        metavar="<run.json>",
+        help="Compare rows/s and p99 per level with this saved --json result; a regression "
+        "beyond --max-regression exits 99.",
+    ),
+    Option(
+        name="max_regression",
+        flags=("--max-regression",),
+        commands=BENCH_ONLY,
+        parse=percentage,
+        default="10%",
+        metavar="<percent>",
+        help="How much worse than --baseline a level may be (rows/s lower, p99 higher).",
+    ),
+    Option(
+        name="shard",
+        flags=("--shard",),
+        commands=BENCH_ONLY,
+        parse=shard,
+        metavar="<i/N>",
+        help="Run the i-th of N shares of the sweep (keys, files' batches, each level's "
+        "concurrency or rate, and counts divided); bulkload report merge joins the results.",
+    ),
+)
+
 ENGINE = _panel(
     "Engine",
     Option(
@@ -1018,6 +1098,7 @@ OPTIONS: tuple[Option, ...] = (
     *SOURCE,
     *CSV,
     *SWEEP,
+    *GATES,
     *ENGINE,
     *ERRORS,
     *OUTPUT,
@@ -1042,6 +1123,11 @@ def profile_keys(command: str) -> frozenset[str]:
 def commands_of(name: str) -> frozenset[str]:
     option = _BY_NAME.get(name)
     return option.commands if option else frozenset()
+
+
+def help_of(name: str) -> str:
+    """An option's help (with its default), for commands that declare it by hand."""
+    return _BY_NAME[name].full_help
 
 
 def default_of(name: str) -> Any:

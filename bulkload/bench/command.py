@@ -1,5 +1,8 @@
 """``bulkload bench``: run a sweep with progress and signal handling, show it, save it.
 
+Gates (``--threshold``, ``--baseline``) are judged once every level has run, and go into
+the output; a failed gate exits 99, decided after the JSON is written.
+
 The first Ctrl-C (or SIGTERM) stops the level running (its partial window is not kept),
 the finished levels are shown and saved, exit 4; a second one cancels at once. A level
 the target fails (unreachable, refusing every write) is reported with the levels before
@@ -11,14 +14,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 from rich.console import Console
 
 from bulkload.backends import create_backend
+from bulkload.bench.compare import Comparison, compare
+from bulkload.bench.gates import EXIT_GATE_FAILED, GateResult, failed, judge, judge_level
 from bulkload.bench.result import SweepResult, machine_facts
+from bulkload.bench.shard import Shard, key_range, shard_config
 from bulkload.bench.sweep import BenchData, FileData, Sweep, SweepSpec, SyntheticData
-from bulkload.config import BenchConfig, TargetOptions
+from bulkload.cli_report import read_result
+from bulkload.config import BenchConfig, GateOptions, TargetOptions
 from bulkload.engine.runner import RunControl
 from bulkload.engine.writer import one_line
 from bulkload.errors import BulkloadError, UsageError
@@ -26,10 +35,12 @@ from bulkload.process_signals import StopSignals
 from bulkload.redact import redact_text, redact_url
 from bulkload.report.bench_progress import BenchProgress
 from bulkload.report.bench_view import render_sweep
+from bulkload.report.gates_view import render_comparison, render_gates
 from bulkload.report.html import require_html_support, write_html
 from bulkload.report.json_summary import check_json_path, write_document
 from bulkload.report.progress import ProgressReporter
 from bulkload.sources.discovery import STDIN
+from bulkload.stats.level import LevelResult
 
 EXIT_OK = 0
 EXIT_INTERRUPTED = 4
@@ -38,8 +49,9 @@ DEFAULT_TABLE = "bulkload_bench"
 
 
 def run_bench(config: BenchConfig, *, argv: Sequence[str] = ()) -> int:
-    """Run the sweep; print and save its result; return the exit code. Raises the
-    BulkloadError that stopped it (after showing and saving what was measured)."""
+    """Run the sweep (or this job's shard of it); print and save its result, judge its
+    gates; return the exit code. Raises the BulkloadError that stopped it (after showing
+    and saving what was measured)."""
     run = config
     if run.report.html_path:  # before the sweep, not after it: a missing extra, a bad path
         require_html_support()
@@ -47,29 +59,21 @@ def run_bench(config: BenchConfig, *, argv: Sequence[str] = ()) -> int:
     json_to_stdout = run.report.json_path == "-"
     out = Console(stderr=json_to_stdout, highlight=False)
     err = Console(stderr=True, highlight=False)
-    backend = create_backend(run.target)
-    data = _data(run, typed=not backend.accepts_text)
-    result = SweepResult(
-        model="closed",
-        target=redact_url(backend.describe()),
-        table=_table(run),
-        command=[redact_url(redact_text(arg, _secrets(run.target))) for arg in argv],
-        version=_version(),
-        machine=machine_facts(),
-    )
+    gates = run.gates
+    # a bad baseline is bad input: found before the sweep, not after it
+    baseline = read_result(Path(gates.baseline)) if gates.baseline else None
     control = RunControl()
-    spec = sweep_spec(config)
-    result.model = spec.model
-    sweep = Sweep(
-        backend,
-        data,
-        spec,
-        run.engine,
-        table=result.table,
-        if_exists=run.target.if_exists,
-        control=control,
-        result=result,
-    )
+    stopped_by_gate: list[GateResult] = []
+
+    def on_level(level: LevelResult) -> None:
+        if gates.abort_on_fail and not stopped_by_gate:
+            stopped_by_gate.extend(failed(judge_level(level, gates.thresholds)))
+            if stopped_by_gate:
+                control.request_stop()
+                err.print(f"bulkload: stopping: gate failed: {stopped_by_gate[0]}")
+
+    sweep = prepare_shard(config, run.sweep.shard, argv=argv, control=control, on_level=on_level)
+    result = sweep.result
     mode = ProgressReporter.choose_mode(run.report.progress, run.report.quiet, err)
 
     def stop() -> None:
@@ -99,32 +103,129 @@ def run_bench(config: BenchConfig, *, argv: Sequence[str] = ()) -> int:
             result.outcome = "interrupted"
         except Exception as exc:  # shown and saved with what was measured, then raised
             result.outcome, result.error, failure = "failed", one_line(exc), exc
-        if control.stop_requested and result.outcome == "completed":
+        if stopped_by_gate and result.outcome in ("completed", "interrupted"):
+            result.outcome = "aborted"
+        elif control.stop_requested and result.outcome == "completed":
             result.outcome = "interrupted"
+        verdict = judge_run(result, gates, baseline)
         render_sweep(result, out)
+        render_verdict(verdict, out)
         if run.report.json_path:
             write_document(result.to_dict(), run.report.json_path)
         if run.report.html_path:
-            _write_html(result, run.report.html_path, failure)
+            _write_html(result, run.report.html_path, failure, verdict.baseline)
+    # every output is written: now the exit code
     if failure is not None:
         raise failure
     if result.outcome == "interrupted":
         return EXIT_INTERRUPTED
     if result.outcome == "failed":
         return EXIT_TARGET
+    if verdict.failed or result.outcome == "aborted":
+        return EXIT_GATE_FAILED
     return EXIT_OK
 
 
-def _write_html(result: SweepResult, path: str, failure: BulkloadError | None) -> None:
+def _write_html(
+    result: SweepResult, path: str, failure: Exception | None, baseline: SweepResult | None
+) -> None:
     """The HTML report, whatever the outcome; a write error is reported after the error
     that ended the sweep, if one did, or ends the command (exit 2: the sweep ran)."""
     try:
-        write_html(result, path)
+        write_html(result, path, baseline=baseline)
     except OSError as exc:
         problem = f"--html: cannot write {path}: {exc.strerror or exc}"
         if failure is None:
             raise BulkloadError(problem) from None
         print(f"bulkload: error: {problem}", file=sys.stderr)
+
+
+def prepare_shard(
+    config: BenchConfig,
+    shard: Shard | None,
+    *,
+    argv: Sequence[str] = (),
+    control: RunControl | None = None,
+    on_level: Callable[[LevelResult], None] | None = None,
+) -> Sweep:
+    """The sweep ``config`` describes, or its ``shard`` (i, N), ready to run; its
+    ``result`` fills in as it runs."""
+    if shard is not None:
+        config = shard_config(config, shard)
+    backend = create_backend(config.target)
+    data = _data(config, typed=not backend.accepts_text, shard=shard)
+    result = SweepResult(
+        model="closed",
+        target=redact_url(backend.describe()),
+        table=_table(config),
+        command=[redact_url(redact_text(arg, _secrets(config.target))) for arg in argv],
+        version=_version(),
+        machine=machine_facts(),
+        shard=None if shard is None else {"index": shard[0], "count": shard[1]},
+    )
+    spec = sweep_spec(config)
+    result.model = spec.model
+    return Sweep(
+        backend,
+        data,
+        spec,
+        config.engine,
+        table=result.table,
+        if_exists=config.target.if_exists,
+        control=control,
+        result=result,
+        on_level=on_level,
+    )
+
+
+async def run_shard_async(
+    config: BenchConfig, shard: Shard | None = None, *, argv: Sequence[str] = ()
+) -> SweepResult:
+    """Run one shard (i, N) of the sweep ``config`` describes (None: all of it) and
+    return its result: the seam a cluster runner calls on each of its workers, then
+    joins the results with :func:`bulkload.bench.merge.merge_results`. Raises the
+    BulkloadError that stopped the sweep."""
+    return await prepare_shard(config, shard, argv=argv).run()
+
+
+def run_shard(
+    config: BenchConfig, shard: Shard | None = None, *, argv: Sequence[str] = ()
+) -> SweepResult:
+    """:func:`run_shard_async` for callers without an event loop."""
+    return asyncio.run(run_shard_async(config, shard, argv=argv))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The gates and the baseline comparison of one result (and the baseline itself,
+    for a report that draws both runs)."""
+
+    gates: list[GateResult]
+    comparison: Comparison | None
+    baseline: SweepResult | None = None
+
+    @property
+    def failed(self) -> bool:
+        return bool(failed(self.gates)) or bool(self.comparison and self.comparison.regressed)
+
+
+def judge_run(result: SweepResult, gates: GateOptions, baseline: SweepResult | None) -> Verdict:
+    """Judge the gates and compare with the baseline; both go into ``result``."""
+    judged = judge(result, gates.thresholds)
+    result.thresholds = [gate.to_dict() for gate in judged]
+    comparison = None
+    if baseline is not None:
+        comparison = compare(
+            baseline, result, max_regression=gates.max_regression, baseline=gates.baseline or ""
+        )
+        result.comparison = comparison.to_dict()
+    return Verdict(judged, comparison, baseline)
+
+
+def render_verdict(verdict: Verdict, console: Console) -> None:
+    render_gates(verdict.gates, console)
+    if verdict.comparison is not None:
+        render_comparison(verdict.comparison, console)
 
 
 def sweep_spec(config: BenchConfig) -> SweepSpec:
@@ -145,14 +246,17 @@ def sweep_spec(config: BenchConfig) -> SweepSpec:
     )
 
 
-def _data(run: BenchConfig, *, typed: bool) -> BenchData:
+def _data(run: BenchConfig, *, typed: bool, shard: Shard | None) -> BenchData:
     if run.synthetic is not None:
-        return SyntheticData(run.synthetic)
+        if shard is None:
+            return SyntheticData(run.synthetic)
+        first_key, rows = key_range(run.synthetic.rows, shard)
+        return SyntheticData(run.synthetic, first_key=first_key, rows=rows)
     if run.source is None:
         raise UsageError("bench needs input files or --synthetic rows=N,columns=K")
     if STDIN in run.source.paths:
         raise UsageError("bench reads its input several times: pass files, not stdin (-)")
-    return FileData(run.source, typed=typed)
+    return FileData(run.source, typed=typed, shard=shard or (1, 1))
 
 
 def _table(run: BenchConfig) -> str:

@@ -38,10 +38,16 @@ class SweepResult:
     recommendation: str = ""
     usl: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
-    outcome: str = "completed"  # completed | interrupted | failed
+    outcome: str = "completed"  # completed | interrupted | failed | aborted (a gate)
     error: str | None = None
     #: rows the target took during the sweep, levels dropped (interrupted) included
     rows_written: int = 0
+    #: --threshold gates: [{expression, level, measured, allowed, ok}]
+    thresholds: list[dict[str, Any]] = field(default_factory=list)
+    #: --baseline: the comparison with the saved run (bulkload.bench.compare)
+    comparison: dict[str, Any] | None = None
+    #: --shard i/N: {index, count}, the share of the work this run did
+    shard: dict[str, int] | None = None
 
     def recommended_level(self) -> LevelResult | None:
         for level in self.levels:
@@ -79,6 +85,9 @@ class SweepResult:
             "usl": self.usl,
             "warnings": self.warnings,
             "levels": [level.to_dict() for level in self.levels],
+            "thresholds": self.thresholds,
+            "comparison": self.comparison,
+            "shard": self.shard,
         }
 
     @classmethod
@@ -110,6 +119,10 @@ class SweepResult:
                 outcome=data["outcome"],
                 error=data["error"],
                 rows_written=data["rows_written"],
+                # absent from results saved before CI gates existed
+                thresholds=list(data.get("thresholds") or []),
+                comparison=data.get("comparison"),
+                shard=data.get("shard"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(f"malformed bench result: {exc!r}", source=source) from None

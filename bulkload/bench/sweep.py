@@ -91,10 +91,14 @@ class BenchData:
 
 @dataclass(frozen=True)
 class SyntheticData(BenchData):
+    """The keys ``first_key .. first_key + rows - 1`` (a shard's range; default: all)."""
+
     spec: SyntheticSpec
+    first_key: int = 0
+    rows: int | None = None
 
     def batches(self, batch_size: int) -> Iterator[pa.RecordBatch]:
-        return synthetic_batches(self.spec, batch_size)
+        return synthetic_batches(self.spec, batch_size, first_key=self.first_key, rows=self.rows)
 
     def schema(self) -> pa.Schema:
         return schema_of(self.spec)
@@ -102,13 +106,19 @@ class SyntheticData(BenchData):
 
 @dataclass(frozen=True)
 class FileData(BenchData):
+    """The files' batches in order; with ``shard`` (i, N) only batches i-1, i-1+N, ...:
+    N shards take disjoint row ranges."""
+
     options: SourceOptions
     typed: bool = True
+    shard: tuple[int, int] = (1, 1)
 
     def batches(self, batch_size: int) -> Iterator[pa.RecordBatch]:
         source = BatchSource(replace(self.options, batch_size=batch_size), typed=self.typed)
-        for batch in source.batches():
-            if batch.num_rows:
+        index, count = self.shard
+        whole = (batch for batch in source.batches() if batch.num_rows)
+        for number, batch in enumerate(whole):
+            if number % count == index - 1:
                 yield batch.data
 
 
@@ -138,6 +148,7 @@ class Sweep:
         if_exists: str = "append",
         control: RunControl | None = None,
         result: SweepResult,
+        on_level: Callable[[LevelResult], None] | None = None,
     ):
         if spec.reset and not isinstance(backend, Resettable):
             raise UsageError(f"--reset: {backend.describe()} cannot empty its table")
@@ -149,6 +160,7 @@ class Sweep:
         self.if_exists = if_exists
         self.control = control or RunControl()
         self.result = result
+        self.on_level = on_level  # told of each level kept, as it ends (--abort-on-fail)
         self.progress = SweepProgress()
         self._ceilings: dict[int, float] = {}
 
@@ -275,6 +287,8 @@ class Sweep:
         self.result.levels.append(outcome)
         self.progress.done.append(outcome)
         self._warn_about(outcome)
+        if self.on_level is not None:
+            self.on_level(outcome)
         return outcome
 
     # ------------------------------------------------------------------ the tool itself
@@ -310,29 +324,36 @@ class Sweep:
 
     def _analyse(self) -> None:
         result = self.result
+        recommend_into(result, self.spec.slo)
         measured = [lvl for lvl in result.levels if lvl.outcome == "completed" and lvl.batches]
-        if self.spec.model == "open":
-            _recommend_rate(result, measured, self.spec.slo)
-        else:
-            choice = recommend(_points(measured), self.spec.slo)
-            result.recommended_concurrency = choice.concurrency
-            result.recommended_batch_size = choice.batch_size
-            result.recommendation = choice.reason
-            if choice.usl is not None:
-                fit = choice.usl
-                result.usl = {
-                    "sigma": fit.sigma,
-                    "kappa": fit.kappa,
-                    "lambda": fit.lam,
-                    "r_squared": fit.r_squared,
-                    "peak_concurrency": fit.peak_concurrency,
-                    "batch_size": choice.batch_size,
-                }
         if not self.spec.reset and _target_keeps_rows(self.backend) and len(measured) > 1:
             result.warnings.append(
                 "levels ran against a growing table (each level's rows stay); "
                 "--reset empties it between levels"
             )
+
+
+def recommend_into(result: SweepResult, slo: tuple[Threshold, ...]) -> None:
+    """Pick the level to use from the measured ones (and fit the USL), into ``result``:
+    after a sweep, and again after shards are merged."""
+    measured = [lvl for lvl in result.levels if lvl.outcome == "completed" and lvl.batches]
+    if result.model == "open":
+        _recommend_rate(result, measured, slo)
+        return
+    choice = recommend(_points(measured), slo)
+    result.recommended_concurrency = choice.concurrency
+    result.recommended_batch_size = choice.batch_size
+    result.recommendation = choice.reason
+    if choice.usl is not None:
+        fit = choice.usl
+        result.usl = {
+            "sigma": fit.sigma,
+            "kappa": fit.kappa,
+            "lambda": fit.lam,
+            "r_squared": fit.r_squared,
+            "peak_concurrency": fit.peak_concurrency,
+            "batch_size": choice.batch_size,
+        }
 
 
 def _recommend_rate(

@@ -10,6 +10,7 @@ wall-clock windows) and percentiles are never averaged.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -87,6 +88,38 @@ class LevelResult:
             service_time=window.latency,
             latency_errors=window.latency_errors,
         )
+
+    @classmethod
+    def merge(cls, shards: Sequence[LevelResult]) -> LevelResult:
+        """One level run as shards (side by side or one after another) as if by one
+        process: histograms added, counters summed, throughput over the union of the
+        shards' wall-clock windows, writes in flight (mean and max) summed."""
+        if not shards:
+            raise ValueError("nothing to merge")
+        first = shards[0]
+        rates = [shard.rate for shard in shards if shard.rate is not None]
+        merged = cls(
+            concurrency=sum(shard.concurrency for shard in shards),
+            batch_size=first.batch_size,
+            rate=sum(rates) if rates else None,
+            outcome=max((shard.outcome for shard in shards), key=_OUTCOME_ORDER.index),
+            error=next((shard.error for shard in shards if shard.error), None),
+            started_at=min(shard.started_at for shard in shards),
+            finished_at=max(shard.finished_at for shard in shards),
+            elapsed_s=_union_length([(s.started_at, s.finished_at) for s in shards]),
+            in_flight_mean=sum(shard.in_flight_mean for shard in shards),
+            in_flight_max=sum(shard.in_flight_max for shard in shards),
+            # each shard's own event loop: the busiest says whether a tool was the limit
+            cpu_loop=max(shard.cpu_loop for shard in shards),
+            cpu_process=max(shard.cpu_process for shard in shards),
+        )
+        for name in _SUMMED:
+            setattr(merged, name, sum(getattr(shard, name) for shard in shards))
+        for name in _HISTOGRAM_KEYS:
+            histogram: LatencyHistogram = getattr(merged, name)
+            for shard in shards:
+                histogram.merge(getattr(shard, name))
+        return merged
 
     # ------------------------------------------------------------------ figures
 
@@ -176,6 +209,36 @@ class LevelResult:
             name: _decoded(data.get(key)) for name, key in _HISTOGRAM_KEYS.items()
         }
         return cls(**counters, **histograms, write_errors=data["errors"])
+
+
+#: counters that add up across shards
+_SUMMED = (
+    "rows",
+    "batches",
+    "bytes",
+    "rows_rejected",
+    "batches_failed",
+    "write_errors",
+    "retries",
+    "timeouts",
+    "sends_delayed",
+    "sends_missed",
+    "rows_written",
+)
+#: a merged level's outcome is its shards' worst
+_OUTCOME_ORDER = ("completed", "interrupted", "failed")
+
+
+def _union_length(windows: list[tuple[float, float]]) -> float:
+    """Seconds covered by at least one of the windows (overlaps counted once)."""
+    covered = 0.0
+    end = float("-inf")
+    for start, finish in sorted(windows):
+        start = max(start, end)
+        if finish > start:
+            covered += finish - start
+            end = finish
+    return covered
 
 
 #: histogram attribute -> its key in the JSON (encoded HDR)

@@ -1,0 +1,163 @@
+"""A run against a baseline: per level, what changed, and which changes are regressions.
+
+Levels are matched by (concurrency, arrival rate, batch size). A regression is
+throughput (rows/s) lower, or p99 latency higher, than the baseline's by more than
+``max_regression`` (a fraction: 0.10 is 10%). A level only one of the runs has is
+listed, never a regression. Equal figures are a 0% change: identical runs never regress.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from bulkload.bench.result import SweepResult
+from bulkload.stats.level import LevelResult
+
+DEFAULT_MAX_REGRESSION = 0.10
+
+#: figure -> (how it is read from a level, whether higher is better); the regressions
+#: are judged on the first two, the others are shown
+_FIGURES: dict[str, tuple[str, bool]] = {
+    "rows_per_s": ("rows_per_s", True),
+    "p99": ("p99", False),
+    "p50": ("p50", False),
+    "errors": ("errors", False),
+}
+_GATED = ("rows_per_s", "p99")
+
+LevelKey = tuple[int, float | None, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    figure: str
+    base: float
+    run: float
+    regressed: bool
+
+    @property
+    def relative(self) -> float | None:
+        """(run - base) / base; None when the base is 0."""
+        if self.base == 0:
+            return 0.0 if self.run == 0 else None
+        return (self.run - self.base) / self.base
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "base": self.base,
+            "run": self.run,
+            "change": self.relative,
+            "regressed": self.regressed,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class LevelComparison:
+    key: LevelKey
+    changes: list[Change]
+
+    @property
+    def regressions(self) -> list[Change]:
+        return [change for change in self.changes if change.regressed]
+
+    @property
+    def label(self) -> str:
+        concurrency, rate, batch_size = self.key
+        what = f"{rate:g} writes/s" if rate is not None else f"c={concurrency}"
+        return f"{what} batch {batch_size:,}"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    max_regression: float
+    levels: list[LevelComparison]
+    only_in_base: list[LevelKey] = field(default_factory=list)
+    only_in_run: list[LevelKey] = field(default_factory=list)
+    baseline: str = ""  # where the baseline came from
+
+    @property
+    def regressed(self) -> bool:
+        return any(level.regressions for level in self.levels)
+
+    def regression_lines(self) -> list[str]:
+        return [
+            f"{level.label}: {_describe(change)} (more than {self.max_regression * 100:g}% worse)"
+            for level in self.levels
+            for change in level.regressions
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "baseline": self.baseline,
+            "max_regression": self.max_regression,
+            "regressed": self.regressed,
+            "levels": [
+                {
+                    **_key_dict(level.key),
+                    **{change.figure: change.to_dict() for change in level.changes},
+                }
+                for level in self.levels
+            ],
+            "only_in_baseline": [_key_dict(key) for key in self.only_in_base],
+            "only_in_run": [_key_dict(key) for key in self.only_in_run],
+        }
+
+
+def compare(
+    base: SweepResult,
+    run: SweepResult,
+    *,
+    max_regression: float = DEFAULT_MAX_REGRESSION,
+    baseline: str = "",
+) -> Comparison:
+    base_levels = _by_key(base)
+    run_levels = _by_key(run)
+    levels = [
+        LevelComparison(key, _changes(base_levels[key], level, max_regression))
+        for key, level in run_levels.items()
+        if key in base_levels
+    ]
+    return Comparison(
+        max_regression=max_regression,
+        levels=levels,
+        only_in_base=[key for key in base_levels if key not in run_levels],
+        only_in_run=[key for key in run_levels if key not in base_levels],
+        baseline=baseline,
+    )
+
+
+def _by_key(result: SweepResult) -> dict[LevelKey, LevelResult]:
+    return {
+        (level.concurrency, level.rate, level.batch_size): level
+        for level in result.levels
+        if level.outcome == "completed"
+    }
+
+
+def _changes(base: LevelResult, run: LevelResult, max_regression: float) -> list[Change]:
+    base_metrics, run_metrics = base.metrics(), run.metrics()
+    changes = []
+    for figure, (metric, higher_is_better) in _FIGURES.items():
+        before, after = base_metrics[metric], run_metrics[metric]
+        if figure not in _GATED:
+            regressed = False
+        elif higher_is_better:
+            regressed = after < before * (1 - max_regression)
+        else:
+            regressed = after > before * (1 + max_regression)
+        changes.append(Change(figure, before, after, regressed))
+    return changes
+
+
+def _describe(change: Change) -> str:
+    shape = "{:,.3f} ms" if change.figure in ("p50", "p99") else "{:,.0f}"
+    relative = change.relative
+    shown = "new" if relative is None else f"{relative:+.1%}"
+    before, after = shape.format(change.base), shape.format(change.run)
+    return f"{change.figure} {before} → {after} ({shown})"
+
+
+def _key_dict(key: LevelKey) -> dict[str, Any]:
+    concurrency, rate, batch_size = key
+    return {"concurrency": concurrency, "rate": rate, "batch_size": batch_size}

@@ -1,0 +1,105 @@
+"""CI gates: ``--threshold`` expressions judged on a sweep's levels.
+
+A gate pinned to a level (``p99@32<50ms``) is judged on every level run at that
+concurrency (one per batch size), ``@all`` on every level, and a gate without a selector
+on the recommended level. A gate that selects no level fails ("not measured"): a gate
+must never pass because there was nothing to judge.
+
+Pinned and ``@all`` gates can be judged as soon as a level ends (``--abort-on-fail``);
+a gate on the recommended level only once the sweep is over.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bulkload.bench.result import SweepResult
+from bulkload.stats.level import LevelResult
+from bulkload.stats.thresholds import Threshold, ThresholdResult
+
+#: the exit code of a run whose gates failed (k6 uses the same)
+EXIT_GATE_FAILED = 99
+
+
+@dataclass(frozen=True, slots=True)
+class GateResult:
+    check: ThresholdResult
+    level: LevelResult | None  # None: no level was selected
+
+    @property
+    def ok(self) -> bool:
+        return self.check.ok
+
+    def to_dict(self) -> dict[str, Any]:
+        level = self.level
+        return {
+            "expression": str(self.check.threshold),
+            "level": None if level is None else _level_key(level),
+            "measured": self.check.measured,
+            "allowed": self.check.allowed,
+            "ok": self.ok,
+        }
+
+    def __str__(self) -> str:
+        where = "no such level" if self.level is None else level_label(self.level)
+        threshold = self.check.threshold
+        measured = (
+            "not measured"
+            if self.check.measured is None
+            else f"measured {threshold.render(self.check.measured)}"
+        )
+        verdict = "ok" if self.ok else "FAILED"
+        return (
+            f"{verdict}: {threshold} at {where}: {measured}, "
+            f"allowed {threshold.op} {threshold.render(self.check.allowed)}"
+        )
+
+
+def judge(result: SweepResult, thresholds: Iterable[Threshold]) -> list[GateResult]:
+    """Every gate on the levels it selects, once the sweep is over."""
+    measured = [level for level in result.levels if level.outcome == "completed"]
+    recommended = result.recommended_level()
+    gates: list[GateResult] = []
+    for threshold in thresholds:
+        if threshold.selector is None:
+            chosen = [recommended] if recommended is not None else []
+        else:
+            chosen = [level for level in measured if _selects(threshold, level)]
+        gates.extend(_on(threshold, chosen))
+    return gates
+
+
+def judge_level(level: LevelResult, thresholds: Iterable[Threshold]) -> list[GateResult]:
+    """The gates that can be judged on one level as soon as it ends (pinned to it, or
+    ``@all``); the gates on the recommended level wait for the end."""
+    return [
+        GateResult(threshold.check(level.metrics()), level)
+        for threshold in thresholds
+        if threshold.selector is not None and _selects(threshold, level)
+    ]
+
+
+def failed(gates: Sequence[GateResult]) -> list[GateResult]:
+    return [gate for gate in gates if not gate.ok]
+
+
+def level_label(level: LevelResult) -> str:
+    if level.rate is not None:
+        return f"{level.rate:g} writes/s batch {level.batch_size:,}"
+    return f"c={level.concurrency} batch {level.batch_size:,}"
+
+
+def _selects(threshold: Threshold, level: LevelResult) -> bool:
+    return threshold.selector == "all" or threshold.selector == level.concurrency
+
+
+def _on(threshold: Threshold, levels: list[LevelResult]) -> list[GateResult]:
+    if not levels:
+        return [GateResult(ThresholdResult(threshold, False, None, threshold.value), None)]
+    return [GateResult(threshold.check(level.metrics()), level) for level in levels]
+
+
+def _level_key(level: LevelResult) -> dict[str, Any]:
+    return {"concurrency": level.concurrency, "rate": level.rate, "batch_size": level.batch_size}

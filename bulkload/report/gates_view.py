@@ -1,0 +1,57 @@
+"""The terminal view of CI gates and of a comparison with a baseline."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.table import Table
+
+from bulkload.bench.compare import Change, Comparison
+from bulkload.bench.gates import GateResult
+
+
+def render_gates(gates: Sequence[GateResult], console: Console) -> None:
+    if not gates:
+        return
+    bad = [gate for gate in gates if not gate.ok]
+    heading = f"gates: {len(gates) - len(bad)} of {len(gates)} passed"
+    console.print(f"[bold]{heading}[/]", highlight=False)
+    for gate in gates:
+        style = "green" if gate.ok else "red"
+        console.print(f"  [{style}]{gate}[/]", highlight=False)
+
+
+def render_comparison(comparison: Comparison, console: Console) -> None:
+    title = f"compared with {comparison.baseline or 'the baseline'}"
+    table = Table(title=title, title_justify="left", box=None, pad_edge=False)
+    for column in ("level", "rows/s", "p50", "p99", "errors", ""):
+        table.add_column(column, justify="left" if column == "level" else "right")
+    for level in comparison.levels:
+        cells = {change.figure: change for change in level.changes}
+        verdict = "[red]REGRESSED[/]" if level.regressions else "[green]ok[/]"
+        table.add_row(
+            level.label,
+            _cell(cells["rows_per_s"], "{:,.0f}"),
+            _cell(cells["p50"], "{:.2f} ms"),
+            _cell(cells["p99"], "{:.2f} ms"),
+            _cell(cells["errors"], "{:,.0f}"),
+            verdict,
+        )
+    if comparison.levels:
+        console.print(table)
+    else:
+        console.print(f"  [yellow]{title}: no level of this run is in the baseline[/]")
+    for key in comparison.only_in_base:
+        console.print(f"  only in the baseline: c={key[0]} batch {key[2]:,}", highlight=False)
+    for key in comparison.only_in_run:
+        console.print(f"  not in the baseline: c={key[0]} batch {key[2]:,}", highlight=False)
+    for line in comparison.regression_lines():
+        console.print(f"  [red]regression: {line}[/]", highlight=False)
+
+
+def _cell(change: Change, shape: str) -> str:
+    relative = change.relative
+    delta = "new" if relative is None else f"{relative:+.1%}"
+    text = f"{shape.format(change.run)} ({delta})"
+    return f"[red]{text}[/]" if change.regressed else text
