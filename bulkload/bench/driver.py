@@ -333,7 +333,7 @@ class LevelDriver:
             batch_size=self.plan.batch_size,
             rate=self.plan.rate,
             elapsed_s=elapsed,
-            wall=self._wall,
+            wall=(self._wall[0], self._wall[0] + elapsed),  # the same window, wall clock
         )
         result.sends_delayed = self._sends_delayed
         result.sends_missed = self._sends_missed()

@@ -110,7 +110,7 @@ def test_row_over_max_field_size_is_a_clear_error(run_cli, write_file):
     assert result.code == 3
     assert result.error_line == (
         "bulkload: error: docs.csv:2002: this row is larger than --max-field-size (1 MB); "
-        "raise it to load this row"
+        "raise it to load this row (2,000 rows were loaded before this error)"
     )
 
 
