@@ -287,7 +287,7 @@ def _table(result: SweepResult, baseline: SweepResult | None) -> str:
         + (
             "from when each write was due (open model), so stalls are not hidden"
             if open_model
-            else "the service time of each batch write"
+            else "from the start of each batch write to its end, retries included"
         )
         + "; in flight: mean / max; cpu: bulkload's event loop.</p></section>"
     )
