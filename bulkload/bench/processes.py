@@ -121,7 +121,8 @@ class ProcessRunner:
         self.levels = levels  # levels each child runs
         self.workdir = workdir
         self.children: list[Child] = []
-        self.stopping = False
+        self.stopping = False  # the user stopped the run
+        self.halted = False  # a child ended early: the others were stopped after their level
         self.on_level_start: Any = None  # called with (level number, processes) as it starts
 
     def stop(self) -> None:
@@ -182,7 +183,8 @@ class ProcessRunner:
             ready = await asyncio.gather(*(child.link.ready() for child in running))
             ended_early = len(running) - sum(ready) if any(ready) else 0
             running = [child for child, is_ready in zip(running, ready, strict=True) if is_ready]
-            if self.stopping or ended_early:
+            self.halted = self.halted or bool(ended_early)
+            if self.stopping or self.halted:
                 for child in running:
                     child.link.stop()
                 continue
@@ -218,8 +220,10 @@ class ProcessRunner:
             if child.json_path.exists():
                 with contextlib.suppress(BulkloadError):
                     result = read_result(child.json_path)
-            # once the user stopped the run, how a child ended is the stop's doing
-            found.append(ChildOutcome(child, code, result, code != 0 and not self.stopping))
+            # once the user stopped the run, how a child ended is the stop's doing; one
+            # halted because another failed is interrupted, not failed
+            stopped = self.stopping or (self.halted and code == EXIT_INTERRUPTED)
+            found.append(ChildOutcome(child, code, result, code != 0 and not stopped))
         return found
 
 
