@@ -199,12 +199,7 @@ class ProcessRunner:
         for child in running:
             child.signal(signal.SIGINT)  # their second: stop at once, save what is done
             child.link.stop()
-        for child in running:
-            try:
-                await asyncio.wait_for(child.process.wait(), KILL_AFTER_S)
-            except TimeoutError:
-                child.signal(signal.SIGKILL)
-                await child.process.wait()
+        await asyncio.gather(*(_stop_within(child, KILL_AFTER_S) for child in running))
         for child in self.children:
             child.link.close()
 
@@ -225,6 +220,14 @@ class ProcessRunner:
             stopped = self.stopping or (self.halted and code == EXIT_INTERRUPTED)
             found.append(ChildOutcome(child, code, result, code != 0 and not stopped))
         return found
+
+
+async def _stop_within(child: Child, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(child.process.wait(), seconds)
+    except TimeoutError:  # the last resort: no child outlives the command
+        child.signal(signal.SIGKILL)
+        await child.process.wait()
 
 
 def merge_children(

@@ -158,22 +158,28 @@ def test_ctrl_c_stops_every_child_and_keeps_the_finished_levels(tmp_path: Path):
 
 
 def test_a_second_ctrl_c_stops_the_children_at_once(tmp_path: Path):
+    # the server stops answering 1 s in: after the first Ctrl-C each child waits for its
+    # writes in flight; the second cancels them, and each child still saves its result
     proc = _start(
-        tmp_path, "--to", "sim://?latency=2ms", "--sweep", "2,4", "--duration", "60s",
-        "--processes", "2", "--progress", "plain",
+        tmp_path, "--to", "sim://?latency=2ms&stall=120s&stall_at=1s", "--sweep", "2,4",
+        "--duration", "60s", "--processes", "2", "--progress", "plain",
     )  # fmt: skip
     seen: list[str] = []
     _wait_for(proc, "level 1/", seen)
     children = _children_of(proc.pid)
+    time.sleep(2)  # into the stall
     proc.send_signal(signal.SIGINT)
-    time.sleep(0.5)
+    time.sleep(1)
     proc.send_signal(signal.SIGINT)
     started = time.monotonic()
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 4, "".join(seen) + err
-    assert time.monotonic() - started < 30  # not the level's 60 s
+    # well before the parent's last resort (killing a child 10 s after the second Ctrl-C)
+    assert time.monotonic() - started < 8
     assert not [pid for pid in children if _running(pid)]
-    assert saved(tmp_path)["levels"] == []  # the level running was dropped
+    document = saved(tmp_path)
+    assert document["levels"] == []  # the level running was dropped
+    assert [child["exit_code"] for child in document["processes"]["children"]] == [4, 4]
 
 
 def test_a_failed_child_is_named_and_the_others_results_kept(tmp_path: Path):
