@@ -352,7 +352,7 @@ def run_processes(config: BenchConfig, *, argv: Sequence[str]) -> int:
         outcomes = runner.outcomes()
         failures = [outcome for outcome in outcomes if outcome.failed]
         for outcome in failures:
-            err.print(f"bulkload: error: {outcome.describe()}", highlight=False)
+            print(f"bulkload: error: {outcome.describe()}", file=sys.stderr)  # one line
         failure_code = failures[0].code if failures else None
         merged = merge_children(outcomes, count, command)
         if merged is None:  # no child saved a result: nothing to show or judge

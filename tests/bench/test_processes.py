@@ -219,3 +219,18 @@ def test_each_level_starts_together_even_when_the_shares_end_apart(run_cli, tmp_
     assert abs(first[0]["finished_at"] - first[1]["finished_at"]) > 0.5
     assert abs(second[0]["started_at"] - second[1]["started_at"]) < 0.25
     assert document["processes"]["window_overlap"][1] > 0.6
+
+
+def test_an_unreachable_target_is_one_line_per_process_and_exit_5(run_cli, tmp_path: Path):
+    result = run_cli(
+        "bench", *QUICK, "--to", "postgresql://postgres@127.0.0.1:1/test", "--sweep", "2",
+        "--batches", "5", "--processes", "2", "--json", "run.json", "--progress", "off",
+    )  # fmt: skip
+    assert result.code == 5, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("bulkload: error")]
+    assert len(errors) == 2, result.stderr
+    for index, line in enumerate(errors, start=1):
+        assert line.startswith(f"bulkload: error: process {index}/2 (pid ")
+        assert "exited 5: " in line and "127.0.0.1" in line
+    document = saved(tmp_path)
+    assert document["outcome"] == "failed" and document["levels"] == []
