@@ -225,6 +225,7 @@ def test_an_unreachable_target_is_one_line_per_process_and_exit_5(run_cli, tmp_p
     result = run_cli(
         "bench", *QUICK, "--to", "postgresql://postgres@127.0.0.1:1/test", "--sweep", "2",
         "--batches", "5", "--processes", "2", "--json", "run.json", "--progress", "off",
+        env={"COLUMNS": "60"},  # narrower than the line: it must not be wrapped
     )  # fmt: skip
     assert result.code == 5, result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("bulkload: error")]
