@@ -242,13 +242,13 @@ def main() -> None:
                 wrk_rate = max(wrk_rates)
                 print(f"\n{label} ({body_size:,} bytes per request)")
                 print(
-                    f"  {'wrk -t1 (best of 2)':<34}{wrk_rate:>12,.0f} req/s "
+                    f"  {'wrk -t1 (best of 2)':<40}{wrk_rate:>12,.0f} req/s "
                     f"{_mb(wrk_rate, body_size)}"
                 )
                 for client, (rate, size_sent) in results.items():
                     volume = _mb(rate, size_sent) if size_sent else f"{'(own rows)':>14}"
                     print(
-                        f"  {'bulkload ' + client:<34}{rate:>12,.0f} req/s "
+                        f"  {'bulkload ' + client:<40}{rate:>12,.0f} req/s "
                         f"{volume}  {rate / wrk_rate:.2f}x wrk"
                     )
         finally:

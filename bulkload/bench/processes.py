@@ -115,10 +115,9 @@ class ChildOutcome:
 class ProcessRunner:
     """Starts the children, holds the barrier before each level, waits for them all."""
 
-    def __init__(self, argv: Sequence[str], count: int, levels: int, workdir: Path):
+    def __init__(self, argv: Sequence[str], count: int, workdir: Path):
         self.argv = list(argv)
         self.count = count
-        self.levels = levels  # levels each child runs
         self.workdir = workdir
         self.children: list[Child] = []
         self.stopping = False  # the user stopped the run
@@ -325,7 +324,7 @@ def run_processes(config: BenchConfig, *, argv: Sequence[str]) -> int:
     secrets = [p for p in [_password(config.target.url)] if p]
     command = [redact_url(redact_text(arg, secrets)) for arg in argv]
 
-    runner = ProcessRunner(argv, count, levels, Path())
+    runner = ProcessRunner(argv, count, Path())
     if mode != "off":
         runner.on_level_start = lambda level, running: err.print(
             f"level {level}/{levels}: started in {running} processes together", highlight=False
