@@ -185,7 +185,11 @@ def bench_cli_rate(
         cwd=where,
         timeout=300,
     )
-    level = json.loads(summary.read_text())["levels"][0]
+    document = json.loads(summary.read_text())
+    level = document["levels"][0]
+    if document.get("processes"):  # how well the processes' windows overlapped
+        overlap = document["processes"]["window_overlap"][0]
+        print(f"  (--processes {processes}: the windows overlapped {overlap:.1%})")
     return float(level["batches"] / level["elapsed_s"])
 
 
