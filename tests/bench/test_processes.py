@@ -235,3 +235,18 @@ def test_an_unreachable_target_is_one_line_per_process_and_exit_5(run_cli, tmp_p
         assert "exited 5: " in line and "127.0.0.1" in line
     document = saved(tmp_path)
     assert document["outcome"] == "failed" and document["levels"] == []
+
+
+def test_gates_are_judged_on_the_merged_result(run_cli, tmp_path: Path):
+    # c=4 merged from two children at c=2: ~20,000 rows/s together, ~10,000 each; a
+    # child judging the gate would see no level 4 (and --abort-on-fail would stop it)
+    result = run_cli(
+        "bench", *QUICK, "--to", "sim://?latency=20ms", "--sweep", "2,4", "--batches", "40",
+        "--processes", "2", "--threshold", "rows_per_s@4>14000", "--abort-on-fail",
+        "--json", "-", "--progress", "off",
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    document = json.loads(result.stdout)  # --json -: stdout holds the merged result only
+    (gate,) = document["thresholds"]
+    assert gate["ok"] and gate["level"]["concurrency"] == 4, gate
+    assert [level["concurrency"] for level in document["levels"]] == [2, 4]
