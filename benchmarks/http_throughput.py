@@ -1,6 +1,6 @@
 """HTTP client throughput: bulkload's HTTP backend against wrk, on one nginx.
 
-    python benchmarks/http_throughput.py [--seconds 5] [--in-flight 50]
+    python benchmarks/http_throughput.py [--seconds 5] [--in-flight 50] [--processes 2]
 
 Starts nginx on 127.0.0.1 (a free port, a config of its own in a temp dir, answering
 ``return 204``; installs ``nginx`` and ``wrk`` with apt-get when missing and run as
@@ -15,7 +15,9 @@ root), then measures, for 1-row batches (~200-byte bodies) and 64 KB NDJSON batc
 * bulkload curl          - the same through the libcurl multi handle (--http-client curl);
 * bulkload httpx         - the same through httpx, for comparison;
 * bulkload bench CLI     - ``bulkload bench --to http://127.0.0.1:PORT/ --sweep N
-                           --batch-size 1`` on synthetic rows, end to end (1-row case).
+                           --batch-size 1`` on synthetic rows, end to end (1-row case);
+                           also with ``--processes P`` (N in flight shared by P
+                           processes, their levels started together and merged).
 
 It prints requests/s (and MB/s) of each and the ratios to wrk. Goals: >= 0.5x wrk's
 requests/s with 1-row batches, >= 0.6x wrk's MB/s with 64 KB batches. The event loop is
@@ -164,8 +166,11 @@ async def bulkload_rate(
     return done / (time.perf_counter() - started), len(payload.body)
 
 
-def bench_cli_rate(url: str, client: str, seconds: float, in_flight: int, where: Path) -> float:
-    """Requests/s of ``bulkload bench`` itself (1-row synthetic batches), as a user runs it."""
+def bench_cli_rate(
+    url: str, client: str, seconds: float, in_flight: int, where: Path, processes: int = 1
+) -> float:
+    """Requests/s of ``bulkload bench`` itself (1-row synthetic batches), as a user runs it
+    (with ``processes`` > 1: ``--processes``, the merged level's rate)."""
     summary = where / "bench.json"
     subprocess.run(
         [
@@ -173,13 +178,18 @@ def bench_cli_rate(url: str, client: str, seconds: float, in_flight: int, where:
             *("--synthetic", "rows=1000000,columns=4,seed=1", "--batch-size", "1"),
             *("--sweep", str(in_flight), "--duration", f"{seconds:g}s", "--warmup", "1s"),
             *("--http-client", client, "--json", str(summary), "-q"),
+            *(("--processes", str(processes)) if processes > 1 else ()),
         ],
         check=True,
         capture_output=True,
         cwd=where,
         timeout=300,
     )
-    level = json.loads(summary.read_text())["levels"][0]
+    document = json.loads(summary.read_text())
+    level = document["levels"][0]
+    if document.get("processes"):  # how well the processes' windows overlapped
+        overlap = document["processes"]["window_overlap"][0]
+        print(f"  (--processes {processes}: the windows overlapped {overlap:.1%})")
     return float(level["batches"] / level["elapsed_s"])
 
 
@@ -196,6 +206,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--in-flight", type=int, default=50)
+    parser.add_argument(
+        "--processes", type=int, default=2, help="also the bench CLI with --processes P (1: not)"
+    )
     args = parser.parse_args()
     ensure_tools()
     loop_name = "uvloop" if _has_uvloop() else "asyncio"
@@ -223,18 +236,23 @@ def main() -> None:
                     for client in ("h1", "curl"):
                         rate = bench_cli_rate(url, client, args.seconds, args.in_flight, where)
                         results[f"bench CLI, {client}"] = (rate, 0)
+                    if args.processes > 1:
+                        rate = bench_cli_rate(
+                            url, "h1", args.seconds, args.in_flight, where, args.processes
+                        )
+                        results[f"bench CLI, h1, --processes {args.processes}"] = (rate, 0)
                 body_size = results["h1"][1]
                 wrk_rates.append(wrk(url, probe, args.seconds, args.in_flight, where))
                 wrk_rate = max(wrk_rates)
                 print(f"\n{label} ({body_size:,} bytes per request)")
                 print(
-                    f"  {'wrk -t1 (best of 2)':<26}{wrk_rate:>12,.0f} req/s "
+                    f"  {'wrk -t1 (best of 2)':<40}{wrk_rate:>12,.0f} req/s "
                     f"{_mb(wrk_rate, body_size)}"
                 )
                 for client, (rate, size_sent) in results.items():
                     volume = _mb(rate, size_sent) if size_sent else f"{'(own rows)':>14}"
                     print(
-                        f"  {'bulkload ' + client:<26}{rate:>12,.0f} req/s "
+                        f"  {'bulkload ' + client:<40}{rate:>12,.0f} req/s "
                         f"{volume}  {rate / wrk_rate:.2f}x wrk"
                     )
         finally:

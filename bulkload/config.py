@@ -164,6 +164,7 @@ class SweepOptions:
     reset: bool = False  # empty the table between levels
     slo: tuple[Threshold, ...] = ()
     shard: tuple[int, int] | None = None  # --shard i/N: this job's share of the work
+    processes: int = 1  # --processes P: worker processes, each running a shard i/P
 
 
 @dataclass(frozen=True, kw_only=True)

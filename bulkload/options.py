@@ -909,6 +909,21 @@ GATES = _panel(
     ),
 )
 
+PROCESSES = _panel(
+    "Processes",
+    Option(
+        name="processes",
+        flags=("--processes",),
+        commands=BENCH_ONLY,
+        cli_type=int,
+        parse=whole(minimum=1),
+        default=1,
+        help="Run the sweep in this many worker processes, each with its share of every "
+        "level (as --shard i/N), started together and merged: for when one event loop is "
+        "the bottleneck.",
+    ),
+)
+
 ENGINE = _panel(
     "Engine",
     Option(
@@ -1099,6 +1114,7 @@ OPTIONS: tuple[Option, ...] = (
     *CSV,
     *SWEEP,
     *GATES,
+    *PROCESSES,
     *ENGINE,
     *ERRORS,
     *OUTPUT,

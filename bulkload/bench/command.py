@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from rich.console import Console
 from bulkload.backends import create_backend
 from bulkload.bench.compare import Comparison, compare
 from bulkload.bench.gates import EXIT_GATE_FAILED, GateResult, failed, judge, judge_level
+from bulkload.bench.process_link import ParentLink
 from bulkload.bench.result import SweepResult, machine_facts
 from bulkload.bench.shard import Shard, key_range, shard_config
 from bulkload.bench.sweep import BenchData, FileData, Sweep, SweepSpec, SyntheticData
@@ -52,6 +53,13 @@ def run_bench(config: BenchConfig, *, argv: Sequence[str] = ()) -> int:
     """Run the sweep (or this job's shard of it); print and save its result, judge its
     gates; return the exit code. Raises the BulkloadError that stopped it (after showing
     and saving what was measured)."""
+    if config.sweep.processes > 1:  # --processes: children run the shards, this merges them
+        from bulkload.bench.processes import run_processes
+
+        return run_processes(config, argv=argv)
+    link = ParentLink.from_environment()  # set when this run is a child of --processes
+    if link is not None:
+        config = link.child_config(config)
     run = config
     if run.report.html_path:  # before the sweep, not after it: a missing extra, a bad path
         require_html_support()
@@ -72,7 +80,18 @@ def run_bench(config: BenchConfig, *, argv: Sequence[str] = ()) -> int:
                 control.request_stop()
                 err.print(f"bulkload: stopping: gate failed: {stopped_by_gate[0]}")
 
-    sweep = prepare_shard(config, run.sweep.shard, argv=argv, control=control, on_level=on_level)
+    async def wait_for_start() -> None:
+        assert link is not None
+        await link.wait_for_start(control)
+
+    sweep = prepare_shard(
+        config,
+        run.sweep.shard,
+        argv=argv,
+        control=control,
+        on_level=on_level,
+        before_level=wait_for_start if link is not None else None,
+    )
     result = sweep.result
     mode = ProgressReporter.choose_mode(run.report.progress, run.report.quiet, err)
 
@@ -91,6 +110,8 @@ def run_bench(config: BenchConfig, *, argv: Sequence[str] = ()) -> int:
         try:
             await sweep.run()
         finally:
+            if link is not None:
+                link.close()
             progress.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await progress
@@ -147,6 +168,7 @@ def prepare_shard(
     argv: Sequence[str] = (),
     control: RunControl | None = None,
     on_level: Callable[[LevelResult], None] | None = None,
+    before_level: Callable[[], Awaitable[None]] | None = None,
 ) -> Sweep:
     """The sweep ``config`` describes, or its ``shard`` (i, N), ready to run; its
     ``result`` fills in as it runs."""
@@ -175,6 +197,7 @@ def prepare_shard(
         control=control,
         result=result,
         on_level=on_level,
+        before_level=before_level,
     )
 
 

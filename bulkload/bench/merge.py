@@ -49,6 +49,7 @@ def merge_results(results: Sequence[SweepResult], *, names: Sequence[str] = ()) 
         warnings=_unique(w for result in results for w in result.warnings),
         outcome=max((r.outcome for r in results), key=_outcome_rank),
         error=next((result.error for result in results if result.error), None),
+        rows_written=sum(result.rows_written for result in results),
     )
     slo = tuple(t for text in first.slo for t in parse_slo(text))
     recommend_into(merged, slo)

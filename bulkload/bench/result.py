@@ -48,6 +48,9 @@ class SweepResult:
     comparison: dict[str, Any] | None = None
     #: --shard i/N: {index, count}, the share of the work this run did
     shard: dict[str, int] | None = None
+    #: --processes P: {count, window_overlap per level, children: [{index, pid,
+    #: exit_code, levels: [{started_at, finished_at, rows, batches}]}]}
+    processes: dict[str, Any] | None = None
 
     def recommended_level(self) -> LevelResult | None:
         for level in self.levels:
@@ -88,6 +91,7 @@ class SweepResult:
             "thresholds": self.thresholds,
             "comparison": self.comparison,
             "shard": self.shard,
+            "processes": self.processes,
         }
 
     @classmethod
@@ -123,6 +127,7 @@ class SweepResult:
                 thresholds=list(data.get("thresholds") or []),
                 comparison=data.get("comparison"),
                 shard=data.get("shard"),
+                processes=data.get("processes"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(f"malformed bench result: {exc!r}", source=source) from None

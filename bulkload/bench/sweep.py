@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
@@ -149,6 +149,7 @@ class Sweep:
         control: RunControl | None = None,
         result: SweepResult,
         on_level: Callable[[LevelResult], None] | None = None,
+        before_level: Callable[[], Awaitable[None]] | None = None,
     ):
         if spec.reset and not isinstance(backend, Resettable):
             raise UsageError(f"--reset: {backend.describe()} cannot empty its table")
@@ -161,6 +162,8 @@ class Sweep:
         self.control = control or RunControl()
         self.result = result
         self.on_level = on_level  # told of each level kept, as it ends (--abort-on-fail)
+        # awaited before each fixed level: --processes starts the children's levels together
+        self.before_level = before_level
         self.progress = SweepProgress()
         self._ceilings: dict[int, float] = {}
 
@@ -226,6 +229,8 @@ class Sweep:
         planned: list[float] = list(self.spec.rates or self.spec.levels or ())
         self.progress.total = len(planned) * len(self.spec.batch_sizes)
         for level in planned:
+            if self.before_level is not None:
+                await self.before_level()
             await self._level(pool, level, batch_size)
             if not await self._keep_going():
                 return False

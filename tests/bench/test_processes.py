@@ -1,0 +1,252 @@
+"""bench --processes P: real child processes run the shards i/P together, their results
+merged as shards are; Ctrl-C leaves no process behind; a failed child is named."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bulkload.stats.level import LevelResult, _union_length
+from tests.servers.fixtures import IngestServer
+
+pytestmark = [pytest.mark.xdist_group("bench-timing"), pytest.mark.timeout(180)]
+
+QUICK = ("--synthetic", "rows=4000,columns=3", "--batch-size", "100", "--warmup", "0")
+
+
+def saved(tmp_path: Path, name: str = "run.json") -> dict[str, Any]:
+    document: dict[str, Any] = json.loads((tmp_path / name).read_text())
+    return document
+
+
+def test_merged_counts_are_the_sum_of_the_children(run_cli, tmp_path: Path):
+    result = run_cli(
+        "bench", *QUICK, "--to", "sim://?latency=20ms", "--sweep", "2,4", "--batches", "40",
+        "--processes", "2", "--json", "run.json", "--progress", "plain",
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    assert "level 2/2: started in 2 processes together" in result.stderr
+    assert "2 processes; their measured windows overlapped" in result.stdout
+    document = saved(tmp_path)
+    children = document["processes"]["children"]
+    assert [child["exit_code"] for child in children] == [0, 0]
+    assert len({child["pid"] for child in children}) == 2
+    for k, level in enumerate(document["levels"]):
+        parts = [child["levels"][k] for child in children]
+        assert level["batches"] == sum(part["batches"] for part in parts) == 40
+        assert level["rows"] == sum(part["rows"] for part in parts) == 4000
+        assert LevelResult.from_dict(level).latency.count == 40
+    assert [level["concurrency"] for level in document["levels"]] == [2, 4]
+    assert document["shard"] is None and "--processes" in document["command"]
+
+
+def test_a_capacity_bound_level_is_measured_over_the_union_of_windows(run_cli, tmp_path):
+    # each process has its own sim server of capacity 1 at 50 ms: at most 20 writes/s each
+    result = run_cli(
+        "bench", *QUICK, "--to", "sim://?latency=50ms&capacity=1", "--sweep", "4",
+        "--batches", "30", "--processes", "2", "--json", "run.json", "--progress", "off",
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    document = saved(tmp_path)
+    (level,) = document["levels"]
+    windows = [
+        (child["levels"][0]["started_at"], child["levels"][0]["finished_at"])
+        for child in document["processes"]["children"]
+    ]
+    # throughput over the union of the windows, the overlap counted once
+    assert level["elapsed_s"] == pytest.approx(_union_length(windows))
+    assert level["batches"] == 30
+    assert level["batches_per_s"] == pytest.approx(30 / level["elapsed_s"], rel=1e-3)
+    # never above what two such servers can do, and (the windows overlapping) near it
+    assert level["batches_per_s"] <= 2 * 20 * 1.05
+    (overlap,) = document["processes"]["window_overlap"]
+    assert overlap > 0.7, windows
+    assert level["batches_per_s"] >= 2 * 20 * 0.6
+
+
+def test_rows_reach_the_ingest_server_once(run_cli, ingest: IngestServer, tmp_path: Path):
+    result = run_cli(
+        "bench", *QUICK, "--to", f"{ingest.url}/ingest", "--sweep", "2,4", "--batches", "10",
+        "--processes", "2", "--json", "run.json", "--progress", "off",
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    document = saved(tmp_path)
+    stored = ingest.state()["rows"]
+    assert len(stored) == document["rows_written"] >= 2 * 10 * 100
+    # the children wrote disjoint key ranges: no row twice within one level's keys
+    assert sum(level["rows"] for level in document["levels"]) == 2000
+
+
+def test_processes_refuse_what_cannot_be_split(run_cli):
+    both = run_cli("bench", *QUICK, "--to", "sim://", "--processes", "2", "--shard", "1/2")
+    assert both.code == 3
+    assert both.error_line.startswith("bulkload: error: --processes and --shard exclude")
+    auto = run_cli("bench", *QUICK, "--to", "sim://", "--processes", "2", "--sweep", "auto")
+    assert auto.code == 3 and "--processes needs fixed levels" in auto.error_line
+    zero = run_cli("bench", *QUICK, "--to", "sim://", "--processes", "0")
+    assert zero.code == 3 and "--processes must be at least 1" in zero.error_line
+
+
+def _start(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BULKLOAD_")}
+    return subprocess.Popen(
+        [sys.executable, "-m", "bulkload", "bench", *QUICK, "--json", "run.json", *args],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,  # the test's signals reach the parent only, as a terminal's
+    )  # fmt: skip
+
+
+def _wait_for(proc: subprocess.Popen[str], prefix: str, seen: list[str]) -> None:
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        seen.append(line)
+        if line.startswith(prefix) or not line:
+            return
+
+
+def _children_of(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_ctrl_c_stops_every_child_and_keeps_the_finished_levels(tmp_path: Path):
+    proc = _start(
+        tmp_path, "--to", "sim://?latency=2ms", "--sweep", "2,4,8,16,32", "--duration", "1s",
+        "--processes", "2", "--progress", "plain",
+    )  # fmt: skip
+    seen: list[str] = []
+    _wait_for(proc, "level 3/", seen)  # two levels done
+    children = _children_of(proc.pid)
+    assert len(children) == 2, "".join(seen)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 4, "".join(seen) + err
+    assert "Traceback" not in err and "bulkload: error" not in err
+    assert not [pid for pid in children if _running(pid)]
+    document = saved(tmp_path)
+    assert document["outcome"] == "interrupted"
+    done = [level["concurrency"] for level in document["levels"]]
+    assert done == [2, 4]  # the level running (1 s long) was dropped, none started after
+    assert "every process drops the level running" in err
+    assert all(level["outcome"] == "completed" for level in document["levels"])
+
+
+def test_a_second_ctrl_c_stops_the_children_at_once(tmp_path: Path):
+    # the server stops answering 1 s in: after the first Ctrl-C each child waits for its
+    # writes in flight; the second cancels them, and each child still saves its result
+    proc = _start(
+        tmp_path, "--to", "sim://?latency=2ms&stall=120s&stall_at=1s", "--sweep", "2,4",
+        "--duration", "60s", "--processes", "2", "--progress", "plain",
+    )  # fmt: skip
+    seen: list[str] = []
+    _wait_for(proc, "level 1/", seen)
+    children = _children_of(proc.pid)
+    time.sleep(2)  # into the stall
+    proc.send_signal(signal.SIGINT)
+    time.sleep(1)
+    proc.send_signal(signal.SIGINT)
+    started = time.monotonic()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 4, "".join(seen) + err
+    # well before the parent's last resort (killing a child 10 s after the second Ctrl-C)
+    assert time.monotonic() - started < 8
+    assert not [pid for pid in children if _running(pid)]
+    document = saved(tmp_path)
+    assert document["levels"] == []  # the level running was dropped
+    assert [child["exit_code"] for child in document["processes"]["children"]] == [4, 4]
+
+
+def test_a_failed_child_is_named_and_the_others_results_kept(tmp_path: Path):
+    proc = _start(
+        tmp_path, "--to", "sim://?latency=2ms", "--sweep", "2,4,8", "--duration", "1s",
+        "--processes", "2", "--progress", "plain",
+    )  # fmt: skip
+    seen: list[str] = []
+    _wait_for(proc, "level 2/", seen)
+    children = sorted(_children_of(proc.pid))
+    assert len(children) == 2
+    os.kill(children[1], signal.SIGKILL)
+    _, err = proc.communicate(timeout=60)
+    errors = [line for line in err.splitlines() if line.startswith("bulkload: error")]
+    assert len(errors) == 1, err
+    assert f"(pid {children[1]}) was killed by signal 9" in errors[0]
+    assert proc.returncode == 2
+    document = saved(tmp_path)
+    assert document["outcome"] == "failed"
+    # the other process's levels are kept (its share only: the killed one saved nothing)
+    assert [level["concurrency"] for level in document["levels"]][:1] == [1]
+    assert not [pid for pid in children if _running(pid)]
+
+
+def test_each_level_starts_together_even_when_the_shares_end_apart(run_cli, tmp_path: Path):
+    # level c=3: shares of 2 and 1 writes in flight, 15 writes each at 100 ms: one child
+    # ends its level ~0.7 s before the other; both still start c=4 together
+    result = run_cli(
+        "bench", *QUICK, "--to", "sim://?latency=100ms", "--sweep", "3,4", "--batches", "30",
+        "--processes", "2", "--json", "run.json", "--progress", "off",
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    document = saved(tmp_path)
+    first, second = (
+        [child["levels"][k] for child in document["processes"]["children"]] for k in (0, 1)
+    )
+    assert abs(first[0]["finished_at"] - first[1]["finished_at"]) > 0.5
+    assert abs(second[0]["started_at"] - second[1]["started_at"]) < 0.25
+    assert document["processes"]["window_overlap"][1] > 0.6
+
+
+def test_an_unreachable_target_is_one_line_per_process_and_exit_5(run_cli, tmp_path: Path):
+    result = run_cli(
+        "bench", *QUICK, "--to", "postgresql://postgres@127.0.0.1:1/test", "--sweep", "2",
+        "--batches", "5", "--processes", "2", "--json", "run.json", "--progress", "off",
+        env={"COLUMNS": "60"},  # narrower than the line: it must not be wrapped
+    )  # fmt: skip
+    assert result.code == 5, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("bulkload: error")]
+    assert len(errors) == 2, result.stderr
+    for index, line in enumerate(errors, start=1):
+        assert line.startswith(f"bulkload: error: process {index}/2 (pid ")
+        assert "exited 5: " in line and "127.0.0.1" in line
+    document = saved(tmp_path)
+    assert document["outcome"] == "failed" and document["levels"] == []
+
+
+def test_gates_are_judged_on_the_merged_result(run_cli, tmp_path: Path):
+    # c=4 merged from two children at c=2: ~20,000 rows/s together, ~10,000 each; a
+    # child judging the gate would see no level 4 (and --abort-on-fail would stop it)
+    result = run_cli(
+        "bench", *QUICK, "--to", "sim://?latency=20ms", "--sweep", "2,4", "--batches", "40",
+        "--processes", "2", "--threshold", "rows_per_s@4>14000", "--abort-on-fail",
+        "--json", "-", "--progress", "off",
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    document = json.loads(result.stdout)  # --json -: stdout holds the merged result only
+    (gate,) = document["thresholds"]
+    assert gate["ok"] and gate["level"]["concurrency"] == 4, gate
+    assert [level["concurrency"] for level in document["levels"]] == [2, 4]
