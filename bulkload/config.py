@@ -164,6 +164,8 @@ class SweepOptions:
     reset: bool = False  # empty the table between levels
     slo: tuple[Threshold, ...] = ()
     shard: tuple[int, int] | None = None  # --shard i/N: this job's share of the work
+    cluster: str | None = None  # --cluster: a Dask scheduler address or local:N
+    workers: int | None = None  # --workers: how many cluster workers share each level
 
 
 @dataclass(frozen=True, kw_only=True)

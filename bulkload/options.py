@@ -909,6 +909,46 @@ GATES = _panel(
     ),
 )
 
+_LOCAL_CLUSTER = re.compile(r"local:(\d+)")
+
+
+def cluster_address(value: Any, option: str) -> str:
+    """A Dask scheduler address (``tcp://host:8786``) or ``local:N`` (N local workers)."""
+    text = str(value).strip()
+    local = _LOCAL_CLUSTER.fullmatch(text)
+    if local is not None:
+        if int(local[1]) < 1:
+            raise UsageError(f"{option} local:N needs N >= 1, not {text!r}")
+        return text
+    if "://" not in text or not urlsplit(text).hostname:
+        raise UsageError(
+            f"{option} must be a scheduler address (tcp://host:8786) or local:N, not {text!r}"
+        )
+    return text
+
+
+CLUSTER = _panel(
+    "Cluster",
+    Option(
+        name="cluster",
+        flags=("--cluster",),
+        commands=BENCH_ONLY,
+        parse=cluster_address,
+        metavar="<address|local:N>",
+        help="Run the sweep's shards on a Dask cluster (pip install 'bulkload[dask]'): a "
+        "scheduler address, or local:N for N worker processes on this machine.",
+    ),
+    Option(
+        name="workers",
+        flags=("--workers",),
+        commands=BENCH_ONLY,
+        cli_type=int,
+        parse=whole(minimum=1),
+        default_help="every worker of the cluster",
+        help="How many cluster workers share each level (each runs concurrency/W or rate/W).",
+    ),
+)
+
 ENGINE = _panel(
     "Engine",
     Option(
@@ -1099,6 +1139,7 @@ OPTIONS: tuple[Option, ...] = (
     *CSV,
     *SWEEP,
     *GATES,
+    *CLUSTER,
     *ENGINE,
     *ERRORS,
     *OUTPUT,
