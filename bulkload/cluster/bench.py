@@ -209,8 +209,26 @@ def _merge_round(shares: list[dict[str, Any]]) -> tuple[SweepResult, BulkloadErr
         return kept, failure
     merged = merge_results(results, names=[share["host"] for share in shares])
     merged.rows_written = sum(result.rows_written for result in results)
-    overlap = window_overlap([result.levels[0] for result in results])
-    merged.machine["overlap"] = overlap  # taken out into machine.cluster by _join
+    windows = [result.levels[0] for result in results]
+    overlap = window_overlap(windows)
+    # what each worker measured, beside the merge: taken into machine.cluster by _join
+    merged.machine["round"] = {
+        "concurrency": merged.levels[0].concurrency,
+        "rate": merged.levels[0].rate,
+        "batch_size": merged.levels[0].batch_size,
+        "window_overlap": overlap,
+        "workers": [
+            {
+                "host": share["host"],
+                "rows": window.rows,
+                "batches": window.batches,
+                "rows_per_s": window.rows_per_s,
+                "started_at": window.started_at,
+                "finished_at": window.finished_at,
+            }
+            for share, window in zip(shares, windows, strict=True)
+        ],
+    }
     warning = _overlap_warning(merged.levels[0], overlap)
     if warning:
         merged.warnings.append(warning)
@@ -243,9 +261,9 @@ def _join(
     cluster = {
         "address": redact_url(address),
         "workers": [{"address": worker, "host": hosts.get(worker, "")} for worker in workers],
-        "window_overlap": [r.machine.get("overlap") for r in rounds if r.levels],
+        "levels": [r.machine["round"] for r in rounds if "round" in r.machine],
     }
-    machine = {k: v for k, v in first.machine.items() if k != "overlap"}
+    machine = {k: v for k, v in first.machine.items() if k != "round"}
     joined = SweepResult(
         model=first.model,
         target=first.target,
