@@ -931,21 +931,22 @@ CLUSTER = _panel(
     "Cluster",
     Option(
         name="cluster",
+        field="address",
         flags=("--cluster",),
-        commands=BENCH_ONLY,
         parse=cluster_address,
         metavar="<address|local:N>",
-        help="Run the sweep's shards on a Dask cluster (pip install 'bulkload[dask]'): a "
-        "scheduler address, or local:N for N worker processes on this machine.",
+        help="Run on a Dask cluster (pip install 'bulkload[dask]'): a scheduler address, or "
+        "local:N for N worker processes on this machine. bench: each level split among the "
+        "workers; import: the files.",
     ),
     Option(
         name="workers",
         flags=("--workers",),
-        commands=BENCH_ONLY,
         cli_type=int,
         parse=whole(minimum=1),
         default_help="every worker of the cluster",
-        help="How many cluster workers share each level (each runs concurrency/W or rate/W).",
+        help="How many cluster workers take part (bench: each runs concurrency/W or rate/W "
+        "of every level).",
     ),
 )
 

@@ -27,7 +27,7 @@ from bulkload.bench.merge import merge_results
 from bulkload.bench.result import SweepResult
 from bulkload.bench.sweep import recommend_into
 from bulkload.cluster.connect import cluster_client, pick_workers
-from bulkload.config import BenchConfig
+from bulkload.config import BenchConfig, ClusterOptions
 from bulkload.engine.writer import one_line
 from bulkload.errors import BulkloadError, UsageError
 from bulkload.redact import redact_url
@@ -88,14 +88,13 @@ def run_on_cluster(
 ) -> tuple[SweepResult, BulkloadError | None]:
     """The sweep run level by level on the cluster's workers, merged; and the error
     that stopped it, if one did (raised by the caller once the result is saved)."""
-    sweep = config.sweep
-    address = sweep.cluster
+    address = config.cluster.address
     assert address is not None
     _refuse_what_cannot_be_split(config)
     rounds: list[SweepResult] = []
     failure: BulkloadError | None = None
     with cluster_client(address) as client:
-        workers = pick_workers(client, sweep.workers, address)
+        workers = pick_workers(client, config.cluster.workers, address)
         hosts: dict[str, str] = client.run(socket.gethostname, workers=workers)
         for level_config in _level_configs(config):
             try:
@@ -131,7 +130,7 @@ def _refuse_what_cannot_be_split(config: BenchConfig) -> None:
 def _level_configs(config: BenchConfig) -> Iterator[BenchConfig]:
     """One single-level sweep per level and batch size, in the order a sweep runs them;
     after the first, the table is appended to (the first round created it)."""
-    sweep = replace(config.sweep, cluster=None, workers=None)
+    sweep = config.sweep
     first = True
     for batch_size in sweep.batch_sizes:
         for level in sweep.rates or sweep.levels:
@@ -142,7 +141,7 @@ def _level_configs(config: BenchConfig) -> Iterator[BenchConfig]:
                 one = replace(one, levels=(int(level),))
             target = config.target if first else replace(config.target, if_exists="append")
             first = False
-            yield replace(config, sweep=one, target=target)
+            yield replace(config, sweep=one, target=target, cluster=ClusterOptions())
 
 
 def _run_round(
