@@ -21,6 +21,7 @@ from typing import Any
 
 from rich.console import Console
 
+from bulkload.backends.base import TableSpec
 from bulkload.bench import command
 from bulkload.bench.gates import EXIT_GATE_FAILED
 from bulkload.bench.merge import merge_results
@@ -93,6 +94,8 @@ def run_on_cluster(
     _refuse_what_cannot_be_split(config)
     rounds: list[SweepResult] = []
     failure: BulkloadError | None = None
+    _prepare_table(config)
+    config = replace(config, target=replace(config.target, if_exists="append"))
     with cluster_client(address) as client:
         workers = pick_workers(client, config.cluster.workers, address)
         hosts: dict[str, str] = client.run(socket.gethostname, workers=workers)
@@ -127,11 +130,27 @@ def _refuse_what_cannot_be_split(config: BenchConfig) -> None:
         )
 
 
+def _prepare_table(config: BenchConfig) -> None:
+    """Create (or replace) the table once, from the client, before the workers append to
+    it: the workers' own CREATE TABLE statements, sent at once, would race."""
+    sweep = command.prepare_shard(config, None)
+    first = next(iter(sweep.data.batches(config.sweep.batch_sizes[0])), None)
+    if first is None:
+        raise UsageError("the input holds no rows to write")
+    spec = TableSpec(sweep.table, first.schema, sweep.if_exists, writers=1)
+
+    async def open_and_close() -> None:
+        try:
+            await sweep.backend.open(spec)
+        finally:
+            await sweep.backend.close()
+
+    asyncio.run(open_and_close())
+
+
 def _level_configs(config: BenchConfig) -> Iterator[BenchConfig]:
-    """One single-level sweep per level and batch size, in the order a sweep runs them;
-    after the first, the table is appended to (the first round created it)."""
+    """One single-level sweep per level and batch size, in the order a sweep runs them."""
     sweep = config.sweep
-    first = True
     for batch_size in sweep.batch_sizes:
         for level in sweep.rates or sweep.levels:
             one = replace(sweep, batch_sizes=(batch_size,))
@@ -139,9 +158,7 @@ def _level_configs(config: BenchConfig) -> Iterator[BenchConfig]:
                 one = replace(one, rates=(float(level),), levels=())
             else:
                 one = replace(one, levels=(int(level),))
-            target = config.target if first else replace(config.target, if_exists="append")
-            first = False
-            yield replace(config, sweep=one, target=target, cluster=ClusterOptions())
+            yield replace(config, sweep=one, cluster=ClusterOptions())
 
 
 def _run_round(

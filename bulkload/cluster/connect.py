@@ -41,7 +41,7 @@ def cluster_client(address: str) -> Iterator[Any]:
             processes=True,
             host="127.0.0.1",
             dashboard_address=None,
-            silence_logs=logging.ERROR,
+            silence_logs=logging.CRITICAL,  # what fails reaches the user as one line
         )
         with cluster, distributed.Client(cluster) as client:
             yield client
@@ -74,4 +74,4 @@ def pick_workers(client: Any, count: int | None, address: str) -> list[str]:
 def _quiet_dask_logging() -> None:
     """Dask's own log lines (worker start/stop, heartbeats) stay off the terminal."""
     for name in ("distributed", "distributed.worker", "distributed.scheduler"):
-        logging.getLogger(name).setLevel(logging.ERROR)
+        logging.getLogger(name).setLevel(logging.CRITICAL)
