@@ -196,6 +196,9 @@ def _run_import(settings: ImportConfig) -> int:
     from bulkload.engine import RunControl
     from bulkload.load import load_async
     from bulkload.redact import redact_text
+
+    if settings.cluster.address:  # --cluster: Dask workers load the files (issue 14)
+        from bulkload.cluster.load import load_on_cluster_async as load_async
     from bulkload.report import ProgressReporter
     from bulkload.report.json_summary import check_json_path
     from bulkload.stats.run import RunStats

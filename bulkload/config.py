@@ -132,6 +132,14 @@ class ReportOptions:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ClusterOptions:
+    """``--cluster``: run the command's shards on a Dask cluster (bulkload.cluster)."""
+
+    address: str | None = None  # a scheduler address (tcp://host:8786) or local:N
+    workers: int | None = None  # how many of its workers take part; None: all
+
+
+@dataclass(frozen=True, kw_only=True)
 class ImportConfig:
     """One ``bulkload import`` run."""
 
@@ -139,6 +147,7 @@ class ImportConfig:
     target: TargetOptions = field(default_factory=TargetOptions)
     engine: EngineOptions = field(default_factory=EngineOptions)
     report: ReportOptions = field(default_factory=ReportOptions)
+    cluster: ClusterOptions = field(default_factory=ClusterOptions)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -190,6 +199,7 @@ class BenchConfig:
     report: ReportOptions = field(default_factory=ReportOptions)
     sweep: SweepOptions = field(default_factory=SweepOptions)
     gates: GateOptions = field(default_factory=GateOptions)
+    cluster: ClusterOptions = field(default_factory=ClusterOptions)
 
 
 # ----------------------------------------------------------------------------- profiles
@@ -276,7 +286,11 @@ def build_import_config(options: Mapping[str, Any]) -> ImportConfig:
     if engine.resume and not engine.checkpoint:
         raise UsageError("--resume needs --checkpoint PATH (the file written by the first run)")
     return ImportConfig(
-        source=source, target=_target(values), engine=engine, report=_take(ReportOptions, values)
+        source=source,
+        target=_target(values),
+        engine=engine,
+        report=_take(ReportOptions, values),
+        cluster=_take(ClusterOptions, values),
     )
 
 
@@ -300,6 +314,7 @@ def build_bench_config(options: Mapping[str, Any]) -> BenchConfig:
         report=_take(ReportOptions, values),
         sweep=_sweep(values, given),
         gates=_take(GateOptions, values),
+        cluster=_take(ClusterOptions, values),
     )
 
 

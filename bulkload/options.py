@@ -924,6 +924,47 @@ PROCESSES = _panel(
     ),
 )
 
+_LOCAL_CLUSTER = re.compile(r"local:(\d+)")
+
+
+def cluster_address(value: Any, option: str) -> str:
+    """A Dask scheduler address (``tcp://host:8786``) or ``local:N`` (N local workers)."""
+    text = str(value).strip()
+    local = _LOCAL_CLUSTER.fullmatch(text)
+    if local is not None:
+        if int(local[1]) < 1:
+            raise UsageError(f"{option} local:N needs N >= 1, not {text!r}")
+        return text
+    if "://" not in text or not urlsplit(text).hostname:
+        raise UsageError(
+            f"{option} must be a scheduler address (tcp://host:8786) or local:N, not {text!r}"
+        )
+    return text
+
+
+CLUSTER = _panel(
+    "Cluster",
+    Option(
+        name="cluster",
+        field="address",
+        flags=("--cluster",),
+        parse=cluster_address,
+        metavar="<address|local:N>",
+        help="Run on a Dask cluster (pip install 'bulkload[dask]'): a scheduler address, or "
+        "local:N for N worker processes on this machine. bench: each level split among the "
+        "workers; import: the files.",
+    ),
+    Option(
+        name="workers",
+        flags=("--workers",),
+        cli_type=int,
+        parse=whole(minimum=1),
+        default_help="every worker of the cluster",
+        help="How many cluster workers take part (bench: each runs concurrency/W or rate/W "
+        "of every level).",
+    ),
+)
+
 ENGINE = _panel(
     "Engine",
     Option(
@@ -1115,6 +1156,7 @@ OPTIONS: tuple[Option, ...] = (
     *SWEEP,
     *GATES,
     *PROCESSES,
+    *CLUSTER,
     *ENGINE,
     *ERRORS,
     *OUTPUT,

@@ -53,6 +53,12 @@ def run_bench(config: BenchConfig, *, argv: Sequence[str] = ()) -> int:
     """Run the sweep (or this job's shard of it); print and save its result, judge its
     gates; return the exit code. Raises the BulkloadError that stopped it (after showing
     and saving what was measured)."""
+    if config.cluster.address and config.sweep.processes > 1:
+        raise UsageError("--cluster and --processes cannot be combined: give one of them")
+    if config.cluster.address:  # --cluster: the levels run on Dask workers (issue 14)
+        from bulkload.cluster.bench import bench_on_cluster
+
+        return bench_on_cluster(config, argv=argv)
     if config.sweep.processes > 1:  # --processes: children run the shards, this merges them
         from bulkload.bench.processes import run_processes
 
