@@ -113,3 +113,14 @@ def test_bench_reads_files_and_cycles_them(run_cli, write_file, tmp_path: Path):
     assert level["batches"] == 40  # 40 writes of 10 rows from a 50-row file: cycled
     with sqlite3.connect(tmp_path / "b.db") as conn:
         assert conn.execute("SELECT count(*) FROM d").fetchone()[0] == saved["rows_written"]
+
+
+def test_cluster_and_processes_are_not_combined(run_cli):
+    result = run_cli(
+        "bench", "--synthetic", "rows=100", "--to", "null://", "--cluster", "local:2",
+        "--processes", "2",
+    )  # fmt: skip
+    assert result.code == 3
+    assert result.error_line == (
+        "bulkload: error: --cluster and --processes cannot be combined: give one of them"
+    )
