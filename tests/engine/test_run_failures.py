@@ -169,10 +169,8 @@ def test_a_failing_reader_among_several_stops_the_others(tmp_path: Path):
 # ------------------------------------------------------------------ write failures
 
 
-def test_a_fatal_write_error_lets_the_writes_in_flight_finish_and_counts_them(tmp_path: Path):
-    """A target that fails for good mid-run: the other writes in flight complete, queued
-    batches are left alone, and the summary holds exactly what the target accepted."""
-    url = "sim://?latency=20ms&seed=1"
+def _fatal_at_write(call: int, url: str) -> Backend:
+    """A real sim target whose ``call``-th write fails for good (permission denied)."""
     backend = create_backend(TargetOptions(url=url))
     real_write = backend.write
     calls = 0
@@ -180,15 +178,26 @@ def test_a_fatal_write_error_lets_the_writes_in_flight_finish_and_counts_them(tm
     async def write(payload: Any, key: Any = None) -> None:
         nonlocal calls
         calls += 1
-        if calls == 12:
+        if calls == call:
             raise PermissionError("permission denied for table t")
         await real_write(payload, key)
 
     backend.write = write  # type: ignore[method-assign]
-    stats = RunStats()
-    source = BatchSource(
+    return backend
+
+
+def _plain_source(tmp_path: Path) -> BatchSource:
+    return BatchSource(
         build_import_config({"paths": [str(_csv(tmp_path))], "batch_size": BATCH}).source
     )
+
+
+def test_a_fatal_write_error_lets_the_writes_in_flight_finish_and_counts_them(tmp_path: Path):
+    """A target that fails for good mid-run: the other writes in flight complete, queued
+    batches are left alone, and the summary holds exactly what the target accepted."""
+    backend = _fatal_at_write(12, "sim://?latency=20ms&seed=1")
+    stats = RunStats()
+    source = _plain_source(tmp_path)
     with pytest.raises(TargetError, match="permission denied"):
         _in_thread(Engine(backend, EngineOptions(concurrency=6), stats).run(source, "t", "append"))
     assert stats.rows_loaded == backend.rows_accepted  # type: ignore[attr-defined]
@@ -199,23 +208,9 @@ def test_a_fatal_write_error_lets_the_writes_in_flight_finish_and_counts_them(tm
 def test_retries_waiting_to_back_off_give_up_when_the_run_fails(tmp_path: Path):
     """After a fatal error, a batch waiting out a long retry back-off must not keep the
     run alive: it is given up (not loaded, not counted as read)."""
-    url = "sim://?latency=1ms&error_rate=0.5&seed=5"
-    backend = create_backend(TargetOptions(url=url))
-    real_write = backend.write
-    calls = 0
-
-    async def write(payload: Any, key: Any = None) -> None:
-        nonlocal calls
-        calls += 1
-        if calls == 30:
-            raise PermissionError("permission denied")
-        await real_write(payload, key)
-
-    backend.write = write  # type: ignore[method-assign]
+    backend = _fatal_at_write(30, "sim://?latency=1ms&error_rate=0.5&seed=5")
     stats = RunStats()
-    source = BatchSource(
-        build_import_config({"paths": [str(_csv(tmp_path))], "batch_size": BATCH}).source
-    )
+    source = _plain_source(tmp_path)
     options = EngineOptions(concurrency=4, retries=50, retry_max_wait=30, breaker_threshold=0)
     loop_time = 0.0
 
