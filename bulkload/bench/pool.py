@@ -10,7 +10,7 @@ larger than a level's writes keep them unique within a level).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,26 +50,29 @@ def pool_size(max_concurrency: int) -> int:
     return max(2 * max_concurrency, MIN_POOL_BATCHES)
 
 
-def build_pool(batches: Iterable[pa.RecordBatch], backend: Backend, size: int) -> BatchPool:
-    """Take up to ``size`` batches (within :data:`POOL_BYTES`) and encode each for the
-    backend. CPU work: run it off the event loop."""
-    pooled: list[PooledBatch] = []
-    held = 0
-    for data in _limited(batches, size):
-        if data.num_rows == 0:
-            continue
-        pooled.append(PooledBatch(data, backend.encode(data), data.num_rows, data.nbytes))
-        held += data.nbytes
-        if held >= POOL_BYTES:
-            break
-    return BatchPool(pooled)
-
-
-def _limited(batches: Iterable[pa.RecordBatch], size: int) -> Iterator[pa.RecordBatch]:
+def take_batches(batches: Iterable[pa.RecordBatch], count: int) -> list[pa.RecordBatch]:
+    """Up to ``count`` non-empty batches, within :data:`POOL_BYTES`; the source is closed
+    (a file reader stops early). Reading: run it off the event loop."""
     iterator = iter(batches)
+    taken: list[pa.RecordBatch] = []
+    held = 0
     try:
-        yield from itertools.islice(iterator, size)
+        for batch in iterator:
+            if batch.num_rows == 0:
+                continue
+            taken.append(batch)
+            held += batch.nbytes
+            if len(taken) >= count or held >= POOL_BYTES:
+                break
     finally:
-        close = getattr(iterator, "close", None)  # stop a file reader early
+        close = getattr(iterator, "close", None)
         if close is not None:
             close()
+    return taken
+
+
+def build_pool(batches: list[pa.RecordBatch], backend: Backend) -> BatchPool:
+    """Encode each batch once for the backend. CPU work: run it off the event loop."""
+    return BatchPool(
+        [PooledBatch(data, backend.encode(data), data.num_rows, data.nbytes) for data in batches]
+    )

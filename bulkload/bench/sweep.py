@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from bulkload.backends.base import Backend, BatchKey, ErrorKind, Resettable, TableSpec
 from bulkload.bench.driver import LevelDriver, LevelPlan
-from bulkload.bench.pool import POOL_BYTES, BatchPool, build_pool, pool_size
+from bulkload.bench.pool import BatchPool, build_pool, pool_size, take_batches
 from bulkload.bench.result import SweepResult
 from bulkload.config import EngineOptions, SourceOptions
 from bulkload.engine.runner import RunControl
@@ -177,7 +177,7 @@ class Sweep:
         first_size = self.spec.batch_sizes[0]
         size = pool_size(self._max_level())
         raw: list[pa.RecordBatch] | None = await asyncio.to_thread(
-            _take, self.data.batches(first_size), size
+            take_batches, self.data.batches(first_size), size
         )
         if not raw:
             raise UsageError("the input holds no rows to write")
@@ -187,10 +187,11 @@ class Sweep:
         self._warn_about_the_target()
         try:
             for batch_size in self.spec.batch_sizes:
-                data = raw if raw is not None else self.data.batches(batch_size)
-                raw = None  # the first pool's rows are not kept past it
                 self.progress.status = f"encoding batches of {batch_size:,} rows"
-                pool = await asyncio.to_thread(build_pool, data, self.backend, size)
+                if raw is None:
+                    raw = await asyncio.to_thread(take_batches, self.data.batches(batch_size), size)
+                pool = await asyncio.to_thread(build_pool, raw, self.backend)
+                raw = None  # a pool's rows are not kept past it
                 self._warn_about_short_batches(pool, batch_size)
                 self._ceilings[batch_size] = await self._ceiling(pool, batch_size)
                 if not await self._levels(pool, batch_size):
@@ -407,21 +408,6 @@ def _points(levels: Iterable[LevelResult]) -> list[LevelPoint]:
         for level in levels
         if level.outcome == "completed"
     ]
-
-
-def _take(batches: Iterator[pa.RecordBatch], count: int) -> list[pa.RecordBatch]:
-    """Up to ``count`` batches, within the pool's memory budget."""
-    taken: list[pa.RecordBatch] = []
-    held = 0
-    for batch in batches:
-        taken.append(batch)
-        held += batch.nbytes
-        if len(taken) >= count or held >= POOL_BYTES:
-            break
-    close: Callable[[], None] | None = getattr(batches, "close", None)
-    if close is not None:
-        close()
-    return taken
 
 
 def _target_keeps_rows(backend: Backend) -> bool:
