@@ -195,7 +195,7 @@ def _run_import(settings: ImportConfig) -> int:
 
     from bulkload.engine import RunControl
     from bulkload.load import load_async
-    from bulkload.redact import redact_text
+    from bulkload.redact import redact_text, url_secrets
 
     if settings.cluster.address:  # --cluster: Dask workers load the files (issue 14)
         from bulkload.cluster.load import load_on_cluster_async as load_async
@@ -240,7 +240,7 @@ def _run_import(settings: ImportConfig) -> int:
         except Exception as error:
             # "aborted": the run stopped itself (--max-errors...); "failed": anything else.
             stats.outcome = "aborted" if isinstance(error, AbortedError) else "failed"
-            message = redact_text(_error_message(error), _secrets(settings))
+            message = redact_text(_error_message(error), url_secrets(settings.target.url))
             with contextlib.suppress(BulkloadError):  # the error that ended the run comes first
                 _finish(stats, json_path, out, error=message)
             if isinstance(error, BulkloadError) and stats.rows_loaded:
@@ -284,15 +284,6 @@ def _finish(
             f"{problem}; the import itself finished ({stats.outcome}): "
             f"{stats.rows_loaded} rows loaded, {stats.rows_rejected} rejected"
         ) from None
-
-
-def _secrets(settings: ImportConfig) -> list[str]:
-    from urllib.parse import urlsplit
-
-    with contextlib.suppress(ValueError):
-        password = urlsplit(settings.target.url).password
-        return [password] if password else []
-    return []
 
 
 app.add_typer(report_app, name="report")

@@ -25,6 +25,16 @@ def redact_url(url: str) -> str:
     return _SECRET_QUERY_KEYS.sub(r"\1***", url)
 
 
+def url_secrets(url: str) -> list[str]:
+    """The password in ``url``, as a list for :func:`redact_text` (empty when none, or
+    when the URL does not parse)."""
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return []
+    return [password] if password else []
+
+
 def redact_text(text: str, secrets: list[str]) -> str:
     """Replace every occurrence of each non-empty secret in free text."""
     for secret in secrets:

@@ -28,12 +28,12 @@ from bulkload.bench.result import SweepResult, machine_facts
 from bulkload.bench.shard import Shard, key_range, shard_config
 from bulkload.bench.sweep import BenchData, FileData, Sweep, SweepSpec, SyntheticData
 from bulkload.cli_report import read_result
-from bulkload.config import BenchConfig, GateOptions, TargetOptions
+from bulkload.config import BenchConfig, GateOptions
 from bulkload.engine.runner import RunControl
 from bulkload.engine.writer import one_line
 from bulkload.errors import BulkloadError, UsageError
 from bulkload.process_signals import StopSignals
-from bulkload.redact import redact_text, redact_url
+from bulkload.redact import redact_text, redact_url, url_secrets
 from bulkload.report.bench_progress import BenchProgress
 from bulkload.report.bench_view import render_sweep
 from bulkload.report.gates_view import render_comparison, render_gates
@@ -186,7 +186,7 @@ def prepare_shard(
         model="closed",
         target=redact_url(backend.describe()),
         table=_table(config),
-        command=[redact_url(redact_text(arg, _secrets(config.target))) for arg in argv],
+        command=[redact_url(redact_text(arg, url_secrets(config.target.url))) for arg in argv],
         version=_version(),
         machine=machine_facts(),
         shard=None if shard is None else {"index": shard[0], "count": shard[1]},
@@ -296,16 +296,6 @@ def _table(run: BenchConfig) -> str:
 
         return discover(run.source.paths, run.source.format)[0].stem
     return DEFAULT_TABLE
-
-
-def _secrets(target: TargetOptions) -> list[str]:
-    from urllib.parse import urlsplit
-
-    try:
-        password = urlsplit(target.url).password
-    except ValueError:
-        password = None
-    return [password] if password else []
 
 
 def _version() -> str:
