@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from bulkload import event_loop
 from bulkload.cli import main as cli_main
 
 
@@ -261,7 +262,6 @@ LOCAL_PG = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 def _pg_answers(dsn: str) -> bool:
-    import asyncio
 
     import asyncpg
 
@@ -270,7 +270,7 @@ def _pg_answers(dsn: str) -> bool:
         await conn.close()
 
     try:
-        asyncio.run(probe())
+        event_loop.run(probe())
     except Exception:
         return False
     return True
@@ -374,7 +374,6 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture
 def pg(pg_server: str):
     """A fresh schema per test, dropped afterwards: (dsn, schema, run_sql)."""
-    import asyncio
     import uuid
 
     import asyncpg
@@ -389,7 +388,7 @@ def pg(pg_server: str):
             finally:
                 await conn.close()
 
-        return asyncio.run(go())
+        return event_loop.run(go())
 
     sql(f'CREATE SCHEMA "{schema}"')
     try:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from bulkload import event_loop
 from bulkload.backends import create_backend
 from bulkload.bench.compare import Comparison, compare
 from bulkload.bench.gates import EXIT_GATE_FAILED, GateResult, failed, judge, judge_level
@@ -125,7 +126,7 @@ def run_bench(config: BenchConfig, *, argv: Sequence[str] = ()) -> int:
     failure: Exception | None = None
     with signals:
         try:
-            asyncio.run(main())
+            event_loop.run(main())
         except (KeyboardInterrupt, asyncio.CancelledError):
             result.outcome = "interrupted"
         except Exception as exc:  # shown and saved with what was measured, then raised
@@ -221,7 +222,7 @@ def run_shard(
     config: BenchConfig, shard: Shard | None = None, *, argv: Sequence[str] = ()
 ) -> SweepResult:
     """:func:`run_shard_async` for callers without an event loop."""
-    return asyncio.run(run_shard_async(config, shard, argv=argv))
+    return event_loop.run(run_shard_async(config, shard, argv=argv))
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from typing import Any
 
 from rich.console import Console
 
+from bulkload import event_loop
 from bulkload.bench.merge import merge_results
 from bulkload.bench.process_link import ChildLink, child_environment
 from bulkload.bench.result import SweepResult
@@ -162,7 +163,9 @@ class ProcessRunner:
                     stderr=stderr,
                     env=child_environment(ready_write, go_read),
                     pass_fds=(ready_write, go_read),
-                    process_group=0,  # a terminal's Ctrl-C reaches the parent only
+                    # a terminal's Ctrl-C reaches the parent only (a session, not
+                    # process_group=0: uvloop's subprocesses do not take that)
+                    start_new_session=True,
                 )
         except BaseException:
             for fd in (ready_read, ready_write, go_read, go_write):
@@ -346,7 +349,7 @@ def run_processes(config: BenchConfig, *, argv: Sequence[str]) -> int:
     with signals, tempfile.TemporaryDirectory(prefix="bulkload-processes-") as workdir:
         runner.workdir = Path(workdir)
         with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
-            asyncio.run(main())
+            event_loop.run(main())
         runner.stopping = runner.stopping or signals.received > 0
         outcomes = runner.outcomes()
         failures = [outcome for outcome in outcomes if outcome.failed]

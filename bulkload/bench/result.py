@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from bulkload import event_loop
 from bulkload.errors import InputError
 from bulkload.stats.level import LevelResult
 
@@ -142,6 +143,7 @@ def machine_facts() -> dict[str, Any]:
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "timezone": time.strftime("%z"),
+        "event_loop": event_loop.loop_name(),  # uvloop or asyncio (BULKLOAD_EVENT_LOOP)
     }
 
 
