@@ -30,6 +30,7 @@ from typing import Any
 from rich.console import Console
 
 from bulkload import event_loop
+from bulkload.bench.auto_processes import Decision
 from bulkload.bench.merge import merge_results
 from bulkload.bench.process_link import ChildLink, child_environment
 from bulkload.bench.result import SweepResult
@@ -293,7 +294,9 @@ def _child_summary(outcome: ChildOutcome) -> dict[str, Any]:
     }
 
 
-def run_processes(config: BenchConfig, *, argv: Sequence[str]) -> int:
+def run_processes(
+    config: BenchConfig, *, argv: Sequence[str], decision: Decision | None = None
+) -> int:
     """``bench --processes P``: run the children, merge, show, save, judge; the exit
     code is a single run's (a failed child's own code first)."""
     from bulkload.bench.command import (
@@ -361,6 +364,8 @@ def run_processes(config: BenchConfig, *, argv: Sequence[str]) -> int:
             if failure_code is not None:
                 return failure_code
             return EXIT_INTERRUPTED if runner.stopping else EXIT_ABORTED
+        if decision is not None:
+            merged.processes_decision = decision.to_dict()
         if failures and merged.outcome != "failed":
             merged.outcome, merged.error = "failed", failures[0].describe()
         elif runner.stopping and merged.outcome == "completed":
