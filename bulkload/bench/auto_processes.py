@@ -215,13 +215,30 @@ class ThreadClock:
 
 def choose(config: BenchConfig, *, argv: Sequence[str] = ()) -> Decision:
     """Probe (when the answer depends on it) and decide: runs its own event loop."""
+    import asyncio
+
     from bulkload import event_loop
     from bulkload.bench.command import prepare_shard
+    from bulkload.process_signals import StopSignals
 
     cores = available_cores()
     if not needs_probe(config, cores):
         return decide(config, cores, None)
     sweep = prepare_shard(config, None, argv=argv)
     level = heaviest_level(config)
-    probe = event_loop.run(sweep.probe(level, warmup_s=PROBE_WARMUP_S, duration_s=PROBE_DURATION_S))
+    # Ctrl-C or SIGTERM during the probe: the first stops it, the second cancels it;
+    # either way the command ends there as interrupted (exit 4)
+    signals = StopSignals(sweep.control.request_stop)
+
+    async def main() -> Probe:
+        signals.attach()
+        return await sweep.probe(level, warmup_s=PROBE_WARMUP_S, duration_s=PROBE_DURATION_S)
+
+    with signals:
+        try:
+            probe = event_loop.run(main())
+        except asyncio.CancelledError:
+            raise KeyboardInterrupt from None
+    if sweep.control.stop_requested:
+        raise KeyboardInterrupt
     return decide(config, cores, probe)

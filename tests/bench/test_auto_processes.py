@@ -4,7 +4,11 @@ the probe reads, and the real command against the real ingest server and SQLite.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -261,3 +265,40 @@ def test_a_decision_reads_back_from_a_saved_result():
     result.processes_decision = Decision(2, "why", 2, probe()).to_dict()
     again = SweepResult.from_dict(json.loads(json.dumps(result.to_dict())))
     assert again.processes_decision == result.processes_decision
+
+
+@pytest.mark.parametrize(
+    ("sig", "signals"), [(signal.SIGINT, 1), (signal.SIGTERM, 1), (signal.SIGINT, 2)]
+)
+def test_ctrl_c_during_the_probe_is_exit_4(
+    ingest: IngestServer, tmp_path: Path, sig: signal.Signals, signals: int
+):
+    """The probe's writes stall in the server: the first Ctrl-C (or SIGTERM) stops the
+    probe (once its writes in flight end), a second one at once; nothing runs after it,
+    exit 4."""
+    ingest.control(script=[{"stall": 3}] * 2)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BULKLOAD_")}
+    proc = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "bulkload", "bench", *RUN, "--to", f"{ingest.url}/ingest"),
+            *("--sweep", "2", "--batches", "10", "--processes", "auto", "--json", "run.json"),
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    deadline = time.monotonic() + 30
+    while ingest.state()["requests"] < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    started = time.monotonic()
+    for _ in range(signals):
+        proc.send_signal(sig)
+        time.sleep(0.2)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 4, err
+    assert "Traceback" not in err and "--processes auto" not in err  # nothing was decided
+    assert not (tmp_path / "run.json").exists()
+    if signals == 2:
+        assert time.monotonic() - started < 2.5  # not waiting out the 3 s stall
