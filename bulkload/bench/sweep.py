@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 import pyarrow as pa
 
 from bulkload.backends.base import Backend, BatchKey, ErrorKind, Resettable, TableSpec
-from bulkload.bench.auto_processes import Probe, ThreadClock
+from bulkload.bench.auto_processes import NETWORK_SCHEMES, Probe, ThreadClock
 from bulkload.bench.driver import LevelDriver, LevelPlan
 from bulkload.bench.pool import BatchPool, build_pool, pool_size, take_batches
 from bulkload.bench.result import SweepResult
@@ -363,9 +363,11 @@ class Sweep:
                 "as much as the target"
             )
         if level.cpu_loop >= CPU_WARNING:
+            split = self.backend.describe().split(":", 1)[0] in NETWORK_SCHEMES
             self.result.warnings.append(
                 f"{where}: bulkload's event loop was busy {level.cpu_loop:.0%} of the time: "
                 "the figures may measure bulkload, not the target"
+                + (" (--processes auto, or P, splits the sweep among processes)" if split else "")
             )
 
     # ------------------------------------------------------------------ analysis

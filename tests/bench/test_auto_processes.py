@@ -302,3 +302,17 @@ def test_ctrl_c_during_the_probe_is_exit_4(
     assert not (tmp_path / "run.json").exists()
     if signals == 2:
         assert time.monotonic() - started < 2.5  # not waiting out the 3 s stall
+
+
+@pytest.mark.parametrize(
+    ("to", "hint"), [(HTTP, True), ("postgresql://u@127.0.0.1:1/x", True), ("sim://", False)]
+)
+def test_the_busy_loop_warning_points_to_processes_where_they_apply(to: str, hint: bool):
+    from bulkload.bench.command import prepare_shard
+    from bulkload.stats.level import LevelResult
+
+    sweep = prepare_shard(config(to=to, processes=1), None)
+    sweep._warn_about(LevelResult(concurrency=64, batch_size=10, cpu_loop=0.95))
+    (warning,) = sweep.result.warnings
+    assert "event loop was busy 95% of the time" in warning
+    assert ("--processes auto, or P, splits the sweep among processes" in warning) is hint
