@@ -40,9 +40,15 @@ RunCli = Callable[..., CliResult]
 CLI_TIMEOUT_S = 120
 
 
+#: the one BULKLOAD_* variable runs keep: ``BULKLOAD_EVENT_LOOP=asyncio make pytest`` runs
+#: the suite's CLI runs on asyncio's own loop instead of uvloop
+_KEPT = (event_loop.ENV_VAR,)
+
+
 def _cli_env(env: dict[str, str] | None) -> dict[str, str]:
-    """What a run sees: the caller's environment minus BULKLOAD_*, no colour, 120 wide."""
-    full = {k: v for k, v in os.environ.items() if not k.startswith("BULKLOAD_")}
+    """What a run sees: the caller's environment minus BULKLOAD_* (but the event loop's
+    choice), no colour, 120 wide."""
+    full = {k: v for k, v in os.environ.items() if not k.startswith("BULKLOAD_") or k in _KEPT}
     full.update({"NO_COLOR": "1", "COLUMNS": "120"})
     full.update(env or {})
     return full

@@ -12,7 +12,8 @@ would only add noise.
 Some runs are never split, measured or not: targets that live in this process
 (``sqlite://``, ``null://``, ``sim://``: a second process would add a second writer
 to a file, or measure a different simulated target), and what ``--processes`` cannot
-take (``--sweep auto``, ``--shard``, ``--cluster``, stdin). P is also at most the
+take (``--sweep auto``, ``--shard``, ``--cluster``, stdin), and ``--if-exists fail``
+(the probe would create the table the sweep then must not find). P is also at most the
 smallest level (a level of 1 cannot be split in two) and the synthetic rows.
 
 The decision and its reason are one line on stderr and ``processes_decision`` in the
@@ -106,6 +107,8 @@ def unsplittable(config: BenchConfig) -> str | None:
         return "--cluster splits the levels among its workers already"
     if config.source is not None and STDIN in config.source.paths:
         return "the input is stdin, which cannot be read by several processes"
+    if config.target.if_exists == "fail":
+        return "--if-exists fail: the probe would create the table the sweep must not find"
     return None
 
 

@@ -115,6 +115,7 @@ def test_targets_in_this_process_are_never_split_nor_probed(to: str, scheme: str
         ({"cluster": "local:2"}, "--cluster splits the levels among its workers already"),
         ({"sweep": "1,64"}, "the smallest level is 1: nothing to split"),
         ({"synthetic": "rows=1"}, "--synthetic has 1 rows: nothing to split"),
+        ({"if_exists": "fail"}, "--if-exists fail: the probe would create the table"),
     ],
 )
 def test_what_cannot_be_split_is_one_process_without_a_probe(options, reason):
