@@ -19,7 +19,8 @@ root), then measures, for 1-row batches (~200-byte bodies) and 64 KB NDJSON batc
                            on uvloop (the CLI's default) and on the plain asyncio loop
                            (``BULKLOAD_EVENT_LOOP=asyncio``); also with ``--processes P``
                            (N in flight shared by P processes, their levels started
-                           together and merged).
+                           together and merged), and ``--processes auto`` (the probe's
+                           decision printed).
 
 It prints requests/s (and MB/s) of each and the ratios to wrk. Goals: >= 0.5x wrk's
 requests/s with 1-row batches, >= 0.6x wrk's MB/s with 64 KB batches. The event loop is
@@ -175,12 +176,12 @@ def bench_cli_rate(
     seconds: float,
     in_flight: int,
     where: Path,
-    processes: int = 1,
+    processes: int | str = 1,
     loop: str = "auto",
 ) -> float:
     """Requests/s of ``bulkload bench`` itself (1-row synthetic batches), as a user runs it
-    (with ``processes`` > 1: ``--processes``, the merged level's rate; ``loop``: the
-    ``BULKLOAD_EVENT_LOOP`` it runs with)."""
+    (with ``processes`` > 1 or ``auto``: ``--processes``, the merged level's rate;
+    ``loop``: the ``BULKLOAD_EVENT_LOOP`` it runs with)."""
     summary = where / "bench.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("BULKLOAD_")}
     subprocess.run(
@@ -189,7 +190,7 @@ def bench_cli_rate(
             *("--synthetic", "rows=1000000,columns=4,seed=1", "--batch-size", "1"),
             *("--sweep", str(in_flight), "--duration", f"{seconds:g}s", "--warmup", "1s"),
             *("--http-client", client, "--json", str(summary), "-q"),
-            *(("--processes", str(processes)) if processes > 1 else ()),
+            *(("--processes", str(processes)) if processes != 1 else ()),
         ],
         check=True,
         capture_output=True,
@@ -199,6 +200,8 @@ def bench_cli_rate(
     )
     document = json.loads(summary.read_text())
     level = document["levels"][0]
+    if document.get("processes_decision"):  # --processes auto: what it chose, and why
+        print(f"  (--processes auto: {document['processes_decision']['reason']})")
     if document.get("processes"):  # how well the processes' windows overlapped
         overlap = document["processes"]["window_overlap"][0]
         print(f"  (--processes {processes}: the windows overlapped {overlap:.1%})")
@@ -248,6 +251,10 @@ def main() -> None:
                             url, "h1", args.seconds, args.in_flight, where, args.processes
                         )
                         results[f"bench CLI, h1, --processes {args.processes}"] = (rate, 0)
+                    rate = bench_cli_rate(
+                        url, "h1", args.seconds, args.in_flight, where, processes="auto"
+                    )
+                    results["bench CLI, h1, --processes auto"] = (rate, 0)
                 body_size = results["h1"][1]
                 wrk_rates.append(wrk(url, probe, args.seconds, args.in_flight, where))
                 wrk_rate = max(wrk_rates)
