@@ -15,13 +15,16 @@ root), then measures, for 1-row batches (~200-byte bodies) and 64 KB NDJSON batc
 * bulkload curl          - the same through the libcurl multi handle (--http-client curl);
 * bulkload httpx         - the same through httpx, for comparison;
 * bulkload bench CLI     - ``bulkload bench --to http://127.0.0.1:PORT/ --sweep N
-                           --batch-size 1`` on synthetic rows, end to end (1-row case);
-                           also with ``--processes P`` (N in flight shared by P
-                           processes, their levels started together and merged).
+                           --batch-size 1`` on synthetic rows, end to end (1-row case),
+                           on uvloop (the CLI's default) and on the plain asyncio loop
+                           (``BULKLOAD_EVENT_LOOP=asyncio``); also with ``--processes P``
+                           (N in flight shared by P processes, their levels started
+                           together and merged), and ``--processes auto`` (the probe's
+                           decision printed).
 
 It prints requests/s (and MB/s) of each and the ratios to wrk. Goals: >= 0.5x wrk's
 requests/s with 1-row batches, >= 0.6x wrk's MB/s with 64 KB batches. The event loop is
-uvloop when installed (the CLI runs on the plain asyncio loop).
+uvloop when installed, as for the CLI (bulkload.event_loop).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from bulkload import event_loop
 from bulkload.backends.base import TableSpec
 from bulkload.backends.http import HttpBackend
 from bulkload.config import EngineOptions, TargetOptions
@@ -167,39 +171,41 @@ async def bulkload_rate(
 
 
 def bench_cli_rate(
-    url: str, client: str, seconds: float, in_flight: int, where: Path, processes: int = 1
+    url: str,
+    client: str,
+    seconds: float,
+    in_flight: int,
+    where: Path,
+    processes: int | str = 1,
+    loop: str = "auto",
 ) -> float:
     """Requests/s of ``bulkload bench`` itself (1-row synthetic batches), as a user runs it
-    (with ``processes`` > 1: ``--processes``, the merged level's rate)."""
+    (with ``processes`` > 1 or ``auto``: ``--processes``, the merged level's rate;
+    ``loop``: the ``BULKLOAD_EVENT_LOOP`` it runs with)."""
     summary = where / "bench.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BULKLOAD_")}
     subprocess.run(
         [
             *(sys.executable, "-m", "bulkload", "bench", "--to", url, "--table", "t"),
             *("--synthetic", "rows=1000000,columns=4,seed=1", "--batch-size", "1"),
             *("--sweep", str(in_flight), "--duration", f"{seconds:g}s", "--warmup", "1s"),
             *("--http-client", client, "--json", str(summary), "-q"),
-            *(("--processes", str(processes)) if processes > 1 else ()),
+            *(("--processes", str(processes)) if processes != 1 else ()),
         ],
         check=True,
         capture_output=True,
         cwd=where,
         timeout=300,
+        env={**env, event_loop.ENV_VAR: loop},
     )
     document = json.loads(summary.read_text())
     level = document["levels"][0]
+    if document.get("processes_decision"):  # --processes auto: what it chose, and why
+        print(f"  (--processes auto: {document['processes_decision']['reason']})")
     if document.get("processes"):  # how well the processes' windows overlapped
         overlap = document["processes"]["window_overlap"][0]
         print(f"  (--processes {processes}: the windows overlapped {overlap:.1%})")
     return float(level["batches"] / level["elapsed_s"])
-
-
-def run_loop(coro):  # type: ignore[no-untyped-def]
-    try:
-        import uvloop
-
-        return uvloop.run(coro)
-    except ImportError:
-        return asyncio.run(coro)
 
 
 def main() -> None:
@@ -211,7 +217,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     ensure_tools()
-    loop_name = "uvloop" if _has_uvloop() else "asyncio"
+    loop_name = event_loop.loop_name()
     with tempfile.TemporaryDirectory(prefix="bulkload-nginx-") as tmp:
         where = Path(tmp)
         nginx, port = start_nginx(where)
@@ -226,21 +232,29 @@ def main() -> None:
                 wrk_rates = [wrk(url, probe, args.seconds, args.in_flight, where)]
                 results = {}
                 for client in ("h1", "curl", "httpx"):
-                    results[client] = run_loop(
+                    results[client] = event_loop.run(
                         bulkload_rate(url, client, batch, args.seconds, args.in_flight)
                     )
-                results["h1, asyncio loop"] = asyncio.run(
+                results["h1, asyncio loop"] = asyncio.run(  # the standard library's loop
                     bulkload_rate(url, "h1", batch, args.seconds, args.in_flight)
                 )
                 if size == 1:  # the CLI, end to end (synthetic rows, its own encoding)
                     for client in ("h1", "curl"):
                         rate = bench_cli_rate(url, client, args.seconds, args.in_flight, where)
                         results[f"bench CLI, {client}"] = (rate, 0)
+                    rate = bench_cli_rate(
+                        url, "h1", args.seconds, args.in_flight, where, loop="asyncio"
+                    )
+                    results["bench CLI, h1, asyncio loop"] = (rate, 0)
                     if args.processes > 1:
                         rate = bench_cli_rate(
                             url, "h1", args.seconds, args.in_flight, where, args.processes
                         )
                         results[f"bench CLI, h1, --processes {args.processes}"] = (rate, 0)
+                    rate = bench_cli_rate(
+                        url, "h1", args.seconds, args.in_flight, where, processes="auto"
+                    )
+                    results["bench CLI, h1, --processes auto"] = (rate, 0)
                 body_size = results["h1"][1]
                 wrk_rates.append(wrk(url, probe, args.seconds, args.in_flight, where))
                 wrk_rate = max(wrk_rates)
@@ -262,14 +276,6 @@ def main() -> None:
 
 def _mb(rate: float, size: int) -> str:
     return f"{rate * size / 1e6:>9,.1f} MB/s"
-
-
-def _has_uvloop() -> bool:
-    try:
-        import uvloop  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import typer
 from typer.core import TyperCommand, TyperGroup, TyperOption
 
-from bulkload import __version__
+from bulkload import __version__, event_loop
 from bulkload.cli_report import report_app
 from bulkload.config import build_bench_config, build_import_config, load_profile, merge_options
 from bulkload.errors import AbortedError, BulkloadError
@@ -142,6 +142,7 @@ def _registry_command(name: str, run: Callable[[dict[str, Any]], int], help: str
         # typer passes a repeatable option that was not given as an empty list
         given = {key: None if value in ([], ()) else value for key, value in given.items()}
         with _errors_as_exit_codes(debug):
+            event_loop.choice()  # a bad BULKLOAD_EVENT_LOOP is bad usage, found first
             profile = load_profile(config, name) if config else {}
             raise typer.Exit(run(merge_options(profile, given)))
 
@@ -239,7 +240,7 @@ def _run_import(settings: ImportConfig) -> int:
 
     with signals:
         try:
-            asyncio.run(main())
+            event_loop.run(main())
         except (KeyboardInterrupt, asyncio.CancelledError):
             stats.outcome = "interrupted"
             _finish(stats, json_path, out)
@@ -310,14 +311,12 @@ def forget_checkpoints_command(
 ) -> None:
     """Remove the checkpoint bookkeeping of a table (the _bulkload_checkpoints rows written
     by --checkpoint runs), so a later --resume starts from scratch."""
-    import asyncio
-
     from bulkload.backends import create_backend
 
     with _errors_as_exit_codes(debug):
         settings = build_import_config({"paths": ["-"], "to": to, "schema_name": schema_name})
         backend = create_backend(settings.target)
-        removed = asyncio.run(backend.forget_checkpoints(table))
+        removed = event_loop.run(backend.forget_checkpoints(table))
         if checkpoint is not None:
             checkpoint.unlink(missing_ok=True)
         print(f"removed {removed} checkpoint key(s) of table {table!r} from {backend.describe()}")

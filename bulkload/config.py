@@ -178,6 +178,7 @@ class SweepOptions:
     slo: tuple[Threshold, ...] = ()
     shard: tuple[int, int] | None = None  # --shard i/N: this job's share of the work
     processes: int = 1  # --processes P: worker processes, each running a shard i/P
+    processes_auto: bool = False  # --processes auto: decided by a probe (bench/auto_processes)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -373,6 +374,9 @@ def _sweep(values: dict[str, Any], given: frozenset[str]) -> SweepOptions:
     if auto or values["rates"] is not None:
         values["levels"] = ()
     values["auto"] = auto
+    values["processes_auto"] = values["processes"] == "auto"
+    if values["processes_auto"]:
+        values["processes"] = 1  # until the probe decides
     values["rates"] = values["rates"] or ()
     values["batch_sizes"] = values["batch_sizes"] or (values["batch_size"],)
     sweep: SweepOptions = _take(SweepOptions, values)

@@ -93,7 +93,8 @@ async def load_async(
 
 
 def load(config: ImportConfig, *, on_reject: RejectionSink | None = None) -> RunStats:
-    """Run one import to completion and return its statistics."""
-    import asyncio
+    """Run one import to completion and return its statistics (on the loop
+    :mod:`bulkload.event_loop` chooses: uvloop's where installed)."""
+    from bulkload import event_loop
 
-    return asyncio.run(load_async(config, on_reject=on_reject))
+    return event_loop.run(load_async(config, on_reject=on_reject))

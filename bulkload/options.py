@@ -329,6 +329,15 @@ def encoding(value: Any, option: str) -> str:
         raise UsageError(f"{option}: unknown encoding {value!r}") from None
 
 
+def process_count(value: Any, option: str) -> int | str:
+    """``auto``, or a number of processes (at least 1)."""
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return "auto"
+    if isinstance(value, str) and not value.strip().lstrip("+-").isdigit():
+        raise UsageError(f"{option} must be auto or a whole number, not {value!r}")
+    return int(whole(minimum=1)(value, option))
+
+
 def levels(value: Any, option: str) -> tuple[int, ...] | str:
     """``auto``, or concurrency levels ``1,2,4`` (sorted, each once)."""
     if isinstance(value, str) and value.strip() == "auto":
@@ -915,12 +924,13 @@ PROCESSES = _panel(
         name="processes",
         flags=("--processes",),
         commands=BENCH_ONLY,
-        cli_type=int,
-        parse=whole(minimum=1),
+        parse=process_count,
         default=1,
+        metavar="<P|auto>",
         help="Run the sweep in this many worker processes, each with its share of every "
         "level (as --shard i/N), started together and merged: for when one event loop is "
-        "the bottleneck.",
+        "the bottleneck. auto: one, unless a short probe of the heaviest level finds the "
+        "event loop saturated against a network target; then one per core (says why).",
     ),
 )
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from bulkload import event_loop
 from bulkload.cli import main as cli_main
 
 
@@ -39,9 +40,15 @@ RunCli = Callable[..., CliResult]
 CLI_TIMEOUT_S = 120
 
 
+#: the one BULKLOAD_* variable runs keep: ``BULKLOAD_EVENT_LOOP=asyncio make pytest`` runs
+#: the suite's CLI runs on asyncio's own loop instead of uvloop
+_KEPT = (event_loop.ENV_VAR,)
+
+
 def _cli_env(env: dict[str, str] | None) -> dict[str, str]:
-    """What a run sees: the caller's environment minus BULKLOAD_*, no colour, 120 wide."""
-    full = {k: v for k, v in os.environ.items() if not k.startswith("BULKLOAD_")}
+    """What a run sees: the caller's environment minus BULKLOAD_* (but the event loop's
+    choice), no colour, 120 wide."""
+    full = {k: v for k, v in os.environ.items() if not k.startswith("BULKLOAD_") or k in _KEPT}
     full.update({"NO_COLOR": "1", "COLUMNS": "120"})
     full.update(env or {})
     return full
@@ -261,7 +268,6 @@ LOCAL_PG = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 def _pg_answers(dsn: str) -> bool:
-    import asyncio
 
     import asyncpg
 
@@ -270,7 +276,7 @@ def _pg_answers(dsn: str) -> bool:
         await conn.close()
 
     try:
-        asyncio.run(probe())
+        event_loop.run(probe())
     except Exception:
         return False
     return True
@@ -374,7 +380,6 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture
 def pg(pg_server: str):
     """A fresh schema per test, dropped afterwards: (dsn, schema, run_sql)."""
-    import asyncio
     import uuid
 
     import asyncpg
@@ -389,7 +394,7 @@ def pg(pg_server: str):
             finally:
                 await conn.close()
 
-        return asyncio.run(go())
+        return event_loop.run(go())
 
     sql(f'CREATE SCHEMA "{schema}"')
     try:

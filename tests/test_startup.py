@@ -13,7 +13,7 @@ import sys
 import pytest
 
 HEAVY = ("pyarrow", "numpy", "polars", "asyncpg", "pgpq", "adbc_driver_sqlite", "hdrh")
-HEAVY += ("asyncio", "pydantic", "httpx", "tomllib")
+HEAVY += ("asyncio", "pydantic", "httpx", "tomllib", "uvloop")
 
 
 def _imported_after(*argv: str, cwd=None) -> tuple[int, list[str]]:

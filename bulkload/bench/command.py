@@ -20,7 +20,9 @@ from pathlib import Path
 
 from rich.console import Console
 
+from bulkload import event_loop
 from bulkload.backends import create_backend
+from bulkload.bench.auto_processes import Decision
 from bulkload.bench.compare import Comparison, compare
 from bulkload.bench.gates import EXIT_GATE_FAILED, GateResult, failed, judge, judge_level
 from bulkload.bench.process_link import ParentLink
@@ -53,6 +55,9 @@ def run_bench(config: BenchConfig, *, argv: Sequence[str] = ()) -> int:
     """Run the sweep (or this job's shard of it); print and save its result, judge its
     gates; return the exit code. Raises the BulkloadError that stopped it (after showing
     and saving what was measured)."""
+    decision = None
+    if config.sweep.processes_auto:  # a probe decides, and says why
+        config, decision = _decide_processes(config, argv)
     if config.cluster.address and config.sweep.processes > 1:
         raise UsageError("--cluster and --processes cannot be combined: give one of them")
     if config.cluster.address:  # --cluster: the levels run on Dask workers (issue 14)
@@ -62,7 +67,7 @@ def run_bench(config: BenchConfig, *, argv: Sequence[str] = ()) -> int:
     if config.sweep.processes > 1:  # --processes: children run the shards, this merges them
         from bulkload.bench.processes import run_processes
 
-        return run_processes(config, argv=argv)
+        return run_processes(config, argv=argv, decision=decision)
     link = ParentLink.from_environment()  # set when this run is a child of --processes
     if link is not None:
         config = link.child_config(config)
@@ -99,6 +104,8 @@ def run_bench(config: BenchConfig, *, argv: Sequence[str] = ()) -> int:
         before_level=wait_for_start if link is not None else None,
     )
     result = sweep.result
+    if decision is not None:
+        result.processes_decision = decision.to_dict()
     mode = ProgressReporter.choose_mode(run.report.progress, run.report.quiet, err)
 
     def stop() -> None:
@@ -125,7 +132,7 @@ def run_bench(config: BenchConfig, *, argv: Sequence[str] = ()) -> int:
     failure: Exception | None = None
     with signals:
         try:
-            asyncio.run(main())
+            event_loop.run(main())
         except (KeyboardInterrupt, asyncio.CancelledError):
             result.outcome = "interrupted"
         except Exception as exc:  # shown and saved with what was measured, then raised
@@ -151,6 +158,26 @@ def run_bench(config: BenchConfig, *, argv: Sequence[str] = ()) -> int:
     if verdict.failed or result.outcome == "aborted":
         return EXIT_GATE_FAILED
     return EXIT_OK
+
+
+def _decide_processes(config: BenchConfig, argv: Sequence[str]) -> tuple[BenchConfig, Decision]:
+    """``--processes auto``: the outputs and the baseline checked first (a bad path is
+    found before the probe writes to the target), then the probe and the decision, told
+    on one line."""
+    from bulkload.bench.auto_processes import choose, decided
+
+    report = config.report
+    if report.html_path:
+        require_html_support()
+        check_json_path(report.html_path, "--html")
+    if report.json_path:
+        check_json_path(report.json_path)
+    if config.gates.baseline:
+        read_result(Path(config.gates.baseline))
+    decision = choose(config, argv=argv)
+    if not report.quiet:
+        print(decision.line(), file=sys.stderr)
+    return decided(config, decision), decision
 
 
 def _write_html(
@@ -221,7 +248,7 @@ def run_shard(
     config: BenchConfig, shard: Shard | None = None, *, argv: Sequence[str] = ()
 ) -> SweepResult:
     """:func:`run_shard_async` for callers without an event loop."""
-    return asyncio.run(run_shard_async(config, shard, argv=argv))
+    return event_loop.run(run_shard_async(config, shard, argv=argv))
 
 
 @dataclass(frozen=True)

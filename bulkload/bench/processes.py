@@ -29,6 +29,8 @@ from typing import Any
 
 from rich.console import Console
 
+from bulkload import event_loop
+from bulkload.bench.auto_processes import Decision
 from bulkload.bench.merge import merge_results
 from bulkload.bench.process_link import ChildLink, child_environment
 from bulkload.bench.result import SweepResult
@@ -162,7 +164,9 @@ class ProcessRunner:
                     stderr=stderr,
                     env=child_environment(ready_write, go_read),
                     pass_fds=(ready_write, go_read),
-                    process_group=0,  # a terminal's Ctrl-C reaches the parent only
+                    # a terminal's Ctrl-C reaches the parent only (a session, not
+                    # process_group=0: uvloop's subprocesses do not take that)
+                    start_new_session=True,
                 )
         except BaseException:
             for fd in (ready_read, ready_write, go_read, go_write):
@@ -290,7 +294,9 @@ def _child_summary(outcome: ChildOutcome) -> dict[str, Any]:
     }
 
 
-def run_processes(config: BenchConfig, *, argv: Sequence[str]) -> int:
+def run_processes(
+    config: BenchConfig, *, argv: Sequence[str], decision: Decision | None = None
+) -> int:
     """``bench --processes P``: run the children, merge, show, save, judge; the exit
     code is a single run's (a failed child's own code first)."""
     from bulkload.bench.command import (
@@ -346,7 +352,7 @@ def run_processes(config: BenchConfig, *, argv: Sequence[str]) -> int:
     with signals, tempfile.TemporaryDirectory(prefix="bulkload-processes-") as workdir:
         runner.workdir = Path(workdir)
         with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
-            asyncio.run(main())
+            event_loop.run(main())
         runner.stopping = runner.stopping or signals.received > 0
         outcomes = runner.outcomes()
         failures = [outcome for outcome in outcomes if outcome.failed]
@@ -358,6 +364,8 @@ def run_processes(config: BenchConfig, *, argv: Sequence[str]) -> int:
             if failure_code is not None:
                 return failure_code
             return EXIT_INTERRUPTED if runner.stopping else EXIT_ABORTED
+        if decision is not None:
+            merged.processes_decision = decision.to_dict()
         if failures and merged.outcome != "failed":
             merged.outcome, merged.error = "failed", failures[0].describe()
         elif runner.stopping and merged.outcome == "completed":

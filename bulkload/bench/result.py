@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from bulkload import event_loop
 from bulkload.errors import InputError
 from bulkload.stats.level import LevelResult
 
@@ -51,6 +52,9 @@ class SweepResult:
     #: --processes P: {count, window_overlap per level, children: [{index, pid,
     #: exit_code, levels: [{started_at, finished_at, rows, batches}]}]}
     processes: dict[str, Any] | None = None
+    #: --processes auto: {requested, processes, reason, cores, probe: {level, seconds,
+    #: busy, runnable, writes_per_s, error} or None} (bulkload.bench.auto_processes)
+    processes_decision: dict[str, Any] | None = None
 
     def recommended_level(self) -> LevelResult | None:
         for level in self.levels:
@@ -92,6 +96,7 @@ class SweepResult:
             "comparison": self.comparison,
             "shard": self.shard,
             "processes": self.processes,
+            "processes_decision": self.processes_decision,
         }
 
     @classmethod
@@ -128,6 +133,7 @@ class SweepResult:
                 comparison=data.get("comparison"),
                 shard=data.get("shard"),
                 processes=data.get("processes"),
+                processes_decision=data.get("processes_decision"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(f"malformed bench result: {exc!r}", source=source) from None
@@ -142,6 +148,7 @@ def machine_facts() -> dict[str, Any]:
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "timezone": time.strftime("%z"),
+        "event_loop": event_loop.loop_name(),  # uvloop or asyncio (BULKLOAD_EVENT_LOOP)
     }
 
 

@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 import pyarrow as pa
 
 from bulkload.backends.base import Backend, BatchKey, ErrorKind, Resettable, TableSpec
+from bulkload.bench.auto_processes import NETWORK_SCHEMES, Probe, ThreadClock
 from bulkload.bench.driver import LevelDriver, LevelPlan
 from bulkload.bench.pool import BatchPool, build_pool, pool_size, take_batches
 from bulkload.bench.result import SweepResult
@@ -174,16 +175,8 @@ class Sweep:
         result.model = self.spec.model
         result.slo = [str(t) for t in self.spec.slo]
         result.started_at = time.time()
-        first_size = self.spec.batch_sizes[0]
         size = pool_size(self._max_level())
-        raw: list[pa.RecordBatch] | None = await asyncio.to_thread(
-            take_batches, self.data.batches(first_size), size
-        )
-        if not raw:
-            raise UsageError("the input holds no rows to write")
-        await self.backend.open(
-            TableSpec(self.table, raw[0].schema, self.if_exists, writers=self._max_level())
-        )
+        raw: list[pa.RecordBatch] | None = await self._open(size)
         self._warn_about_the_target()
         try:
             for batch_size in self.spec.batch_sizes:
@@ -200,6 +193,55 @@ class Sweep:
             await self.backend.close()
         self._analyse()
         return result
+
+    async def _open(self, size: int) -> list[pa.RecordBatch]:
+        """Read (or generate) the first batch size's rows, then open the target."""
+        raw = await asyncio.to_thread(
+            take_batches, self.data.batches(self.spec.batch_sizes[0]), size
+        )
+        if not raw:
+            raise UsageError("the input holds no rows to write")
+        await self.backend.open(
+            TableSpec(self.table, raw[0].schema, self.if_exists, writers=self._max_level())
+        )
+        return raw
+
+    async def probe(self, level: float, *, warmup_s: float, duration_s: float) -> Probe:
+        """One short run of ``level`` (first batch size) against the target, kept out of
+        the result, measuring the event loop's thread: what ``--processes auto`` decides
+        on. The rows it writes stay in the target, as a warm-up's do."""
+        batch_size = self.spec.batch_sizes[0]
+        plan = replace(
+            self.spec.plan(level, batch_size),
+            warmup_s=warmup_s,
+            duration_s=duration_s,
+            rows=None,
+            batches=None,
+        )
+        raw = await self._open(pool_size(plan.concurrency))
+        try:
+            pool = await asyncio.to_thread(build_pool, raw, self.backend)
+            writer = BatchWriter(self.backend, self.options, RunStats())
+            writer.throttle_for(batch_size)
+            driver = LevelDriver(
+                writer, pool, plan, should_stop=lambda: self.control.stop_requested
+            )
+            clock = ThreadClock()  # this thread runs the loop
+            try:
+                measured = await driver.run()
+            finally:
+                await writer.aclose()
+            seconds, busy, runnable = clock.shares()
+        finally:
+            await self.backend.close()
+        return Probe(
+            level=plan.label,
+            seconds=round(seconds, 3),
+            busy=round(busy, 4),
+            runnable=None if runnable is None else round(runnable, 4),
+            writes_per_s=round(measured.batches_per_s, 1),
+            error=measured.error if measured.outcome == "failed" else None,
+        )
 
     def _max_level(self) -> int:
         """The most writes any level will have in flight (auto: up to the target's limit)."""
@@ -321,9 +363,11 @@ class Sweep:
                 "as much as the target"
             )
         if level.cpu_loop >= CPU_WARNING:
+            split = self.backend.describe().split(":", 1)[0] in NETWORK_SCHEMES
             self.result.warnings.append(
                 f"{where}: bulkload's event loop was busy {level.cpu_loop:.0%} of the time: "
                 "the figures may measure bulkload, not the target"
+                + (" (--processes auto, or P, splits the sweep among processes)" if split else "")
             )
 
     # ------------------------------------------------------------------ analysis

@@ -12,7 +12,6 @@ instead of inflating it; how much the windows overlapped is recorded per level.
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import time
 from collections.abc import Iterator, Sequence
@@ -21,6 +20,7 @@ from typing import Any
 
 from rich.console import Console
 
+from bulkload import event_loop
 from bulkload.backends.base import TableSpec
 from bulkload.bench import command
 from bulkload.bench.gates import EXIT_GATE_FAILED
@@ -145,7 +145,7 @@ def _prepare_table(config: BenchConfig) -> None:
         finally:
             await sweep.backend.close()
 
-    asyncio.run(open_and_close())
+    event_loop.run(open_and_close())
 
 
 def _level_configs(config: BenchConfig) -> Iterator[BenchConfig]:
@@ -198,7 +198,7 @@ def run_share(
     sweep = command.prepare_shard(config, shard, argv=argv)
     error: dict[str, Any] | None = None
     try:
-        asyncio.run(sweep.run())
+        event_loop.run(sweep.run())
     except BulkloadError as exc:
         error = {"message": str(exc), "exit_code": exc.exit_code}
     except Exception as exc:  # reported by the client like any failed level

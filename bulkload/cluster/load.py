@@ -24,6 +24,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from typing import Any
 
+from bulkload import event_loop
 from bulkload.cluster.connect import cluster_client, import_distributed, pick_workers
 from bulkload.config import ClusterOptions, ImportConfig
 from bulkload.engine.runner import RunControl
@@ -251,7 +252,7 @@ def load_file(config: ImportConfig, task: str, topic: str, stop_name: str) -> di
             checkpoint = os.path.join(scratch, config.engine.checkpoint)
             config = replace(config, engine=replace(config.engine, checkpoint=checkpoint))
         try:
-            asyncio.run(
+            event_loop.run(
                 load_async(
                     config, stats=stats, on_reject=rejected.append, control=control, watcher=publish
                 )

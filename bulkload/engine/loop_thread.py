@@ -1,5 +1,5 @@
 """A private event loop on its own thread, so sync and async callers share one engine
-(like database drivers' I/O threads)."""
+(like database drivers' I/O threads); the loop :mod:`bulkload.event_loop` chooses."""
 
 from __future__ import annotations
 
@@ -10,12 +10,14 @@ import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from bulkload import event_loop
+
 T = TypeVar("T")
 
 
 class LoopThread:
     def __init__(self, name: str = "bulkload-loop"):
-        self.loop = asyncio.new_event_loop()
+        self.loop = event_loop.new_event_loop()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 

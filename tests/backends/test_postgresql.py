@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from bulkload import event_loop
+
 TRICKY = [
     "plain",
     "with, comma",
@@ -324,7 +326,6 @@ def _wait_rows(sql, schema: str, at_least: int) -> None:
 def _database_of_its_own(server_dsn: str, sql) -> Iterator[tuple[str, Any]]:
     """A fresh database on the test server, dropped afterwards: (its dsn, run_sql in it).
     Connections can then be told apart from other tests' (xdist workers share the server)."""
-    import asyncio
     import uuid
     from urllib.parse import urlsplit
 
@@ -341,7 +342,7 @@ def _database_of_its_own(server_dsn: str, sql) -> Iterator[tuple[str, Any]]:
             finally:
                 await conn.close()
 
-        return asyncio.run(go())
+        return event_loop.run(go())
 
     sql(f'CREATE DATABASE "{name}"')
     try:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import math
 import random
@@ -19,6 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import bulkload
+from bulkload import event_loop
 from bulkload.backends.sqlite import SQLiteBackend
 from bulkload.config import EngineOptions, TargetOptions, build_import_config
 from bulkload.engine import Engine
@@ -238,7 +238,7 @@ def test_a_locked_database_is_retried_until_the_lock_goes(tmp_path: Path):
         stats = RunStats()
         engine = Engine(backend, EngineOptions(retries=30, retry_max_wait=0.1), stats)
         assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
-        asyncio.run(engine.run(BatchSource(config.source), "t", "append"))
+        event_loop.run(engine.run(BatchSource(config.source), "t", "append"))
     finally:
         holder.wait()
     assert stats.rows_loaded == 3

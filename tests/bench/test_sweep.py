@@ -4,12 +4,12 @@ far more than the tolerance (a 5 ms target measured at 5.5 ms is fine; at 10 ms 
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from pathlib import Path
 
 import pytest
 
+from bulkload import event_loop
 from bulkload.backends import create_backend
 from bulkload.bench.result import SweepResult
 from bulkload.bench.sweep import Sweep, SweepSpec, SyntheticData
@@ -29,7 +29,7 @@ def sweep(url: str, spec: SweepSpec, *, table: str = "t", **target: object) -> S
     backend = create_backend(TargetOptions(url=url, **target))  # type: ignore[arg-type]
     result = SweepResult(model=spec.model, target=url, table=table)
     run = Sweep(backend, DATA, spec, EngineOptions(), table=table, result=result)
-    return asyncio.run(run.run())
+    return event_loop.run(run.run())
 
 
 def quick(**changes: object) -> SweepSpec:
@@ -189,7 +189,7 @@ class _Breaking:
 def sweep_with(backend: object, spec: SweepSpec) -> SweepResult:
     result = SweepResult(model=spec.model, target="x", table="t")
     run = Sweep(backend, DATA, spec, EngineOptions(), table="t", result=result)  # type: ignore[arg-type]
-    return asyncio.run(run.run())
+    return event_loop.run(run.run())
 
 
 @pytest.mark.parametrize("how", ["fatal", "classify-breaks"])
@@ -234,5 +234,5 @@ def test_batches_shorter_than_asked_are_flagged():
     result = SweepResult(model="closed", target="sim://", table="t")
     backend = create_backend(TargetOptions(url="sim://?latency=1ms"))
     spec = quick(levels=(1,), batch_sizes=(10_000,))
-    asyncio.run(Sweep(backend, small, spec, EngineOptions(), table="t", result=result).run())
+    event_loop.run(Sweep(backend, small, spec, EngineOptions(), table="t", result=result).run())
     assert any("writes carried 300 rows on average" in w for w in result.warnings)

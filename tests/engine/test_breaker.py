@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import json
 
+from bulkload import event_loop
 from bulkload.engine.breaker import BreakerState, CircuitBreaker
 from tests.engine.test_rate import VirtualTime
 
@@ -27,7 +28,7 @@ def test_opens_after_k_failures_then_probes_half_open():
         assert breaker.state is BreakerState.CLOSED
         assert await breaker.before_write() is False
 
-    asyncio.run(main())
+    event_loop.run(main())
 
 
 def test_only_one_probe_in_half_open():
@@ -45,7 +46,7 @@ def test_only_one_probe_in_half_open():
         breaker.record(False, probe=False)
         await asyncio.gather(writer("a"), writer("b"), writer("c"))
 
-    asyncio.run(main())
+    event_loop.run(main())
     assert order[0].endswith(":probe") and sum(o.endswith(":probe") for o in order) == 1
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from bulkload import event_loop
 from bulkload.engine.channel import Channel
 
 WAIT_S = 5.0  # far longer than anything here takes; a hang fails instead of stalling
@@ -21,7 +22,7 @@ def _run(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
         async with asyncio.timeout(WAIT_S * 2):
             await main()
 
-    asyncio.run(bounded())
+    event_loop.run(bounded())
 
 
 def _eventually(condition: Callable[[], bool]) -> None:

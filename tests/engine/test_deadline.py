@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 import pyarrow as pa
 import pytest
 
+from bulkload import event_loop
 from bulkload.backends.base import BatchKey, ErrorKind, TableSpec
 from bulkload.config import EngineOptions
 from bulkload.engine.writer import BatchWriter
@@ -85,7 +86,7 @@ def test_a_write_past_its_deadline_times_out_and_is_retried():
         assert task is not None
         return error, task.cancelling()
 
-    error, cancelling = asyncio.run(main())
+    error, cancelling = event_loop.run(main())
     assert error is None and backend.rows == 2  # written on the third try
     assert backend.calls == 3 and backend.cancelled == 2  # the watchdog cancelled two
     assert stats.retries == 2
@@ -106,7 +107,7 @@ def test_timeouts_outlasting_the_retries_abort_the_run():
     with pytest.raises(
         AbortedError, match=f"gave up after 1 retries: timed out after {TIMEOUT_S:g} s"
     ):
-        asyncio.run(main())
+        event_loop.run(main())
     assert backend.calls == 2
 
 
@@ -123,7 +124,7 @@ def test_a_cancellation_from_outside_is_not_a_timeout():
         async with asyncio.timeout(WAIT_S):
             return await asyncio.gather(write, return_exceptions=True)
 
-    (outcome,) = asyncio.run(main())
+    (outcome,) = event_loop.run(main())
     assert isinstance(outcome, asyncio.CancelledError)  # propagated, not swallowed
     assert stats.retries == 0 and backend.calls == 1  # and not retried as a timeout
 

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 import pyarrow as pa
 import pytest
 
+from bulkload import event_loop
 from bulkload.backends.base import BatchKey, ErrorKind, TableSpec
 from bulkload.backends.null import NullBackend
 from bulkload.backends.sim import SimBackend
@@ -27,7 +28,7 @@ def _source(path: Path, batch_size: int) -> BatchSource:
 
 
 def _run(engine: Engine, source: BatchSource, table: str = "t") -> RunStats:
-    return asyncio.run(engine.run(source, table, "append"))
+    return event_loop.run(engine.run(source, table, "append"))
 
 
 def test_permanent_errors_are_bisected_down_to_the_bad_rows(tmp_path: Path):

@@ -3,7 +3,6 @@ in, results in input order, the caller's backend reusable, threads gone when it 
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 import threading
 import warnings
@@ -13,6 +12,7 @@ import pyarrow as pa
 import pytest
 
 import bulkload
+from bulkload import event_loop
 from bulkload.backends.sim import SimBackend
 from bulkload.config import TargetOptions
 from tests.engine.library_helpers import hang_guard
@@ -82,7 +82,7 @@ def test_execute_concurrent_async_takes_a_url(tmp_path: Path):
         batches = [_batch(0, 3), _batch(3, 4)]
         return [r async for r in bulkload.execute_concurrent_async(url, batches, table="t")]
 
-    assert asyncio.run(main()) == [(True, 3), (True, 4)]
+    assert event_loop.run(main()) == [(True, 3), (True, 4)]
     assert _count(tmp_path / "o.db", "t") == 7
 
 

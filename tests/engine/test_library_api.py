@@ -3,7 +3,6 @@ the sim backend."""
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 import threading
 from pathlib import Path
@@ -12,6 +11,7 @@ import pyarrow as pa
 import pytest
 
 import bulkload
+from bulkload import event_loop
 from bulkload.backends.sim import SimBackend
 from bulkload.config import TargetOptions
 
@@ -132,7 +132,7 @@ def test_async_loader_async_use_and_backpressure():
             assert loader.is_pending()
             assert await loader.wait_completion_async(timeout=30)
 
-    asyncio.run(main())
+    event_loop.run(main())
     assert sim.rows_accepted == 1500
     assert peak <= 400 + 50  # the threshold, plus the one add that crossed it
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
 
 import bulkload
+from bulkload import event_loop
 from bulkload.backends.sim import SimBackend
 from bulkload.config import TargetOptions
 from tests.engine.library_helpers import hang_guard
@@ -98,7 +98,7 @@ def test_the_async_with_body_exception_is_not_hidden_by_close(tmp_path: Path):
             raise ValueError("the caller's own")
 
     with pytest.raises(ValueError, match="the caller's own"):
-        asyncio.run(main())
+        event_loop.run(main())
 
 
 def test_a_failing_on_reject_callback_fails_neither_the_write_nor_the_count():

@@ -4,13 +4,13 @@ tests/backends/test_http_presets.py; here the corners, with a scripted backend."
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
 import pytest
 
+from bulkload import event_loop
 from bulkload.backends.base import BatchKey, ErrorKind
 from bulkload.config import EngineOptions
 from bulkload.engine.writer import BatchWriter
@@ -83,7 +83,7 @@ def deliver(
         sleep=sleep,
     )
     batch = pa.record_batch({"id": ids})
-    asyncio.run(writer.deliver(batch, Origin()))  # type: ignore[arg-type]
+    event_loop.run(writer.deliver(batch, Origin()))  # type: ignore[arg-type]
     return stats, rejected, waits
 
 

@@ -10,6 +10,7 @@ import itertools
 import json
 from typing import Any
 
+from bulkload import event_loop
 from bulkload.engine.rate import Throttle, TokenBucket
 
 
@@ -57,7 +58,7 @@ def test_token_bucket_holds_the_rate_in_every_10s_window():
     async def main() -> None:
         await asyncio.gather(*(writer() for _ in range(8)))
 
-    asyncio.run(main())
+    event_loop.run(main())
     rates = _windows(sorted(sends), 10.0)
     assert rates, "the run must be longer than one window"
     assert all(4750 <= r <= 5250 for r in rates), (min(rates), max(rates))
@@ -75,7 +76,7 @@ def test_no_burst_above_one_batch_after_idle():
             stamps.append(time.now)
         return stamps
 
-    stamps = asyncio.run(main())
+    stamps = event_loop.run(main())
     assert stamps[0] == 60  # one batch at once
     assert [round(b - a, 6) for a, b in itertools.pairwise(stamps)] == [0.1] * 4
 
@@ -95,7 +96,7 @@ def test_batches_per_second_and_bytes_per_second_limits():
         for _ in range(200):
             await throttle.admit(10, 50_000)
 
-    asyncio.run(main())
+    event_loop.run(main())
     # 200 batches at 20/s = 10 s; 10 MB at 2 MB/s = 5 s: the batch limit binds
     assert 9.9 <= time.now <= 10.1
 

@@ -5,13 +5,13 @@ A real SQLite file; the crash is injected at a chosen write so it lands mid-bise
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
 
+from bulkload import event_loop
 from bulkload.backends.base import BatchKey
 from bulkload.backends.sqlite import SQLiteBackend
 from bulkload.config import EngineOptions, TargetOptions, build_import_config
@@ -48,7 +48,7 @@ def _run(tmp_path: Path, backend: SQLiteBackend, resume: bool) -> RunStats:
     checkpoint = CheckpointFile(tmp_path / "events.ckpt", table="events", batch_size=BATCH)
     options = EngineOptions(concurrency=1, resume=resume)
     engine = Engine(backend, options, RunStats(), checkpoint=checkpoint)
-    return asyncio.run(engine.run(BatchSource(config.source), "events", "append"))
+    return event_loop.run(engine.run(BatchSource(config.source), "events", "append"))
 
 
 @pytest.mark.parametrize("checkpoint_file", ["kept", "lost"])

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from bulkload import event_loop
 from bulkload.backends import create_backend
 from bulkload.backends.base import Backend
 from bulkload.config import EngineOptions, TargetOptions, build_import_config
@@ -66,7 +67,7 @@ def _in_thread(coro: Coroutine[Any, Any, Any], timeout: float = 60) -> Any:
 
     def target() -> None:
         try:
-            outcome["value"] = asyncio.run(coro)
+            outcome["value"] = event_loop.run(coro)
         except BaseException as exc:
             outcome["error"] = exc
 

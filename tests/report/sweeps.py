@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-
+from bulkload import event_loop
 from bulkload.backends import create_backend
 from bulkload.bench.result import SweepResult, machine_facts
 from bulkload.bench.sweep import Sweep, SweepSpec, SyntheticData
@@ -33,4 +32,4 @@ def run_sweep(url: str, **spec: object) -> SweepResult:
         started_at=1_790_000_000.0,
     )
     sweep = Sweep(backend, DATA, plan, EngineOptions(), table="t", result=result)
-    return asyncio.run(sweep.run())
+    return event_loop.run(sweep.run())

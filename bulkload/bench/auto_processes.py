@@ -1,0 +1,247 @@
+"""``bench --processes auto``: one process, unless one event loop is what limits the run.
+
+Before the sweep, a short probe runs its heaviest level (the highest concurrency, or
+the highest arrival rate, first batch size) for about a second against the real target
+and measures the event loop's thread: the share of the wall time it was *runnable* —
+on a core, or waiting in the run queue for one (Linux's per-thread schedstat; elsewhere
+its CPU time alone). A loop that wanted a core at least :data:`SATURATED` of the time
+had no idle moment left: the tool was the limit, and the sweep runs in P processes, P
+the cores this process may use. Otherwise one process drives the target, and splitting
+would only add noise.
+
+Some runs are never split, measured or not: targets that live in this process
+(``sqlite://``, ``null://``, ``sim://``: a second process would add a second writer
+to a file, or measure a different simulated target), and what ``--processes`` cannot
+take (``--sweep auto``, ``--shard``, ``--cluster``, stdin), and ``--if-exists fail``
+(the probe would create the table the sweep then must not find). P is also at most the
+smallest level (a level of 1 cannot be split in two) and the synthetic rows.
+
+The decision and its reason are one line on stderr and ``processes_decision`` in the
+JSON result. :func:`decide` is pure: it is tested with measurements handed to it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+from urllib.parse import urlsplit
+
+from bulkload.config import BenchConfig
+from bulkload.sources.discovery import STDIN
+
+#: runnable (on a core or waiting for one) this share of the probe: the loop is the limit
+SATURATED = 0.9
+#: targets reached over the network: the only ones a second process may drive
+NETWORK_SCHEMES = frozenset({"http", "https", "postgresql", "postgres"})
+PROBE_WARMUP_S = 0.3
+PROBE_DURATION_S = 1.0
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What the probe measured on the event loop's thread."""
+
+    level: str  # e.g. "c=256 batch 1" or "400/s (cap 64) batch 1"
+    seconds: float  # wall time of the probe
+    busy: float  # share of it on a core (thread CPU time / wall time)
+    runnable: float | None  # on a core or waiting for one; None where it cannot be read
+    writes_per_s: float
+    error: str | None = None  # the probe level failed: nothing to decide on
+
+    @property
+    def demand(self) -> float:
+        """How much of the time the loop wanted a core: what the decision looks at."""
+        return self.busy if self.runnable is None else max(self.busy, self.runnable)
+
+
+@dataclass(frozen=True)
+class Decision:
+    processes: int
+    reason: str
+    cores: int
+    probe: Probe | None = None  # None: decided without measuring
+
+    def line(self) -> str:
+        """The one line that says what was chosen and why."""
+        count = f"{self.processes} process{'es' if self.processes > 1 else ''}"
+        return f"bulkload: --processes auto: {count}: {self.reason}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "requested": "auto",
+            "processes": self.processes,
+            "reason": self.reason,
+            "cores": self.cores,
+            "probe": None if self.probe is None else asdict(self.probe),
+        }
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its affinity; a container's cpuset)."""
+    counter = getattr(os, "process_cpu_count", None)  # Python 3.13
+    if counter is not None:
+        return int(counter() or 1)
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def unsplittable(config: BenchConfig) -> str | None:
+    """Why this run cannot be split among processes whatever is measured, or None."""
+    scheme = urlsplit(config.target.url).scheme.lower() if config.target.url else ""
+    if scheme not in NETWORK_SCHEMES:
+        where = f"{scheme}://" if scheme else "the target"
+        return (
+            f"{where} is not a network target (only http(s):// and postgresql:// are split "
+            "among processes)"
+        )
+    sweep = config.sweep
+    if sweep.auto:
+        return "--sweep auto chooses its levels as it runs: they cannot be split"
+    if sweep.shard is not None:
+        return "--shard runs one share already"
+    if config.cluster.address:
+        return "--cluster splits the levels among its workers already"
+    if config.source is not None and STDIN in config.source.paths:
+        return "the input is stdin, which cannot be read by several processes"
+    if config.target.if_exists == "fail":
+        return "--if-exists fail: the probe would create the table the sweep must not find"
+    return None
+
+
+def most_processes(config: BenchConfig, cores: int) -> tuple[int, str]:
+    """The most processes the run could take, and what limits it to that."""
+    sweep = config.sweep
+    limits: list[tuple[int, str]] = [(cores, f"{cores} core{'s' if cores > 1 else ''} available")]
+    if sweep.rates:
+        cap = config.engine.concurrency
+        limits.append((cap, f"--concurrency {cap} caps the writes in flight"))
+    elif sweep.levels:
+        smallest = min(sweep.levels)
+        limits.append((smallest, f"the smallest level is {smallest}"))
+    if config.synthetic is not None:
+        rows = config.synthetic.rows
+        limits.append((rows, f"--synthetic has {rows} rows"))
+    return min(limits, key=lambda limit: limit[0])
+
+
+def heaviest_level(config: BenchConfig) -> float:
+    """The level the probe runs: the most writes in flight, or the highest rate."""
+    sweep = config.sweep
+    return max(sweep.rates) if sweep.rates else max(sweep.levels)
+
+
+def decide(config: BenchConfig, cores: int, probe: Probe | None) -> Decision:
+    """The number of processes, and why. ``probe`` is None when :func:`needs_probe` is
+    False (the answer does not depend on it)."""
+    reason = unsplittable(config)
+    if reason is not None:
+        return Decision(1, reason, cores)
+    most, limit = most_processes(config, cores)
+    if most < 2:
+        return Decision(1, f"{limit}: nothing to split", cores)
+    if probe is None:
+        raise ValueError("this run needs a probe to decide")
+    target = urlsplit(config.target.url).scheme
+    measured = f"{_runnable(probe)} during a {probe.seconds:.1f} s probe at {probe.level}"
+    if probe.error is not None:
+        return Decision(1, f"the probe at {probe.level} failed ({probe.error})", cores, probe)
+    if probe.demand < SATURATED:
+        return Decision(
+            1,
+            f"one event loop keeps up: {measured} against {target}:// "
+            f"({probe.writes_per_s:,.0f} writes/s)",
+            cores,
+            probe,
+        )
+    return Decision(
+        most,
+        f"one event loop is the limit: {measured} against {target}:// "
+        f"({probe.writes_per_s:,.0f} writes/s); {limit}",
+        cores,
+        probe,
+    )
+
+
+def needs_probe(config: BenchConfig, cores: int) -> bool:
+    return unsplittable(config) is None and most_processes(config, cores)[0] >= 2
+
+
+def decided(config: BenchConfig, decision: Decision) -> BenchConfig:
+    """``config`` with the chosen number of processes in place of ``auto``."""
+    sweep = replace(config.sweep, processes=decision.processes, processes_auto=False)
+    return replace(config, sweep=sweep)
+
+
+def _runnable(probe: Probe) -> str:
+    if probe.runnable is None:
+        return f"its thread was on a core {probe.busy:.0%} of the time"
+    return f"its thread wanted a core {probe.runnable:.0%} of the time (on one {probe.busy:.0%})"
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+class ThreadClock:
+    """The calling thread's time on a core and waiting for one, since it was made."""
+
+    _SCHEDSTAT = "/proc/thread-self/schedstat"  # ns on a core, ns in the run queue, slices
+
+    def __init__(self) -> None:
+        self._wall = time.perf_counter()
+        self._cpu = time.thread_time()
+        self._sched = self._read()
+
+    def _read(self) -> tuple[int, int] | None:
+        try:
+            with open(self._SCHEDSTAT, encoding="ascii") as stat:
+                ran, waited = stat.read().split()[:2]
+            return int(ran), int(waited)
+        except (OSError, ValueError):
+            return None
+
+    def shares(self) -> tuple[float, float, float | None]:
+        """(wall seconds, share on a core, share on a core or waiting for one)."""
+        wall = time.perf_counter() - self._wall
+        if wall <= 0:
+            return 0.0, 0.0, None
+        busy = (time.thread_time() - self._cpu) / wall
+        now, then = self._read(), self._sched
+        if now is None or then is None or now[0] == then[0]:  # not kept by this kernel
+            return wall, busy, None
+        runnable = (now[0] - then[0] + now[1] - then[1]) / 1e9 / wall
+        return wall, busy, min(runnable, 1.0)
+
+
+def choose(config: BenchConfig, *, argv: Sequence[str] = ()) -> Decision:
+    """Probe (when the answer depends on it) and decide: runs its own event loop."""
+    import asyncio
+
+    from bulkload import event_loop
+    from bulkload.bench.command import prepare_shard
+    from bulkload.process_signals import StopSignals
+
+    cores = available_cores()
+    if not needs_probe(config, cores):
+        return decide(config, cores, None)
+    sweep = prepare_shard(config, None, argv=argv)
+    level = heaviest_level(config)
+    # Ctrl-C or SIGTERM during the probe: the first stops it, the second cancels it;
+    # either way the command ends there as interrupted (exit 4)
+    signals = StopSignals(sweep.control.request_stop)
+
+    async def main() -> Probe:
+        signals.attach()
+        return await sweep.probe(level, warmup_s=PROBE_WARMUP_S, duration_s=PROBE_DURATION_S)
+
+    with signals:
+        try:
+            probe = event_loop.run(main())
+        except asyncio.CancelledError:
+            raise KeyboardInterrupt from None
+    if sweep.control.stop_requested:
+        raise KeyboardInterrupt
+    return decide(config, cores, probe)
