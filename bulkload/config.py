@@ -57,6 +57,10 @@ class SourceOptions:
     select: tuple[str, ...] | None = None
     rename: Mapping[str, str] = field(default_factory=dict)
     types: Mapping[str, str] = field(default_factory=dict)
+    # Internal (no option): a worker process of ``import --processes P`` reads every
+    # batch but yields only its share (i, P): batch n of the f-th file (from 0) when
+    # (f + n) mod P == i - 1.
+    process_share: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -148,6 +152,7 @@ class ImportConfig:
     engine: EngineOptions = field(default_factory=EngineOptions)
     report: ReportOptions = field(default_factory=ReportOptions)
     cluster: ClusterOptions = field(default_factory=ClusterOptions)
+    processes: int = 1  # --processes P: worker processes (bulkload.import_processes)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -291,6 +296,7 @@ def build_import_config(options: Mapping[str, Any]) -> ImportConfig:
         engine=engine,
         report=_take(ReportOptions, values),
         cluster=_take(ClusterOptions, values),
+        processes=values["processes"],
     )
 
 

@@ -914,13 +914,13 @@ PROCESSES = _panel(
     Option(
         name="processes",
         flags=("--processes",),
-        commands=BENCH_ONLY,
         cli_type=int,
         parse=whole(minimum=1),
         default=1,
-        help="Run the sweep in this many worker processes, each with its share of every "
-        "level (as --shard i/N), started together and merged: for when one event loop is "
-        "the bottleneck.",
+        help="Run in this many worker processes, for when one event loop is the "
+        "bottleneck; results merged. bench: each with its share of every level (as "
+        "--shard i/N), started together. import: each loads every P-th batch of the "
+        "files with 1/P of --concurrency and of the rates.",
     ),
 )
 
