@@ -148,13 +148,11 @@ def check_processes(config: ImportConfig, argv: Sequence[str]) -> None:
     count = config.processes
     if config.cluster.address:
         raise UsageError(
-            "--processes and --cluster exclude each other (the cluster's workers are the "
-            "processes)"
+            "--processes and --cluster exclude each other (the cluster's workers are the processes)"
         )
     if STDIN in config.source.paths:
         raise UsageError(
-            "--processes: every process reads the input, and stdin (-) can be read once: "
-            "pass files"
+            "--processes: every process reads the input, and stdin (-) can be read once: pass files"
         )
     backend = create_backend(config.target)
     if backend.max_concurrency == 1:
