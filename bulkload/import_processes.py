@@ -524,6 +524,7 @@ def merge_into(stats: RunStats, outcomes: Sequence[Outcome]) -> None:
     from bulkload.stats.histogram import LatencyHistogram
 
     windows = []
+    processes: list[dict[str, Any]] = []
     for outcome in outcomes:
         result = outcome.result
         if result is None:
@@ -539,7 +540,17 @@ def merge_into(stats: RunStats, outcomes: Sequence[Outcome]) -> None:
         for counter in COUNTERS:
             setattr(stats, counter, getattr(stats, counter) + int(result.get(counter, 0)))
         stats.in_flight_max += int(result.get("in_flight_max", 0))
+        processes.append(
+            {
+                "index": outcome.child.index,
+                "pid": outcome.child.process.pid,
+                "exit_code": outcome.code,
+                "outcome": result.get("outcome", "killed"),
+                **{counter: int(result.get(counter, 0)) for counter in COUNTERS[:5]},
+            }
+        )
         stats.effective_concurrency += int(result.get("effective_concurrency", 0))
+    stats.processes = processes
     if windows:  # the union of the children's windows, on this process's clock
         offset = time.time() - time.perf_counter()
         stats.started_at = min(w[0] for w in windows) - offset
@@ -589,11 +600,11 @@ def merge_checkpoints(
     parts = [part for part in parts if part.exists()]
     if not parts:
         return  # no child got as far as its checkpoint: the file stays as it was
+    if seeded:  # --resume: what the file held (each child started from a copy of it)
+        parts.append(Path(config.engine.checkpoint))
     for part in parts:
         keys.update(CheckpointFile(part, table=table, batch_size=batch_size).load([]).all_keys())
     merged = CheckpointFile(config.engine.checkpoint, table=table, batch_size=batch_size)
-    if seeded:  # --resume: what the file held is in the children's files already
-        keys.update(merged.load([]).all_keys())
     for key in sorted(keys, key=lambda k: (k.source, k.index, k.offset)):
         merged.record(key)
     merged.save()
