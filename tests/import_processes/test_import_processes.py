@@ -19,7 +19,7 @@ import pytest
 
 from bulkload.config import SourceOptions
 from bulkload.sources import BatchSource
-from tests.servers.fixtures import IngestServer, ingest, ingest_process  # noqa: F401
+from tests.servers.fixtures import IngestServer
 
 pytestmark = [pytest.mark.timeout(180)]
 
@@ -59,8 +59,10 @@ def test_every_batch_of_every_file_goes_to_exactly_one_process(tmp_path: Path):
     shares = []
     for index in (1, 2, 3):
         share = SourceOptions(paths=tuple(paths), batch_size=100, process_share=(index, 3))
-        shares.append([(b.file.path, b.index, b.data.num_rows) for b in BatchSource(share).batches()])
-    assert sorted(sum(shares, [])) == sorted(whole)  # each batch once, the same cut
+        shares.append(
+            [(b.file.path, b.index, b.data.num_rows) for b in BatchSource(share).batches()]
+        )
+    assert sorted(b for share in shares for b in share) == sorted(whole)  # each once, same cut
     assert all(len(share) in (4, 5) for share in shares)  # one-batch files spread too
 
 
@@ -322,7 +324,7 @@ def test_pg_parent_killed_its_children_stop_and_a_resume_is_exactly_once(tmp_pat
 def test_pg_if_exists_replace_is_done_once_before_the_children_append(run_cli, tmp_path, pg):
     dsn, schema, sql = pg
     sql(f'CREATE TABLE "{schema}".events (id bigint, name text, amount bigint)')
-    sql(f'INSERT INTO "{schema}".events VALUES (-1, \'old\', 0)')
+    sql(f"INSERT INTO \"{schema}\".events VALUES (-1, 'old', 0)")
     events(tmp_path / "e.csv")
     result = run_cli(
         "import", "e.csv", "--to", dsn, "--schema-name", schema, "--table", "events",
