@@ -618,8 +618,7 @@ def run_import_processes(config: ImportConfig, *, argv: Sequence[str]) -> int:
     from rich.console import Console
 
     from bulkload.backends import create_backend
-    from bulkload.cli import _finish, _loaded_before
-    from bulkload.load import bad_records_path
+    from bulkload.cli import _error_message, _finish, _loaded_before
     from bulkload.redact import redact_text, url_secrets
     from bulkload.report import ProgressReporter
     from bulkload.report.json_summary import check_json_path
@@ -631,7 +630,7 @@ def run_import_processes(config: ImportConfig, *, argv: Sequence[str]) -> int:
     json_path = config.report.json_path
     if json_path:
         check_json_path(json_path)
-    table = asyncio.run(prepare_target(config))
+    secrets = url_secrets(config.target.url)
     out = Console(stderr=json_path == "-", highlight=False)
     err = Console(stderr=True, highlight=False)
     mode = ProgressReporter.choose_mode(config.report.progress, config.report.quiet, err)
@@ -639,7 +638,7 @@ def run_import_processes(config: ImportConfig, *, argv: Sequence[str]) -> int:
     sizes = [file.size for file in files]
     stats = RunStats(
         target=create_backend(config.target).describe(),
-        table=table,
+        table=config.target.table or files[0].stem,
         concurrency=config.engine.concurrency,
         batch_size=config.source.batch_size,
         bytes_total=None if None in sizes else sum(size or 0 for size in sizes),
@@ -667,6 +666,7 @@ def run_import_processes(config: ImportConfig, *, argv: Sequence[str]) -> int:
 
         async def main() -> None:
             signals.attach()  # from now on the second signal cancels this task
+            stats.table = await prepare_target(config)
             stats.started_at = time.perf_counter()
             progress = asyncio.create_task(ProgressReporter(stats, err, mode).run())
             try:
@@ -677,37 +677,41 @@ def run_import_processes(config: ImportConfig, *, argv: Sequence[str]) -> int:
                     await progress
 
         with signals:
-            with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
+            try:
                 asyncio.run(main())
+            except (KeyboardInterrupt, asyncio.CancelledError):
+                pass
+            except Exception as exc:  # preparing the target failed: no child ran
+                stats.outcome = "aborted" if isinstance(exc, AbortedError) else "failed"
+                message = redact_text(_error_message(exc), secrets)
+                with contextlib.suppress(BulkloadError):  # the error itself comes first
+                    _finish(stats, json_path, out, error=message)
+                raise
             runner.stopping = runner.stopping or signals.received > 0
             outcomes = runner.outcomes()
             for counter in COUNTERS:  # the live sums give way to the final ones
                 setattr(stats, counter, 0)
             stats.finished_at = time.perf_counter()
             merge_into(stats, outcomes)
-            merge_bad_records(
-                stats,
-                outcomes,
-                bad_records_path(config, table),
-                append=config.engine.resume,
-            )
+            bad_records = _bad_records(config, stats.table)
+            merge_bad_records(stats, outcomes, bad_records, append=config.engine.resume)
             if checkpoint:
-                merge_checkpoints(config, table, outcomes, seeded=seeded)
+                merge_checkpoints(config, stats.table, outcomes, seeded=seeded)
+            _relay_messages(outcomes)
             failures = sorted(
                 (o for o in outcomes if o.failed), key=lambda o: o.child.ended_at or 0.0
             )
             interrupted = runner.stopping or any(o.code == EXIT_INTERRUPTED for o in outcomes)
-            error = None
+            error: str | None = None
             if failures:
                 first = failures[0]
                 aborted = (first.result or {}).get("outcome") == "aborted"
                 stats.outcome = "aborted" if aborted else "failed"
-                error = redact_text(first.describe(), url_secrets(config.target.url))
+                error = redact_text(first.describe(), secrets)
             else:
                 stats.outcome = "interrupted" if interrupted else "completed"
             _finish(stats, json_path, out, error=error)
     if failures:  # one line each, the first failure (the cause) first
-        secrets = url_secrets(config.target.url)
         loaded = _loaded_before(stats, config) if stats.rows_loaded else ""
         print(f"bulkload: error: {error}{loaded}", file=sys.stderr)
         for outcome in failures[1:]:
@@ -716,3 +720,23 @@ def run_import_processes(config: ImportConfig, *, argv: Sequence[str]) -> int:
     if interrupted:
         return EXIT_INTERRUPTED
     return EXIT_REJECTED if stats.rows_rejected else EXIT_OK
+
+
+def _bad_records(config: ImportConfig, table: str) -> Path:
+    from bulkload.load import bad_records_path
+
+    return bad_records_path(config, table)
+
+
+def _relay_messages(outcomes: Sequence[Outcome]) -> None:
+    """What the children said on stderr besides their error (warnings), once each."""
+    seen: set[str] = set()
+    for outcome in outcomes:
+        try:
+            text = outcome.child.file("stderr").read_text(errors="replace")
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if line.strip() and not line.startswith("bulkload: error:") and line not in seen:
+                seen.add(line)
+                print(line, file=sys.stderr)

@@ -186,6 +186,97 @@ def test_many_small_files_and_a_limit(run_cli, tmp_path: Path):
     accounted(document)
     assert document["rows_loaded"] == 210 and document["batches"] == 14
     assert all(p["rows_loaded"] > 0 for p in document["processes"])
+    # --limit counts the rows of every batch, whichever process loads it
+    result = run_cli(
+        "import", "part*.csv", "--to", "null://", "--batch-size", "20", "--processes", "3",
+        "-c", "3", "--json", "s.json", "--progress", "off", "--limit", "95",
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    assert summary(tmp_path)["rows_loaded"] == 95
+
+
+def test_an_unreachable_target_is_found_before_any_process_starts(run_cli, tmp_path: Path):
+    events(tmp_path / "e.csv", rows=10)
+    result = run_cli(
+        "import", "e.csv", "--to", "http://127.0.0.1:9/ingest", "--processes", "2",
+        "--json", "s.json",
+    )  # fmt: skip
+    assert result.code == 5, result.stderr
+    assert "cannot connect to 127.0.0.1:9" in result.error_line
+    assert len(result.stderr.splitlines()) == 1
+    document = summary(tmp_path)
+    assert document["outcome"] == "failed" and "127.0.0.1:9" in document["error"]
+
+
+def _start(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "bulkload", "import", "e.csv", "--json", "s.json",
+         "--progress", "plain", *args],
+        cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,  # the test's signals reach the parent only, as a terminal's
+    )  # fmt: skip
+
+
+def _children_started(proc: subprocess.Popen[str], count: int) -> list[int]:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and proc.poll() is None:
+        children = _children_of(proc.pid)
+        if len(children) == count:
+            return children
+        time.sleep(0.05)
+    raise AssertionError(f"no {count} children (exit {proc.poll()})")
+
+
+def test_a_second_signal_stops_the_children_at_once(tmp_path: Path):
+    # the target stops answering 1 s in: after the first signal each child waits for its
+    # writes in flight; the second cancels them, and the counts still add up
+    events(tmp_path / "e.csv", rows=100_000)
+    proc = _start(
+        tmp_path, "--to", "sim://?latency=2ms&stall=120s&stall_at=1s", "--batch-size", "10",
+        "--processes", "2", "-c", "4",
+    )  # fmt: skip
+    children = _children_started(proc, 2)
+    time.sleep(3)  # into the stall
+    proc.send_signal(signal.SIGTERM)
+    time.sleep(1)
+    assert proc.poll() is None  # the writes in flight are stalled
+    proc.send_signal(signal.SIGINT)
+    started = time.monotonic()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 4, err
+    assert time.monotonic() - started < 8  # not the parent's last resort (10 s, then kill)
+    assert "Traceback" not in err and "bulkload: error" not in err
+    assert "the 2 processes finish their batches in flight" in err
+    assert not [pid for pid in children if _running(pid)]
+    document = summary(tmp_path)
+    assert document["outcome"] == "interrupted"
+    accounted(document)
+    assert 0 < document["rows_loaded"] < 100_000
+    assert [p["exit_code"] for p in document["processes"]] == [4, 4]
+
+
+def test_a_child_killed_by_a_signal_is_named_and_stops_the_others(tmp_path: Path):
+    events(tmp_path / "e.csv", rows=100_000)
+    proc = _start(
+        tmp_path, "--to", "sim://?latency=2ms", "--batch-size", "10", "--processes", "2",
+        "-c", "4", "--rate", "4000",
+    )  # fmt: skip
+    children = sorted(_children_started(proc, 2))
+    time.sleep(3)  # started (interpreter, imports) and loading: 2,000 rows/s each
+    os.kill(children[1], signal.SIGKILL)
+    _, err = proc.communicate(timeout=60)
+    errors = [line for line in err.splitlines() if line.startswith("bulkload: error")]
+    assert len(errors) == 1, err
+    assert f"process 2/2 (pid {children[1]}) was killed by signal 9" in errors[0]
+    assert proc.returncode == 2
+    assert not [pid for pid in children if _running(pid)]
+    document = summary(tmp_path)
+    assert document["outcome"] == "failed" and "killed by signal 9" in document["error"]
+    (first, killed) = document["processes"]
+    assert first["exit_code"] == 4 and first["outcome"] == "interrupted"
+    assert killed["exit_code"] == 2 and killed["outcome"] == "killed"
+    # the killed one's last published counters are counted (up to half a second old)
+    assert killed["rows_loaded"] > 0
 
 
 # ----------------------------------------------------------------------------- PostgreSQL
