@@ -681,7 +681,7 @@ def run_import_processes(config: ImportConfig, *, argv: Sequence[str]) -> int:
                 asyncio.run(main())
             except (KeyboardInterrupt, asyncio.CancelledError):
                 pass
-            except Exception as exc:  # preparing the target failed: no child ran
+            except Exception as exc:  # preparing the target, or starting a child, failed
                 stats.outcome = "aborted" if isinstance(exc, AbortedError) else "failed"
                 message = redact_text(_error_message(exc), secrets)
                 with contextlib.suppress(BulkloadError):  # the error itself comes first
