@@ -150,6 +150,60 @@ def test_a_failing_child_stops_the_others_and_nothing_is_miscounted(
     assert document["elapsed_s"] < 5
 
 
+def test_http_interrupted_then_resumed_with_another_p_stores_each_row_once(
+    ingest: IngestServer, tmp_path: Path
+):
+    rows = 20_000
+    events(tmp_path / "e.csv", rows=rows)
+    ingest.control(idempotency_header="Idempotency-Key")
+    http = ("--to", f"{ingest.url}/ingest", "--http-idempotency-key", "Idempotency-Key",
+            "--batch-size", "20", "--checkpoint", "run.ckpt")  # fmt: skip
+    proc = _start(tmp_path, *http, "--processes", "3", "-c", "3", "--rate", "4000")
+    deadline = time.monotonic() + 60
+    while len(ingest.state()["rows"]) < 2000 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 4, err
+    first = summary(tmp_path)
+    accounted(first)
+    assert first["rows_loaded"] == len(ingest.state()["rows"]) < rows
+    resumed = subprocess.run(
+        [sys.executable, "-m", "bulkload", "import", "e.csv", *http, "--processes", "2",
+         "-c", "4", "--resume", "--json", "s.json", "--progress", "off"],
+        cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr
+    second = summary(tmp_path)
+    assert second["rows_skipped"] == first["rows_loaded"]
+    assert second["rows_loaded"] == rows - first["rows_loaded"]
+    assert server_ids(ingest) == list(range(rows))
+
+
+def test_each_process_gets_its_share_of_the_limits():
+    from bulkload.config import build_import_config
+    from bulkload.import_processes import child_config
+
+    config = build_import_config(
+        {"paths": ["e.csv"], "to": "http://127.0.0.1:9/", "concurrency": 10, "rate": 900,
+         "max_batches_per_sec": 30, "max_bytes_per_sec": 3e6, "max_errors": "5",
+         "connections": 7, "processes": 3, "checkpoint": "c.json"}
+    )  # fmt: skip
+    shares = [child_config(config, (i, 3), Path("/scratch")) for i in (1, 2, 3)]
+    assert sum(c.engine.concurrency for c in shares) == 10
+    assert sum(c.target.connections or 0 for c in shares) == 7
+    assert sum(c.engine.max_errors or 0 for c in shares) == 5
+    assert sum(c.engine.rate or 0 for c in shares) == pytest.approx(900)
+    assert sum(c.engine.max_batches_per_sec or 0 for c in shares) == pytest.approx(30)
+    assert sum(c.engine.max_bytes_per_sec or 0 for c in shares) == pytest.approx(3e6)
+    for index, child in enumerate(shares, 1):
+        assert child.source.process_share == (index, 3)
+        assert child.target.if_exists == "append" and child.processes == 1
+        assert child.engine.checkpoint == f"/scratch/process-{index}.checkpoint.json"
+        assert child.report.bad_records == f"/scratch/process-{index}.bad-records.csv"
+        assert child.report.json_path is None
+
+
 def test_refusals_are_one_line(run_cli, write_file):
     write_file("e.csv", "id\n1\n2\n")
     cases = [
