@@ -5,11 +5,11 @@
 Starts nginx on 127.0.0.1 (a free port, ``return 204``; see http_throughput.py), writes
 a CSV of ``--rows`` rows (id, name, amount, note), then imports it with 1-row batches
 (one request per row, NDJSON bodies, the default) and ``--in-flight`` writes in flight,
-with ``--processes 1`` and ``--processes 2`` alternately, ``--rounds`` times each. Prints each run's rows/s (the
-summary's: rows over the union of the workers' windows) and wall time (the command
-end to end: interpreter start-up, preparing the target, the children's start-up), the
-medians and the ratios (2 processes / 1). The machine is shared: the ratio of the
-medians of alternate runs is the figure to read.
+with ``--processes 1`` and ``--processes 2`` alternately, ``--rounds`` times each.
+Prints each run's rows/s (the summary's: rows over the union of the workers' windows)
+and wall time (the command end to end: interpreter start-up, preparing the target, the
+children's start-up), the medians and the ratios (2 processes / 1). The machine is
+shared: the ratio of the medians of alternate runs is the figure to read.
 """
 
 from __future__ import annotations
