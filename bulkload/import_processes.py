@@ -394,10 +394,14 @@ class Outcome:
     result: dict[str, Any] | None  # what it saved at its end; None if it saved nothing
     failed: bool  # it failed (not stopped, not interrupted)
 
+    def said(self) -> str:
+        """Its error message ("" if none)."""
+        return str((self.result or {}).get("error") or self.child.said())
+
     def describe(self) -> str:
         returncode = self.child.process.returncode or 0
         how = f"was killed by signal {-returncode}" if returncode < 0 else f"exited {returncode}"
-        said = (self.result or {}).get("error") or self.child.said()
+        said = self.said()
         return f"{self.child.name} {how}" + (f": {said}" if said else "")
 
 
@@ -714,8 +718,13 @@ def run_import_processes(config: ImportConfig, *, argv: Sequence[str]) -> int:
     if failures:  # one line each, the first failure (the cause) first
         loaded = _loaded_before(stats, config) if stats.rows_loaded else ""
         print(f"bulkload: error: {error}{loaded}", file=sys.stderr)
-        for outcome in failures[1:]:
-            print(f"bulkload: error: {redact_text(outcome.describe(), secrets)}", file=sys.stderr)
+        said = {failures[0].said()}
+        for outcome in failures[1:]:  # each reading the same bad input says the same: once
+            if outcome.said() not in said:
+                said.add(outcome.said())
+                print(
+                    f"bulkload: error: {redact_text(outcome.describe(), secrets)}", file=sys.stderr
+                )
         return failures[0].code
     if interrupted:
         return EXIT_INTERRUPTED
