@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -281,6 +282,24 @@ def _children_started(proc: subprocess.Popen[str], count: int) -> list[int]:
     raise AssertionError(f"no {count} children (exit {proc.poll()})")
 
 
+def _wait_for_progress(pid: int, condition: Callable[[dict[str, Any]], bool]) -> None:
+    """Until the counters child ``pid`` publishes (in its parent's scratch directory,
+    named in its environment) meet ``condition``."""
+    environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    (value,) = [item for item in environ if item.startswith(b"BULKLOAD_IMPORT_PROCESS=")]
+    spec = json.loads(value.split(b"=", 1)[1])
+    progress = Path(spec["workdir"]) / f"process-{spec['share'][0]}.progress.json"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if condition(json.loads(progress.read_text())):
+                return
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"child {pid} made no progress")
+
+
 def test_a_second_signal_stops_the_children_at_once(tmp_path: Path):
     # the target stops answering 1 s in: after the first signal each child waits for its
     # writes in flight; the second cancels them, and the counts still add up
@@ -290,7 +309,9 @@ def test_a_second_signal_stops_the_children_at_once(tmp_path: Path):
         "--processes", "2", "-c", "4",
     )  # fmt: skip
     children = _children_started(proc, 2)
-    time.sleep(3)  # into the stall
+    for pid in children:  # each has opened the target and loaded rows ...
+        _wait_for_progress(pid, lambda counters: counters["rows_loaded"] > 0)
+    time.sleep(1.5)  # ... and is into the stall (1 s after opening)
     proc.send_signal(signal.SIGTERM)
     time.sleep(1)
     assert proc.poll() is None  # the writes in flight are stalled
@@ -316,7 +337,8 @@ def test_a_child_killed_by_a_signal_is_named_and_stops_the_others(tmp_path: Path
         "-c", "4", "--rate", "4000",
     )  # fmt: skip
     children = sorted(_children_started(proc, 2))
-    time.sleep(3)  # started (interpreter, imports) and loading: 2,000 rows/s each
+    for pid in children:  # both loading
+        _wait_for_progress(pid, lambda counters: counters["rows_loaded"] > 0)
     os.kill(children[1], signal.SIGKILL)
     _, err = proc.communicate(timeout=60)
     errors = [line for line in err.splitlines() if line.startswith("bulkload: error")]
