@@ -15,10 +15,17 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+# numpy (which pyarrow imports) starts OpenBLAS worker threads that spin for a while
+# after start-up. bulkload does no linear algebra worth a thread, and on a 2-core machine
+# the spinning took 0.1-0.2 s of CPU from the reader and writer of a 1M-row import.
+# Before anything imports numpy; a value the user set wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import typer
 from typer.core import TyperCommand, TyperGroup, TyperOption

@@ -13,7 +13,7 @@ it into an ``ImportConfig`` / ``BenchConfig``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -71,6 +71,10 @@ class TargetOptions:
     table: str | None = None
     if_exists: str = default_of("if_exists")
     wal: bool = default_of("wal")
+    # SQLite: a database file that does not exist yet is built under a temporary name,
+    # without journal syncs, and renamed into place when the run ends. Set by import
+    # unless --checkpoint asks for resumable progress in the target itself.
+    build_new_aside: bool = False
     # Backends that hold connections: how many, and how many writes each may carry at
     # once (None: the backend's own default).
     connections: int | None = None
@@ -292,7 +296,7 @@ def build_import_config(options: Mapping[str, Any]) -> ImportConfig:
         raise UsageError("--resume needs --checkpoint PATH (the file written by the first run)")
     return ImportConfig(
         source=source,
-        target=_target(values),
+        target=replace(_target(values), build_new_aside=not engine.checkpoint),
         engine=engine,
         report=_take(ReportOptions, values),
         cluster=_take(ClusterOptions, values),

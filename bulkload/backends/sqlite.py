@@ -137,6 +137,9 @@ class SQLiteBackend:
                 f"not {url!r}"
             )
         self.wal = options.wal
+        self.build_new_aside = options.build_new_aside
+        self._building: str | None = None  # the temporary file while a new one is built
+        self._table_spec: TableSpec | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
         self._connection: _Connection | None = None
         self._table = ""
@@ -188,7 +191,7 @@ class SQLiteBackend:
     async def close(self) -> None:
         try:
             if self._connection is not None:
-                await self._run(self._connection.close)
+                await self._run(self._close_connection)
         finally:
             self._executor.shutdown(wait=True)
             # a fresh (idle, threadless) pool: the library may open this backend again
@@ -219,25 +222,116 @@ class SQLiteBackend:
         if os.path.isdir(self.path):  # SQLite would say "failed to allocate memory"
             raise TargetError(f"{self.describe()}: {self.path} is a directory, not a database")
         self._check_writable(directory)
+        building = self.build_new_aside and not os.path.exists(self.path)
+        path = self._aside_path() if building else self.path
         try:
-            conn = _Connection(self.path, self.busy_timeout_ms)
+            conn = _Connection(path, self.busy_timeout_ms)
         except adbc.Error as exc:
             raise TargetError(f"{self.describe()}: {_message(exc)}") from None
         try:
-            if self.wal:
+            if self.wal and not building:
                 conn.rows("PRAGMA journal_mode=WAL")
                 conn.run("PRAGMA synchronous=NORMAL")
             else:
-                # Fast, and a crash mid-run can corrupt the file: documented trade-off.
+                # Fast (no journal file, no syncs), and a crash mid-run can corrupt the
+                # file: --no-wal's documented trade-off, and harmless for a file built
+                # aside, which is not the database until close() renames it into place.
                 conn.rows("PRAGMA journal_mode=MEMORY")
                 conn.run("PRAGMA synchronous=OFF")
             self._prepare_table(conn, table)
         except BaseException as exc:
             conn.close()
+            if building:
+                os.unlink(path)
             if isinstance(exc, adbc.Error):
                 raise TargetError(f"{self.describe()}: {_message(exc)}") from None
             raise
         self._connection = conn
+        self._building = path if building else None
+        self._table_spec = table
+
+    # ----------------------------------------------------------------- a new file built aside
+
+    def _aside_path(self) -> str:
+        """A hidden name beside the database, so the final rename stays on one file system."""
+        directory, name = os.path.split(os.path.abspath(self.path))
+        path = os.path.join(directory, f".{name}.bulkload-{os.getpid()}.tmp")
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)  # left by an earlier run that had this process id and crashed
+        return path
+
+    def _close_connection(self) -> None:
+        conn, built = self._connection, self._building
+        assert conn is not None
+        self._connection, self._building = None, None
+        if built is None:
+            conn.close()
+            return
+        try:
+            if self.wal:  # the journal mode the database keeps, as --wal promises
+                conn.rows("PRAGMA journal_mode=WAL")
+        finally:
+            conn.close()
+        try:
+            self._publish(built)
+        except OSError as exc:
+            raise TargetError(
+                f"{self.describe()}: cannot put the new database in place "
+                f"({exc.strerror or exc}); the loaded rows are in {built}"
+            ) from None
+
+    def _publish(self, built: str) -> None:
+        """Put the file built aside in place: synced (it was written without syncs), then
+        linked under the database's name only if nothing took that name meanwhile."""
+        with open(built, "rb") as file:
+            os.fsync(file.fileno())
+        try:
+            os.link(built, self.path)
+        except FileExistsError:  # another process created the database while we built
+            self._copy_into_existing(built)
+        except OSError:  # a file system without hard links
+            if os.path.exists(self.path):
+                self._copy_into_existing(built)
+            else:
+                os.replace(built, self.path)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(built)
+        directory = os.open(os.path.dirname(os.path.abspath(self.path)), os.O_RDONLY)
+        try:
+            os.fsync(directory)  # the new name survives a crash from now on
+        finally:
+            os.close(directory)
+
+    def _copy_into_existing(self, built: str) -> None:
+        """The rows built aside go into the database that appeared meanwhile, in one
+        transaction, as if this run had written there (--if-exists applies)."""
+        table = self._table_spec
+        assert table is not None
+        try:
+            with _Connection(self.path, self.busy_timeout_ms) as conn:
+                if self.wal:
+                    conn.rows("PRAGMA journal_mode=WAL")
+                conn.run("ATTACH DATABASE ? AS built", (built,))
+                conn.run("BEGIN IMMEDIATE")
+                try:
+                    self._prepare_table(conn, table)
+                    name = quote_identifier(table.name)
+                    columns = ", ".join(quote_identifier(f.name) for f in table.schema)
+                    conn.run(
+                        f"INSERT INTO main.{name} ({columns}) SELECT {columns} FROM built.{name}"
+                    )
+                    conn.run("COMMIT")
+                except BaseException:
+                    conn.rollback_if_open()
+                    raise
+                conn.run("DETACH DATABASE built")
+        except (adbc.Error, TargetError) as exc:
+            message = _message(exc) if isinstance(exc, adbc.Error) else str(exc)
+            raise TargetError(
+                f"{self.describe()}: the database was created by another process during the "
+                f"run, and the loaded rows could not be added to it ({message}); they are "
+                f"in {built}"
+            ) from None
 
     def _check_writable(self, directory: str) -> None:
         """Say what is not writable: SQLite reports "failed to allocate memory" or

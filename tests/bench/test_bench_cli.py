@@ -55,7 +55,16 @@ def test_the_open_model_from_the_command_line(run_cli, tmp_path: Path):
         # the schedule is kept: writes/s within 15% of the asked rate
         assert level["batches_per_s"] == pytest.approx(level["rate"], rel=0.15)
         assert level["service_time_ms"]["p50"] >= 2.0
-    assert saved["recommended_rate"] in (100.0, 400.0)  # which one depends on the load here
+    # Which one depends on the load here; on a machine too busy to keep even 100 writes/s
+    # on schedule, none, and then the levels must show why.
+    if saved["recommended_rate"] is None:
+        assert saved["recommendation"] == "no arrival rate was sustained"
+        assert all(
+            lvl["sends_missed"] or lvl["sends_delayed"] or lvl["batches_per_s"] < lvl["rate"] * 0.95
+            for lvl in saved["levels"]
+        )
+    else:
+        assert saved["recommended_rate"] in (100.0, 400.0)
 
 
 def test_an_unreachable_target_is_one_line_exit_5_and_still_saved(run_cli, tmp_path: Path):
