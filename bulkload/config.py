@@ -57,6 +57,10 @@ class SourceOptions:
     select: tuple[str, ...] | None = None
     rename: Mapping[str, str] = field(default_factory=dict)
     types: Mapping[str, str] = field(default_factory=dict)
+    # Internal (no option): a worker process of ``import --processes P`` reads every
+    # batch but yields only its share (i, P): batch n of the f-th file (from 0) when
+    # (f + n) mod P == i - 1.
+    process_share: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -152,6 +156,7 @@ class ImportConfig:
     engine: EngineOptions = field(default_factory=EngineOptions)
     report: ReportOptions = field(default_factory=ReportOptions)
     cluster: ClusterOptions = field(default_factory=ClusterOptions)
+    processes: int = 1  # --processes P: worker processes (bulkload.import_processes)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -290,12 +295,17 @@ def build_import_config(options: Mapping[str, Any]) -> ImportConfig:
     engine: EngineOptions = _take(EngineOptions, values)
     if engine.resume and not engine.checkpoint:
         raise UsageError("--resume needs --checkpoint PATH (the file written by the first run)")
+    if values["processes"] == "auto":
+        raise UsageError(
+            "--processes auto is for bench (a probe decides); import takes a number: --processes P"
+        )
     return ImportConfig(
         source=source,
         target=replace(_target(values), build_new_aside=not engine.checkpoint),
         engine=engine,
         report=_take(ReportOptions, values),
         cluster=_take(ClusterOptions, values),
+        processes=values["processes"],
     )
 
 

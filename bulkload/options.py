@@ -923,14 +923,15 @@ PROCESSES = _panel(
     Option(
         name="processes",
         flags=("--processes",),
-        commands=BENCH_ONLY,
         parse=process_count,
         default=1,
         metavar="<P|auto>",
-        help="Run the sweep in this many worker processes, each with its share of every "
-        "level (as --shard i/N), started together and merged: for when one event loop is "
-        "the bottleneck. auto: one, unless a short probe of the heaviest level finds the "
-        "event loop saturated against a network target; then one per core (says why).",
+        help="Run in this many worker processes, for when one event loop is the "
+        "bottleneck; results merged. bench: each with its share of every level (as "
+        "--shard i/N), started together; auto: one, unless a short probe of the heaviest "
+        "level finds the event loop saturated against a network target, then one per core "
+        "(says why). import: each loads every P-th batch of the files with 1/P of "
+        "--concurrency and of the rates.",
     ),
 )
 

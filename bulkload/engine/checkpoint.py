@@ -70,6 +70,12 @@ class Committed:
     def __len__(self) -> int:
         return sum(len(r) for r in self._ranges.values())
 
+    def __bool__(self) -> bool:
+        # Reader threads ask this while the loop's thread records keys: testing the dict
+        # is atomic, iterating it (__len__) raised "dictionary changed size during
+        # iteration" under --resume with small batches.
+        return bool(self._ranges)
+
 
 class CheckpointFile:
     """The ``--checkpoint PATH`` file."""

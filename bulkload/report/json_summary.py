@@ -22,7 +22,7 @@ def summary_dict(
 ) -> dict[str, Any]:
     """The summary; ``error`` is the one-line message of the error that ended the run."""
     elapsed = stats.elapsed(now if now is not None else time.perf_counter())
-    return {
+    summary = {
         "schema_version": SCHEMA_VERSION,
         "outcome": stats.outcome,
         "error": error,
@@ -57,6 +57,9 @@ def summary_dict(
             {"source": r.source, "line": r.line, "reason": r.reason} for r in stats.first_rejections
         ],
     }
+    if stats.processes is not None:  # import --processes P
+        summary["processes"] = stats.processes
+    return summary
 
 
 def check_json_path(path: str, option: str = "--json") -> None:

@@ -36,6 +36,9 @@ def render_summary(stats: RunStats, console: Console, *, now: float | None = Non
     if stats.rows_skipped:
         grid.add_row("rows skipped", f"{stats.rows_skipped:,}", "", "(loaded by an earlier run)")
     console.print(grid)
+    if stats.processes:
+        shares = " + ".join(f"{process['rows_loaded']:,}" for process in stats.processes)
+        console.print(f"  {len(stats.processes)} processes, rows loaded: {shares}", highlight=False)
 
     unfinished = stats.rows_pending
     check = "[green]✓[/]" if unfinished == 0 else f"[red]✗ {unfinished:,} not finished[/]"

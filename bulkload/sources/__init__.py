@@ -10,7 +10,7 @@ read at once from different threads (``batches_of`` per file); ``--limit`` is sh
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import numpy as np
@@ -74,13 +74,44 @@ class BatchSource:
             dialect = CsvDialect(delimiter, self.options.csv.quote_char)
         produced = False
         rebatched = _rebatch(chunks, self.options.batch_size)
+        mine = self._share_of(source)
         for index, raw in enumerate(self._budget.take(rebatched)):
             produced = True
+            if not mine(index):  # another process's batch: parsed, neither typed nor sent
+                with _naming(source):
+                    self._resolve_plan(source, raw)
+                continue
             with _naming(source), phase("type"):
                 batch = self._typed(source, index, raw, dialect)
             yield batch
         if not produced and not self._budget.exhausted:
             self._no_rows_in(source)
+
+    def _share_of(self, source: SourceFile) -> Callable[[int], bool]:
+        """Which batch indexes of ``source`` this process loads: all, or under
+        ``import --processes P`` those n with (f + n) mod P == i - 1, f the file's
+        position among the inputs (so one-batch files are spread too)."""
+        share = self.options.process_share
+        if share is None:
+            return lambda index: True
+        number, count = share
+        position = next((at for at, f in enumerate(self.files) if f is source), None)
+        if position is None:
+            position = self.files.index(source)
+        first = (number - 1 - position) % count
+        return lambda index: index % count == first
+
+    def _resolve_plan(self, source: SourceFile, raw: RawChunk) -> None:
+        """The schema, from the first batch read (whichever process loads it)."""
+        with self._plan_lock:
+            if self.plan is None:
+                self.plan = SchemaPlan.resolve(
+                    raw.data,
+                    select=self.options.select,
+                    rename=self.options.rename,
+                    types=self.options.types,
+                    infer=source.format == "csv",
+                )
 
     def _no_rows_in(self, source: SourceFile) -> None:
         """A header-only file adds no rows and the run goes on; only a run in which no
@@ -96,15 +127,8 @@ class BatchSource:
     def _typed(
         self, source: SourceFile, index: int, raw: RawChunk, dialect: CsvDialect | None
     ) -> SourceBatch:
-        with self._plan_lock:
-            if self.plan is None:
-                self.plan = SchemaPlan.resolve(
-                    raw.data,
-                    select=self.options.select,
-                    rename=self.options.rename,
-                    types=self.options.types,
-                    infer=source.format == "csv",
-                )
+        self._resolve_plan(source, raw)
+        assert self.plan is not None
         if self.typed or dialect is None:
             typed, bad = self.plan.conform(raw.data)
         else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from bulkload.sources.batch import Rejection
 from bulkload.stats.histogram import LatencyHistogram
@@ -50,6 +51,8 @@ class RunStats:
     first_rejections: list[Rejection] = field(default_factory=list)
     bad_records_path: str | None = None
     outcome: str = "running"  # running | completed | aborted | interrupted
+    #: import --processes P: each worker process's index, pid, exit code and counters
+    processes: list[dict[str, Any]] | None = None
 
     def reject(self, rejection: Rejection) -> None:
         self.rows_rejected += 1

@@ -4,7 +4,6 @@ over a database another process created meanwhile."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 import sqlite3
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from bulkload import event_loop
 from bulkload.backends.base import TableSpec
 from bulkload.backends.sqlite import SQLiteBackend
 from bulkload.config import TargetOptions, build_import_config
@@ -47,7 +47,7 @@ def test_import_builds_a_new_file_aside_and_only_then_names_it(tmp_path: Path):
         assert len(_hidden_files(tmp_path)) == 1
         await backend.close()
 
-    asyncio.run(load())
+    event_loop.run(load())
     assert _hidden_files(tmp_path) == []  # the temporary name is gone
     assert sorted(p.name for p in tmp_path.iterdir()) == ["new.db"]  # no journal left
     assert [row[0] for row in read_table(db, "t")] == list(range(200))
@@ -68,7 +68,7 @@ def test_an_existing_file_is_written_in_place(tmp_path: Path):
         assert _hidden_files(tmp_path) == []
         await backend.close()
 
-    asyncio.run(load())
+    event_loop.run(load())
 
 
 def test_a_database_created_meanwhile_gets_the_rows_added(tmp_path: Path):
@@ -84,7 +84,7 @@ def test_a_database_created_meanwhile_gets_the_rows_added(tmp_path: Path):
             other.execute("CREATE TABLE kept (x)")
         await backend.close()
 
-    asyncio.run(load())
+    event_loop.run(load())
     rows = read_table(db, "t")
     assert sorted(row[0] for row in rows) == [-1, *range(50)]
     assert _hidden_files(tmp_path) == []
@@ -104,7 +104,7 @@ def test_rows_that_cannot_join_the_raced_database_are_kept_and_named(tmp_path: P
         await backend.close()
 
     with pytest.raises(TargetError, match="created by another process") as raised:
-        asyncio.run(load())
+        event_loop.run(load())
     kept = Path(str(raised.value).rsplit("they are in ", 1)[1])
     assert kept.parent == tmp_path and kept.exists()
     assert len(read_table(kept, "t")) == 5  # nothing lost: the rows are where it says
@@ -123,7 +123,7 @@ def test_a_failed_open_leaves_no_file_behind(tmp_path: Path):
             await backend.close()
 
     with pytest.raises(TargetError):
-        asyncio.run(load())
+        event_loop.run(load())
     assert list(tmp_path.iterdir()) == []
 
 
@@ -137,7 +137,7 @@ def test_no_wal_builds_aside_too_and_leaves_the_default_journal(tmp_path: Path):
         assert not db.exists()
         await backend.close()
 
-    asyncio.run(load())
+    event_loop.run(load())
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
     assert len(read_table(db, "t")) == 3
