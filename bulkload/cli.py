@@ -248,7 +248,7 @@ def _run_import(settings: ImportConfig) -> int:
 
     with signals:
         try:
-            event_loop.run(main())
+            event_loop.run_command(main())
         except (KeyboardInterrupt, asyncio.CancelledError):
             stats.outcome = "interrupted"
             _finish(stats, json_path, out)

@@ -273,7 +273,7 @@ def run_child(config: ImportConfig, spec: ChildSpec) -> int:
     error: str | None = None
     with signals:
         try:
-            event_loop.run(main())
+            event_loop.run_command(main())
             stopped = control.stop_requested or stats.outcome == "interrupted"
             code = EXIT_INTERRUPTED if stopped else EXIT_REJECTED if stats.rows_rejected else 0
         except (KeyboardInterrupt, asyncio.CancelledError):
@@ -685,7 +685,7 @@ def run_import_processes(config: ImportConfig, *, argv: Sequence[str]) -> int:
 
         with signals:
             try:
-                event_loop.run(main())
+                event_loop.run_command(main())
             except (KeyboardInterrupt, asyncio.CancelledError):
                 pass
             except Exception as exc:  # preparing the target, or starting a child, failed

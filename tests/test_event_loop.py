@@ -7,6 +7,7 @@ a real import, a real sweep and a real Ctrl-C on the standard library's loop."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import signal
 import sqlite3
@@ -184,3 +185,13 @@ def _wait_for_rows(db: Path, at_least: int, timeout: float = 20) -> None:
             pass
         time.sleep(0.05)
     raise AssertionError(f"{db} never reached {at_least} rows")
+
+
+def test_a_command_runs_with_start_up_frozen_out_of_the_collector_and_unfreezes():
+    async def frozen_while_running() -> int:
+        return gc.get_freeze_count()
+
+    assert gc.get_freeze_count() == 0
+    assert event_loop.run_command(frozen_while_running()) > 1000  # what start-up imported
+    assert gc.get_freeze_count() == 0  # the test process gets its collector back
+    assert event_loop.run(frozen_while_running()) == 0  # the library's runner leaves it

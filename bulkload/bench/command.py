@@ -132,7 +132,7 @@ def run_bench(config: BenchConfig, *, argv: Sequence[str] = ()) -> int:
     failure: Exception | None = None
     with signals:
         try:
-            event_loop.run(main())
+            event_loop.run_command(main())
         except (KeyboardInterrupt, asyncio.CancelledError):
             result.outcome = "interrupted"
         except Exception as exc:  # shown and saved with what was measured, then raised
@@ -248,7 +248,7 @@ def run_shard(
     config: BenchConfig, shard: Shard | None = None, *, argv: Sequence[str] = ()
 ) -> SweepResult:
     """:func:`run_shard_async` for callers without an event loop."""
-    return event_loop.run(run_shard_async(config, shard, argv=argv))
+    return event_loop.run_command(run_shard_async(config, shard, argv=argv))
 
 
 @dataclass(frozen=True)

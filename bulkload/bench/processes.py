@@ -352,7 +352,7 @@ def run_processes(
     with signals, tempfile.TemporaryDirectory(prefix="bulkload-processes-") as workdir:
         runner.workdir = Path(workdir)
         with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
-            event_loop.run(main())
+            event_loop.run_command(main())
         runner.stopping = runner.stopping or signals.received > 0
         outcomes = runner.outcomes()
         failures = [outcome for outcome in outcomes if outcome.failed]
