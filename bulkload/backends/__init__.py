@@ -6,21 +6,38 @@ A third-party package adds a backend by declaring, in its pyproject.toml::
     mystore = "mypackage.backend:MyStoreBackend"
 
 where ``MyStoreBackend(url, target_options)`` satisfies :class:`Backend` and lists the
-URL schemes it serves in ``schemes``. The built-in backends register the same way.
+URL schemes it serves in ``schemes``. The built-in backends register the same way; a run
+whose scheme is a built-in one finds it in ``BUILT_IN`` instead, without importing
+importlib.metadata and scanning every installed distribution (~15-20 ms of start-up).
 """
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
-from importlib.metadata import entry_points
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from bulkload.backends.base import Backend, BackendFactory, ErrorKind, TableSpec
 from bulkload.config import TargetOptions
 from bulkload.errors import UsageError
 
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoints
+
 ENTRY_POINT_GROUP = "bulkload.backends"
+
+# The shipped backends by scheme, as pyproject.toml registers them (a test keeps the two
+# the same): "module:Class".
+BUILT_IN = {
+    "sqlite": "bulkload.backends.sqlite:SQLiteBackend",
+    "null": "bulkload.backends.null:NullBackend",
+    "sim": "bulkload.backends.sim:SimBackend",
+    "postgresql": "bulkload.backends.postgresql:PostgresBackend",
+    "postgres": "bulkload.backends.postgresql:PostgresBackend",
+    "http": "bulkload.backends.http:HttpBackend",
+    "https": "bulkload.backends.http:HttpBackend",
+}
 
 __all__ = [
     "Backend",
@@ -44,7 +61,7 @@ class BackendInfo:
 def available_backends() -> list[BackendInfo]:
     """Every installed backend, loaded, with the schemes it serves."""
     found = []
-    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+    for ep in sorted(_entry_points(), key=lambda e: e.name):
         dist = ep.dist.name if ep.dist else None
         try:
             factory: BackendFactory = ep.load()
@@ -60,9 +77,11 @@ def create_backend(options: TargetOptions) -> Backend:
     if not scheme:
         raise UsageError(f"--to needs a URL such as sqlite:///out.db, got {options.url!r}")
     base_scheme = scheme.split("+", 1)[0]
+    if base_scheme in BUILT_IN:
+        return _built_in(base_scheme)(options.url, options)
     # The entry point named like the scheme first: loading a backend imports its driver,
     # and an SQLite run need not pay for importing asyncpg. Then the rest, for aliases.
-    candidates = sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name != base_scheme)
+    candidates = sorted(_entry_points(), key=lambda e: e.name != base_scheme)
     broken: list[str] = []
     for ep in candidates:
         try:
@@ -79,9 +98,26 @@ def create_backend(options: TargetOptions) -> Backend:
     raise UsageError(f"--to: unknown scheme {scheme!r} (installed: {', '.join(known)}){unloadable}")
 
 
-def _cannot_load(name: str, dist: Any, error: Exception) -> str:
+def _built_in(scheme: str) -> BackendFactory:
+    module, _, name = BUILT_IN[scheme].partition(":")
+    try:
+        factory: BackendFactory = getattr(importlib.import_module(module), name)
+    except Exception as exc:  # its driver is missing or broken: say which, in one line
+        raise UsageError(f"--to: {_cannot_load(scheme, None, exc, 'bulkload')}") from None
+    return factory
+
+
+def _entry_points() -> EntryPoints:
+    from importlib.metadata import entry_points
+
+    return entry_points(group=ENTRY_POINT_GROUP)
+
+
+def _cannot_load(name: str, dist: Any, error: Exception, package: str | None = None) -> str:
     """One line naming the backend, the missing module and what to install."""
-    package = dist.name if dist is not None else "the package that declares it"
+    if dist is not None:
+        package = dist.name
+    package = package or "the package that declares it"
     if isinstance(error, ModuleNotFoundError) and error.name:
         return (
             f"the {name!r} backend cannot be loaded: module {error.name!r} is missing "

@@ -48,3 +48,48 @@ def test_the_cli_says_so_in_one_line(broken_plugin: Path, run_cli_subprocess: Ru
     assert result.code == 3
     assert "'no_such_driver_module' is missing" in result.error_line
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_the_built_in_table_is_what_pyproject_registers():
+    # create_backend finds the shipped backends in BUILT_IN without scanning the entry
+    # points; the two must not drift apart
+    from importlib.metadata import entry_points
+
+    from bulkload.backends import BUILT_IN
+
+    registered = {}
+    for ep in entry_points(group="bulkload.backends"):
+        if ep.dist is not None and ep.dist.name == "bulkload":
+            for scheme in ep.load().schemes:
+                registered[scheme] = ep.value
+    assert registered == BUILT_IN
+
+
+def test_a_built_in_backend_whose_driver_is_missing_is_named(monkeypatch: pytest.MonkeyPatch):
+    import sys
+
+    monkeypatch.delitem(sys.modules, "bulkload.backends.postgresql", raising=False)
+    monkeypatch.setitem(sys.modules, "asyncpg", None)  # as if it were not installed
+    with pytest.raises(bulkload.UsageError) as raised:
+        bulkload.create_backend(TargetOptions(url="postgresql://127.0.0.1/db"))
+    message = str(raised.value)
+    assert "'postgresql' backend cannot be loaded" in message
+    assert "'asyncpg' is missing" in message and "reinstall bulkload" in message
+
+
+def test_a_run_into_a_built_in_backend_does_not_scan_the_entry_points(write_file, tmp_path: Path):
+    import subprocess
+    import sys
+
+    write_file("d.csv", "a\n1\n")
+    code = (
+        "import sys\n"
+        "from bulkload.cli import main\n"
+        "sys.argv = ['bulkload', 'import', 'd.csv', '--to', 'null://', '-q']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print('importlib.metadata' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip().splitlines()[-1] == "False", out.stdout + out.stderr
