@@ -22,7 +22,6 @@ from bulkload.phase_times import phase
 from bulkload.sources.batch import CsvDialect, Rejection, SourceBatch, csv_line
 from bulkload.sources.csv_reader import csv_delimiter, read_csv
 from bulkload.sources.discovery import STDIN, SourceFile, discover
-from bulkload.sources.parquet_reader import read_parquet
 from bulkload.sources.reader import RawChunk
 from bulkload.sources.schema import SchemaPlan
 
@@ -65,6 +64,10 @@ class BatchSource:
         if self._budget.exhausted:
             return
         if source.format == "parquet":
+            # here, not at the top: pyarrow.parquet (and pyarrow.fs with it) would cost
+            # every CSV run ~8 ms of start-up
+            from bulkload.sources.parquet_reader import read_parquet
+
             chunks = read_parquet(source, self.options.batch_size)
         else:
             chunks = read_csv(source, self.options.csv)
