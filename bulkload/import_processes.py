@@ -50,9 +50,10 @@ from typing import TYPE_CHECKING, Any
 
 from bulkload import event_loop
 from bulkload.config import ImportConfig
-from bulkload.errors import AbortedError, BulkloadError, UsageError
+from bulkload.errors import AbortedError, BulkloadError, UsageError, last_error_line
 from bulkload.process_signals import StopSignals
 from bulkload.sources.discovery import STDIN
+from bulkload.stats.run import PER_WORKER_COUNTERS, SUMMED_COUNTERS
 
 if TYPE_CHECKING:
     from bulkload.backends.base import BatchKey
@@ -64,21 +65,6 @@ CHILD_ENV = "BULKLOAD_IMPORT_PROCESS"
 PUBLISH_EVERY_S = 0.5
 #: how long children get to stop after the second Ctrl-C before they are killed
 KILL_AFTER_S = 10.0
-#: the counters a child publishes and the parent adds up
-COUNTERS = (
-    "rows_read",
-    "rows_loaded",
-    "rows_rejected",
-    "rows_skipped",
-    "batches",
-    "batches_failed",
-    "retries",
-    "bytes_read",
-    "write_errors",
-    "timeouts",
-    "in_flight",
-    "breaker_opened",
-)
 
 EXIT_OK = 0
 EXIT_REJECTED = 1
@@ -305,7 +291,7 @@ def run_child(config: ImportConfig, spec: ChildSpec) -> int:
 
 
 def _counters(stats: RunStats) -> dict[str, int]:
-    return {counter: getattr(stats, counter) for counter in COUNTERS}
+    return {counter: getattr(stats, counter) for counter in SUMMED_COUNTERS}
 
 
 def _epoch_window(stats: RunStats) -> list[float] | None:
@@ -378,12 +364,9 @@ class Child:
     def said(self) -> str:
         """Its last error line (when it saved no result saying it)."""
         try:
-            lines = self.file("stderr").read_text(errors="replace").splitlines()
+            return last_error_line(self.file("stderr").read_text(errors="replace"))
         except OSError:
             return ""
-        errors = [line for line in lines if line.startswith("bulkload: error:")]
-        last = errors[-1] if errors else next((ln for ln in reversed(lines) if ln.strip()), "")
-        return last.removeprefix("bulkload: error:").strip()
 
 
 @dataclass
@@ -490,7 +473,7 @@ class ProcessRunner:
     def _sum_counters(self) -> None:
         published = [child.read("progress.json") for child in self.children]
         found = [counters for counters in published if counters]
-        for counter in COUNTERS:
+        for counter in SUMMED_COUNTERS:
             setattr(self.live, counter, sum(int(c.get(counter, 0)) for c in found))
 
     async def _shutdown(self) -> None:
@@ -544,7 +527,7 @@ def merge_into(stats: RunStats, outcomes: Sequence[Outcome]) -> None:
             stats.retry_causes[cause] = stats.retry_causes.get(cause, 0) + int(count)
         if result.get("window"):
             windows.append(result["window"])
-        for counter in COUNTERS:
+        for counter in SUMMED_COUNTERS:
             setattr(stats, counter, getattr(stats, counter) + int(result.get(counter, 0)))
         stats.in_flight_max += int(result.get("in_flight_max", 0))
         processes.append(
@@ -553,7 +536,7 @@ def merge_into(stats: RunStats, outcomes: Sequence[Outcome]) -> None:
                 "pid": outcome.child.process.pid,
                 "exit_code": outcome.code,
                 "outcome": result.get("outcome", "killed"),
-                **{counter: int(result.get(counter, 0)) for counter in COUNTERS[:5]},
+                **{counter: int(result.get(counter, 0)) for counter in PER_WORKER_COUNTERS},
             }
         )
         stats.effective_concurrency += int(result.get("effective_concurrency", 0))
@@ -696,7 +679,7 @@ def run_import_processes(config: ImportConfig, *, argv: Sequence[str]) -> int:
                 raise
             runner.stopping = runner.stopping or signals.received > 0
             outcomes = runner.outcomes()
-            for counter in COUNTERS:  # the live sums give way to the final ones
+            for counter in SUMMED_COUNTERS:  # the live sums give way to the final ones
                 setattr(stats, counter, 0)
             stats.finished_at = time.perf_counter()
             merge_into(stats, outcomes)

@@ -35,7 +35,7 @@ from bulkload.bench.merge import merge_results
 from bulkload.bench.process_link import ChildLink, child_environment
 from bulkload.bench.result import SweepResult
 from bulkload.config import BenchConfig
-from bulkload.errors import BulkloadError, UsageError
+from bulkload.errors import BulkloadError, UsageError, last_error_line
 from bulkload.process_signals import StopSignals
 from bulkload.sources.discovery import STDIN
 
@@ -92,12 +92,9 @@ class Child:
     def error_line(self) -> str:
         """What it said last, for the line that reports its failure."""
         try:
-            lines = self.stderr_path.read_text(errors="replace").splitlines()
+            return last_error_line(self.stderr_path.read_text(errors="replace"))
         except OSError:
             return ""
-        errors = [line for line in lines if line.startswith("bulkload: error:")]
-        last = errors[-1] if errors else next((ln for ln in reversed(lines) if ln.strip()), "")
-        return last.removeprefix("bulkload: error:").strip()
 
 
 @dataclass

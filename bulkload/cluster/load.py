@@ -33,24 +33,10 @@ from bulkload.errors import BulkloadError, UsageError
 from bulkload.sources.batch import Rejection
 from bulkload.sources.discovery import STDIN, SourceFile, discover
 from bulkload.stats.histogram import LatencyHistogram
-from bulkload.stats.run import RunStats
+from bulkload.stats.run import SUMMED_COUNTERS, RunStats
 
 PUBLISH_EVERY_S = 0.5  # how often a worker sends its counters to the client
 POLL_S = 0.2  # how often the client looks for finished tasks and a stop request
-#: the counters a worker sends and the client adds up
-COUNTERS = (
-    "rows_read",
-    "rows_loaded",
-    "rows_rejected",
-    "rows_skipped",
-    "batches",
-    "batches_failed",
-    "retries",
-    "bytes_read",
-    "write_errors",
-    "timeouts",
-    "in_flight",
-)
 
 
 class WorkerTaskError(BulkloadError):
@@ -220,7 +206,7 @@ class _ClusterImport:
         live = self.live
         if live is None:
             return
-        for counter in COUNTERS:
+        for counter in SUMMED_COUNTERS:
             setattr(live, counter, sum(m[counter] for m in self._latest.values()))
 
 
@@ -237,7 +223,7 @@ def load_file(config: ImportConfig, task: str, topic: str, stop_name: str) -> di
     rejected: list[Rejection] = []
 
     def counters() -> dict[str, Any]:
-        return {"task": task, **{counter: getattr(stats, counter) for counter in COUNTERS}}
+        return {"task": task, **{counter: getattr(stats, counter) for counter in SUMMED_COUNTERS}}
 
     async def publish(_: RunStats) -> None:
         while True:
@@ -288,7 +274,7 @@ def _add_up(
             rejection = Rejection(source, line, reason, record)
             stats.reject(rejection)  # keeps the first ones for the summary
             on_reject(rejection)
-    for counter in COUNTERS:  # after reject(), which counts too
+    for counter in SUMMED_COUNTERS:  # after reject(), which counts too
         setattr(stats, counter, sum(result[counter] for result in results))
     stats.in_flight = 0
     stats.in_flight_max = sum(result["in_flight_max"] for result in results)

@@ -10,6 +10,25 @@ from bulkload.stats.histogram import LatencyHistogram
 
 _KEPT_REJECTIONS = 20
 
+#: The counters that add up across the workers of one run (the children of ``import
+#: --processes``, the Dask tasks of ``--cluster``): what a worker publishes and its
+#: parent sums. The rows come first: the five a summary shows per worker.
+SUMMED_COUNTERS = (
+    "rows_read",
+    "rows_loaded",
+    "rows_rejected",
+    "rows_skipped",
+    "batches",
+    "batches_failed",
+    "retries",
+    "bytes_read",
+    "write_errors",
+    "timeouts",
+    "in_flight",
+    "breaker_opened",
+)
+PER_WORKER_COUNTERS = SUMMED_COUNTERS[:5]
+
 
 @dataclass
 class RunStats:
