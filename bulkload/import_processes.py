@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING, Any
 from bulkload import event_loop
 from bulkload.config import ImportConfig
 from bulkload.errors import AbortedError, BulkloadError, UsageError, last_error_line
-from bulkload.process_signals import StopSignals
+from bulkload.process_signals import StopSignals, signal_child, stop_within
 from bulkload.sources.discovery import STDIN
 from bulkload.stats.run import PER_WORKER_COUNTERS, SUMMED_COUNTERS
 
@@ -350,9 +350,7 @@ class Child:
         return child_file(self.workdir, self.index, name)
 
     def signal(self, signum: int) -> None:
-        if self.process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.process.send_signal(signum)
+        signal_child(self.process, signum)
 
     def read(self, name: str) -> dict[str, Any] | None:
         try:
@@ -480,7 +478,7 @@ class ProcessRunner:
         running = [child for child in self.children if child.process.returncode is None]
         for child in running:
             child.signal(signal.SIGINT)  # their second, if they had a first: stop at once
-        await asyncio.gather(*(_stop_within(child, KILL_AFTER_S) for child in running))
+        await asyncio.gather(*(stop_within(child.process, KILL_AFTER_S) for child in running))
         for fd in (self._parent_read, self._parent_write):
             with contextlib.suppress(OSError):
                 os.close(fd)
@@ -495,14 +493,6 @@ class ProcessRunner:
             failed = code not in (EXIT_OK, EXIT_REJECTED, EXIT_INTERRUPTED)
             found.append(Outcome(child, code, child.read("result.json"), failed))
         return found
-
-
-async def _stop_within(child: Child, seconds: float) -> None:
-    try:
-        await asyncio.wait_for(child.process.wait(), seconds)
-    except TimeoutError:  # the last resort: no child outlives the command
-        child.signal(signal.SIGKILL)
-        await child.process.wait()
 
 
 # ----------------------------------------------------------------------------- merging

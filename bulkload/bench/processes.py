@@ -36,7 +36,7 @@ from bulkload.bench.process_link import ChildLink, child_environment
 from bulkload.bench.result import SweepResult
 from bulkload.config import BenchConfig
 from bulkload.errors import BulkloadError, UsageError, last_error_line
-from bulkload.process_signals import StopSignals
+from bulkload.process_signals import StopSignals, signal_child, stop_within
 from bulkload.sources.discovery import STDIN
 
 #: how long children get to stop after the second Ctrl-C before they are killed
@@ -85,9 +85,7 @@ class Child:
         return f"process {self.index}/{self.count} (pid {self.process.pid})"
 
     def signal(self, signum: int) -> None:
-        if self.process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.process.send_signal(signum)
+        signal_child(self.process, signum)
 
     def error_line(self) -> str:
         """What it said last, for the line that reports its failure."""
@@ -199,7 +197,7 @@ class ProcessRunner:
         for child in running:
             child.signal(signal.SIGINT)  # their second: stop at once, save what is done
             child.link.stop()
-        await asyncio.gather(*(_stop_within(child, KILL_AFTER_S) for child in running))
+        await asyncio.gather(*(stop_within(child.process, KILL_AFTER_S) for child in running))
         for child in self.children:
             child.link.close()
 
@@ -220,14 +218,6 @@ class ProcessRunner:
             stopped = self.stopping or (self.halted and code == EXIT_INTERRUPTED)
             found.append(ChildOutcome(child, code, result, code != 0 and not stopped))
         return found
-
-
-async def _stop_within(child: Child, seconds: float) -> None:
-    try:
-        await asyncio.wait_for(child.process.wait(), seconds)
-    except TimeoutError:  # the last resort: no child outlives the command
-        child.signal(signal.SIGKILL)
-        await child.process.wait()
 
 
 def merge_children(
