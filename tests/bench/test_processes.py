@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from bulkload.stats.level import LevelResult, _union_length
+from tests.conftest import children_of, running
 from tests.servers.fixtures import IngestServer
 
 pytestmark = [pytest.mark.xdist_group("bench-timing"), pytest.mark.timeout(180)]
@@ -114,27 +115,6 @@ def _wait_for(proc: subprocess.Popen[str], prefix: str, seen: list[str]) -> None
             return
 
 
-def _children_of(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
-def _running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
 def test_ctrl_c_stops_every_child_and_keeps_the_finished_levels(tmp_path: Path):
     proc = _start(
         tmp_path, "--to", "sim://?latency=2ms", "--sweep", "2,4,8,16,32", "--duration", "1s",
@@ -142,13 +122,13 @@ def test_ctrl_c_stops_every_child_and_keeps_the_finished_levels(tmp_path: Path):
     )  # fmt: skip
     seen: list[str] = []
     _wait_for(proc, "level 3/", seen)  # two levels done
-    children = _children_of(proc.pid)
+    children = children_of(proc.pid)
     assert len(children) == 2, "".join(seen)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 4, "".join(seen) + err
     assert "Traceback" not in err and "bulkload: error" not in err
-    assert not [pid for pid in children if _running(pid)]
+    assert not [pid for pid in children if running(pid)]
     document = saved(tmp_path)
     assert document["outcome"] == "interrupted"
     done = [level["concurrency"] for level in document["levels"]]
@@ -166,7 +146,7 @@ def test_a_second_ctrl_c_stops_the_children_at_once(tmp_path: Path):
     )  # fmt: skip
     seen: list[str] = []
     _wait_for(proc, "level 1/", seen)
-    children = _children_of(proc.pid)
+    children = children_of(proc.pid)
     time.sleep(2)  # into the stall
     proc.send_signal(signal.SIGINT)
     time.sleep(1)
@@ -176,7 +156,7 @@ def test_a_second_ctrl_c_stops_the_children_at_once(tmp_path: Path):
     assert proc.returncode == 4, "".join(seen) + err
     # well before the parent's last resort (killing a child 10 s after the second Ctrl-C)
     assert time.monotonic() - started < 8
-    assert not [pid for pid in children if _running(pid)]
+    assert not [pid for pid in children if running(pid)]
     document = saved(tmp_path)
     assert document["levels"] == []  # the level running was dropped
     assert [child["exit_code"] for child in document["processes"]["children"]] == [4, 4]
@@ -189,7 +169,7 @@ def test_a_failed_child_is_named_and_the_others_results_kept(tmp_path: Path):
     )  # fmt: skip
     seen: list[str] = []
     _wait_for(proc, "level 2/", seen)
-    children = sorted(_children_of(proc.pid))
+    children = sorted(children_of(proc.pid))
     assert len(children) == 2
     os.kill(children[1], signal.SIGKILL)
     _, err = proc.communicate(timeout=60)
@@ -201,7 +181,7 @@ def test_a_failed_child_is_named_and_the_others_results_kept(tmp_path: Path):
     assert document["outcome"] == "failed"
     # the other process's levels are kept (its share only: the killed one saved nothing)
     assert [level["concurrency"] for level in document["levels"]][:1] == [1]
-    assert not [pid for pid in children if _running(pid)]
+    assert not [pid for pid in children if running(pid)]
 
 
 def test_each_level_starts_together_even_when_the_shares_end_apart(run_cli, tmp_path: Path):

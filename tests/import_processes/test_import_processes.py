@@ -20,6 +20,7 @@ import pytest
 
 from bulkload.config import SourceOptions
 from bulkload.sources import BatchSource
+from tests.conftest import children_of, running
 from tests.servers.fixtures import IngestServer
 
 pytestmark = [pytest.mark.timeout(180)]
@@ -275,7 +276,7 @@ def _start(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
 def _children_started(proc: subprocess.Popen[str], count: int) -> list[int]:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and proc.poll() is None:
-        children = _children_of(proc.pid)
+        children = children_of(proc.pid)
         if len(children) == count:
             return children
         time.sleep(0.05)
@@ -322,7 +323,7 @@ def test_a_second_signal_stops_the_children_at_once(tmp_path: Path):
     assert time.monotonic() - started < 8  # not the parent's last resort (10 s, then kill)
     assert "Traceback" not in err and "bulkload: error" not in err
     assert "the 2 processes finish their batches in flight" in err
-    assert not [pid for pid in children if _running(pid)]
+    assert not [pid for pid in children if running(pid)]
     document = summary(tmp_path)
     assert document["outcome"] == "interrupted"
     accounted(document)
@@ -345,7 +346,7 @@ def test_a_child_killed_by_a_signal_is_named_and_stops_the_others(tmp_path: Path
     assert len(errors) == 1, err
     assert f"process 2/2 (pid {children[1]}) was killed by signal 9" in errors[0]
     assert proc.returncode == 2
-    assert not [pid for pid in children if _running(pid)]
+    assert not [pid for pid in children if running(pid)]
     document = summary(tmp_path)
     assert document["outcome"] == "failed" and "killed by signal 9" in document["error"]
     (first, killed) = document["processes"]
@@ -387,31 +388,10 @@ def _wait_rows(sql, schema: str, at_least: int, proc: subprocess.Popen[str]) -> 
     raise AssertionError(f"the import made no progress (exit {proc.poll()})")
 
 
-def _children_of(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
-def _running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
 def _gone_within(pids: list[int], seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if not [pid for pid in pids if _running(pid)]:
+        if not [pid for pid in pids if running(pid)]:
             return True
         time.sleep(0.1)
     return False
@@ -430,13 +410,13 @@ def test_pg_interrupted_then_resumed_with_another_p_holds_each_row_once(
         start_new_session=True,  # the signal reaches the parent only, as a terminal's
     )  # fmt: skip
     _wait_rows(sql, schema, 3000, proc)
-    children = _children_of(proc.pid)
+    children = children_of(proc.pid)
     assert len(children) == 3
     proc.send_signal(how)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 4, err
     assert "Traceback" not in err and "bulkload: error" not in err
-    assert not [pid for pid in children if _running(pid)]
+    assert not [pid for pid in children if running(pid)]
     first = summary(tmp_path)
     assert first["outcome"] == "interrupted"
     accounted(first)
@@ -470,7 +450,7 @@ def test_pg_parent_killed_its_children_stop_and_a_resume_is_exactly_once(tmp_pat
         start_new_session=True,
     )  # fmt: skip
     _wait_rows(sql, schema, 2000, proc)
-    children = _children_of(proc.pid)
+    children = children_of(proc.pid)
     assert len(children) == 2
     proc.kill()
     proc.communicate(timeout=30)
