@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import glob
 import os
 import re
+import socket
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
@@ -253,9 +255,17 @@ class SQLiteBackend:
     # ----------------------------------------------------------------- a new file built aside
 
     def _aside_path(self) -> str:
-        """A hidden name beside the database, so the final rename stays on one file system."""
+        """A hidden name beside the database, so the final rename stays on one file system:
+        ``.NAME.bulkload-HOST-PID.tmp``. Files of that form left by crashed runs on this
+        host (their process is gone) are removed first; another host's are left alone."""
         directory, name = os.path.split(os.path.abspath(self.path))
-        path = os.path.join(directory, f".{name}.bulkload-{os.getpid()}.tmp")
+        prefix = f".{name}.bulkload-{_HOST}-"
+        for stale in glob.glob(os.path.join(glob.escape(directory), glob.escape(prefix) + "*.tmp")):
+            pid = stale[len(os.path.join(directory, prefix)) : -len(".tmp")]
+            if pid.isdigit() and not _alive(int(pid)):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(stale)
+        path = os.path.join(directory, f"{prefix}{os.getpid()}.tmp")
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)  # left by an earlier run that had this process id and crashed
         return path
@@ -429,6 +439,19 @@ class SQLiteBackend:
                 if isinstance(exc, adbc.Error):
                     raise SQLiteError(_message(exc)) from exc
                 raise
+
+
+_HOST = re.sub(r"[^A-Za-z0-9_.-]", "_", socket.gethostname()) or "host"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 class SQLiteError(Exception):

@@ -4,6 +4,7 @@ over a database another process created meanwhile."""
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 from pathlib import Path
@@ -166,3 +167,28 @@ def test_cli_import_into_a_new_file_cut_short_by_a_bad_source_keeps_its_rows(
     assert loaded > 100_000
     assert [row[0] for row in read_table(tmp_path / "cut.db", "a")] == list(range(loaded))
     assert _hidden_files(tmp_path) == []
+
+
+def test_files_left_by_crashed_builds_on_this_host_are_removed(tmp_path: Path):
+    import subprocess
+
+    from bulkload.backends.sqlite import _HOST
+
+    ended = subprocess.Popen(["true"])
+    ended.wait()  # a process id nobody holds now
+    crashed = tmp_path / f".new.db.bulkload-{_HOST}-{ended.pid}.tmp"
+    alive = tmp_path / f".new.db.bulkload-{_HOST}-{os.getppid()}.tmp"  # a build running
+    elsewhere = tmp_path / f".new.db.bulkload-otherhost-{ended.pid}.tmp"  # another host's
+    for path in (crashed, alive, elsewhere):
+        path.write_bytes(b"half a database")
+    backend = _backend(tmp_path / "new.db")
+
+    async def load() -> None:
+        await backend.open(TableSpec("t", SCHEMA, "fail"))
+        await backend.write(backend.encode(_batch(0, 3)))
+        await backend.close()
+
+    event_loop.run(load())
+    assert not crashed.exists()
+    assert alive.exists() and elsewhere.exists()
+    assert len(read_table(tmp_path / "new.db", "t")) == 3
