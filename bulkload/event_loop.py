@@ -108,3 +108,18 @@ def run_command(coro: Coroutine[Any, Any, T]) -> T:
         return run(coro)
     finally:
         gc.unfreeze()
+
+
+async def cancel_and_wait(task: asyncio.Future[Any]) -> None:
+    """Cancel a task the caller owns and wait until it has ended. Its CancelledError is
+    the expected end and is absorbed; a cancellation of the caller itself (which may
+    come while it waits) is not: it goes on (``Task.cancelling``)."""
+    import asyncio
+
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            raise

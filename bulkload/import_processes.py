@@ -458,8 +458,8 @@ class ProcessRunner:
         finally:
             for wait in waits:
                 wait.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.gather(*waits, return_exceptions=True)
+            if waits:  # asyncio.wait: their cancellations are not raised, and ours is
+                await asyncio.wait(waits)
 
     def _halt(self) -> None:
         if self.halted or self.stopping:
@@ -652,9 +652,7 @@ def run_import_processes(config: ImportConfig, *, argv: Sequence[str]) -> int:
             try:
                 await runner.run()
             finally:
-                progress.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await progress
+                await event_loop.cancel_and_wait(progress)
 
         with signals:
             try:

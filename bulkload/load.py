@@ -6,7 +6,6 @@ imports it eagerly, since this module's name is also the name of its main functi
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -57,6 +56,7 @@ async def load_async(
     from bulkload.engine import Engine
     from bulkload.engine.bad_records import BadRecordsFile
     from bulkload.engine.checkpoint import CheckpointFile
+    from bulkload.event_loop import cancel_and_wait
     from bulkload.sources import BatchSource
     from bulkload.stats.run import RunStats
 
@@ -87,9 +87,7 @@ async def load_async(
         if bad_records is not None:
             bad_records.close()
         if watch is not None:
-            watch.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watch
+            await cancel_and_wait(watch)
 
 
 def load(config: ImportConfig, *, on_reject: RejectionSink | None = None) -> RunStats:

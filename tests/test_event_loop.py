@@ -195,3 +195,33 @@ def test_a_command_runs_with_start_up_frozen_out_of_the_collector_and_unfreezes(
     assert event_loop.run_command(frozen_while_running()) > 1000  # what start-up imported
     assert gc.get_freeze_count() == 0  # the test process gets its collector back
     assert event_loop.run(frozen_while_running()) == 0  # the library's runner leaves it
+
+
+def test_cancel_and_wait_absorbs_the_tasks_cancellation_but_not_its_owners():
+    async def slow_to_stop(stopping: asyncio.Event) -> None:
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            stopping.set()
+            await asyncio.sleep(0.2)  # cleanup that takes a while
+            raise
+
+    async def owner(stopping: asyncio.Event) -> str:
+        child = asyncio.create_task(slow_to_stop(stopping))
+        await asyncio.sleep(0)
+        await event_loop.cancel_and_wait(child)
+        return "absorbed"
+
+    async def scenario() -> tuple[str, bool]:
+        first = await owner(asyncio.Event())  # nobody cancels the owner
+        stopping = asyncio.Event()
+        owned = asyncio.create_task(owner(stopping))
+        await stopping.wait()
+        owned.cancel()  # the owner is cancelled while it waits for its child
+        try:
+            await owned
+        except asyncio.CancelledError:
+            return first, True
+        return first, False
+
+    assert event_loop.run(scenario()) == ("absorbed", True)

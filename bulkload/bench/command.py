@@ -12,7 +12,6 @@ it, exit 5.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -125,9 +124,7 @@ def run_bench(config: BenchConfig, *, argv: Sequence[str] = ()) -> int:
         finally:
             if link is not None:
                 link.close()
-            progress.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await progress
+            await event_loop.cancel_and_wait(progress)
 
     failure: Exception | None = None
     with signals:

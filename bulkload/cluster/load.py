@@ -96,9 +96,7 @@ async def load_on_cluster_async(
         if bad_records is not None:
             bad_records.close()
         if watch is not None:
-            watch.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watch
+            await event_loop.cancel_and_wait(watch)
     failure = next((result["error"] for result in results if result["error"]), None)
     if failure is not None:
         stats.outcome = "failed"

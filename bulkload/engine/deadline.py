@@ -9,9 +9,10 @@ that cancellation into a TimeoutError. A deadline fires at most 5% late.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from typing import Any
+
+from bulkload.event_loop import cancel_and_wait
 
 
 class Deadlines:
@@ -50,9 +51,7 @@ class Deadlines:
         done, so no task outlives the run that started it."""
         watchdog, self._watchdog = self._watchdog, None
         if watchdog is not None and not watchdog.done():
-            watchdog.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watchdog
+            await cancel_and_wait(watchdog)
 
     async def _watch(self) -> None:
         tick = min(max(self.timeout / 20, 0.005), 1.0)

@@ -10,7 +10,6 @@ batch is written (throttle, breaker, retries, bisection) is :class:`BatchWriter`
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import threading
 import time
@@ -31,6 +30,7 @@ from bulkload.engine.writer import (
     WriteAbandoned,
     in_flight_limit,
 )
+from bulkload.event_loop import cancel_and_wait
 from bulkload.phase_times import phase
 from bulkload.sources import BatchSource, SourceFile
 from bulkload.sources.batch import SourceBatch
@@ -187,9 +187,7 @@ class Engine:
         finally:
             channel.abandon()  # reader threads still waiting for room give up
             if saver is not None:
-                saver.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await saver
+                await cancel_and_wait(saver)
         if self._failure is not None:
             raise self._failure
 
