@@ -245,7 +245,7 @@ def run_child(config: ImportConfig, spec: ChildSpec) -> int:
 
     async def publish(run_stats: RunStats) -> None:
         while True:
-            _write_atomically(progress, _counters(run_stats))
+            _write_atomically(progress, run_stats.summed_counters())
             if parent_gone():
                 control.request_stop()
             await asyncio.sleep(PUBLISH_EVERY_S)
@@ -274,24 +274,15 @@ def run_child(config: ImportConfig, spec: ChildSpec) -> int:
         error = redact_text(error.strip().splitlines()[0], url_secrets(config.target.url))
         print(f"bulkload: error: {error}", file=sys.stderr)
     result = {
-        **_counters(stats),
+        **stats.worker_result(),
         "outcome": stats.outcome,
         "error": error,
         "exit_code": code,
         "window": _epoch_window(stats),
         "effective_concurrency": stats.effective_concurrency,
-        "in_flight_max": stats.in_flight_max,
-        "retry_causes": stats.retry_causes,
-        "latency": stats.latency.encode(),
-        "latency_errors": stats.latency_errors.encode(),
-        "latency_from_due": stats.latency_from_due.encode(),
     }
     _write_atomically(spec.file("result.json"), result)
     return code
-
-
-def _counters(stats: RunStats) -> dict[str, int]:
-    return {counter: getattr(stats, counter) for counter in SUMMED_COUNTERS}
 
 
 def _epoch_window(stats: RunStats) -> list[float] | None:
@@ -501,8 +492,6 @@ class ProcessRunner:
 def merge_into(stats: RunStats, outcomes: Sequence[Outcome]) -> None:
     """The run's statistics from the children's results (a child that saved none: its
     last published counters)."""
-    from bulkload.stats.histogram import LatencyHistogram
-
     windows = []
     processes: list[dict[str, Any]] = []
     for outcome in outcomes:
@@ -510,16 +499,9 @@ def merge_into(stats: RunStats, outcomes: Sequence[Outcome]) -> None:
         if result is None:
             result = outcome.child.read("progress.json") or {}
             result["in_flight"] = 0
-        for name in ("latency", "latency_errors", "latency_from_due"):
-            if result.get(name):
-                getattr(stats, name).merge(LatencyHistogram.decode(result[name]))
-        for cause, count in (result.get("retry_causes") or {}).items():
-            stats.retry_causes[cause] = stats.retry_causes.get(cause, 0) + int(count)
+        stats.add_worker(result)
         if result.get("window"):
             windows.append(result["window"])
-        for counter in SUMMED_COUNTERS:
-            setattr(stats, counter, getattr(stats, counter) + int(result.get(counter, 0)))
-        stats.in_flight_max += int(result.get("in_flight_max", 0))
         processes.append(
             {
                 "index": outcome.child.index,

@@ -32,7 +32,6 @@ from bulkload.engine.writer import one_line
 from bulkload.errors import BulkloadError, UsageError
 from bulkload.sources.batch import Rejection
 from bulkload.sources.discovery import STDIN, SourceFile, discover
-from bulkload.stats.histogram import LatencyHistogram
 from bulkload.stats.run import SUMMED_COUNTERS, RunStats
 
 PUBLISH_EVERY_S = 0.5  # how often a worker sends its counters to the client
@@ -221,7 +220,7 @@ def load_file(config: ImportConfig, task: str, topic: str, stop_name: str) -> di
     rejected: list[Rejection] = []
 
     def counters() -> dict[str, Any]:
-        return {"task": task, **{counter: getattr(stats, counter) for counter in SUMMED_COUNTERS}}
+        return {"task": task, **stats.summed_counters()}
 
     async def publish(_: RunStats) -> None:
         while True:
@@ -247,13 +246,10 @@ def load_file(config: ImportConfig, task: str, topic: str, stop_name: str) -> di
             error = {"message": f"{socket.gethostname()}: {one_line(exc)}", "exit_code": 2}
     worker.log_event(topic, counters())
     return {
-        **counters(),
+        **stats.worker_result(),
+        "task": task,
         "outcome": stats.outcome,
         "error": error,
-        "latency": stats.latency.encode(),
-        "latency_errors": stats.latency_errors.encode(),
-        "retry_causes": dict(stats.retry_causes),
-        "in_flight_max": stats.in_flight_max,
         "rejected": [(r.source, r.line, r.reason, r.record) for r in rejected],
     }
 
@@ -264,15 +260,13 @@ def _add_up(
     """The run's statistics: the tasks' final counters added, histograms merged; the
     rejected rows to ``on_reject`` (the one bad-records file)."""
     for result in results:
-        stats.latency.merge(LatencyHistogram.decode(result["latency"]))
-        stats.latency_errors.merge(LatencyHistogram.decode(result["latency_errors"]))
-        for cause, count in result["retry_causes"].items():
-            stats.retry_causes[cause] = stats.retry_causes.get(cause, 0) + count
         for source, line, reason, record in result["rejected"]:
             rejection = Rejection(source, line, reason, record)
             stats.reject(rejection)  # keeps the first ones for the summary
             on_reject(rejection)
-    for counter in SUMMED_COUNTERS:  # after reject(), which counts too
-        setattr(stats, counter, sum(result[counter] for result in results))
+    for counter in SUMMED_COUNTERS:  # the final counts replace the live sums and reject()'s
+        setattr(stats, counter, 0)
+    stats.in_flight_max = 0
+    for result in results:
+        stats.add_worker(result)
     stats.in_flight = 0
-    stats.in_flight_max = sum(result["in_flight_max"] for result in results)

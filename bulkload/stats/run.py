@@ -28,6 +28,7 @@ SUMMED_COUNTERS = (
     "breaker_opened",
 )
 PER_WORKER_COUNTERS = SUMMED_COUNTERS[:5]
+_MERGED_HISTOGRAMS = ("latency", "latency_errors", "latency_from_due")
 
 
 @dataclass
@@ -77,6 +78,31 @@ class RunStats:
         self.rows_rejected += 1
         if len(self.first_rejections) < _KEPT_REJECTIONS:
             self.first_rejections.append(rejection)
+
+    def summed_counters(self) -> dict[str, int]:
+        """The counters a worker publishes while it runs (``SUMMED_COUNTERS``)."""
+        return {counter: getattr(self, counter) for counter in SUMMED_COUNTERS}
+
+    def worker_result(self) -> dict[str, Any]:
+        """What a worker hands its parent at its end, for :meth:`add_worker`: the summed
+        counters, the encoded histograms, the retry causes, its in-flight peak."""
+        return {
+            **self.summed_counters(),
+            "in_flight_max": self.in_flight_max,
+            "retry_causes": dict(self.retry_causes),
+            **{name: getattr(self, name).encode() for name in _MERGED_HISTOGRAMS},
+        }
+
+    def add_worker(self, result: dict[str, Any]) -> None:
+        """Add one worker's :meth:`worker_result` (or the counters it last published)."""
+        for name in _MERGED_HISTOGRAMS:
+            if result.get(name):
+                getattr(self, name).merge(LatencyHistogram.decode(result[name]))
+        for cause, count in (result.get("retry_causes") or {}).items():
+            self.retry_causes[cause] = self.retry_causes.get(cause, 0) + int(count)
+        for counter in SUMMED_COUNTERS:
+            setattr(self, counter, getattr(self, counter) + int(result.get(counter, 0)))
+        self.in_flight_max += int(result.get("in_flight_max", 0))
 
     def retried(self, cause: str) -> None:
         self.retries += 1
