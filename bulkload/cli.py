@@ -13,10 +13,12 @@ This is the only module that knows about exit codes and the terminal. Exit codes
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import inspect
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -403,5 +405,26 @@ def main(argv: list[str] | None = None) -> None:
     except typer.Abort:
         _error_line("interrupted")
         code = EXIT_INTERRUPTED
+    code = code if isinstance(code, int) else EXIT_OK
+    if argv is None:
+        _end_process(code)
     sys.stdout.flush()
-    sys.exit(code if isinstance(code, int) else EXIT_OK)
+    sys.exit(code)
+
+
+def _end_process(code: int) -> None:
+    """End the console script's process without the interpreter's teardown when nothing
+    is left to do: freeing every module and object one by one took 45-60 ms after a large
+    import had printed its summary. Exit handlers still run and output is flushed; if a
+    non-daemon thread is still alive, the normal exit waits for it as always."""
+    if any(
+        t.is_alive() and not t.daemon
+        for t in threading.enumerate()
+        if t is not threading.main_thread()
+    ):
+        sys.stdout.flush()
+        sys.exit(code)
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
