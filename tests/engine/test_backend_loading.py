@@ -86,8 +86,10 @@ def test_a_csv_run_into_a_built_in_backend_imports_only_what_it_needs(write_file
     code = (
         "import sys\n"
         "from bulkload.cli import main\n"
-        "sys.argv = ['bulkload', 'import', 'd.csv', '--to', 'null://', '-q']\n"
-        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "try:\n"
+        "    main(['import', 'd.csv', '--to', 'null://', '-q'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
         "print([m for m in ('importlib.metadata', 'pyarrow.parquet') if m in sys.modules])\n"
     )
     out = subprocess.run(
