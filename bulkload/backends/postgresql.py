@@ -62,10 +62,23 @@ def _binary_encodable(schema: pa.Schema) -> bool:
     return not any(pa.types.is_decimal(f.type) for f in schema)
 
 
-def _in_one_message(payload: bytes) -> memoryview:
-    """The payload as asyncpg sends it in one CopyData message. (A file object would be
-    read in 512 kB pieces on the loop's executor threads: a thread hop per piece.)"""
-    return memoryview(payload)
+class _CopyMessages:
+    """A COPY payload's parts, each sent as a CopyData message of its own (the server
+    takes a stream in any split). Joining header, rows and trailer into one message
+    copied every batch once more: a fresh megabyte, page faults and all. (A file object
+    would be read in 512 kB pieces on the loop's executor threads: a thread hop each.)"""
+
+    def __init__(self, parts: tuple[bytes, ...]):
+        self._parts = iter(parts)
+
+    def __aiter__(self) -> _CopyMessages:
+        return self
+
+    async def __anext__(self) -> bytes:
+        try:
+            return next(self._parts)
+        except StopIteration:
+            raise StopAsyncIteration from None
 
 
 async def _keep_session(conn: asyncpg.Connection) -> None:
@@ -161,10 +174,10 @@ class PostgresBackend:
         if self.format == "binary":
             # a COPY stream is header + rows + trailer; each batch is its own stream
             encoder = ArrowToPostgresBinaryEncoder(batch.schema)
-            return b"".join((encoder.write_header(), encoder.write_batch(batch), encoder.finish()))
+            return (encoder.write_header(), encoder.write_batch(batch), encoder.finish())
         out = pa.BufferOutputStream()
         pacsv.write_csv(batch, out, pacsv.WriteOptions(include_header=False))
-        return out.getvalue().to_pybytes()
+        return (out.getvalue().to_pybytes(),)
 
     async def write(self, payload: Any, key: BatchKey | None = None) -> None:
         assert self._pool is not None, "open() was not called"
@@ -211,7 +224,7 @@ class PostgresBackend:
         elif self.method == "copy":
             await conn.copy_to_table(
                 self.table.name,
-                source=_in_one_message(payload),
+                source=_CopyMessages(payload),
                 columns=self._columns,
                 schema_name=self.schema_name,
                 format=self.format,
@@ -418,7 +431,7 @@ class PostgresBackend:
         if self.method == "copy":
             await conn.copy_to_table(
                 "_bulkload_stage",
-                source=_in_one_message(payload),
+                source=_CopyMessages(payload),
                 columns=self._columns,
                 format=self.format,
             )
