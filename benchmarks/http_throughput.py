@@ -15,14 +15,16 @@ root), then measures, for 1-row batches (~200-byte bodies) and 64 KB NDJSON batc
 * bulkload curl          - the same through the libcurl multi handle (--http-client curl);
 * bulkload httpx         - the same through httpx, for comparison;
 * bulkload bench CLI     - ``bulkload bench --to http://127.0.0.1:PORT/ --sweep N
-                           --batch-size 1`` on synthetic rows, end to end (1-row case),
+                           --batch-size 1`` on synthetic rows, end to end (for 64 KB:
+                           as many rows as make a 64 KB body, one process),
                            on uvloop (the CLI's default) and on the plain asyncio loop
                            (``BULKLOAD_EVENT_LOOP=asyncio``); also with ``--processes P``
                            (N in flight shared by P processes, their levels started
                            together and merged), and ``--processes auto`` (the probe's
                            decision printed).
 
-It prints requests/s (and MB/s) of each and the ratios to wrk. Goals: >= 0.5x wrk's
+It prints requests/s and MB/s of each and the ratios to wrk (of requests/s for 1-row
+batches, of MB/s for 64 KB ones). Goals: >= 0.5x wrk's
 requests/s with 1-row batches, >= 0.6x wrk's MB/s with 64 KB batches. The event loop is
 uvloop when installed, as for the CLI (bulkload.event_loop).
 """
@@ -178,16 +180,18 @@ def bench_cli_rate(
     where: Path,
     processes: int | str = 1,
     loop: str = "auto",
-) -> float:
-    """Requests/s of ``bulkload bench`` itself (1-row synthetic batches), as a user runs it
-    (with ``processes`` > 1 or ``auto``: ``--processes``, the merged level's rate;
-    ``loop``: the ``BULKLOAD_EVENT_LOOP`` it runs with)."""
+    batch_size: int = 1,
+) -> tuple[float, int]:
+    """Requests/s and bytes per request of ``bulkload bench`` itself (synthetic batches of
+    ``batch_size`` rows), as a user runs it (with ``processes`` > 1 or ``auto``:
+    ``--processes``, the merged level's rate; ``loop``: the ``BULKLOAD_EVENT_LOOP`` it runs
+    with)."""
     summary = where / "bench.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("BULKLOAD_")}
     subprocess.run(
         [
             *(sys.executable, "-m", "bulkload", "bench", "--to", url, "--table", "t"),
-            *("--synthetic", "rows=1000000,columns=4,seed=1", "--batch-size", "1"),
+            *("--synthetic", "rows=1000000,columns=4,seed=1", "--batch-size", str(batch_size)),
             *("--sweep", str(in_flight), "--duration", f"{seconds:g}s", "--warmup", "1s"),
             *("--http-client", client, "--json", str(summary), "-q"),
             *(("--processes", str(processes)) if processes != 1 else ()),
@@ -205,7 +209,7 @@ def bench_cli_rate(
     if document.get("processes"):  # how well the processes' windows overlapped
         overlap = document["processes"]["window_overlap"][0]
         print(f"  (--processes {processes}: the windows overlapped {overlap:.1%})")
-    return float(level["batches"] / level["elapsed_s"])
+    return float(level["batches"] / level["elapsed_s"]), level["bytes"] // level["batches"]
 
 
 def main() -> None:
@@ -224,6 +228,7 @@ def main() -> None:
         url = f"http://127.0.0.1:{port}/"
         try:
             print(f"nginx on {url} (return 204), {args.in_flight} in flight, loop: {loop_name}")
+            row_bytes = 0  # a 1-row request's body from the bench CLI, measured first
             for label, size in (("1-row batches", 1), ("64 KB batches", 64 * 1024)):
                 batch = batch_of(size)
                 probe = HttpBackend(url, TargetOptions(url=url)).encode(batch).body
@@ -240,22 +245,27 @@ def main() -> None:
                 )
                 if size == 1:  # the CLI, end to end (synthetic rows, its own encoding)
                     for client in ("h1", "curl"):
-                        rate = bench_cli_rate(url, client, args.seconds, args.in_flight, where)
-                        results[f"bench CLI, {client}"] = (rate, 0)
-                    rate = bench_cli_rate(
+                        results[f"bench CLI, {client}"] = bench_cli_rate(
+                            url, client, args.seconds, args.in_flight, where
+                        )
+                    results["bench CLI, h1, asyncio loop"] = bench_cli_rate(
                         url, "h1", args.seconds, args.in_flight, where, loop="asyncio"
                     )
-                    results["bench CLI, h1, asyncio loop"] = (rate, 0)
                     if args.processes > 1:
-                        rate = bench_cli_rate(
+                        results[f"bench CLI, h1, --processes {args.processes}"] = bench_cli_rate(
                             url, "h1", args.seconds, args.in_flight, where, args.processes
                         )
-                        results[f"bench CLI, h1, --processes {args.processes}"] = (rate, 0)
-                    rate = bench_cli_rate(
+                    results["bench CLI, h1, --processes auto"] = bench_cli_rate(
                         url, "h1", args.seconds, args.in_flight, where, processes="auto"
                     )
-                    results["bench CLI, h1, --processes auto"] = (rate, 0)
+                    row_bytes = results["bench CLI, h1"][1]
+                else:  # as many of the CLI's synthetic rows as make the same body size
+                    rows = max(1, round(results["h1"][1] / row_bytes))
+                    results["bench CLI, h1"] = bench_cli_rate(
+                        url, "h1", args.seconds, args.in_flight, where, batch_size=rows
+                    )
                 body_size = results["h1"][1]
+                wrk_bytes_s = max(wrk_rates) * body_size
                 wrk_rates.append(wrk(url, probe, args.seconds, args.in_flight, where))
                 wrk_rate = max(wrk_rates)
                 print(f"\n{label} ({body_size:,} bytes per request)")
@@ -264,10 +274,11 @@ def main() -> None:
                     f"{_mb(wrk_rate, body_size)}"
                 )
                 for client, (rate, size_sent) in results.items():
-                    volume = _mb(rate, size_sent) if size_sent else f"{'(own rows)':>14}"
+                    # 1-row batches: requests/s against wrk's; 64 KB: MB/s against wrk's
+                    ratio = rate / wrk_rate if size == 1 else rate * size_sent / wrk_bytes_s
                     print(
                         f"  {'bulkload ' + client:<40}{rate:>12,.0f} req/s "
-                        f"{volume}  {rate / wrk_rate:.2f}x wrk"
+                        f"{_mb(rate, size_sent)}  {ratio:.2f}x wrk"
                     )
         finally:
             nginx.terminate()
