@@ -75,7 +75,8 @@ class _Gauge:
         self._area += self.current * (now - self._since)
         self._since = now
         self.current += delta
-        self.max = max(self.max, self.current)
+        if self.current > self.max:
+            self.max = self.current
 
     def start_window(self) -> None:
         self.change(0)

@@ -27,6 +27,7 @@ from bulkload.sources.batch import Rejection
 from bulkload.stats.run import RunStats
 
 _CLOSED = BreakerState.CLOSED  # an enum member looked up per write costs a descriptor call
+_CLOSED_VALUE = _CLOSED.value
 
 
 class Tally:
@@ -293,7 +294,9 @@ class BatchWriter:
             else:
                 self._record_latency(started, due, stats)
                 self.breaker.record(True, probe)
-                stats.breaker_state = self.breaker.state.value
+                state = self.breaker.state
+                # an Enum's .value is a descriptor call: skipped for the usual state
+                stats.breaker_state = _CLOSED_VALUE if state is _CLOSED else state.value
                 return None
 
     def _classify(self, error: Exception) -> tuple[ErrorKind, str]:

@@ -127,19 +127,24 @@ class H1Transport:
         self._count = 0  # connections open or opening
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._loop = asyncio.get_running_loop()
+        #: request line and static headers by (method, url): the same for every write
+        self._starts: dict[tuple[str, str], bytes] = {}
 
-    async def send(
-        self, method: str, url: str, body: bytes, extra_headers: tuple[tuple[str, str], ...]
-    ) -> Response:
+    def _request_start(self, method: str, url: str) -> bytes:
         parts = urlsplit(url)
         target = parts.path or "/"
         if parts.query:
             target += "?" + parts.query
-        extra = "".join(f"{name}: {value}\r\n" for name, value in extra_headers)
-        head = (
-            f"{method} {target} HTTP/1.1\r\n{self._static}{extra}"
-            f"Content-Length: {len(body)}\r\n\r\n"
-        ).encode("latin-1")
+        return f"{method} {target} HTTP/1.1\r\n{self._static}".encode("latin-1")
+
+    async def send(
+        self, method: str, url: str, body: bytes, extra_headers: tuple[tuple[str, str], ...]
+    ) -> Response:
+        start = self._starts.get((method, url))
+        if start is None:
+            start = self._starts[method, url] = self._request_start(method, url)
+        extra = "".join(f"{n}: {v}\r\n" for n, v in extra_headers) if extra_headers else ""
+        head = start + f"{extra}Content-Length: {len(body)}\r\n\r\n".encode("latin-1")
         for attempt in (1, 2):
             connection, reused = await self._acquire()
             answer: asyncio.Future[Response] = self._loop.create_future()
