@@ -51,6 +51,7 @@ from bulkload.backends.base import TableSpec
 from bulkload.backends.http import HttpBackend
 from bulkload.config import EngineOptions, TargetOptions
 from bulkload.engine.writer import BatchWriter
+from bulkload.sources.synthetic import parse_synthetic, synthetic_batches
 from bulkload.stats import RunStats
 
 NGINX_CONF = """
@@ -191,7 +192,7 @@ def bench_cli_rate(
     subprocess.run(
         [
             *(sys.executable, "-m", "bulkload", "bench", "--to", url, "--table", "t"),
-            *("--synthetic", "rows=1000000,columns=4,seed=1", "--batch-size", str(batch_size)),
+            *("--synthetic", SYNTHETIC, "--batch-size", str(batch_size)),
             *("--sweep", str(in_flight), "--duration", f"{seconds:g}s", "--warmup", "1s"),
             *("--http-client", client, "--json", str(summary), "-q"),
             *(("--processes", str(processes)) if processes != 1 else ()),
@@ -209,7 +210,23 @@ def bench_cli_rate(
     if document.get("processes"):  # how well the processes' windows overlapped
         overlap = document["processes"]["window_overlap"][0]
         print(f"  (--processes {processes}: the windows overlapped {overlap:.1%})")
-    return float(level["batches"] / level["elapsed_s"]), level["bytes"] // level["batches"]
+    return float(level["batches"] / level["elapsed_s"]), cli_body_size(url, batch_size)
+
+
+SYNTHETIC = "rows=1000000,columns=4,seed=1"
+
+
+def cli_body_size(url: str, batch_size: int) -> int:
+    """Bytes of the request body the bench CLI sends for a batch of its synthetic rows
+    (the level's ``bytes`` counts the rows' Arrow bytes, not the NDJSON on the wire)."""
+    batch = next(synthetic_batches(parse_synthetic(SYNTHETIC), batch_size))
+    return len(HttpBackend(url, TargetOptions(url=url)).encode(batch).body)
+
+
+def rows_for_body(url: str, body_bytes: int) -> int:
+    """How many of the CLI's synthetic rows make a request body of ``body_bytes``."""
+    per_row = cli_body_size(url, 1000) / 1000
+    return max(1, round(body_bytes / per_row))
 
 
 def main() -> None:
@@ -228,7 +245,6 @@ def main() -> None:
         url = f"http://127.0.0.1:{port}/"
         try:
             print(f"nginx on {url} (return 204), {args.in_flight} in flight, loop: {loop_name}")
-            row_bytes = 0  # a 1-row request's body from the bench CLI, measured first
             for label, size in (("1-row batches", 1), ("64 KB batches", 64 * 1024)):
                 batch = batch_of(size)
                 probe = HttpBackend(url, TargetOptions(url=url)).encode(batch).body
@@ -258,9 +274,8 @@ def main() -> None:
                     results["bench CLI, h1, --processes auto"] = bench_cli_rate(
                         url, "h1", args.seconds, args.in_flight, where, processes="auto"
                     )
-                    row_bytes = results["bench CLI, h1"][1]
                 else:  # as many of the CLI's synthetic rows as make the same body size
-                    rows = max(1, round(results["h1"][1] / row_bytes))
+                    rows = rows_for_body(url, results["h1"][1])
                     results["bench CLI, h1"] = bench_cli_rate(
                         url, "h1", args.seconds, args.in_flight, where, batch_size=rows
                     )
