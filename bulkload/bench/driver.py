@@ -70,8 +70,10 @@ class _Gauge:
         self._since = clock()
         self._window_start = self._since
 
-    def change(self, delta: int) -> None:
-        now = self._clock()
+    def change(self, delta: int, now: float | None = None) -> None:
+        """``now``: the clock's reading, when the caller has just taken it."""
+        if now is None:
+            now = self._clock()
         self._area += self.current * (now - self._since)
         self._since = now
         self.current += delta
@@ -208,7 +210,8 @@ class LevelDriver:
         written = 0
         task = asyncio.current_task()
         while self._may_send():
-            await self._write(self.pool.next(), due=self._clock(), task=task)
+            now = self._clock()
+            await self._write(self.pool.next(), due=now, task=task, now=now)
             written += 1
             if written % _YIELD_EVERY == 0:
                 # a target that answers without suspending (null, a no-op) would
@@ -260,11 +263,18 @@ class LevelDriver:
     # ------------------------------------------------------------------ one write
 
     async def _write(
-        self, batch: PooledBatch, *, due: float, task: asyncio.Task[Any] | None = None
+        self,
+        batch: PooledBatch,
+        *,
+        due: float,
+        task: asyncio.Task[Any] | None = None,
+        now: float | None = None,
     ) -> None:
+        """``task``: the current task, ``now``: the clock's reading, when the caller has
+        them at hand (each saves a lookup per write)."""
         stats = self._stats_for(due, batch)
         in_window = stats is self.window
-        self._gauge.change(+1)
+        self._gauge.change(+1, now)
         try:
             error = await self.writer.write_with_retries(
                 batch.payload, batch.data, None, due=due, task=task, stats=stats,
@@ -287,10 +297,11 @@ class LevelDriver:
                 stats.batches_failed += 1
                 stats.rows_rejected += batch.rows
         finally:
-            self._gauge.change(-1)
+            now = self._clock()
+            self._gauge.change(-1, now)
             if in_window:
                 self._window_writes -= 1
-                self._last_window_end = self._clock()
+                self._last_window_end = now
 
     def _loaded(self, stats: RunStats, batch: PooledBatch) -> None:
         stats.rows_loaded += batch.rows

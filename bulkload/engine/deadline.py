@@ -23,13 +23,16 @@ class Deadlines:
         self._expired: set[asyncio.Task[Any]] = set()
         self._watchdog: asyncio.Task[None] | None = None
 
-    def enter(self, task: asyncio.Task[Any] | None = None) -> asyncio.Task[Any]:
+    def enter(
+        self, task: asyncio.Task[Any] | None = None, now: float | None = None
+    ) -> asyncio.Task[Any]:
         """Start the clock for the current task's write (inline: no extra coroutine).
-        ``task`` is the current task when the caller has it at hand."""
+        ``task`` is the current task and ``now`` the clock's reading, when the caller
+        has them at hand."""
         if task is None:
             task = asyncio.current_task()
             assert task is not None
-        self._due[task] = self._clock() + self.timeout
+        self._due[task] = (self._clock() if now is None else now) + self.timeout
         if self._watchdog is None:
             self._watchdog = asyncio.get_running_loop().create_task(self._watch())
         return task

@@ -247,7 +247,7 @@ class BatchWriter:
                 stats.breaker_state = self.breaker.state.value
             started = self._clock()
             deadlines = self._deadlines
-            current = deadlines.enter(task) if deadlines is not None else None
+            current = deadlines.enter(task, started) if deadlines is not None else None
             try:
                 try:
                     await self.backend.write(payload, key)
