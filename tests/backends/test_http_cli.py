@@ -128,6 +128,26 @@ def test_tls_is_verified_by_default(
     assert insecure.code == 0, insecure.stderr
 
 
+def test_large_bodies_arrive_whole_over_tls(
+    tls_server: tuple[str, Path], run_cli: RunCli, tmp_path: Path
+) -> None:
+    # ~150 KB bodies: h1 hands head and body to the TLS transport as two buffers
+    url, cert = tls_server
+    rows = "id,text\n" + "".join(f"{i},{'y' * 300}{i}\n" for i in range(1, 1501))
+    (tmp_path / "wide.csv").write_text(rows)
+    path = f"/wide-{tmp_path.name}"  # the server is shared by this module's tests
+    result = run_cli(
+        *("import", "wide.csv", "--to", f"{url}{path}", "-q", "--batch-size", "500"),
+        *("--timeout", "10", "--retries", "0"),  # a body cut short fails, not hangs
+        *("--config", str(profile(tmp_path, http_client="h1", ca_cert=str(cert)))),
+    )
+    assert result.code == 0, result.stderr
+    server = IngestServer(url, ssl.create_default_context(cafile=str(cert)))
+    stored = [row for row in server.state()["rows"] if row.get("text", "").startswith("y" * 300)]
+    assert sorted(int(row["id"]) for row in stored) == list(range(1, 1501))
+    assert {row["text"] for row in stored} == {f"{'y' * 300}{i}" for i in range(1, 1501)}
+
+
 def test_insecure_is_warned_about(tls_server: tuple[str, Path]) -> None:
     from bulkload.backends import create_backend
     from bulkload.backends.http import InsecureTransportWarning
