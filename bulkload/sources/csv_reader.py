@@ -61,22 +61,24 @@ def read_csv(source: SourceFile, options: CsvOptions) -> Iterator[RawChunk]:
     delimiter_given = options.delimiter is not None
     options = replace(options, delimiter=csv_delimiter(source, options))
     block_size = _BLOCK_SIZE
-    last_line = 0  # the highest record number delivered so far
+    delivered = _Delivered()
     bytes_reported = 0
     while True:
+        # what earlier passes delivered: fixed for this pass, its rows are skipped
+        before = delivered.copy()
         try:
-            for chunk in _read_pass(source, options, block_size, delimiter_given, last_line):
-                chunk = _after_line(chunk, last_line)
+            for chunk in _read_pass(source, options, block_size, delimiter_given, before.highest):
+                chunk = before.not_in(chunk)
                 if not chunk.data.num_rows and not chunk.rejected:
                     continue
                 consumed = chunk.bytes_read  # cumulative in this pass
                 delta = max(0, consumed - bytes_reported)
                 bytes_reported = max(bytes_reported, consumed)
-                last_line = max(last_line, _highest_line(chunk))
+                delivered.add(chunk)
                 yield replace(chunk, bytes_read=delta)
             return
         except _RowTooLarge:
-            block_size = _larger_block(source, options, block_size, last_line)
+            block_size = _larger_block(source, options, block_size, delivered.highest)
 
 
 def _larger_block(source: SourceFile, options: CsvOptions, block_size: int, line: int) -> int:
@@ -106,19 +108,45 @@ def _megabytes(size: int) -> str:
     return f"{size / (1 << 20):g} MB"
 
 
-def _after_line(chunk: RawChunk, last_line: int) -> RawChunk:
-    """The part of a chunk not delivered yet (after a re-read, a prefix was)."""
-    if not last_line:
-        return chunk
-    lines = chunk.lines.to_numpy(zero_copy_only=False)
-    start = int(np.searchsorted(lines, last_line, side="right"))
-    rejected = tuple(r for r in chunk.rejected if (r.line or 0) > last_line)
-    if start == 0 and len(rejected) == len(chunk.rejected):
-        return chunk
-    keep = len(lines) - start
-    return RawChunk(
-        chunk.data.slice(start, keep), chunk.lines.slice(start, keep), rejected, chunk.bytes_read
-    )
+class _Delivered:
+    """What earlier passes over a file delivered, for a re-read to skip: the valid rows
+    up to a record number (they come in order) and the ragged rows by number (one may
+    be delivered before valid rows that precede it have been)."""
+
+    def __init__(self) -> None:
+        self.rows_to = 0  # every valid row numbered up to this one
+        self.rejected: set[int] = set()
+
+    def copy(self) -> _Delivered:
+        other = _Delivered()
+        other.rows_to, other.rejected = self.rows_to, set(self.rejected)
+        return other
+
+    @property
+    def highest(self) -> int:
+        return max(self.rows_to, max(self.rejected, default=0))
+
+    def add(self, chunk: RawChunk) -> None:
+        if len(chunk.lines):
+            self.rows_to = max(self.rows_to, chunk.lines[len(chunk.lines) - 1].as_py())
+        self.rejected.update(r.line or 0 for r in chunk.rejected)
+
+    def not_in(self, chunk: RawChunk) -> RawChunk:
+        """The part of a chunk not delivered yet."""
+        if not self.rows_to and not self.rejected:
+            return chunk
+        lines = chunk.lines.to_numpy(zero_copy_only=False)
+        start = int(np.searchsorted(lines, self.rows_to, side="right"))
+        rejected = tuple(r for r in chunk.rejected if (r.line or 0) not in self.rejected)
+        if start == 0 and len(rejected) == len(chunk.rejected):
+            return chunk
+        keep = len(lines) - start
+        return RawChunk(
+            chunk.data.slice(start, keep),
+            chunk.lines.slice(start, keep),
+            rejected,
+            chunk.bytes_read,
+        )
 
 
 def _highest_line(chunk: RawChunk) -> int:
@@ -176,6 +204,10 @@ def _chunks(
 ) -> Iterator[RawChunk]:
     valid_seen = 0
     invalid_numbers: list[int] = []  # record numbers of ragged rows, ascending
+    # Ragged rows not handed out yet. pyarrow parses a block ahead of the batch it
+    # returns, so a ragged row of the next block is reported with this one: it waits
+    # for the batch whose rows it falls among (a chunk's rejections are its own).
+    pending: list[Rejection] = []
     while True:
         last_line = header_rows + valid_seen + len(invalid_numbers)
         with read_errors(source.name, _explain, last_line), _straddling(), phase("read/parse"):
@@ -183,18 +215,25 @@ def _chunks(
                 batch = reader.read_next_batch()
             except StopIteration:
                 break
-        rejected = tuple(invalid)
+        invalid_numbers.extend(r.line for r in invalid if r.line is not None)
+        pending.extend(invalid)
         invalid.clear()
-        invalid_numbers.extend(r.line for r in rejected if r.line is not None)
+        # (ragged numbers beyond this batch's rows leave their numbering unchanged)
         lines = _record_numbers(valid_seen, batch.num_rows, header_rows, invalid_numbers)
         valid_seen += batch.num_rows
+        if not len(lines):
+            continue  # its ragged rows, if any, go with the next rows (or at the end)
+        last = int(lines[-1])
+        rejected = tuple(r for r in pending if r.line is None or r.line < last)
+        pending = [r for r in pending if r.line is not None and r.line > last]
         yield RawChunk(batch, _int64_array(lines), rejected, counter.bytes_read)
-    if invalid:
+    pending.extend(invalid)
+    if pending:
         # Ragged rows after the last batch (or in a file of nothing but ragged rows):
         # pyarrow yields no batch for them, but they were read and must be rejected.
         empty = pa.RecordBatch.from_arrays([pa.array([], pa.string()) for _ in names], names)
         lines = _int64_array(np.array([], dtype=np.int64))
-        yield RawChunk(empty, lines, tuple(invalid), counter.bytes_read)
+        yield RawChunk(empty, lines, tuple(pending), counter.bytes_read)
 
 
 def _quote_byte(options: CsvOptions) -> bytes | None:
@@ -216,9 +255,11 @@ def _check_quotes_closed(
     error: the record the cut went through is dropped (it is almost surely partial:
     ``12,abc`` of ``12,abcdef``), so the rows loaded are exactly those before it."""
     last: RawChunk | None = None
+    highest = 0  # the highest record number handed out
     try:
         for chunk in chunks:
             if last is not None:
+                highest = max(highest, _highest_line(last))
                 yield last
             last = chunk
     except Exception:
@@ -228,8 +269,9 @@ def _check_quotes_closed(
     if replay.failure is not None:
         kept = _without_last_record(last) if last is not None else None
         if kept is not None and (kept.data.num_rows or kept.rejected):
+            highest = max(highest, _highest_line(kept))
             yield kept
-        with read_errors(source.name, _explain, _highest_line(kept) if kept else None):
+        with read_errors(source.name, _explain, highest or None):
             raise replay.failure
     if last is None:
         return
