@@ -206,7 +206,10 @@ class PostgresBackend:
             if not isinstance(exc, CancelledAfterCommit) and (
                 self.classify(exc) is not ErrorKind.PERMANENT
             ):
-                conn.terminate()
+                # a connection the server killed may be back in the pool already:
+                # terminating it then raises, and that error would hide the real one
+                with contextlib.suppress(asyncpg.InterfaceError):
+                    conn.terminate()
             raise
         finally:
             try:
