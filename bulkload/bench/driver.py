@@ -74,6 +74,8 @@ class _Gauge:
         """``now``: the clock's reading, when the caller has just taken it."""
         if now is None:
             now = self._clock()
+        elif now < self._since:  # taken before a change in between (the window's close)
+            now = self._since
         self._area += self.current * (now - self._since)
         self._since = now
         self.current += delta

@@ -60,8 +60,9 @@ class ReplayReader(io.RawIOBase):
         return True
 
     def read(self, size: int = -1) -> bytes:
-        """The next bytes as they come from ``inner``: pyarrow reads a file object with
-        read(), and going through readinto() would copy every block twice more."""
+        """The next bytes as they come from ``inner``, without the bytearray and the
+        copies of ``RawIOBase.read`` (``readinto`` below copies them once, into the
+        buffer of the reader pyarrow is given)."""
         if size is None or size < 0:
             return self.readall()
         if self._prefix:
