@@ -444,10 +444,13 @@ def test_pg_parent_killed_its_children_stop_and_a_resume_is_exactly_once(tmp_pat
     dsn, schema, sql = pg
     rows = 30_000
     events(tmp_path / "e.csv", rows=rows)
+    # a parent killed with -9 cannot remove its scratch directory: keep it in tmp_path
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
     proc = subprocess.Popen(
         _pg_import(dsn, schema, "--processes", "2", "-c", "2", "--rate", "6000"),
-        cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True,
+        cwd=tmp_path, env={**_env(), "TMPDIR": str(scratch)}, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, start_new_session=True,
     )  # fmt: skip
     _wait_rows(sql, schema, 2000, proc)
     children = children_of(proc.pid)
