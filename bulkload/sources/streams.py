@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import bz2
-import gzip
 import io
 import sys
-from typing import BinaryIO
+import zlib
+from collections.abc import Callable
+from typing import BinaryIO, Protocol
 
 import numpy as np
 import zstandard
@@ -113,26 +114,46 @@ def _occurrences(data: bytes, byte: bytes) -> int:
     return int(np.count_nonzero(np.frombuffer(data, np.uint8) == ord(byte)))
 
 
-class ZstdReader(io.RawIOBase):
-    """Decompresses zstd frames one after another, and raises ``EOFError`` when the data
-    ends inside a frame: zstandard's own ``stream_reader`` just stops there, which
-    would load a truncated file as if it were whole."""
+class _Decompressor(Protocol):
+    """zlib's, bz2's and zstandard's incremental decompressors, as used here."""
 
-    def __init__(self, inner: BinaryIO):
+    def decompress(self, data: bytes) -> bytes: ...
+
+    @property
+    def eof(self) -> bool: ...
+
+    @property
+    def unused_data(self) -> bytes: ...
+
+
+class DecompressingReader(io.RawIOBase):
+    """Decompresses gzip members, bz2 streams or zstd frames one after another, handing
+    out every byte the data holds before it raises ``EOFError`` where the data ends
+    inside one. The standard library's ``GzipFile`` and ``BZ2File`` raise from the
+    read that reaches the cut and drop what that read had decoded (up to 64 KB of rows
+    a truncated file still held), and zstandard's ``stream_reader`` just stops there,
+    which would load a truncated file as if it were whole."""
+
+    def __init__(self, inner: BinaryIO, new: Callable[[], _Decompressor], name: str):
         self._inner = inner
-        self._frame = zstandard.ZstdDecompressor().decompressobj()
-        self._in_frame = False  # compressed bytes of the current frame have been fed
+        self._new = new
+        self._name = name
+        self._unit = new()
+        self._in_unit = False  # compressed bytes of the current member/frame were fed
         self._pending = memoryview(b"")  # decompressed, not yet read: sliced, not copied
+        self._error: OSError | None = None  # bad data, raised once what preceded it is read
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
         while not self._pending:
-            compressed = self._inner.read(_ZSTD_READ)
+            if self._error is not None:
+                raise self._error
+            compressed = self._inner.read(_COMPRESSED_READ)
             if not compressed:
-                if self._in_frame:
-                    raise EOFError("zstd data ended before the end of its frame")
+                if self._in_unit:
+                    raise EOFError(f"{self._name} data ended before the end of its stream")
                 return 0
             self._feed(compressed)
         n = min(len(buffer), len(self._pending))
@@ -143,13 +164,19 @@ class ZstdReader(io.RawIOBase):
     def _feed(self, compressed: bytes) -> None:
         parts = []
         while compressed:
-            self._in_frame = True
-            parts.append(self._frame.decompress(compressed))
+            self._in_unit = True
+            try:
+                parts.append(self._unit.decompress(compressed))
+            except (OSError, zlib.error, zstandard.ZstdError) as exc:
+                # what came before the bad bytes is handed out first, then the error
+                # (an OSError, as the standard library's readers raise)
+                self._error = OSError(f"not valid {self._name} data: {exc}")
+                break
             compressed = b""
-            if self._frame.eof:  # the frame is whole; what follows starts the next one
-                compressed = self._frame.unused_data
-                self._frame = zstandard.ZstdDecompressor().decompressobj()
-                self._in_frame = False
+            if self._unit.eof:  # the unit is whole; what follows starts the next one
+                compressed = self._unit.unused_data
+                self._unit = self._new()
+                self._in_unit = False
         self._pending = memoryview(b"".join(parts))
 
     def close(self) -> None:
@@ -157,7 +184,13 @@ class ZstdReader(io.RawIOBase):
         super().close()
 
 
-_ZSTD_READ = 1 << 17
+_COMPRESSED_READ = 1 << 17
+
+_DECOMPRESSORS: dict[str, Callable[[], _Decompressor]] = {
+    "gzip": lambda: zlib.decompressobj(wbits=zlib.MAX_WBITS | 16),  # gzip header and trailer
+    "bz2": bz2.BZ2Decompressor,
+    "zstd": lambda: zstandard.ZstdDecompressor().decompressobj(),
+}
 
 
 def open_source(source: SourceFile) -> tuple[BinaryIO, CountingReader]:
@@ -165,13 +198,8 @@ def open_source(source: SourceFile) -> tuple[BinaryIO, CountingReader]:
     raw: BinaryIO = sys.stdin.buffer if source.path == STDIN else open(source.path, "rb")  # noqa: SIM115
     counter = CountingReader(raw)
     counted = io.BufferedReader(counter, buffer_size=1 << 20)
-    stream: BinaryIO
-    if source.compression == "gzip":
-        stream = gzip.GzipFile(fileobj=counted, mode="rb")  # type: ignore[assignment]
-    elif source.compression == "bz2":
-        stream = bz2.BZ2File(counted, mode="rb")  # type: ignore[assignment]
-    elif source.compression == "zstd":
-        stream = ZstdReader(counted)  # type: ignore[assignment]
-    else:
-        stream = counted
+    stream: BinaryIO = counted
+    if source.compression in _DECOMPRESSORS:
+        new = _DECOMPRESSORS[source.compression]
+        stream = DecompressingReader(counted, new, source.compression)  # type: ignore[assignment]
     return stream, counter

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import bz2
 import gzip
+import zlib
 from pathlib import Path
 
 import pytest
+import zstandard
 
 from bulkload.sources.discovery import discover
 from bulkload.sources.streams import ReplayReader, open_source
@@ -51,3 +54,56 @@ def test_readinto_fills_the_buffer_from_the_prefix_then_the_stream(tmp_path: Pat
     second = replay.readinto(memoryview(buffer)[first:])
     assert bytes(buffer[: first + second]) == b'a,"b"\n1,2\n'
     assert replay.counted == 2
+
+
+COMPRESS = {
+    "gz": lambda data: gzip.compress(data, compresslevel=1),
+    "bz2": lambda data: bz2.compress(data, compresslevel=1),
+    "zst": zstandard.compress,
+}
+DECOMPRESS_SOME = {  # what a streaming decompressor yields from a cut file
+    "gz": lambda data: zlib.decompressobj(wbits=31).decompress(data),
+    "bz2": lambda data: bz2.BZ2Decompressor().decompress(data),
+    "zst": lambda data: zstandard.ZstdDecompressor().decompressobj().decompress(data),
+}
+
+
+def _read_all(path: Path) -> tuple[bytes, BaseException | None]:
+    (source,) = discover((str(path),))
+    stream, _ = open_source(source)
+    pieces = []
+    try:
+        while piece := stream.read(1 << 16):
+            pieces.append(piece)
+    except (EOFError, OSError) as exc:
+        return b"".join(pieces), exc
+    return b"".join(pieces), None
+
+
+@pytest.mark.parametrize("ext", list(COMPRESS))
+def test_concatenated_members_are_read_one_after_another(tmp_path: Path, ext: str):
+    first, second = _content(), b"id,name,pad\n" + b"9,tail,x\n" * 1000
+    path = tmp_path / f"two.csv.{ext}"
+    path.write_bytes(COMPRESS[ext](first) + COMPRESS[ext](second))
+    assert _read_all(path) == (first + second, None)
+
+
+@pytest.mark.parametrize("ext", list(COMPRESS))
+def test_a_cut_file_hands_out_everything_before_the_cut_then_fails(tmp_path: Path, ext: str):
+    packed = COMPRESS[ext](_content())
+    for cut in (len(packed) // 3, len(packed) // 2, len(packed) - 7):
+        path = tmp_path / f"cut{cut}.csv.{ext}"
+        path.write_bytes(packed[:cut])
+        data, error = _read_all(path)
+        assert isinstance(error, EOFError), error
+        # the standard library's readers dropped the last read's bytes (up to 64 KB)
+        assert data == DECOMPRESS_SOME[ext](packed[:cut])
+        assert len(data) > 0
+
+
+def test_garbage_after_a_gzip_member_is_an_error(tmp_path: Path):
+    path = tmp_path / "junk.csv.gz"
+    path.write_bytes(gzip.compress(b"id\n1\n") + b"not gzip at all")
+    data, error = _read_all(path)
+    assert data == b"id\n1\n"
+    assert isinstance(error, OSError) and "not valid gzip data" in str(error)
