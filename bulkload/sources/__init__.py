@@ -9,6 +9,7 @@ read at once from different threads (``batches_of`` per file); ``--limit`` is sh
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -189,13 +190,23 @@ def _rebatch(chunks: Iterator[RawChunk], size: int) -> Iterator[RawChunk]:
             while pending_rows >= size:
                 with phase("rebatch"):
                     merged = _merge(pending)
-                yield _slice(merged, 0, size, merged.rejected, merged.bytes_read)
-                tail = _slice(merged, size, merged.data.num_rows - size, (), 0)
+                # a ragged row goes with the rows around it: those before the rest's
+                # first row here, the others with the rest (--limit counts in file order)
+                rest_starts = _line_at(merged, size)
+                before = tuple(r for r in merged.rejected if (r.line or 0) < rest_starts)
+                after = tuple(r for r in merged.rejected if (r.line or 0) >= rest_starts)
+                yield _slice(merged, 0, size, before, merged.bytes_read)
+                tail = _slice(merged, size, merged.data.num_rows - size, after, 0)
                 pending, pending_rows = [tail], tail.data.num_rows
     except Exception:
         yield from rest()  # what was read before the failure, then the failure
         raise
     yield from rest()
+
+
+def _line_at(chunk: RawChunk, row: int) -> float:
+    """The line of the chunk's row ``row``; past its last row, beyond every line."""
+    return chunk.lines[row].as_py() if row < len(chunk.lines) else math.inf
 
 
 def _merge(chunks: list[RawChunk]) -> RawChunk:

@@ -57,6 +57,30 @@ def test_ragged_rows_after_the_last_valid_one_are_rejected(run_cli, write_file, 
     ]
 
 
+def test_limit_counts_the_records_before_it_ragged_ones_included(
+    run_cli, write_file, tmp_path: Path
+):
+    # every 100th record ragged; the batches (10,000 rows) are cut from parser chunks
+    # that also hold ragged rows from beyond the batch: they must not count against it
+    ragged = set(range(50, 30_000, 100))
+    write_file(
+        "r.csv",
+        "id,a,b\n" + "".join(f"{i},r\n" if i in ragged else f"{i},a,b\n" for i in range(30_000)),
+    )
+    result = run_cli("import", "r.csv", "--to", "sqlite:///o.db", "--limit", "15000", "--json", "-")
+    assert result.code == 1, result.stderr
+    summary = json.loads(result.stdout)
+    assert (summary["rows_read"], summary["rows_loaded"], summary["rows_rejected"]) == (
+        15_000,
+        14_850,
+        150,
+    )
+    ids = [row[0] for row in read_table(tmp_path / "o.db", "r")]
+    assert ids == [i for i in range(15_000) if i not in ragged]
+    bad = (tmp_path / "r.bad-records.csv").read_text().splitlines()[1:]
+    assert [int(line.split(",")[1]) for line in bad] == [i + 2 for i in sorted(ragged)][:150]
+
+
 def test_only_header_only_files_is_an_error(run_cli, write_file):
     write_file("h.csv", "a,b\n")
     write_file("g.csv", "a,b\n")
