@@ -134,6 +134,25 @@ def _unclosed_quote_deep(tmp: Path) -> Case:
     return Case(("quote_deep.csv",), 3, "quote_deep.csv:200001: broken quoting", "quote_deep.csv")
 
 
+def _unclosed_quote_among_literal_ones(tmp: Path) -> Case:
+    # a quote inside an unquoted field (12" pipe) is data: the count of quote bytes is
+    # then even although a quote below is never closed
+    lines = [f"{i},a{i},b{i}" for i in range(ROWS)]
+    lines[5] = '5,12" pipe,d'
+    lines[200_000] = '200000,x,"never closed'  # the last column: the row stays valid
+    (tmp / "literal.csv").write_text("id,a,b\n" + "\n".join(lines) + "\n")
+    return Case(("literal.csv",), 3, "literal.csv:200002: broken quoting", "literal.csv")
+
+
+def _quoted_lines_at_the_end_with_a_literal_quote(tmp: Path) -> Case:
+    # an odd count of quote bytes, yet every quoted field is closed: nothing is wrong
+    lines = [f"{i},a{i},b{i}" for i in range(ROWS)]
+    lines[5] = '5,12" pipe,d'
+    lines[-1] = f'{ROWS - 1},x,"two\nlines ""quoted"""'
+    (tmp / "fine.csv").write_text("id,a,b\n" + "\n".join(lines) + "\n")
+    return Case(("fine.csv",), 0, None, None)
+
+
 def _empty_file(tmp: Path) -> Case:
     (tmp / "empty.csv").write_bytes(b"")
     return Case(("empty.csv",), 3, "file is empty", "empty.csv")
@@ -163,6 +182,8 @@ OTHER_FAULTS = {
     "unclosed-quote": _unclosed_quote,
     "ragged-row-deep": _ragged_row_deep,
     "unclosed-quote-deep": _unclosed_quote_deep,
+    "unclosed-quote-among-literal-ones": _unclosed_quote_among_literal_ones,
+    "quoted-lines-at-the-end-with-a-literal-quote": _quoted_lines_at_the_end_with_a_literal_quote,
     "empty-file": _empty_file,
     "empty-directory": _empty_directory,
     "missing-file": _missing_file,
@@ -175,6 +196,8 @@ EXPECTED_ROWS = {
     "unclosed-quote": 29_989,  # the rows before the one left open
     "ragged-row-deep": ROWS - 4,
     "unclosed-quote-deep": 199_999,
+    "unclosed-quote-among-literal-ones": 200_000,
+    "quoted-lines-at-the-end-with-a-literal-quote": ROWS,
 }
 
 

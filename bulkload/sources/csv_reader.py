@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -173,13 +174,13 @@ def _read_pass(
         names = _column_names(prefix, options, source, delimiter_given)
         header_rows = options.skip_rows + (1 if options.header else 0)
         invalid: list[Rejection] = []
-        replay = ReplayReader(prefix, stream, _quote_byte(options))
+        replay = ReplayReader(prefix, stream)
         with read_errors(source.name, _explain, last_line or None), _straddling():
             reader = _open_arrow_reader(
                 replay, names, header_rows, options, invalid, source, block_size
             )
         chunks = _chunks(reader, names, invalid, header_rows, counter, source)
-        yield from _check_quotes_closed(chunks, replay, source)
+        yield from _check_quotes_closed(chunks, replay, source, options)
     finally:
         stream.close()
 
@@ -236,16 +237,8 @@ def _chunks(
         yield RawChunk(empty, lines, tuple(pending), counter.bytes_read)
 
 
-def _quote_byte(options: CsvOptions) -> bytes | None:
-    """The quote as one byte, when the encoding writes it as one (utf-8, latin-1, ...)."""
-    if options.quote_char is None:
-        return None
-    encoded = options.quote_char.encode(options.encoding, errors="ignore")
-    return encoded if len(encoded) == 1 and encoded.isascii() else None
-
-
 def _check_quotes_closed(
-    chunks: Iterator[RawChunk], replay: ReplayReader, source: SourceFile
+    chunks: Iterator[RawChunk], replay: ReplayReader, source: SourceFile, options: CsvOptions
 ) -> Iterator[RawChunk]:
     """Hold back the last chunk until the end of the file: if a quote was never closed,
     the parser has folded the rest of the file into one value of the last row, and
@@ -275,7 +268,7 @@ def _check_quotes_closed(
             raise replay.failure
     if last is None:
         return
-    line = _row_left_open(last) if replay.counted % 2 else None
+    line = _row_left_open(last) if _ends_inside_quotes(last, replay.tail, options) else None
     if line is not None:
         raise InputError(
             "broken quoting: a quoted field opened in this row is never closed",
@@ -299,6 +292,48 @@ def _without_last_record(chunk: RawChunk) -> RawChunk:
         )
     rejected = tuple(r for r in chunk.rejected if (r.line or 0) != last_ragged)
     return RawChunk(chunk.data, chunk.lines, rejected, chunk.bytes_read)
+
+
+def _ends_inside_quotes(chunk: RawChunk, tail: bytes, options: CsvOptions) -> bool:
+    """Whether the file's last record ends inside a quoted field, when the count of quote
+    bytes is even all the same (a quote inside an unquoted field, ``12" pipe``, is data
+    and evens it). A ragged last record is parsed again, alone; a valid one is open if
+    its last value runs to the end of the file, as only a quote never closed makes it."""
+    quote = options.quote_char
+    if not quote:
+        return False
+    last_valid = chunk.lines[len(chunk.lines) - 1].as_py() if len(chunk.lines) else 0
+    ragged = max(chunk.rejected, key=lambda r: r.line or 0, default=None)
+    if ragged is not None and (ragged.line or 0) > last_valid:
+        return _open_at_end(ragged.record or "", options.delimiter or ",", quote)
+    if not chunk.data.num_rows:
+        return False
+    value = chunk.data.column(chunk.data.num_columns - 1)[chunk.data.num_rows - 1].as_py()
+    if not value or "\n" not in value:
+        return False
+    # Inside quotes a quote is written doubled: undone, the file's end is the value's.
+    # (The first byte is left out: the tail may begin inside such a pair.)
+    end = tail.replace(quote.encode() * 2, quote.encode())[1:]
+    ending = value.encode(options.encoding, errors="replace")[-len(end) :]
+    return len(end) > 0 and end.endswith(ending)
+
+
+_FIELD_LIMIT = threading.Lock()  # csv's field size limit is one setting for the process
+
+
+def _open_at_end(record: str, delimiter: str, quote: str) -> bool:
+    """Whether the text of one record ends inside a quoted field (Python's csv module,
+    strict, says so: "unexpected end of data"). The folded record may be megabytes."""
+    with _FIELD_LIMIT:
+        limit = csv.field_size_limit(max(csv.field_size_limit(), len(record) + 1))
+        try:
+            text = io.StringIO(record, newline="")
+            list(csv.reader(text, delimiter=delimiter, quotechar=quote, strict=True))
+        except csv.Error as exc:
+            return "unexpected end of data" in str(exc)
+        finally:
+            csv.field_size_limit(limit)
+    return False
 
 
 def _row_left_open(chunk: RawChunk) -> int | None:

@@ -9,7 +9,6 @@ import zlib
 from collections.abc import Callable
 from typing import BinaryIO, Protocol
 
-import numpy as np
 import zstandard
 
 from bulkload.sources.discovery import STDIN, SourceFile
@@ -39,21 +38,22 @@ class CountingReader(io.RawIOBase):
 
 
 _SAFE_READ = 64 * 1024  # what a failing read may lose, at most
+_TAIL = 64 * 1024
 
 
 class ReplayReader(io.RawIOBase):
     """Serves ``prefix`` first, then the rest of ``inner``: lets us peek at a header on
     streams that cannot seek (stdin, decompressors).
 
-    It also counts one byte value (the quote character): an odd total at the end of a
-    CSV file means a quote was opened and never closed.
+    It also keeps the stream's last bytes: how a CSV file ends tells whether its last
+    quoted field was ever closed.
     """
 
-    def __init__(self, prefix: bytes, inner: BinaryIO, count_byte: bytes | None = None):
+    def __init__(self, prefix: bytes, inner: BinaryIO):
         self._prefix = memoryview(prefix)
         self._inner = inner
-        self._count_byte = count_byte
-        self.counted = 0
+        #: the stream's last bytes (up to 64 KB), to tell how the file ends
+        self.tail = b""
         #: the error that cut the stream short (a truncated or corrupt file), if any
         self.failure: Exception | None = None
 
@@ -73,8 +73,8 @@ class ReplayReader(io.RawIOBase):
             return b""
         else:
             data = self._read_until_failure(size)
-        if self._count_byte is not None:
-            self.counted += _occurrences(data, self._count_byte)
+        if data:
+            self.tail = data[-_TAIL:] if len(data) >= _TAIL else (self.tail + data)[-_TAIL:]
         return data
 
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
@@ -104,14 +104,6 @@ class ReplayReader(io.RawIOBase):
     def close(self) -> None:
         self._inner.close()
         super().close()
-
-
-def _occurrences(data: bytes, byte: bytes) -> int:
-    """How many times ``byte`` occurs in ``data``: numpy compares 16-64 bytes at a time,
-    4x faster than bytes.count on a block."""
-    if len(data) < 4096:
-        return data.count(byte)
-    return int(np.count_nonzero(np.frombuffer(data, np.uint8) == ord(byte)))
 
 
 class _Decompressor(Protocol):
