@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -21,6 +20,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from bulkload.config import CsvOptions
+from bulkload.csv_fields import unlimited_fields
 from bulkload.errors import InputError
 from bulkload.phase_times import phase
 from bulkload.sources.batch import Rejection
@@ -318,21 +318,15 @@ def _ends_inside_quotes(chunk: RawChunk, tail: bytes, options: CsvOptions) -> bo
     return len(end) > 0 and end.endswith(ending)
 
 
-_FIELD_LIMIT = threading.Lock()  # csv's field size limit is one setting for the process
-
-
 def _open_at_end(record: str, delimiter: str, quote: str) -> bool:
     """Whether the text of one record ends inside a quoted field (Python's csv module,
     strict, says so: "unexpected end of data"). The folded record may be megabytes."""
-    with _FIELD_LIMIT:
-        limit = csv.field_size_limit(max(csv.field_size_limit(), len(record) + 1))
-        try:
-            text = io.StringIO(record, newline="")
+    text = io.StringIO(record, newline="")
+    try:
+        with unlimited_fields():
             list(csv.reader(text, delimiter=delimiter, quotechar=quote, strict=True))
-        except csv.Error as exc:
-            return "unexpected end of data" in str(exc)
-        finally:
-            csv.field_size_limit(limit)
+    except csv.Error as exc:
+        return "unexpected end of data" in str(exc)
     return False
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import csv
 import io
-import sys
 
 from bulkload.config import CsvOptions
+from bulkload.csv_fields import unlimited_fields
 from bulkload.sources.discovery import SourceFile
 from bulkload.sources.streams import open_source
 
@@ -23,7 +23,6 @@ def line_of_large_row(
     """Record number of the first row after record ``after`` with more than ``limit``
     characters, or None if there is none or the file cannot be read again."""
     stream, _ = open_source(source)
-    previous = csv.field_size_limit(sys.maxsize)  # the rows looked for are the huge ones
     try:
         text = io.TextIOWrapper(stream, encoding=options.encoding, errors="replace", newline="")
         rows = csv.reader(
@@ -33,12 +32,12 @@ def line_of_large_row(
             quoting=csv.QUOTE_NONE if options.quote_char is None else csv.QUOTE_MINIMAL,
         )
         records = (row for row in rows if row)
-        for number, row in enumerate(records, start=1):
-            if number > after and sum(map(len, row)) + len(row) > limit:
-                return number
+        with unlimited_fields():  # the rows looked for are the huge ones
+            for number, row in enumerate(records, start=1):
+                if number > after and sum(map(len, row)) + len(row) > limit:
+                    return number
         return None
     except (OSError, EOFError, ValueError, csv.Error):
         return None
     finally:
-        csv.field_size_limit(previous)
         stream.close()
