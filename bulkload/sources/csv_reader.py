@@ -399,6 +399,7 @@ def _column_names(
     try:
         for _ in range(options.skip_rows):
             next(rows)
+        skipped_lines = rows.line_num
         first = next(rows)
     except StopIteration:
         raise InputError(
@@ -406,6 +407,14 @@ def _column_names(
         ) from None
     except csv.Error as exc:
         raise InputError(f"cannot parse the header: {exc}", source=source.name) from None
+    # pyarrow skips the rows before the data by lines, not by records: a quoted line
+    # break in them would make it start the data a record early (the header as a row)
+    if skipped_lines > options.skip_rows or (options.header and rows.line_num > skipped_lines + 1):
+        raise InputError(
+            "a row skipped by --skip-rows, or the header, holds a quoted line break; "
+            "bulkload cannot skip such rows exactly: remove them from the file",
+            source=source.name,
+        )
     if options.columns:
         if not options.header and len(options.columns) != len(first):
             raise InputError(

@@ -81,6 +81,18 @@ def test_limit_counts_the_records_before_it_ragged_ones_included(
     assert [int(line.split(",")[1]) for line in bad] == [i + 2 for i in sorted(ragged)][:150]
 
 
+def test_a_skipped_row_with_a_quoted_line_break_is_refused(run_cli, write_file, tmp_path):
+    # pyarrow skips lines, not records: it would start a record early, header as data
+    write_file("p.csv", '"pre\namble",x\nid,a\n' + "".join(f"{i},v{i}\n" for i in range(5)))
+    result = run_cli("import", "p.csv", "--to", "sqlite:///o.db", "--skip-rows", "1")
+    assert result.code == 3, result.stderr
+    assert "skipped by --skip-rows, or the header, holds a quoted line break" in (result.error_line)
+    assert not (tmp_path / "o.db").exists()
+    write_file("q.csv", '"pre amble",x\nid,a\n' + "".join(f"{i},v{i}\n" for i in range(5)))
+    assert run_cli("import", "q.csv", "--to", "sqlite:///o.db", "--skip-rows", "1").code == 0
+    assert read_table(tmp_path / "o.db", "q") == [(i, f"v{i}") for i in range(5)]
+
+
 def test_only_header_only_files_is_an_error(run_cli, write_file):
     write_file("h.csv", "a,b\n")
     write_file("g.csv", "a,b\n")
