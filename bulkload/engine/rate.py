@@ -41,9 +41,11 @@ class TokenBucket:
             self._refill()
             # A request larger than the bucket waits for a full bucket, then borrows.
             need = min(amount, self.burst)
-            if self._tokens < need:
-                wait = (need - self._tokens) / self.rate
-                await self._sleep(wait)
+            # again until there are enough: uvloop rounds a timer to the millisecond,
+            # so a sleep may end up to half a millisecond early (a float's rounding
+            # error is not a deficit: it would never be slept off)
+            while (deficit := need - self._tokens) > need * 1e-9:
+                await self._sleep(deficit / self.rate)
                 self._refill()
             due = self._clock() - max(self._tokens - need, 0) / self.rate
             self._tokens -= amount

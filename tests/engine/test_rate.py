@@ -130,3 +130,25 @@ def test_rate_end_to_end_against_sim(run_cli, write_file):
 # latency_from_due includes only the wait for the limit (documented in the README).
 # Latency under a fixed arrival rate, stalls included, is bench's open model:
 # tests/bench/test_sweep.py::test_the_open_model_shows_a_stall_that_service_time_hides
+
+
+def test_a_sleep_that_ends_early_does_not_let_a_send_go_early():
+    # uvloop rounds timers to the millisecond: a sleep may end before it was asked to
+    time = VirtualTime()
+
+    async def early_sleep(seconds: float) -> None:
+        time.now += max(seconds, 0.0) * 0.7
+        await asyncio.sleep(0)
+
+    bucket = TokenBucket(1000.0, burst=100.0, clock=time.clock, sleep=early_sleep)
+    sent_at: list[float] = []
+
+    async def main() -> None:
+        for _ in range(20):
+            await bucket.acquire(100.0)
+            sent_at.append(time.now)
+
+    event_loop.run(main())
+    # the first goes at once (a full bucket), then one every 100 tokens / 1000 per s
+    for k, at in enumerate(sent_at):
+        assert at >= k * 0.1 - 1e-9, (k, at)
