@@ -229,6 +229,14 @@ class LevelDriver:
         sent = 0
         while self._may_send():
             due = self._t0 + sent * interval
+            if self._backlog_of_the_warmup(due):
+                # A target past its capacity leaves sends due in the warm-up not started
+                # when the window opens. Sent then, they would hold the slots through the
+                # window and count nowhere (they belong to the warm-up): the window's
+                # throughput came out at under half the target's. They are dropped.
+                first = math.ceil((self._window_clock[0] - self._t0) * self.plan.rate)
+                sent = max(sent + 1, first)
+                continue
             sent += 1
             if (wait := due - self._clock()) > 0:
                 await self._until(lambda: False, wait)
@@ -239,6 +247,9 @@ class LevelDriver:
             if not self._may_send():
                 slots.release()
                 break
+            if self._backlog_of_the_warmup(due):  # the window opened while it waited
+                slots.release()
+                continue
             if self.phase == "measure" and due >= self._window_clock[0]:
                 self._due_started_in_window += 1
                 # it could not start on time: it waited for a slot, or queued behind one
@@ -246,6 +257,9 @@ class LevelDriver:
                 if waited or self._clock() - due > max(_LATE_S, interval):
                     self._sends_delayed += 1
             group.create_task(self._open_write(self.pool.next(), due, slots))
+
+    def _backlog_of_the_warmup(self, due: float) -> bool:
+        return self.phase == "measure" and due < self._window_clock[0]
 
     async def _open_write(self, batch: PooledBatch, due: float, slots: asyncio.Semaphore) -> None:
         try:
