@@ -23,7 +23,7 @@ def level_line(index: int, total: int | None, level: LevelResult) -> str:
     line = (
         f"level {index}{of} {what} batch {level.batch_size:,}: {level.rows_per_s:,.0f} rows/s, "
         f"p99 {ms(level.latency.percentile_ms(99))} ms, in flight {level.in_flight_mean:.1f}, "
-        f"errors {level.batches_failed:,}"
+        f"errors {level.write_errors:,}"
     )
     if level.outcome != "completed":
         line += f" ({level.outcome}{': ' + level.error if level.error else ''})"
@@ -82,5 +82,5 @@ class BenchProgress:
         p99 = window.latency.percentile_ms(99) if window.latency.count else 0.0
         return Text(
             f"level {progress.index}{of} {driver.plan.label}: {phase[driver.phase]}{rate}"
-            f"  p99 {ms(p99)} ms  in flight {driver.in_flight}  errors {window.batches_failed}"
+            f"  p99 {ms(p99)} ms  in flight {driver.in_flight}  errors {window.write_errors}"
         )

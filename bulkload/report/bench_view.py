@@ -89,7 +89,7 @@ def _table(result: SweepResult) -> Table:
             ms(p["p99"]),
             ms(p["p999"]),
             ms(p["max"]),
-            f"{level.batches_failed:,}",
+            f"{level.write_errors:,}",  # failed attempts: the JSON's, the HTML's, the gates'
             f"{level.retries:,}",
         ]
         if open_model:

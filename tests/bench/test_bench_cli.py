@@ -40,6 +40,22 @@ def test_a_sweep_into_sqlite_reports_and_saves_what_it_wrote(run_cli, tmp_path: 
     assert any("growing table" in w for w in saved["warnings"])
 
 
+def test_the_terminal_counts_errors_as_the_json_and_the_gates_do(run_cli, tmp_path: Path):
+    # failed attempts, retried ones included: a terminal showing failed batches only
+    # said "errors 0" for a run whose --threshold errors<1 then failed
+    result = run_cli(
+        "bench", "--synthetic", "rows=20000,columns=3", "--to",
+        "sim://?latency=1ms&error_rate=0.1&seed=3", "--sweep", "4", "--batch-size", "10",
+        *QUICK, "--json", "run.json", "--retry-max-wait", "0",
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    (level,) = json.loads((tmp_path / "run.json").read_text())["levels"]
+    assert level["errors"] > 0 and level["batches_failed"] == 0  # every one retried
+    row = next(line for line in result.stdout.splitlines() if line.strip().startswith("★"))
+    errors, retries, _cpu = row.split()[-3:]  # the table's last three columns
+    assert (errors, retries) == (f"{level['errors']:,}", f"{level['retries']:,}"), row
+
+
 def test_the_open_model_from_the_command_line(run_cli, tmp_path: Path):
     result = run_cli(
         "bench", "--synthetic", "rows=5000,columns=3", "--to", "sim://?latency=2ms",
