@@ -362,6 +362,23 @@ class Sweep:
                 f"target that does nothing ({ceiling:,.0f}/s): the figures measure bulkload "
                 "as much as the target"
             )
+        if level.rate is None and level.batches and level.in_flight_mean < level.concurrency / 2:
+            # a concurrency that was asked is not one that ran: say which one did
+            self.result.warnings.append(
+                f"{where}: only {level.in_flight_mean:.1f} writes were in flight on average, "
+                f"not {level.concurrency}: the target answers before bulkload starts the "
+                "next writes, so this level measured a lower concurrency than its name"
+            )
+        short = self.spec.batches is not None or self.spec.rows is not None
+        if short and level.rate is None and level.batches < 10 * level.concurrency:
+            # the window's edges (writes of the warm-up still in flight, the last ones'
+            # tail) weigh up to one write's time in every writer against few writes
+            self.result.warnings.append(
+                f"{where}: the window held {level.batches:,} writes, fewer than 10 per "
+                "writer: its throughput is understated by up to "
+                f"{min(level.concurrency / max(level.batches, 1), 1):.0%} (ask for more "
+                "with --batches/--rows, or use --duration)"
+            )
         if level.cpu_loop >= CPU_WARNING:
             split = self.backend.describe().split(":", 1)[0] in NETWORK_SCHEMES
             self.result.warnings.append(
@@ -455,7 +472,10 @@ def _points(levels: Iterable[LevelResult]) -> list[LevelPoint]:
 
 
 def _target_keeps_rows(backend: Backend) -> bool:
-    return backend.describe().split(":", 1)[0] not in ("null", "sim")
+    """A table that --reset can empty (SQL targets): not null/sim, which keep nothing,
+    nor an HTTP endpoint, whose storage bulkload does not know."""
+    scheme = backend.describe().split(":", 1)[0]
+    return isinstance(backend, Resettable) and scheme not in ("null", "sim")
 
 
 class _NoopTarget:

@@ -249,3 +249,19 @@ def test_past_its_capacity_the_open_model_reports_what_the_target_handles():
     rate = level.batches / level.elapsed_s
     assert 300 < rate <= 410, rate  # 8 / 20 ms, less a loaded machine's delays
     assert level.sends_missed > 0.3 * 800 * level.elapsed_s  # half the asked sends
+
+
+def test_a_concurrency_that_did_not_run_is_said_so():
+    # null answers at once: writers never overlap, whatever the level's name says
+    result = sweep("null://", quick(levels=(64,), batch_sizes=(1,), duration_s=0.5))
+    (level,) = result.levels
+    assert level.in_flight_mean < 32
+    assert any("writes were in flight on average, not 64" in w for w in result.warnings)
+
+
+def test_a_short_count_bound_window_is_flagged():
+    spec = quick(levels=(16,), batches=32, warmup_s=0.2, duration_s=None)
+    result = sweep("sim://?latency=50ms", spec)
+    assert any("the window held 32 writes" in w for w in result.warnings), result.warnings
+    many = sweep("sim://?latency=5ms", quick(levels=(4,), batches=200, duration_s=None))
+    assert not any("the window held" in w for w in many.warnings), many.warnings
