@@ -290,11 +290,21 @@ class LevelDriver:
         them at hand (each saves a lookup per write)."""
         stats = self._stats_for(due, batch)
         in_window = stats is self.window
-        self._gauge.change(+1, now)
+        on_start = None
+        started = not self.writer.throttle.active
+        if started:
+            self._gauge.change(+1, now)
+        else:  # in flight once the tool's own rate cap lets it go, not while it waits
+
+            def on_start(at: float) -> None:
+                nonlocal started
+                started = True
+                self._gauge.change(+1, at)
+
         try:
             error = await self.writer.write_with_retries(
                 batch.payload, batch.data, None, due=due, task=task, stats=stats,
-                attempts=self._stats_now,
+                attempts=self._stats_now, on_start=on_start,
             )  # fmt: skip
         except AbortedError:  # transient errors outlasted the retries
             stats.batches_failed += 1
@@ -314,7 +324,8 @@ class LevelDriver:
                 stats.rows_rejected += batch.rows
         finally:
             now = self._clock()
-            self._gauge.change(-1, now)
+            if started:
+                self._gauge.change(-1, now)
             if in_window:
                 self._window_writes -= 1
                 self._last_window_end = now

@@ -224,6 +224,7 @@ class BatchWriter:
         task: asyncio.Task[Any] | None = None,
         stats: RunStats | None = None,
         attempts: Callable[[], RunStats] | None = None,
+        on_start: Callable[[float], None] | None = None,
     ) -> BaseException | None:
         """None when written; the error when the rows are bad (permanent). Raises when the
         target is unusable or transient errors outlast the retries.
@@ -233,7 +234,11 @@ class BatchWriter:
         task, when the caller knows it (saves looking it up per write). ``stats``: where
         this write's latencies are counted (bench: the window the write belongs to),
         instead of the writer's; ``attempts``: where its failed attempts and retries are
-        counted, looked up as they happen (bench: the window they happen in)."""
+        counted, looked up as they happen (bench: the window they happen in).
+        ``on_start``: called with the clock's reading once the throttle let the write go
+        (bench counts it in flight from then: a write held back by the tool's own rate
+        cap is not at the target); the latency then runs from the later of ``due`` and
+        when the cap let it go."""
         stats = stats if stats is not None else self.stats
         failures = attempts if attempts is not None else lambda: stats
         attempt = 0
@@ -241,6 +246,11 @@ class BatchWriter:
             if self.throttle.active:
                 admitted = await self.throttle.admit(data.num_rows, data.nbytes)
                 due = admitted if due is None else due
+            if on_start is not None:  # the first attempt's start
+                let_go = self._clock()
+                on_start(let_go)
+                on_start = None
+                due = let_go if due is None else max(due, let_go)
             probe = False
             if self.breaker.state is not _CLOSED:
                 probe = await self.breaker.before_write()

@@ -25,10 +25,17 @@ pytestmark = pytest.mark.xdist_group("bench-timing")
 DATA = SyntheticData(parse_synthetic("rows=50000,columns=4,seed=1"))
 
 
-def sweep(url: str, spec: SweepSpec, *, table: str = "t", **target: object) -> SweepResult:
+def sweep(
+    url: str,
+    spec: SweepSpec,
+    *,
+    table: str = "t",
+    engine: EngineOptions | None = None,
+    **target: object,
+) -> SweepResult:
     backend = create_backend(TargetOptions(url=url, **target))  # type: ignore[arg-type]
     result = SweepResult(model=spec.model, target=url, table=table)
-    run = Sweep(backend, DATA, spec, EngineOptions(), table=table, result=result)
+    run = Sweep(backend, DATA, spec, engine or EngineOptions(), table=table, result=result)
     return event_loop.run(run.run())
 
 
@@ -265,3 +272,14 @@ def test_a_short_count_bound_window_is_flagged():
     assert any("the window held 32 writes" in w for w in result.warnings), result.warnings
     many = sweep("sim://?latency=5ms", quick(levels=(4,), batches=200, duration_s=None))
     assert not any("the window held" in w for w in many.warnings), many.warnings
+
+
+def test_writes_held_back_by_the_rate_cap_are_neither_in_flight_nor_latency():
+    # 4 writers of 20 ms could do 200 writes/s; the cap allows 20 (2,000 rows/s of 100):
+    # the writers wait for the cap, not for the target
+    spec = quick(levels=(4,), warmup_s=0.3, duration_s=1.5)
+    result = sweep("sim://?latency=20ms", spec, engine=EngineOptions(rate=2000))
+    (level,) = result.levels
+    assert level.batches_per_s == pytest.approx(20, rel=0.25)
+    assert level.latency.percentile_ms(50) < 60, level.latency.summary_ms()  # was ~200
+    assert level.in_flight_mean < 1.5, level.in_flight_mean  # ~0.4 at the target; was 4
