@@ -295,10 +295,11 @@ def _without_last_record(chunk: RawChunk) -> RawChunk:
 
 
 def _ends_inside_quotes(chunk: RawChunk, tail: bytes, options: CsvOptions) -> bool:
-    """Whether the file's last record ends inside a quoted field, when the count of quote
-    bytes is even all the same (a quote inside an unquoted field, ``12" pipe``, is data
-    and evens it). A ragged last record is parsed again, alone; a valid one is open if
-    its last value runs to the end of the file, as only a quote never closed makes it."""
+    """Whether the file's last record ends inside a quoted field. Counting quote bytes
+    cannot tell: a quote inside an unquoted field (``12" pipe``) is data. A ragged last
+    record is parsed again, alone; a valid one is open if its last value runs to the end
+    of the file, as only a quote never closed makes it (a closed one is followed by its
+    closing quote)."""
     quote = options.quote_char
     if not quote:
         return False
@@ -331,9 +332,9 @@ def _open_at_end(record: str, delimiter: str, quote: str) -> bool:
 
 
 def _row_left_open(chunk: RawChunk) -> int | None:
-    """The line of the file's last record if it spans several lines: with an odd number
-    of quotes in the file, that record holds the quote that was never closed. It is a
-    valid row, or a ragged one when the folded lines changed its field count."""
+    """The line of the file's last record if it spans several lines: when it ends inside
+    quotes, that record holds the quote that was never closed. It is a valid row, or a
+    ragged one when the folded lines changed its field count."""
     last_valid = chunk.lines[len(chunk.lines) - 1].as_py() if len(chunk.lines) else 0
     ragged = max(chunk.rejected, key=lambda r: r.line or 0, default=None)
     if ragged is not None and (ragged.line or 0) > last_valid:
