@@ -6,7 +6,8 @@ import re
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 _SECRET_QUERY_KEYS = re.compile(
-    r"(?i)([?&](?:password|passwd|pwd|token|api_key|apikey|secret)=)[^&]*"
+    r"(?i)([?&][^=&#]*(?:password|passwd|pwd|token|key|secret|auth|sig|signature|"
+    r"credential|session)[^=&#]*=)[^&#]*"
 )
 
 

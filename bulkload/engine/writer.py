@@ -290,7 +290,6 @@ class BatchWriter:
                 if self.options.fail_fast:
                     raise AbortedError(f"--fail-fast: {cause}") from exc
                 attempt += 1
-                failures().retried(cause)
                 if attempt > self.retry.retries:
                     raise AbortedError(
                         f"{self.backend.describe()}: gave up after {self.retry.retries} "
@@ -298,6 +297,7 @@ class BatchWriter:
                     ) from exc
                 if self._abandoning:
                     raise WriteAbandoned(cause) from exc
+                failures().retried(cause)  # counted once it is going to happen
                 await self._sleep(self.retry.wait(attempt, self._rng, _retry_after(exc)))
                 if self._abandoning:
                     raise WriteAbandoned(cause) from exc

@@ -10,6 +10,7 @@ so a server that honours it stores them exactly once.
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import os
 import re
@@ -18,7 +19,7 @@ import uuid
 import warnings
 from dataclasses import dataclass
 from typing import ClassVar
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlsplit
 
 import pyarrow as pa
 
@@ -37,7 +38,10 @@ from bulkload.errors import TargetError, TargetUnreachable, UsageError
 from bulkload.redact import redact_text, redact_url
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_SECRET_NAME = re.compile(r"(?i)auth|token|key|secret|password|passwd|cookie|session")
+_SECRET_NAME = re.compile(
+    r"(?i)auth|token|key|secret|password|passwd|cookie|session|sig|credential"
+)
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110's token
 DEFAULT_CONNECTIONS = 8
 
 
@@ -60,6 +64,13 @@ class HttpBackend:
         self.url = url
         self.options = options
         self.headers = parse_headers(options.http_headers)
+        if options.http_idempotency_key and not _HEADER_NAME.fullmatch(
+            options.http_idempotency_key
+        ):
+            raise UsageError(
+                f"--http-idempotency-key expects a header name, got "
+                f"{options.http_idempotency_key!r}"
+            )
         self._secrets = secrets_of(url, options.http_headers, self.headers)
         self.preset: Preset = PRESETS[options.http_preset](url, options.http_format)
         self.max_concurrency: int | None = None
@@ -102,6 +113,8 @@ class HttpBackend:
             await self.preset.open(table, self._send_plain)
         except HttpTransportError as exc:
             raise TargetError(f"{self.describe()}: {self._hide(str(exc))}") from None
+        except TargetError as exc:  # a preset's table set-up refused: its answer may quote us
+            raise TargetError(self._hide(str(exc))) from None
         headers = [("Content-Type", self.preset.content_type)]
         if self.options.http_compression:
             headers.append(("Content-Encoding", self.options.http_compression))
@@ -152,10 +165,14 @@ class HttpBackend:
                 self.options.http_method, self.preset.url(), payload.body, headers
             )
             if not 200 <= answer.status < 300:
-                raise HttpStatusError(answer.status, answer.body, answer.retry_after)
+                # hidden before the body is cut to its head: a cut token no longer matches
+                body = self._hide(answer.body.decode("utf-8", "replace")).encode()
+                raise HttpStatusError(answer.status, body, answer.retry_after)
             self.preset.check(answer)
         except (HttpStatusError, HttpTransportError, HttpItemsFailed) as exc:
             exc.args = (self._hide(str(exc)),)  # a server may echo a token back
+            if isinstance(exc, HttpItemsFailed):  # each refused item's reason, too
+                exc.rejected_rows = {row: self._hide(why) for row, why in exc.rejected_rows.items()}
             raise
 
     def classify(self, error: BaseException) -> ErrorKind:
@@ -215,7 +232,7 @@ def parse_headers(specs: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     for spec in specs:
         name, sep, value = spec.partition(":")
         name = name.strip()
-        if not sep or not name or not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name):
+        if not sep or not name or not _HEADER_NAME.fullmatch(name):
             shown = name if _SECRET_NAME.search(name) else spec
             raise UsageError(f"--http-header expects 'Name: value', got {shown!r}")
         headers.append((name, _expand(value.strip(), name)))
@@ -243,10 +260,16 @@ def secrets_of(url: str, specs: tuple[str, ...], headers: tuple[tuple[str, str],
         for spec, (name, value) in zip(specs, headers, strict=True)
         if _SECRET_NAME.search(name) or _ENV.search(spec)
     ]
-    found += [value for name, value in _query_pairs(url) if _SECRET_NAME.search(name)]
+    for name, value in _query_pairs(url):
+        if _SECRET_NAME.search(name):
+            found += [value, quote_plus(value), quote(value, safe="")]  # as printed, too
     parts = urlsplit(url)
     if parts.password:
-        found.append(parts.password)
+        password = unquote(parts.password)
+        found += [parts.password, password]
+        # as the Basic authorization a client makes of them, which a server may echo
+        basic = f"{unquote(parts.username or '')}:{password}".encode()
+        found.append(base64.b64encode(basic).decode())
     # a bearer token is also a secret without its "Bearer " prefix
     found += [value.split(" ", 1)[1] for value in found if " " in value]
     return sorted({s for s in found if len(s) >= 4}, key=len, reverse=True)

@@ -10,9 +10,10 @@ server keeps the connection. No proxies: the backend hands proxied targets to li
 from __future__ import annotations
 
 import asyncio
+import base64
 import ssl
 from collections import deque
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import httptools
 
@@ -33,6 +34,8 @@ class _Connection(asyncio.Protocol):
         self._body: list[bytes] = []
         self._retry_after: bytes | None = None
         self._got_bytes = False  # a byte of this request's answer arrived
+        self._head_done = False  # this answer's status line and headers are in
+        self._sized = False  # it says where its body ends (Content-Length or chunked)
         self.alive = True
 
     # asyncio.Protocol
@@ -49,6 +52,11 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.alive = False
+        if exc is None and self._head_done and not self._sized:
+            # an answer without a length ends where the server closes (HTTP/1.0 style):
+            # that close is its end, not a reset (which would send the rows again)
+            self.on_message_complete()
+            return
         if isinstance(exc, ssl.SSLError):
             reason = exc.reason or str(exc)
             self._fail(HttpTransportError(f"TLS: {reason}", transient=False))
@@ -58,8 +66,14 @@ class _Connection(asyncio.Protocol):
     # httptools callbacks
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        if name.lower() == b"retry-after":
+        name = name.lower()
+        if name == b"retry-after":
             self._retry_after = value
+        elif name in (b"content-length", b"transfer-encoding"):
+            self._sized = True
+
+    def on_headers_complete(self) -> None:
+        self._head_done = True
 
     def on_body(self, body: bytes) -> None:
         self._body.append(body)
@@ -83,6 +97,7 @@ class _Connection(asyncio.Protocol):
         self._body = []
         self._retry_after = None
         self._got_bytes = False
+        self._head_done = self._sized = False
         if len(body) < _GATHER_FROM:
             self.transport.write(head + body)
         else:  # one writev of both: copying a large body behind its head cost more
@@ -121,6 +136,11 @@ class H1Transport:
         if ":" in self._host:  # IPv6 literal
             host_header = f"[{self._host}]" + ("" if default_port else f":{self._port}")
         static = [("Host", host_header), *settings.headers]
+        if parts.username is not None and not any(
+            name.lower() == "authorization" for name, _ in settings.headers
+        ):  # user:password@ in the URL, sent as Basic authorization (as curl and httpx do)
+            user = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+            static.append(("Authorization", "Basic " + base64.b64encode(user.encode()).decode()))
         self._static = "".join(f"{name}: {value}\r\n" for name, value in static)
         self._limit = settings.connections
         self._idle: deque[_Connection] = deque()
