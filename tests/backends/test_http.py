@@ -238,6 +238,12 @@ def test_with_a_checkpoint_keys_come_from_the_source_and_survive_a_rerun(
     state = ingest.state()
     assert ids(state["rows"]) == list(range(1, 101))  # the rerun stored nothing again
     assert state["duplicates"] == 10
+    # the same file to another endpoint is another load: its keys differ
+    (tmp_path / "c").unlink()
+    load(csv_file, f"{ingest.url}/elsewhere", **options)
+    state = ingest.state()
+    assert ids(state["rows"]) == sorted([*range(1, 101), *range(1, 101)])
+    assert state["duplicates"] == 10
 
 
 @pytest.mark.parametrize(

@@ -95,6 +95,7 @@ class HttpBackend:
             )
         self._transport: Transport | None = None
         self._request_headers: tuple[tuple[str, str], ...] = ()
+        self._key_scope = url  # and the table, once open() knows it
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -109,6 +110,7 @@ class HttpBackend:
             headers=self.headers,
         )
         self._transport = make_transport(self.options.http_client, settings, self.url)
+        self._key_scope = f"{self.url}\0{table.name}"
         try:
             await self.preset.open(table, self._send_plain)
         except HttpTransportError as exc:
@@ -159,7 +161,8 @@ class HttpBackend:
             raise TargetError(f"{self.describe()}: write before open")
         headers = self._request_headers
         if self.options.http_idempotency_key:
-            headers = (*headers, (self.options.http_idempotency_key, idempotency_key(payload, key)))
+            request_key = idempotency_key(payload, key, self._key_scope)
+            headers = (*headers, (self.options.http_idempotency_key, request_key))
         try:
             answer = await self._transport.send(
                 self.options.http_method, self.preset.url(), payload.body, headers
@@ -192,11 +195,13 @@ class HttpBackend:
         return 0
 
 
-def idempotency_key(payload: HttpPayload, key: BatchKey | None) -> str:
+def idempotency_key(payload: HttpPayload, key: BatchKey | None, scope: str = "") -> str:
     """Stable across retries: from the batch's origin when the engine gives it
-    (checkpointing: stable across reruns too), else the payload's own random key."""
+    (checkpointing: stable across reruns too), and where it goes (``scope``: the same
+    file loaded to two endpoints or tables is two loads), else the payload's own random
+    key."""
     if key is not None:
-        origin = f"{key.source}\0{key.index}\0{key.offset}\0{key.count}"
+        origin = f"{scope}\0{key.source}\0{key.index}\0{key.offset}\0{key.count}"
         return hashlib.sha256(origin.encode()).hexdigest()[:32]
     assert payload.request_key is not None
     return payload.request_key
