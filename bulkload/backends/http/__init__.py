@@ -10,7 +10,6 @@ so a server that honours it stores them exactly once.
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import os
 import re
@@ -32,7 +31,12 @@ from bulkload.backends.http.errors import (
 )
 from bulkload.backends.http.formats import compress
 from bulkload.backends.http.presets import PRESETS, Preset
-from bulkload.backends.http.transport import ClientSettings, Response, Transport
+from bulkload.backends.http.transport import (
+    ClientSettings,
+    Response,
+    Transport,
+    basic_authorization,
+)
 from bulkload.config import TargetOptions
 from bulkload.errors import TargetError, TargetUnreachable, UsageError
 from bulkload.redact import redact_text, redact_url
@@ -195,7 +199,7 @@ class HttpBackend:
         return 0
 
 
-def idempotency_key(payload: HttpPayload, key: BatchKey | None, scope: str = "") -> str:
+def idempotency_key(payload: HttpPayload, key: BatchKey | None, scope: str) -> str:
     """Stable across retries: from the batch's origin when the engine gives it
     (checkpointing: stable across reruns too), and where it goes (``scope``: the same
     file loaded to two endpoints or tables is two loads), else the payload's own random
@@ -270,11 +274,9 @@ def secrets_of(url: str, specs: tuple[str, ...], headers: tuple[tuple[str, str],
             found += [value, quote_plus(value), quote(value, safe="")]  # as printed, too
     parts = urlsplit(url)
     if parts.password:
-        password = unquote(parts.password)
-        found += [parts.password, password]
+        found += [parts.password, unquote(parts.password)]
         # as the Basic authorization a client makes of them, which a server may echo
-        basic = f"{unquote(parts.username or '')}:{password}".encode()
-        found.append(base64.b64encode(basic).decode())
+        found.append(str(basic_authorization(url)))
     # a bearer token is also a secret without its "Bearer " prefix
     found += [value.split(" ", 1)[1] for value in found if " " in value]
     return sorted({s for s in found if len(s) >= 4}, key=len, reverse=True)

@@ -10,15 +10,19 @@ server keeps the connection. No proxies: the backend hands proxied targets to li
 from __future__ import annotations
 
 import asyncio
-import base64
 import ssl
 from collections import deque
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 import httptools
 
 from bulkload.backends.http.errors import HttpTransportError, parse_retry_after
-from bulkload.backends.http.transport import ClientSettings, Response, ssl_context
+from bulkload.backends.http.transport import (
+    ClientSettings,
+    Response,
+    basic_authorization,
+    ssl_context,
+)
 
 #: bodies this large go out beside their head rather than copied behind it
 _GATHER_FROM = 16 * 1024
@@ -136,11 +140,9 @@ class H1Transport:
         if ":" in self._host:  # IPv6 literal
             host_header = f"[{self._host}]" + ("" if default_port else f":{self._port}")
         static = [("Host", host_header), *settings.headers]
-        if parts.username is not None and not any(
-            name.lower() == "authorization" for name, _ in settings.headers
-        ):  # user:password@ in the URL, sent as Basic authorization (as curl and httpx do)
-            user = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
-            static.append(("Authorization", "Basic " + base64.b64encode(user.encode()).decode()))
+        basic = basic_authorization(url)  # user:password@ in the URL, as curl and httpx do
+        if basic and not any(name.lower() == "authorization" for name, _ in settings.headers):
+            static.append(("Authorization", basic))
         self._static = "".join(f"{name}: {value}\r\n" for name, value in static)
         self._limit = settings.connections
         self._idle: deque[_Connection] = deque()

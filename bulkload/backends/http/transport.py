@@ -7,9 +7,11 @@ proxies; ``httpx`` is the pure-Python client, for comparison.
 
 from __future__ import annotations
 
+import base64
 import ssl
 from dataclasses import dataclass, field
 from typing import Protocol
+from urllib.parse import unquote, urlsplit
 
 import httpx
 
@@ -78,6 +80,16 @@ class HttpxTransport:
 
     async def close(self) -> None:
         await self._client.aclose()
+
+
+def basic_authorization(url: str) -> str | None:
+    """The ``Authorization`` value curl and httpx send for ``user:password@`` in the URL
+    (None without a user): h1 sends it too, and it is a secret to hide."""
+    parts = urlsplit(url)
+    if parts.username is None:
+        return None
+    user = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+    return "Basic " + base64.b64encode(user.encode()).decode()
 
 
 def ssl_context(settings: ClientSettings) -> ssl.SSLContext:
