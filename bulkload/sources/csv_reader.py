@@ -128,8 +128,7 @@ class _Delivered:
         return max(self.rows_to, max(self.rejected, default=0))
 
     def add(self, chunk: RawChunk) -> None:
-        if len(chunk.lines):
-            self.rows_to = max(self.rows_to, chunk.lines[len(chunk.lines) - 1].as_py())
+        self.rows_to = max(self.rows_to, _last_row_line(chunk))
         self.rejected.update(r.line or 0 for r in chunk.rejected)
 
     def not_in(self, chunk: RawChunk) -> RawChunk:
@@ -150,11 +149,21 @@ class _Delivered:
         )
 
 
+def _last_row_line(chunk: RawChunk) -> int:
+    """The line of the chunk's last valid row (0 without rows)."""
+    return int(chunk.lines[len(chunk.lines) - 1].as_py()) if len(chunk.lines) else 0
+
+
+def _ragged_last(chunk: RawChunk) -> Rejection | None:
+    """The chunk's last record when it is a ragged row (after its last valid row)."""
+    ragged = max(chunk.rejected, key=lambda r: r.line or 0, default=None)
+    if ragged is not None and (ragged.line or 0) > _last_row_line(chunk):
+        return ragged
+    return None
+
+
 def _highest_line(chunk: RawChunk) -> int:
-    numbers = [r.line or 0 for r in chunk.rejected]
-    if len(chunk.lines):
-        numbers.append(chunk.lines[len(chunk.lines) - 1].as_py())
-    return max(numbers, default=0)
+    return max(_last_row_line(chunk), max((r.line or 0 for r in chunk.rejected), default=0))
 
 
 def _read_pass(
@@ -303,9 +312,8 @@ def _ends_inside_quotes(chunk: RawChunk, tail: bytes, options: CsvOptions) -> bo
     quote = options.quote_char
     if not quote:
         return False
-    last_valid = chunk.lines[len(chunk.lines) - 1].as_py() if len(chunk.lines) else 0
-    ragged = max(chunk.rejected, key=lambda r: r.line or 0, default=None)
-    if ragged is not None and (ragged.line or 0) > last_valid:
+    ragged = _ragged_last(chunk)
+    if ragged is not None:
         return _open_at_end(ragged.record or "", options.delimiter or ",", quote)
     if not chunk.data.num_rows:
         return False
@@ -335,12 +343,11 @@ def _row_left_open(chunk: RawChunk) -> int | None:
     """The line of the file's last record if it spans several lines: when it ends inside
     quotes, that record holds the quote that was never closed. It is a valid row, or a
     ragged one when the folded lines changed its field count."""
-    last_valid = chunk.lines[len(chunk.lines) - 1].as_py() if len(chunk.lines) else 0
-    ragged = max(chunk.rejected, key=lambda r: r.line or 0, default=None)
-    if ragged is not None and (ragged.line or 0) > last_valid:
+    ragged = _ragged_last(chunk)
+    if ragged is not None:
         return ragged.line if "\n" in (ragged.record or "") else None
     if chunk.data.num_rows and _last_row_spans_lines(chunk.data):
-        return int(last_valid)
+        return _last_row_line(chunk)
     return None
 
 
