@@ -18,7 +18,6 @@ reads the histogram the way HdrHistogram plots are read: at percentiles 50, 75, 
 from __future__ import annotations
 
 import zlib
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -51,8 +50,8 @@ class Bucket:
 
 
 class LatencyHistogram:
-    """Samples are buffered and folded into the HDR histogram in bulk (equal values
-    counted once): recording costs a list append on the engine's hot path."""
+    """Samples are buffered and folded into the HDR histogram in bulk: recording costs a
+    list append on the engine's hot path."""
 
     _FLUSH_AT = 4096
 
@@ -90,14 +89,33 @@ class LatencyHistogram:
     def record_many(self, seconds: Iterable[float] | np.ndarray) -> None:
         """Record many latencies (seconds) at once, e.g. a whole window's samples."""
         micros = (np.asarray(seconds, dtype=np.float64) * 1_000_000).astype(np.int64)
-        values, times = np.unique(np.clip(micros, _LOWEST_US, _HIGHEST_US), return_counts=True)
-        for value, count in zip(values.tolist(), times.tolist(), strict=True):
-            self._hdr.record_value(value, count)
+        if micros.size:
+            self._add(micros)
 
     def _flush(self) -> None:
-        pending, self._pending = self._pending, []
-        for micros, times in Counter(pending).items():
-            self._hdr.record_value(min(max(micros, _LOWEST_US), _HIGHEST_US), times)
+        if self._pending:
+            pending, self._pending = self._pending, []
+            self._add(np.array(pending, dtype=np.int64))
+
+    def _add(self, micros: np.ndarray) -> None:
+        """Count many values (µs) at once. hdrh's ``record_value`` is pure Python, ~1.5 µs
+        a value (a 1-row HTTP bench spent 0.3 µs a sample on it, and paused its event
+        loop for each fold): here hdrh's own slot arithmetic (``_counts_index_for``) runs
+        in numpy for all of them, ~50 ns a sample, into hdrh's counts. A test holds it to
+        ``record_value``, so a change inside hdrh cannot go unnoticed."""
+        hdr = self._hdr
+        values = np.clip(micros, _LOWEST_US, _HIGHEST_US)
+        _, bits = np.frexp(values | hdr.sub_bucket_mask)  # bit length: hdrh's 64 - clz
+        bucket = bits - (hdr.unit_magnitude + hdr.sub_bucket_half_count_magnitude + 1)
+        sub_bucket = values >> (bucket + hdr.unit_magnitude)
+        index = ((bucket + 1) << hdr.sub_bucket_half_count_magnitude) + (
+            sub_bucket - hdr.sub_bucket_half_count
+        )
+        counts = np.ctypeslib.as_array(hdr.counts)
+        counts += np.bincount(index, minlength=hdr.counts_len).astype(counts.dtype)
+        hdr.total_count += int(values.size)
+        hdr.min_value = min(hdr.min_value, int(values.min()))
+        hdr.max_value = max(hdr.max_value, int(values.max()))
 
     @property
     def hdr(self) -> HdrHistogram:

@@ -195,3 +195,27 @@ def test_decode_refuses_values_beyond_our_range():
 
 def _text(encoded: bytes | str) -> str:
     return encoded.decode() if isinstance(encoded, bytes) else encoded
+
+
+def test_bulk_folding_counts_exactly_as_hdrh_record_value_does():
+    """The fold computes hdrh's slots in numpy: held here to hdrh's own record_value, one
+    value at a time, at the edges of its buckets and across the whole range."""
+    rng = np.random.default_rng(7)
+    edges = [0, 1, 2, 1023, 1024, 2047, 2048, 2049, 4095, 4096, 4097, 10**6, 2**31 - 1]
+    huge = [3_600_000_000, 3_600_000_001, 10**12]  # beyond an hour: clamped, as before
+    spread = rng.lognormal(np.log(2_000), 3.0, size=50_000).astype(np.int64).tolist()
+    values = edges + huge + spread
+    ours = LatencyHistogram()
+    for micros in values:
+        ours.record_us(micros)
+    reference = HdrHistogram(1, 3_600_000_000, 3)
+    for micros in values:
+        reference.record_value(min(max(micros, 1), 3_600_000_000))
+    folded = ours.hdr
+    assert folded.get_total_count() == reference.get_total_count() == len(values)
+    assert (folded.get_min_value(), folded.get_max_value()) == (
+        reference.get_min_value(),
+        reference.get_max_value(),
+    )
+    assert list(folded.counts) == list(reference.counts)
+    assert ours.encode() == LatencyHistogram.decode(reference.encode()).encode()
