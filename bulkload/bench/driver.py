@@ -128,6 +128,8 @@ class LevelDriver:
         self._due_started_in_window = 0
         self._sends_delayed = 0
         self._reserved = 0  # rows (or batches) of the writes the window has taken
+        #: the window's count, in batches or rows (None: bounded by its duration)
+        self._bound = plan.batches if plan.batches is not None else plan.rows
         self._window_writes = 0  # the window's writes still in flight
         self._last_window_end = 0.0  # when the window's last write completed
 
@@ -162,7 +164,7 @@ class LevelDriver:
 
     @property
     def _count_bound(self) -> bool:
-        return self.plan.rows is not None or self.plan.batches is not None
+        return self._bound is not None
 
     async def _timeline(self) -> None:
         """Warm-up, then the window: for its duration, or until its count is taken."""
@@ -350,14 +352,11 @@ class LevelDriver:
         if self.phase == "drain":
             return self.drain
         self._window_writes += 1
-        self._reserved += 1 if self.plan.batches is not None else batch.rows
-        if self._count_reached():
-            self._close_window()
+        if self._bound is not None:
+            self._reserved += 1 if self.plan.batches is not None else batch.rows
+            if self._reserved >= self._bound:
+                self._close_window()
         return self.window
-
-    def _count_reached(self) -> bool:
-        bound = self.plan.batches if self.plan.batches is not None else self.plan.rows
-        return bound is not None and self._reserved >= bound
 
     # ------------------------------------------------------------------ result
 

@@ -67,10 +67,10 @@ class CircuitBreaker:
             await self._changed.wait()
 
     def record(self, success: bool, probe: bool) -> None:
+        if success and not probe and not self.consecutive_failures:
+            return  # the common case, first (a call per write): nothing changes
         if not self.enabled:
             return
-        if success and not probe and not self.consecutive_failures:
-            return  # the common case: nothing changes
         if success:
             self.consecutive_failures = 0
             self.state = BreakerState.CLOSED

@@ -4,7 +4,9 @@ secrets a server quotes back."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -119,3 +121,47 @@ def test_the_idempotency_header_name_is_checked():
     for name in ("Idempotency Key", "K\r\nX-Injected: yes", "Key:"):
         with pytest.raises(UsageError, match="--http-idempotency-key expects a header name"):
             create_backend(TargetOptions(url="http://127.0.0.1:1/", http_idempotency_key=name))
+
+
+@pytest.mark.parametrize(
+    "cut_answer",
+    [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n9\r\nonly part\r\n",
+        b"HTTP/1.1 200 OK\r\nCONTENT-LENGTH: 100\r\n\r\nonly part",  # names are any case
+    ],
+)
+def test_an_answer_cut_short_by_the_close_is_a_reset_not_an_answer(cut_answer: bytes):
+    """It says where its body ends, and the close came first: the rows may not be stored
+    (an answer without a length, ending at the close, is whole: the test above)."""
+    from bulkload.backends.http.errors import HttpTransportError
+    from bulkload.backends.http.h1 import H1Transport
+    from bulkload.backends.http.transport import ClientSettings
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/ingest"
+
+    def answer_and_close() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            request = b""
+            while not request.endswith(b"\r\n\r\n{}"):
+                request += connection.recv(4096)
+            connection.sendall(cut_answer)
+
+    thread = threading.Thread(target=answer_and_close, daemon=True)
+    thread.start()
+
+    async def send() -> None:
+        transport = H1Transport(ClientSettings(connections=1), url)
+        try:
+            with pytest.raises(HttpTransportError, match="connection reset"):
+                await transport.send("POST", url, b"{}", ())
+        finally:
+            await transport.close()
+
+    try:
+        asyncio.run(send())
+    finally:
+        thread.join(timeout=10)
+        listener.close()

@@ -99,6 +99,7 @@ class HttpBackend:
             )
         self._transport: Transport | None = None
         self._request_headers: tuple[tuple[str, str], ...] = ()
+        self._write_url = ""
         self._key_scope = url  # and the table, once open() knows it
 
     # ------------------------------------------------------------------ lifecycle
@@ -125,6 +126,7 @@ class HttpBackend:
         if self.options.http_compression:
             headers.append(("Content-Encoding", self.options.http_compression))
         self._request_headers = tuple(headers)
+        self._write_url = self.preset.url()  # a preset's URL is fixed once it knows the table
 
     async def _check_reachable(self) -> None:
         """Fail at open, with the host named, rather than retrying a dead address."""
@@ -169,7 +171,7 @@ class HttpBackend:
             headers = (*headers, (self.options.http_idempotency_key, request_key))
         try:
             answer = await self._transport.send(
-                self.options.http_method, self.preset.url(), payload.body, headers
+                self.options.http_method, self._write_url, payload.body, headers
             )
             if not 200 <= answer.status < 300:
                 # hidden before the body is cut to its head: a cut token no longer matches

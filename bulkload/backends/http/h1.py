@@ -26,6 +26,12 @@ from bulkload.backends.http.transport import (
 
 #: bodies this large go out beside their head rather than copied behind it
 _GATHER_FROM = 16 * 1024
+#: request heads kept: one per method, URL and headers; a header that differs on every
+#: request (an idempotency key) fills the cache once, then such heads are built each time
+_CACHED_STARTS = 64
+#: lengths of the header names an answer is read for: Retry-After, Content-Length,
+#: Transfer-Encoding (a call per header is on the hot path; most are none of them)
+_WATCHED_LENGTHS = frozenset(map(len, (b"retry-after", b"content-length", b"transfer-encoding")))
 
 
 class _Connection(asyncio.Protocol):
@@ -70,6 +76,8 @@ class _Connection(asyncio.Protocol):
     # httptools callbacks
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        if len(name) not in _WATCHED_LENGTHS:  # most headers: Date, Server, Connection...
+            return
         name = name.lower()
         if name == b"retry-after":
             self._retry_after = value
@@ -149,26 +157,34 @@ class H1Transport:
         self._count = 0  # connections open or opening
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._loop = asyncio.get_running_loop()
-        #: request line and static headers by (method, url): the same for every write
-        self._starts: dict[tuple[str, str], bytes] = {}
+        #: a head up to Content-Length by (method, url, headers): the same for every
+        #: write, but for an idempotency key
+        self._starts: dict[tuple[str, str, tuple[tuple[str, str], ...]], bytes] = {}
 
-    def _request_start(self, method: str, url: str) -> bytes:
+    def _request_start(
+        self, method: str, url: str, extra_headers: tuple[tuple[str, str], ...]
+    ) -> bytes:
         parts = urlsplit(url)
         target = parts.path or "/"
         if parts.query:
             target += "?" + parts.query
-        return f"{method} {target} HTTP/1.1\r\n{self._static}".encode("latin-1")
+        extra = "".join(f"{name}: {value}\r\n" for name, value in extra_headers)
+        return f"{method} {target} HTTP/1.1\r\n{self._static}{extra}".encode("latin-1")
 
     async def send(
         self, method: str, url: str, body: bytes, extra_headers: tuple[tuple[str, str], ...]
     ) -> Response:
-        start = self._starts.get((method, url))
+        key = (method, url, extra_headers)
+        start = self._starts.get(key)
         if start is None:
-            start = self._starts[method, url] = self._request_start(method, url)
-        extra = "".join(f"{n}: {v}\r\n" for n, v in extra_headers) if extra_headers else ""
-        head = start + f"{extra}Content-Length: {len(body)}\r\n\r\n".encode("latin-1")
+            start = self._request_start(method, url, extra_headers)
+            if len(self._starts) < _CACHED_STARTS:
+                self._starts[key] = start
+        head = b"%sContent-Length: %d\r\n\r\n" % (start, len(body))
         for attempt in (1, 2):
-            connection, reused = await self._acquire()
+            connection, reused = self._idle_connection(), True
+            if connection is None:
+                connection, reused = await self._acquire()
             answer: asyncio.Future[Response] = self._loop.create_future()
             try:
                 connection.request(head, body, answer)
@@ -187,13 +203,22 @@ class H1Transport:
             return response
         raise AssertionError("unreachable")
 
+    def _idle_connection(self) -> _Connection | None:
+        """A kept-alive connection, when one is idle (no coroutine: the usual case)."""
+        while self._idle:
+            connection = self._idle.pop()
+            if connection.alive:
+                return connection
+            self._count -= 1
+        return None
+
     async def _acquire(self) -> tuple[_Connection, bool]:
+        """A new connection, or one released while this waited for the pool (True:
+        kept alive from an earlier request)."""
         while True:
-            while self._idle:
-                connection = self._idle.pop()
-                if connection.alive:
-                    return connection, True
-                self._count -= 1
+            connection = self._idle_connection()
+            if connection is not None:
+                return connection, True
             if self._count < self._limit:
                 self._count += 1
                 try:
@@ -233,7 +258,8 @@ class H1Transport:
         else:
             used.close()
             self._count -= 1
-        self._wake()
+        if self._waiters:
+            self._wake()
 
     def _wake(self) -> None:
         while self._waiters:
