@@ -184,6 +184,7 @@ class SweepOptions:
     shard: tuple[int, int] | None = None  # --shard i/N: this job's share of the work
     processes: int = 1  # --processes P: worker processes, each running a shard i/P
     processes_auto: bool = False  # --processes auto: decided by a probe (bench/auto_processes)
+    processes_asked: bool = False  # --processes given (auto, not the default): always told
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -299,6 +300,7 @@ def build_import_config(options: Mapping[str, Any]) -> ImportConfig:
         raise UsageError(
             "--processes auto is for bench (a probe decides); import takes a number: --processes P"
         )
+    values["processes"] = values["processes"] or 1  # import splits only when asked
     return ImportConfig(
         source=source,
         target=replace(_target(values), build_new_aside=not engine.checkpoint),
@@ -384,7 +386,10 @@ def _sweep(values: dict[str, Any], given: frozenset[str]) -> SweepOptions:
     if auto or values["rates"] is not None:
         values["levels"] = ()
     values["auto"] = auto
-    values["processes_auto"] = values["processes"] == "auto"
+    # bench's default is auto: it splits by itself when it is its own bottleneck (a
+    # network target, a probe saying so); told on one line when the probe ran or it was asked
+    values["processes_auto"] = values["processes"] in ("auto", None)
+    values["processes_asked"] = "processes" in given
     if values["processes_auto"]:
         values["processes"] = 1  # until the probe decides
     values["rates"] = values["rates"] or ()

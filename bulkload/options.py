@@ -924,7 +924,7 @@ PROCESSES = _panel(
         name="processes",
         flags=("--processes",),
         parse=process_count,
-        default=1,
+        default_help="bench: auto; import: 1",
         metavar="<P|auto>",
         help="Run in this many worker processes, for when one event loop is the "
         "bottleneck; results merged. bench: each with its share of every level (as "

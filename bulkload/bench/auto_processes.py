@@ -1,4 +1,5 @@
-"""``bench --processes auto``: one process, unless one event loop is what limits the run.
+"""``bench --processes auto`` (the default): one process, unless one event loop is what
+limits the run.
 
 Before the sweep, a short probe runs its heaviest level (the highest concurrency, or
 the highest arrival rate, first batch size) for about a second against the real target
@@ -12,12 +13,15 @@ would only add noise.
 Some runs are never split, measured or not: targets that live in this process
 (``sqlite://``, ``null://``, ``sim://``: a second process would add a second writer
 to a file, or measure a different simulated target), and what ``--processes`` cannot
-take (``--sweep auto``, ``--shard``, ``--cluster``, stdin), and ``--if-exists fail``
-(the probe would create the table the sweep then must not find). P is also at most the
+take (``--sweep auto``, ``--shard``, ``--cluster``, stdin), ``--if-exists fail`` (the
+probe would create the table the sweep then must not find) and ``replace`` (every
+process would drop the table), and ``--abort-on-fail`` (a split sweep's gates are judged
+once all its levels have run). P is also at most the
 smallest level (a level of 1 cannot be split in two) and the synthetic rows.
 
-The decision and its reason are one line on stderr and ``processes_decision`` in the
-JSON result. :func:`decide` is pure: it is tested with measurements handed to it.
+The decision and its reason are ``processes_decision`` in the JSON result and one line on
+stderr (when ``auto`` is the default, only if the probe ran). :func:`decide` is pure: it
+is tested with measurements handed to it.
 """
 
 from __future__ import annotations
@@ -109,6 +113,10 @@ def unsplittable(config: BenchConfig) -> str | None:
         return "the input is stdin, which cannot be read by several processes"
     if config.target.if_exists == "fail":
         return "--if-exists fail: the probe would create the table the sweep must not find"
+    if config.target.if_exists == "replace":
+        return "--if-exists replace: each process would drop and create the table at once"
+    if config.gates.abort_on_fail:
+        return "--abort-on-fail stops at a level's failed gate, judged as it ends in one process"
     return None
 
 
@@ -225,6 +233,8 @@ def choose(config: BenchConfig, *, argv: Sequence[str] = ()) -> Decision:
     from bulkload.process_signals import StopSignals
 
     cores = available_cores()
+    if len(argv) < 2:  # called as a library: no command line to start children with
+        return Decision(1, "no command line to start worker processes with", cores)
     if not needs_probe(config, cores):
         return decide(config, cores, None)
     sweep = prepare_shard(config, None, argv=argv)

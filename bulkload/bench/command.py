@@ -158,9 +158,9 @@ def run_bench(config: BenchConfig, *, argv: Sequence[str] = ()) -> int:
 
 
 def _decide_processes(config: BenchConfig, argv: Sequence[str]) -> tuple[BenchConfig, Decision]:
-    """``--processes auto``: the outputs and the baseline checked first (a bad path is
-    found before the probe writes to the target), then the probe and the decision, told
-    on one line."""
+    """``--processes auto`` (bench's default): the outputs and the baseline checked first
+    (a bad path is found before the probe writes to the target), then the probe and the
+    decision, told on one line."""
     from bulkload.bench.auto_processes import choose, decided
 
     report = config.report
@@ -172,7 +172,9 @@ def _decide_processes(config: BenchConfig, argv: Sequence[str]) -> tuple[BenchCo
     if config.gates.baseline:
         read_result(Path(config.gates.baseline))
     decision = choose(config, argv=argv)
-    if not report.quiet:
+    # the default says so only when it measured (the probe took a moment, and wrote)
+    told = config.sweep.processes_asked or decision.probe is not None
+    if told and not report.quiet:
         print(decision.line(), file=sys.stderr)
     return decided(config, decision), decision
 

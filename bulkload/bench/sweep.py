@@ -27,7 +27,7 @@ from bulkload.bench.pool import BatchPool, build_pool, pool_size, take_batches
 from bulkload.bench.result import SweepResult
 from bulkload.config import EngineOptions, SourceOptions
 from bulkload.engine.runner import RunControl
-from bulkload.engine.writer import BatchWriter
+from bulkload.engine.writer import BatchWriter, one_line
 from bulkload.errors import UsageError
 from bulkload.sources import BatchSource
 from bulkload.sources.synthetic import SyntheticSpec, schema_of, synthetic_batches
@@ -218,7 +218,11 @@ class Sweep:
             rows=None,
             batches=None,
         )
-        raw = await self._open(pool_size(plan.concurrency))
+        try:
+            raw = await self._open(pool_size(plan.concurrency))
+        except Exception as exc:  # the sweep meets it again, and reports it with its outputs
+            await self.backend.close()  # a preset's set-up may fail after the client opened
+            return Probe(plan.label, 0.0, 0.0, None, 0.0, error=one_line(exc))
         try:
             pool = await asyncio.to_thread(build_pool, raw, self.backend)
             writer = BatchWriter(self.backend, self.options, RunStats())
@@ -272,8 +276,6 @@ class Sweep:
         planned: list[float] = list(self.spec.rates or self.spec.levels or ())
         self.progress.total = len(planned) * len(self.spec.batch_sizes)
         for level in planned:
-            if self.before_level is not None:
-                await self.before_level()
             await self._level(pool, level, batch_size)
             if not await self._keep_going():
                 return False
@@ -314,6 +316,10 @@ class Sweep:
         if self.spec.reset:
             assert isinstance(self.backend, Resettable)
             await self.backend.reset()
+        # after the reset: with --processes every process has emptied the table (and
+        # ended its last level's writes) before any starts this level
+        if self.before_level is not None:
+            await self.before_level()
         plan = self.spec.plan(level, batch_size)
         writer = BatchWriter(self.backend, self.options, RunStats())
         writer.throttle_for(batch_size)
@@ -384,7 +390,7 @@ class Sweep:
             self.result.warnings.append(
                 f"{where}: bulkload's event loop was busy {level.cpu_loop:.0%} of the time: "
                 "the figures may measure bulkload, not the target"
-                + (" (--processes auto, or P, splits the sweep among processes)" if split else "")
+                + (" (--processes P splits the sweep among P processes)" if split else "")
             )
 
     # ------------------------------------------------------------------ analysis

@@ -18,7 +18,7 @@ import pytest
 
 from bulkload.bench import auto_processes
 from bulkload.bench.auto_processes import Decision, Probe, ThreadClock, decide, decided
-from bulkload.config import BenchConfig, build_bench_config
+from bulkload.config import BenchConfig, build_bench_config, build_import_config
 from tests.servers.fixtures import IngestServer
 
 pytestmark = [pytest.mark.xdist_group("bench-timing"), pytest.mark.timeout(180)]
@@ -52,6 +52,21 @@ def test_auto_is_parsed_and_stays_one_process_until_decided(monkeypatch):
     assert build_bench_config({"synthetic": "rows=10", "to": HTTP, "processes": "AUTO"})
     two = config(processes=2)
     assert not two.sweep.processes_auto and two.sweep.processes == 2
+
+
+def test_auto_is_benchs_default_and_import_splits_only_when_asked():
+    default = build_bench_config({"synthetic": "rows=10", "to": HTTP, "sweep": "8"})
+    assert default.sweep.processes_auto and not default.sweep.processes_asked
+    asked = build_bench_config({"synthetic": "rows=10", "to": HTTP, "processes": "auto"})
+    assert asked.sweep.processes_auto and asked.sweep.processes_asked
+    assert build_import_config({"paths": ["a.csv"], "to": HTTP}).processes == 1
+
+
+def test_without_a_command_line_to_start_children_it_stays_one_process():
+    """bench run as a library call (no argv): nothing to start children with."""
+    decision = auto_processes.choose(config(), argv=())
+    assert (decision.processes, decision.probe) == (1, None)
+    assert decision.reason == "no command line to start worker processes with"
 
 
 def test_a_saturated_loop_against_a_network_target_takes_every_core():
@@ -116,6 +131,8 @@ def test_targets_in_this_process_are_never_split_nor_probed(to: str, scheme: str
         ({"sweep": "1,64"}, "the smallest level is 1: nothing to split"),
         ({"synthetic": "rows=1"}, "--synthetic has 1 rows: nothing to split"),
         ({"if_exists": "fail"}, "--if-exists fail: the probe would create the table"),
+        ({"if_exists": "replace"}, "--if-exists replace: each process would drop"),
+        ({"threshold": ["p99<10ms"], "abort_on_fail": True}, "--abort-on-fail stops at"),
     ],
 )
 def test_what_cannot_be_split_is_one_process_without_a_probe(options, reason):
@@ -222,6 +239,70 @@ def test_a_probe_that_keeps_up_runs_one_process(
     assert document["processes_decision"]["probe"]["seconds"] > 0
 
 
+def test_by_default_the_probe_decides_and_says_so_against_a_network_target(
+    run_cli, ingest: IngestServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(auto_processes, "SATURATED", 0.0)  # surely split, as in a real case
+    monkeypatch.setattr(auto_processes, "available_cores", lambda: 2)
+    result = run_cli(
+        "bench", *RUN, "--to", f"{ingest.url}/ingest", "--sweep", "4", "--batches", "10",
+        "--json", "run.json", "--progress", "off",
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    assert "bulkload: --processes auto: 2 processes: one event loop is the limit" in result.stderr
+    document = json.loads((tmp_path / "run.json").read_text())
+    assert document["processes_decision"]["probe"]["writes_per_s"] > 0
+    assert document["processes"]["count"] == 2
+
+
+def test_a_target_the_probe_cannot_reach_is_reported_by_the_sweep_with_its_outputs(
+    run_cli, tmp_path: Path
+):
+    """The probe's failure to open is no decision: one process, whose sweep meets the
+    same error and ends as a failed sweep does (summary, JSON, exit 5)."""
+    result = run_cli(
+        "bench", *RUN, "--to", "http://127.0.0.1:1/ingest", "--sweep", "2,4",
+        "--json", "run.json", "--progress", "off",
+    )  # fmt: skip
+    assert result.code == 5, result.stderr
+    assert "--processes auto: 1 process: the probe at c=4 batch 20 failed (" in result.stderr
+    assert "cannot connect to 127.0.0.1:1" in result.stderr
+    assert "Traceback" not in result.stderr
+    document = json.loads((tmp_path / "run.json").read_text())
+    assert document["outcome"] == "failed" and document["processes"] is None
+    assert "cannot connect" in document["processes_decision"]["probe"]["error"]
+
+
+def test_a_probe_that_fails_to_open_in_another_way_is_reported_by_the_sweep_too(
+    run_cli, ingest: IngestServer, tmp_path: Path
+):
+    """Not only a TargetError: here the client certificate is not a certificate (an
+    ssl.SSLError at open) — one process, whose sweep reports it with its outputs."""
+    (tmp_path / "junk.pem").write_text("not a certificate\n")
+    https = ingest.url.replace("http://", "https://")
+    result = run_cli(
+        "bench", *RUN, "--to", f"{https}/ingest", "--sweep", "2,4", "--client-cert",
+        "junk.pem", "--json", "run.json", "--progress", "off",
+    )  # fmt: skip
+    assert "--processes auto: 1 process: the probe at c=4 batch 20 failed (" in result.stderr
+    assert "Traceback" not in result.stderr
+    document = json.loads((tmp_path / "run.json").read_text())
+    assert document["outcome"] == "failed" and document["processes"] is None
+    assert result.code != 0 and ingest.state()["rows"] == []
+
+
+def test_by_default_a_run_that_cannot_split_says_nothing(run_cli, tmp_path: Path):
+    result = run_cli(
+        "bench", *RUN, "--to", "sqlite:///b.db", "--sweep", "2,4", "--batches", "10",
+        "--json", "run.json", "--progress", "off",
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    assert "--processes" not in result.stderr
+    document = json.loads((tmp_path / "run.json").read_text())
+    assert document["processes"] is None
+    assert document["processes_decision"]["reason"].startswith("sqlite:// is not a network")
+
+
 def test_sqlite_is_never_probed_nor_split(run_cli, tmp_path: Path):
     result = run_cli(
         "bench", *RUN, "--to", "sqlite:///b.db", "--sweep", "2,4", "--batches", "10",
@@ -319,4 +400,4 @@ def test_the_busy_loop_warning_points_to_processes_where_they_apply(to: str, hin
     sweep._warn_about(LevelResult(concurrency=64, batch_size=10, cpu_loop=0.95))
     (warning,) = sweep.result.warnings
     assert "event loop was busy 95% of the time" in warning
-    assert ("--processes auto, or P, splits the sweep among processes" in warning) is hint
+    assert ("--processes P splits the sweep among P processes" in warning) is hint

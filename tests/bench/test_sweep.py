@@ -167,6 +167,30 @@ def test_reset_empties_the_table_between_levels(tmp_path: Path):
     assert not any("growing table" in w for w in result.warnings)
 
 
+def test_reset_comes_before_the_barrier_of_split_processes(tmp_path: Path):
+    """With --processes each process waits at a barrier before a level: its reset must
+    come before it, or one process empties the table while another already writes."""
+    backend = create_backend(TargetOptions(url=f"sqlite:///{tmp_path / 'b.db'}"))
+    result = SweepResult(model="closed", target="sqlite", table="t")
+    events: list[str] = []
+    emptying = backend.reset  # type: ignore[attr-defined]
+
+    async def reset() -> None:
+        await emptying()
+        events.append("reset")
+
+    async def barrier() -> None:
+        events.append("barrier")
+
+    backend.reset = reset  # type: ignore[attr-defined]
+    spec = quick(levels=(1, 2), batch_sizes=(500,), reset=True)
+    run = Sweep(backend, DATA, spec, EngineOptions(), table="t", result=result)
+    run.before_level = barrier
+    event_loop.run(run.run())
+    assert [level.concurrency for level in result.levels] == [1, 2]
+    assert events == ["reset", "barrier", "reset", "barrier"]
+
+
 def test_postgresql_holds_exactly_the_rows_the_result_says_were_written(pg):
     dsn, schema, sql = pg
     result = sweep(dsn, quick(levels=(1, 4), batch_sizes=(500,)), schema_name=schema)
