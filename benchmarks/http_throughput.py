@@ -11,17 +11,19 @@ root), then measures, for 1-row batches (~200-byte bodies) and 64 KB NDJSON batc
                            httptools), each write through the engine's BatchWriter
                            (throttle, breaker, timeout, retry and latency accounting)
                            with pre-encoded payloads, N writes in flight; also on the
-                           plain asyncio loop, as the CLI runs today;
+                           plain asyncio loop;
 * bulkload curl          - the same through the libcurl multi handle (--http-client curl);
 * bulkload httpx         - the same through httpx, for comparison;
 * bulkload bench CLI     - ``bulkload bench --to http://127.0.0.1:PORT/ --sweep N
-                           --batch-size 1`` on synthetic rows, end to end (for 64 KB:
-                           as many rows as make a 64 KB body, one process),
-                           on uvloop (the CLI's default) and on the plain asyncio loop
-                           (``BULKLOAD_EVENT_LOOP=asyncio``); also with ``--processes P``
-                           (N in flight shared by P processes, their levels started
-                           together and merged), and ``--processes auto`` (the probe's
-                           decision printed).
+                           --batch-size 1`` on synthetic rows, end to end, as a user
+                           runs it: ``--processes`` left to its default, auto (a probe
+                           decides whether one event loop is the limit; its decision
+                           printed); then with ``--processes 1`` (one event loop; also
+                           through curl, and on the plain asyncio loop with
+                           ``BULKLOAD_EVENT_LOOP=asyncio``) and ``--processes P`` (N in
+                           flight shared by P processes, their levels started together
+                           and merged). For 64 KB: as many rows as make a 64 KB body,
+                           the default and ``--processes 1``.
 
 It prints requests/s and MB/s of each and the ratios to wrk (of requests/s for 1-row
 batches, of MB/s for 64 KB ones). Goals: >= 0.5x wrk's
@@ -179,14 +181,14 @@ def bench_cli_rate(
     seconds: float,
     in_flight: int,
     where: Path,
-    processes: int | str = 1,
+    processes: int | None = None,
     loop: str = "auto",
     batch_size: int = 1,
 ) -> tuple[float, int]:
     """Requests/s and bytes per request of ``bulkload bench`` itself (synthetic batches of
-    ``batch_size`` rows), as a user runs it (with ``processes`` > 1 or ``auto``:
-    ``--processes``, the merged level's rate; ``loop``: the ``BULKLOAD_EVENT_LOOP`` it runs
-    with)."""
+    ``batch_size`` rows), as a user runs it: ``processes`` None leaves ``--processes`` to
+    its default (auto: a probe decides), else gives it (the merged level's rate); ``loop``:
+    the ``BULKLOAD_EVENT_LOOP`` it runs with."""
     summary = where / "bench.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("BULKLOAD_")}
     subprocess.run(
@@ -195,7 +197,7 @@ def bench_cli_rate(
             *("--synthetic", SYNTHETIC, "--batch-size", str(batch_size)),
             *("--sweep", str(in_flight), "--duration", f"{seconds:g}s", "--warmup", "1s"),
             *("--http-client", client, "--json", str(summary), "-q"),
-            *(("--processes", str(processes)) if processes != 1 else ()),
+            *(("--processes", str(processes)) if processes is not None else ()),
         ],
         check=True,
         capture_output=True,
@@ -205,11 +207,13 @@ def bench_cli_rate(
     )
     document = json.loads(summary.read_text())
     level = document["levels"][0]
-    if document.get("processes_decision"):  # --processes auto: what it chose, and why
-        print(f"  (--processes auto: {document['processes_decision']['reason']})")
+    decision = document.get("processes_decision")
+    if decision and decision.get("probe"):  # --processes auto: what it chose, and why
+        print(f"  (--processes auto: {decision['reason']})")
     if document.get("processes"):  # how well the processes' windows overlapped
         overlap = document["processes"]["window_overlap"][0]
-        print(f"  (--processes {processes}: the windows overlapped {overlap:.1%})")
+        count = document["processes"]["count"]
+        print(f"  ({count} processes: the windows overlapped {overlap:.1%})")
     return float(level["batches"] / level["elapsed_s"]), cli_body_size(url, batch_size)
 
 
@@ -260,24 +264,28 @@ def main() -> None:
                     bulkload_rate(url, "h1", batch, args.seconds, args.in_flight)
                 )
                 if size == 1:  # the CLI, end to end (synthetic rows, its own encoding)
+                    # as a user runs it: --processes left to its default, auto
+                    results["bench CLI (default: --processes auto)"] = bench_cli_rate(
+                        url, "h1", args.seconds, args.in_flight, where
+                    )
                     for client in ("h1", "curl"):
-                        results[f"bench CLI, {client}"] = bench_cli_rate(
-                            url, client, args.seconds, args.in_flight, where
+                        results[f"bench CLI, {client}, --processes 1"] = bench_cli_rate(
+                            url, client, args.seconds, args.in_flight, where, processes=1
                         )
-                    results["bench CLI, h1, asyncio loop"] = bench_cli_rate(
-                        url, "h1", args.seconds, args.in_flight, where, loop="asyncio"
+                    results["bench CLI, h1, --processes 1, asyncio loop"] = bench_cli_rate(
+                        url, "h1", args.seconds, args.in_flight, where, 1, loop="asyncio"
                     )
                     if args.processes > 1:
                         results[f"bench CLI, h1, --processes {args.processes}"] = bench_cli_rate(
                             url, "h1", args.seconds, args.in_flight, where, args.processes
                         )
-                    results["bench CLI, h1, --processes auto"] = bench_cli_rate(
-                        url, "h1", args.seconds, args.in_flight, where, processes="auto"
-                    )
                 else:  # as many of the CLI's synthetic rows as make the same body size
                     rows = rows_for_body(url, results["h1"][1])
-                    results["bench CLI, h1"] = bench_cli_rate(
+                    results["bench CLI (default: --processes auto)"] = bench_cli_rate(
                         url, "h1", args.seconds, args.in_flight, where, batch_size=rows
+                    )
+                    results["bench CLI, h1, --processes 1"] = bench_cli_rate(
+                        url, "h1", args.seconds, args.in_flight, where, 1, batch_size=rows
                     )
                 body_size = results["h1"][1]
                 wrk_bytes_s = max(wrk_rates) * body_size
@@ -285,14 +293,14 @@ def main() -> None:
                 wrk_rate = max(wrk_rates)
                 print(f"\n{label} ({body_size:,} bytes per request)")
                 print(
-                    f"  {'wrk -t1 (best of 2)':<40}{wrk_rate:>12,.0f} req/s "
+                    f"  {'wrk -t1 (best of 2)':<52}{wrk_rate:>12,.0f} req/s "
                     f"{_mb(wrk_rate, body_size)}"
                 )
                 for client, (rate, size_sent) in results.items():
                     # 1-row batches: requests/s against wrk's; 64 KB: MB/s against wrk's
                     ratio = rate / wrk_rate if size == 1 else rate * size_sent / wrk_bytes_s
                     print(
-                        f"  {'bulkload ' + client:<40}{rate:>12,.0f} req/s "
+                        f"  {'bulkload ' + client:<52}{rate:>12,.0f} req/s "
                         f"{_mb(rate, size_sent)}  {ratio:.2f}x wrk"
                     )
         finally:
@@ -305,4 +313,4 @@ def _mb(rate: float, size: int) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -50,7 +50,9 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--concurrency", type=int, default=4, help="for the head-to-head run")
-    parser.add_argument("--sweep-repeat", type=int, default=3, help="rounds of the stream sweep")
+    parser.add_argument(
+        "--sweep-repeat", type=int, default=3, help="rounds of the stream sweep (0: none)"
+    )
     args = parser.parse_args()
     if shutil.which("psql") is None:
         print("psql not found (apt-get install postgresql-client)", file=sys.stderr)
@@ -89,8 +91,9 @@ def main() -> int:
     label = f"bulkload import (c={args.concurrency})"
     print(f"{label} : {spread(b)}  {args.rows / median(b):12,.0f} rows/s")
     print(ratio_line("bulkload/psql", ratios(b, p), 0.9))
-    print("\nbulkload by COPY streams (--concurrency), alternated:")
-    levels = (1, 2, 4, 8)
+    levels = (1, 2, 4, 8) if args.sweep_repeat > 0 else ()  # 0: no stream sweep
+    if levels:
+        print("\nbulkload by COPY streams (--concurrency), alternated:")
     sweep = alternate(
         {str(c): functools.partial(bulkload, c) for c in levels},
         args.sweep_repeat,
