@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +27,14 @@ from bulkload.bench.gates import EXIT_GATE_FAILED, GateResult, failed, judge, ju
 from bulkload.bench.process_link import ParentLink
 from bulkload.bench.result import SweepResult, machine_facts
 from bulkload.bench.shard import Shard, key_range, shard_config
-from bulkload.bench.sweep import BenchData, FileData, Sweep, SweepSpec, SyntheticData
+from bulkload.bench.sweep import (
+    BenchData,
+    FileData,
+    LevelBarrier,
+    Sweep,
+    SweepSpec,
+    SyntheticData,
+)
 from bulkload.cli_report import read_result
 from bulkload.config import BenchConfig, GateOptions
 from bulkload.engine.runner import RunControl
@@ -67,7 +74,8 @@ def run_bench(config: BenchConfig, *, argv: Sequence[str] = ()) -> int:
         from bulkload.bench.processes import run_processes
 
         return run_processes(config, argv=argv, decision=decision)
-    link = ParentLink.from_environment()  # set when this run is a child of --processes
+    # set when this run is a child of --processes (which gives each its --shard i/P)
+    link = ParentLink.from_environment(shard_index=(config.sweep.shard or (1, 1))[0])
     if link is not None:
         config = link.child_config(config)
     run = config
@@ -90,17 +98,13 @@ def run_bench(config: BenchConfig, *, argv: Sequence[str] = ()) -> int:
                 control.request_stop()
                 err.print(f"bulkload: stopping: gate failed: {stopped_by_gate[0]}")
 
-    async def wait_for_start() -> None:
-        assert link is not None
-        await link.wait_for_start(control)
-
     sweep = prepare_shard(
         config,
         run.sweep.shard,
         argv=argv,
         control=control,
         on_level=on_level,
-        before_level=wait_for_start if link is not None else None,
+        barrier=link,
     )
     result = sweep.result
     if decision is not None:
@@ -200,7 +204,7 @@ def prepare_shard(
     argv: Sequence[str] = (),
     control: RunControl | None = None,
     on_level: Callable[[LevelResult], None] | None = None,
-    before_level: Callable[[], Awaitable[None]] | None = None,
+    barrier: LevelBarrier | None = None,
 ) -> Sweep:
     """The sweep ``config`` describes, or its ``shard`` (i, N), ready to run; its
     ``result`` fills in as it runs."""
@@ -229,7 +233,7 @@ def prepare_shard(
         control=control,
         result=result,
         on_level=on_level,
-        before_level=before_level,
+        barrier=barrier,
     )
 
 

@@ -5,6 +5,10 @@ the parent answers once every child still running is ready, so the children's le
 start together and their measured windows overlap. End of file on the ``go`` pipe (the
 parent is stopping, or gone) asks the child to stop: it runs no further level.
 
+Under ``--reset`` a child first says ``done`` (its last level's writes have ended) and
+waits for ``go`` too: only once every child is done does the first one empty the table,
+so no process empties it under another still writing its level.
+
 The child finds its two file descriptors in ``BULKLOAD_PROCESS_LINK`` (``ready,go``).
 """
 
@@ -17,26 +21,28 @@ from dataclasses import replace
 from typing import Any
 
 from bulkload.config import BenchConfig, GateOptions
-from bulkload.engine.runner import RunControl
 from bulkload.errors import UsageError
 
 LINK_ENV = "BULKLOAD_PROCESS_LINK"
-READY = b"ready\n"
+READY = b"ready\n"  # this child is ready to start the next level
+DONE = b"done\n"  # this child's writes of its last level have ended (a --reset may come)
 GO = b"go\n"
 
 
 class ParentLink:
     """A child's end of the link."""
 
-    def __init__(self, ready_fd: int, go_fd: int):
+    def __init__(self, ready_fd: int, go_fd: int, *, resets: bool = True):
+        self.resets = resets  # this child empties the table for --reset (the first one)
         self._ready_fd = ready_fd
         self._go_fd = go_fd
         self._go: asyncio.StreamReader | None = None
         self._transport: asyncio.ReadTransport | None = None
 
     @classmethod
-    def from_environment(cls) -> ParentLink | None:
-        """The link this process was started with, if it is a child of --processes."""
+    def from_environment(cls, shard_index: int = 1) -> ParentLink | None:
+        """The link this process was started with, if it is a child of --processes
+        (``shard_index``: which of them, from 1; the first one empties the table)."""
         value = os.environ.pop(LINK_ENV, None)
         if not value:
             return None
@@ -46,7 +52,7 @@ class ParentLink:
             raise UsageError(
                 f"{LINK_ENV} must be two file descriptors 'ready,go', not {value!r}"
             ) from None
-        return cls(ready_fd, go_fd)
+        return cls(ready_fd, go_fd, resets=shard_index == 1)
 
     @staticmethod
     def child_config(config: BenchConfig) -> BenchConfig:
@@ -55,15 +61,22 @@ class ParentLink:
         --abort-on-fail would, judges the wrong figures)."""
         return replace(config, report=replace(config.report, html_path=None), gates=GateOptions())
 
-    async def wait_for_start(self, control: RunControl) -> None:
-        """Say ready; return when the parent says go, or stop (end of file, no parent)."""
+    async def wait_for_start(self) -> bool:
+        """Say ready; True when the parent says go, False for stop (end of file, no
+        parent)."""
+        return await self._barrier(READY)
+
+    async def wait_for_writes_done(self) -> bool:
+        """Say done; True once every child's writes have ended, False for stop."""
+        return await self._barrier(DONE)
+
+    async def _barrier(self, message: bytes) -> bool:
         try:
-            os.write(self._ready_fd, READY)
+            os.write(self._ready_fd, message)
             answer = await (await self._reader()).readline()
         except OSError:  # the parent is gone
             answer = b""
-        if answer != GO:
-            control.request_stop()
+        return answer == GO
 
     async def _reader(self) -> asyncio.StreamReader:
         if self._go is None:
@@ -103,9 +116,10 @@ class ChildLink:
         )
         return cls(reader, transport, go_fd)
 
-    async def ready(self) -> bool:
-        """True when the child is ready for its next level; False once it has ended."""
-        return await self._ready.readline() == READY
+    async def next_message(self) -> bytes | None:
+        """READY or DONE, as the child reached a barrier; None once it has ended."""
+        line = await self._ready.readline()
+        return line if line in (READY, DONE) else None
 
     def go(self) -> None:
         if self._go_fd is None:

@@ -4,7 +4,8 @@ For when one event loop is the bottleneck. The command starts P children of itse
 (``python -m bulkload bench <the same options> --shard i/P --json <temp> --quiet``); the
 parent keeps the terminal. Before each level every child waits at a barrier (see
 :mod:`bulkload.bench.process_link`), so the levels start together and their windows
-overlap; the overlap is measured and saved. The results are merged with
+overlap; the overlap is measured and saved. Under ``--reset`` a first barrier lets one
+child empty the table only once every child's writes have ended. The results are merged with
 :func:`merge_results` (throughput over the union of the windows), then shown, saved and
 judged exactly as a single run's.
 
@@ -32,7 +33,7 @@ from rich.console import Console
 from bulkload import event_loop
 from bulkload.bench.auto_processes import Decision
 from bulkload.bench.merge import merge_results
-from bulkload.bench.process_link import ChildLink, child_environment
+from bulkload.bench.process_link import READY, ChildLink, child_environment
 from bulkload.bench.result import SweepResult
 from bulkload.config import BenchConfig
 from bulkload.errors import BulkloadError, UsageError, last_error_line
@@ -173,24 +174,27 @@ class ProcessRunner:
         return Child(index, self.count, process, link, json_path, stderr_path)
 
     async def _levels(self) -> None:
-        """The barrier: each level starts when every child still running is ready; a
-        child that ended early (failed, or stopped) stops the others after their level."""
+        """The barriers: each level (and each --reset) goes ahead when every child still
+        running has reached it; a child that ended early (failed, or stopped) stops the
+        others after their level."""
         running = list(self.children)
         level = 0
         while running:
-            ready = await asyncio.gather(*(child.link.ready() for child in running))
-            ended_early = len(running) - sum(ready) if any(ready) else 0
-            running = [child for child, is_ready in zip(running, ready, strict=True) if is_ready]
+            said = await asyncio.gather(*(child.link.next_message() for child in running))
+            reached = [message is not None for message in said]
+            ended_early = len(running) - sum(reached) if any(reached) else 0
+            running = [child for child, is_in in zip(running, reached, strict=True) if is_in]
             self.halted = self.halted or bool(ended_early)
             if self.stopping or self.halted:
                 for child in running:
                     child.link.stop()
                 continue
-            level += 1
             for child in running:
                 child.link.go()
-            if self.on_level_start is not None and running:
-                self.on_level_start(level, len(running))
+            if READY in said:  # DONE: the children's writes ended; no level starts yet
+                level += 1
+                if self.on_level_start is not None and running:
+                    self.on_level_start(level, len(running))
 
     async def _shutdown(self) -> None:
         running = [child for child in self.children if child.process.returncode is None]

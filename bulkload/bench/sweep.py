@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import pyarrow as pa
 
@@ -137,6 +137,18 @@ class SweepProgress:
     status: str = "preparing"
 
 
+class LevelBarrier(Protocol):
+    """How the processes of a split sweep keep in step (``bench --processes``; see
+    :mod:`bulkload.bench.process_link`). Each wait is False when the run must stop."""
+
+    #: this process is the one that empties the table for --reset
+    resets: bool
+
+    async def wait_for_writes_done(self) -> bool: ...
+
+    async def wait_for_start(self) -> bool: ...
+
+
 class Sweep:
     def __init__(
         self,
@@ -150,7 +162,7 @@ class Sweep:
         control: RunControl | None = None,
         result: SweepResult,
         on_level: Callable[[LevelResult], None] | None = None,
-        before_level: Callable[[], Awaitable[None]] | None = None,
+        barrier: LevelBarrier | None = None,
     ):
         if spec.reset and not isinstance(backend, Resettable):
             raise UsageError(f"--reset: {backend.describe()} cannot empty its table")
@@ -163,8 +175,8 @@ class Sweep:
         self.control = control or RunControl()
         self.result = result
         self.on_level = on_level  # told of each level kept, as it ends (--abort-on-fail)
-        # awaited before each fixed level: --processes starts the children's levels together
-        self.before_level = before_level
+        # --processes: the children's levels start together, their resets come between
+        self.barrier = barrier
         self.progress = SweepProgress()
         self._ceilings: dict[int, float] = {}
 
@@ -281,6 +293,19 @@ class Sweep:
                 return False
         return True
 
+    async def _reset(self) -> None:
+        """--reset: empty the table before a level. Split among processes, once every
+        process has ended its last level's writes, and by one of them."""
+        assert isinstance(self.backend, Resettable)
+        barrier = self.barrier
+        if barrier is not None:
+            if not await barrier.wait_for_writes_done():
+                self.control.request_stop()
+                return
+            if not barrier.resets:
+                return
+        await self.backend.reset()
+
     async def _keep_going(self) -> bool:
         return not self.control.stop_requested and self.result.outcome == "completed"
 
@@ -314,12 +339,12 @@ class Sweep:
 
     async def _level(self, pool: BatchPool, level: float, batch_size: int) -> LevelResult:
         if self.spec.reset:
-            assert isinstance(self.backend, Resettable)
-            await self.backend.reset()
-        # after the reset: with --processes every process has emptied the table (and
-        # ended its last level's writes) before any starts this level
-        if self.before_level is not None:
-            await self.before_level()
+            await self._reset()
+        # after the reset: with --processes the table is empty before any starts this level
+        barrier = self.barrier
+        stopped = self.control.stop_requested
+        if barrier is not None and not stopped and not await barrier.wait_for_start():
+            self.control.request_stop()
         plan = self.spec.plan(level, batch_size)
         writer = BatchWriter(self.backend, self.options, RunStats())
         writer.throttle_for(batch_size)

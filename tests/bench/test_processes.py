@@ -201,6 +201,35 @@ def test_each_level_starts_together_even_when_the_shares_end_apart(run_cli, tmp_
     assert document["processes"]["window_overlap"][1] > 0.6
 
 
+def test_reset_empties_the_table_once_every_process_has_ended_its_writes(pg, run_cli):
+    """--reset split among processes: one TRUNCATE per level, after every process's
+    writes of the level before (not one per process, under a share still writing)."""
+    dsn, schema, sql = pg
+    target = ("--to", dsn, "--schema-name", schema, "--table", "t", "--progress", "off")
+    made = run_cli("bench", *QUICK, *target, "--sweep", "1", "--batches", "1")
+    assert made.code == 0, made.stderr
+    # each write takes 0.1 s; the log keeps the order of the writes and the TRUNCATEs
+    sql(f'CREATE TABLE "{schema}".log (n serial, what text)')
+    sql(
+        f'CREATE FUNCTION "{schema}".note() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN '
+        "IF TG_OP = 'INSERT' THEN PERFORM pg_sleep(0.1); END IF; "
+        f'INSERT INTO "{schema}".log (what) VALUES (TG_OP); RETURN NULL; END $$'
+    )
+    sql(
+        f'CREATE TRIGGER note AFTER INSERT OR TRUNCATE ON "{schema}".t '
+        f'FOR EACH STATEMENT EXECUTE FUNCTION "{schema}".note()'
+    )
+    # c=3 is shares of 2 and 1 in flight: one process ends its 15 writes ~0.7 s early
+    result = run_cli(
+        "bench", *QUICK, *target, "--sweep", "3,4", "--batches", "30", "--reset",
+        "--processes", "2",
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    log = [row[0] for row in sql(f'SELECT what FROM "{schema}".log ORDER BY n')]
+    assert log == ["TRUNCATE", *["INSERT"] * 30, "TRUNCATE", *["INSERT"] * 30], log
+    assert sql(f'SELECT count(*) FROM "{schema}".t')[0][0] == 30 * 100
+
+
 def test_an_unreachable_target_is_one_line_per_process_and_exit_5(run_cli, tmp_path: Path):
     result = run_cli(
         "bench", *QUICK, "--to", "postgresql://postgres@127.0.0.1:1/test", "--sweep", "2",

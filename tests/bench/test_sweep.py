@@ -167,9 +167,26 @@ def test_reset_empties_the_table_between_levels(tmp_path: Path):
     assert not any("growing table" in w for w in result.warnings)
 
 
-def test_reset_comes_before_the_barrier_of_split_processes(tmp_path: Path):
-    """With --processes each process waits at a barrier before a level: its reset must
-    come before it, or one process empties the table while another already writes."""
+class Barrier:
+    """A process's barriers of a split sweep (--processes), noted in ``events``."""
+
+    def __init__(self, events: list[str], *, resets: bool):
+        self.events = events
+        self.resets = resets
+
+    async def wait_for_writes_done(self) -> bool:
+        self.events.append("writes done")
+        return True
+
+    async def wait_for_start(self) -> bool:
+        self.events.append("start")
+        return True
+
+
+@pytest.mark.parametrize("resets", [True, False])
+def test_a_split_reset_waits_for_every_writer_and_is_done_by_one_process(tmp_path, resets):
+    """With --processes the table is emptied once every process has ended its writes
+    (its first barrier), by one process only, before the level starts together."""
     backend = create_backend(TargetOptions(url=f"sqlite:///{tmp_path / 'b.db'}"))
     result = SweepResult(model="closed", target="sqlite", table="t")
     events: list[str] = []
@@ -179,16 +196,35 @@ def test_reset_comes_before_the_barrier_of_split_processes(tmp_path: Path):
         await emptying()
         events.append("reset")
 
-    async def barrier() -> None:
-        events.append("barrier")
-
     backend.reset = reset  # type: ignore[attr-defined]
     spec = quick(levels=(1, 2), batch_sizes=(500,), reset=True)
-    run = Sweep(backend, DATA, spec, EngineOptions(), table="t", result=result)
-    run.before_level = barrier
-    event_loop.run(run.run())
+    barrier = Barrier(events, resets=resets)
+    event_loop.run(
+        Sweep(backend, DATA, spec, EngineOptions(), table="t", result=result, barrier=barrier).run()
+    )
     assert [level.concurrency for level in result.levels] == [1, 2]
-    assert events == ["reset", "barrier", "reset", "barrier"]
+    level = ["writes done", "reset", "start"] if resets else ["writes done", "start"]
+    assert events == level * 2
+
+
+def test_a_stop_at_the_reset_barrier_runs_no_level(tmp_path):
+    backend = create_backend(TargetOptions(url=f"sqlite:///{tmp_path / 'b.db'}"))
+    result = SweepResult(model="closed", target="sqlite", table="t")
+
+    class Stopping(Barrier):
+        async def wait_for_writes_done(self) -> bool:
+            await super().wait_for_writes_done()
+            return False
+
+    events: list[str] = []
+    spec = quick(levels=(1, 2), batch_sizes=(500,), reset=True)
+    run = Sweep(
+        backend, DATA, spec, EngineOptions(), table="t", result=result,
+        barrier=Stopping(events, resets=True),
+    )  # fmt: skip
+    event_loop.run(run.run())
+    assert result.levels == [] and result.outcome == "interrupted"
+    assert events == ["writes done"]
 
 
 def test_postgresql_holds_exactly_the_rows_the_result_says_were_written(pg):
