@@ -261,7 +261,7 @@ def _run_import(settings: ImportConfig) -> int:
             message = redact_text(_error_message(error), url_secrets(settings.target.url))
             with contextlib.suppress(BulkloadError):  # the error that ended the run comes first
                 _finish(stats, json_path, out, error=message)
-            if isinstance(error, BulkloadError) and stats.rows_loaded:
+            if isinstance(error, BulkloadError) and (stats.rows_loaded or stats.rows_in_doubt):
                 raise type(error)(f"{error}{_loaded_before(stats, settings)}") from None
             raise
         _finish(stats, json_path, out)
@@ -271,9 +271,14 @@ def _run_import(settings: ImportConfig) -> int:
 
 
 def _loaded_before(stats: RunStats, settings: ImportConfig) -> str:
-    """What a failed run had already loaded (and, with a checkpoint, how to go on)."""
+    """What a failed run had already loaded, what may be in the target with no answer
+    to say so, and, with a checkpoint, how to go on."""
+    from bulkload.report.summary import in_doubt_text
+
     rows = stats.rows_loaded
     loaded = f"{rows:,} {'row was' if rows == 1 else 'rows were'} loaded before this error"
+    if stats.rows_in_doubt:
+        loaded += f"; {in_doubt_text(stats.rows_in_doubt)}"
     if settings.engine.checkpoint:
         return f" ({loaded}; run the same command with --resume to load the rest)"
     return f" ({loaded})"

@@ -59,6 +59,11 @@ class Backend(Protocol):
     #: value itself (a bad one fails the write, and bisection isolates its row), so the
     #: client skips its own conversion. Parquet columns always arrive typed.
     accepts_text: bool
+    #: False when a write cut with no answer (a reset after sending, a timeout, the run
+    #: stopping) may still have been applied, as over HTTP: its rows are then counted as
+    #: in doubt. True where such a write is rolled back (a SQL transaction). A backend
+    #: that does not say is taken as atomic.
+    atomic_writes: bool
 
     async def open(self, table: TableSpec) -> None:
         """Connect and prepare the table. Raise TargetError/TargetUnreachable on failure."""
@@ -72,7 +77,8 @@ class Backend(Protocol):
         """
 
     async def write(self, payload: Any, key: BatchKey | None = None) -> None:
-        """Write one encoded batch atomically: all of its rows, or none.
+        """Write one encoded batch atomically: all of its rows, or none (where
+        ``atomic_writes`` is False, a write that failed with no answer is the exception).
 
         With a ``key`` (checkpointing is on), a backend that records checkpoints in the
         target writes the key in the same transaction, and skips a batch whose key is
@@ -128,6 +134,14 @@ async def finish_despite_cancel(work: asyncio.Future[T]) -> T:
     if work.cancelled() or work.exception() is not None:  # retrieved: no stray warning
         raise asyncio.CancelledError
     raise CancelledAfterCommit
+
+
+def may_have_been_applied(error: BaseException) -> bool:
+    """A failed write that got no answer after it may have reached the target: a
+    timeout, a cancellation, or an error its backend marks so (``may_have_applied``)."""
+    if isinstance(error, TimeoutError | asyncio.CancelledError):
+        return True
+    return bool(getattr(error, "may_have_applied", False))
 
 
 @runtime_checkable

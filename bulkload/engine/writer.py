@@ -15,7 +15,13 @@ from typing import Any, Protocol, cast, runtime_checkable
 
 import pyarrow as pa
 
-from bulkload.backends.base import Backend, BatchKey, CancelledAfterCommit, ErrorKind
+from bulkload.backends.base import (
+    Backend,
+    BatchKey,
+    CancelledAfterCommit,
+    ErrorKind,
+    may_have_been_applied,
+)
 from bulkload.config import EngineOptions
 from bulkload.engine.breaker import BreakerState, CircuitBreaker
 from bulkload.engine.checkpoint import CheckpointFile
@@ -87,6 +93,8 @@ class BatchWriter:
         self._sleep = sleep
         self._rng = random.Random(seed)
         self._abandoning = False
+        # a backend that does not say is taken as atomic (a SQL transaction per write)
+        self._atomic_writes = getattr(backend, "atomic_writes", True)
         self.throttle = self.throttle_for(1)
         self._deadlines = Deadlines(options.timeout, clock) if options.timeout else None
         self.breaker = CircuitBreaker(
@@ -242,72 +250,84 @@ class BatchWriter:
         stats = stats if stats is not None else self.stats
         failures = attempts if attempts is not None else lambda: stats
         attempt = 0
-        while True:
-            if self.throttle.active:
-                admitted = await self.throttle.admit(data.num_rows, data.nbytes)
-                due = admitted if due is None else due
-            if on_start is not None:  # the first attempt's start
-                let_go = self._clock()
-                on_start(let_go)
-                on_start = None
-                due = let_go if due is None else max(due, let_go)
-            probe = False
-            if self.breaker.state is not _CLOSED:
-                probe = await self.breaker.before_write()
-                stats.breaker_state = self.breaker.state.value
-            started = self._clock()
-            deadlines = self._deadlines
-            current = deadlines.enter(task, started) if deadlines is not None else None
-            try:
+        # an attempt got no answer after it may have reached a non-atomic target: if the
+        # write then ends without success, its rows are in doubt
+        doubt = False
+        try:
+            while True:
+                if self.throttle.active:
+                    admitted = await self.throttle.admit(data.num_rows, data.nbytes)
+                    due = admitted if due is None else due
+                if on_start is not None:  # the first attempt's start
+                    let_go = self._clock()
+                    on_start(let_go)
+                    on_start = None
+                    due = let_go if due is None else max(due, let_go)
+                probe = False
+                if self.breaker.state is not _CLOSED:
+                    probe = await self.breaker.before_write()
+                    stats.breaker_state = self.breaker.state.value
+                started = self._clock()
+                deadlines = self._deadlines
+                current = deadlines.enter(task, started) if deadlines is not None else None
                 try:
-                    await self.backend.write(payload, key)
-                except CancelledAfterCommit:
-                    if not _only_our_timeout(deadlines, current):
+                    try:
+                        await self.backend.write(payload, key)
+                    except CancelledAfterCommit:
+                        if not _only_our_timeout(deadlines, current):
+                            raise
+                        # our timeout fired, but the write committed: it succeeded
+                    except asyncio.CancelledError:
+                        if _only_our_timeout(deadlines, current):
+                            raise TimeoutError from None
+                        # someone else's cancellation (Ctrl-C, the task group): goes on
+                        doubt = doubt or not self._atomic_writes  # cut mid-write
                         raise
-                    # our timeout fired, but the write committed: it succeeded
-                except asyncio.CancelledError:
-                    if _only_our_timeout(deadlines, current):
-                        raise TimeoutError from None
-                    raise  # someone else's cancellation (Ctrl-C, the task group): goes on
-                finally:
-                    if current is not None and deadlines is not None:
-                        deadlines.leave(current)
-            except BulkloadError:
-                self.breaker.record(False, probe)
-                raise
-            except Exception as exc:  # driver errors, classified by their backend
-                self._record_failure(started, exc, failures())
-                kind, cause = self._classify(exc)
-                if kind is ErrorKind.PERMANENT:
-                    self.breaker.record(True, probe)  # the target answered: it is healthy
+                    finally:
+                        if current is not None and deadlines is not None:
+                            deadlines.leave(current)
+                except BulkloadError:
+                    self.breaker.record(False, probe)
+                    raise
+                except Exception as exc:  # driver errors, classified by their backend
+                    self._record_failure(started, exc, failures())
+                    kind, cause = self._classify(exc)
+                    if kind is ErrorKind.PERMANENT:
+                        self.breaker.record(True, probe)  # the target answered: it is healthy
+                        if self.options.fail_fast:
+                            raise AbortedError(f"--fail-fast: {cause}") from exc
+                        return exc
+                    self.breaker.record(False, probe)
+                    self._note_breaker(stats)
+                    if not self._atomic_writes and may_have_been_applied(exc):
+                        doubt = True
+                    if kind is ErrorKind.FATAL:
+                        raise TargetError(f"{self.backend.describe()}: {cause}") from exc
                     if self.options.fail_fast:
                         raise AbortedError(f"--fail-fast: {cause}") from exc
-                    return exc
-                self.breaker.record(False, probe)
-                self._note_breaker(stats)
-                if kind is ErrorKind.FATAL:
-                    raise TargetError(f"{self.backend.describe()}: {cause}") from exc
-                if self.options.fail_fast:
-                    raise AbortedError(f"--fail-fast: {cause}") from exc
-                attempt += 1
-                if attempt > self.retry.retries:
-                    raise AbortedError(
-                        f"{self.backend.describe()}: gave up after {self.retry.retries} "
-                        f"retries: {cause}"
-                    ) from exc
-                if self._abandoning:
-                    raise WriteAbandoned(cause) from exc
-                failures().retried(cause)  # counted once it is going to happen
-                await self._sleep(self.retry.wait(attempt, self._rng, _retry_after(exc)))
-                if self._abandoning:
-                    raise WriteAbandoned(cause) from exc
-            else:
-                self._record_latency(started, due, stats)
-                self.breaker.record(True, probe)
-                state = self.breaker.state
-                # an Enum's .value is a descriptor call: skipped for the usual state
-                stats.breaker_state = _CLOSED_VALUE if state is _CLOSED else state.value
-                return None
+                    attempt += 1
+                    if attempt > self.retry.retries:
+                        raise AbortedError(
+                            f"{self.backend.describe()}: gave up after {self.retry.retries} "
+                            f"retries: {cause}"
+                        ) from exc
+                    if self._abandoning:
+                        raise WriteAbandoned(cause) from exc
+                    failures().retried(cause)  # counted once it is going to happen
+                    await self._sleep(self.retry.wait(attempt, self._rng, _retry_after(exc)))
+                    if self._abandoning:
+                        raise WriteAbandoned(cause) from exc
+                else:
+                    self._record_latency(started, due, stats)
+                    self.breaker.record(True, probe)
+                    state = self.breaker.state
+                    # an Enum's .value is a descriptor call: skipped for the usual state
+                    stats.breaker_state = _CLOSED_VALUE if state is _CLOSED else state.value
+                    return None
+        except BaseException:
+            if doubt:
+                stats.rows_in_doubt += data.num_rows
+            raise
 
     def _classify(self, error: Exception) -> tuple[ErrorKind, str]:
         if isinstance(error, TimeoutError):

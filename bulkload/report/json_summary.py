@@ -32,6 +32,7 @@ def summary_dict(
         "rows_loaded": stats.rows_loaded,
         "rows_rejected": stats.rows_rejected,
         "rows_unfinished": stats.rows_pending,
+        "rows_in_doubt": stats.rows_in_doubt,
         "rows_skipped": stats.rows_skipped,
         "batches": stats.batches,
         "batches_failed": stats.batches_failed,

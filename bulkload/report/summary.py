@@ -47,6 +47,8 @@ def render_summary(stats: RunStats, console: Console, *, now: float | None = Non
         f"{stats.rows_rejected:,} {check}",
         highlight=False,
     )
+    if stats.rows_in_doubt:
+        console.print(f"  {in_doubt_text(stats.rows_in_doubt)}", highlight=False)
     for cause, count in sorted(stats.retry_causes.items(), key=lambda kv: -kv[1])[:3]:
         console.print(f"  retried {count:,}x: {cause}", highlight=False, markup=False)
 
@@ -113,3 +115,12 @@ def histogram_lines(hist: LatencyHistogram) -> list[str]:
         label = f"{ms(bucket.low_ms):>9} to {ms(bucket.high_ms):<9}"
         lines.append(f"    {label} {'█' * width} {bucket.count:,}")
     return lines
+
+
+def in_doubt_text(rows: int) -> str:
+    """What rows in doubt are, in one phrase (the summary and a failed run's error)."""
+    return (
+        f"{rows:,} {'row' if rows == 1 else 'rows'} in doubt: the write got no answer after "
+        "it was sent, so the target may hold them; they are not counted as read, and a "
+        "resume sends them again"
+    )

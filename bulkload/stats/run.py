@@ -26,6 +26,7 @@ SUMMED_COUNTERS = (
     "timeouts",
     "in_flight",
     "breaker_opened",
+    "rows_in_doubt",
 )
 PER_WORKER_COUNTERS = SUMMED_COUNTERS[:5]
 _MERGED_HISTOGRAMS = ("latency", "latency_errors", "latency_from_due")
@@ -46,6 +47,10 @@ class RunStats:
     batches_failed: int = 0
     retries: int = 0
     rows_skipped: int = 0  # committed by a previous run, passed over by --resume
+    #: rows of writes given up or cut with no answer on a target whose writes are not
+    #: atomic (HTTP): not counted as read (a resume sends them again), yet the target
+    #: may hold them
+    rows_in_doubt: int = 0
     breaker_state: str = "closed"
     breaker_opened: int = 0
     #: retries by cause (the error's one-line message, shortened)

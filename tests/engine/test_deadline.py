@@ -147,3 +147,40 @@ def test_a_cancel_from_outside_in_the_same_tick_as_the_timeout_is_not_lost():
 
     assert _only_our_timeout(Expired(), Task(1))  # type: ignore[arg-type]
     assert not _only_our_timeout(Expired(), Task(2))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("atomic", [True, False])
+def test_a_write_cut_from_outside_is_in_doubt_only_on_a_non_atomic_target(atomic: bool):
+    """A cancelled write on a target without transactions (HTTP) may have been applied:
+    its rows are counted in doubt; a SQL target rolled it back."""
+    backend = _HangingBackend(hangs=1)
+    backend.atomic_writes = atomic  # type: ignore[attr-defined]
+    stats = RunStats()
+    writer = _writer(backend, stats, timeout=WAIT_S * 2)
+
+    async def main() -> Any:
+        write = asyncio.create_task(writer.write_with_retries(BATCH, BATCH, None))
+        while backend.calls == 0:
+            await asyncio.sleep(0.001)
+        write.cancel()
+        async with asyncio.timeout(WAIT_S):
+            return await asyncio.gather(write, return_exceptions=True)
+
+    (outcome,) = event_loop.run(main())
+    assert isinstance(outcome, asyncio.CancelledError)
+    assert stats.rows_in_doubt == (0 if atomic else 2)
+
+
+def test_timeouts_given_up_are_in_doubt_and_one_that_then_succeeds_is_not():
+    backend = _HangingBackend(hangs=100)
+    backend.atomic_writes = False  # type: ignore[attr-defined]
+    stats = RunStats()
+    with pytest.raises(AbortedError):
+        event_loop.run(_writer(backend, stats, retries=1).write_with_retries(BATCH, BATCH, None))
+    assert stats.rows_in_doubt == 2
+
+    backend = _HangingBackend(hangs=1)
+    backend.atomic_writes = False  # type: ignore[attr-defined]
+    stats = RunStats()
+    assert event_loop.run(_writer(backend, stats).write_with_retries(BATCH, BATCH, None)) is None
+    assert stats.rows_in_doubt == 0 and backend.rows == 2

@@ -119,7 +119,12 @@ class CurlTransport:
             # a TLS alert (certificate required/refused) can come after the handshake, as
             # a read error: retrying cannot fix a certificate
             transient = errno in _TRANSIENT and " alert " not in message
-            error = HttpTransportError(f"curl error {errno}: {message}", transient=transient)
+            error = HttpTransportError(
+                f"curl error {errno}: {message}",
+                transient=transient,
+                # connected: the request may have reached the server
+                may_have_applied=transient and errno != pycurl.E_COULDNT_CONNECT,
+            )
             request.future.set_exception(error)
             return
         status = handle.getinfo(pycurl.RESPONSE_CODE)

@@ -36,12 +36,24 @@ class HttpStatusError(Exception):
 
 
 class HttpTransportError(Exception):
-    """No answer: connection refused or reset, timeout, TLS failure, bad host."""
+    """No answer: connection refused or reset, timeout, TLS failure, bad host.
 
-    def __init__(self, message: str, *, transient: bool, retry_after: float | None = None):
+    ``may_have_applied``: the connection broke after the request may have reached the
+    server (not for a connection refused or a failed handshake): the engine counts its
+    rows as in doubt if the write is given up."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        transient: bool,
+        retry_after: float | None = None,
+        may_have_applied: bool = False,
+    ):
         super().__init__(message)
         self.transient = transient
         self.retry_after = retry_after
+        self.may_have_applied = may_have_applied
 
 
 class HttpItemsFailed(Exception):

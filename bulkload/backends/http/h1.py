@@ -58,7 +58,11 @@ class _Connection(asyncio.Protocol):
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserError as exc:
-            self._fail(HttpTransportError(f"malformed answer: {exc}", transient=True))
+            self._fail(
+                HttpTransportError(
+                    f"malformed answer: {exc}", transient=True, may_have_applied=True
+                )
+            )
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.alive = False
@@ -131,7 +135,7 @@ class _Connection(asyncio.Protocol):
 
 class _Reset(HttpTransportError):
     def __init__(self, *, got_bytes: bool):
-        super().__init__("connection reset by the server", transient=True)
+        super().__init__("connection reset by the server", transient=True, may_have_applied=True)
         self.got_bytes = got_bytes
 
 

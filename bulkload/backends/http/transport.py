@@ -73,7 +73,9 @@ class HttpxTransport:
         except httpx.TransportError as exc:  # reset, closed early, protocol error, timeout
             tls = _tls_alert(exc)
             text = tls or str(exc) or type(exc).__name__
-            raise HttpTransportError(f"connection failed: {text}", transient=not tls) from None
+            raise HttpTransportError(
+                f"connection failed: {text}", transient=not tls, may_have_applied=not tls
+            ) from None
         return Response(
             answer.status_code, answer.content, parse_retry_after(answer.headers.get("retry-after"))
         )
