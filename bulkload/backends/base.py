@@ -59,11 +59,6 @@ class Backend(Protocol):
     #: value itself (a bad one fails the write, and bisection isolates its row), so the
     #: client skips its own conversion. Parquet columns always arrive typed.
     accepts_text: bool
-    #: False when a write cut with no answer (a reset after sending, a timeout, the run
-    #: stopping) may still have been applied, as over HTTP: its rows are then counted as
-    #: in doubt. True where such a write is rolled back (a SQL transaction). A backend
-    #: that does not say is taken as atomic.
-    atomic_writes: bool
 
     async def open(self, table: TableSpec) -> None:
         """Connect and prepare the table. Raise TargetError/TargetUnreachable on failure."""
@@ -77,8 +72,7 @@ class Backend(Protocol):
         """
 
     async def write(self, payload: Any, key: BatchKey | None = None) -> None:
-        """Write one encoded batch atomically: all of its rows, or none (where
-        ``atomic_writes`` is False, a write that failed with no answer is the exception).
+        """Write one encoded batch atomically: all of its rows, or none.
 
         With a ``key`` (checkpointing is on), a backend that records checkpoints in the
         target writes the key in the same transaction, and skips a batch whose key is
@@ -87,6 +81,11 @@ class Backend(Protocol):
         committed and the ``CancelledError`` propagates, or the write is let finish and,
         when it committed, :class:`CancelledAfterCommit` is raised instead, so the engine
         counts its rows and still stops. A cancellation is never swallowed.
+
+        A target that may have applied a write it gave no answer for (HTTP: the
+        connection broke, or the call was cancelled, after the request was sent) says so
+        with :func:`mark_may_have_applied` on the error or cancellation it raises: the
+        engine then counts the rows as in doubt if the write is given up.
         """
 
     async def committed_keys(self) -> list[BatchKey]:
@@ -117,6 +116,7 @@ class CancelledAfterCommit(asyncio.CancelledError):
 
 
 T = TypeVar("T")
+MAY_HAVE_APPLIED = "may_have_applied"
 
 
 async def finish_despite_cancel(work: asyncio.Future[T]) -> T:
@@ -136,12 +136,15 @@ async def finish_despite_cancel(work: asyncio.Future[T]) -> T:
     raise CancelledAfterCommit
 
 
+def mark_may_have_applied(error: BaseException) -> None:
+    """Mark a write's failure (or its cancellation) as one after which the target may
+    hold the rows: the request had reached it and no answer came."""
+    setattr(error, MAY_HAVE_APPLIED, True)  # a CancelledError has no such field
+
+
 def may_have_been_applied(error: BaseException) -> bool:
-    """A failed write that got no answer after it may have reached the target: a
-    timeout, a cancellation, or an error its backend marks so (``may_have_applied``)."""
-    if isinstance(error, TimeoutError | asyncio.CancelledError):
-        return True
-    return bool(getattr(error, "may_have_applied", False))
+    """See :func:`mark_may_have_applied`."""
+    return bool(getattr(error, MAY_HAVE_APPLIED, False))
 
 
 @runtime_checkable

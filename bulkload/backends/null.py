@@ -12,7 +12,6 @@ from bulkload.config import TargetOptions
 
 class NullBackend:
     schemes: ClassVar[tuple[str, ...]] = ("null",)
-    atomic_writes = True
     max_concurrency: int | None = None
     accepts_text = False  # types are still checked, so null:// measures the whole pipeline
 

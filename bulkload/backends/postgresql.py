@@ -114,7 +114,6 @@ def pg_type(dtype: pa.DataType) -> str:
 
 class PostgresBackend:
     schemes: ClassVar[tuple[str, ...]] = ("postgresql", "postgres")
-    atomic_writes = True  # a transaction per write
 
     def __init__(self, url: str, options: TargetOptions):
         self.url = url

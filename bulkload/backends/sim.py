@@ -114,7 +114,6 @@ def _probability(value: str, name: str) -> float:
 
 class SimBackend:
     schemes: ClassVar[tuple[str, ...]] = ("sim",)
-    atomic_writes = True
     accepts_text = False
 
     def __init__(self, url: str, options: TargetOptions):

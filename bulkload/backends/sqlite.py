@@ -124,7 +124,6 @@ def timestamp_text(column: pa.Array) -> pa.Array:
 
 class SQLiteBackend:
     schemes: ClassVar[tuple[str, ...]] = ("sqlite",)
-    atomic_writes = True  # a transaction per write
     max_concurrency: int | None = 1
     accepts_text = False
     busy_timeout_ms = 5000  # how long a write waits for another writer's lock

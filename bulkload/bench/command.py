@@ -78,6 +78,11 @@ def run_bench(config: BenchConfig, *, argv: Sequence[str] = ()) -> int:
     link = ParentLink.from_environment(shard_index=(config.sweep.shard or (1, 1))[0])
     if link is not None:
         config = link.child_config(config)
+    elif config.sweep.shard is not None and config.sweep.reset:
+        raise UsageError(
+            "--reset cannot be used with --shard: each job would empty the table under the "
+            "others' writes (--processes P empties it once per level, between them)"
+        )
     run = config
     if run.report.html_path:  # before the sweep, not after it: a missing extra, a bad path
         require_html_support()

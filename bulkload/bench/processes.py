@@ -33,7 +33,7 @@ from rich.console import Console
 from bulkload import event_loop
 from bulkload.bench.auto_processes import Decision
 from bulkload.bench.merge import merge_results
-from bulkload.bench.process_link import READY, ChildLink, child_environment
+from bulkload.bench.process_link import DONE, READY, ChildLink, child_environment
 from bulkload.bench.result import SweepResult
 from bulkload.config import BenchConfig
 from bulkload.errors import BulkloadError, UsageError, last_error_line
@@ -184,7 +184,10 @@ class ProcessRunner:
             reached = [message is not None for message in said]
             ended_early = len(running) - sum(reached) if any(reached) else 0
             running = [child for child, is_in in zip(running, reached, strict=True) if is_in]
-            self.halted = self.halted or bool(ended_early)
+            # children at different barriers (one done, one ready) are out of step: a
+            # bug, never a measurement: stop them all rather than start a level unevenly
+            out_of_step = READY in said and DONE in said
+            self.halted = self.halted or bool(ended_early) or out_of_step
             if self.stopping or self.halted:
                 for child in running:
                     child.link.stop()

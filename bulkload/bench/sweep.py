@@ -302,8 +302,8 @@ class Sweep:
             if not await barrier.wait_for_writes_done():
                 self.control.request_stop()
                 return
-            if not barrier.resets:
-                return
+            if not barrier.resets or self.control.stop_requested:
+                return  # (stopped: no level follows, the table keeps the last one's rows)
         await self.backend.reset()
 
     async def _keep_going(self) -> bool:

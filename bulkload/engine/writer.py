@@ -93,8 +93,6 @@ class BatchWriter:
         self._sleep = sleep
         self._rng = random.Random(seed)
         self._abandoning = False
-        # a backend that does not say is taken as atomic (a SQL transaction per write)
-        self._atomic_writes = getattr(backend, "atomic_writes", True)
         self.throttle = self.throttle_for(1)
         self._deadlines = Deadlines(options.timeout, clock) if options.timeout else None
         self.breaker = CircuitBreaker(
@@ -250,8 +248,8 @@ class BatchWriter:
         stats = stats if stats is not None else self.stats
         failures = attempts if attempts is not None else lambda: stats
         attempt = 0
-        # an attempt got no answer after it may have reached a non-atomic target: if the
-        # write then ends without success, its rows are in doubt
+        # an attempt got no answer after it may have reached the target (its backend
+        # says so): if the write then ends without success, its rows are in doubt
         doubt = False
         try:
             while True:
@@ -277,12 +275,11 @@ class BatchWriter:
                         if not _only_our_timeout(deadlines, current):
                             raise
                         # our timeout fired, but the write committed: it succeeded
-                    except asyncio.CancelledError:
+                    except asyncio.CancelledError as cut:
+                        doubt = doubt or may_have_been_applied(cut)  # cut mid-request
                         if _only_our_timeout(deadlines, current):
                             raise TimeoutError from None
-                        # someone else's cancellation (Ctrl-C, the task group): goes on
-                        doubt = doubt or not self._atomic_writes  # cut mid-write
-                        raise
+                        raise  # someone else's cancellation (Ctrl-C, the task group): goes on
                     finally:
                         if current is not None and deadlines is not None:
                             deadlines.leave(current)
@@ -299,8 +296,7 @@ class BatchWriter:
                         return exc
                     self.breaker.record(False, probe)
                     self._note_breaker(stats)
-                    if not self._atomic_writes and may_have_been_applied(exc):
-                        doubt = True
+                    doubt = doubt or may_have_been_applied(exc)
                     if kind is ErrorKind.FATAL:
                         raise TargetError(f"{self.backend.describe()}: {cause}") from exc
                     if self.options.fail_fast:

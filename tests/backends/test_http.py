@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 import bulkload
+from bulkload.backends.http import InsecureTransportWarning
 from bulkload.backends.http.errors import parse_retry_after
 from bulkload.config import build_import_config
 from bulkload.errors import TargetUnreachable, UsageError
@@ -319,13 +320,55 @@ def test_a_write_given_up_on_answers_is_not_in_doubt(
     assert ingest.state()["rows"] == []
 
 
+@pytest.mark.parametrize("client", CLIENTS)
 def test_a_timed_out_write_given_up_is_in_doubt(
-    ingest: IngestServer, csv_file: Path, run_cli: Any, tmp_path: Path
+    ingest: IngestServer, csv_file: Path, run_cli: Any, tmp_path: Path, client: str
 ) -> None:
-    ingest.control(script=[{"stall": 2}])
+    ingest.control(script=[{"stall": 2}])  # the server read the request, then stalls
     result = run_cli(
         "import", str(csv_file), "--to", ingest.url, "--batch-size", "10", "--concurrency",
-        "1", "--retries", "0", "--timeout", "0.3", "--json", "run.json",
+        "1", "--retries", "0", "--timeout", "0.3", "--http-client", client,
+        "--json", "run.json",
     )  # fmt: skip
     assert result.code == 2, result.stderr
     assert json.loads((tmp_path / "run.json").read_text())["rows_in_doubt"] == 10
+
+
+def test_a_gateway_timeout_given_up_is_in_doubt(
+    ingest: IngestServer, csv_file: Path, run_cli: Any, tmp_path: Path
+) -> None:
+    """A 504 is a gateway that gave up waiting: the server behind may have stored it."""
+    ingest.control(script=[{"status": 504, "retry_after": "0"}])
+    result = run_cli(
+        "import", str(csv_file), "--to", ingest.url, "--batch-size", "10", "--retries", "0",
+        "--json", "run.json",
+    )  # fmt: skip
+    assert result.code == 2, result.stderr
+    assert json.loads((tmp_path / "run.json").read_text())["rows_in_doubt"] == 10
+
+
+@pytest.mark.parametrize("client", ["h1", "curl"])
+def test_a_handshake_that_never_ends_leaves_nothing_in_doubt(
+    csv_file: Path, run_cli: Any, tmp_path: Path, client: str
+) -> None:
+    """The TLS handshake timed out: no request went out, so no row can be there."""
+    import socket
+    import threading
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        held: list[Any] = []  # accepted, never answered
+        threading.Thread(target=lambda: held.append(listener.accept()), daemon=True).start()
+        with pytest.warns(InsecureTransportWarning):
+            result = run_cli(
+                "import", str(csv_file), "--to",
+                f"https://127.0.0.1:{listener.getsockname()[1]}/", "--batch-size", "10",
+                "--concurrency", "1", "--retries", "0", "--timeout", "0.5", "--insecure",
+                "--http-client", client, "--json", "run.json",
+            )  # fmt: skip
+        for connection, _ in held:
+            connection.close()
+    assert result.code == 2 and "timed out after 0.5 s" in result.stderr, result.stderr
+    summary = json.loads((tmp_path / "run.json").read_text())
+    assert summary["rows_in_doubt"] == 0 and "in doubt" not in result.stderr

@@ -94,6 +94,11 @@ def test_processes_refuse_what_cannot_be_split(run_cli):
     assert auto.code == 3 and "--processes needs fixed levels" in auto.error_line
     zero = run_cli("bench", *QUICK, "--to", "sim://", "--processes", "0")
     assert zero.code == 3 and "--processes must be at least 1" in zero.error_line
+    # a job of a matrix cannot know when the others' writes end: it would empty the table
+    # under them (--processes P does it between levels, for its children)
+    shard_reset = run_cli("bench", *QUICK, "--to", "sim://", "--shard", "1/2", "--reset")
+    assert shard_reset.code == 3
+    assert "--reset cannot be used with --shard" in shard_reset.error_line
 
 
 def _start(tmp_path: Path, *args: str) -> subprocess.Popen[str]:

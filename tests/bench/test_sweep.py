@@ -14,6 +14,7 @@ from bulkload.backends import create_backend
 from bulkload.bench.result import SweepResult
 from bulkload.bench.sweep import Sweep, SweepSpec, SyntheticData
 from bulkload.config import EngineOptions, TargetOptions
+from bulkload.engine.runner import RunControl
 from bulkload.sources.synthetic import parse_synthetic
 from bulkload.stats.level import LevelResult
 from bulkload.stats.thresholds import parse_slo
@@ -205,6 +206,38 @@ def test_a_split_reset_waits_for_every_writer_and_is_done_by_one_process(tmp_pat
     assert [level.concurrency for level in result.levels] == [1, 2]
     level = ["writes done", "reset", "start"] if resets else ["writes done", "start"]
     assert events == level * 2
+
+
+def test_a_stop_while_waiting_for_the_writers_empties_nothing(tmp_path):
+    """Ctrl-C while the processes wait for each other's writes: the barrier still lets
+    go, but no level follows, so the table keeps the last level's rows."""
+    backend = create_backend(TargetOptions(url=f"sqlite:///{tmp_path / 'b.db'}"))
+    result = SweepResult(model="closed", target="sqlite", table="t")
+    control = RunControl()
+    events: list[str] = []
+    emptying = backend.reset  # type: ignore[attr-defined]
+
+    async def reset() -> None:
+        await emptying()
+        events.append("reset")
+
+    class StoppedMeanwhile(Barrier):
+        async def wait_for_writes_done(self) -> bool:
+            if events.count("start") == 1:
+                control.request_stop()  # the user's Ctrl-C, while the others finish
+            return await super().wait_for_writes_done()
+
+    backend.reset = reset  # type: ignore[attr-defined]
+    spec = quick(levels=(1, 2), batch_sizes=(500,), reset=True)
+    run = Sweep(
+        backend, DATA, spec, EngineOptions(), table="t", result=result, control=control,
+        barrier=StoppedMeanwhile(events, resets=True),
+    )  # fmt: skip
+    event_loop.run(run.run())
+    assert events == ["writes done", "reset", "start", "writes done"]
+    assert [level.concurrency for level in result.levels] == [1]
+    with sqlite3.connect(tmp_path / "b.db") as conn:
+        assert conn.execute("SELECT count(*) FROM t").fetchone()[0] == result.rows_written
 
 
 def test_a_stop_at_the_reset_barrier_runs_no_level(tmp_path):

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 from bulkload import event_loop
-from bulkload.backends.base import BatchKey, ErrorKind, TableSpec
+from bulkload.backends.base import BatchKey, ErrorKind, TableSpec, mark_may_have_applied
 from bulkload.config import EngineOptions
 from bulkload.engine.writer import BatchWriter
 from bulkload.errors import AbortedError
@@ -32,6 +32,7 @@ class _HangingBackend:
         self.calls = 0
         self.cancelled = 0
         self.rows = 0
+        self.marks_cuts = False  # says a cut write may have been applied (as HTTP does)
 
     async def open(self, table: TableSpec) -> None: ...
 
@@ -43,8 +44,10 @@ class _HangingBackend:
         if self.calls <= self.hangs:
             try:
                 await asyncio.Event().wait()
-            except asyncio.CancelledError:
+            except asyncio.CancelledError as cut:
                 self.cancelled += 1
+                if self.marks_cuts:
+                    mark_may_have_applied(cut)
                 raise
         self.rows += payload.num_rows
 
@@ -149,12 +152,12 @@ def test_a_cancel_from_outside_in_the_same_tick_as_the_timeout_is_not_lost():
     assert not _only_our_timeout(Expired(), Task(2))  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("atomic", [True, False])
-def test_a_write_cut_from_outside_is_in_doubt_only_on_a_non_atomic_target(atomic: bool):
-    """A cancelled write on a target without transactions (HTTP) may have been applied:
-    its rows are counted in doubt; a SQL target rolled it back."""
+@pytest.mark.parametrize("marks_cuts", [True, False])
+def test_a_write_cut_from_outside_is_in_doubt_when_its_backend_says_so(marks_cuts: bool):
+    """A cancelled write the backend says may have been applied (HTTP, once the request
+    was sent) is counted in doubt; one it rolled back (SQL) is not."""
     backend = _HangingBackend(hangs=1)
-    backend.atomic_writes = atomic  # type: ignore[attr-defined]
+    backend.marks_cuts = marks_cuts
     stats = RunStats()
     writer = _writer(backend, stats, timeout=WAIT_S * 2)
 
@@ -168,19 +171,19 @@ def test_a_write_cut_from_outside_is_in_doubt_only_on_a_non_atomic_target(atomic
 
     (outcome,) = event_loop.run(main())
     assert isinstance(outcome, asyncio.CancelledError)
-    assert stats.rows_in_doubt == (0 if atomic else 2)
+    assert stats.rows_in_doubt == (2 if marks_cuts else 0)
 
 
 def test_timeouts_given_up_are_in_doubt_and_one_that_then_succeeds_is_not():
     backend = _HangingBackend(hangs=100)
-    backend.atomic_writes = False  # type: ignore[attr-defined]
+    backend.marks_cuts = True
     stats = RunStats()
     with pytest.raises(AbortedError):
         event_loop.run(_writer(backend, stats, retries=1).write_with_retries(BATCH, BATCH, None))
     assert stats.rows_in_doubt == 2
 
     backend = _HangingBackend(hangs=1)
-    backend.atomic_writes = False  # type: ignore[attr-defined]
+    backend.marks_cuts = True
     stats = RunStats()
     assert event_loop.run(_writer(backend, stats).write_with_retries(BATCH, BATCH, None)) is None
     assert stats.rows_in_doubt == 0 and backend.rows == 2

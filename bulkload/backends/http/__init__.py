@@ -63,7 +63,6 @@ class HttpPayload:
 class HttpBackend:
     schemes: ClassVar[tuple[str, ...]] = ("http", "https")
     accepts_text = False  # JSON wants typed values; the server gets numbers as numbers
-    atomic_writes = False  # a request cut after it was sent may have been applied
 
     def __init__(self, url: str, options: TargetOptions):
         self.url = url

@@ -15,6 +15,7 @@ from typing import Any
 
 import pycurl
 
+from bulkload.backends.base import mark_may_have_applied
 from bulkload.backends.http.errors import HttpTransportError
 from bulkload.backends.http.transport import ClientSettings, Response
 
@@ -82,6 +83,10 @@ class CurlTransport:
         self._multi.add_handle(handle)
         try:
             return await request.future
+        except asyncio.CancelledError as cut:
+            if handle.getinfo(pycurl.REQUEST_SIZE):  # cut after the request was sent
+                mark_may_have_applied(cut)
+            raise
         finally:
             if self._requests.pop(handle, None) is not None:  # cancelled: abort it
                 self._multi.remove_handle(handle)
@@ -122,8 +127,8 @@ class CurlTransport:
             error = HttpTransportError(
                 f"curl error {errno}: {message}",
                 transient=transient,
-                # connected: the request may have reached the server
-                may_have_applied=transient and errno != pycurl.E_COULDNT_CONNECT,
+                # the request was sent (0 for a refused connection, a stalled handshake)
+                may_have_applied=transient and handle.getinfo(pycurl.REQUEST_SIZE) > 0,
             )
             request.future.set_exception(error)
             return

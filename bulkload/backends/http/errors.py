@@ -14,6 +14,9 @@ from bulkload.backends.base import ErrorKind
 
 #: answers worth retrying: the server is busy, restarting or timed out on its side
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+#: transient answers after which the rows may still have been stored (a gateway gave up
+#: waiting, a server failed part-way); 503, 429 and the others say it was not taken
+MAY_HAVE_APPLIED_STATUSES = frozenset({500, 502, 504})
 #: the credentials are refused: retrying or bisecting cannot help
 FATAL_STATUSES = frozenset({401, 403})
 _HINTS = {
@@ -33,14 +36,16 @@ class HttpStatusError(Exception):
         super().__init__(f"HTTP {status}{hint}" + (f": {head}" if head else ""))
         self.status = status
         self.retry_after = retry_after  # read by the engine's retry policy
+        # a server error or a gateway's timeout: the server behind may have applied it
+        self.may_have_applied = status in MAY_HAVE_APPLIED_STATUSES
 
 
 class HttpTransportError(Exception):
     """No answer: connection refused or reset, timeout, TLS failure, bad host.
 
-    ``may_have_applied``: the connection broke after the request may have reached the
-    server (not for a connection refused or a failed handshake): the engine counts its
-    rows as in doubt if the write is given up."""
+    ``may_have_applied``: the connection broke after the request was sent (not for a
+    connection refused or a failed handshake): the engine counts its rows as in doubt if
+    the write is given up."""
 
     def __init__(
         self,

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import httptools
 
+from bulkload.backends.base import mark_may_have_applied
 from bulkload.backends.http.errors import HttpTransportError, parse_retry_after
 from bulkload.backends.http.transport import (
     ClientSettings,
@@ -200,8 +201,9 @@ class H1Transport:
                 if reused and not reset.got_bytes and attempt == 1:
                     continue
                 raise
-            except BaseException:  # cancelled mid-request: the connection's state is lost
+            except BaseException as cut:  # cancelled mid-request: the connection's state is lost
                 self._release(None, connection)
+                mark_may_have_applied(cut)  # the request was handed to the socket
                 raise
             self._release(connection if connection.alive else None, connection)
             return response

@@ -7,6 +7,7 @@ proxies; ``httpx`` is the pure-Python client, for comparison.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import ssl
 from dataclasses import dataclass, field
@@ -15,7 +16,17 @@ from urllib.parse import unquote, urlsplit
 
 import httpx
 
+from bulkload.backends.base import mark_may_have_applied
 from bulkload.backends.http.errors import HttpTransportError, parse_retry_after
+
+#: httpx's failures once the request was (being) sent: the server may have applied it
+_BROKEN_AFTER_SENDING = (
+    httpx.ReadError,
+    httpx.WriteError,
+    httpx.ReadTimeout,
+    httpx.WriteTimeout,
+    httpx.RemoteProtocolError,
+)
 
 
 @dataclass(slots=True)  # not frozen: one per request, and a frozen __init__ costs 3x
@@ -74,8 +85,13 @@ class HttpxTransport:
             tls = _tls_alert(exc)
             text = tls or str(exc) or type(exc).__name__
             raise HttpTransportError(
-                f"connection failed: {text}", transient=not tls, may_have_applied=not tls
+                f"connection failed: {text}",
+                transient=not tls,
+                may_have_applied=isinstance(exc, _BROKEN_AFTER_SENDING) and not tls,
             ) from None
+        except asyncio.CancelledError as cut:  # httpx does not say how far the request got
+            mark_may_have_applied(cut)
+            raise
         return Response(
             answer.status_code, answer.content, parse_retry_after(answer.headers.get("retry-after"))
         )
