@@ -424,3 +424,40 @@ def running(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+class ChildOutput:
+    """A child's stdout and stderr read on threads as they come, so a test can wait for a
+    line before it goes on: a second Ctrl-C sent before the first one was handled can be
+    merged with it by the kernel (a loaded machine may not run the child in between)."""
+
+    def __init__(self, proc: subprocess.Popen[str]):
+        self.proc = proc
+        self._err: list[str] = []
+        self._out: list[str] = []
+        self._readers = [
+            threading.Thread(target=self._read, args=(proc.stderr, self._err), daemon=True),
+            threading.Thread(target=self._read, args=(proc.stdout, self._out), daemon=True),
+        ]
+        for reader in self._readers:
+            reader.start()
+
+    @staticmethod
+    def _read(stream: Any, into: list[str]) -> None:
+        if stream is not None:
+            for line in stream:
+                into.append(line)
+
+    def wait_for(self, text: str, timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while not any(text in line for line in list(self._err)):
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise AssertionError(f"no {text!r} on stderr: {''.join(self._err)}")
+            time.sleep(0.01)
+
+    def finish(self, timeout: float) -> tuple[str, str]:
+        """Wait for the child's end; its whole stdout and stderr."""
+        self.proc.wait(timeout=timeout)
+        for reader in self._readers:
+            reader.join(timeout=5)
+        return "".join(self._out), "".join(self._err)

@@ -21,6 +21,7 @@ import uvloop
 
 from bulkload import event_loop
 from bulkload.errors import UsageError
+from tests.conftest import ChildOutput
 
 ENV = event_loop.ENV_VAR
 
@@ -153,12 +154,13 @@ def test_ctrl_c_drains_then_the_second_aborts_on_either_loop(tmp_path: Path, loo
         text=True,
         env=_env(loop),
     )
+    output = ChildOutput(proc)
     _wait_for_rows(tmp_path / "o.db", 500)
     proc.send_signal(signal.SIGINT)
-    time.sleep(0.1)
+    output.wait_for("stopping: finishing the batches in flight")  # the first was handled
     started = time.monotonic()
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=20)
+    _, err = output.finish(timeout=20)
     assert proc.returncode == 4, err
     assert "stopping: finishing the batches in flight" in err and "Traceback" not in err
     assert time.monotonic() - started < 5  # the drain would wait 5 s for the next batch

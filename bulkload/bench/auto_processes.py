@@ -27,6 +27,7 @@ is tested with measurements handed to it.
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
@@ -239,9 +240,18 @@ def choose(config: BenchConfig, *, argv: Sequence[str] = ()) -> Decision:
         return decide(config, cores, None)
     sweep = prepare_shard(config, None, argv=argv)
     level = heaviest_level(config)
+
     # Ctrl-C or SIGTERM during the probe: the first stops it, the second cancels it;
     # either way the command ends there as interrupted (exit 4)
-    signals = StopSignals(sweep.control.request_stop)
+    def stop() -> None:
+        sweep.control.request_stop()
+        print(
+            "bulkload: stopping: the probe ends with its writes in flight (Ctrl-C again to "
+            "stop at once)",
+            file=sys.stderr,
+        )
+
+    signals = StopSignals(stop)
 
     async def main() -> Probe:
         signals.attach()

@@ -19,6 +19,7 @@ import pytest
 from bulkload.bench import auto_processes
 from bulkload.bench.auto_processes import Decision, Probe, ThreadClock, decide, decided
 from bulkload.config import BenchConfig, build_bench_config, build_import_config
+from tests.conftest import ChildOutput
 from tests.servers.fixtures import IngestServer
 
 pytestmark = [pytest.mark.xdist_group("bench-timing"), pytest.mark.timeout(180)]
@@ -377,11 +378,13 @@ def test_ctrl_c_during_the_probe_is_exit_4(
     deadline = time.monotonic() + 30
     while ingest.state()["requests"] < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
+    output = ChildOutput(proc)
     started = time.monotonic()
-    for _ in range(signals):
+    proc.send_signal(sig)
+    if signals == 2:
+        output.wait_for("stopping: the probe ends")  # the first was handled
         proc.send_signal(sig)
-        time.sleep(0.2)
-    _, err = proc.communicate(timeout=30)
+    _, err = output.finish(timeout=30)
     assert proc.returncode == 4, err
     assert "Traceback" not in err and "--processes auto" not in err  # nothing was decided
     assert not (tmp_path / "run.json").exists()

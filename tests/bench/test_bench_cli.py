@@ -68,8 +68,11 @@ def test_the_open_model_from_the_command_line(run_cli, tmp_path: Path):
     rates = [lvl["rate"] for lvl in saved["levels"]]
     assert rates == [100.0, 400.0]
     for level in saved["levels"]:
-        # the schedule is kept: writes/s within 15% of the asked rate
-        assert level["batches_per_s"] == pytest.approx(level["rate"], rel=0.15)
+        # the schedule is kept: every send due in the window started, or (a loaded
+        # machine's stall at its end) was counted as missed
+        due = level["rate"] * level["elapsed_s"]
+        assert level["batches"] + level["sends_missed"] == pytest.approx(due, rel=0.1, abs=2)
+        assert level["batches_per_s"] > 0.5 * level["rate"]
         assert level["service_time_ms"]["p50"] >= 2.0
     # Which one depends on the load here; on a machine too busy to keep even 100 writes/s
     # on schedule, none, and then the levels must show why.

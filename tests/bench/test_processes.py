@@ -69,8 +69,8 @@ def test_a_capacity_bound_level_is_measured_over_the_union_of_windows(run_cli, t
     # never above what two such servers can do, and (the windows overlapping) near it
     assert level["batches_per_s"] <= 2 * 20 * 1.05
     (overlap,) = document["processes"]["window_overlap"]
-    assert overlap > 0.7, windows
-    assert level["batches_per_s"] >= 2 * 20 * 0.6
+    assert overlap > 0.5, windows  # ~0.75 s windows: room for a loaded machine's stall
+    assert level["batches_per_s"] >= 2 * 20 * 0.5
 
 
 def test_rows_reach_the_ingest_server_once(run_cli, ingest: IngestServer, tmp_path: Path):
@@ -201,9 +201,11 @@ def test_each_level_starts_together_even_when_the_shares_end_apart(run_cli, tmp_
     first, second = (
         [child["levels"][k] for child in document["processes"]["children"]] for k in (0, 1)
     )
-    assert abs(first[0]["finished_at"] - first[1]["finished_at"]) > 0.5
-    assert abs(second[0]["started_at"] - second[1]["started_at"]) < 0.25
-    assert document["processes"]["window_overlap"][1] > 0.6
+    # ~0.7 s apart, ~0 s apart: bounds with room for a loaded machine's 300 ms stall; a
+    # broken barrier starts them ~0.7 s apart
+    assert abs(first[0]["finished_at"] - first[1]["finished_at"]) > 0.3
+    assert abs(second[0]["started_at"] - second[1]["started_at"]) < 0.45
+    assert document["processes"]["window_overlap"][1] > 0.35  # a broken barrier: ~0.07
 
 
 def test_reset_empties_the_table_once_every_process_has_ended_its_writes(pg, run_cli):
@@ -253,10 +255,11 @@ def test_an_unreachable_target_is_one_line_per_process_and_exit_5(run_cli, tmp_p
 
 def test_gates_are_judged_on_the_merged_result(run_cli, tmp_path: Path):
     # c=4 merged from two children at c=2: ~20,000 rows/s together, ~10,000 each; a
-    # child judging the gate would see no level 4 (and --abort-on-fail would stop it)
+    # child judging the gate would see no level 4 (and --abort-on-fail would stop it).
+    # 160 writes: a 0.8 s window, so a loaded machine's stall of 0.5 s still passes 12,000
     result = run_cli(
-        "bench", *QUICK, "--to", "sim://?latency=20ms", "--sweep", "2,4", "--batches", "40",
-        "--processes", "2", "--threshold", "rows_per_s@4>14000", "--abort-on-fail",
+        "bench", *QUICK, "--to", "sim://?latency=20ms", "--sweep", "2,4", "--batches", "160",
+        "--processes", "2", "--threshold", "rows_per_s@4>12000", "--abort-on-fail",
         "--json", "-", "--progress", "off",
     )  # fmt: skip
     assert result.code == 0, result.stderr

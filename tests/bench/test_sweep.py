@@ -69,10 +69,12 @@ def test_a_fixed_latency_is_reported_at_p50_and_levels_hold_exactly_n_in_flight(
 def test_throughput_scales_to_the_capacity_then_plateaus_and_the_knee_is_recommended():
     result = sweep("sim://?latency=5ms&capacity=16", quick(levels=(1, 4, 16, 32, 64)))
     rate = {n: level.rows_per_s for n, level in by_level(result).items()}
-    assert rate[4] == pytest.approx(4 * rate[1], rel=0.25)
-    assert rate[16] == pytest.approx(16 * rate[1], rel=0.25)
+    # one-sided, with room: a 200 ms stall of a loaded machine takes 25% of a level's
+    # 0.8 s window; a target that did not scale, or did past its capacity, is far off
+    assert rate[4] > 2.5 * rate[1]
+    assert rate[16] > 8 * rate[1]
     # past the capacity, more writes in flight only queue: no more throughput
-    assert rate[64] == pytest.approx(rate[16], rel=0.2)
+    assert rate[64] < 1.4 * rate[16]
     assert by_level(result)[64].latency.percentile_ms(50) > 3 * by_level(result)[
         16
     ].latency.percentile_ms(50)
@@ -87,7 +89,8 @@ def test_auto_sweep_doubles_until_the_plateau_and_stops():
     assert levels[:4] == [1, 2, 4, 8]  # doubling while throughput grows
     assert max(levels) <= 64  # stopped soon after the plateau, not at the limit
     refined = levels[levels.index(max(levels)) + 1 :]
-    assert refined and all(4 < n < 16 and n != 8 for n in refined)  # around the peak
+    # around the knee (8; a stall in level 8's window can move it to 16: 11 and 23)
+    assert refined and all(4 < n < 32 and n not in (8, 16) for n in refined)
     assert result.recommended_concurrency is not None
     assert 4 <= result.recommended_concurrency <= 16
 
@@ -127,7 +130,8 @@ def test_the_warmup_is_not_measured():
     spec = quick(levels=(4,), warmup_s=1.0, duration_s=1.0)
     result = sweep("sim://?latency=2ms&stall=700ms&stall_at=0", spec)
     (level,) = result.levels
-    assert level.latency.max_ms < 100, level.latency.summary_ms()
+    # the warm-up's 700 ms stall would measure ~700 ms; a loaded machine's stall ~200 ms
+    assert level.latency.max_ms < 400, level.latency.summary_ms()
     assert level.rows_written > level.rows  # the warm-up's writes happened, unmeasured
 
 
@@ -320,7 +324,10 @@ def test_a_stalled_write_stays_in_its_window_and_the_rate_is_not_called_sustaine
     result = sweep("sim://?latency=2ms&stall=1s&stall_at=1.0s", spec)
     (level,) = result.levels
     assert level.latency.percentile_ms(99) > 500
-    assert level.batches == pytest.approx(50, abs=5)  # every send due in the window
+    # every send due in the window: started, or (a loaded machine's stall at its end)
+    # counted as missed
+    assert level.batches + level.sends_missed == pytest.approx(50, abs=2)
+    assert level.batches >= 25
     assert result.recommended_rate is None
 
 
@@ -347,7 +354,7 @@ def test_past_its_capacity_the_open_model_reports_what_the_target_handles():
     result = sweep("sim://?latency=20ms", spec)
     (level,) = result.levels
     rate = level.batches / level.elapsed_s
-    assert 300 < rate <= 410, rate  # 8 / 20 ms, less a loaded machine's delays
+    assert 250 < rate <= 410, rate  # 8 / 20 ms, less a loaded machine's delays
     assert level.sends_missed > 0.3 * 800 * level.elapsed_s  # half the asked sends
 
 

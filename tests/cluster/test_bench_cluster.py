@@ -53,7 +53,7 @@ def test_a_sweep_on_two_workers_is_their_counts_added(run_cli_subprocess, tmp_pa
         assert level["rows_per_s"] == pytest.approx(level["rows"] / union, rel=1e-3)
         assert level["rows_per_s"] <= sum(w["rows_per_s"] for w in workers) * 1.001
         # the barrier: both workers measured at the same time (loaded machine: generous)
-        assert measured["window_overlap"] > 0.5
+        assert measured["window_overlap"] > 0.3  # ~1 s windows, workers set up apart
     assert run["rows_written"] == 16000
     # c=8 is bound by the simulated servers' capacity: the merged rate cannot exceed it
     bound = run["levels"][1]

@@ -164,7 +164,7 @@ def test_async_loader_surfaces_write_errors(tmp_path: Path):
 
 
 def test_wait_completion_times_out():
-    sim = SimBackend("sim://?latency=400ms", TargetOptions())
+    sim = SimBackend("sim://?latency=2s", TargetOptions())  # far longer than any stall
     with bulkload.AsyncLoader(sim, "t", commit_every=1) as loader:
         loader.add({"id": 1})
         assert loader.wait_completion(timeout=0.05) is False

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import ChildOutput
+
 ROWS = 20_000
 
 
@@ -108,12 +110,13 @@ def test_second_sigint_aborts_at_once(tmp_path: Path):
     # (At 1000 rows/s SQLite's one writer drained within 0.1 s, and the second signal
     # sometimes hit a process already exiting.)
     proc = _start(tmp_path, "--rate", "100", "--batch-size", "500")  # the last value wins
+    output = ChildOutput(proc)
     _wait_for_rows(tmp_path / "o.db", 500)
     proc.send_signal(signal.SIGINT)
-    time.sleep(0.1)
+    output.wait_for("stopping: finishing the batches in flight")  # the first was handled
     started = time.monotonic()
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=10)
+    _, err = output.finish(timeout=10)
     assert proc.returncode == 4 and "Traceback" not in err
     assert time.monotonic() - started < 3
     # what the table holds is exactly what the checkpoint table says was committed
