@@ -100,3 +100,25 @@ def test_clickhouse_if_exists_fail(ingest: IngestServer, csv_file: Path) -> None
     run(csv_file, ingest.url, http_preset="clickhouse", table="events")
     with pytest.raises(TargetError, match="table 'events' exists"):
         run(csv_file, ingest.url, http_preset="clickhouse", table="events", if_exists="fail")
+
+
+def test_clickhouse_exceptions_are_classified_by_their_code() -> None:
+    """A ClickHouse exception answer: the insert failed whole (nothing in doubt); a value
+    it could not take is permanent even when an old server says 500."""
+    from bulkload.backends.base import ErrorKind, may_have_been_applied
+    from bulkload.backends.http.errors import classify
+    from bulkload.backends.http.presets import ClickHouse
+
+    preset = ClickHouse("http://127.0.0.1:8123/", "ndjson")
+    old_parse = preset.refusal(
+        500, b"Code: 27, e.displayText() = DB::Exception: Cannot parse", None
+    )
+    new_parse = preset.refusal(400, b"Code: 27. DB::Exception: Cannot parse input", None)
+    memory = preset.refusal(500, b"Code: 241. DB::Exception: Memory limit (total) exceeded", None)
+    gateway = preset.refusal(502, b"<html>Bad Gateway</html>", None)  # not ClickHouse's own
+    assert [classify(e) for e in (old_parse, new_parse, memory, gateway)] == [
+        ErrorKind.PERMANENT, ErrorKind.PERMANENT, ErrorKind.TRANSIENT, ErrorKind.TRANSIENT,
+    ]  # fmt: skip
+    assert [may_have_been_applied(e) for e in (old_parse, new_parse, memory, gateway)] == [
+        False, False, False, True,
+    ]  # fmt: skip

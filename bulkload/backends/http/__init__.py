@@ -176,7 +176,7 @@ class HttpBackend:
             if not 200 <= answer.status < 300:
                 # hidden before the body is cut to its head: a cut token no longer matches
                 body = self._hide(answer.body.decode("utf-8", "replace")).encode()
-                raise HttpStatusError(answer.status, body, answer.retry_after)
+                raise self.preset.refusal(answer.status, body, answer.retry_after)
             self.preset.check(answer)
         except (HttpStatusError, HttpTransportError, HttpItemsFailed) as exc:
             exc.args = (self._hide(str(exc)),)  # a server may echo a token back

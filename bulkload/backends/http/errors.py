@@ -27,17 +27,31 @@ BODY_HEAD = 200  # bytes of a refusal's body kept in its rejection reason
 
 
 class HttpStatusError(Exception):
-    """The server answered with a status outside 2xx."""
+    """The server answered with a status outside 2xx.
 
-    def __init__(self, status: int, body: bytes, retry_after: float | None = None):
+    ``kind``: how the engine takes it when a preset knows better than the status (an old
+    ClickHouse answers 500 to a row it cannot parse); None: by the status."""
+
+    def __init__(
+        self,
+        status: int,
+        body: bytes,
+        retry_after: float | None = None,
+        *,
+        kind: ErrorKind | None = None,
+        may_have_applied: bool | None = None,
+    ):
         head = body[:BODY_HEAD].decode("utf-8", "replace")
         head = " ".join(head.split())  # one line, whatever the server sent
         hint = _HINTS.get(status, "")
         super().__init__(f"HTTP {status}{hint}" + (f": {head}" if head else ""))
         self.status = status
         self.retry_after = retry_after  # read by the engine's retry policy
+        self.kind = kind
         # a server error or a gateway's timeout: the server behind may have applied it
-        self.may_have_applied = status in MAY_HAVE_APPLIED_STATUSES
+        if may_have_applied is None:
+            may_have_applied = status in MAY_HAVE_APPLIED_STATUSES
+        self.may_have_applied = may_have_applied
 
 
 class HttpTransportError(Exception):
@@ -86,6 +100,8 @@ class HttpItemsFailed(Exception):
 
 def classify(error: BaseException) -> ErrorKind:
     if isinstance(error, HttpStatusError):
+        if error.kind is not None:
+            return error.kind
         if error.status in TRANSIENT_STATUSES:
             return ErrorKind.TRANSIENT
         if error.status in FATAL_STATUSES or not 400 <= error.status < 500:

@@ -32,9 +32,9 @@ def to_ndjson(batch: pa.RecordBatch) -> bytes:
     return pl.from_arrow(batch).write_ndjson().encode()  # type: ignore[union-attr]
 
 
-def to_csv(batch: pa.RecordBatch) -> bytes:
+def to_csv(batch: pa.RecordBatch, options: pa_csv.WriteOptions | None = None) -> bytes:
     out = io.BytesIO()
-    pa_csv.write_csv(batch, out)
+    pa_csv.write_csv(batch, out, options)
     return out.getvalue()
 
 

@@ -11,15 +11,17 @@ options.py).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import pyarrow as pa
+import pyarrow.csv as pa_csv
 
-from bulkload.backends.base import TableSpec
+from bulkload.backends.base import ErrorKind, TableSpec
 from bulkload.backends.http.errors import HttpItemsFailed, HttpStatusError
-from bulkload.backends.http.formats import CONTENT_TYPES, ENCODERS
+from bulkload.backends.http.formats import CONTENT_TYPES, ENCODERS, to_csv
 from bulkload.backends.http.transport import Response
 from bulkload.errors import TargetError, UsageError
 
@@ -52,6 +54,11 @@ class Preset:
 
     def check(self, answer: Response) -> None:
         """A 2xx answer: raise HttpItemsFailed if it reports refused items."""
+
+    def refusal(self, status: int, body: bytes, retry_after: float | None) -> HttpStatusError:
+        """The error a non-2xx answer is (``body`` already stripped of secrets): taken
+        by its status, unless the API says more."""
+        return HttpStatusError(status, body, retry_after)
 
 
 class Elasticsearch(Preset):
@@ -118,6 +125,29 @@ class ClickHouse(Preset):
             raise UsageError("--http-preset clickhouse sends --http-format ndjson or csv")
         super().__init__(base_url, body_format)
 
+    def body(self, batch: pa.RecordBatch) -> bytes:
+        if self.format != "csv":
+            return super().body(batch)
+        # NULL is \N in ClickHouse's CSV: an empty field is the column's default (0, "")
+        return to_csv(batch, _CLICKHOUSE_CSV)
+
+    def refusal(self, status: int, body: bytes, retry_after: float | None) -> HttpStatusError:
+        """An answer with a ClickHouse exception (``Code: 27, ...`` or ``Code: 27. ...``):
+        the insert failed as a whole, so nothing of it is in doubt; a row the server
+        could not take is refused for good (bisection finds it), although servers before
+        21.x answer 500 to some of them."""
+        found = _EXCEPTION_CODE.match(body)
+        if found is None:
+            return super().refusal(status, body, retry_after)
+        bad_data = int(found[1]) in CLICKHOUSE_BAD_DATA
+        return HttpStatusError(
+            status,
+            body,
+            retry_after,
+            kind=ErrorKind.PERMANENT if bad_data and status >= 500 else None,
+            may_have_applied=False,
+        )
+
     def _query_url(self, query: str, **settings: str) -> str:
         parts = urlsplit(self.base_url)
         extra = urlencode({"query": query, **settings})
@@ -153,6 +183,16 @@ class ClickHouse(Preset):
         )
         if table.if_exists == "truncate":
             await run(f"TRUNCATE TABLE {name}")
+
+
+_CLICKHOUSE_CSV = pa_csv.WriteOptions(null_string="\\N")
+#: the start of a ClickHouse exception's text, old (``Code: 27, e.displayText()``) and new
+_EXCEPTION_CODE = re.compile(rb"\s*Code: (\d+)[,.]")
+#: ClickHouse error codes for a value the table cannot take (ClickHouse's ErrorCodes):
+#: CANNOT_PARSE_TEXT, _ESCAPE_SEQUENCE, _QUOTED_STRING, _INPUT_ASSERTION_FAILED, _DATE,
+#: _DATETIME, TYPE_MISMATCH, CANNOT_CONVERT_TYPE, CANNOT_PARSE_NUMBER, INCORRECT_DATA,
+#: VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE, CANNOT_INSERT_NULL_IN_ORDINARY_COLUMN
+CLICKHOUSE_BAD_DATA = frozenset({6, 25, 26, 27, 38, 41, 53, 70, 72, 117, 321, 349})
 
 
 def quote(name: str) -> str:
