@@ -20,6 +20,8 @@ from typing import Any
 
 import pytest
 
+from tests.servers.fixtures import stop
+
 pytestmark = [pytest.mark.xdist_group("clickhouse"), pytest.mark.timeout(120)]
 
 SERVER_CANDIDATES = ("clickhouse-server", "/usr/sbin/clickhouse-server", "/usr/bin/clickhouse")
@@ -99,12 +101,7 @@ def clickhouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClickHouse]
                 time.sleep(0.2)
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, timeout=30)
         output.close()
 
 

@@ -50,10 +50,11 @@ def start(*args: str) -> tuple[subprocess.Popen[str], int]:
     return proc, int(line.split()[1])
 
 
-def stop(proc: subprocess.Popen[str]) -> None:
+def stop(proc: subprocess.Popen[Any], timeout: float = 10) -> None:
+    """Terminate a server process; kill it if it is still there after ``timeout``."""
     proc.terminate()
     try:
-        proc.wait(timeout=10)
+        proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
