@@ -91,6 +91,7 @@ class TargetOptions:
     http_format: str = default_of("http_format")  # json | ndjson | csv | parquet | arrow
     http_compression: str | None = None  # gzip | zstd
     http_client: str = default_of("http_client")  # auto (h1, or curl behind a proxy)
+    http_version: str = default_of("http_version")  # 1.1 | 2 (libcurl)
     http_preset: str | None = None  # elasticsearch | opensearch | clickhouse
     http_idempotency_key: str | None = None  # header carrying a stable key per batch
     insecure: bool = False  # skip TLS verification

@@ -566,6 +566,14 @@ HTTP = _panel(
         "(libcurl) or httpx.",
     ),
     Option(
+        name="http_version",
+        flags=("--http-version",),
+        parse=choice("1.1", "2"),
+        default="1.1",
+        help="HTTP: 1.1, or 2 (libcurl: negotiated over TLS, prior knowledge over http://; "
+        "the writes share few connections).",
+    ),
+    Option(
         name="http_preset",
         flags=("--http-preset",),
         parse=choice("elasticsearch", "opensearch", "clickhouse"),

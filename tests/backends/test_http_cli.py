@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import ssl
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -83,25 +82,10 @@ def test_tokens_and_passwords_never_reach_output(
 # ---------------------------------------------------------------------------------- TLS
 
 
-def self_signed(where: Path, name: str, subject: str) -> tuple[Path, Path]:
-    cert, key = where / f"{name}.pem", where / f"{name}.key"
-    subprocess.run(
-        [
-            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"),
-            *("-keyout", str(key), "-out", str(cert), "-subj", f"/CN={subject}"),
-            *("-addext", "subjectAltName=IP:127.0.0.1"),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    return cert, key
-
-
 @pytest.fixture(scope="module")
 def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """The ingest server behind TLS with a self-signed certificate for 127.0.0.1."""
-    cert, key = self_signed(tmp_path_factory.mktemp("tls"), "server", "127.0.0.1")
+    cert, key = fixtures.self_signed(tmp_path_factory.mktemp("tls"), "server", "127.0.0.1")
     proc, port = fixtures.start("--tls", str(cert), str(key))
     try:
         yield f"https://127.0.0.1:{port}", cert
@@ -161,8 +145,8 @@ def test_insecure_is_warned_about(tls_server: tuple[str, Path]) -> None:
 @pytest.mark.parametrize("client", ["h1", "curl", "httpx"])
 def test_client_certificates(tmp_path: Path, run_cli: RunCli, client: str) -> None:
     """A server that takes only clients holding a certificate it trusts (mutual TLS)."""
-    server_cert, server_key = self_signed(tmp_path, "server", "127.0.0.1")
-    client_cert, client_key = self_signed(tmp_path, "client", "loader")
+    server_cert, server_key = fixtures.self_signed(tmp_path, "server", "127.0.0.1")
+    client_cert, client_key = fixtures.self_signed(tmp_path, "client", "loader")
     proc, port = fixtures.start(
         "--tls", str(server_cert), str(server_key), "--client-ca", str(client_cert)
     )

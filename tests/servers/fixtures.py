@@ -50,6 +50,22 @@ def start(*args: str) -> tuple[subprocess.Popen[str], int]:
     return proc, int(line.split()[1])
 
 
+def self_signed(where: Path, name: str, subject: str) -> tuple[Path, Path]:
+    """A self-signed certificate and its key for ``subject``, valid for 127.0.0.1."""
+    cert, key = where / f"{name}.pem", where / f"{name}.key"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"),
+            *("-keyout", str(key), "-out", str(cert), "-subj", f"/CN={subject}"),
+            *("-addext", "subjectAltName=IP:127.0.0.1"),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return cert, key
+
+
 def stop(proc: subprocess.Popen[Any], timeout: float = 10) -> None:
     """Terminate a server process; kill it if it is still there after ``timeout``."""
     proc.terminate()

@@ -81,6 +81,11 @@ class HttpBackend:
         if options.connections:
             per_connection = options.requests_per_connection or 1
             self.max_concurrency = options.connections * per_connection
+        if options.http_version == "2" and options.http_client not in ("auto", "curl"):
+            raise UsageError(
+                f"--http-version 2 needs --http-client curl (or auto): "
+                f"{options.http_client} speaks HTTP/1.1"
+            )
         if options.client_key and not options.client_cert:
             raise UsageError("--client-key needs --client-cert")
         for option, path in (
@@ -113,6 +118,7 @@ class HttpBackend:
             client_cert=self.options.client_cert,
             client_key=self.options.client_key,
             headers=self.headers,
+            http2=self.options.http_version == "2",
         )
         self._transport = make_transport(self.options.http_client, settings, self.url)
         self._key_scope = f"{self.url}\0{table.name}"
@@ -214,9 +220,10 @@ def idempotency_key(payload: HttpPayload, key: BatchKey | None, scope: str) -> s
 
 
 def make_transport(client: str, settings: ClientSettings, url: str) -> Transport:
-    """``auto``: the lean HTTP/1.1 client, or libcurl when a proxy carries the request."""
+    """``auto``: the lean HTTP/1.1 client, or libcurl when a proxy carries the request or
+    HTTP/2 is asked for."""
     if client == "auto":
-        client = "curl" if _proxied(url) else "h1"
+        client = "curl" if settings.http2 or _proxied(url) else "h1"
     if client == "h1":
         from bulkload.backends.http.h1 import H1Transport
 
@@ -227,7 +234,7 @@ def make_transport(client: str, settings: ClientSettings, url: str) -> Transport
         return HttpxTransport(settings)
     from bulkload.backends.http.curl import CurlTransport
 
-    return CurlTransport(settings)
+    return CurlTransport(settings, url)
 
 
 def _proxied(url: str) -> bool:

@@ -44,8 +44,14 @@ class _Request:
 
 
 class CurlTransport:
-    def __init__(self, settings: ClientSettings):
+    def __init__(self, settings: ClientSettings, url: str = ""):
         self._settings = settings
+        self._http_version = pycurl.CURL_HTTP_VERSION_1_1
+        if settings.http2:  # over TLS, ALPN settles it (1.1 if the server says so)
+            tls = url.startswith("https:")
+            self._http_version = (
+                pycurl.CURL_HTTP_VERSION_2TLS if tls else pycurl.CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE
+            )
         self._loop = asyncio.get_running_loop()
         self._multi = multi = pycurl.CurlMulti()
         multi.setopt(pycurl.M_SOCKETFUNCTION, self._on_socket)
@@ -102,7 +108,9 @@ class CurlTransport:
         handle.setopt(pycurl.TCP_NODELAY, 1)
         handle.setopt(pycurl.TCP_KEEPALIVE, 1)
         handle.setopt(pycurl.FOLLOWLOCATION, 0)
-        handle.setopt(pycurl.HTTP_VERSION, pycurl.CURL_HTTP_VERSION_1_1)
+        handle.setopt(pycurl.HTTP_VERSION, self._http_version)
+        if s.http2:
+            handle.setopt(pycurl.PIPEWAIT, 1)  # a stream on a connection, not a new one
         if not s.verify:
             handle.setopt(pycurl.SSL_VERIFYPEER, 0)
             handle.setopt(pycurl.SSL_VERIFYHOST, 0)

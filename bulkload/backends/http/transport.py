@@ -46,6 +46,7 @@ class ClientSettings:
     client_cert: str | None = None
     client_key: str | None = None
     headers: tuple[tuple[str, str], ...] = field(default=())  # sent with every request
+    http2: bool = False  # HTTP/2: many requests in flight on each connection (libcurl)
 
 
 class Transport(Protocol):
