@@ -562,8 +562,8 @@ HTTP = _panel(
         flags=("--http-client",),
         parse=choice("auto", "h1", "curl", "httpx"),
         default="auto",
-        help="HTTP: auto (h1, or curl when a proxy applies), h1 (lean, fastest), curl "
-        "(libcurl) or httpx.",
+        help="HTTP: auto (h1, or curl when a proxy applies or --http-version 2), h1 (lean, "
+        "fastest), curl (libcurl) or httpx.",
     ),
     Option(
         name="http_version",
