@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.servers.fixtures import stop
+from tests.servers.fixtures import dying_with_this_process, stop
 
 pytestmark = [pytest.mark.xdist_group("clickhouse"), pytest.mark.timeout(120)]
 
@@ -86,7 +86,9 @@ def clickhouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClickHouse]
         *(f"--{k}={v}" for k, v in overrides.items()),
     ]
     output = (base / "stdout").open("wb")
-    process = subprocess.Popen(command, cwd=base, stdout=output, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        dying_with_this_process(command), cwd=base, stdout=output, stderr=subprocess.STDOUT
+    )
     server = ClickHouse(f"http://127.0.0.1:{http_port}/")
     try:
         deadline = time.monotonic() + 60
@@ -187,3 +189,28 @@ def test_the_server_url_may_carry_a_database(clickhouse: ClickHouse, run_cli: An
     )  # fmt: skip
     assert result.code == 0, result.stderr
     assert clickhouse.query("SELECT count() FROM shop.orders").strip() == "500"
+
+
+def test_csv_into_a_users_table_goes_by_name_and_null_takes_the_default(
+    clickhouse: ClickHouse, run_cli: Any, tmp_path: Path
+) -> None:
+    """A table of the user's: columns in another order than the file's (an old server
+    fills CSVWithNames by position unless the INSERT names them), and columns that cannot
+    hold NULL (they get their default, not a literal \\N, nor a refused row)."""
+    clickhouse.query("DROP TABLE IF EXISTS theirs")
+    clickhouse.query(
+        "CREATE TABLE theirs (b String, a Int64, n Int64, maybe Nullable(String)) "
+        "ENGINE = MergeTree ORDER BY a"
+    )
+    source = tmp_path / "theirs.csv"
+    source.write_text("a,b,n,maybe\n1,x,5,y\n2,,,\n")
+    result = run_cli(
+        "import", str(source), "--to", clickhouse.url, "--http-preset", "clickhouse",
+        "--table", "theirs", "--http-format", "csv", "--json", "run.json",
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    held = clickhouse.rows("SELECT a, b, n, maybe FROM theirs ORDER BY a")
+    assert [(int(r["a"]), r["b"], int(r["n"]), r["maybe"]) for r in held] == [
+        (1, "x", 5, "y"),
+        (2, "", 0, None),
+    ]

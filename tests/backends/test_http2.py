@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.servers.fixtures import self_signed, stop
+from tests.servers.fixtures import IngestServer, dying_with_this_process, self_signed, stop
 
 pytestmark = [pytest.mark.xdist_group("nginx-h2"), pytest.mark.timeout(120)]
 
@@ -85,7 +85,7 @@ def nginx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nginx]:
     h2c, tls = _free_port(), _free_port()
     conf = where / "nginx.conf"
     conf.write_text(CONF.format(dir=where, h2c=h2c, tls=tls, cert=cert, key=key))
-    process = subprocess.Popen([binary, "-c", str(conf), "-p", str(where)])
+    process = subprocess.Popen(dying_with_this_process([binary, "-c", str(conf), "-p", str(where)]))
     try:
         deadline = time.monotonic() + 30
         for port in (h2c, tls):
@@ -146,3 +146,29 @@ def test_http2_with_a_client_that_speaks_only_1_1_is_refused(
     assert f"--http-version 2 needs --http-client curl (or auto): {client} speaks HTTP/1.1" in (
         result.error_line
     )
+
+
+def test_http2_to_a_server_that_speaks_only_1_1_is_one_clear_error(
+    ingest: IngestServer, run_cli: Any, tmp_path: Path
+) -> None:
+    """h2c with prior knowledge to an HTTP/1.1-only server: refused at once (exit 5), not
+    retried, and nothing in doubt (the server never took the request)."""
+    result = _import(run_cli, tmp_path, f"{ingest.url}/in", "--http-version", "2")
+    assert result.code == 5, result.stderr
+    assert "does not speak HTTP/2 over plain http://" in result.error_line
+    summary = json.loads((tmp_path / "run.json").read_text())
+    assert summary["retries"] == 0 and summary["rows_in_doubt"] == 0
+    assert ingest.state()["rows"] == []
+
+
+def test_one_http2_connection_carries_many_writes_at_once(
+    nginx: Nginx, run_cli: Any, tmp_path: Path
+) -> None:
+    """--connections caps connections, not writes: on HTTP/2 each carries streams."""
+    mark = nginx.mark()
+    result = _import(run_cli, tmp_path, nginx.h2c_url, "--http-version", "2", "--connections", "1")
+    assert result.code == 0, result.stderr
+    summary = json.loads((tmp_path / "run.json").read_text())
+    assert summary["effective_concurrency"] == 16  # not 1: streams on the one connection
+    seen = nginx.requests_since(mark)
+    assert len(seen) == 100 and len({connection for _, _, connection in seen}) == 1

@@ -4,6 +4,7 @@ test. Import the fixtures into a test module to use them."""
 from __future__ import annotations
 
 import json
+import shutil
 import ssl
 import subprocess
 import sys
@@ -40,8 +41,19 @@ class IngestServer:
         return state
 
 
+def dying_with_this_process(command: list[str]) -> list[str]:
+    """``command``, made to get SIGTERM when the test process dies before it stops it
+    (pytest-timeout ends a hung test with os._exit: no fixture's finally runs then)."""
+    setpriv = shutil.which("setpriv")  # util-linux
+    return [setpriv, "--pdeathsig", "TERM", *command] if setpriv else command
+
+
 def start(*args: str) -> tuple[subprocess.Popen[str], int]:
-    proc = subprocess.Popen([sys.executable, str(APP), *args], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        dying_with_this_process([sys.executable, str(APP), *args]),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout is not None
     line = proc.stdout.readline()  # "PORT n" once listening
     if not line.startswith("PORT "):

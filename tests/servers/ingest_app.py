@@ -274,13 +274,24 @@ class Handler(BaseHTTPRequestHandler):
             self._answer(200)
         elif m := re.match(rf"\s*EXISTS TABLE {name_of}", statement):
             self._answer(200, b"1\n" if m.group(1) in tables else b"0\n")
-        elif m := re.match(rf"\s*INSERT INTO {name_of} FORMAT (JSONEachRow|CSVWithNames)", query):
+        elif m := re.match(rf"\s*DESCRIBE TABLE {name_of} FORMAT TSV", statement):
+            declared = re.findall(
+                r"`((?:[^`\\]|\\.)+)` (.*?)(?=, `|$)", tables[m.group(1)]["columns"]
+            )
+            self._answer(
+                200, "".join(f"{name}\t{kind}\t\t\t\n" for name, kind in declared).encode()
+            )
+        elif m := re.match(
+            rf"\s*INSERT INTO {name_of}(?: \((.*?)\))? FORMAT (JSONEachRow|CSVWithNames)", query
+        ):
             table = tables.get(m.group(1))
             if table is None:
                 self._answer(404, b"Code: 60. DB::Exception: Table does not exist. (UNKNOWN_TABLE)")
                 return
-            content = "ndjson" if m.group(2) == "JSONEachRow" else "csv"
+            content = "ndjson" if m.group(3) == "JSONEachRow" else "csv"
             rows = decode_rows(body, content)
+            if content == "csv":  # \N is NULL in ClickHouse's CSV
+                rows = [{k: None if v == "\\N" else v for k, v in row.items()} for row in rows]
             if any(self._refused(row) for row in rows):
                 self._answer(
                     400,

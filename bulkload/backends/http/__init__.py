@@ -47,6 +47,7 @@ _SECRET_NAME = re.compile(
 )
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110's token
 DEFAULT_CONNECTIONS = 8
+HTTP2_STREAMS = 100  # streams libcurl carries on one HTTP/2 connection by default
 
 
 class InsecureTransportWarning(UserWarning):
@@ -79,7 +80,10 @@ class HttpBackend:
         self.preset: Preset = PRESETS[options.http_preset](url, options.http_format)
         self.max_concurrency: int | None = None
         if options.connections:
-            per_connection = options.requests_per_connection or 1
+            # HTTP/1.1: one request at a time per connection; HTTP/2: streams, as many as
+            # libcurl opens on one by default unless --requests-per-connection says
+            one = HTTP2_STREAMS if options.http_version == "2" else 1
+            per_connection = options.requests_per_connection or one
             self.max_concurrency = options.connections * per_connection
         if options.http_version == "2" and options.http_client not in ("auto", "curl"):
             raise UsageError(
@@ -119,6 +123,7 @@ class HttpBackend:
             client_key=self.options.client_key,
             headers=self.headers,
             http2=self.options.http_version == "2",
+            streams=self.options.requests_per_connection,
         )
         self._transport = make_transport(self.options.http_client, settings, self.url)
         self._key_scope = f"{self.url}\0{table.name}"

@@ -19,6 +19,7 @@ from bulkload.backends.base import mark_may_have_applied
 from bulkload.backends.http.errors import HttpTransportError
 from bulkload.backends.http.transport import ClientSettings, Response
 
+_E_HTTP2 = 16  # CURLE_HTTP2 (pycurl may not name it)
 # errors after which the same request may well succeed: the connection broke or stalled
 _TRANSIENT = frozenset(
     {
@@ -28,7 +29,7 @@ _TRANSIENT = frozenset(
         pycurl.E_RECV_ERROR,
         pycurl.E_GOT_NOTHING,
         pycurl.E_PARTIAL_FILE,
-        getattr(pycurl, "E_HTTP2", 16),
+        getattr(pycurl, "E_HTTP2", _E_HTTP2),
         getattr(pycurl, "E_HTTP2_STREAM", 92),
     }
 )
@@ -59,6 +60,8 @@ class CurlTransport:
         multi.setopt(pycurl.M_MAX_HOST_CONNECTIONS, settings.connections)
         multi.setopt(pycurl.M_MAX_TOTAL_CONNECTIONS, settings.connections)
         multi.setopt(pycurl.M_MAXCONNECTS, settings.connections)
+        if settings.http2 and settings.streams:
+            multi.setopt(pycurl.M_MAX_CONCURRENT_STREAMS, settings.streams)
         self._headers = [f"{name}: {value}" for name, value in settings.headers]
         self._headers.append("Expect:")  # no 100-continue round trip before large bodies
         self._idle: list[pycurl.Curl] = []
@@ -132,6 +135,17 @@ class CurlTransport:
             # a TLS alert (certificate required/refused) can come after the handshake, as
             # a read error: retrying cannot fix a certificate
             transient = errno in _TRANSIENT and " alert " not in message
+            if errno == _E_HTTP2 and "SETTINGS frame" in message:
+                # h2c with prior knowledge to a server that speaks only HTTP/1.1: it never
+                # took the request, and no retry will change its mind
+                error = HttpTransportError(
+                    f"curl error {errno}: the server does not speak HTTP/2 over plain "
+                    "http:// (drop --http-version 2, or use https://, where it is "
+                    f"negotiated): {message}",
+                    transient=False,
+                )
+                request.future.set_exception(error)
+                return
             error = HttpTransportError(
                 f"curl error {errno}: {message}",
                 transient=transient,

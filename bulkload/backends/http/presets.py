@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from bulkload.backends.base import ErrorKind, TableSpec
@@ -124,28 +125,38 @@ class ClickHouse(Preset):
         if body_format not in ("ndjson", "csv"):
             raise UsageError("--http-preset clickhouse sends --http-format ndjson or csv")
         super().__init__(base_url, body_format)
+        self.columns: tuple[str, ...] = ()  # the batch's, named in the INSERT
+        self.not_nullable: frozenset[str] = frozenset()  # the table's non-Nullable columns
 
     def body(self, batch: pa.RecordBatch) -> bytes:
         if self.format != "csv":
             return super().body(batch)
-        # NULL is \N in ClickHouse's CSV: an empty field is the column's default (0, "")
+        # NULL is \N in ClickHouse's CSV (an empty field is the column's default, 0 or "");
+        # a column that cannot hold NULL gets its default, as a newer server would give
+        # it (input_format_null_as_default), rather than a literal \N or a refusal
+        for index, name in enumerate(batch.schema.names):
+            column = batch.column(index)
+            if name in self.not_nullable and column.null_count:
+                batch = batch.set_column(index, name, _with_defaults(column))
         return to_csv(batch, _CLICKHOUSE_CSV)
 
     def refusal(self, status: int, body: bytes, retry_after: float | None) -> HttpStatusError:
-        """An answer with a ClickHouse exception (``Code: 27, ...`` or ``Code: 27. ...``):
-        the insert failed as a whole, so nothing of it is in doubt; a row the server
-        could not take is refused for good (bisection finds it), although servers before
-        21.x answer 500 to some of them."""
+        """An answer with a ClickHouse exception (``Code: 27, ...`` or ``Code: 27. ...``).
+        A row the server could not take is refused for good (bisection finds it),
+        although servers before 21.x answer 500 to some of them; such an insert wrote
+        nothing while the batch is one block (under max_insert_block_size, 1,048,576
+        rows by default), so it is not in doubt. UNKNOWN_STATUS_OF_INSERT is; any other
+        exception is taken by its status (a 500 may have written some blocks)."""
         found = _EXCEPTION_CODE.match(body)
         if found is None:
             return super().refusal(status, body, retry_after)
-        bad_data = int(found[1]) in CLICKHOUSE_BAD_DATA
+        code = int(found[1])
+        if code == _UNKNOWN_STATUS_OF_INSERT:
+            return HttpStatusError(status, body, retry_after, may_have_applied=True)
+        if code not in CLICKHOUSE_BAD_DATA:
+            return super().refusal(status, body, retry_after)
         return HttpStatusError(
-            status,
-            body,
-            retry_after,
-            kind=ErrorKind.PERMANENT if bad_data and status >= 500 else None,
-            may_have_applied=False,
+            status, body, retry_after, kind=ErrorKind.PERMANENT, may_have_applied=False
         )
 
     def _query_url(self, query: str, **settings: str) -> str:
@@ -156,11 +167,14 @@ class ClickHouse(Preset):
     def url(self) -> str:
         fmt = "JSONEachRow" if self.format == "ndjson" else "CSVWithNames"
         # best_effort: ISO-8601 timestamps with a T and an offset, as bulkload sends them
-        insert = f"INSERT INTO {quote(self.table)} FORMAT {fmt}"
+        # the columns named: a server before 19.x fills CSVWithNames's by position
+        columns = ", ".join(quote(name) for name in self.columns)
+        insert = f"INSERT INTO {quote(self.table)} ({columns}) FORMAT {fmt}"
         return self._query_url(insert, date_time_input_format="best_effort")
 
     async def open(self, table: TableSpec, send: Send) -> None:
         self.table = table.name
+        self.columns = tuple(table.schema.names)
         name = quote(table.name)
 
         async def run(query: str) -> bytes:
@@ -183,9 +197,16 @@ class ClickHouse(Preset):
         )
         if table.if_exists == "truncate":
             await run(f"TRUNCATE TABLE {name}")
+        described = (await run(f"DESCRIBE TABLE {name} FORMAT TSV")).decode()
+        self.not_nullable = frozenset(
+            fields[0]
+            for fields in (line.split("\t") for line in described.splitlines())
+            if len(fields) > 1 and not fields[1].startswith("Nullable(")
+        )
 
 
 _CLICKHOUSE_CSV = pa_csv.WriteOptions(null_string="\\N")
+_UNKNOWN_STATUS_OF_INSERT = 319  # the server cannot tell whether the insert was written
 #: the start of a ClickHouse exception's text, old (``Code: 27, e.displayText()``) and new
 _EXCEPTION_CODE = re.compile(rb"\s*Code: (\d+)[,.]")
 #: ClickHouse error codes for a value the table cannot take (ClickHouse's ErrorCodes):
@@ -193,6 +214,21 @@ _EXCEPTION_CODE = re.compile(rb"\s*Code: (\d+)[,.]")
 #: _DATETIME, TYPE_MISMATCH, CANNOT_CONVERT_TYPE, CANNOT_PARSE_NUMBER, INCORRECT_DATA,
 #: VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE, CANNOT_INSERT_NULL_IN_ORDINARY_COLUMN
 CLICKHOUSE_BAD_DATA = frozenset({6, 25, 26, 27, 38, 41, 53, 70, 72, 117, 321, 349})
+
+
+def _with_defaults(column: pa.Array) -> pa.Array:
+    """NULLs replaced by the type's default (0, "", false, the epoch), as ClickHouse
+    fills a column that cannot hold NULL; left as they are for a type without one."""
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        default = pa.scalar("", column.type)
+    elif pa.types.is_boolean(column.type):
+        default = pa.scalar(False)
+    else:
+        try:
+            default = pa.array([0], pa.int32()).cast(column.type)[0]
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return column
+    return pc.fill_null(column, default)
 
 
 def quote(name: str) -> str:

@@ -47,6 +47,7 @@ class ClientSettings:
     client_key: str | None = None
     headers: tuple[tuple[str, str], ...] = field(default=())  # sent with every request
     http2: bool = False  # HTTP/2: many requests in flight on each connection (libcurl)
+    streams: int | None = None  # HTTP/2: at most this many on one connection (None: 100)
 
 
 class Transport(Protocol):
