@@ -214,3 +214,19 @@ def test_csv_into_a_users_table_goes_by_name_and_null_takes_the_default(
         (1, "x", 5, "y"),
         (2, "", 0, None),
     ]
+
+
+def test_a_request_the_server_can_never_take_stops_the_run_at_once(
+    clickhouse: ClickHouse, run_cli: Any, tmp_path: Path
+) -> None:
+    """An old server does not know zstd bodies (Code: 89) and says 500: not retried."""
+    result = run_cli(
+        "import", str(_csv(tmp_path)), "--to", clickhouse.url, "--http-preset", "clickhouse",
+        "--table", "zstd_bodies", "--http-compression", "zstd", "--json", "run.json",
+    )  # fmt: skip
+    summary = json.loads((tmp_path / "run.json").read_text())
+    if result.code == 0:  # a newer server reads zstd bodies
+        assert summary["rows_loaded"] == 500
+        return
+    assert result.code == 5 and "Code: 89" in result.stderr, result.stderr
+    assert summary["retries"] == 0 and summary["rows_in_doubt"] == 0

@@ -117,10 +117,11 @@ def test_clickhouse_exceptions_are_classified_by_their_code() -> None:
     memory = preset.refusal(500, b"Code: 241. DB::Exception: Memory limit (total) exceeded", None)
     unknown = preset.refusal(500, b"Code: 319. DB::Exception: Unknown status of insert", None)
     gateway = preset.refusal(502, b"<html>Bad Gateway</html>", None)  # not ClickHouse's own
-    refusals = (old_parse, new_parse, memory, unknown, gateway)
+    zstd = preset.refusal(500, b"Code: 89, e.displayText() = DB::Exception: Unknown", None)
+    refusals = (old_parse, new_parse, memory, unknown, gateway, zstd)
     assert [classify(e) for e in refusals] == [
         ErrorKind.PERMANENT, ErrorKind.PERMANENT, ErrorKind.TRANSIENT, ErrorKind.TRANSIENT,
-        ErrorKind.TRANSIENT,
+        ErrorKind.TRANSIENT, ErrorKind.FATAL,
     ]  # fmt: skip
     # a bad value wrote nothing (one block); a 500 may have written some blocks
-    assert [may_have_been_applied(e) for e in refusals] == [False, False, True, True, True]
+    assert [may_have_been_applied(e) for e in refusals] == [False, False, True, True, True, False]

@@ -153,6 +153,10 @@ class ClickHouse(Preset):
         code = int(found[1])
         if code == _UNKNOWN_STATUS_OF_INSERT:
             return HttpStatusError(status, body, retry_after, may_have_applied=True)
+        if code in CLICKHOUSE_FATAL:  # no retry or bisection helps (old servers say 500)
+            return HttpStatusError(
+                status, body, retry_after, kind=ErrorKind.FATAL, may_have_applied=False
+            )
         if code not in CLICKHOUSE_BAD_DATA:
             return super().refusal(status, body, retry_after)
         return HttpStatusError(
@@ -214,6 +218,10 @@ _EXCEPTION_CODE = re.compile(rb"\s*Code: (\d+)[,.]")
 #: _DATETIME, TYPE_MISMATCH, CANNOT_CONVERT_TYPE, CANNOT_PARSE_NUMBER, INCORRECT_DATA,
 #: VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE, CANNOT_INSERT_NULL_IN_ORDINARY_COLUMN
 CLICKHOUSE_BAD_DATA = frozenset({6, 25, 26, 27, 38, 41, 53, 70, 72, 117, 321, 349})
+#: ... and for a request no retry can make work: UNKNOWN_TABLE, UNKNOWN_DATABASE,
+#: UNKNOWN_COMPRESSION_METHOD (--http-compression zstd to an old server), UNKNOWN_USER,
+#: WRONG_PASSWORD, ACCESS_DENIED, AUTHENTICATION_FAILED
+CLICKHOUSE_FATAL = frozenset({60, 81, 89, 192, 193, 497, 516})
 
 
 def _with_defaults(column: pa.Array) -> pa.Array:
