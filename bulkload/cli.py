@@ -261,8 +261,8 @@ def _run_import(settings: ImportConfig) -> int:
             message = redact_text(_error_message(error), url_secrets(settings.target.url))
             with contextlib.suppress(BulkloadError):  # the error that ended the run comes first
                 _finish(stats, json_path, out, error=message)
-            if isinstance(error, BulkloadError) and (stats.rows_loaded or stats.rows_in_doubt):
-                raise type(error)(f"{error}{_loaded_before(stats, settings)}") from None
+            if isinstance(error, BulkloadError) and (before := _loaded_before(stats, settings)):
+                raise type(error)(f"{error}{before}") from None
             raise
         _finish(stats, json_path, out)
     if stats.outcome == "interrupted" or control.stop_requested:
@@ -272,9 +272,11 @@ def _run_import(settings: ImportConfig) -> int:
 
 def _loaded_before(stats: RunStats, settings: ImportConfig) -> str:
     """What a failed run had already loaded, what may be in the target with no answer
-    to say so, and, with a checkpoint, how to go on."""
+    to say so, and, with a checkpoint, how to go on ("" when it left nothing there)."""
     from bulkload.report.summary import in_doubt_text
 
+    if not stats.rows_loaded and not stats.rows_in_doubt:
+        return ""
     rows = stats.rows_loaded
     loaded = f"{rows:,} {'row was' if rows == 1 else 'rows were'} loaded before this error"
     if stats.rows_in_doubt:

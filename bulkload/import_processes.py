@@ -672,7 +672,7 @@ def run_import_processes(config: ImportConfig, *, argv: Sequence[str]) -> int:
                 stats.outcome = "interrupted" if interrupted else "completed"
             _finish(stats, json_path, out, error=error)
     if failures:  # one line each, the first failure (the cause) first
-        loaded = _loaded_before(stats, config) if stats.rows_loaded or stats.rows_in_doubt else ""
+        loaded = _loaded_before(stats, config)
         print(f"bulkload: error: {error}{loaded}", file=sys.stderr)
         said = {failures[0].said()}
         for outcome in failures[1:]:  # each reading the same bad input says the same: once

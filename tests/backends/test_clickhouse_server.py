@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 import urllib.parse
@@ -20,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.servers.fixtures import dying_with_this_process, stop
+from tests.servers.fixtures import dying_with_this_process, free_port, stop
 
 pytestmark = [pytest.mark.xdist_group("clickhouse"), pytest.mark.timeout(120)]
 
@@ -41,13 +40,6 @@ class ClickHouse:
         return [json.loads(line) for line in self.query(f"{sql} FORMAT JSONEachRow").splitlines()]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def _server_binary() -> list[str] | None:
     for candidate in SERVER_CANDIDATES:
         found = shutil.which(candidate) or (candidate if os.access(candidate, os.X_OK) else None)
@@ -66,11 +58,11 @@ def clickhouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClickHouse]
             pytest.fail(reason)
         pytest.skip(reason)
     base = tmp_path_factory.mktemp("clickhouse")
-    http_port = _free_port()
+    http_port = free_port()
     overrides = {
         "http_port": http_port,
-        "tcp_port": _free_port(),
-        "interserver_http_port": _free_port(),
+        "tcp_port": free_port(),
+        "interserver_http_port": free_port(),
         "listen_host": "127.0.0.1",
         "path": f"{base}/data/",
         "tmp_path": f"{base}/tmp/",

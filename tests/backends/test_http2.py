@@ -18,7 +18,13 @@ from typing import Any
 
 import pytest
 
-from tests.servers.fixtures import IngestServer, dying_with_this_process, self_signed, stop
+from tests.servers.fixtures import (
+    IngestServer,
+    dying_with_this_process,
+    free_port,
+    self_signed,
+    stop,
+)
 
 pytestmark = [pytest.mark.xdist_group("nginx-h2"), pytest.mark.timeout(120)]
 
@@ -63,13 +69,6 @@ class Nginx:
         return len(self.log.read_text().splitlines()) if self.log.exists() else 0
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def nginx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nginx]:
     binary = shutil.which("nginx") or (
@@ -82,7 +81,7 @@ def nginx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nginx]:
         pytest.skip(reason)
     where = tmp_path_factory.mktemp("nginx-h2")
     cert, key = self_signed(where, "server", "127.0.0.1")
-    h2c, tls = _free_port(), _free_port()
+    h2c, tls = free_port(), free_port()
     conf = where / "nginx.conf"
     conf.write_text(CONF.format(dir=where, h2c=h2c, tls=tls, cert=cert, key=key))
     process = subprocess.Popen(dying_with_this_process([binary, "-c", str(conf), "-p", str(where)]))

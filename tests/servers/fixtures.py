@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import ssl
 import subprocess
 import sys
@@ -39,6 +40,14 @@ class IngestServer:
     def state(self) -> dict[str, Any]:
         state: dict[str, Any] = self._call("/_state")
         return state
+
+
+def free_port() -> int:
+    """A port nobody listens on now (a server started on it may still lose a race)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def dying_with_this_process(command: list[str]) -> list[str]:

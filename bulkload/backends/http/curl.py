@@ -45,7 +45,7 @@ class _Request:
 
 
 class CurlTransport:
-    def __init__(self, settings: ClientSettings, url: str = ""):
+    def __init__(self, settings: ClientSettings, url: str):
         self._settings = settings
         self._http_version = pycurl.CURL_HTTP_VERSION_1_1
         if settings.http2:  # over TLS, ALPN settles it (1.1 if the server says so)
@@ -144,14 +144,13 @@ class CurlTransport:
                     f"negotiated): {message}",
                     transient=False,
                 )
-                request.future.set_exception(error)
-                return
-            error = HttpTransportError(
-                f"curl error {errno}: {message}",
-                transient=transient,
-                # the request was sent (0 for a refused connection, a stalled handshake)
-                may_have_applied=transient and handle.getinfo(pycurl.REQUEST_SIZE) > 0,
-            )
+            else:
+                error = HttpTransportError(
+                    f"curl error {errno}: {message}",
+                    transient=transient,
+                    # the request was sent (0 for a refused connection, a stalled handshake)
+                    may_have_applied=transient and handle.getinfo(pycurl.REQUEST_SIZE) > 0,
+                )
             request.future.set_exception(error)
             return
         status = handle.getinfo(pycurl.RESPONSE_CODE)

@@ -153,15 +153,11 @@ class ClickHouse(Preset):
         code = int(found[1])
         if code == _UNKNOWN_STATUS_OF_INSERT:
             return HttpStatusError(status, body, retry_after, may_have_applied=True)
-        if code in CLICKHOUSE_FATAL:  # no retry or bisection helps (old servers say 500)
-            return HttpStatusError(
-                status, body, retry_after, kind=ErrorKind.FATAL, may_have_applied=False
-            )
-        if code not in CLICKHOUSE_BAD_DATA:
+        # whatever the status (old servers say 500): no retry helps, nothing was written
+        kind = _CLICKHOUSE_KINDS.get(code)
+        if kind is None:
             return super().refusal(status, body, retry_after)
-        return HttpStatusError(
-            status, body, retry_after, kind=ErrorKind.PERMANENT, may_have_applied=False
-        )
+        return HttpStatusError(status, body, retry_after, kind=kind, may_have_applied=False)
 
     def _query_url(self, query: str, **settings: str) -> str:
         parts = urlsplit(self.base_url)
@@ -222,6 +218,10 @@ CLICKHOUSE_BAD_DATA = frozenset({6, 25, 26, 27, 38, 41, 53, 70, 72, 117, 321, 34
 #: UNKNOWN_COMPRESSION_METHOD (--http-compression zstd to an old server), UNKNOWN_USER,
 #: WRONG_PASSWORD, ACCESS_DENIED, AUTHENTICATION_FAILED
 CLICKHOUSE_FATAL = frozenset({60, 81, 89, 192, 193, 497, 516})
+_CLICKHOUSE_KINDS = {
+    **dict.fromkeys(CLICKHOUSE_BAD_DATA, ErrorKind.PERMANENT),
+    **dict.fromkeys(CLICKHOUSE_FATAL, ErrorKind.FATAL),
+}
 
 
 def _with_defaults(column: pa.Array) -> pa.Array:
