@@ -19,7 +19,6 @@ from bulkload.backends.base import mark_may_have_applied
 from bulkload.backends.http.errors import HttpTransportError
 from bulkload.backends.http.transport import ClientSettings, Response
 
-_E_HTTP2 = 16  # CURLE_HTTP2 (pycurl may not name it)
 # errors after which the same request may well succeed: the connection broke or stalled
 _TRANSIENT = frozenset(
     {
@@ -29,7 +28,7 @@ _TRANSIENT = frozenset(
         pycurl.E_RECV_ERROR,
         pycurl.E_GOT_NOTHING,
         pycurl.E_PARTIAL_FILE,
-        getattr(pycurl, "E_HTTP2", _E_HTTP2),
+        getattr(pycurl, "E_HTTP2", 16),
         getattr(pycurl, "E_HTTP2_STREAM", 92),
     }
 )
@@ -135,9 +134,10 @@ class CurlTransport:
             # a TLS alert (certificate required/refused) can come after the handshake, as
             # a read error: retrying cannot fix a certificate
             transient = errno in _TRANSIENT and " alert " not in message
-            if errno == _E_HTTP2 and "SETTINGS frame" in message:
+            if "SETTINGS frame" in message:
                 # h2c with prior knowledge to a server that speaks only HTTP/1.1: it never
-                # took the request, and no retry will change its mind
+                # took the request, and no retry will change its mind (libcurl says so as
+                # error 16 or, when it was still sending, 55)
                 error = HttpTransportError(
                     f"curl error {errno}: the server does not speak HTTP/2 over plain "
                     "http:// (drop --http-version 2, or use https://, where it is "
