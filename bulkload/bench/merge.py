@@ -50,6 +50,7 @@ def merge_results(results: Sequence[SweepResult], *, names: Sequence[str] = ()) 
         outcome=max((r.outcome for r in results), key=_outcome_rank),
         error=next((result.error for result in results if result.error), None),
         rows_written=sum(result.rows_written for result in results),
+        levels_planned=first.levels_planned,
     )
     slo = tuple(t for text in first.slo for t in parse_slo(text))
     recommend_into(merged, slo)

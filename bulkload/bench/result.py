@@ -37,6 +37,10 @@ class SweepResult:
     recommended_batch_size: int | None = None
     recommended_rate: float | None = None
     recommendation: str = ""
+    #: the rule the recommendation follows, in words (printed beside it)
+    recommendation_rule: str = ""
+    #: the levels the sweep was to run (levels x batch sizes); None for --sweep auto
+    levels_planned: int | None = None
     usl: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
     outcome: str = "completed"  # completed | interrupted | failed | aborted (a gate)
@@ -89,6 +93,8 @@ class SweepResult:
             "recommended_batch_size": self.recommended_batch_size,
             "recommended_rate": self.recommended_rate,
             "recommendation": self.recommendation,
+            "recommendation_rule": self.recommendation_rule,
+            "levels_planned": self.levels_planned,
             "usl": self.usl,
             "warnings": self.warnings,
             "levels": [level.to_dict() for level in self.levels],
@@ -123,6 +129,9 @@ class SweepResult:
                 recommended_batch_size=data["recommended_batch_size"],
                 recommended_rate=data["recommended_rate"],
                 recommendation=data["recommendation"],
+                # absent from results saved before the rule was printed
+                recommendation_rule=data.get("recommendation_rule") or "",
+                levels_planned=data.get("levels_planned"),
                 usl=data["usl"],
                 warnings=list(data["warnings"]),
                 outcome=data["outcome"],

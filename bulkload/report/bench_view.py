@@ -39,6 +39,8 @@ def render_sweep(result: SweepResult, console: Console) -> None:
         mark = "[green]recommended:[/] " if chosen is not None else "[yellow]no recommendation:[/] "
         console.print("  " + mark, end="")
         console.print(result.recommendation, highlight=False, markup=False)
+    if result.recommendation_rule:
+        console.print(f"  rule: {result.recommendation_rule}", highlight=False, markup=False)
     if result.usl:
         usl = result.usl
         peak = usl.get("peak_concurrency")

@@ -167,7 +167,13 @@ def _findings(result: SweepResult, baseline: SweepResult | None) -> str:
         label = "Recommended" if chosen is not None else "No recommendation"
         items.append(
             f'<div class="callout {kind}"><strong>{label}:</strong> '
-            f"{escape(result.recommendation)}</div>"
+            f"{escape(result.recommendation)}"
+            + (
+                f"<br><small>Rule: {escape(result.recommendation_rule)}</small>"
+                if result.recommendation_rule
+                else ""
+            )
+            + "</div>"
         )
     if result.usl:
         usl = result.usl
