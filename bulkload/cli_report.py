@@ -192,22 +192,29 @@ def merge_command(
     debug: bool = _DEBUG,
 ) -> None:
     """Join the results of --shard runs into one (histograms added, counters summed)."""
-    from bulkload.bench.merge import merge_results
+    from bulkload.bench.merge import merge_results, shards_only
     from bulkload.cli import _errors_as_exit_codes
     from bulkload.errors import BulkloadError
     from bulkload.report.json_summary import write_document
 
     with _errors_as_exit_codes(debug):
-        merged = merge_results([read_result(Path(path)) for path in shards], names=shards)
+        results = [read_result(Path(path)) for path in shards]
+        known = {warning for result in results for warning in result.warnings}
+        merged = merge_results(results, names=shards)
         try:
             write_document(merged.to_dict(), output)
         except OSError as exc:
             raise BulkloadError(f"-o: cannot write {output}: {exc.strerror or exc}") from None
+        only = shards_only(merged)
         print(
             f"merged {len(shards)} results into {output}: {len(merged.levels)} levels, "
-            f"{sum(level.rows for level in merged.levels):,} rows measured",
+            f"{sum(level.rows for level in merged.levels):,} rows measured"
+            + (f" ({only})" if only else ""),
             file=sys.stderr if output == "-" else sys.stdout,  # stdout holds the JSON then
         )
+        for warning in merged.warnings:  # what the merge found (missing shards, overlap)
+            if warning not in known:
+                print(f"bulkload: warning: {warning}", file=sys.stderr)
 
 
 def _show_saved_gates(result: SweepResult, console: object) -> None:

@@ -32,7 +32,7 @@ from rich.console import Console
 
 from bulkload import event_loop
 from bulkload.bench.auto_processes import Decision
-from bulkload.bench.merge import merge_results
+from bulkload.bench.merge import merge_results, window_overlap
 from bulkload.bench.process_link import DONE, READY, ChildLink, child_environment
 from bulkload.bench.result import SweepResult
 from bulkload.config import BenchConfig
@@ -239,7 +239,9 @@ def merge_children(
     common = min(len(result.levels) for result in results)
     for result in results:
         del result.levels[common:]  # a level some child never ran is not a level of the whole
-    merged = merge_results(results, names=[outcome.child.name for outcome in saved])
+    merged = merge_results(
+        results, names=[outcome.child.name for outcome in saved], check_whole=False
+    )
     merged.command = command
     merged.shard = None
     overlaps = [
@@ -259,15 +261,6 @@ def merge_children(
                 "than what they did together"
             )
     return merged
-
-
-def window_overlap(windows: Sequence[tuple[float, float]]) -> float:
-    """The share of the union of the windows that all of them cover (1.0: the same)."""
-    start, end = max(w[0] for w in windows), min(w[1] for w in windows)
-    union = max(w[1] for w in windows) - min(w[0] for w in windows)
-    if union <= 0:
-        return 1.0
-    return max(0.0, end - start) / union
 
 
 def _child_summary(outcome: ChildOutcome) -> dict[str, Any]:

@@ -53,6 +53,8 @@ class SweepResult:
     comparison: dict[str, Any] | None = None
     #: --shard i/N: {index, count}, the share of the work this run did
     shard: dict[str, int] | None = None
+    #: report merge: {count, merged: [i...], missing: [i...], window_overlap: [per level]}
+    merged_shards: dict[str, Any] | None = None
     #: --processes P: {count, window_overlap per level, children: [{index, pid,
     #: exit_code, levels: [{started_at, finished_at, rows, batches}]}]}
     processes: dict[str, Any] | None = None
@@ -101,6 +103,7 @@ class SweepResult:
             "thresholds": self.thresholds,
             "comparison": self.comparison,
             "shard": self.shard,
+            "merged_shards": self.merged_shards,
             "processes": self.processes,
             "processes_decision": self.processes_decision,
         }
@@ -141,6 +144,7 @@ class SweepResult:
                 thresholds=list(data.get("thresholds") or []),
                 comparison=data.get("comparison"),
                 shard=data.get("shard"),
+                merged_shards=data.get("merged_shards"),
                 processes=data.get("processes"),
                 processes_decision=data.get("processes_decision"),
             )
