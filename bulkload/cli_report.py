@@ -220,12 +220,10 @@ def merge_command(
 def _show_saved_gates(result: SweepResult, console: object) -> None:
     from rich.console import Console
 
+    from bulkload.report.gates_view import render_saved_gates
+
     assert isinstance(console, Console)
-    for gate in result.thresholds:
-        verdict = "[green]ok[/]" if gate.get("ok") else "[red]FAILED[/]"
-        measured = gate.get("measured")
-        shown = "not measured" if measured is None else f"measured {measured:,.6g}"
-        console.print(f"  gate {verdict}: {gate.get('expression')}: {shown}", highlight=False)
+    render_saved_gates(result.thresholds, console)
     comparison = result.comparison
     if comparison is not None:
         state = "[red]regressed[/]" if comparison.get("regressed") else "[green]no regression[/]"

@@ -291,10 +291,10 @@ def run_processes(
         EXIT_TARGET,
         _write_html,
         judge_run,
+        read_baseline,
         render_verdict,
     )
     from bulkload.bench.gates import EXIT_GATE_FAILED
-    from bulkload.cli_report import read_result
     from bulkload.redact import redact_text, redact_url
     from bulkload.report.bench_view import render_sweep
     from bulkload.report.html import require_html_support
@@ -311,7 +311,7 @@ def run_processes(
         check_json_path(report.json_path)
     out = Console(stderr=report.json_path == "-", highlight=False)
     err = Console(stderr=True, highlight=False)
-    baseline = read_result(Path(gates.baseline)) if gates.baseline else None
+    baseline = read_baseline(config)
     mode = ProgressReporter.choose_mode(report.progress, report.quiet, err)
     levels = len(config.sweep.rates or config.sweep.levels) * len(config.sweep.batch_sizes)
     secrets = [p for p in [_password(config.target.url)] if p]

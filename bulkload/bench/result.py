@@ -62,6 +62,18 @@ class SweepResult:
     #: busy, runnable, writes_per_s, error} or None} (bulkload.bench.auto_processes)
     processes_decision: dict[str, Any] | None = None
 
+    def levels_by_level(self) -> list[LevelResult]:
+        """The levels as tables list them: by batch size (in the order they ran), then
+        by concurrency or arrival rate, whatever order they ran in (``--sweep auto``
+        runs its refining levels after the doublings)."""
+        sizes = list(dict.fromkeys(level.batch_size for level in self.levels))
+
+        def key(level: LevelResult) -> tuple[int, float]:
+            at = level.rate if level.rate is not None else float(level.concurrency)
+            return sizes.index(level.batch_size), at
+
+        return sorted(self.levels, key=key)
+
     def recommended_level(self) -> LevelResult | None:
         for level in self.levels:
             if self.model == "open":

@@ -549,7 +549,8 @@ def _shortfalls(level: LevelResult, slo: tuple[Threshold, ...]) -> list[str]:
         share = level.sends_delayed / sends if sends else 1.0
         found.append(f"{level.sends_delayed:,} of {sends:,} sends delayed ({share:.1%})")
     metrics = level.metrics()
-    found += [f"{check} (SLO)" for t in slo if not (check := t.check(metrics)).ok]
+    judged = [t for t in slo if t.selector is None or t.selects(rate, recommended=None)]
+    found += [f"{check} (SLO)" for t in judged if not (check := t.check(metrics)).ok]
     return found
 
 

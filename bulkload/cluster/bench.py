@@ -57,13 +57,7 @@ def bench_on_cluster(config: BenchConfig, *, argv: Sequence[str] = ()) -> int:
 
         require_html_support()
         check_json_path(report.html_path, "--html")
-    baseline = None
-    if config.gates.baseline:
-        from pathlib import Path
-
-        from bulkload.cli_report import read_result
-
-        baseline = read_result(Path(config.gates.baseline))
+    baseline = command.read_baseline(config)
     out = Console(stderr=report.json_path == "-", highlight=False)
     result, failure = run_on_cluster(config, argv=argv)
     verdict = command.judge_run(result, config.gates, baseline)

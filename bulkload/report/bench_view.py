@@ -77,7 +77,7 @@ def _table(result: SweepResult) -> Table:
     for name in columns:
         table.add_column(name, justify="right", no_wrap=True)
     chosen = result.recommended_level()
-    for level in result.levels:
+    for level in result.levels_by_level():
         p = level.latency.summary_ms()
         row = [
             "★" if level is chosen else ("✗" if level.outcome == "failed" else ""),
@@ -115,7 +115,7 @@ def _fit(table: Table, console: Console) -> Table:
 def _chart(result: SweepResult, console: Console) -> None:
     """Throughput (█, with the USL's value as │) and p99 (▒) per level, as bars sized to
     the terminal."""
-    levels = [lvl for lvl in result.levels if lvl.outcome == "completed"]
+    levels = [lvl for lvl in result.levels_by_level() if lvl.outcome == "completed"]
     if len(levels) < 2:
         return
     labels = [_level_name(level) for level in levels]

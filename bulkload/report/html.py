@@ -249,7 +249,7 @@ def _table(result: SweepResult, baseline: SweepResult | None) -> str:
         head.append("outcome")
     chosen = result.recommended_level()
     rows = []
-    for level in result.levels:
+    for level in result.levels_by_level():
         p = level.latency.summary_ms()
         twin = twins.get(_key(level))
         cells = [
