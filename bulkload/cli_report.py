@@ -3,7 +3,9 @@
 Each command reads results written by ``bench --json`` (vegeta's ``attack | report``:
 results are data first, rendered later). A missing or malformed file is a one-line
 error naming it, exit 3. ``check`` and ``compare`` exit 99 when a gate fails or a level
-regressed; ``merge`` refuses results that are not shards of one run (exit 3).
+regressed; ``compare`` refuses runs of different models, ``merge`` results that are not
+shards of one run (exit 3); ``merge`` warns of missing shards and of shards that did not
+run together.
 """
 
 from __future__ import annotations
