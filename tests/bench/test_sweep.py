@@ -400,4 +400,3 @@ def test_each_send_belongs_to_one_window_by_its_due_time():
     ]
     assert counts == [(rate * 0.5, 0) for rate in rates]
     assert [level.elapsed_s for level in result.levels] == [0.5] * len(rates)
-    assert result.recommended_rate == 200.0
