@@ -3,7 +3,9 @@
 Each command reads results written by ``bench --json`` (vegeta's ``attack | report``:
 results are data first, rendered later). A missing or malformed file is a one-line
 error naming it, exit 3. ``check`` and ``compare`` exit 99 when a gate fails or a level
-regressed; ``merge`` refuses results that are not shards of one run (exit 3).
+regressed; ``compare`` refuses runs of different models, ``merge`` results that are not
+shards of one run (exit 3); ``merge`` warns of missing shards and of shards that did not
+run together.
 """
 
 from __future__ import annotations
@@ -192,33 +194,38 @@ def merge_command(
     debug: bool = _DEBUG,
 ) -> None:
     """Join the results of --shard runs into one (histograms added, counters summed)."""
-    from bulkload.bench.merge import merge_results
+    from bulkload.bench.merge import merge_results, shards_only
     from bulkload.cli import _errors_as_exit_codes
     from bulkload.errors import BulkloadError
     from bulkload.report.json_summary import write_document
 
     with _errors_as_exit_codes(debug):
-        merged = merge_results([read_result(Path(path)) for path in shards], names=shards)
+        results = [read_result(Path(path)) for path in shards]
+        known = {warning for result in results for warning in result.warnings}
+        merged = merge_results(results, names=shards)
         try:
             write_document(merged.to_dict(), output)
         except OSError as exc:
             raise BulkloadError(f"-o: cannot write {output}: {exc.strerror or exc}") from None
+        only = shards_only(merged)
         print(
             f"merged {len(shards)} results into {output}: {len(merged.levels)} levels, "
-            f"{sum(level.rows for level in merged.levels):,} rows measured",
+            f"{sum(level.rows for level in merged.levels):,} rows measured"
+            + (f" ({only})" if only else ""),
             file=sys.stderr if output == "-" else sys.stdout,  # stdout holds the JSON then
         )
+        for warning in merged.warnings:  # what the merge found (missing shards, overlap)
+            if warning not in known:
+                print(f"bulkload: warning: {warning}", file=sys.stderr)
 
 
 def _show_saved_gates(result: SweepResult, console: object) -> None:
     from rich.console import Console
 
+    from bulkload.report.gates_view import render_saved_gates
+
     assert isinstance(console, Console)
-    for gate in result.thresholds:
-        verdict = "[green]ok[/]" if gate.get("ok") else "[red]FAILED[/]"
-        measured = gate.get("measured")
-        shown = "not measured" if measured is None else f"measured {measured:,.6g}"
-        console.print(f"  gate {verdict}: {gate.get('expression')}: {shown}", highlight=False)
+    render_saved_gates(result.thresholds, console)
     comparison = result.comparison
     if comparison is not None:
         state = "[red]regressed[/]" if comparison.get("regressed") else "[green]no regression[/]"

@@ -22,7 +22,7 @@ from rich.console import Console
 from bulkload import event_loop
 from bulkload.backends import create_backend
 from bulkload.bench.auto_processes import Decision
-from bulkload.bench.compare import Comparison, compare
+from bulkload.bench.compare import Comparison, check_comparable, compare
 from bulkload.bench.gates import EXIT_GATE_FAILED, GateResult, failed, judge, judge_level
 from bulkload.bench.process_link import ParentLink
 from bulkload.bench.result import SweepResult, machine_facts
@@ -92,7 +92,7 @@ def run_bench(config: BenchConfig, *, argv: Sequence[str] = ()) -> int:
     err = Console(stderr=True, highlight=False)
     gates = run.gates
     # a bad baseline is bad input: found before the sweep, not after it
-    baseline = read_result(Path(gates.baseline)) if gates.baseline else None
+    baseline = read_baseline(config)
     control = RunControl()
     stopped_by_gate: list[GateResult] = []
 
@@ -166,6 +166,18 @@ def run_bench(config: BenchConfig, *, argv: Sequence[str] = ()) -> int:
     return EXIT_OK
 
 
+def read_baseline(config: BenchConfig) -> SweepResult | None:
+    """``--baseline``, read and checked before the sweep: a bad file, or a run of the
+    other model, is bad input (exit 3) found before anything is written."""
+    path = config.gates.baseline
+    if not path:
+        return None
+    baseline = read_result(Path(path))
+    model = "open" if config.sweep.rates else "closed"
+    check_comparable(baseline.model, model, baseline=path)
+    return baseline
+
+
 def _decide_processes(config: BenchConfig, argv: Sequence[str]) -> tuple[BenchConfig, Decision]:
     """``--processes auto`` (bench's default): the outputs and the baseline checked first
     (a bad path is found before the probe writes to the target), then the probe and the
@@ -178,8 +190,7 @@ def _decide_processes(config: BenchConfig, argv: Sequence[str]) -> tuple[BenchCo
         check_json_path(report.html_path, "--html")
     if report.json_path:
         check_json_path(report.json_path)
-    if config.gates.baseline:
-        read_result(Path(config.gates.baseline))
+    read_baseline(config)
     decision = choose(config, argv=argv)
     # the default says so only when it measured (the probe took a moment, and wrote)
     told = config.sweep.processes_asked or decision.probe is not None

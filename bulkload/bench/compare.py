@@ -4,6 +4,8 @@ Levels are matched by (concurrency, arrival rate, batch size). A regression is
 throughput (rows/s) lower, or p99 latency higher, than the baseline's by more than
 ``max_regression`` (a fraction: 0.10 is 10%). A level only one of the runs has is
 listed, never a regression. Equal figures are a 0% change: identical runs never regress.
+Runs of different models are refused (:func:`check_comparable`): a closed model's
+concurrency levels and an open model's arrival rates measure different things.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bulkload.bench.result import SweepResult
+from bulkload.errors import InputError
 from bulkload.stats.level import LevelResult
 
 DEFAULT_MAX_REGRESSION = 0.10
@@ -63,9 +66,7 @@ class LevelComparison:
 
     @property
     def label(self) -> str:
-        concurrency, rate, batch_size = self.key
-        what = f"{rate:g} writes/s" if rate is not None else f"c={concurrency}"
-        return f"{what} batch {batch_size:,}"
+        return key_label(self.key)
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,7 @@ def compare(
     max_regression: float = DEFAULT_MAX_REGRESSION,
     baseline: str = "",
 ) -> Comparison:
+    check_comparable(base.model, run.model, baseline=baseline or "the baseline")
     base_levels = _by_key(base)
     run_levels = _by_key(run)
     levels = [
@@ -125,6 +127,22 @@ def compare(
         only_in_run=[key for key in run_levels if key not in base_levels],
         baseline=baseline,
     )
+
+
+def key_label(key: LevelKey) -> str:
+    concurrency, rate, batch_size = key
+    what = f"{rate:g} writes/s" if rate is not None else f"c={concurrency}"
+    return f"{what} batch {batch_size:,}"
+
+
+def check_comparable(base_model: str, run_model: str, *, baseline: str) -> None:
+    """InputError (exit 3) naming the baseline when the two runs are of different models."""
+    if base_model != run_model:
+        raise InputError(
+            f"a {base_model}-model run cannot be the baseline of a {run_model}-model one: "
+            "concurrency levels and arrival rates are not comparable",
+            source=baseline,
+        )
 
 
 def _by_key(result: SweepResult) -> dict[LevelKey, LevelResult]:

@@ -12,15 +12,20 @@ Two arrival models decide when writes start:
   that never started are counted as missed.
 
 A write belongs to the window in which it *started* (closed model) or was *due* (open
-model), however late it completes: the warm-up's, the window's and the drain's writes
-are counted in three separate :class:`RunStats`, and once the window closes the level
-waits for its writes in flight, so a write the target held for a long time still counts
-with its latency (a stall cannot slip out of the window). Throughput is the window's
-writes over the window's length: its duration, or, bounded by ``--rows``/``--batches``,
-until its last write completed. Latency is measured from when the write started (closed)
-or was due (open), retries and back-off included; each attempt's service time is kept
-beside it. Every task is owned by this level's task group; any error a write raises
-ends the level (reported with it), a stop request (Ctrl-C) interrupts it.
+model), however late it completes. In the open model with a ``--duration``, the window
+is the schedule's: the sends due in ``[warmup, warmup + duration)`` after ``t0``,
+decided from their index, never raced against the clock, so a level asks exactly
+``duration x rate`` sends of its window; one that is still waiting for a slot when the
+window's time is up is missed, and the window's length is its duration. In any model,
+the warm-up's, the window's and the drain's writes are counted in three separate
+:class:`RunStats`, and once the window closes the level waits for its writes in flight,
+so a write the target held for a long time still counts with its latency (a stall cannot
+slip out of the window). Throughput is the window's writes over the window's length: its
+duration, or, bounded by ``--rows``/``--batches``, until its last write completed.
+Latency is measured from when the write started (closed) or was due (open), retries and
+back-off included; each attempt's service time is kept beside it. Every task is owned by
+this level's task group; any error a write raises ends the level (reported with it), a
+stop request (Ctrl-C) interrupts it.
 """
 
 from __future__ import annotations
@@ -132,6 +137,20 @@ class LevelDriver:
         self._bound = plan.batches if plan.batches is not None else plan.rows
         self._window_writes = 0  # the window's writes still in flight
         self._last_window_end = 0.0  # when the window's last write completed
+        #: open model with a duration: the indices of the window's sends, [first, last)
+        self._window_sends = self._scheduled_window()
+        self._free = plan.concurrency  # open model: slots free under the in-flight cap
+        self._freed = asyncio.Event()
+
+    def _scheduled_window(self) -> tuple[int, int] | None:
+        rate, duration = self.plan.rate, self.plan.duration_s
+        if rate is None or duration is None or self._bound is not None:
+            return None
+        # index i is due at t0 + i/rate: the first due at or after the window's start
+        # (a tolerance for the float products: 0.5 s x 100/s is send 50, not 51)
+        first = math.ceil(self.plan.warmup_s * rate - 1e-9)
+        last = math.ceil((self.plan.warmup_s + duration) * rate - 1e-9)
+        return first, last
 
     @property
     def in_flight(self) -> int:
@@ -172,11 +191,11 @@ class LevelDriver:
             await self._until(lambda: False, self.plan.warmup_s)
         if self.phase == "warmup":
             self._open_window()
-        if not self._count_bound:
+        if not self._count_bound and self._window_sends is None:
             assert self.plan.duration_s is not None
             await self._until(self._window_closed.is_set, self.plan.duration_s)
             self._close_window()
-        else:
+        else:  # the scheduler (open model) or the count closes the window
             while not self._window_closed.is_set() and self._may_send():
                 await self._until(self._window_closed.is_set, 0.1)  # notices a stop
             self._close_window()
@@ -190,10 +209,13 @@ class LevelDriver:
     def _open_window(self) -> None:
         self.phase = "measure"
         self._gauge.start_window()
-        self._window_clock = (self._clock(), 0.0)
-        self._wall = (time.time(), 0.0)
+        now, wall = self._clock(), time.time()
+        if self._window_sends is not None:  # the schedule's window, not the timer's wake-up
+            scheduled = self._t0 + self.plan.warmup_s
+            now, wall = scheduled, wall - (now - scheduled)
+        self._window_clock = (now, 0.0)
+        self._wall = (wall, 0.0)
         self._cpu = (time.thread_time(), time.process_time(), 0.0, 0.0)
-        self._due_started_in_window = 0
 
     def _close_window(self) -> None:
         if self.phase == "drain":
@@ -227,55 +249,116 @@ class LevelDriver:
     async def _open_scheduler(self, group: asyncio.TaskGroup) -> None:
         assert self.plan.rate is not None
         interval = 1.0 / self.plan.rate
-        slots = asyncio.Semaphore(self.plan.concurrency)
+        window = self._window_sends
         sent = 0
         while self._may_send():
+            if window is not None and sent >= window[1]:
+                # every send of the window has started: it closes at its scheduled end
+                await self._until(lambda: False, self._window_end() - self._clock())
+                self._close_window()
+                break
             due = self._t0 + sent * interval
-            if self._backlog_of_the_warmup(due):
+            if self._backlog_of_the_warmup(sent, due):
                 # A target past its capacity leaves sends due in the warm-up not started
                 # when the window opens. Sent then, they would hold the slots through the
                 # window and count nowhere (they belong to the warm-up): the window's
                 # throughput came out at under half the target's. They are dropped.
                 first = math.ceil((self._window_clock[0] - self._t0) * self.plan.rate)
+                if window is not None:
+                    first = window[0]
                 sent = max(sent + 1, first)
                 continue
+            index = sent
             sent += 1
             if (wait := due - self._clock()) > 0:
                 await self._until(lambda: False, wait)
                 if not self._may_send():
                     break
-            waited = slots.locked()  # every slot busy: this send waits for the cap
-            await slots.acquire()
-            if not self._may_send():
-                slots.release()
+            in_window = self._in_window(index, due)
+            waited = self._free == 0  # every slot busy: this send waits for the cap
+            # a send of the scheduled window waits for a slot until the window's end
+            deadline = self._window_end() if window is not None and in_window else None
+            if not await self._slot(deadline):
+                if window is not None and self._may_send():
+                    self._close_window()  # time is up: the window's other sends are missed
                 break
-            if self._backlog_of_the_warmup(due):  # the window opened while it waited
-                slots.release()
+            if not self._may_send():
+                self._release()
+                break
+            if self._backlog_of_the_warmup(index, due):  # the window opened while it waited
+                self._release()
                 continue
-            if self.phase == "measure" and due >= self._window_clock[0]:
+            stats = None
+            if window is not None:  # by its index, whatever the clock says now
+                stats = self._take_window() if in_window else self.warmup
+            if in_window:
                 self._due_started_in_window += 1
                 # it could not start on time: it waited for a slot, or queued behind one
                 # that did (more than an interval late; timer jitter is not a delay)
                 if waited or self._clock() - due > max(_LATE_S, interval):
                     self._sends_delayed += 1
-            group.create_task(self._open_write(self.pool.next(), due, slots))
+            group.create_task(self._open_write(self.pool.next(), due, stats))
 
-    def _backlog_of_the_warmup(self, due: float) -> bool:
-        return self.phase == "measure" and due < self._window_clock[0]
+    def _window_end(self) -> float:
+        """The scheduled window's end (open model with a duration), on the clock."""
+        assert self.plan.duration_s is not None
+        return self._t0 + self.plan.warmup_s + self.plan.duration_s
 
-    async def _open_write(self, batch: PooledBatch, due: float, slots: asyncio.Semaphore) -> None:
+    def _in_window(self, index: int, due: float) -> bool:
+        if self._window_sends is not None:
+            first, last = self._window_sends
+            return first <= index < last
+        return self.phase == "measure" and due >= self._window_clock[0]
+
+    def _backlog_of_the_warmup(self, index: int, due: float) -> bool:
+        if self.phase != "measure":
+            return False
+        if self._window_sends is not None:
+            return index < self._window_sends[0]
+        return due < self._window_clock[0]
+
+    async def _slot(self, deadline: float | None) -> bool:
+        """Take a slot under the in-flight cap; False when ``deadline`` (on the clock)
+        passed first, or the level stopped. Only the scheduler takes slots."""
+        while self._free == 0:
+            if not self._may_send():
+                return False
+            step = 0.05  # to notice a stop
+            if deadline is not None:
+                if (left := deadline - self._clock()) <= 0:
+                    return False
+                step = min(step, left)
+            self._freed.clear()
+            try:
+                async with asyncio.timeout(step):
+                    await self._freed.wait()
+            except TimeoutError:
+                pass
+        self._free -= 1
+        return True
+
+    def _release(self) -> None:
+        self._free += 1
+        self._freed.set()
+
+    async def _open_write(self, batch: PooledBatch, due: float, stats: RunStats | None) -> None:
         try:
-            await self._write(batch, due=due)
+            await self._write(batch, due=due, stats=stats)
         finally:
-            slots.release()
+            self._release()
 
     def _sends_missed(self) -> int:
         """Sends due inside the window that had not started when it closed."""
         if self.plan.rate is None:
             return 0
         start, end = self._window_clock
-        first = math.ceil((start - self._t0) * self.plan.rate)
-        last = math.ceil((end - self._t0) * self.plan.rate)  # exclusive
+        if self._window_sends is not None:
+            first, last = self._window_sends
+            # a window closed early (a failure) missed only the sends due before then
+            last = min(last, math.ceil((end - self._t0) * self.plan.rate - 1e-9))
+        else:
+            first = math.ceil((start - self._t0) * self.plan.rate)
+            last = math.ceil((end - self._t0) * self.plan.rate)  # exclusive
         return max(0, last - first - self._due_started_in_window)
 
     # ------------------------------------------------------------------ one write
@@ -287,10 +370,13 @@ class LevelDriver:
         due: float,
         task: asyncio.Task[Any] | None = None,
         now: float | None = None,
+        stats: RunStats | None = None,
     ) -> None:
         """``task``: the current task, ``now``: the clock's reading, when the caller has
-        them at hand (each saves a lookup per write)."""
-        stats = self._stats_for(due, batch)
+        them at hand (each saves a lookup per write); ``stats``: the window it belongs to,
+        when the caller decided it (the open model's scheduled window)."""
+        if stats is None:
+            stats = self._stats_for(due, batch)
         in_window = stats is self.window
         on_start = None
         started = not self.writer.throttle.active
@@ -351,8 +437,12 @@ class LevelDriver:
             return self.warmup
         if self.phase == "drain":
             return self.drain
+        return self._take_window(batch)
+
+    def _take_window(self, batch: PooledBatch | None = None) -> RunStats:
+        """Count a write into the window (and its count, when it has one)."""
         self._window_writes += 1
-        if self._bound is not None:
+        if batch is not None and self._bound is not None:
             self._reserved += 1 if self.plan.batches is not None else batch.rows
             if self._reserved >= self._bound:
                 self._close_window()
@@ -364,6 +454,8 @@ class LevelDriver:
         start, end = self._window_clock
         if self._count_bound and self._last_window_end > start:
             end = self._last_window_end  # the window lasted until its last write ended
+        if self._window_sends is not None:  # the schedule's window (shorter: it failed)
+            end = min(end, self._window_end())
         elapsed = max(end - start, 0.0)
         result = LevelResult.from_window(
             self.window,

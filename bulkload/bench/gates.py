@@ -1,9 +1,11 @@
 """CI gates: ``--threshold`` expressions judged on a sweep's levels.
 
 A gate pinned to a level (``p99@32<50ms``) is judged on every level run at that
-concurrency (one per batch size), ``@all`` on every level, and a gate without a selector
-on the recommended level. A gate that selects no level fails ("not measured"): a gate
-must never pass because there was nothing to judge.
+concurrency (one per batch size), or in the open model at that arrival rate
+(``p99@400<50ms``: 400 writes/s; the in-flight cap is the same at every rate), ``@all``
+on every level, and a gate without a selector on the recommended level. A gate that
+selects no level fails ("not measured"): a gate must never pass because there was
+nothing to judge.
 
 Pinned and ``@all`` gates can be judged as soon as a level ends (``--abort-on-fail``);
 a gate on the recommended level only once the sweep is over.
@@ -16,8 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from bulkload.bench.result import SweepResult
+from bulkload.errors import UsageError
 from bulkload.stats.level import LevelResult
-from bulkload.stats.thresholds import Threshold, ThresholdResult
+from bulkload.stats.thresholds import Threshold, ThresholdResult, parse_threshold
 
 #: the exit code of a run whose gates failed (k6 uses the same)
 EXIT_GATE_FAILED = 99
@@ -41,6 +44,28 @@ class GateResult:
             "allowed": self.check.allowed,
             "ok": self.ok,
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GateResult | None:
+        """A gate saved in a result's ``thresholds``; None when it cannot be read back
+        (a file edited by hand)."""
+        try:
+            # the value is rendered with thousands separators: 10,000/s
+            threshold = parse_threshold(str(data["expression"]).replace(",", ""))
+            key = data.get("level")
+            level = None
+            if key is not None:
+                level = LevelResult(key["concurrency"], key["batch_size"], rate=key.get("rate"))
+            measured = data.get("measured")
+            check = ThresholdResult(
+                threshold,
+                bool(data["ok"]),
+                None if measured is None else float(measured),
+                float(data["allowed"]),
+            )
+        except (UsageError, KeyError, TypeError, ValueError):
+            return None
+        return cls(check, level)
 
     def __str__(self) -> str:
         where = "no such level" if self.level is None else level_label(self.level)
@@ -92,7 +117,8 @@ def level_label(level: LevelResult) -> str:
 
 
 def _selects(threshold: Threshold, level: LevelResult) -> bool:
-    return threshold.selector == "all" or threshold.selector == level.concurrency
+    at = level.rate if level.rate is not None else level.concurrency
+    return threshold.selects(at, recommended=None)
 
 
 def _on(threshold: Threshold, levels: list[LevelResult]) -> list[GateResult]:

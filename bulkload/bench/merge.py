@@ -5,11 +5,18 @@ in the same order with its share of the work; level *k* of every shard is level 
 the whole, merged by :meth:`LevelResult.merge` (histograms added, never percentiles
 averaged). Results of different commands (other than ``--shard`` and where the outputs
 were written), models, targets or batch sizes are refused: they are not parts of one run.
+
+Shards that are not all there (``shard 1/2`` alone), or whose measured windows did not
+overlap (run one after another), still merge, with a warning, and ``merged_shards`` in
+the result says which shards were merged, which are missing, and how each level's
+windows overlapped: throughput is over the union of the windows, so shards that did not
+run together understate what they do together.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from bulkload.bench.result import SweepResult
 from bulkload.bench.sweep import recommend_into
@@ -21,11 +28,17 @@ from bulkload.stats.thresholds import parse_slo
 _PER_SHARD_OPTIONS = ("--shard", "--json", "--html", "--baseline", "--progress")
 _PER_SHARD_FLAGS = ("--quiet", "-q", "--abort-on-fail")
 _OUTCOME_ORDER = ("completed", "aborted", "interrupted", "failed")
+#: levels whose shards' windows overlapped less than this get a warning
+OVERLAP_WARNING = 0.9
 
 
-def merge_results(results: Sequence[SweepResult], *, names: Sequence[str] = ()) -> SweepResult:
+def merge_results(
+    results: Sequence[SweepResult], *, names: Sequence[str] = (), check_whole: bool = True
+) -> SweepResult:
     """The sweep the shards ran together. ``names`` (file names, in the same order) only
-    serve the error messages."""
+    serve the error messages. ``check_whole``: warn of missing shards and of windows
+    that did not overlap (the runners that start the shards themselves say it their
+    way)."""
     if not results:
         raise InputError("nothing to merge")
     labels = list(names) or [f"result {i + 1}" for i in range(len(results))]
@@ -50,10 +63,69 @@ def merge_results(results: Sequence[SweepResult], *, names: Sequence[str] = ()) 
         outcome=max((r.outcome for r in results), key=_outcome_rank),
         error=next((result.error for result in results if result.error), None),
         rows_written=sum(result.rows_written for result in results),
+        levels_planned=first.levels_planned,
     )
+    if check_whole:
+        _check_whole(results, merged)
     slo = tuple(t for text in first.slo for t in parse_slo(text))
     recommend_into(merged, slo)
     return merged
+
+
+def _check_whole(results: Sequence[SweepResult], merged: SweepResult) -> None:
+    """Say, in the warnings and in ``merged_shards``, when the shards are not one whole
+    run: some are missing, or they did not run at the same time."""
+    shards = [result.shard for result in results if result.shard is not None]
+    summary: dict[str, Any] = {}
+    if shards:
+        count = shards[0]["count"]
+        indices = sorted(shard["index"] for shard in shards)
+        missing = [index for index in range(1, count + 1) if index not in indices]
+        summary.update(count=count, merged=indices, missing=missing)
+        if missing:
+            merged.warnings.insert(
+                0,
+                f"{_shards(indices, count)} only: {_shards(missing, count)} missing, so the "
+                "merged figures are those of part of the run, not all of it",
+            )
+    overlaps = [
+        window_overlap([(r.levels[k].started_at, r.levels[k].finished_at) for r in results])
+        for k in range(len(merged.levels))
+    ]
+    summary["window_overlap"] = [round(overlap, 4) for overlap in overlaps]
+    merged.merged_shards = summary
+    if len(results) < 2:
+        return
+    for level, overlap in zip(merged.levels, overlaps, strict=True):
+        if overlap < OVERLAP_WARNING:
+            where = f"{level.rate:g}/s" if level.rate is not None else f"c={level.concurrency}"
+            merged.warnings.append(
+                f"{where} batch {level.batch_size:,}: the shards' measured windows overlapped "
+                f"{overlap:.0%} (were they run one after another?): throughput is over the "
+                "union of the windows, so it understates what the shards do together"
+            )
+
+
+def shards_only(result: SweepResult) -> str | None:
+    """``shard 1/2 only`` when a merged result lacks some of its shards."""
+    summary = result.merged_shards or {}
+    if not summary.get("missing"):
+        return None
+    return f"{_shards(summary['merged'], summary['count'])} only"
+
+
+def _shards(indices: Sequence[int], count: int) -> str:
+    listed = ", ".join(f"{index}/{count}" for index in indices)
+    return f"shard {listed}" if len(indices) == 1 else f"shards {listed}"
+
+
+def window_overlap(windows: Sequence[tuple[float, float]]) -> float:
+    """The share of the union of the windows that all of them cover (1.0: the same)."""
+    start, end = max(w[0] for w in windows), min(w[1] for w in windows)
+    union = max(w[1] for w in windows) - min(w[0] for w in windows)
+    if union <= 0:
+        return 1.0
+    return max(0.0, end - start) / union
 
 
 def shared_command(command: Sequence[str]) -> list[str]:

@@ -32,7 +32,7 @@ from rich.console import Console
 
 from bulkload import event_loop
 from bulkload.bench.auto_processes import Decision
-from bulkload.bench.merge import merge_results
+from bulkload.bench.merge import merge_results, window_overlap
 from bulkload.bench.process_link import DONE, READY, ChildLink, child_environment
 from bulkload.bench.result import SweepResult
 from bulkload.config import BenchConfig
@@ -239,7 +239,9 @@ def merge_children(
     common = min(len(result.levels) for result in results)
     for result in results:
         del result.levels[common:]  # a level some child never ran is not a level of the whole
-    merged = merge_results(results, names=[outcome.child.name for outcome in saved])
+    merged = merge_results(
+        results, names=[outcome.child.name for outcome in saved], check_whole=False
+    )
     merged.command = command
     merged.shard = None
     overlaps = [
@@ -259,15 +261,6 @@ def merge_children(
                 "than what they did together"
             )
     return merged
-
-
-def window_overlap(windows: Sequence[tuple[float, float]]) -> float:
-    """The share of the union of the windows that all of them cover (1.0: the same)."""
-    start, end = max(w[0] for w in windows), min(w[1] for w in windows)
-    union = max(w[1] for w in windows) - min(w[0] for w in windows)
-    if union <= 0:
-        return 1.0
-    return max(0.0, end - start) / union
 
 
 def _child_summary(outcome: ChildOutcome) -> dict[str, Any]:
@@ -298,10 +291,10 @@ def run_processes(
         EXIT_TARGET,
         _write_html,
         judge_run,
+        read_baseline,
         render_verdict,
     )
     from bulkload.bench.gates import EXIT_GATE_FAILED
-    from bulkload.cli_report import read_result
     from bulkload.redact import redact_text, redact_url
     from bulkload.report.bench_view import render_sweep
     from bulkload.report.html import require_html_support
@@ -318,7 +311,7 @@ def run_processes(
         check_json_path(report.json_path)
     out = Console(stderr=report.json_path == "-", highlight=False)
     err = Console(stderr=True, highlight=False)
-    baseline = read_result(Path(gates.baseline)) if gates.baseline else None
+    baseline = read_baseline(config)
     mode = ProgressReporter.choose_mode(report.progress, report.quiet, err)
     levels = len(config.sweep.rates or config.sweep.levels) * len(config.sweep.batch_sizes)
     secrets = [p for p in [_password(config.target.url)] if p]

@@ -37,6 +37,10 @@ class SweepResult:
     recommended_batch_size: int | None = None
     recommended_rate: float | None = None
     recommendation: str = ""
+    #: the rule the recommendation follows, in words (printed beside it)
+    recommendation_rule: str = ""
+    #: the levels the sweep was to run (levels x batch sizes); None for --sweep auto
+    levels_planned: int | None = None
     usl: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
     outcome: str = "completed"  # completed | interrupted | failed | aborted (a gate)
@@ -49,12 +53,26 @@ class SweepResult:
     comparison: dict[str, Any] | None = None
     #: --shard i/N: {index, count}, the share of the work this run did
     shard: dict[str, int] | None = None
+    #: report merge: {count, merged: [i...], missing: [i...], window_overlap: [per level]}
+    merged_shards: dict[str, Any] | None = None
     #: --processes P: {count, window_overlap per level, children: [{index, pid,
     #: exit_code, levels: [{started_at, finished_at, rows, batches}]}]}
     processes: dict[str, Any] | None = None
     #: --processes auto: {requested, processes, reason, cores, probe: {level, seconds,
     #: busy, runnable, writes_per_s, error} or None} (bulkload.bench.auto_processes)
     processes_decision: dict[str, Any] | None = None
+
+    def levels_by_level(self) -> list[LevelResult]:
+        """The levels as tables list them: by batch size (in the order they ran), then
+        by concurrency or arrival rate, whatever order they ran in (``--sweep auto``
+        runs its refining levels after the doublings)."""
+        sizes = list(dict.fromkeys(level.batch_size for level in self.levels))
+
+        def key(level: LevelResult) -> tuple[int, float]:
+            at = level.rate if level.rate is not None else float(level.concurrency)
+            return sizes.index(level.batch_size), at
+
+        return sorted(self.levels, key=key)
 
     def recommended_level(self) -> LevelResult | None:
         for level in self.levels:
@@ -89,12 +107,15 @@ class SweepResult:
             "recommended_batch_size": self.recommended_batch_size,
             "recommended_rate": self.recommended_rate,
             "recommendation": self.recommendation,
+            "recommendation_rule": self.recommendation_rule,
+            "levels_planned": self.levels_planned,
             "usl": self.usl,
             "warnings": self.warnings,
             "levels": [level.to_dict() for level in self.levels],
             "thresholds": self.thresholds,
             "comparison": self.comparison,
             "shard": self.shard,
+            "merged_shards": self.merged_shards,
             "processes": self.processes,
             "processes_decision": self.processes_decision,
         }
@@ -123,6 +144,9 @@ class SweepResult:
                 recommended_batch_size=data["recommended_batch_size"],
                 recommended_rate=data["recommended_rate"],
                 recommendation=data["recommendation"],
+                # absent from results saved before the rule was printed
+                recommendation_rule=data.get("recommendation_rule") or "",
+                levels_planned=data.get("levels_planned"),
                 usl=data["usl"],
                 warnings=list(data["warnings"]),
                 outcome=data["outcome"],
@@ -132,6 +156,7 @@ class SweepResult:
                 thresholds=list(data.get("thresholds") or []),
                 comparison=data.get("comparison"),
                 shard=data.get("shard"),
+                merged_shards=data.get("merged_shards"),
                 processes=data.get("processes"),
                 processes_decision=data.get("processes_decision"),
             )

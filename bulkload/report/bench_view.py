@@ -39,6 +39,8 @@ def render_sweep(result: SweepResult, console: Console) -> None:
         mark = "[green]recommended:[/] " if chosen is not None else "[yellow]no recommendation:[/] "
         console.print("  " + mark, end="")
         console.print(result.recommendation, highlight=False, markup=False)
+    if result.recommendation_rule:
+        console.print(f"  rule: {result.recommendation_rule}", highlight=False, markup=False)
     if result.usl:
         usl = result.usl
         peak = usl.get("peak_concurrency")
@@ -75,7 +77,7 @@ def _table(result: SweepResult) -> Table:
     for name in columns:
         table.add_column(name, justify="right", no_wrap=True)
     chosen = result.recommended_level()
-    for level in result.levels:
+    for level in result.levels_by_level():
         p = level.latency.summary_ms()
         row = [
             "★" if level is chosen else ("✗" if level.outcome == "failed" else ""),
@@ -113,7 +115,7 @@ def _fit(table: Table, console: Console) -> Table:
 def _chart(result: SweepResult, console: Console) -> None:
     """Throughput (█, with the USL's value as │) and p99 (▒) per level, as bars sized to
     the terminal."""
-    levels = [lvl for lvl in result.levels if lvl.outcome == "completed"]
+    levels = [lvl for lvl in result.levels_by_level() if lvl.outcome == "completed"]
     if len(levels) < 2:
         return
     labels = [_level_name(level) for level in levels]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from bulkload.bench.compare import Change, Comparison
+from bulkload.bench.compare import Change, Comparison, key_label
 from bulkload.bench.gates import GateResult
 
 
@@ -20,6 +22,18 @@ def render_gates(gates: Sequence[GateResult], console: Console) -> None:
     for gate in gates:
         style = "green" if gate.ok else "red"
         console.print(f"  [{style}]{gate}[/]", highlight=False)
+
+
+def render_saved_gates(saved: Sequence[dict[str, Any]], console: Console) -> None:
+    """The gates saved in a result, as they were shown when judged: in the units the
+    expressions were written in, with their level."""
+    for data in saved:
+        gate = GateResult.from_dict(data)
+        style = "green" if data.get("ok") else "red"
+        if gate is None:  # unreadable: as it was saved
+            console.print(f"  gate {data}", style=style, highlight=False, markup=False)
+            continue
+        console.print(f"  gate [{style}]{escape(str(gate))}[/]", highlight=False)
 
 
 def render_comparison(comparison: Comparison, console: Console) -> None:
@@ -43,9 +57,9 @@ def render_comparison(comparison: Comparison, console: Console) -> None:
     else:
         console.print(f"  [yellow]{title}: no level of this run is in the baseline[/]")
     for key in comparison.only_in_base:
-        console.print(f"  only in the baseline: c={key[0]} batch {key[2]:,}", highlight=False)
+        console.print(f"  only in the baseline: {key_label(key)}", highlight=False)
     for key in comparison.only_in_run:
-        console.print(f"  not in the baseline: c={key[0]} batch {key[2]:,}", highlight=False)
+        console.print(f"  not in the baseline: {key_label(key)}", highlight=False)
     for line in comparison.regression_lines():
         console.print(f"  [red]regression: {line}[/]", highlight=False)
 

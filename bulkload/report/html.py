@@ -167,7 +167,13 @@ def _findings(result: SweepResult, baseline: SweepResult | None) -> str:
         label = "Recommended" if chosen is not None else "No recommendation"
         items.append(
             f'<div class="callout {kind}"><strong>{label}:</strong> '
-            f"{escape(result.recommendation)}</div>"
+            f"{escape(result.recommendation)}"
+            + (
+                f"<br><small>Rule: {escape(result.recommendation_rule)}</small>"
+                if result.recommendation_rule
+                else ""
+            )
+            + "</div>"
         )
     if result.usl:
         usl = result.usl
@@ -243,7 +249,7 @@ def _table(result: SweepResult, baseline: SweepResult | None) -> str:
         head.append("outcome")
     chosen = result.recommended_level()
     rows = []
-    for level in result.levels:
+    for level in result.levels_by_level():
         p = level.latency.summary_ms()
         twin = twins.get(_key(level))
         cells = [

@@ -13,8 +13,9 @@ Grammar (spaces allowed between the parts)::
 - counts ``retries errors``: a number, no unit.
 
 OP is one of ``< <= > >=``. SELECTOR says which level of a sweep the condition is about:
-a concurrency level (``p99@32<50ms``), ``all`` (every level must pass) or nothing, in
-which case the caller decides (``bulkload bench``: the recommended level).
+a level (``p99@32<50ms``: the concurrency in the closed model, the arrival rate in the
+open model, ``p99@400<50ms`` for 400 writes/s), ``all`` (every level must pass) or
+nothing, in which case the caller decides (``bulkload bench``: the recommended level).
 :meth:`Threshold.selects` applies that rule.
 
 ``parse_slo`` reads a comma-separated list (``p99<50ms,error_rate<0.1%``);
@@ -61,8 +62,10 @@ _EXPRESSION = re.compile(
     re.VERBOSE,
 )
 _ACCEPTED = "METRIC[@LEVEL|@all] OP VALUE[UNIT], e.g. p99<50ms or error_rate@all<0.1%"
+_LEVEL = re.compile(r"\d+(?:\.\d+)?")
 
-Selector = int | Literal["all"] | None
+#: a level (a concurrency, or an open model's arrival rate), every level, or none
+Selector = int | float | Literal["all"] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,14 +87,15 @@ class Threshold:
         ok = _OPERATORS[self.op](measured, self.value)
         return ThresholdResult(self, ok, float(measured), self.value)
 
-    def selects(self, concurrency: int, *, recommended: int | None) -> bool:
-        """Whether this threshold applies to the level run at ``concurrency``; without a
-        selector it applies to the ``recommended`` level only."""
+    def selects(self, level: float, *, recommended: float | None) -> bool:
+        """Whether this threshold applies to the level run at ``level`` (its concurrency,
+        or in the open model its arrival rate); without a selector it applies to the
+        ``recommended`` level only."""
         if self.selector == "all":
             return True
         if self.selector is None:
-            return concurrency == recommended
-        return concurrency == self.selector
+            return level == recommended
+        return level == self.selector
 
     def render(self, value: float) -> str:
         """``value`` (canonical: ms, fraction, ...) in this threshold's unit."""
@@ -161,9 +165,12 @@ def _selector(text: str | None, bad: Callable[[str], UsageError]) -> Selector:
         return None
     if text == "all":
         return "all"
-    if text.isdigit() and int(text) >= 1:
-        return int(text)
-    raise bad(f"selector @{text} is neither a concurrency level (@32) nor @all")
+    if _LEVEL.fullmatch(text) and float(text) > 0:
+        return int(text) if text.isdigit() else float(text)
+    raise bad(
+        f"selector @{text} is neither a level (a concurrency, @32, or an open model's "
+        "arrival rate, @400) nor @all"
+    )
 
 
 def _canonical(

@@ -127,6 +127,7 @@ def test_ctrl_c_keeps_the_finished_levels_and_exits_4(tmp_path: Path):
     assert done[:2] == [1, 2] and len(done) < 5
     assert all(lvl["outcome"] == "completed" for lvl in saved["levels"])
     assert "interrupted" in out
+    assert f"(from a partial sweep: {len(done)} of 5 levels)" in saved["recommendation"]
 
 
 def test_bench_reads_files_and_cycles_them(run_cli, write_file, tmp_path: Path):

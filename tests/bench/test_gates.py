@@ -234,3 +234,70 @@ def test_report_merge_can_write_to_stdout(run_cli, tmp_path: Path):
     assert result.code == 0
     assert json.loads(result.stdout)["levels"][0]["batches"] == 40
     assert "merged 1 results into -" in result.stderr
+
+
+# ---------------------------------------------------------------------- the open model
+
+
+def bench_open(run_cli: Any, *args: str) -> Any:
+    return run_cli(
+        "bench", *QUICK, "--to", SIM, "--sweep-rate", "100,400", "--duration", "0.5s",
+        "--concurrency", "64", "--progress", "off", *args,
+    )  # fmt: skip
+
+
+def test_an_open_model_gate_names_an_arrival_rate_not_the_in_flight_cap(run_cli, tmp_path):
+    """Every open-model level has the same cap (64): @64 selected them all, @400 none."""
+    result = bench_open(
+        run_cli, "--json", "run.json", "--threshold", "p99@400<1s", "--threshold", "p99@64<1s"
+    )
+    assert result.code == 99, result.stderr
+    at_400, at_64 = saved(tmp_path, "run.json")["thresholds"]
+    assert at_400["level"] == {"concurrency": 64, "rate": 400.0, "batch_size": 100}
+    assert at_400["ok"] is True
+    assert at_64["level"] is None and at_64["ok"] is False
+    assert "ok: p99@400 < 1 s at 400 writes/s batch 100: measured" in result.stdout
+    assert "FAILED: p99@64 < 1 s at no such level: not measured" in result.stdout
+
+
+def test_a_closed_model_run_is_no_baseline_for_an_open_model_one(run_cli, tmp_path: Path):
+    assert bench(run_cli, "--json", "closed.json", sweep="1").code == 0
+    assert bench_open(run_cli, "--json", "open.json").code == 0
+    for base, run, kinds in [
+        ("closed.json", "open.json", ("closed", "open")),
+        ("open.json", "closed.json", ("open", "closed")),
+    ]:
+        result = run_cli("report", "compare", base, run)
+        assert result.code == 3, result.stdout
+        assert result.error_line == (
+            f"bulkload: error: {base}: a {kinds[0]}-model run cannot be the baseline of a "
+            f"{kinds[1]}-model one: concurrency levels and arrival rates are not comparable"
+        )
+    # before the sweep, as a missing baseline is
+    result = bench_open(run_cli, "--json", "run.json", "--baseline", "closed.json")
+    assert result.code == 3
+    assert result.error_line.startswith("bulkload: error: closed.json: a closed-model run")
+    assert not (tmp_path / "run.json").exists()
+
+
+def test_report_show_prints_saved_gates_in_their_units_with_their_level(run_cli, tmp_path):
+    result = bench(
+        run_cli, "--json", "run.json", "--threshold", "p99@4<1s",
+        "--threshold", "rows_per_s@1>10000", "--threshold", "error_rate@all<0.1%",
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    shown = run_cli("report", "show", "run.json")
+    assert shown.code == 0, shown.stderr
+    gates = [line.strip() for line in shown.stdout.splitlines() if line.strip().startswith("gate")]
+    assert re.fullmatch(
+        r"gate ok: p99@4 < 1 s at c=4 batch 100: measured 0\.0\d+ s, allowed < 1 s", gates[0]
+    ), gates
+    assert re.fullmatch(
+        r"gate ok: rows_per_s@1 > 10,000/s at c=1 batch 100: measured \d{1,3}(,\d{3})+/s, "
+        r"allowed > 10,000/s",
+        gates[1],
+    ), gates
+    assert gates[2] == (
+        "gate ok: error_rate@all < 0.1% at c=1 batch 100: measured 0%, allowed < 0.1%"
+    )
+    assert "e+" not in shown.stdout

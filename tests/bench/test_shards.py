@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 
 from bulkload.bench import command
+from bulkload.bench.merge import merge_results, shards_only
+from bulkload.bench.result import SweepResult
 from bulkload.bench.shard import key_range, shard_config, share
 from bulkload.config import build_bench_config
 from bulkload.stats.histogram import LatencyHistogram
@@ -62,6 +64,8 @@ def test_merged_half_shards_equal_a_single_run(run_cli, tmp_path: Path):
 
     merged = run_cli("report", "merge", "s1.json", "s2.json", "-o", "all.json")
     assert merged.code == 0, merged.stderr
+    # run one after the other, not together: said, as the throughput is over both windows
+    assert "c=2 batch 100: the shards' measured windows overlapped 0%" in merged.stderr
     single, together = levels(tmp_path, "single.json"), levels(tmp_path, "all.json")
     halves = list(zip(levels(tmp_path, "s1.json"), levels(tmp_path, "s2.json"), strict=True))
     for one, both, (a, b) in zip(single, together, halves, strict=True):
@@ -82,6 +86,9 @@ def test_merged_half_shards_equal_a_single_run(run_cli, tmp_path: Path):
         assert both["elapsed_s"] == pytest.approx(a["elapsed_s"] + b["elapsed_s"], rel=0.05)
     document = json.loads((tmp_path / "all.json").read_text())
     assert document["recommended_concurrency"] in (2, 4)
+    assert document["merged_shards"] == {
+        "count": 2, "merged": [1, 2], "missing": [], "window_overlap": [0.0, 0.0],
+    }  # fmt: skip
     assert "--shard" not in document["command"]
 
 
@@ -201,3 +208,42 @@ def test_a_shard_runs_its_share_of_each_level_rate_and_count():
     )
     half = shard_config(open_model, (2, 2))
     assert half.sweep.rates == (50.0, 200.0) and half.engine.concurrency == 4
+
+
+def shard_result(index: int, count: int, window: tuple[float, float]) -> SweepResult:
+    level = LevelResult(concurrency=2, batch_size=10)
+    level.started_at, level.finished_at = window
+    level.elapsed_s = window[1] - window[0]
+    level.rows, level.batches = 500, 50
+    level.latency.record_many([0.001] * 50)
+    command = ["bulkload", "bench", "--sweep", "4", "--shard", f"{index}/{count}"]
+    return SweepResult(
+        model="closed", target="sim://", table="t", command=command,
+        levels=[level], shard={"index": index, "count": count},
+    )  # fmt: skip
+
+
+def test_shards_run_together_merge_without_a_warning():
+    merged = merge_results([shard_result(1, 2, (100.0, 110.0)), shard_result(2, 2, (100.2, 110.1))])
+    assert merged.warnings == []
+    assert merged.merged_shards == {
+        "count": 2, "merged": [1, 2], "missing": [], "window_overlap": [0.9703],
+    }  # fmt: skip
+    assert shards_only(merged) is None
+
+
+def test_a_merge_of_some_of_the_shards_says_which_it_has(run_cli, tmp_path: Path):
+    merged = merge_results([shard_result(1, 3, (100.0, 110.0)), shard_result(3, 3, (100, 110))])
+    assert shards_only(merged) == "shards 1/3, 3/3 only"
+    assert merged.warnings[0].startswith("shards 1/3, 3/3 only: shard 2/3 missing")
+    assert merged.merged_shards is not None and merged.merged_shards["missing"] == [2]
+
+    bench(run_cli, "--to", "sim://?latency=1ms", "--sweep", "2", "--batches", "8",
+          "--shard", "1/2", "--json", "s1.json")  # fmt: skip
+    result = run_cli("report", "merge", "s1.json", "-o", "all.json")
+    assert result.code == 0, result.stderr
+    assert result.stdout.strip().endswith("(shard 1/2 only)")
+    assert "bulkload: warning: shard 1/2 only: shard 2/2 missing" in result.stderr
+    document = json.loads((tmp_path / "all.json").read_text())
+    assert document["merged_shards"]["missing"] == [2]
+    assert document["warnings"][0].startswith("shard 1/2 only")

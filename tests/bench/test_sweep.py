@@ -383,3 +383,20 @@ def test_writes_held_back_by_the_rate_cap_are_neither_in_flight_nor_latency():
     assert level.batches_per_s == pytest.approx(20, rel=0.25)
     assert level.latency.percentile_ms(50) < 60, level.latency.summary_ms()  # was ~200
     assert level.in_flight_mean < 1.5, level.in_flight_mean  # ~0.4 at the target; was 4
+
+
+def test_each_send_belongs_to_one_window_by_its_due_time():
+    """The last send of a window is due just inside it when duration x rate is a whole
+    number: it was raced against the window's close (missed half the time, or filed
+    under the drain). By its index, the window asks exactly duration x rate sends, and
+    a fast target takes every one."""
+    rates = (50.0, 100.0, 200.0, 50.0, 100.0, 200.0)
+    spec = quick(rates=rates, concurrency_cap=16, batch_sizes=(10,), warmup_s=0.25, duration_s=0.5)
+    result = sweep("sim://?latency=1ms", spec)
+    assert [level.rate for level in result.levels] == list(rates)
+    counts = [
+        (level.batches + level.batches_failed + level.sends_missed, level.sends_missed)
+        for level in result.levels
+    ]
+    assert counts == [(rate * 0.5, 0) for rate in rates]
+    assert [level.elapsed_s for level in result.levels] == [0.5] * len(rates)

@@ -144,7 +144,7 @@ def test_threshold_is_a_frozen_value():
         ("error_rate<0.1/s", "error_rate is a fraction"),
         ("error_rate<120%", "a percentage is at most 100%"),
         ("retries<5s", "retries is a count and takes no unit"),
-        ("p99@0<5ms", "selector @0 is neither a concurrency level (@32) nor @all"),
+        ("p99@0<5ms", "selector @0 is neither a level (a concurrency, @32, or an open"),
         ("p99@x<5ms", "selector @x is neither"),
         ("p99@<5ms", "selector @ is neither"),
         ("p99@-4<5ms", "selector @-4 is neither"),
@@ -178,3 +178,10 @@ def test_empty_slo_or_empty_parts_are_refused(text):
 def test_empty_threshold_is_refused():
     with pytest.raises(UsageError, match=r"^--threshold: empty expression; expected METRIC"):
         parse_threshold(" ")
+
+
+def test_an_open_model_level_is_selected_by_its_arrival_rate():
+    at_400, at_half = parse_threshold("p99@400<5ms"), parse_threshold("p99@12.5<5ms")
+    assert (at_400.selector, at_half.selector) == (400, 12.5)
+    assert [r for r in (100.0, 400.0) if at_400.selects(r, recommended=None)] == [400.0]
+    assert str(at_half) == "p99@12.5 < 5 ms"
