@@ -449,6 +449,8 @@ def recommend_into(result: SweepResult, slo: tuple[Threshold, ...]) -> None:
             "kappa": fit.kappa,
             "lambda": fit.lam,
             "r_squared": fit.r_squared,
+            # R² below 0.8: reports say the fit is poor and give no peak
+            "poor_fit": fit.poor,
             "peak_concurrency": fit.peak_concurrency,
             "batch_size": choice.batch_size,
         }
