@@ -483,6 +483,8 @@ def _recommend_concurrency(
             "kappa": fit.kappa,
             "lambda": fit.lam,
             "r_squared": fit.r_squared,
+            # R² below 0.8: reports say the fit is poor and give no peak
+            "poor_fit": fit.poor,
             "peak_concurrency": fit.peak_concurrency,
             "batch_size": choice.batch_size,
         }

@@ -1,4 +1,3 @@
-# ruff: noqa: RUF001  (the USL fit is printed with its own Greek letters)
 """The terminal view of a sweep: a row per level, throughput and p99 drawn against
 concurrency beside the fitted USL curve, the recommended level's latency histogram, the
 recommendation and the warnings. It renders a saved :class:`SweepResult`, so a live run
@@ -13,6 +12,7 @@ from rich.text import Text
 
 from bulkload.bench.result import SweepResult
 from bulkload.report.summary import histogram_lines, ms
+from bulkload.report.usl_note import coefficients, fit_is_poor, verdict
 from bulkload.stats.level import LevelResult
 from bulkload.stats.usl import usl_throughput
 
@@ -42,14 +42,13 @@ def render_sweep(result: SweepResult, console: Console) -> None:
     if result.recommendation_rule:
         console.print(f"  rule: {result.recommendation_rule}", highlight=False, markup=False)
     if result.usl:
-        usl = result.usl
-        peak = usl.get("peak_concurrency")
-        console.print(
-            f"  USL fit: σ {usl['sigma']:.4f}  κ {usl['kappa']:.6f}  λ {usl['lambda']:,.0f} rows/s"
-            f"  R² {usl['r_squared']:.3f}"
-            + (f"  peak at concurrency {peak:,.1f}" if peak else "  no peak (κ = 0)"),
-            highlight=False,
-        )
+        if fit_is_poor(result.usl):
+            console.print(f"  USL fit: {coefficients(result.usl)}", highlight=False)
+            console.print(f"  [yellow]warning:[/] {verdict(result.usl)}", highlight=False)
+        else:
+            console.print(
+                f"  USL fit: {coefficients(result.usl)}  {verdict(result.usl)}", highlight=False
+            )
     if chosen is not None and chosen.latency.count:
         console.print(f"  latency of the recommended level ({_level_name(chosen)}), ms:")
         for line in histogram_lines(chosen.latency):
@@ -126,8 +125,9 @@ def _chart(result: SweepResult, console: Console) -> None:
     latency_width = max(4, min(_BAR // 2, room - width))
     top_rate = max(lvl.rows_per_s for lvl in levels) or 1.0
     top_p99 = max(lvl.latency.percentile_ms(99) for lvl in levels) or 1.0
-    usl = result.usl
-    console.print("  throughput █ (USL fit │)   and p99 ▒:", highlight=False)
+    usl = result.usl if result.usl and not fit_is_poor(result.usl) else None  # not drawn
+    fitted_mark = " (USL fit │)" if usl and result.model == "closed" else ""
+    console.print(f"  throughput █{fitted_mark}   and p99 ▒:", highlight=False)
     for label, level in zip(labels, levels, strict=True):
         filled = round(level.rows_per_s / top_rate * width)
         bar = list("█" * filled + " " * (width - filled))

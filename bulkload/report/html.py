@@ -21,6 +21,7 @@ from bulkload.errors import UsageError
 from bulkload.redact import redact_url
 from bulkload.report.json_summary import write_text
 from bulkload.report.summary import ms
+from bulkload.report.usl_note import fit_is_poor, verdict
 from bulkload.stats.level import LevelResult
 
 if TYPE_CHECKING:
@@ -177,13 +178,12 @@ def _findings(result: SweepResult, baseline: SweepResult | None) -> str:
         )
     if result.usl:
         usl = result.usl
-        peak = usl.get("peak_concurrency")
-        peak_text = f"peak at concurrency {peak:,.1f}" if peak else "no peak (κ = 0)"
+        kind = "warn" if fit_is_poor(usl) else "info"
         items.append(
-            '<div class="callout info"><strong>Universal Scalability Law fit</strong> '
+            f'<div class="callout {kind}"><strong>Universal Scalability Law fit</strong> '
             f"(batch {usl.get('batch_size') or 0:,}): σ {usl['sigma']:.4f} (contention), "  # noqa: RUF001
             f"κ {usl['kappa']:.6f} (coherency), λ {usl['lambda']:,.0f} rows/s at one writer, "
-            f"R² {usl['r_squared']:.3f}; {peak_text}</div>"
+            f"R² {usl['r_squared']:.3f}; {escape(verdict(usl))}</div>"
         )
     if result.slo:
         listed = ", ".join(f"<code>{escape(slo)}</code>" for slo in result.slo)

@@ -15,6 +15,7 @@ from typing import Any
 import plotly.graph_objects as go
 
 from bulkload.bench.result import SweepResult
+from bulkload.report.usl_note import fit_is_poor
 from bulkload.stats.level import LevelResult
 from bulkload.stats.usl import usl_throughput
 
@@ -197,7 +198,11 @@ def _usl_trace(usl: dict[str, Any], up_to: float) -> go.Scatter:
         x=points,
         y=[usl_throughput(n, sigma, kappa, lam) for n in points],
         mode="lines",
-        name=f"USL fit (σ {sigma:.3g}, κ {kappa:.3g}, λ {lam:,.0f})",  # noqa: RUF001
+        name=(
+            f"USL fit, poor (R² {usl['r_squared']:.2f})"
+            if fit_is_poor(usl)
+            else f"USL fit (σ {sigma:.3g}, κ {kappa:.3g}, λ {lam:,.0f})"  # noqa: RUF001
+        ),
         line={"color": "#34495E", "dash": "dot", "width": 2},
         hovertemplate="USL %{x:.1f}: %{y:,.0f} rows/s<extra></extra>",
     )

@@ -9,6 +9,11 @@ back into a histogram with the same count, percentiles, min and max. Histograms 
 different runs, shards or machines add up with ``merge()``; ``copy()`` and ``reset()``
 let a caller take a window (e.g. exclude a warm-up) without losing what it has.
 
+Percentiles are read as the reference HdrHistogram (Java, and hdr-histogram-js) reads
+them, by :func:`value_at_percentile`: the value at rank ceil(p/100 · count) of the
+recorded samples, reported as the highest value of its slot. (The Python library hdrh
+rounds the rank to the nearest instead, which reads a tail percentile one sample low.)
+
 ``mean_ms`` and ``stdev_ms`` (population standard deviation) are computed from the
 recorded slots, each slot counted at the middle of its range. ``percentile_spectrum()``
 reads the histogram the way HdrHistogram plots are read: at percentiles 50, 75, 87.5,
@@ -17,6 +22,7 @@ reads the histogram the way HdrHistogram plots are read: at percentiles 50, 75, 
 
 from __future__ import annotations
 
+import math
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -38,6 +44,25 @@ _UNDECODABLE = (ValueError, TypeError, zlib.error, HdrCookieException, HdrLength
 
 def _new_hdr() -> HdrHistogram:
     return HdrHistogram(_LOWEST_US, _HIGHEST_US, _SIGNIFICANT_DIGITS)
+
+
+def value_at_percentile(hdr: HdrHistogram, percentile: float) -> int:
+    """The value at ``percentile`` (0..100) as HdrHistogram's Java reference reads it
+    (``AbstractHistogram.getValueAtPercentile``, 2.1.11 and later): rank
+    max(ceil(p/100 · count), 1), with p first lowered by one ulp so that a product like
+    66.4 · 750 / 100 = 498.00000000000006 does not round up into the next sample; the
+    answer is the highest value equivalent to that sample's slot (the lowest at p = 0).
+    0 for an empty histogram."""
+    requested = min(max(math.nextafter(percentile, -math.inf), 0.0), 100.0)
+    rank = max(math.ceil(requested * hdr.total_count / 100.0), 1)
+    counts = np.ctypeslib.as_array(hdr.counts)[: hdr.counts_len]
+    index = int(np.searchsorted(np.cumsum(counts), rank, side="left"))
+    if index >= hdr.counts_len:
+        return 0
+    value = hdr.get_value_from_index(index)
+    if percentile == 0.0:
+        return int(hdr.get_lowest_equivalent_value(value))
+    return int(hdr.get_highest_equivalent_value(value))
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,9 +167,10 @@ class LatencyHistogram:
         return int(self.hdr.get_total_count())
 
     def percentile_ms(self, percentile: float) -> float:
+        """Every percentile bulkload reports (terminal, JSON, HTML, gates) is read here."""
         if self.count == 0:
             return 0.0
-        return float(self.hdr.get_value_at_percentile(percentile)) / 1000
+        return float(value_at_percentile(self.hdr, percentile)) / 1000
 
     @property
     def max_ms(self) -> float:

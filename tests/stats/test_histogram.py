@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import itertools
+import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -8,6 +10,7 @@ from hdrh.histogram import HdrHistogram
 
 from bulkload.errors import InputError
 from bulkload.stats import LatencyHistogram
+from bulkload.stats.level import LevelResult
 
 
 def test_percentiles_are_within_hdr_precision():
@@ -219,3 +222,88 @@ def test_bulk_folding_counts_exactly_as_hdrh_record_value_does():
     )
     assert list(folded.counts) == list(reference.counts)
     assert ours.encode() == LatencyHistogram.decode(reference.encode()).encode()
+
+
+# ---------------------------------------------------------------- percentile definition
+
+
+def _slot_us(value: int) -> tuple[int, int]:
+    """The lowest and highest value of ``value``'s slot, by hand: with 3 significant
+    digits a slot is 1 µs wide below 2048 µs, 2 µs below 4096, 4 µs below 8192, ..."""
+    width = 1
+    while value >= 2048 * width:
+        width *= 2
+    low = value // width * width
+    return low, low + width - 1
+
+
+def _reference_ms(samples: list[int], percentile: float) -> float:
+    """What HdrHistogram's Java reference reports: the sample at rank
+    max(ceil(p/100 * N), 1) of the sorted samples (rank computed exactly here), as the
+    top of its slot; at p = 0, the bottom of the minimum's slot."""
+    ordered = sorted(samples)
+    if percentile == 0:
+        return _slot_us(ordered[0])[0] / 1000
+    rank = max(math.ceil(Fraction(str(percentile)) * len(ordered) / 100), 1)
+    return _slot_us(ordered[rank - 1])[1] / 1000
+
+
+#: 1,680 writes: 1,640 between 1.0 and 2.6 ms, a tail of 40 from 3 ms to 12.75 ms
+BODY_US = [1_000 + i for i in range(1_640)]
+TAIL_US = [3_001 + 250 * i for i in range(40)]
+
+
+def _known() -> tuple[list[int], LatencyHistogram]:
+    samples = BODY_US + TAIL_US
+    shuffled = list(samples)
+    np.random.default_rng(8).shuffle(shuffled)
+    hist = LatencyHistogram()
+    for micros in shuffled:
+        hist.record_us(micros)
+    return samples, hist
+
+
+def test_tail_percentiles_are_the_reference_ranks_worked_by_hand():
+    """1,680 samples: p99 is rank ceil(1663.2) = 1664, the 24th of the tail, 8,751 µs
+    (its slot, 8 µs wide from 8,744, tops at 8,751); p99.9 is rank ceil(1678.32) = 1679,
+    12,501 µs, slot top 12,503. Rounding the rank (1663, 1678) read 8.503 and 12.255 ms."""
+    _, hist = _known()
+    assert hist.percentile_ms(99) == 8.751
+    assert hist.percentile_ms(99.9) == 12.503
+    assert hist.percentile_ms(50) == 1.839  # rank 840
+    assert hist.percentile_ms(90) == 2.511  # rank 1512: 2,510 µs, in a 2 µs slot
+    assert hist.max_ms == 12.751
+    summary = hist.summary_ms()
+    assert (summary["p50"], summary["p90"], summary["p99"], summary["p999"]) == (
+        1.839,
+        2.511,
+        8.751,
+        12.503,
+    )
+
+
+@pytest.mark.parametrize("count", [1, 2, 7, 750, 900, 1_080, 1_680])
+def test_every_percentile_is_read_as_the_java_reference_reads_it(count):
+    rng = np.random.default_rng(count)
+    samples = rng.lognormal(np.log(3_000), 1.0, size=count).astype(np.int64).clip(1).tolist()
+    hist = LatencyHistogram()
+    for micros in samples:
+        hist.record_us(micros)
+    # 66.4 at 750: 66.4 * 750 / 100 is 498.00000000000006 in floating point; the
+    # reference takes one ulp off the percentile first, so the rank is 498, not 499.
+    percentiles = [0, 1, 25, 50, 66.4, 75, 90, 95, 99, 99.5, 99.9, 99.99, 99.999, 100]
+    spectrum = [p for p, _ in hist.percentile_spectrum(ticks_per_half=2)]
+    for percentile in percentiles + spectrum[:-1]:
+        assert hist.percentile_ms(percentile) == _reference_ms(samples, percentile), percentile
+
+
+def test_the_saved_json_carries_the_reference_percentiles():
+    _, hist = _known()
+    level = LevelResult(concurrency=4, batch_size=100, elapsed_s=1.0, batches=1_680)
+    level.latency = hist
+    saved = level.to_dict()
+    assert saved["latency_ms"]["p99"] == 8.751
+    assert saved["latency_ms"]["p999"] == 12.503
+    assert level.metrics()["p999"] == 12.503  # what gates and SLOs judge
+    again = LevelResult.from_dict(saved)
+    assert again.latency.summary_ms() == hist.summary_ms()
