@@ -172,9 +172,10 @@ def row_bytes(source: SourceFile, raw: RawChunk, *, text: bool) -> int:
     if not text or source.compression:
         return raw.bytes_read
     data = raw.data
-    fields = sum(pc.sum(pc.binary_length(column)).as_py() or 0 for column in data.columns)
+    fields: int = sum(pc.sum(pc.binary_length(column)).as_py() or 0 for column in data.columns)
     records = sum(len(r.record or "") + 1 for r in raw.rejected)
-    return int(fields) + data.num_rows * max(data.num_columns, 1) + records
+    separators: int = data.num_rows * max(data.num_columns, 1)  # delimiters and line ends
+    return fields + separators + records
 
 
 @contextmanager

@@ -242,7 +242,10 @@ def test_bad_http_flags_are_one_line_errors(
 
 @pytest.mark.parametrize(
     ("limit", "said"),
-    [("100", "stopped: 101 rows rejected, more than --max-errors 100;"), ("1%", "--max-errors 1%;")],
+    [
+        ("100", "stopped: 101 rows rejected, more than --max-errors 100;"),
+        ("1%", "--max-errors 1%;"),
+    ],
 )
 def test_an_endpoint_refusing_everything_stops_at_max_errors(
     ingest: IngestServer, run_cli: RunCli, tmp_path: Path, limit: str, said: str

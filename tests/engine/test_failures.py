@@ -104,7 +104,10 @@ def test_max_errors_percent(run_cli, write_file):
     ok = run_cli("import", "d.csv", "--type", "n=int", "--to", "null://", "--max-errors", "2%")
     assert ok.code == 1
     over = run_cli("import", "d.csv", "--type", "n=int", "--to", "null://", "--max-errors", "1.5%")
-    assert over.code == 2 and "stopped: 2.00% of 100 rows rejected, more than --max-errors 1.5%" in over.error_line
+    assert (
+        over.code == 2
+        and "stopped: 2.00% of 100 rows rejected, more than --max-errors 1.5%" in over.error_line
+    )
 
 
 def test_fail_fast(run_cli, write_file):
