@@ -92,7 +92,23 @@ async def load_async(
 
 def load(config: ImportConfig, *, on_reject: RejectionSink | None = None) -> RunStats:
     """Run one import to completion and return its statistics (on the loop
-    :mod:`bulkload.event_loop` chooses: uvloop's where installed)."""
+    :mod:`bulkload.event_loop` chooses: uvloop's where installed).
+
+    Called where an event loop already runs in this thread (a Jupyter notebook, async
+    code), the import runs on a private loop thread while this call blocks, as
+    ``execute_concurrent`` does; ``await load_async(config)`` does not block the loop."""
+    import asyncio
+
     from bulkload import event_loop
 
-    return event_loop.run(load_async(config, on_reject=on_reject))
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # the usual case: no loop here, run one
+        return event_loop.run(load_async(config, on_reject=on_reject))
+    from bulkload.engine.loop_thread import LoopThread
+
+    thread = LoopThread("bulkload-load")
+    try:
+        return thread.run(load_async(config, on_reject=on_reject))
+    finally:
+        thread.stop()

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
+import sqlite3
+import threading
+import warnings
+
 import bulkload
 
 
@@ -20,3 +26,26 @@ def test_library_load_without_the_cli(tmp_path):
     stats = bulkload.load(config)
     assert (stats.rows_read, stats.rows_loaded, stats.rows_rejected) == (2, 2, 0)
     assert stats.outcome == "completed"
+
+
+def test_library_load_inside_a_running_event_loop(tmp_path):
+    """As in a Jupyter notebook: load() called where a loop already runs."""
+    csv = tmp_path / "d.csv"
+    csv.write_text("a,b\n" + "".join(f"{i},x{i}\n" for i in range(2500)))
+    db = tmp_path / "o.db"
+    config = bulkload.build_import_config(
+        {"paths": [str(csv)], "to": f"sqlite:///{db}", "table": "d", "batch_size": 1000}
+    )
+
+    async def notebook_cell() -> bulkload.RunStats:
+        return bulkload.load(config)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        stats = asyncio.run(notebook_cell())
+        gc.collect()  # a coroutine never awaited warns when it is collected
+    assert [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)] == []
+    assert (stats.rows_read, stats.rows_loaded, stats.outcome) == (2500, 2500, "completed")
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*), sum(a) FROM d").fetchone() == (2500, 2500 * 2499 // 2)
+    assert not [t for t in threading.enumerate() if t.name == "bulkload-load"]

@@ -38,7 +38,7 @@ from bulkload.engine.ceiling import in_flight_ceiling
 from bulkload.engine.loop_thread import LoopThread
 from bulkload.engine.row_batches import Item, Row, RowFitter
 from bulkload.engine.writer import BatchWriter, one_line
-from bulkload.errors import UsageError
+from bulkload.errors import AbortedError, UsageError
 from bulkload.sources.batch import Rejection
 from bulkload.stats.run import RunStats
 
@@ -83,6 +83,30 @@ def _rejection(index: int, position: int, reason: str, values: Row) -> Rejection
 
 
 class AsyncLoader:
+    """Loads rows as they come: ``add()`` buffers them, every ``commit_every`` rows go
+    to ``table`` of ``target`` (a URL or a :class:`~bulkload.Backend`) as one batch, with
+    up to ``parallelism`` batches in flight, each written under the engine's policy
+    (``options``: retries, breaker, timeout; refused rows isolated by bisection).
+
+    Use it as a context manager, from sync or async code (it runs its own event-loop
+    thread)::
+
+        with AsyncLoader("sqlite:///out.db", "events") as loader:
+            loader.add({"id": 1, "name": "a"})   # a dict, a list of dicts, an Arrow batch
+        async with AsyncLoader(url, "events") as loader:
+            await loader.add_async(rows)
+
+    ``add()`` blocks while ``backpressure`` rows are pending; rows buffered for
+    ``flush_interval`` seconds go out anyway. ``wait_completion()`` flushes and waits;
+    ``close()`` (or leaving the ``with``) writes the rest, closes the backend and the
+    thread, then raises the first write error (see ``errors``) or callback error.
+    ``stats`` (a :class:`~bulkload.RunStats`) counts rows loaded and rejected, latencies,
+    retries; its ``outcome`` is ``running`` until ``close()``, then ``completed``, or
+    ``failed`` / ``aborted`` when a batch could not be written. Rows the target refuses
+    go to ``on_reject`` (else ``rejected``); committed batches to ``on_success``; failed
+    ones to ``on_error`` (else ``errors``).
+    """
+
     def __init__(
         self,
         target: str | Backend,
@@ -126,6 +150,7 @@ class AsyncLoader:
             self.backend, parallelism, self.stats, asked=asked, stacklevel=3
         )
         self.errors: list[BaseException] = []
+        self._write_failure: BaseException | None = None  # the first, even if on_error took it
         #: exceptions raised by on_success / on_error / on_reject, each with a note
         self.callback_errors: list[BaseException] = []
         self.rejected: list[Rejection] = []
@@ -279,6 +304,8 @@ class AsyncLoader:
                 self._callback_failed("on_success", exc)
 
     def _failed(self, error: Exception, batch: pa.RecordBatch) -> None:
+        if self._write_failure is None:
+            self._write_failure = error
         if self.on_error is None:
             self.errors.append(error)
             return
@@ -310,7 +337,7 @@ class AsyncLoader:
             self._opened = asyncio.get_running_loop().create_future()
             self._slots = asyncio.Semaphore(self.parallelism)
             try:
-                self.stats.started_at = asyncio.get_running_loop().time()
+                self.stats.started_at = time.perf_counter()  # the engine's clock
                 await self.backend.open(
                     TableSpec(self.table, schema, self.if_exists, writers=self.parallelism)
                 )
@@ -381,12 +408,29 @@ class AsyncLoader:
                     self._loop.run(self.backend.close())
                 except Exception as exc:
                     self.errors.append(exc)
+                    self._write_failure = self._write_failure or exc
+        except BaseException:
+            self.stats.outcome = "interrupted"  # Ctrl-C while waiting: rows may be unwritten
+            raise
         finally:
+            self._finish_stats()
             self._loop.stop()
         if self.errors:
             raise self.errors[0]
         if self.callback_errors:
             raise self.callback_errors[0]
+
+    def _finish_stats(self) -> None:
+        """The run is over: its outcome (as the CLI names them) and its end time."""
+        if self.stats.started_at is not None:
+            self.stats.finished_at = time.perf_counter()
+        if self.stats.outcome != "running":
+            return
+        failure = self._write_failure
+        if failure is None:
+            self.stats.outcome = "completed"  # a callback's exception loses no row
+        else:
+            self.stats.outcome = "aborted" if isinstance(failure, AbortedError) else "failed"
 
     async def aclose(self) -> None:
         await asyncio.to_thread(self.close)

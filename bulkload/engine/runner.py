@@ -68,6 +68,8 @@ class _Readers:
     running: int
     first: tuple[SourceBatch, Iterator[SourceBatch]] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    rows: int = 0  # records read from the inputs so far (under ``lock``)
+    done: bool = False  # every input read to its end
 
 
 class Engine:
@@ -228,6 +230,8 @@ class Engine:
             with readers.lock:
                 readers.running -= 1
                 last = readers.running == 0
+                if last and readers.done and not (self._stop_reading or channel.abandoned):
+                    self.stats.rows_total = readers.rows  # known now, not estimated
             if last:
                 channel.close()
 
@@ -241,11 +245,14 @@ class Engine:
                 elif readers.files:
                     batches = self._source.batches_of(readers.files.popleft())
                 else:
+                    readers.done = True
                     return
             skipped = 0
             for batch in batches:
                 if self._stop_reading or channel.abandoned:
                     return
+                with readers.lock:
+                    readers.rows += batch.rows_read
                 work = self._prepare(batch)
                 if work is None:
                     skipped += batch.num_rows
@@ -312,6 +319,8 @@ class Engine:
         unsettled = batch.rows_read - work.committed_before
         self.stats.rows_read += unsettled
         self.stats.bytes_read += batch.bytes_read
+        if batch.rows_read:  # rows committed before (--resume) are neither read nor bytes
+            self.stats.row_bytes_read += batch.row_bytes * unsettled // batch.rows_read
         self.stats.in_flight += 1
         self.stats.in_flight_max = max(self.stats.in_flight_max, self.stats.in_flight)
         tally = Tally()

@@ -34,6 +34,8 @@ from bulkload.stats.run import RunStats
 
 _CLOSED = BreakerState.CLOSED  # an enum member looked up per write costs a descriptor call
 _CLOSED_VALUE = _CLOSED.value
+#: what a run stopped by --max-errors did with the rest of its input
+_UNSENT = "; the rows not written by then were not sent"
 
 
 class Tally:
@@ -154,8 +156,8 @@ class BatchWriter:
             await self._settle_partial(data, origin, offset, key_source, tally, error, item_retries)
             return
         if count == 1:
+            tally.rows += 1  # settled even when this rejection then stops the run
             self.reject(origin.rejection(offset, one_line(error)))
-            tally.rows += 1
             return
         self.stats.batches_failed += 1
         half = count // 2
@@ -188,8 +190,8 @@ class BatchWriter:
             key = BatchKey(key_source, origin.index, offset + start, rows) if key_source else None
             self._loaded(rows, key, tally)
         for row in sorted(refused):
-            self.reject(origin.rejection(offset + row, refused[row]))
             tally.rows += 1
+            self.reject(origin.rejection(offset + row, refused[row]))
         if not resend:
             return
         cause = f"{len(resend)} item(s) to resend: {one_line(error)}"
@@ -360,7 +362,8 @@ class BatchWriter:
         limit = self.options.max_errors
         if limit is not None and self.stats.rows_rejected > limit:
             raise AbortedError(
-                f"too many rejected rows: {self.stats.rows_rejected} > --max-errors {limit}"
+                f"stopped: {self.stats.rows_rejected} rows rejected, more than --max-errors "
+                f"{limit}{_UNSENT}"
             )
         self.check_error_share(final=False)
 
@@ -373,7 +376,8 @@ class BatchWriter:
         share = 100 * self.stats.rows_rejected / read
         if share > percent:
             raise AbortedError(
-                f"too many rejected rows: {share:.2f}% of {read} > --max-errors {percent:g}%"
+                f"stopped: {share:.2f}% of {read} rows rejected, more than --max-errors "
+                f"{percent:g}%{'' if final else _UNSENT}"
             )
 
 

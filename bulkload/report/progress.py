@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -33,17 +35,48 @@ def status_line(stats: RunStats, now: float) -> str:
         parts.append(f"retries {stats.retries:,}")
     if stats.breaker_state != "closed":
         parts.append(f"circuit {stats.breaker_state}")
-    eta = _eta(stats, elapsed)
-    if eta is not None:
-        parts.append(f"ETA {_clock(eta)}")
+    known = estimate(stats, now)
+    if known is not None and known.eta_s is not None:
+        parts.append(f"ETA {_clock(math.ceil(known.eta_s))}")  # 0:00:00 only when done
     return "  ".join(parts)
 
 
-def _eta(stats: RunStats, elapsed: float) -> float | None:
-    if not stats.bytes_total or stats.bytes_read <= 0 or elapsed <= 0:
+#: no ETA before this much of the run: the rate of its first moments (opening the
+#: target, the first batches in flight) says little about the rest
+ETA_AFTER_S = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    """How far a run is, in rows."""
+
+    rows_total: float  # rows the input holds: counted once all is read, else estimated
+    rows_done: int  # rows loaded, rejected, or skipped by --resume
+    eta_s: float | None  # seconds left at the rate so far; None until it means something
+
+
+def estimate(stats: RunStats, now: float) -> Estimate | None:
+    """Rows done against rows known. Rows are counted as read when their write starts,
+    and the parser reads far ahead of them: neither rows read nor bytes read say what
+    is done. The total is counted once every input is read; before that it is
+    estimated from the rows read per source byte and the inputs' size (None when a
+    size is unknown: stdin). The ETA is the rows left at the rate rows were handled
+    (loaded or rejected: a run rejecting every row still advances)."""
+    done = stats.rows_loaded + stats.rows_rejected + stats.rows_skipped
+    total: float
+    if stats.rows_total is not None:
+        total = stats.rows_total
+    elif stats.bytes_total and stats.row_bytes_read > 0 and stats.rows_read > 0:
+        per_byte = stats.rows_read / stats.row_bytes_read
+        total = max(per_byte * stats.bytes_total, stats.rows_read + stats.rows_skipped)
+    else:
         return None
-    left = max(stats.bytes_total - stats.bytes_read, 0)
-    return left * elapsed / stats.bytes_read
+    handled = stats.rows_loaded + stats.rows_rejected
+    elapsed = stats.elapsed(now)
+    eta = None
+    if handled > 0 and elapsed >= ETA_AFTER_S:
+        eta = max(total - done, 0.0) * elapsed / handled
+    return Estimate(total, done, eta)
 
 
 def _clock(seconds: float) -> str:
@@ -104,7 +137,10 @@ class ProgressReporter:
     def _render(self) -> Group:
         stats = self.stats
         line = Text(status_line(stats, self.clock()))
-        if stats.bytes_total:
-            bar = ProgressBar(total=stats.bytes_total, completed=stats.bytes_read, width=50)
+        known = estimate(stats, self.clock())
+        if known is not None:
+            bar = ProgressBar(total=known.rows_total, completed=known.rows_done, width=50)
             return Group(bar, line)
+        if stats.bytes_total:  # no row read yet
+            return Group(ProgressBar(total=stats.bytes_total, completed=0, width=50), line)
         return Group(line)

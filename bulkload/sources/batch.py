@@ -45,6 +45,9 @@ class SourceBatch:
     rejected: tuple[Rejection, ...] = field(default=())
     bytes_read: int = 0  # source bytes consumed since the previous batch
     rows_read: int = 0  # records read for this batch: loaded rows plus rejected ones
+    #: source bytes of those records (see ``row_bytes`` in bulkload.sources): what rows
+    #: per byte, and so the total rows of the input, are estimated from
+    row_bytes: int = 0
     raw: pa.RecordBatch | None = None
     dialect: CsvDialect | None = None
 

@@ -27,6 +27,7 @@ SUMMED_COUNTERS = (
     "in_flight",
     "breaker_opened",
     "rows_in_doubt",
+    "row_bytes_read",
 )
 PER_WORKER_COUNTERS = SUMMED_COUNTERS[:5]
 _MERGED_HISTOGRAMS = ("latency", "latency_errors", "latency_from_due")
@@ -56,6 +57,11 @@ class RunStats:
     #: retries by cause (the error's one-line message, shortened)
     retry_causes: dict[str, int] = field(default_factory=dict)
     bytes_read: int = 0
+    #: source bytes of the rows read (the parser reads ahead, so ``bytes_read`` runs
+    #: early): with ``bytes_total``, how many rows the input holds (the ETA)
+    row_bytes_read: int = 0
+    #: rows the input holds (loaded, rejected or skipped), once every input is read
+    rows_total: int | None = None
     in_flight: int = 0
     #: the most writes that were really in flight at once (writers start on demand, so
     #: a target that answers at once is served by fewer than --concurrency)

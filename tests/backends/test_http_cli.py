@@ -238,3 +238,31 @@ def test_bad_http_flags_are_one_line_errors(
     assert result.code == 3, result.stderr
     assert message in result.error_line
     assert ingest.state()["requests"] == 0
+
+
+@pytest.mark.parametrize(
+    ("limit", "said"),
+    [
+        ("100", "stopped: 101 rows rejected, more than --max-errors 100;"),
+        ("1%", "--max-errors 1%;"),
+    ],
+)
+def test_an_endpoint_refusing_everything_stops_at_max_errors(
+    ingest: IngestServer, run_cli: RunCli, tmp_path: Path, limit: str, said: str
+) -> None:
+    """Every row of 50k refused (400): bisecting them all takes ~100k requests; the run
+    stops once --max-errors is passed, says why, and accounts for every row it read."""
+    (tmp_path / "d.csv").write_text("id,name\n" + "".join(f"{i},n{i}\n" for i in range(50_000)))
+    ingest.control(every={"status": 400, "body": "bad request"})
+    result = run_cli(
+        "import", "d.csv", "--to", f"{ingest.url}/in", "--max-errors", limit, "--json", "-", "-q"
+    )
+    assert result.code == 2, result.stderr
+    assert said in result.error_line and result.error_line.startswith("bulkload: error: stopped:")
+    assert "not sent" in result.error_line
+    summary = json.loads(result.stdout)
+    assert summary["outcome"] == "aborted"
+    assert summary["rows_loaded"] == 0 and 100 < summary["rows_rejected"] < 1000
+    assert summary["rows_read"] == summary["rows_rejected"]  # read = loaded + rejected
+    assert summary["rows_unfinished"] == 0
+    assert ingest.state()["requests"] < 5_000  # far from a full bisection

@@ -96,7 +96,7 @@ def test_max_errors_count_aborts(run_cli, write_file):
     write_file("d.csv", "n\n" + "1\nx\n" * 50)
     result = run_cli("import", "d.csv", "--type", "n=int", "--to", "null://", "--max-errors", "10")
     assert result.code == 2
-    assert "too many rejected rows: 11 > --max-errors 10" in result.error_line
+    assert "stopped: 11 rows rejected, more than --max-errors 10;" in result.error_line
 
 
 def test_max_errors_percent(run_cli, write_file):
@@ -104,7 +104,10 @@ def test_max_errors_percent(run_cli, write_file):
     ok = run_cli("import", "d.csv", "--type", "n=int", "--to", "null://", "--max-errors", "2%")
     assert ok.code == 1
     over = run_cli("import", "d.csv", "--type", "n=int", "--to", "null://", "--max-errors", "1.5%")
-    assert over.code == 2 and "2.00% of 100 > --max-errors 1.5%" in over.error_line
+    assert (
+        over.code == 2
+        and "stopped: 2.00% of 100 rows rejected, more than --max-errors 1.5%" in over.error_line
+    )
 
 
 def test_fail_fast(run_cli, write_file):

@@ -186,3 +186,33 @@ def test_loader_is_usable_from_another_thread():
         for w in workers:
             w.join()
     assert sim.rows_accepted == 500
+
+
+def test_async_loader_outcome_after_close(tmp_path: Path):
+    db = tmp_path / "o.db"
+    loader = bulkload.AsyncLoader(f"sqlite:///{db}", "t", commit_every=5)
+    loader.add([{"id": i} for i in range(12)])
+    assert loader.stats.outcome == "running"
+    loader.close()
+    assert loader.stats.outcome == "completed"
+    assert loader.stats.rows_loaded == 12 and _count(db, "t") == 12
+    assert loader.stats.elapsed(0.0) > 0  # started and finished on one clock
+
+    async def main() -> bulkload.AsyncLoader:
+        async with bulkload.AsyncLoader(f"sqlite:///{db}", "t") as loader:
+            await loader.add_async({"id": 99})
+        return loader
+
+    assert event_loop.run(main()).stats.outcome == "completed"
+
+    # a batch that could not be written at all, even one an on_error callback took
+    target = f"sqlite:///{tmp_path / 'missing-dir' / 'o.db'}"
+    with bulkload.AsyncLoader(target, "t", on_error=lambda exc, batch: None) as failing:
+        failing.add({"id": 1})
+    assert failing.stats.outcome == "failed"
+
+
+def test_async_loader_has_a_docstring():
+    doc = bulkload.AsyncLoader.__doc__ or ""
+    for word in ("add(", "close()", "stats", "async with", "outcome"):
+        assert word in doc

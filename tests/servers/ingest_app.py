@@ -15,7 +15,9 @@ order (``script``): ``{"status": 429, "retry_after": "1"}`` (or an HTTP date),
 the connection without answering: the client cannot know it was applied),
 ``{"drop": "before_store"}``, ``{"close": "announced"}`` (answer with ``Connection:
 close``, then close), ``{"close": "silently"}`` (answer, then close without a word);
-``"echo": HEADER`` with a status quotes that request header in the answer. ``reject``:
+``"echo": HEADER`` with a status quotes that request header in the answer. ``every``: a
+fault applied to every ingest request the script leaves alone (``{"status": 400}``: an
+endpoint that refuses everything). ``reject``:
 values that make a row refused (400 for a generic body or a ClickHouse insert, a
 per-item error in ``_bulk``). ``throttle_items``:
 values whose ``_bulk`` item answers 429 once. ``idempotency_header``: a header whose
@@ -54,6 +56,7 @@ def fresh_state() -> dict[str, Any]:
         "duplicates": 0,  # requests answered from the idempotency record
         "tables": {},  # ClickHouse: name -> {"columns": str, "rows": [...]}
         "script": [],
+        "every": {},  # the fault of every request the script does not name
         "reject": [],
         "throttle_items": [],
         "idempotency_header": None,
@@ -153,7 +156,7 @@ class Handler(BaseHTTPRequestHandler):
             generation = GENERATION
             STATE["requests"] += 1
             STATE["headers"].append(dict(self.headers.items()))
-            fault = STATE["script"].pop(0) if STATE["script"] else {}
+            fault = STATE["script"].pop(0) if STATE["script"] else STATE["every"]
             key_header = STATE["idempotency_header"]
         if "stall" in fault:
             time.sleep(fault["stall"])
