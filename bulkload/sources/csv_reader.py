@@ -25,7 +25,7 @@ from bulkload.errors import InputError
 from bulkload.phase_times import phase
 from bulkload.sources.batch import Rejection
 from bulkload.sources.discovery import STDIN, SourceFile
-from bulkload.sources.large_rows import line_of_large_row
+from bulkload.sources.large_rows import first_oversized_row, line_of_large_row
 from bulkload.sources.read_errors import read_errors
 from bulkload.sources.reader import RawChunk
 from bulkload.sources.streams import CountingReader, ReplayReader, open_source
@@ -33,8 +33,11 @@ from bulkload.sources.streams import CountingReader, ReplayReader, open_source
 _PEEK_CHUNK = 64 * 1024
 _PEEK_LIMIT = 16 * 1024 * 1024
 _BLOCK_SIZE = 1 << 20
-# A row may span two of pyarrow's blocks: with blocks of --max-field-size, a field of
-# that size always fits, with room for the rest of its row.
+# A row may span two of pyarrow's blocks, not three, so one no larger than a block
+# always fits. The largest block is --max-field-size plus this: room for the rest of the
+# row of a field of that size. (Values up to about twice the block get through, by where
+# their row starts: the limit itself is checked on every value.)
+_ROW_ROOM = _BLOCK_SIZE
 _BLOCK_GROWTH = 8
 # A one-column header holding one of these was most likely split on the wrong character.
 _LIKELY_DELIMITERS = {"\t": "tab", ";": "';'", "|": "'|'", ",": "','"}
@@ -56,8 +59,9 @@ def read_csv(source: SourceFile, options: CsvOptions) -> Iterator[RawChunk]:
 
     A row larger than the block makes pyarrow's streaming reader fail, and it cannot
     change its block size mid-stream: the file is then read again from the start with
-    a larger block, up to ``max_field_size``, and the rows already delivered are skipped
-    (record numbers are the same in every pass).
+    a larger block, up to ``max_field_size`` and room for the rest of a row, and the
+    rows already delivered are skipped (record numbers are the same in every pass). A
+    value larger than ``max_field_size`` stops the read, after the rows before it.
     """
     delimiter_given = options.delimiter is not None
     options = replace(options, delimiter=csv_delimiter(source, options))
@@ -72,29 +76,32 @@ def read_csv(source: SourceFile, options: CsvOptions) -> Iterator[RawChunk]:
                 chunk = before.not_in(chunk)
                 if not chunk.data.num_rows and not chunk.rejected:
                     continue
+                over = first_oversized_row(chunk.data, options.max_field_size)
+                line = int(chunk.lines[over].as_py()) if over is not None else None
+                if over is not None:
+                    chunk = _before_row(chunk, over)
                 consumed = chunk.bytes_read  # cumulative in this pass
                 delta = max(0, consumed - bytes_reported)
                 bytes_reported = max(bytes_reported, consumed)
                 delivered.add(chunk)
-                yield replace(chunk, bytes_read=delta)
+                if chunk.data.num_rows or chunk.rejected:
+                    yield replace(chunk, bytes_read=delta)
+                if line is not None:
+                    raise _too_large(source, options, line)
             return
         except _RowTooLarge:
             block_size = _larger_block(source, options, block_size, delivered.highest)
 
 
 def _larger_block(source: SourceFile, options: CsvOptions, block_size: int, line: int) -> int:
-    limit = options.max_field_size
+    largest = options.max_field_size + _ROW_ROOM
     # pyarrow does not say which row straddled: only that it follows the rows delivered.
     row = f"a row after line {line}" if line else "a row"
-    if block_size >= limit:
+    if block_size >= largest:
         delimiter = csv_delimiter(source, options)
-        found = line_of_large_row(source, options, delimiter, line, limit)
-        raise InputError(
-            f"{'this row' if found else row} is larger than --max-field-size "
-            f"({_megabytes(options.max_field_size)}); raise it to load this row",
-            source=source.name,
-            line=found,
-        )
+        limit = options.max_field_size
+        found = line_of_large_row(source, options, delimiter, line, limit, largest)
+        raise _too_large(source, options, found, "this row" if found else row)
     if source.path == STDIN:
         raise InputError(
             f"{row} is larger than the {_megabytes(block_size)} read "
@@ -102,7 +109,29 @@ def _larger_block(source: SourceFile, options: CsvOptions, block_size: int, line
             "pass the file by name",
             source=source.name,
         )
-    return min(block_size * _BLOCK_GROWTH, limit)
+    return min(block_size * _BLOCK_GROWTH, largest)
+
+
+def _too_large(
+    source: SourceFile, options: CsvOptions, line: int | None, row: str = "this row"
+) -> InputError:
+    return InputError(
+        f"{row} is larger than --max-field-size "
+        f"({_megabytes(options.max_field_size)}); raise it to load this row",
+        source=source.name,
+        line=line,
+    )
+
+
+def _before_row(chunk: RawChunk, index: int) -> RawChunk:
+    """The chunk's records before its row ``index`` (valid rows and ragged ones)."""
+    line = int(chunk.lines[index].as_py())
+    return RawChunk(
+        chunk.data.slice(0, index),
+        chunk.lines.slice(0, index),
+        tuple(r for r in chunk.rejected if (r.line or 0) < line),
+        chunk.bytes_read,
+    )
 
 
 def _megabytes(size: int) -> str:
