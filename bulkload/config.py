@@ -41,7 +41,7 @@ class CsvOptions:
     # Extra spellings of null; an unquoted empty field is always null.
     null_values: tuple[str, ...] = ()
     skip_rows: int = default_of("skip_rows")
-    # The CSV parser block grows up to this size when a row does not fit in it.
+    # The largest field loaded (UTF-8 bytes); the CSV parser block grows to hold it.
     max_field_size: int = default_of("max_field_size")
 
 

@@ -768,7 +768,7 @@ CSV = _panel(
         parse=size,
         default="64MB",
         metavar="<size>",
-        help="Largest field the CSV parser is sure to read: 512KB, 64MB, 1GB or bytes.",
+        help="Largest CSV field loaded; a larger one stops the run: 512KB, 64MB, 1GB or bytes.",
     ),
 )
 

@@ -8,6 +8,7 @@ lines counts once and blank lines are not counted, exactly as in pyarrow's own n
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from collections.abc import Iterator
@@ -20,12 +21,11 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from bulkload.config import CsvOptions
-from bulkload.csv_fields import unlimited_fields
 from bulkload.errors import InputError
 from bulkload.phase_times import phase
 from bulkload.sources.batch import Rejection
 from bulkload.sources.discovery import STDIN, SourceFile
-from bulkload.sources.large_rows import line_of_large_row
+from bulkload.sources.large_rows import first_oversized_row, line_of_large_row
 from bulkload.sources.read_errors import read_errors
 from bulkload.sources.reader import RawChunk
 from bulkload.sources.streams import CountingReader, ReplayReader, open_source
@@ -33,8 +33,11 @@ from bulkload.sources.streams import CountingReader, ReplayReader, open_source
 _PEEK_CHUNK = 64 * 1024
 _PEEK_LIMIT = 16 * 1024 * 1024
 _BLOCK_SIZE = 1 << 20
-# A row may span two of pyarrow's blocks: with blocks of --max-field-size, a field of
-# that size always fits, with room for the rest of its row.
+# A row may span two of pyarrow's blocks, not three, so one no larger than a block
+# always fits. The largest block is --max-field-size plus this: room for the rest of the
+# row of a field of that size. (Values up to about twice the block get through, by where
+# their row starts: the limit itself is checked on every value.)
+_ROW_ROOM = _BLOCK_SIZE
 _BLOCK_GROWTH = 8
 # A one-column header holding one of these was most likely split on the wrong character.
 _LIKELY_DELIMITERS = {"\t": "tab", ";": "';'", "|": "'|'", ",": "','"}
@@ -56,8 +59,9 @@ def read_csv(source: SourceFile, options: CsvOptions) -> Iterator[RawChunk]:
 
     A row larger than the block makes pyarrow's streaming reader fail, and it cannot
     change its block size mid-stream: the file is then read again from the start with
-    a larger block, up to ``max_field_size``, and the rows already delivered are skipped
-    (record numbers are the same in every pass).
+    a larger block, up to ``max_field_size`` and room for the rest of a row, and the
+    rows already delivered are skipped (record numbers are the same in every pass). A
+    value larger than ``max_field_size`` stops the read, after the rows before it.
     """
     delimiter_given = options.delimiter is not None
     options = replace(options, delimiter=csv_delimiter(source, options))
@@ -72,29 +76,32 @@ def read_csv(source: SourceFile, options: CsvOptions) -> Iterator[RawChunk]:
                 chunk = before.not_in(chunk)
                 if not chunk.data.num_rows and not chunk.rejected:
                     continue
+                over = first_oversized_row(chunk.data, options.max_field_size)
+                line = int(chunk.lines[over].as_py()) if over is not None else None
+                if over is not None:
+                    chunk = _before_row(chunk, over)
                 consumed = chunk.bytes_read  # cumulative in this pass
                 delta = max(0, consumed - bytes_reported)
                 bytes_reported = max(bytes_reported, consumed)
                 delivered.add(chunk)
-                yield replace(chunk, bytes_read=delta)
+                if chunk.data.num_rows or chunk.rejected:
+                    yield replace(chunk, bytes_read=delta)
+                if line is not None:
+                    raise _too_large(source, options, line)
             return
         except _RowTooLarge:
             block_size = _larger_block(source, options, block_size, delivered.highest)
 
 
 def _larger_block(source: SourceFile, options: CsvOptions, block_size: int, line: int) -> int:
-    limit = options.max_field_size
+    largest = options.max_field_size + _ROW_ROOM
     # pyarrow does not say which row straddled: only that it follows the rows delivered.
     row = f"a row after line {line}" if line else "a row"
-    if block_size >= limit:
+    if block_size >= largest:
         delimiter = csv_delimiter(source, options)
-        found = line_of_large_row(source, options, delimiter, line, limit)
-        raise InputError(
-            f"{'this row' if found else row} is larger than --max-field-size "
-            f"({_megabytes(options.max_field_size)}); raise it to load this row",
-            source=source.name,
-            line=found,
-        )
+        limit = options.max_field_size
+        found = line_of_large_row(source, options, delimiter, line, limit, largest)
+        raise _too_large(source, options, found, "this row" if found else row)
     if source.path == STDIN:
         raise InputError(
             f"{row} is larger than the {_megabytes(block_size)} read "
@@ -102,7 +109,29 @@ def _larger_block(source: SourceFile, options: CsvOptions, block_size: int, line
             "pass the file by name",
             source=source.name,
         )
-    return min(block_size * _BLOCK_GROWTH, limit)
+    return min(block_size * _BLOCK_GROWTH, largest)
+
+
+def _too_large(
+    source: SourceFile, options: CsvOptions, line: int | None, row: str = "this row"
+) -> InputError:
+    return InputError(
+        f"{row} is larger than --max-field-size "
+        f"({_megabytes(options.max_field_size)}); raise it to load this row",
+        source=source.name,
+        line=line,
+    )
+
+
+def _before_row(chunk: RawChunk, index: int) -> RawChunk:
+    """The chunk's records before its row ``index`` (valid rows and ragged ones)."""
+    line = int(chunk.lines[index].as_py())
+    return RawChunk(
+        chunk.data.slice(0, index),
+        chunk.lines.slice(0, index),
+        tuple(r for r in chunk.rejected if (r.line or 0) < line),
+        chunk.bytes_read,
+    )
 
 
 def _megabytes(size: int) -> str:
@@ -183,7 +212,7 @@ def _read_pass(
         names = _column_names(prefix, options, source, delimiter_given)
         header_rows = options.skip_rows + (1 if options.header else 0)
         invalid: list[Rejection] = []
-        replay = ReplayReader(prefix, stream)
+        replay = ReplayReader(prefix, stream, _end_marker(options, prefix))
         with read_errors(source.name, _explain, last_line or None), _straddling():
             reader = _open_arrow_reader(
                 replay, names, header_rows, options, invalid, source, block_size
@@ -251,7 +280,8 @@ def _check_quotes_closed(
 ) -> Iterator[RawChunk]:
     """Hold back the last chunk until the end of the file: if a quote was never closed,
     the parser has folded the rest of the file into one value of the last row, and
-    loading it would silently turn many rows into one.
+    loading it would silently turn many rows into one. The end marker's record, if the
+    file does not end so, is taken out.
 
     If a read error cut the file short, every row before the cut is delivered, then the
     error: the record the cut went through is dropped (it is almost surely partial:
@@ -277,14 +307,15 @@ def _check_quotes_closed(
             raise replay.failure
     if last is None:
         return
-    line = _row_left_open(last) if _ends_inside_quotes(last, replay.tail, options) else None
-    if line is not None:
+    last, closed = _without_end_marker(last, options)
+    if not closed:
         raise InputError(
             "broken quoting: a quoted field opened in this row is never closed",
             source=source.name,
-            line=line,
+            line=_highest_line(last),
         )
-    yield last
+    if last.data.num_rows or last.rejected:
+        yield last
 
 
 def _without_last_record(chunk: RawChunk) -> RawChunk:
@@ -303,57 +334,51 @@ def _without_last_record(chunk: RawChunk) -> RawChunk:
     return RawChunk(chunk.data, chunk.lines, rejected, chunk.bytes_read)
 
 
-def _ends_inside_quotes(chunk: RawChunk, tail: bytes, options: CsvOptions) -> bool:
-    """Whether the file's last record ends inside a quoted field. Counting quote bytes
-    cannot tell: a quote inside an unquoted field (``12" pipe``) is data. A ragged last
-    record is parsed again, alone; a valid one is open if its last value runs to the end
-    of the file, as only a quote never closed makes it (a closed one is followed by its
-    closing quote)."""
-    quote = options.quote_char
-    if not quote:
-        return False
+def _end_marker(options: CsvOptions, prefix: bytes) -> bytes:
+    """What the parser is given after the file's last byte, encoded as the file is.
+
+    Its line break ends a last record the file left unterminated: pyarrow reads a final
+    ``"x",`` with no line break after it as ``x`` and ``''``, not null. With quoting on,
+    it also tells by the parser's own reading whether the file ends inside a quoted
+    field: outside one, ``x"`` is a record of its own (a quote inside an unquoted field
+    is data); inside one, it closes that field, which then holds the marker's line break.
+    """
+    text = "\n" if options.quote_char is None else f"\n{_marker_record(options)}\n"
+    encoding = codecs.lookup(options.encoding).name
+    if encoding in ("utf-16", "utf-32"):  # their byte order is the file's byte-order mark
+        mark = codecs.BOM_UTF16_BE if encoding == "utf-16" else codecs.BOM_UTF32_BE
+        encoding += "-be" if prefix.startswith(mark) else "-le"
+    encoder = codecs.getincrementalencoder(encoding)()
+    encoder.encode("a")  # past a byte-order mark, if the encoding writes one
+    return encoder.encode(text, final=True)
+
+
+def _marker_record(options: CsvOptions) -> str:
+    letter = next(c for c in "xyz" if c not in (options.delimiter, options.quote_char))
+    return f"{letter}{options.quote_char}"
+
+
+def _without_end_marker(chunk: RawChunk, options: CsvOptions) -> tuple[RawChunk, bool]:
+    """The file's last chunk without the end marker's record, and whether that record was
+    there: it is not when the file ends inside a quoted field. Then the last record is
+    the one that opened it, with the rest of the file folded into it, and its last field
+    (closed by the marker) holds a line break; the marker's record holds none. It is a
+    ragged row when the file has several columns (it has one field)."""
+    if options.quote_char is None:
+        return chunk, True
     ragged = _ragged_last(chunk)
     if ragged is not None:
-        return _open_at_end(ragged.record or "", options.delimiter or ",", quote)
-    if not chunk.data.num_rows:
-        return False
-    value = chunk.data.column(chunk.data.num_columns - 1)[chunk.data.num_rows - 1].as_py()
-    if not value or "\n" not in value:
-        return False
-    # Inside quotes a quote is written doubled: undone, the file's end is the value's.
-    # (The first byte is left out: the tail may begin inside such a pair.)
-    end = tail.replace(quote.encode() * 2, quote.encode())[1:]
-    ending = value.encode(options.encoding, errors="replace")[-len(end) :]
-    return len(end) > 0 and end.endswith(ending)
-
-
-def _open_at_end(record: str, delimiter: str, quote: str) -> bool:
-    """Whether the text of one record ends inside a quoted field (Python's csv module,
-    strict, says so: "unexpected end of data"). The folded record may be megabytes."""
-    text = io.StringIO(record, newline="")
-    try:
-        with unlimited_fields():
-            list(csv.reader(text, delimiter=delimiter, quotechar=quote, strict=True))
-    except csv.Error as exc:
-        return "unexpected end of data" in str(exc)
-    return False
-
-
-def _row_left_open(chunk: RawChunk) -> int | None:
-    """The line of the file's last record if it spans several lines: when it ends inside
-    quotes, that record holds the quote that was never closed. It is a valid row, or a
-    ragged one when the folded lines changed its field count."""
-    ragged = _ragged_last(chunk)
-    if ragged is not None:
-        return ragged.line if "\n" in (ragged.record or "") else None
-    if chunk.data.num_rows and _last_row_spans_lines(chunk.data):
-        return _last_row_line(chunk)
-    return None
-
-
-def _last_row_spans_lines(batch: pa.RecordBatch) -> bool:
-    row = batch.slice(batch.num_rows - 1, 1)
-    return any("\n" in (column[0].as_py() or "") for column in row.columns)
+        if ragged.record != _marker_record(options):
+            return chunk, False
+        rejected = tuple(r for r in chunk.rejected if r is not ragged)
+        return RawChunk(chunk.data, chunk.lines, rejected, chunk.bytes_read), True
+    rows = chunk.data.num_rows
+    if chunk.data.num_columns != 1 or not rows:
+        return chunk, False
+    value = chunk.data.column(0)[rows - 1].as_py()
+    if value is not None and "\n" in value:
+        return chunk, False
+    return _without_last_record(chunk), True
 
 
 def _int64_array(values: np.ndarray) -> pa.Array:

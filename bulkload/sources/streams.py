@@ -38,22 +38,20 @@ class CountingReader(io.RawIOBase):
 
 
 _SAFE_READ = 64 * 1024  # what a failing read may lose, at most
-_TAIL = 64 * 1024
 
 
 class ReplayReader(io.RawIOBase):
     """Serves ``prefix`` first, then the rest of ``inner``: lets us peek at a header on
     streams that cannot seek (stdin, decompressors).
 
-    It also keeps the stream's last bytes: how a CSV file ends tells whether its last
-    quoted field was ever closed.
+    After the stream's last byte it serves ``end``, once, unless a read error cut the
+    stream short: bytes whose parse tells how the file ends (see the CSV reader).
     """
 
-    def __init__(self, prefix: bytes, inner: BinaryIO):
+    def __init__(self, prefix: bytes, inner: BinaryIO, end: bytes = b""):
         self._prefix = memoryview(prefix)
         self._inner = inner
-        #: the stream's last bytes (up to 64 KB), to tell how the file ends
-        self.tail = b""
+        self._end = end
         #: the error that cut the stream short (a truncated or corrupt file), if any
         self.failure: Exception | None = None
 
@@ -73,8 +71,8 @@ class ReplayReader(io.RawIOBase):
             return b""
         else:
             data = self._read_until_failure(size)
-        if data:
-            self.tail = data[-_TAIL:] if len(data) >= _TAIL else (self.tail + data)[-_TAIL:]
+        if not data and self.failure is None and self._end:
+            data, self._end = self._end[:size], self._end[size:]
         return data
 
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]

@@ -8,6 +8,8 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import column_types, read_table
 
 
@@ -158,6 +160,51 @@ def test_max_field_size_accepts_sizes_and_refuses_nonsense(run_cli, write_file):
         result = run_cli("import", "docs.csv", "--max-field-size", bad, "--to", "null://", "-q")
         assert result.code == 3
         assert "--max-field-size must be a size such as 64MB" in result.error_line
+
+
+MB = 1 << 20
+
+
+def _field_after(write_file, field: str, start: int):
+    """A file whose row 2002 holds ``field`` and starts at byte ``start``."""
+    lead = "id,doc\n" + "".join(f"{i},short\n" for i in range(1, 2000))
+    pad = start - len(lead) - len("2000,\n")
+    lead += f"2000,{'p' * pad}\n"
+    return write_file("f.csv", f'{lead}2001,"{field}"\n2002,after\n')
+
+
+@pytest.mark.parametrize(
+    ("field", "start"),
+    [
+        ("x" * (2 * MB), 20_000),
+        ("x" * (2 * MB - 1), 20_000),
+        # the row starts near the end of a parser block of the limit: it does not fit
+        # in two such blocks, but a field of the limit must load wherever its row starts
+        ("x" * (2 * MB), 2 * MB - 5),
+        ("é" * MB, 20_000),  # 2 MB in UTF-8
+    ],
+)
+def test_a_field_up_to_max_field_size_loads(run_cli, write_file, tmp_path, field, start):
+    _field_after(write_file, field, start)
+    result = run_cli("import", "f.csv", "--max-field-size", "2MB", "--to", "sqlite:///o.db", "-q")
+    assert result.code == 0, result.stderr
+    rows = read_table(tmp_path / "o.db", "f")
+    assert rows[-2][1] == field and rows[-1][1] == "after"
+
+
+@pytest.mark.parametrize(
+    "field",
+    ["x" * (2 * MB + 1), "x" * (3 * MB), "x" * (3 * MB + MB // 2), "é" * MB + "e"],
+)
+def test_a_field_over_max_field_size_is_refused_however_little_over(run_cli, write_file, field):
+    # the parser's blocks hold rows of up to about twice the limit: each value is checked
+    _field_after(write_file, field, 20_000)
+    result = run_cli("import", "f.csv", "--max-field-size", "2MB", "--to", "null://", "-q")
+    assert result.code == 3, result.stderr
+    assert result.error_line == (
+        "bulkload: error: f.csv:2002: this row is larger than --max-field-size (2 MB); "
+        "raise it to load this row (2,000 rows were loaded before this error)"
+    )
 
 
 def test_huge_row_on_stdin_says_to_pass_the_file(run_cli, write_file, tmp_path: Path):
