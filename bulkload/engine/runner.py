@@ -21,7 +21,7 @@ from typing import Any
 from bulkload.backends.base import Backend, TableSpec
 from bulkload.config import EngineOptions
 from bulkload.engine.channel import Channel
-from bulkload.engine.checkpoint import CheckpointFile, Committed, fingerprint
+from bulkload.engine.checkpoint import CheckpointFile, Committed, fingerprint, if_exists_for
 from bulkload.engine.retry import RetryPolicy
 from bulkload.engine.writer import (
     BatchWriter,
@@ -145,7 +145,7 @@ class Engine:
                     TableSpec(
                         table_name,
                         source.schema,
-                        if_exists,
+                        if_exists_for(if_exists, self._committed),
                         checkpoints=self._checkpoint is not None,
                         writers=self.writers,
                     )
