@@ -48,9 +48,10 @@ class RunStats:
     batches_failed: int = 0
     retries: int = 0
     rows_skipped: int = 0  # committed by a previous run, passed over by --resume
-    #: rows of writes given up or cut with no answer on a target whose writes are not
-    #: atomic (HTTP): not counted as read (a resume sends them again), yet the target
-    #: may hold them
+    #: rows the target may hold beyond rows_loaded: writes that got no answer after they
+    #: were sent and were given up or cut (not counted as read: a resume sends them
+    #: again), or were sent again where the target cannot tell a retry (a PostgreSQL
+    #: COMMIT unanswered, without --checkpoint): loaded, and maybe there twice
     rows_in_doubt: int = 0
     breaker_state: str = "closed"
     breaker_opened: int = 0
