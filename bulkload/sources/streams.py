@@ -56,6 +56,8 @@ class ReplayReader(io.RawIOBase):
         self.tail = b""
         #: the error that cut the stream short (a truncated or corrupt file), if any
         self.failure: Exception | None = None
+        #: bytes handed out so far, the prefix included (decompressed, if it was)
+        self.served = 0
 
     def readable(self) -> bool:
         return True
@@ -75,6 +77,7 @@ class ReplayReader(io.RawIOBase):
             data = self._read_until_failure(size)
         if data:
             self.tail = data[-_TAIL:] if len(data) >= _TAIL else (self.tail + data)[-_TAIL:]
+            self.served += len(data)
         return data
 
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]

@@ -57,9 +57,9 @@ class RunStats:
     breaker_opened: int = 0
     #: retries by cause (the error's one-line message, shortened)
     retry_causes: dict[str, int] = field(default_factory=dict)
+    #: source bytes of the rows counted in rows_read (not of rows read ahead, or skipped)
     bytes_read: int = 0
-    #: source bytes of the rows read (the parser reads ahead, so ``bytes_read`` runs
-    #: early): with ``bytes_total``, how many rows the input holds (the ETA)
+    #: source bytes of the rows read, as the ETA estimates rows per byte from them
     row_bytes_read: int = 0
     #: rows the input holds (loaded, rejected or skipped), once every input is read
     rows_total: int | None = None
