@@ -320,7 +320,6 @@ class Engine:
         self.stats.rows_read += unsettled
         if batch.rows_read:  # rows committed before (--resume) are neither read nor bytes
             self.stats.bytes_read += batch.bytes_read * unsettled // batch.rows_read
-            self.stats.row_bytes_read += batch.row_bytes * unsettled // batch.rows_read
         self.stats.in_flight += 1
         self.stats.in_flight_max = max(self.stats.in_flight_max, self.stats.in_flight)
         tally = Tally()

@@ -16,7 +16,6 @@ from contextlib import contextmanager
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from bulkload.config import SourceOptions
 from bulkload.errors import InputError
@@ -157,25 +156,9 @@ class BatchSource:
             rejected=tuple(rejected),
             bytes_read=raw.bytes_read,
             rows_read=raw.data.num_rows + len(raw.rejected),
-            row_bytes=row_bytes(source, raw, text=dialect is not None),
             raw=text,
             dialect=dialect,
         )
-
-
-def row_bytes(source: SourceFile, raw: RawChunk, *, text: bool) -> int:
-    """The source bytes of a chunk's records. ``bytes_read`` is no measure of them: the
-    CSV parser reads up to 32 blocks ahead of the rows it returns (tens of MB, all of a
-    small file with the first batch). For an uncompressed CSV file, the records' own
-    text: fields, delimiters and line ends (quotes left out: a few % short). Otherwise
-    (compressed, Parquet) the bytes consumed, ahead or not."""
-    if not text or source.compression:
-        return raw.bytes_read
-    data = raw.data
-    fields: int = sum(pc.sum(pc.binary_length(column)).as_py() or 0 for column in data.columns)
-    records = sum(len(r.record or "") + 1 for r in raw.rejected)
-    separators: int = data.num_rows * max(data.num_columns, 1)  # delimiters and line ends
-    return fields + separators + records
 
 
 @contextmanager

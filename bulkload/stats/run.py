@@ -27,7 +27,6 @@ SUMMED_COUNTERS = (
     "in_flight",
     "breaker_opened",
     "rows_in_doubt",
-    "row_bytes_read",
 )
 PER_WORKER_COUNTERS = SUMMED_COUNTERS[:5]
 _MERGED_HISTOGRAMS = ("latency", "latency_errors", "latency_from_due")
@@ -59,8 +58,6 @@ class RunStats:
     retry_causes: dict[str, int] = field(default_factory=dict)
     #: source bytes of the rows counted in rows_read (not of rows read ahead, or skipped)
     bytes_read: int = 0
-    #: source bytes of the rows read, as the ETA estimates rows per byte from them
-    row_bytes_read: int = 0
     #: rows the input holds (loaded, rejected or skipped), once every input is read
     rows_total: int | None = None
     in_flight: int = 0

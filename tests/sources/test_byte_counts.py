@@ -79,4 +79,3 @@ def test_a_whole_file_adds_up_to_its_size(
     summary = _summary(tmp_path, "s.json")
     assert summary["rows_read"] == ROWS
     assert summary["bytes_read"] == (tmp_path / name).stat().st_size
-
