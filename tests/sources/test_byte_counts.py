@@ -6,10 +6,17 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.conftest import ChildOutput
 
 ROWS = 120_000  # several of the parser's 1 MB blocks
 
@@ -65,6 +72,32 @@ def test_a_resumed_run_counts_the_bytes_of_the_rows_it_read(
     assert after["mb_per_s"] > 0
     # the two runs handled every byte of the file between them, none twice
     assert before["bytes_read"] + after["bytes_read"] == big.stat().st_size
+
+
+def test_a_batch_given_back_at_an_abort_gives_its_bytes_back(big: Path, tmp_path: Path) -> None:
+    """A second Ctrl-C while a batch waits for the rate limit: the batch is cut, not
+    sent (--resume takes it), so neither its rows nor its bytes count as read."""
+    command = [
+        *(sys.executable, "-m", "bulkload", "import", "big.csv", "--to", "null://"),
+        *("--table", "t", "--batch-size", "5000", "--rate", "5000", "--checkpoint"),
+        *("run.ckpt", "--json", "s.json", "-q"),
+    ]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BULKLOAD_")}
+    proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    output = ChildOutput(proc)
+    deadline = time.monotonic() + 30
+    while not (tmp_path / "run.ckpt").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)  # saved once a second once batches are committed
+    proc.send_signal(signal.SIGINT)
+    output.wait_for("stopping: finishing the batches in flight")
+    proc.send_signal(signal.SIGINT)  # the next batch waits 1 s for the rate: cut
+    _, err = output.finish(timeout=30)
+    assert proc.returncode == 4, err
+    summary = _summary(tmp_path, "s.json")
+    rows = summary["rows_read"]
+    assert 0 < rows < ROWS and rows == summary["rows_loaded"]
+    assert summary["bytes_read"] == pytest.approx(_size_of_rows(big, 0, rows), rel=0.005)
 
 
 @pytest.mark.parametrize("compressed", [False, True])
