@@ -168,12 +168,14 @@ async def prepare_target(config: ImportConfig) -> str:
     close it: the children append. Returns the table's name."""
     from bulkload.backends import create_backend
     from bulkload.backends.base import TableSpec
+    from bulkload.engine.checkpoint import CheckpointFile, if_exists_for
     from bulkload.load import table_name
     from bulkload.sources import BatchSource
 
     backend = create_backend(config.target)
     source = BatchSource(config.source, typed=not backend.accepts_text)
     table = table_name(config, source)
+    batch_size = config.source.batch_size
     first = None
     for file in source.files:
         batches = source.batches_of(file)
@@ -187,10 +189,14 @@ async def prepare_target(config: ImportConfig) -> str:
             break
     if first is None:  # --limit 0: a one-process run opens nothing either
         return table
+    if_exists = config.target.if_exists
+    if config.engine.checkpoint and config.engine.resume:  # as the one-process engine does
+        record = CheckpointFile(config.engine.checkpoint, table=table, batch_size=batch_size)
+        if_exists = if_exists_for(if_exists, record.load(source.files))
     spec = TableSpec(
         table,
         source.schema,
-        config.target.if_exists,
+        if_exists,
         checkpoints=config.engine.checkpoint is not None,
         writers=1,
     )

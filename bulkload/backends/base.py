@@ -136,15 +136,29 @@ async def finish_despite_cancel(work: asyncio.Future[T]) -> T:
     raise CancelledAfterCommit
 
 
-def mark_may_have_applied(error: BaseException) -> None:
+MAY_BE_APPLIED_AGAIN = "may_be_applied_again"
+
+
+def mark_may_have_applied(error: BaseException, *, again: bool = False) -> None:
     """Mark a write's failure (or its cancellation) as one after which the target may
-    hold the rows: the request had reached it and no answer came."""
+    hold the rows: the request had reached it and no answer came.
+
+    ``again``: the target cannot tell a retry of this write from a new one (no key it
+    checks), so a retry that succeeds may have stored the rows a second time: the engine
+    then counts them in doubt even though the write ends well."""
     setattr(error, MAY_HAVE_APPLIED, True)  # a CancelledError has no such field
+    if again:
+        setattr(error, MAY_BE_APPLIED_AGAIN, True)
 
 
 def may_have_been_applied(error: BaseException) -> bool:
     """See :func:`mark_may_have_applied`."""
     return bool(getattr(error, MAY_HAVE_APPLIED, False))
+
+
+def may_be_applied_again(error: BaseException) -> bool:
+    """See :func:`mark_may_have_applied` (``again``)."""
+    return bool(getattr(error, MAY_BE_APPLIED_AGAIN, False))
 
 
 @runtime_checkable

@@ -39,6 +39,7 @@ from bulkload.backends.base import (
     ErrorKind,
     TableSpec,
     finish_despite_cancel,
+    mark_may_have_applied,
 )
 from bulkload.backends.sql import CHECKPOINT_TABLE, quote_identifier
 from bulkload.config import TargetOptions
@@ -52,6 +53,23 @@ APPLICATION_NAME = "bulkload"
 _TRANSIENT_CLASSES = ("08", "53", "57")  # connection, resources, operator intervention
 _TRANSIENT_CODES = {"40001", "40P01", "55P03"}  # serialization, deadlock, lock not available
 _PERMANENT_CLASSES = ("22", "23")  # data exception, integrity constraint violation
+# the server ends the session: an answer that may come after the commit was done
+_SHUTDOWN_CODES = {"57P01", "57P02", "57P03"}  # admin / crash shutdown, cannot connect now
+
+
+def _commit_unanswered(commit: asyncio.Future[Any]) -> bool:
+    """Whether a COMMIT that failed may have committed: the connection died (or the
+    server was shut down) before its answer came. An error the server answered with (a
+    deferred constraint, a serialization failure) means it rolled back."""
+    if not commit.done() or commit.cancelled():
+        return False
+    error = commit.exception()
+    if error is None:
+        return False
+    state = getattr(error, "sqlstate", None)
+    if isinstance(error, asyncpg.PostgresError) and isinstance(state, str):
+        return state.startswith("08") or state in _SHUTDOWN_CODES
+    return True
 
 
 def _binary_encodable(schema: pa.Schema) -> bool:
@@ -198,7 +216,15 @@ class PostgresBackend:
                 raise
             # Once COMMIT is sent its outcome must be known, or an abort would not know
             # whether these rows are in the table: it is let finish even if cancelled.
-            await finish_despite_cancel(asyncio.ensure_future(transaction.commit()))
+            commit = asyncio.ensure_future(transaction.commit())
+            try:
+                await finish_despite_cancel(commit)
+            except BaseException as exc:
+                if _commit_unanswered(commit):
+                    # the server may have committed: a retry is told apart from the
+                    # first attempt only by the checkpoint key it records (or an upsert)
+                    mark_may_have_applied(exc, again=key is None and not self.on_conflict)
+                raise
             committed = True
         except BaseException as exc:
             # A connection that failed for any reason but the rows themselves (killed

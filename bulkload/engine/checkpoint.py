@@ -77,6 +77,14 @@ class Committed:
         return bool(self._ranges)
 
 
+def if_exists_for(if_exists: str, committed: Committed) -> str:
+    """``--if-exists`` applies to the run that starts a load, not to one that resumes it:
+    once the checkpoint records committed rows, replace or truncate would empty the table
+    of the rows the resumed run skips (and fail would refuse the table it created), so a
+    resumed run appends. Without recorded progress, nothing is skipped: it applies."""
+    return "append" if committed else if_exists
+
+
 class CheckpointFile:
     """The ``--checkpoint PATH`` file."""
 

@@ -21,7 +21,7 @@ from typing import Any
 from bulkload.backends.base import Backend, TableSpec
 from bulkload.config import EngineOptions
 from bulkload.engine.channel import Channel
-from bulkload.engine.checkpoint import CheckpointFile, Committed, fingerprint
+from bulkload.engine.checkpoint import CheckpointFile, Committed, fingerprint, if_exists_for
 from bulkload.engine.retry import RetryPolicy
 from bulkload.engine.writer import (
     BatchWriter,
@@ -145,7 +145,7 @@ class Engine:
                     TableSpec(
                         table_name,
                         source.schema,
-                        if_exists,
+                        if_exists_for(if_exists, self._committed),
                         checkpoints=self._checkpoint is not None,
                         writers=self.writers,
                     )
@@ -317,10 +317,10 @@ class Engine:
         the rows not settled are given back (neither read nor loaded: --resume takes
         them), so read = loaded + rejected holds however the run ends."""
         unsettled = batch.rows_read - work.committed_before
+        # their bytes: rows committed before (--resume) are neither read nor bytes
+        nbytes = batch.bytes_read * unsettled // batch.rows_read if batch.rows_read else 0
         self.stats.rows_read += unsettled
-        self.stats.bytes_read += batch.bytes_read
-        if batch.rows_read:  # rows committed before (--resume) are neither read nor bytes
-            self.stats.row_bytes_read += batch.row_bytes * unsettled // batch.rows_read
+        self.stats.bytes_read += nbytes
         self.stats.in_flight += 1
         self.stats.in_flight_max = max(self.stats.in_flight_max, self.stats.in_flight)
         tally = Tally()
@@ -340,7 +340,9 @@ class Engine:
                 )
             self.stats.batches += 1
         except BaseException:
-            self.stats.rows_read -= unsettled - tally.rows
+            given_back = unsettled - tally.rows
+            self.stats.rows_read -= given_back
+            self.stats.bytes_read -= nbytes * given_back // unsettled if unsettled else 0
             raise
         finally:
             self.stats.in_flight -= 1

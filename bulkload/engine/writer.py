@@ -20,6 +20,7 @@ from bulkload.backends.base import (
     BatchKey,
     CancelledAfterCommit,
     ErrorKind,
+    may_be_applied_again,
     may_have_been_applied,
 )
 from bulkload.config import EngineOptions
@@ -253,6 +254,9 @@ class BatchWriter:
         # an attempt got no answer after it may have reached the target (its backend
         # says so): if the write then ends without success, its rows are in doubt
         doubt = False
+        # ... and the target would not know a retry for one (no key it checks): however
+        # the write ends, the rows may be there once more than counted
+        again = False
         try:
             while True:
                 if self.throttle.active:
@@ -279,6 +283,7 @@ class BatchWriter:
                         # our timeout fired, but the write committed: it succeeded
                     except asyncio.CancelledError as cut:
                         doubt = doubt or may_have_been_applied(cut)  # cut mid-request
+                        again = again or may_be_applied_again(cut)
                         if _only_our_timeout(deadlines, current):
                             raise TimeoutError from None
                         raise  # someone else's cancellation (Ctrl-C, the task group): goes on
@@ -295,10 +300,13 @@ class BatchWriter:
                         self.breaker.record(True, probe)  # the target answered: it is healthy
                         if self.options.fail_fast:
                             raise AbortedError(f"--fail-fast: {cause}") from exc
+                        if again:  # rejected now, yet an earlier attempt may have stored them
+                            stats.rows_in_doubt += data.num_rows
                         return exc
                     self.breaker.record(False, probe)
                     self._note_breaker(stats)
                     doubt = doubt or may_have_been_applied(exc)
+                    again = again or may_be_applied_again(exc)
                     if kind is ErrorKind.FATAL:
                         raise TargetError(f"{self.backend.describe()}: {cause}") from exc
                     if self.options.fail_fast:
@@ -321,6 +329,8 @@ class BatchWriter:
                     state = self.breaker.state
                     # an Enum's .value is a descriptor call: skipped for the usual state
                     stats.breaker_state = _CLOSED_VALUE if state is _CLOSED else state.value
+                    if again:  # stored by this attempt, and maybe by the unanswered one
+                        stats.rows_in_doubt += data.num_rows
                     return None
         except BaseException:
             if doubt:

@@ -56,9 +56,9 @@ class Estimate:
 
 
 def estimate(stats: RunStats, now: float) -> Estimate | None:
-    """Rows done against rows known. Rows are counted as read when their write starts,
-    and the parser reads far ahead of them: neither rows read nor bytes read say what
-    is done. The total is counted once every input is read; before that it is
+    """Rows done against rows known. Rows (and their bytes) are counted as read when
+    their write starts, and rows wait in the queue and in flight: neither says what is
+    done. The total is counted once every input is read; before that it is
     estimated from the rows read per source byte and the inputs' size (None when a
     size is unknown: stdin). The ETA is the rows left at the rate rows were handled
     (loaded or rejected: a run rejecting every row still advances)."""
@@ -66,8 +66,8 @@ def estimate(stats: RunStats, now: float) -> Estimate | None:
     total: float
     if stats.rows_total is not None:
         total = stats.rows_total
-    elif stats.bytes_total and stats.row_bytes_read > 0 and stats.rows_read > 0:
-        per_byte = stats.rows_read / stats.row_bytes_read
+    elif stats.bytes_total and stats.bytes_read > 0 and stats.rows_read > 0:
+        per_byte = stats.rows_read / stats.bytes_read  # bytes_read: those rows' bytes
         total = max(per_byte * stats.bytes_total, stats.rows_read + stats.rows_skipped)
     else:
         return None

@@ -121,6 +121,7 @@ def in_doubt_text(rows: int) -> str:
     """What rows in doubt are, in one phrase (the summary and a failed run's error)."""
     return (
         f"{rows:,} {'row' if rows == 1 else 'rows'} in doubt: the write got no answer after "
-        "it was sent, so the target may hold them; they are not counted as read, and a "
-        "resume sends them again"
+        "it was sent, so the target may hold them beyond the rows loaded (a write given up "
+        "is not counted as read, and a resume sends it again; one sent again and loaded "
+        "may be there twice)"
     )

@@ -16,7 +16,6 @@ from contextlib import contextmanager
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from bulkload.config import SourceOptions
 from bulkload.errors import InputError
@@ -24,7 +23,7 @@ from bulkload.phase_times import phase
 from bulkload.sources.batch import CsvDialect, Rejection, SourceBatch, csv_line
 from bulkload.sources.csv_reader import csv_delimiter, read_csv
 from bulkload.sources.discovery import STDIN, SourceFile, discover
-from bulkload.sources.reader import RawChunk
+from bulkload.sources.reader import RawChunk, text_size
 from bulkload.sources.schema import SchemaPlan
 
 __all__ = ["STDIN", "BatchSource", "Rejection", "SourceBatch", "SourceFile"]
@@ -157,25 +156,9 @@ class BatchSource:
             rejected=tuple(rejected),
             bytes_read=raw.bytes_read,
             rows_read=raw.data.num_rows + len(raw.rejected),
-            row_bytes=row_bytes(source, raw, text=dialect is not None),
             raw=text,
             dialect=dialect,
         )
-
-
-def row_bytes(source: SourceFile, raw: RawChunk, *, text: bool) -> int:
-    """The source bytes of a chunk's records. ``bytes_read`` is no measure of them: the
-    CSV parser reads up to 32 blocks ahead of the rows it returns (tens of MB, all of a
-    small file with the first batch). For an uncompressed CSV file, the records' own
-    text: fields, delimiters and line ends (quotes left out: a few % short). Otherwise
-    (compressed, Parquet) the bytes consumed, ahead or not."""
-    if not text or source.compression:
-        return raw.bytes_read
-    data = raw.data
-    fields: int = sum(pc.sum(pc.binary_length(column)).as_py() or 0 for column in data.columns)
-    records = sum(len(r.record or "") + 1 for r in raw.rejected)
-    separators: int = data.num_rows * max(data.num_columns, 1)  # delimiters and line ends
-    return fields + separators + records
 
 
 @contextmanager
@@ -212,8 +195,8 @@ def _rebatch(chunks: Iterator[RawChunk], size: int) -> Iterator[RawChunk]:
                 rest_starts = _line_at(merged, size)
                 before = tuple(r for r in merged.rejected if (r.line or 0) < rest_starts)
                 after = tuple(r for r in merged.rejected if (r.line or 0) >= rest_starts)
-                yield _slice(merged, 0, size, before, merged.bytes_read)
-                tail = _slice(merged, size, merged.data.num_rows - size, after, 0)
+                head, tail = _split(merged, size, before, after)
+                yield head
                 pending, pending_rows = [tail], tail.data.num_rows
     except Exception:
         yield from rest()  # what was read before the failure, then the failure
@@ -226,6 +209,32 @@ def _line_at(chunk: RawChunk, row: int) -> float:
     return chunk.lines[row].as_py() if row < len(chunk.lines) else math.inf
 
 
+def _split(
+    chunk: RawChunk, rows: int, head: tuple[Rejection, ...], tail: tuple[Rejection, ...]
+) -> tuple[RawChunk, RawChunk]:
+    """The chunk's first ``rows`` rows with the rejected records ``head``, and the rest
+    with ``tail``. The bytes go with the records, so a batch counts its own rows' bytes:
+    shared by the size of their text (CSV), else by their number (Parquet)."""
+    whole = chunk.text if chunk.text is not None else text_size(chunk.data, chunk.rejected)
+    part = text_size(chunk.data.slice(0, rows), head)
+    if whole and part is not None:
+        nbytes, rest = chunk.bytes_read * part // whole, whole - part
+    else:
+        records = chunk.data.num_rows + len(chunk.rejected)
+        nbytes, part, rest = chunk.bytes_read * (rows + len(head)) // max(records, 1), None, None
+    others = chunk.data.num_rows - rows
+    return (
+        RawChunk(chunk.data.slice(0, rows), chunk.lines.slice(0, rows), head, nbytes, part),
+        RawChunk(
+            chunk.data.slice(rows, others),
+            chunk.lines.slice(rows, others),
+            tail,
+            chunk.bytes_read - nbytes,
+            rest,
+        ),
+    )
+
+
 def _merge(chunks: list[RawChunk]) -> RawChunk:
     if len(chunks) == 1:
         return chunks[0]
@@ -234,14 +243,7 @@ def _merge(chunks: list[RawChunk]) -> RawChunk:
         lines=pa.concat_arrays([c.lines for c in chunks]),
         rejected=tuple(r for c in chunks for r in c.rejected),
         bytes_read=sum(c.bytes_read for c in chunks),
-    )
-
-
-def _slice(
-    chunk: RawChunk, start: int, length: int, rejected: tuple[Rejection, ...], nbytes: int
-) -> RawChunk:
-    return RawChunk(
-        chunk.data.slice(start, length), chunk.lines.slice(start, length), rejected, nbytes
+        text=None if any(c.text is None for c in chunks) else sum(c.text or 0 for c in chunks),
     )
 
 
@@ -284,4 +286,6 @@ class _Budget:
         rows = int(np.searchsorted(lines, cutoff, "right"))
         rejected = tuple(r for r in chunk.rejected if (r.line or 0) <= cutoff)
         self.remaining = 0
-        return _slice(chunk, 0, rows, rejected, chunk.bytes_read)
+        # only the bytes of the records within the limit: the rest were not handled
+        granted, _ = _split(chunk, rows, rejected, ())
+        return granted

@@ -43,11 +43,11 @@ class SourceBatch:
     index: int  # 0-based batch number within its file: the checkpoint key
     lines: pa.Array
     rejected: tuple[Rejection, ...] = field(default=())
-    bytes_read: int = 0  # source bytes consumed since the previous batch
+    #: source bytes of the records read for this batch (their text's share of the bytes
+    #: read: the parser reads ahead, see ``read_csv``): what rows per byte, and so the
+    #: total rows of the input, are estimated from
+    bytes_read: int = 0
     rows_read: int = 0  # records read for this batch: loaded rows plus rejected ones
-    #: source bytes of those records (see ``row_bytes`` in bulkload.sources): what rows
-    #: per byte, and so the total rows of the input, are estimated from
-    row_bytes: int = 0
     raw: pa.RecordBatch | None = None
     dialect: CsvDialect | None = None
 

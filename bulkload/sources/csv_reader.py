@@ -27,7 +27,7 @@ from bulkload.sources.batch import Rejection
 from bulkload.sources.discovery import STDIN, SourceFile
 from bulkload.sources.large_rows import first_oversized_row, line_of_large_row
 from bulkload.sources.read_errors import read_errors
-from bulkload.sources.reader import RawChunk
+from bulkload.sources.reader import RawChunk, text_size
 from bulkload.sources.streams import CountingReader, ReplayReader, open_source
 
 _PEEK_CHUNK = 64 * 1024
@@ -67,30 +67,72 @@ def read_csv(source: SourceFile, options: CsvOptions) -> Iterator[RawChunk]:
     options = replace(options, delimiter=csv_delimiter(source, options))
     block_size = _BLOCK_SIZE
     delivered = _Delivered()
-    bytes_reported = 0
-    while True:
-        # what earlier passes delivered: fixed for this pass, its rows are skipped
-        before = delivered.copy()
-        try:
-            for chunk in _read_pass(source, options, block_size, delimiter_given, before.highest):
-                chunk = before.not_in(chunk)
-                if not chunk.data.num_rows and not chunk.rejected:
-                    continue
-                over = first_oversized_row(chunk.data, options.max_field_size)
-                line = int(chunk.lines[over].as_py()) if over is not None else None
-                if over is not None:
-                    chunk = _before_row(chunk, over)
-                consumed = chunk.bytes_read  # cumulative in this pass
-                delta = max(0, consumed - bytes_reported)
-                bytes_reported = max(bytes_reported, consumed)
-                delivered.add(chunk)
-                if chunk.data.num_rows or chunk.rejected:
-                    yield replace(chunk, bytes_read=delta)
-                if line is not None:
-                    raise _too_large(source, options, line)
-            return
-        except _RowTooLarge:
-            block_size = _larger_block(source, options, block_size, delivered.highest)
+    shares = _ByteShares(source)
+    # A file's chunks are handed out one late, so the last one can take what the
+    # estimates missed (header, quotes, line ends); not a pipe's, which may pause.
+    held: RawChunk | None = None
+    late = source.path != STDIN
+    try:
+        while True:
+            # what earlier passes delivered: fixed for this pass, its rows are skipped
+            before = delivered.copy()
+            try:
+                for chunk, ratio in _read_pass(
+                    source, options, block_size, delimiter_given, before.highest
+                ):
+                    chunk = before.not_in(chunk)
+                    if not chunk.data.num_rows and not chunk.rejected:
+                        continue
+                    over = first_oversized_row(chunk.data, options.max_field_size)
+                    line = int(chunk.lines[over].as_py()) if over is not None else None
+                    if over is not None:
+                        chunk = _before_row(chunk, over)
+                    delivered.add(chunk)
+                    if chunk.data.num_rows or chunk.rejected:
+                        text = text_size(chunk.data, chunk.rejected) or 0
+                        shared = shares.share(chunk, text, ratio)
+                        chunk = replace(chunk, bytes_read=shared, text=text)
+                        if not late:
+                            yield chunk
+                        else:
+                            if held is not None:
+                                yield held
+                            held = chunk
+                    if line is not None:
+                        raise _too_large(source, options, line)
+                break
+            except _RowTooLarge:
+                block_size = _larger_block(source, options, block_size, delivered.highest)
+    except Exception:
+        if held is not None:  # the rows read before the failure still go out
+            yield held
+        raise
+    if held is not None:
+        yield replace(held, bytes_read=held.bytes_read + shares.rest())
+
+
+class _ByteShares:
+    """The source bytes of each chunk's rows. The parser reads ahead of the rows it
+    returns (a block or more), so the bytes consumed when a chunk comes are not its
+    own: a run that stops early (--limit) or skips the first chunks (--resume) would
+    count the wrong ones. Each chunk gets the size of its rows' text instead (times
+    the compression ratio so far), never more than was consumed, and the file's last
+    chunk the rest: a file's chunks add up to the bytes read from it."""
+
+    def __init__(self, source: SourceFile):
+        self._size = None if source.compression or source.path == STDIN else source.size
+        self._reported = 0
+        self._consumed = 0
+
+    def share(self, chunk: RawChunk, text: int, ratio: float) -> int:
+        self._consumed = max(self._consumed, chunk.bytes_read)  # cumulative in its pass
+        estimate = int(text * ratio)
+        share = max(0, min(estimate, self._consumed - self._reported))
+        self._reported += share
+        return share
+
+    def rest(self) -> int:
+        return max(0, max(self._consumed, self._size or 0) - self._reported)
 
 
 def _larger_block(source: SourceFile, options: CsvOptions, block_size: int, line: int) -> int:
@@ -201,8 +243,9 @@ def _read_pass(
     block_size: int,
     delimiter_given: bool,
     last_line: int,
-) -> Iterator[RawChunk]:
-    """One read of the file from its start; ``bytes_read`` of each chunk is cumulative."""
+) -> Iterator[tuple[RawChunk, float]]:
+    """One read of the file from its start; ``bytes_read`` of each chunk is cumulative.
+    With each chunk: the source bytes per byte of text read so far."""
     stream, counter = open_source(source)
     try:
         with read_errors(source.name):
@@ -218,7 +261,10 @@ def _read_pass(
                 replay, names, header_rows, options, invalid, source, block_size
             )
         chunks = _chunks(reader, names, invalid, header_rows, counter, source)
-        yield from _check_quotes_closed(chunks, replay, source, options)
+        for chunk in _check_quotes_closed(chunks, replay, source, options):
+            # source bytes per byte of text: 1, or what the compression saved so far
+            packed = bool(source.compression) and replay.served > 0
+            yield chunk, (counter.bytes_read / replay.served if packed else 1.0)
     finally:
         stream.close()
 

@@ -54,6 +54,9 @@ class ReplayReader(io.RawIOBase):
         self._end = end
         #: the error that cut the stream short (a truncated or corrupt file), if any
         self.failure: Exception | None = None
+        #: bytes of the stream handed out so far, the prefix included (decompressed, if
+        #: it was), ``end`` not
+        self.served = 0
 
     def readable(self) -> bool:
         return True
@@ -71,6 +74,7 @@ class ReplayReader(io.RawIOBase):
             return b""
         else:
             data = self._read_until_failure(size)
+        self.served += len(data)
         if not data and self.failure is None and self._end:
             data, self._end = self._end[:size], self._end[size:]
         return data

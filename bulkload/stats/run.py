@@ -27,7 +27,6 @@ SUMMED_COUNTERS = (
     "in_flight",
     "breaker_opened",
     "rows_in_doubt",
-    "row_bytes_read",
 )
 PER_WORKER_COUNTERS = SUMMED_COUNTERS[:5]
 _MERGED_HISTOGRAMS = ("latency", "latency_errors", "latency_from_due")
@@ -48,18 +47,17 @@ class RunStats:
     batches_failed: int = 0
     retries: int = 0
     rows_skipped: int = 0  # committed by a previous run, passed over by --resume
-    #: rows of writes given up or cut with no answer on a target whose writes are not
-    #: atomic (HTTP): not counted as read (a resume sends them again), yet the target
-    #: may hold them
+    #: rows the target may hold beyond rows_loaded: writes that got no answer after they
+    #: were sent and were given up or cut (not counted as read: a resume sends them
+    #: again), or were sent again where the target cannot tell a retry (a PostgreSQL
+    #: COMMIT unanswered, without --checkpoint): loaded, and maybe there twice
     rows_in_doubt: int = 0
     breaker_state: str = "closed"
     breaker_opened: int = 0
     #: retries by cause (the error's one-line message, shortened)
     retry_causes: dict[str, int] = field(default_factory=dict)
+    #: source bytes of the rows counted in rows_read (not of rows read ahead, or skipped)
     bytes_read: int = 0
-    #: source bytes of the rows read (the parser reads ahead, so ``bytes_read`` runs
-    #: early): with ``bytes_total``, how many rows the input holds (the ETA)
-    row_bytes_read: int = 0
     #: rows the input holds (loaded, rejected or skipped), once every input is read
     rows_total: int | None = None
     in_flight: int = 0

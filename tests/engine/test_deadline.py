@@ -33,6 +33,7 @@ class _HangingBackend:
         self.cancelled = 0
         self.rows = 0
         self.marks_cuts = False  # says a cut write may have been applied (as HTTP does)
+        self.retry_unknown = False  # ... and it would not know a retry (a SQL COMMIT)
 
     async def open(self, table: TableSpec) -> None: ...
 
@@ -47,7 +48,7 @@ class _HangingBackend:
             except asyncio.CancelledError as cut:
                 self.cancelled += 1
                 if self.marks_cuts:
-                    mark_may_have_applied(cut)
+                    mark_may_have_applied(cut, again=self.retry_unknown)
                 raise
         self.rows += payload.num_rows
 
@@ -187,3 +188,13 @@ def test_timeouts_given_up_are_in_doubt_and_one_that_then_succeeds_is_not():
     stats = RunStats()
     assert event_loop.run(_writer(backend, stats).write_with_retries(BATCH, BATCH, None)) is None
     assert stats.rows_in_doubt == 0 and backend.rows == 2
+
+
+def test_a_retry_the_target_cannot_tell_from_a_new_write_leaves_its_rows_in_doubt():
+    """The cut attempt may have stored the rows, and the retry stored them (again): they
+    are loaded, and counted in doubt (maybe there twice)."""
+    backend = _HangingBackend(hangs=1)
+    backend.marks_cuts = backend.retry_unknown = True
+    stats = RunStats()
+    assert event_loop.run(_writer(backend, stats).write_with_retries(BATCH, BATCH, None)) is None
+    assert stats.rows_in_doubt == 2 and backend.rows == 2

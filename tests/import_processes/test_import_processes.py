@@ -182,6 +182,26 @@ def test_http_interrupted_then_resumed_with_another_p_stores_each_row_once(
     assert server_ids(ingest) == list(range(rows))
 
 
+@pytest.mark.parametrize("mode", ["replace", "truncate"])
+def test_a_resume_with_replace_or_truncate_keeps_the_rows_of_the_run_it_resumes(
+    run_cli, ingest: IngestServer, tmp_path: Path, mode: str
+):
+    """The parent prepares the table as a one-process run would: once the checkpoint
+    records rows, --if-exists applied to the first run only and the resumed run appends
+    (the parent emptied the table, then the children skipped the rows it had held)."""
+    events(tmp_path / "e.csv")
+    http = ("--to", ingest.url, "--http-preset", "clickhouse", "--table", "events",
+            "--batch-size", "100", "--checkpoint", "run.ckpt", "--if-exists", mode,
+            "--processes", "2", "--progress", "off")  # fmt: skip
+    assert run_cli("import", "e.csv", *http, "--limit", "1000").code == 0
+    result = run_cli("import", "e.csv", *http, "--resume", "--json", "s.json")
+    assert result.code == 0, result.stderr
+    document = summary(tmp_path)
+    assert (document["rows_skipped"], document["rows_loaded"]) == (1000, ROWS - 1000)
+    stored = ingest.state()["tables"]["events"]["rows"]
+    assert sorted(int(row["id"]) for row in stored) == list(range(ROWS))
+
+
 def test_each_process_gets_its_share_of_the_limits():
     from bulkload.config import build_import_config
     from bulkload.import_processes import child_config
