@@ -148,6 +148,7 @@ class Engine:
                         if_exists_for(if_exists, self._committed),
                         checkpoints=self._checkpoint is not None,
                         writers=self.writers,
+                        connect_timeout=self.options.timeout,
                     )
                 )
                 if self.options.resume:

@@ -132,7 +132,9 @@ def test_async_loader_keeps_its_parallelism_while_writes_stall(ingest: IngestSer
 
 def test_execute_concurrent_keeps_its_concurrency_while_writes_stall(ingest: IngestServer):
     ingest.control(script=[{"stall": STALL_S}] * 4)
-    batches = [pa.RecordBatch.from_pydict({"id": list(range(i * 10, i * 10 + 10))}) for i in range(8)]
+    batches = [
+        pa.RecordBatch.from_pydict({"id": list(range(i * 10, i * 10 + 10))}) for i in range(8)
+    ]
     started = time.monotonic()
     results = bulkload.execute_concurrent(
         f"{ingest.url}/ingest", batches, concurrency=4, table="t", options=EngineOptions()
