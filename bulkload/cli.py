@@ -356,9 +356,13 @@ def backends_command() -> None:
 
 @contextlib.contextmanager
 def _errors_as_exit_codes(debug: bool) -> Iterator[None]:
-    """Turn errors into one line on stderr and their exit code (tracebacks with --debug)."""
+    """Turn errors into one line on stderr and their exit code (tracebacks with --debug);
+    other libraries' log records stay off the terminal unless --debug."""
+    from bulkload.cli_logs import command_logs  # logging: not needed for --help
+
     try:
-        yield
+        with command_logs(debug):
+            yield
     except typer.Exit:
         raise
     except BulkloadError as error:
