@@ -324,7 +324,9 @@ def forget_checkpoints_command(
     checkpoint: Path | None = typer.Option(
         None, "--checkpoint", help="Also delete this checkpoint file."
     ),
-    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks."),
+    debug: bool = typer.Option(
+        False, "--debug", help="Show full tracebacks, and the log records of the libraries used."
+    ),
 ) -> None:
     """Remove the checkpoint bookkeeping of a table (the _bulkload_checkpoints rows written
     by --checkpoint runs), so a later --resume starts from scratch."""
