@@ -134,6 +134,7 @@ class Channel(Generic[T]):
         """The writers stop: readers waiting for room, or putting later, give up."""
         with self._lock:
             self._abandoned = True
+            self._on_unserved = None  # a report still on its way starts no writer
             self._room.notify_all()
 
     def _wake_idle(self) -> None:
