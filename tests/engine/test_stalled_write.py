@@ -84,12 +84,18 @@ def test_postgresql_a_write_stuck_in_a_trigger_does_not_stop_the_others(
 ):
     """The first batch's first row sleeps past --timeout: the other batches load."""
     dsn, schema, sql = pg
-    _slow_rows(sql, schema, "0", 3 * STALL_S)  # the schema's drop waits for it to end
+    _slow_rows(sql, schema, "0", 3 * STALL_S)
     _csv(tmp_path / "h.csv", 1000)
     result = run_cli(
         *("import", "h.csv", "--to", dsn, "--schema-name", schema, "--batch-size", "100"),
         *("-c", "4", "--timeout", f"{STALL_S}s", "--retries", "0", "--json", "out.json"),
         "-q",
+    )
+    # the server sleeps on after the client gave up: end it, not the schema's drop
+    sql(
+        "SELECT pg_cancel_backend(pid) FROM pg_stat_activity "
+        "WHERE query LIKE $1 AND pid <> pg_backend_pid()",
+        f'%"{schema}"%',
     )
     summary = json.loads((tmp_path / "out.json").read_text())
     assert result.code == 2, result.stderr
