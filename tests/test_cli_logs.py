@@ -24,8 +24,6 @@ import pytest
 from bulkload.cli_logs import command_logs
 from tests.conftest import ChildOutput
 
-pytestmark = pytest.mark.postgres
-
 FLOOR = "Failed to restore the pool connection floor"
 
 
@@ -146,6 +144,7 @@ def _import_through_a_restart(proxy, tmp_path: Path, *extra: str) -> tuple[int, 
     return proc.returncode, stderr
 
 
+@pytest.mark.postgres
 def test_a_restarting_server_leaves_nothing_of_asyncpg_on_stderr(proxy, tmp_path: Path):
     code, stderr = _import_through_a_restart(proxy, tmp_path)
     assert code == 0, stderr
@@ -156,6 +155,7 @@ def test_a_restarting_server_leaves_nothing_of_asyncpg_on_stderr(proxy, tmp_path
     assert sql(f'SELECT count(*) FROM "{schema}".r')[0][0] == 1500
 
 
+@pytest.mark.postgres
 def test_debug_shows_the_libraries_log_records(proxy, tmp_path: Path):
     code, stderr = _import_through_a_restart(proxy, tmp_path, "--debug")
     assert code == 0, stderr
