@@ -324,7 +324,9 @@ def forget_checkpoints_command(
     checkpoint: Path | None = typer.Option(
         None, "--checkpoint", help="Also delete this checkpoint file."
     ),
-    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks."),
+    debug: bool = typer.Option(
+        False, "--debug", help="Show full tracebacks, and the log records of the libraries used."
+    ),
 ) -> None:
     """Remove the checkpoint bookkeeping of a table (the _bulkload_checkpoints rows written
     by --checkpoint runs), so a later --resume starts from scratch."""
@@ -356,9 +358,13 @@ def backends_command() -> None:
 
 @contextlib.contextmanager
 def _errors_as_exit_codes(debug: bool) -> Iterator[None]:
-    """Turn errors into one line on stderr and their exit code (tracebacks with --debug)."""
+    """Turn errors into one line on stderr and their exit code (tracebacks with --debug);
+    other libraries' log records stay off the terminal unless --debug."""
+    from bulkload.cli_logs import command_logs  # logging: not needed for --help
+
     try:
-        yield
+        with command_logs(debug):
+            yield
     except typer.Exit:
         raise
     except BulkloadError as error:

@@ -92,7 +92,9 @@ def html_command(
         help="Another saved result to draw beside this one (dashed).",
         show_default=False,
     ),
-    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks."),
+    debug: bool = typer.Option(
+        False, "--debug", help="Show full tracebacks, and the log records of the libraries used."
+    ),
 ) -> None:
     """Write the HTML report of a saved bench result: one self-contained file."""
     from bulkload.cli import _errors_as_exit_codes
@@ -113,7 +115,9 @@ def html_command(
         print(f"wrote {target}")
 
 
-_DEBUG = typer.Option(False, "--debug", help="Show full tracebacks.")
+_DEBUG = typer.Option(
+    False, "--debug", help="Show full tracebacks, and the log records of the libraries used."
+)
 
 
 @report_app.command("show", cls=ReportCommand)

@@ -199,6 +199,7 @@ async def prepare_target(config: ImportConfig) -> str:
         if_exists,
         checkpoints=config.engine.checkpoint is not None,
         writers=1,
+        connect_timeout=config.engine.timeout,
     )
     await backend.open(spec)
     await backend.close()

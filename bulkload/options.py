@@ -1051,7 +1051,7 @@ ERRORS = _panel(
         parse=duration_or_none,
         default="120s",
         metavar="<duration>",
-        help="How long one batch write may take; 0 for no limit.",
+        help="How long one batch write (or connecting to the target) may take; 0 for no limit.",
     ),
     Option(
         name="breaker_threshold",
@@ -1160,7 +1160,7 @@ OUTPUT = _panel(
         in_profile=False,
         parse=flag,
         default=False,
-        help="Show full tracebacks.",
+        help="Show full tracebacks, and the log records of the libraries used.",
     ),
 )
 

@@ -45,6 +45,8 @@ class TableSpec:
     if_exists: str = "append"
     checkpoints: bool = False  # batch keys will be recorded (--checkpoint)
     writers: int = 1  # writes the engine will keep in flight: size pools from it
+    #: how long connecting may take (the run's --timeout); None: the backend's own bound
+    connect_timeout: float | None = None
 
 
 @runtime_checkable

@@ -49,6 +49,9 @@ from bulkload.redact import redact_text, redact_url
 
 APPLICATION_NAME = "bulkload"
 
+#: asyncpg's own bound on connecting (seconds); --timeout shortens it
+CONNECT_TIMEOUT_S = 60.0
+
 # SQLSTATE classes and codes worth retrying: the server or the connection, not the rows.
 _TRANSIENT_CLASSES = ("08", "53", "57")  # connection, resources, operator intervention
 _TRANSIENT_CODES = {"40001", "40P01", "55P03"}  # serialization, deadlock, lock not available
@@ -157,6 +160,8 @@ class PostgresBackend:
 
     async def open(self, table: TableSpec) -> None:
         size = self.options.connections or table.writers
+        # --timeout bounds connecting too (a server that accepts and never answers)
+        bound = min(table.connect_timeout or CONNECT_TIMEOUT_S, CONNECT_TIMEOUT_S)
         try:
             self._pool = await asyncpg.create_pool(
                 self.url,  # asyncpg reads libpq URLs; PG* variables fill the gaps
@@ -164,9 +169,15 @@ class PostgresBackend:
                 max_size=size,
                 server_settings={"application_name": APPLICATION_NAME},
                 reset=_keep_session,
+                timeout=bound,
             )
+        except TimeoutError:  # before OSError: it is one
+            by = " (--timeout)" if bound < CONNECT_TIMEOUT_S else ""
+            raise TargetUnreachable(
+                f"{self.describe()}: no answer from {self._address()} within {bound:g} s{by}"
+            ) from None
         except (OSError, asyncpg.exceptions.CannotConnectNowError) as exc:
-            raise TargetUnreachable(f"{self.describe()}: {self._clean(exc)}") from None
+            raise TargetUnreachable(self._cannot_connect(exc)) from None
         except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise TargetError(f"{self.describe()}: {self._clean(exc)}") from None
         self.table = table
@@ -286,8 +297,13 @@ class PostgresBackend:
     async def forget_checkpoints(self, table: str) -> int:
         try:
             conn = await asyncpg.connect(self.url)
+        except TimeoutError:  # before OSError: it is one
+            raise TargetUnreachable(
+                f"{self.describe()}: no answer from {self._address()} within "
+                f"{CONNECT_TIMEOUT_S:g} s"
+            ) from None
         except (OSError, asyncpg.PostgresError) as exc:
-            raise TargetUnreachable(f"{self.describe()}: {self._clean(exc)}") from None
+            raise TargetUnreachable(self._cannot_connect(exc)) from None
         try:
             if not await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", self._checkpoints):
                 return 0
@@ -328,6 +344,22 @@ class PostgresBackend:
         return redact_url(self.url)
 
     # ----------------------------------------------------------------- helpers
+
+    def _address(self) -> str:
+        """host:port of the server, as asyncpg finds it (the URL, else PGHOST/PGPORT)."""
+        parts = urlsplit(self.url)
+        try:
+            host, port = parts.hostname, parts.port
+        except ValueError:  # several hosts (host1:5432,host2:5433): name them as given
+            return parts.netloc.rpartition("@")[2]
+        host = host or os.environ.get("PGHOST") or "localhost"
+        return f"{host}:{port or os.environ.get('PGPORT') or 5432}"
+
+    def _cannot_connect(self, error: BaseException) -> str:
+        """One line naming the server: "cannot connect to HOST:PORT: Connection refused"."""
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else None
+        reason = reason or self._clean(error)
+        return f"{self.describe()}: cannot connect to {self._address()}: {reason}"
 
     def _clean(self, error: BaseException) -> str:
         text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

@@ -220,7 +220,13 @@ class Sweep:
         if not raw:
             raise UsageError("the input holds no rows to write")
         await self.backend.open(
-            TableSpec(self.table, raw[0].schema, self.if_exists, writers=self._max_level())
+            TableSpec(
+                self.table,
+                raw[0].schema,
+                self.if_exists,
+                writers=self._max_level(),
+                connect_timeout=self.options.timeout,
+            )
         )
         return raw
 

@@ -131,7 +131,13 @@ def _prepare_table(config: BenchConfig) -> None:
     first = next(iter(sweep.data.batches(config.sweep.batch_sizes[0])), None)
     if first is None:
         raise UsageError("the input holds no rows to write")
-    spec = TableSpec(sweep.table, first.schema, sweep.if_exists, writers=1)
+    spec = TableSpec(
+        sweep.table,
+        first.schema,
+        sweep.if_exists,
+        writers=1,
+        connect_timeout=config.engine.timeout,
+    )
 
     async def open_and_close() -> None:
         try:

@@ -9,6 +9,10 @@ engine at ~5k batches/s:
 * a blocked reader is let go at half depth, so it refills in bursts instead of trading
   the GIL with the loop at every item;
 * a writer that finds an item waiting takes it without suspending.
+
+An item put while no writer is free to take it (every one is busy, perhaps stuck on a
+write that never answers) is reported to ``on_unserved`` on the loop, once per burst,
+so the engine can start another writer: a stalled write must not stall the run.
 """
 
 from __future__ import annotations
@@ -16,15 +20,23 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import deque
+from collections.abc import Callable
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
 
 class Channel(Generic[T]):
-    def __init__(self, depth: int, loop: asyncio.AbstractEventLoop):
+    def __init__(
+        self,
+        depth: int,
+        loop: asyncio.AbstractEventLoop,
+        on_unserved: Callable[[], None] | None = None,
+    ):
         self.depth = max(depth, 1)
         self._loop = loop
+        self._on_unserved = on_unserved  # called on the loop; None: no more writers to add
+        self._unserved_pending = False
         self._items: deque[T] = deque()
         self._lock = threading.Lock()
         self._room = threading.Condition(self._lock)
@@ -48,8 +60,11 @@ class Channel(Generic[T]):
                 return False
             self._items.append(item)
             wake = self._needs_wake()
+            unserved = not wake and self._needs_writer()
         if wake:
             self._loop.call_soon_threadsafe(self._wake_idle)
+        elif unserved:
+            self._loop.call_soon_threadsafe(self._report_unserved)
         return True
 
     def close(self) -> None:
@@ -64,6 +79,13 @@ class Channel(Generic[T]):
         """Under the lock: whether to wake the loop for idle writers (once per burst)."""
         if self._idle and not self._wake_pending:
             self._wake_pending = True
+            return True
+        return False
+
+    def _needs_writer(self) -> bool:
+        """Under the lock: whether to tell the loop that no writer is free (once per burst)."""
+        if self._on_unserved is not None and not self._parked and not self._unserved_pending:
+            self._unserved_pending = True
             return True
         return False
 
@@ -97,10 +119,22 @@ class Channel(Generic[T]):
         """Items wait and no writer is free to take them: another writer would help."""
         return bool(self._items) and not self._parked
 
+    def stop_reporting_unserved(self) -> None:
+        """Every writer there may be is running: puts need not tell the loop any more."""
+        self._on_unserved = None
+
+    def _report_unserved(self) -> None:
+        with self._lock:
+            self._unserved_pending = False
+        report = self._on_unserved
+        if report is not None and self.unserved:  # a writer may have come free since
+            report()
+
     def abandon(self) -> None:
         """The writers stop: readers waiting for room, or putting later, give up."""
         with self._lock:
             self._abandoned = True
+            self._on_unserved = None  # a report still on its way starts no writer
             self._room.notify_all()
 
     def _wake_idle(self) -> None:

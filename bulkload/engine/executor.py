@@ -225,7 +225,13 @@ class _Execution:
         exhausted = False
         try:
             await self.backend.open(
-                TableSpec(self.table, first.schema, self.if_exists, writers=self.concurrency)
+                TableSpec(
+                    self.table,
+                    first.schema,
+                    self.if_exists,
+                    writers=self.concurrency,
+                    connect_timeout=self.writer.options.timeout,
+                )
             )
             while True:
                 while (

@@ -339,7 +339,13 @@ class AsyncLoader:
             try:
                 self.stats.started_at = time.perf_counter()  # the engine's clock
                 await self.backend.open(
-                    TableSpec(self.table, schema, self.if_exists, writers=self.parallelism)
+                    TableSpec(
+                        self.table,
+                        schema,
+                        self.if_exists,
+                        writers=self.parallelism,
+                        connect_timeout=self._options.timeout,
+                    )
                 )
                 self._writer = BatchWriter(
                     self.backend, self._options, self.stats, on_reject=self._hand_over

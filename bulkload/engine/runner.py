@@ -148,6 +148,7 @@ class Engine:
                         if_exists_for(if_exists, self._committed),
                         checkpoints=self._checkpoint is not None,
                         writers=self.writers,
+                        connect_timeout=self.options.timeout,
                     )
                 )
                 if self.options.resume:
@@ -175,8 +176,11 @@ class Engine:
 
     async def _fan_out(self, readers: _Readers) -> None:
         # Back-pressure: at most queue_depth batches wait between reading and writing.
+        # A batch queued while every writer is busy (a stuck write included) starts another.
         channel: Channel[_Work] = Channel(
-            self.options.queue_depth_for(self.writers), asyncio.get_running_loop()
+            self.options.queue_depth_for(self.writers),
+            asyncio.get_running_loop(),
+            on_unserved=lambda: self._add_writer(group, channel),
         )
         saver = asyncio.create_task(self._save_checkpoints()) if self._checkpoint else None
         try:
@@ -286,21 +290,31 @@ class Engine:
     def _start_writer(self, group: asyncio.TaskGroup, channel: Channel[_Work]) -> None:
         self._writers_started += 1
         self._writer_starting = True
+        if self._writers_started >= self.writers:
+            channel.stop_reporting_unserved()
         group.create_task(self._drain(group, channel))
+
+    def _add_writer(self, group: asyncio.TaskGroup, channel: Channel[_Work]) -> None:
+        """A batch waits and no writer is free: start one more, up to ``writers`` (one at
+        a time: the one starting takes a batch, then looks again)."""
+        if (
+            not self._writer_starting
+            and self._writers_started < self.writers
+            and not self._stop_writing
+        ):
+            self._start_writer(group, channel)
 
     async def _drain(self, group: asyncio.TaskGroup, channel: Channel[_Work]) -> None:
         """One writer: takes the next batch as soon as its last one is written (the "keep
-        N in flight" pattern, with no task per batch). Writers are started on demand, one
-        at a time, while batches wait and every writer is busy, up to ``writers``: a
-        target that answers at once is served by one or two, a slow one by all."""
+        N in flight" pattern, with no task per batch). Writers are started on demand, up
+        to ``writers``, whenever batches wait and every writer is busy: when a writer
+        takes a batch and more wait, and when a batch is queued while all are busy (so a
+        write that never answers holds one writer, not the run). A target that answers
+        at once is served by one or two, a slow or stuck one by all."""
         self._writer_starting = False
         while (work := await channel.get()) is not None:
-            if (
-                channel.unserved
-                and not self._writer_starting
-                and self._writers_started < self.writers
-            ):
-                self._start_writer(group, channel)
+            if channel.unserved:
+                self._add_writer(group, channel)
             self.stats.rows_skipped += work.passed_over + work.committed_before
             if work.batch is None or self._stop_writing:
                 continue  # stopping: not started, so neither read nor loaded; resume takes it

@@ -219,6 +219,24 @@ def test_an_unreachable_host_is_named_at_open(csv_file: Path) -> None:
         load(csv_file, f"http://127.0.0.1:{port}/ingest")
 
 
+def test_a_connect_that_never_completes_is_bounded_by_timeout(csv_file: Path) -> None:
+    """A listener whose backlog is full: the kernel drops the SYN, the connect hangs.
+    --timeout bounds it (the check's own bound is 10 s), and the error names the host."""
+    import socket
+
+    with socket.socket() as full, socket.socket() as pending:
+        full.bind(("127.0.0.1", 0))
+        full.listen(0)  # room for one connection not accepted: ``pending`` takes it
+        port = full.getsockname()[1]
+        pending.connect(("127.0.0.1", port))
+        started = time.monotonic()
+        with pytest.raises(
+            TargetUnreachable, match=f"cannot connect to 127.0.0.1:{port}: no answer within 1 s"
+        ):
+            load(csv_file, f"http://127.0.0.1:{port}/ingest", timeout=1.0)
+        assert time.monotonic() - started < 8
+
+
 def test_identical_batches_get_different_keys(ingest: IngestServer, tmp_path: Path) -> None:
     """Two batches with the same rows are two batches: the server must store both."""
     path = tmp_path / "same.csv"

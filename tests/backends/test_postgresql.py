@@ -7,6 +7,7 @@ import csv
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -19,6 +20,7 @@ from typing import Any
 import pytest
 
 from bulkload import event_loop
+from tests.servers.fixtures import free_port
 
 TRICKY = [
     "plain",
@@ -254,6 +256,38 @@ def test_unreachable_server(run_cli, write_file):
     assert result.code == 5
     assert result.error_line.startswith("bulkload: error: postgresql://u:***@127.0.0.1:9/db: ")
     assert "s3cret-pw" not in result.stderr + result.stdout
+
+
+def test_a_server_that_never_answers_is_given_up_after_timeout(run_cli, write_file):
+    """A listener that completes the TCP handshake (the kernel does, from its backlog)
+    and never says a word: --timeout bounds the connect (asyncpg's own bound is 60 s),
+    and the error is one line naming the address."""
+    write_file("e.csv", "x\n1\n")
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        port = silent.getsockname()[1]
+        started = time.monotonic()
+        result = run_cli("import", "e.csv", "--to", f"postgresql://127.0.0.1:{port}/db",
+                         "--timeout", "3s", "-q")  # fmt: skip
+        took = time.monotonic() - started
+    assert result.code == 5, result.stderr
+    assert result.stderr == (
+        f"bulkload: error: postgresql://127.0.0.1:{port}/db: no answer from "
+        f"127.0.0.1:{port} within 3 s (--timeout)\n"
+    )
+    assert took < 30
+
+
+def test_a_refused_connection_is_one_line_naming_the_address(run_cli, write_file):
+    write_file("e.csv", "x\n1\n")
+    port = free_port()
+    result = run_cli("import", "e.csv", "--to", f"postgresql://127.0.0.1:{port}/db", "-q")
+    assert result.code == 5, result.stderr
+    assert result.stderr == (
+        f"bulkload: error: postgresql://127.0.0.1:{port}/db: cannot connect to "
+        f"127.0.0.1:{port}: Connection refused\n"
+    )
 
 
 def test_password_never_shown(pg, run_cli, write_file, tmp_path):

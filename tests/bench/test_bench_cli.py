@@ -153,3 +153,21 @@ def test_cluster_and_processes_are_not_combined(run_cli):
     assert result.error_line == (
         "bulkload: error: --cluster and --processes cannot be combined: give one of them"
     )
+
+
+def test_a_huge_level_on_a_target_that_answers_at_once_ends_in_the_time_asked(run_cli, tmp_path):
+    """-c 100,000 on null://: writers start on demand (another while nearly all are in a
+    write), so the two a target answering without suspending can use serve it, and the
+    level ends in about its warm-up and window. Before, 100,000 writers taking turns of
+    64 writes each kept the clock from running for minutes."""
+    started = time.monotonic()
+    result = run_cli(
+        "bench", "--synthetic", "rows=2000,columns=2", "--to", "null://", "--sweep", "100000",
+        "--batch-size", "10", "--warmup", "0.5s", "--duration", "0.3s", "--json", "run.json",
+    )  # fmt: skip
+    took = time.monotonic() - started
+    assert result.code == 0, result.stderr
+    (level,) = json.loads((tmp_path / "run.json").read_text())["levels"]
+    assert level["outcome"] == "completed" and level["batches"] > 0
+    assert level["in_flight_max"] <= 3
+    assert took < 20  # 0.8 s asked; before: minutes

@@ -161,3 +161,34 @@ def test_a_cancelled_getter_does_not_swallow_an_item_or_block_the_others():
         assert not channel.unserved
 
     _run(main)
+
+
+def test_an_item_put_while_no_writer_is_free_is_reported_on_the_loop():
+    """What lets the engine start a writer when every one is busy (or stuck): a put that
+    finds no writer waiting tells ``on_unserved``, on the loop's thread; a put that wakes
+    a waiting writer does not; nor does any put once the engine has all its writers."""
+
+    async def main() -> None:
+        loop_thread = threading.current_thread()
+        reports: list[threading.Thread] = []
+        channel: Channel[int] = Channel(
+            8,
+            asyncio.get_running_loop(),
+            on_unserved=lambda: reports.append(threading.current_thread()),
+        )
+        await asyncio.to_thread(channel.put, 1)  # no writer at all
+        await asyncio.to_thread(_eventually, lambda: len(reports) == 1)
+        assert reports == [loop_thread]
+        assert await channel.get() == 1
+        getter = asyncio.create_task(channel.get())
+        await asyncio.sleep(0)  # the writer waits for an item
+        await asyncio.to_thread(channel.put, 2)
+        assert await asyncio.wait_for(getter, WAIT_S) == 2
+        await asyncio.sleep(0.05)
+        assert len(reports) == 1  # the waiting writer took it: nothing to report
+        channel.stop_reporting_unserved()
+        await asyncio.to_thread(channel.put, 3)
+        await asyncio.sleep(0.05)
+        assert len(reports) == 1
+
+    _run(main)

@@ -47,6 +47,7 @@ _SECRET_NAME = re.compile(
 )
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110's token
 DEFAULT_CONNECTIONS = 8
+CONNECT_TIMEOUT_S = 10.0  # the longest connecting may take; --timeout shortens it
 HTTP2_STREAMS = 100  # streams libcurl carries on one HTTP/2 connection by default
 
 
@@ -114,7 +115,9 @@ class HttpBackend:
     # ------------------------------------------------------------------ lifecycle
 
     async def open(self, table: TableSpec) -> None:
-        await self._check_reachable()
+        await self._check_reachable(
+            min(table.connect_timeout or CONNECT_TIMEOUT_S, CONNECT_TIMEOUT_S)
+        )
         settings = ClientSettings(
             connections=self.options.connections or table.writers or DEFAULT_CONNECTIONS,
             verify=not self.options.insecure,
@@ -139,17 +142,22 @@ class HttpBackend:
         self._request_headers = tuple(headers)
         self._write_url = self.preset.url()  # a preset's URL is fixed once it knows the table
 
-    async def _check_reachable(self) -> None:
-        """Fail at open, with the host named, rather than retrying a dead address."""
+    async def _check_reachable(self, bound: float) -> None:
+        """Fail at open, with the host named, rather than retrying a dead address;
+        ``bound``: seconds connecting may take."""
         parts = urlsplit(self.url)
         host = parts.hostname or "localhost"
         port = parts.port or (443 if parts.scheme == "https" else 80)
         if _proxied(self.url):
             return  # reached through a proxy: only the request can tell
         try:
-            _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 10)
+            _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), bound)
         except (OSError, TimeoutError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "timed out"
+            reason = (
+                exc.strerror
+                if isinstance(exc, OSError) and exc.strerror
+                else f"no answer within {bound:g} s"
+            )
             raise TargetUnreachable(
                 f"{self.describe()}: cannot connect to {host}:{port}: {reason}"
             ) from None
