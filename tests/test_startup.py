@@ -61,7 +61,7 @@ def test_the_package_imports_its_api_on_first_use():
     script = (
         "import sys, bulkload\n"
         "before = 'pyarrow' in sys.modules\n"
-        "bulkload.RunStats, bulkload.create_backend\n"
+        "bulkload.RunStats, bulkload.create_backend, bulkload.AsyncLoader\n"
         "print(before, 'pyarrow' in sys.modules, bulkload.load.__module__)\n"
     )
     proc = subprocess.run(
@@ -85,7 +85,7 @@ def test_report_merge_loads_neither_the_data_stack_nor_the_backends(tmp_path):
         "    main(sys.argv[1:])\n"
         "except SystemExit as exit_:\n"
         "    code = exit_.code\n"
-        "loaded = [m for m in ('pyarrow', 'bulkload.backends', 'bulkload.bench.sweep')\n"
+        "loaded = [m for m in ('pyarrow', 'bulkload.backends.base', 'bulkload.bench.sweep')\n"
         "          if m in sys.modules]\n"
         "print(json.dumps([code, loaded]), file=sys.stderr)\n"
     )
