@@ -25,7 +25,7 @@ from bulkload.bench.auto_processes import Decision
 from bulkload.bench.compare import Comparison, check_comparable, compare
 from bulkload.bench.gates import EXIT_GATE_FAILED, GateResult, failed, judge, judge_level
 from bulkload.bench.process_link import ParentLink
-from bulkload.bench.result import SweepResult, machine_facts
+from bulkload.bench.result import SweepResult, machine_facts, read_result
 from bulkload.bench.shard import Shard, key_range, shard_config
 from bulkload.bench.sweep import (
     BenchData,
@@ -35,7 +35,6 @@ from bulkload.bench.sweep import (
     SweepSpec,
     SyntheticData,
 )
-from bulkload.cli_report import read_result
 from bulkload.config import BenchConfig, GateOptions
 from bulkload.engine.runner import RunControl
 from bulkload.engine.writer import one_line

@@ -210,7 +210,7 @@ class ProcessRunner:
 
     def outcomes(self) -> list[ChildOutcome]:
         """Each child's exit code and result (None when it saved none)."""
-        from bulkload.cli_report import read_result
+        from bulkload.bench.result import read_result
 
         found = []
         for child in self.children:

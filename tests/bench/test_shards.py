@@ -15,7 +15,7 @@ from bulkload.bench import command
 from bulkload.bench.merge import merge_results, shards_only
 from bulkload.bench.result import SweepResult
 from bulkload.bench.shard import key_range, shard_config, share
-from bulkload.config import build_bench_config
+from bulkload.options import build_bench_config
 from bulkload.stats.histogram import LatencyHistogram
 from bulkload.stats.level import LevelResult
 

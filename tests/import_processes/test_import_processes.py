@@ -203,8 +203,8 @@ def test_a_resume_with_replace_or_truncate_keeps_the_rows_of_the_run_it_resumes(
 
 
 def test_each_process_gets_its_share_of_the_limits():
-    from bulkload.config import build_import_config
     from bulkload.import_processes import child_config
+    from bulkload.options import build_import_config
 
     config = build_import_config(
         {"paths": ["e.csv"], "to": "http://127.0.0.1:9/", "concurrency": 10, "rate": 900,
