@@ -1,14 +1,15 @@
 """The bulkload exception tree.
 
-Every error bulkload raises on purpose is a ``BulkloadError``; the CLI turns each into
-one line on stderr and the exit code named by its class::
+Every error bulkload raises on purpose is a ``BulkloadError``, and says what kind of
+failure it is (its :class:`FailureKind`); the CLI (``bulkload.cli.exit_codes``) turns each
+into one line on stderr and the exit code of its kind::
 
-    BulkloadError                 exit 2  (anything not more specific)
-    ├── UsageError                exit 3  bad option, bad option value, bad profile
-    ├── InputError                exit 3  missing/unreadable/malformed source file
-    ├── TargetError               exit 5  the target cannot be opened or written at all
-    │   └── TargetUnreachable     exit 5  connection refused, unknown host, bad path
-    ├── AbortedError              exit 2  the run stopped itself (too many errors)
+    BulkloadError                 FAILED   (anything not more specific)
+    ├── UsageError                USAGE    bad option, bad option value, bad profile
+    ├── InputError                INPUT    missing/unreadable/malformed source file
+    ├── TargetError               TARGET   the target cannot be opened or written at all
+    │   └── TargetUnreachable     TARGET   connection refused, unknown host, bad path
+    ├── AbortedError              ABORTED  the run stopped itself (too many errors)
     └── WriteError                never escapes the engine: a backend's classified failure
         ├── TransientWriteError   retry may succeed (lock, timeout, connection reset)
         └── PermanentWriteError   the rows themselves are bad (type, constraint)
@@ -19,23 +20,38 @@ and the CLI never see a driver's own exception types.
 
 from __future__ import annotations
 
+import enum
+
+
+class FailureKind(enum.Enum):
+    """What kind of failure ended a run: data, not an exit code (the CLI maps kinds to
+    its codes). The value is what crosses a process boundary."""
+
+    FAILED = "failed"  # anything not more specific
+    USAGE = "usage"  # bad option, option value or profile
+    INPUT = "input"  # a source file missing, unreadable or malformed
+    TARGET = "target"  # the target cannot be opened, created or written
+    ABORTED = "aborted"  # the run stopped itself (--max-errors, ...)
+    INTERRUPTED = "interrupted"  # Ctrl-C / SIGTERM
+
 
 class BulkloadError(Exception):
-    """Base class of every error bulkload raises deliberately."""
+    """Base class of every error bulkload raises deliberately. ``kind`` may be set on
+    an instance (an error relayed from another process keeps its own kind)."""
 
-    exit_code = 2
+    kind = FailureKind.FAILED
 
 
 class UsageError(BulkloadError):
     """A bad option, option value or configuration profile."""
 
-    exit_code = 3
+    kind = FailureKind.USAGE
 
 
 class InputError(BulkloadError):
     """A source file is missing, unreadable or malformed beyond row-level rejection."""
 
-    exit_code = 3
+    kind = FailureKind.INPUT
 
     def __init__(self, message: str, *, source: str | None = None, line: int | None = None):
         location = source or ""
@@ -49,7 +65,7 @@ class InputError(BulkloadError):
 class TargetError(BulkloadError):
     """The target cannot be opened, created or written at all."""
 
-    exit_code = 5
+    kind = FailureKind.TARGET
 
 
 class TargetUnreachable(TargetError):
@@ -59,7 +75,7 @@ class TargetUnreachable(TargetError):
 class AbortedError(BulkloadError):
     """The run stopped itself, e.g. because it exceeded --max-errors."""
 
-    exit_code = 2
+    kind = FailureKind.ABORTED
 
 
 class WriteError(BulkloadError):

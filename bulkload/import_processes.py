@@ -239,6 +239,7 @@ class ChildSpec:
 
 def run_child(config: ImportConfig, spec: ChildSpec) -> int:
     """A child's run: no terminal output but its error line; its result in a file."""
+    from bulkload.cli.exit_codes import for_error
     from bulkload.engine.runner import RunControl
     from bulkload.load import load_async
     from bulkload.redact import redact_text, url_secrets
@@ -273,7 +274,7 @@ def run_child(config: ImportConfig, spec: ChildSpec) -> int:
             stats.outcome, code = "interrupted", EXIT_INTERRUPTED
         except BulkloadError as exc:
             stats.outcome = "aborted" if isinstance(exc, AbortedError) else "failed"
-            error, code = str(exc), exc.exit_code
+            error, code = str(exc), for_error(exc)
         except Exception as exc:  # reported like the CLI reports it, never a traceback
             stats.outcome, code = "failed", EXIT_ABORTED
             error = f"internal error: {type(exc).__name__}: {exc}"
@@ -587,7 +588,9 @@ def run_import_processes(config: ImportConfig, *, argv: Sequence[str]) -> int:
     from rich.console import Console
 
     from bulkload.backends import create_backend
-    from bulkload.cli import _error_message, _finish, _loaded_before
+    from bulkload.cli.error_line import error_message as _error_message
+    from bulkload.cli.import_command import loaded_before as _loaded_before
+    from bulkload.cli.import_command import show_import as _finish
     from bulkload.redact import redact_text, url_secrets
     from bulkload.report import ProgressReporter
     from bulkload.report.json_summary import check_json_path

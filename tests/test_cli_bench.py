@@ -1,7 +1,7 @@
 """``bulkload bench`` options through the real CLI: each one parsed into BenchConfig, and
 each bad value refused with one line naming the option, exit 3, before anything runs.
 
-``captured`` stands in for the sweep (``bulkload.bench.command.run_bench``) and keeps the
+``captured`` stands in for the sweep (``bulkload.cli.bench_command.run_bench``) and keeps the
 BenchConfig the CLI built, so what is tested here is the command line, the environment
 and the profile, up to that config, without running sweeps (tests/bench runs them)."""
 
@@ -24,9 +24,9 @@ def captured(monkeypatch: pytest.MonkeyPatch) -> list[BenchConfig]:
         configs.append(config)
         return 0
 
-    module = types.ModuleType("bulkload.bench.command")
+    module = types.ModuleType("bulkload.cli.bench_command")
     module.run_bench = run_bench  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "bulkload.bench.command", module)
+    monkeypatch.setitem(sys.modules, "bulkload.cli.bench_command", module)
     return configs
 
 

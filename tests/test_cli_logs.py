@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from bulkload.cli_logs import command_logs
+from bulkload.cli.logs import command_logs
 from tests.conftest import ChildOutput
 
 FLOOR = "Failed to restore the pool connection floor"

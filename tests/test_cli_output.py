@@ -56,6 +56,20 @@ def test_json_to_a_device_is_written_in_place(run_cli, write_file, tmp_path: Pat
     assert read_table(tmp_path / "o.db", "a") == [(1,)]
 
 
+@requires_dev_full
+def test_a_bench_result_that_cannot_be_saved_is_one_line(run_cli):
+    result = run_cli(
+        "bench", "--synthetic", "rows=2000,columns=3", "--to", "null://", "--sweep", "1",
+        "--processes", "1", "--warmup", "0s", "--duration", "0.2s", "--json", "/dev/full",
+    )  # fmt: skip
+    assert result.code == 2, result.stderr
+    assert result.error_line == (
+        "bulkload: error: --json: cannot write /dev/full: No space left on device"
+    )
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+    assert "recommended:" in result.stdout  # the sweep was shown first
+
+
 def test_json_that_cannot_be_written_is_refused_before_loading(run_cli, write_file, tmp_path: Path):
     write_file("a.csv", "x\n1\n")
     (tmp_path / "adir").mkdir()

@@ -230,7 +230,7 @@ def choose(config: BenchConfig, *, argv: Sequence[str] = ()) -> Decision:
     import asyncio
 
     from bulkload import event_loop
-    from bulkload.bench.command import prepare_shard
+    from bulkload.bench.run import prepare_shard
     from bulkload.process_signals import StopSignals
 
     cores = available_cores()

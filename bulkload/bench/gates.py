@@ -8,7 +8,9 @@ selects no level fails ("not measured"): a gate must never pass because there wa
 nothing to judge.
 
 Pinned and ``@all`` gates can be judged as soon as a level ends (``--abort-on-fail``);
-a gate on the recommended level only once the sweep is over.
+a gate on the recommended level only once the sweep is over. :func:`judge_run` returns
+the :class:`Verdict` of a whole run (gates and baseline comparison); what a failed
+verdict means to the process (exit 99) is the CLI's.
 """
 
 from __future__ import annotations
@@ -17,13 +19,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bulkload.bench.compare import Comparison, compare
 from bulkload.bench.result import SweepResult
+from bulkload.config import GateOptions
 from bulkload.errors import UsageError
 from bulkload.stats.level import LevelResult
 from bulkload.stats.thresholds import Threshold, ThresholdResult, parse_threshold
-
-#: the exit code of a run whose gates failed (k6 uses the same)
-EXIT_GATE_FAILED = 99
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +109,33 @@ def judge_level(level: LevelResult, thresholds: Iterable[Threshold]) -> list[Gat
 
 def failed(gates: Sequence[GateResult]) -> list[GateResult]:
     return [gate for gate in gates if not gate.ok]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The gates and the baseline comparison of one result (and the baseline itself,
+    for a report that draws both runs)."""
+
+    gates: list[GateResult]
+    comparison: Comparison | None
+    baseline: SweepResult | None = None
+
+    @property
+    def failed(self) -> bool:
+        return bool(failed(self.gates)) or bool(self.comparison and self.comparison.regressed)
+
+
+def judge_run(result: SweepResult, gates: GateOptions, baseline: SweepResult | None) -> Verdict:
+    """Judge the gates and compare with the baseline; both go into ``result``."""
+    judged = judge(result, gates.thresholds)
+    result.thresholds = [gate.to_dict() for gate in judged]
+    comparison = None
+    if baseline is not None:
+        comparison = compare(
+            baseline, result, max_regression=gates.max_regression, baseline=gates.baseline or ""
+        )
+        result.comparison = comparison.to_dict()
+    return Verdict(judged, comparison, baseline)
 
 
 def level_label(level: LevelResult) -> str:

@@ -286,17 +286,13 @@ def run_processes(
 ) -> int:
     """``bench --processes P``: run the children, merge, show, save, judge; the exit
     code is a single run's (a failed child's own code first)."""
-    from bulkload.bench.command import (
-        EXIT_OK,
-        EXIT_TARGET,
-        _write_html,
-        judge_run,
-        read_baseline,
-        render_verdict,
-    )
-    from bulkload.bench.gates import EXIT_GATE_FAILED
+    from bulkload.bench.gates import judge_run
+    from bulkload.bench.run import read_baseline
+    from bulkload.cli.bench_command import write_html_report as _write_html
+    from bulkload.cli.exit_codes import ExitCode
     from bulkload.redact import redact_text, redact_url
     from bulkload.report.bench_view import render_sweep
+    from bulkload.report.gates_view import render_verdict
     from bulkload.report.html import require_html_support
     from bulkload.report.json_summary import check_json_path, write_document
     from bulkload.report.progress import ProgressReporter
@@ -370,10 +366,10 @@ def run_processes(
     if merged.outcome == "interrupted":
         return EXIT_INTERRUPTED
     if merged.outcome == "failed":
-        return EXIT_TARGET
+        return ExitCode.TARGET
     if verdict.failed:
-        return EXIT_GATE_FAILED
-    return EXIT_OK
+        return ExitCode.GATE_FAILED
+    return ExitCode.OK
 
 
 def _render_overlap(result: SweepResult, console: Console) -> None:

@@ -166,6 +166,25 @@ class SweepResult:
             raise InputError(f"malformed bench result: {exc!r}", source=source) from None
 
 
+def read_result(path: Path) -> SweepResult:
+    """The SweepResult saved in ``path`` (by ``bench --json``); InputError naming it
+    otherwise."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError("no such file", source=str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise InputError(f"cannot read: {reason}", source=str(path)) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not JSON: {exc}", source=str(path)) from None
+    if not isinstance(data, dict):
+        raise InputError("not a bulkload bench result (not a JSON object)", source=str(path))
+    return SweepResult.from_dict(data, source=str(path))
+
+
 def machine_facts() -> dict[str, Any]:
     """Where the sweep ran: enough to tell two machines' results apart."""
     return {
@@ -188,22 +207,3 @@ def _cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
-
-
-def read_result(path: Path) -> SweepResult:
-    """The SweepResult saved in ``path`` (by ``bench --json``); InputError (exit 3)
-    naming the file otherwise."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError("no such file", source=str(path)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise InputError(f"cannot read: {reason}", source=str(path)) from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"not JSON: {exc}", source=str(path)) from None
-    if not isinstance(data, dict):
-        raise InputError("not a bulkload bench result (not a JSON object)", source=str(path))
-    return SweepResult.from_dict(data, source=str(path))

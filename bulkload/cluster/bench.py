@@ -22,15 +22,15 @@ from rich.console import Console
 
 from bulkload import event_loop
 from bulkload.backends.base import TableSpec
-from bulkload.bench import command
-from bulkload.bench.gates import EXIT_GATE_FAILED
+from bulkload.bench import run as command
+from bulkload.bench.gates import judge_run
 from bulkload.bench.merge import merge_results
 from bulkload.bench.recommend import recommend_into
 from bulkload.bench.result import SweepResult
 from bulkload.cluster.connect import cluster_client, pick_workers
 from bulkload.config import BenchConfig, ClusterOptions
 from bulkload.engine.writer import one_line
-from bulkload.errors import BulkloadError, UsageError
+from bulkload.errors import BulkloadError, FailureKind, UsageError
 from bulkload.redact import redact_url
 from bulkload.report.bench_view import render_sweep
 from bulkload.report.json_summary import check_json_path, write_document
@@ -42,15 +42,19 @@ OVERLAP_WARNING = 0.9  # a level whose workers' windows overlapped less gets a w
 
 
 class ClusterShardError(BulkloadError):
-    """What stopped a worker's share, with the exit code its own error would have had."""
+    """What stopped a worker's share, with the kind its own error had."""
 
-    def __init__(self, message: str, exit_code: int):
+    def __init__(self, message: str, kind: FailureKind):
         super().__init__(message)
-        self.exit_code = exit_code
+        self.kind = kind
 
 
 def bench_on_cluster(config: BenchConfig, *, argv: Sequence[str] = ()) -> int:
     """``run_bench`` for ``--cluster``: run, show, save, judge; return the exit code."""
+    from bulkload.cli.bench_command import write_html_report
+    from bulkload.cli.exit_codes import ExitCode
+    from bulkload.report.gates_view import render_verdict
+
     report = config.report
     if report.html_path:
         from bulkload.report.html import require_html_support
@@ -60,22 +64,22 @@ def bench_on_cluster(config: BenchConfig, *, argv: Sequence[str] = ()) -> int:
     baseline = command.read_baseline(config)
     out = Console(stderr=report.json_path == "-", highlight=False)
     result, failure = run_on_cluster(config, argv=argv)
-    verdict = command.judge_run(result, config.gates, baseline)
+    verdict = judge_run(result, config.gates, baseline)
     render_sweep(result, out)
-    command.render_verdict(verdict, out)
+    render_verdict(verdict, out)
     if report.json_path:
         write_document(result.to_dict(), report.json_path)
     if report.html_path:
-        command._write_html(result, report.html_path, failure, verdict.baseline)
+        write_html_report(result, report.html_path, failure, verdict.baseline)
     if failure is not None:
         raise failure
     if result.outcome == "interrupted":
-        return command.EXIT_INTERRUPTED
+        return ExitCode.INTERRUPTED
     if result.outcome == "failed":
-        return command.EXIT_TARGET
+        return ExitCode.TARGET
     if verdict.failed:
-        return EXIT_GATE_FAILED
-    return command.EXIT_OK
+        return ExitCode.GATE_FAILED
+    return ExitCode.OK
 
 
 def run_on_cluster(
@@ -105,7 +109,9 @@ def run_on_cluster(
             if round_result.outcome != "completed":
                 break
     if not rounds:
-        raise ClusterShardError("bench --cluster: interrupted before the first level ended", 4)
+        raise ClusterShardError(
+            "bench --cluster: interrupted before the first level ended", FailureKind.INTERRUPTED
+        )
     return _join(rounds, address, workers, hosts), failure
 
 
@@ -200,9 +206,9 @@ def run_share(
     try:
         event_loop.run(sweep.run())
     except BulkloadError as exc:
-        error = {"message": str(exc), "exit_code": exc.exit_code}
+        error = {"message": str(exc), "kind": exc.kind.value}
     except Exception as exc:  # reported by the client like any failed level
-        error = {"message": one_line(exc), "exit_code": 2}
+        error = {"message": one_line(exc), "kind": FailureKind.FAILED.value}
     if error is not None:
         sweep.result.outcome = "failed"
         sweep.result.error = sweep.result.error or error["message"]
@@ -215,7 +221,9 @@ def _merge_round(shares: list[dict[str, Any]]) -> tuple[SweepResult, BulkloadErr
     failure = None
     if errors:
         host, error = errors[0]
-        failure = ClusterShardError(f"worker on {host}: {error['message']}", error["exit_code"])
+        failure = ClusterShardError(
+            f"worker on {host}: {error['message']}", FailureKind(error["kind"])
+        )
     measured = [result for result in results if result.levels]
     if len(measured) < len(results):  # a worker measured nothing: the level is not whole
         kept = measured[0] if measured else results[0]

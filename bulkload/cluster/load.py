@@ -29,7 +29,7 @@ from bulkload.cluster.connect import cluster_client, import_distributed, pick_wo
 from bulkload.config import ClusterOptions, ImportConfig
 from bulkload.engine.runner import RunControl
 from bulkload.engine.writer import one_line
-from bulkload.errors import BulkloadError, UsageError
+from bulkload.errors import BulkloadError, FailureKind, UsageError
 from bulkload.sources.batch import Rejection
 from bulkload.sources.discovery import STDIN, SourceFile, discover
 from bulkload.stats.run import SUMMED_COUNTERS, RunStats
@@ -39,11 +39,11 @@ POLL_S = 0.2  # how often the client looks for finished tasks and a stop request
 
 
 class WorkerTaskError(BulkloadError):
-    """What stopped a worker's file, with the exit code its own error would have had."""
+    """What stopped a worker's file, with the kind its own error had."""
 
-    def __init__(self, message: str, exit_code: int):
+    def __init__(self, message: str, kind: FailureKind):
         super().__init__(message)
-        self.exit_code = exit_code
+        self.kind = kind
 
 
 async def load_on_cluster_async(
@@ -99,7 +99,7 @@ async def load_on_cluster_async(
     failure = next((result["error"] for result in results if result["error"]), None)
     if failure is not None:
         stats.outcome = "failed"
-        raise WorkerTaskError(failure["message"], failure["exit_code"])
+        raise WorkerTaskError(failure["message"], FailureKind(failure["kind"]))
     stopped = control.stop_requested or any(r["outcome"] == "interrupted" for r in results)
     stats.outcome = "interrupted" if stopped else "completed"
     return stats
@@ -241,9 +241,12 @@ def load_file(config: ImportConfig, task: str, topic: str, stop_name: str) -> di
                 )
             )
         except BulkloadError as exc:
-            error = {"message": f"{socket.gethostname()}: {exc}", "exit_code": exc.exit_code}
+            error = {"message": f"{socket.gethostname()}: {exc}", "kind": exc.kind.value}
         except Exception as exc:  # any other failure ends the run like an engine error
-            error = {"message": f"{socket.gethostname()}: {one_line(exc)}", "exit_code": 2}
+            error = {
+                "message": f"{socket.gethostname()}: {one_line(exc)}",
+                "kind": FailureKind.FAILED.value,
+            }
     worker.log_event(topic, counters())
     return {
         **stats.worker_result(),

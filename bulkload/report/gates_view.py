@@ -10,7 +10,24 @@ from rich.markup import escape
 from rich.table import Table
 
 from bulkload.bench.compare import Change, Comparison, key_label
-from bulkload.bench.gates import GateResult
+from bulkload.bench.gates import GateResult, Verdict
+from bulkload.bench.result import SweepResult
+
+
+def render_verdict(verdict: Verdict, console: Console) -> None:
+    """The gates and the baseline comparison of a run just judged."""
+    render_gates(verdict.gates, console)
+    if verdict.comparison is not None:
+        render_comparison(verdict.comparison, console)
+
+
+def render_saved_verdict(result: SweepResult, console: Console) -> None:
+    """The gates and the comparison saved in a result, as ``report show`` tells them."""
+    render_saved_gates(result.thresholds, console)
+    comparison = result.comparison
+    if comparison is not None:
+        state = "[red]regressed[/]" if comparison.get("regressed") else "[green]no regression[/]"
+        console.print(f"  compared with {comparison.get('baseline')}: {state}", highlight=False)
 
 
 def render_gates(gates: Sequence[GateResult], console: Console) -> None:

@@ -397,7 +397,7 @@ def test_ctrl_c_during_the_probe_is_exit_4(
     ("to", "hint"), [(HTTP, True), ("postgresql://u@127.0.0.1:1/x", True), ("sim://", False)]
 )
 def test_the_busy_loop_warning_points_to_processes_where_they_apply(to: str, hint: bool):
-    from bulkload.bench.command import prepare_shard
+    from bulkload.bench.run import prepare_shard
     from bulkload.stats.level import LevelResult
 
     sweep = prepare_shard(config(to=to, processes=1), None)

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from bulkload.bench import command
 from bulkload.bench.merge import merge_results, shards_only
 from bulkload.bench.result import SweepResult
+from bulkload.bench.run import run_shard
 from bulkload.bench.shard import key_range, shard_config, share
 from bulkload.options import build_bench_config
 from bulkload.stats.histogram import LatencyHistogram
@@ -184,12 +184,12 @@ def test_run_shard_is_the_library_seam():
             "batches": 10,
         }
     )
-    result = command.run_shard(config, (2, 2))
+    result = run_shard(config, (2, 2))
     assert result.shard == {"index": 2, "count": 2}
     (level,) = result.levels
     assert (level.concurrency, level.batches, level.rows) == (2, 5, 250)
     with pytest.raises(Exception, match="--sweep auto"):
-        command.run_shard(build_bench_config({**_auto(), "to": "sim://"}), (1, 2))
+        run_shard(build_bench_config({**_auto(), "to": "sim://"}), (1, 2))
 
 
 def _auto() -> dict[str, Any]:

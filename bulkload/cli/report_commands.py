@@ -11,27 +11,29 @@ run together.
 from __future__ import annotations
 
 import sys
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 from typer.core import TyperCommand
 
+from bulkload.cli.error_line import errors_as_exit_codes
+from bulkload.cli.exit_codes import ExitCode, for_outcome
+from bulkload.cli.finish import finish, outputs
+from bulkload.cli.params import flags_show_no_value
 from bulkload.options import help_of, percentage, slo
 
 if TYPE_CHECKING:
+    from rich.console import Console
     from typer._click.core import Context, Parameter
-
-    from bulkload.bench.result import SweepResult
 
 
 class ReportCommand(TyperCommand):
     """Flags shown without a value placeholder, as in the other commands."""
 
     def get_params(self, ctx: Context) -> list[Parameter]:
-        from bulkload.cli import _flags_show_no_value  # loaded: bulkload.cli imports us
-
-        return _flags_show_no_value(super().get_params(ctx))
+        return flags_show_no_value(super().get_params(ctx))
 
 
 report_app = typer.Typer(
@@ -47,15 +49,7 @@ report_app = typer.Typer(
 def _report(ctx: typer.Context) -> None:
     if ctx.invoked_subcommand is None:  # plain `bulkload report`: the help, exit 0
         print(ctx.get_help(), end="")
-        raise typer.Exit(0)
-
-
-def read_result(path: Path) -> SweepResult:
-    """:func:`bulkload.bench.result.read_result`, kept here for callers of the old place
-    (imported on use: ``bulkload --help`` does not load the stats stack)."""
-    from bulkload.bench.result import read_result as read
-
-    return read(path)
+        raise typer.Exit(ExitCode.OK)
 
 
 @report_app.command("html", cls=ReportCommand)
@@ -83,21 +77,21 @@ def html_command(
     ),
 ) -> None:
     """Write the HTML report of a saved bench result: one self-contained file."""
-    from bulkload.cli import _errors_as_exit_codes
-    from bulkload.errors import BulkloadError
+    from bulkload.bench.result import read_result
     from bulkload.report.html import require_html_support, write_html
     from bulkload.report.json_summary import check_json_path
 
-    with _errors_as_exit_codes(debug):
+    with errors_as_exit_codes(debug):
         require_html_support("report html")
         target = output if output is not None else run.with_suffix(".html")
         check_json_path(str(target), "--output")
         result = read_result(run)
         base = read_result(baseline) if baseline is not None else None
-        try:
-            write_html(result, str(target), baseline=base)
-        except OSError as exc:
-            raise BulkloadError(f"--output: cannot write {target}: {exc.strerror or exc}") from None
+
+        def write(path: str) -> None:
+            write_html(result, path, baseline=base)
+
+        finish(None, None, outputs(("--output", str(target), write)))
         print(f"wrote {target}")
 
 
@@ -112,16 +106,18 @@ def show_command(
     debug: bool = _DEBUG,
 ) -> None:
     """The terminal view of a saved run: levels, chart, recommendation, gates."""
-    from rich.console import Console
-
-    from bulkload.cli import _errors_as_exit_codes
+    from bulkload.bench.result import read_result
     from bulkload.report.bench_view import render_sweep
+    from bulkload.report.gates_view import render_saved_verdict
 
-    with _errors_as_exit_codes(debug):
+    with errors_as_exit_codes(debug):
         result = read_result(Path(run))
-        console = Console(highlight=False)
-        render_sweep(result, console)
-        _show_saved_gates(result, console)
+
+        def view(console: Console) -> None:
+            render_sweep(result, console)
+            render_saved_verdict(result, console)
+
+        raise typer.Exit(finish(_console(), view))
 
 
 @report_app.command("compare", cls=ReportCommand)
@@ -134,21 +130,17 @@ def compare_command(
     debug: bool = _DEBUG,
 ) -> None:
     """Per level: rows/s, p50, p99 and errors against the baseline (exit 99: regressed)."""
-    from rich.console import Console
-
     from bulkload.bench.compare import compare
-    from bulkload.bench.gates import EXIT_GATE_FAILED
-    from bulkload.cli import _errors_as_exit_codes
+    from bulkload.bench.result import read_result
     from bulkload.report.gates_view import render_comparison
 
-    with _errors_as_exit_codes(debug):
+    with errors_as_exit_codes(debug):
         allowed = percentage(max_regression, "--max-regression")
         comparison = compare(
             read_result(Path(base)), read_result(Path(run)), max_regression=allowed, baseline=base
         )
-        render_comparison(comparison, Console(highlight=False))
-        if comparison.regressed:
-            raise typer.Exit(EXIT_GATE_FAILED)
+        code = for_outcome("completed", gates_failed=comparison.regressed)
+        raise typer.Exit(finish(_console(), partial(render_comparison, comparison), code=code))
 
 
 @report_app.command("check", cls=ReportCommand)
@@ -160,21 +152,18 @@ def check_command(
     debug: bool = _DEBUG,
 ) -> None:
     """Judge gates on a saved result (a run, or merged shards); a failed gate exits 99."""
-    from rich.console import Console
-
-    from bulkload.bench.gates import EXIT_GATE_FAILED, failed, judge
-    from bulkload.cli import _errors_as_exit_codes
+    from bulkload.bench.gates import failed, judge
+    from bulkload.bench.result import read_result
     from bulkload.errors import UsageError
     from bulkload.report.gates_view import render_gates
 
-    with _errors_as_exit_codes(debug):
+    with errors_as_exit_codes(debug):
         if not threshold:
             raise UsageError("report check needs at least one --threshold EXPR")
         thresholds = slo(threshold, "--threshold")
         gates = judge(read_result(Path(run)), thresholds)
-        render_gates(gates, Console(highlight=False))
-        if failed(gates):
-            raise typer.Exit(EXIT_GATE_FAILED)
+        code = for_outcome("completed", gates_failed=bool(failed(gates)))
+        raise typer.Exit(finish(_console(), partial(render_gates, gates), code=code))
 
 
 @report_app.command("merge", cls=ReportCommand)
@@ -185,18 +174,18 @@ def merge_command(
 ) -> None:
     """Join the results of --shard runs into one (histograms added, counters summed)."""
     from bulkload.bench.merge import merge_results, shards_only
-    from bulkload.cli import _errors_as_exit_codes
-    from bulkload.errors import BulkloadError
+    from bulkload.bench.result import read_result
     from bulkload.report.json_summary import write_document
 
-    with _errors_as_exit_codes(debug):
+    with errors_as_exit_codes(debug):
         results = [read_result(Path(path)) for path in shards]
         known = {warning for result in results for warning in result.warnings}
         merged = merge_results(results, names=shards)
-        try:
-            write_document(merged.to_dict(), output)
-        except OSError as exc:
-            raise BulkloadError(f"-o: cannot write {output}: {exc.strerror or exc}") from None
+
+        def write(path: str) -> None:
+            write_document(merged.to_dict(), path)
+
+        finish(None, None, outputs(("-o", output, write)))
         only = shards_only(merged)
         print(
             f"merged {len(shards)} results into {output}: {len(merged.levels)} levels, "
@@ -209,14 +198,7 @@ def merge_command(
                 print(f"bulkload: warning: {warning}", file=sys.stderr)
 
 
-def _show_saved_gates(result: SweepResult, console: object) -> None:
+def _console() -> Console:
     from rich.console import Console
 
-    from bulkload.report.gates_view import render_saved_gates
-
-    assert isinstance(console, Console)
-    render_saved_gates(result.thresholds, console)
-    comparison = result.comparison
-    if comparison is not None:
-        state = "[red]regressed[/]" if comparison.get("regressed") else "[green]no regression[/]"
-        console.print(f"  compared with {comparison.get('baseline')}: {state}", highlight=False)
+    return Console(highlight=False)

@@ -1,0 +1,148 @@
+"""Build the sweep a :class:`~bulkload.config.BenchConfig` describes (or one shard of
+it) and run it: the library seam below ``bulkload bench``. Results come back as a
+:class:`~bulkload.bench.result.SweepResult`; what stopped a sweep is raised as a
+:class:`~bulkload.errors.BulkloadError`. The command line's part (progress, signals,
+rendering, files, exit code) is :mod:`bulkload.cli.bench_command`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from bulkload import event_loop
+from bulkload.backends import create_backend
+from bulkload.bench.compare import check_comparable
+from bulkload.bench.result import SweepResult, machine_facts, read_result
+from bulkload.bench.shard import Shard, key_range, shard_config
+from bulkload.bench.sweep import (
+    BenchData,
+    FileData,
+    LevelBarrier,
+    Sweep,
+    SweepSpec,
+    SyntheticData,
+)
+from bulkload.config import BenchConfig
+from bulkload.engine.runner import RunControl
+from bulkload.errors import UsageError
+from bulkload.redact import redact_text, redact_url, url_secrets
+from bulkload.sources.discovery import STDIN
+from bulkload.stats.level import LevelResult
+
+DEFAULT_TABLE = "bulkload_bench"
+
+
+def prepare_shard(
+    config: BenchConfig,
+    shard: Shard | None,
+    *,
+    argv: Sequence[str] = (),
+    control: RunControl | None = None,
+    on_level: Callable[[LevelResult], None] | None = None,
+    barrier: LevelBarrier | None = None,
+) -> Sweep:
+    """The sweep ``config`` describes, or its ``shard`` (i, N), ready to run; its
+    ``result`` fills in as it runs."""
+    if shard is not None:
+        config = shard_config(config, shard)
+    backend = create_backend(config.target)
+    data = _data(config, typed=not backend.accepts_text, shard=shard)
+    result = SweepResult(
+        model="closed",
+        target=redact_url(backend.describe()),
+        table=_table(config),
+        command=[redact_url(redact_text(arg, url_secrets(config.target.url))) for arg in argv],
+        version=_version(),
+        machine=machine_facts(),
+        shard=None if shard is None else {"index": shard[0], "count": shard[1]},
+    )
+    spec = sweep_spec(config)
+    result.model = spec.model
+    return Sweep(
+        backend,
+        data,
+        spec,
+        config.engine,
+        table=result.table,
+        if_exists=config.target.if_exists,
+        control=control,
+        result=result,
+        on_level=on_level,
+        barrier=barrier,
+    )
+
+
+async def run_shard_async(
+    config: BenchConfig, shard: Shard | None = None, *, argv: Sequence[str] = ()
+) -> SweepResult:
+    """Run one shard (i, N) of the sweep ``config`` describes (None: all of it) and
+    return its result: the seam a cluster runner calls on each of its workers, then
+    joins the results with :func:`bulkload.bench.merge.merge_results`. Raises the
+    BulkloadError that stopped the sweep."""
+    return await prepare_shard(config, shard, argv=argv).run()
+
+
+def run_shard(
+    config: BenchConfig, shard: Shard | None = None, *, argv: Sequence[str] = ()
+) -> SweepResult:
+    """:func:`run_shard_async` for callers without an event loop."""
+    return event_loop.run_command(run_shard_async(config, shard, argv=argv))
+
+
+def read_baseline(config: BenchConfig) -> SweepResult | None:
+    """``--baseline``, read and checked before the sweep: a bad file, or a run of the
+    other model, is bad input (InputError) found before anything is written."""
+    path = config.gates.baseline
+    if not path:
+        return None
+    baseline = read_result(Path(path))
+    model = "open" if config.sweep.rates else "closed"
+    check_comparable(baseline.model, model, baseline=path)
+    return baseline
+
+
+def sweep_spec(config: BenchConfig) -> SweepSpec:
+    """The sweep the options describe."""
+    options = config.sweep
+    return SweepSpec(
+        levels=None if options.auto else options.levels,
+        batch_sizes=options.batch_sizes,
+        rates=options.rates or None,
+        concurrency_cap=config.engine.concurrency,
+        warmup_s=options.warmup,
+        duration_s=options.duration,
+        rows=options.rows,
+        batches=options.batches,
+        max_time_s=options.max_time,
+        reset=options.reset,
+        slo=options.slo,
+    )
+
+
+def _data(run: BenchConfig, *, typed: bool, shard: Shard | None) -> BenchData:
+    if run.synthetic is not None:
+        if shard is None:
+            return SyntheticData(run.synthetic)
+        first_key, rows = key_range(run.synthetic.rows, shard)
+        return SyntheticData(run.synthetic, first_key=first_key, rows=rows)
+    if run.source is None:
+        raise UsageError("bench needs input files or --synthetic rows=N,columns=K")
+    if STDIN in run.source.paths:
+        raise UsageError("bench reads its input several times: pass files, not stdin (-)")
+    return FileData(run.source, typed=typed, shard=shard or (1, 1))
+
+
+def _table(run: BenchConfig) -> str:
+    if run.target.table:
+        return run.target.table
+    if run.source is not None and run.synthetic is None:
+        from bulkload.sources.discovery import discover
+
+        return discover(run.source.paths, run.source.format)[0].stem
+    return DEFAULT_TABLE
+
+
+def _version() -> str:
+    from bulkload import __version__
+
+    return __version__

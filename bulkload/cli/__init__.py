@@ -1,0 +1,33 @@
+"""The command line: the only package that knows typer, exit codes, the ``bulkload:
+error:`` line, rich consoles and signal handling (``tests/test_layering.py`` checks it).
+
+Below it the library returns result objects or raises :mod:`bulkload.errors`; here
+they become a rendered result, files and an exit code.
+
+- :mod:`.root`: the typer app, its commands, and the console script's :func:`main`
+- :mod:`.params`: typer parameters generated from :mod:`bulkload.options`
+- :mod:`.import_command`, :mod:`.bench_command`, :mod:`.report_commands`,
+  :mod:`.checkpoints_command`, :mod:`.backends_command`: one module per command
+- :mod:`.finish`: render, write JSON/HTML, pick the exit code (every command's end)
+- :mod:`.exit_codes`: the codes, and the one mapping from outcome or error to code
+- :mod:`.error_line`: the ``bulkload: error:`` line, errors turned into codes
+- :mod:`.logs`: where log records go while a command runs
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bulkload.cli.root import app, main
+
+__all__ = ["app", "main"]
+
+
+def __getattr__(name: str) -> Any:
+    # bulkload.cli.exit_codes without typer and the commands: the app on first use
+    if name in __all__:
+        from bulkload.cli import root
+
+        return getattr(root, name)
+    raise AttributeError(f"module 'bulkload.cli' has no attribute {name!r}")

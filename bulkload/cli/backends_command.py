@@ -1,0 +1,22 @@
+"""``bulkload backends``: the installed backends and the URL schemes they serve."""
+
+from __future__ import annotations
+
+
+def backends_command() -> None:
+    """List the installed backends and the URL schemes they serve."""
+    from rich.console import Console
+
+    from bulkload.backends import available_backends
+
+    console = Console(highlight=False)
+    for info in available_backends():
+        schemes = ", ".join(f"{s}://" for s in info.schemes) or "-"
+        origin = info.distribution or "?"
+        status = f"  [red]failed to load: {info.error}[/]" if info.error else ""
+        console.print(f"{info.name:<12} {schemes:<30} {info.target}  ({origin}){status}")
+        if info.options:  # the backend's own options, as it declares them
+            flags = ", ".join(
+                option.flags[0] if option.flags else option.name for option in info.options
+            )
+            console.print(f"{'':<12} options: {flags}")

@@ -1,0 +1,153 @@
+"""The terminal belongs to ``bulkload/cli/``: typer, ``sys.exit``/``SystemExit``, exit
+code constants, the ``bulkload: error:`` line, building a rich ``Console`` and installing
+signal handlers appear nowhere else in the package. ``report/`` may import rich to
+render onto a console it is given, but never builds one; no other layer imports rich.
+
+Read from each module's syntax tree, not grepped from its text: prose that names typer
+(a comment, a docstring) is no violation, an import inside a function is one.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "bulkload"
+CLI = "cli/"
+
+#: rule -> the folders (under bulkload/) where it may appear
+PLACES = {
+    "typer": (CLI,),
+    "sys.exit": (CLI,),
+    "SystemExit": (CLI,),
+    "EXIT_ constant": (CLI,),
+    "error line": (CLI,),
+    "Console(": (CLI,),
+    "signal handler": (CLI,),
+    "rich": (CLI, "report/"),  # report/ renders onto the console cli/ gives it
+}
+
+#: Modules being renovated right now by other parts of issue 21, which still break a
+#: rule: each entry goes when its module lands (the test fails while an entry is no
+#: longer needed, so the list only shrinks).
+#: (options.py, config.py and event_loop.py name typer in prose only: no entry needed.)
+ALLOWED = {
+    # share runners (issue 21: one seam for running shares, results and errors as
+    # data): until then they keep their own exit codes, consoles and error lines
+    "import_processes.py": {"EXIT_ constant", "error line", "Console(", "rich"},
+    "bench/processes.py": {"EXIT_ constant", "error line", "Console(", "rich"},
+    "cluster/bench.py": {"Console(", "rich"},
+    # parses a child's error line from its stderr: goes with the share runners' text
+    # protocol (children report their error as data)
+    "errors.py": {"error line"},
+    # the share runners forward Ctrl-C to their children with it; it moves to
+    # cli/signals.py when they no longer handle signals themselves
+    "process_signals.py": {"signal handler"},
+}
+
+_EXIT_NAME = re.compile(r"EXIT_[A-Z_]+$")
+
+
+def _violations(tree: ast.AST) -> Iterator[tuple[str, int]]:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield from _imported(alias.name, node.lineno)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            yield from _imported(node.module, node.lineno)
+            for alias in node.names:
+                if _EXIT_NAME.match(alias.name):
+                    yield "EXIT_ constant", node.lineno
+                if node.module == "rich" and alias.name == "console":
+                    yield "rich", node.lineno
+        elif isinstance(node, ast.Name):
+            if node.id == "SystemExit":
+                yield "SystemExit", node.lineno
+            if _EXIT_NAME.match(node.id):
+                yield "EXIT_ constant", node.lineno
+        elif isinstance(node, ast.Attribute):
+            owner = node.value.id if isinstance(node.value, ast.Name) else None
+            if owner == "sys" and node.attr == "exit":
+                yield "sys.exit", node.lineno
+            if owner == "signal" and node.attr == "signal":
+                yield "signal handler", node.lineno
+            if _EXIT_NAME.match(node.attr):
+                yield "EXIT_ constant", node.lineno
+        elif isinstance(node, ast.Call):
+            called = node.func
+            name = called.id if isinstance(called, ast.Name) else getattr(called, "attr", "")
+            if name == "Console":
+                yield "Console(", node.lineno
+        elif isinstance(node, ast.Constant) and "bulkload: error:" in str(node.value):
+            yield "error line", node.lineno  # an f-string's parts are constants too
+
+
+def _imported(module: str, line: int) -> Iterator[tuple[str, int]]:
+    top = module.split(".")[0]
+    if top == "typer":
+        yield "typer", line
+    if top == "rich":
+        yield "rich", line
+
+
+def violations(package: Path = PACKAGE) -> dict[str, dict[str, list[int]]]:
+    """module (relative to the package) -> rule -> the lines that break it."""
+    found: dict[str, dict[str, list[int]]] = {}
+    for path in sorted(package.rglob("*.py")):
+        module = path.relative_to(package).as_posix()
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        for rule, line in _violations(tree):
+            if module.startswith(PLACES[rule]):
+                continue
+            found.setdefault(module, {}).setdefault(rule, []).append(line)
+    return found
+
+
+def test_the_terminal_is_only_in_the_cli():
+    unexpected = {
+        f"bulkload/{module}:{lines[0]}: {rule}"
+        for module, rules in violations().items()
+        for rule, lines in rules.items()
+        if rule not in ALLOWED.get(module, set())
+    }
+    assert not unexpected, "only bulkload/cli/ may do this:\n" + "\n".join(sorted(unexpected))
+
+
+def test_the_allow_list_only_shrinks():
+    found = violations()
+    stale = {
+        f"{module}: {rule}"
+        for module, rules in ALLOWED.items()
+        for rule in rules
+        if rule not in found.get(module, {})
+    }
+    assert not stale, "no longer needed, remove from ALLOWED:\n" + "\n".join(sorted(stale))
+
+
+@pytest.mark.parametrize(
+    ("source", "rule"),
+    [
+        ("import typer\n", "typer"),
+        ("def f():\n    from typer import Exit\n", "typer"),
+        ("import sys\nsys.exit(3)\n", "sys.exit"),
+        ("raise SystemExit(2)\n", "SystemExit"),
+        ("EXIT_TARGET = 5\n", "EXIT_ constant"),
+        ("from bulkload.cli.x import EXIT_OK\n", "EXIT_ constant"),
+        ("print(f'bulkload: error: {e}')\n", "error line"),
+        ("from rich.console import Console\nc = Console()\n", "Console("),
+        ("from rich.console import Console\n", "rich"),
+        ("import signal\nsignal.signal(signal.SIGINT, h)\n", "signal handler"),
+    ],
+)
+def test_each_rule_is_seen_below_the_cli(tmp_path: Path, source: str, rule: str):
+    (tmp_path / "engine").mkdir()
+    (tmp_path / "engine" / "x.py").write_text(source)
+    (tmp_path / "cli").mkdir()
+    (tmp_path / "cli" / "x.py").write_text(source)
+    found = violations(tmp_path)
+    assert list(found) == ["engine/x.py"]  # the same lines in cli/ are no violation
+    assert found["engine/x.py"][rule] == [source.count("\n")]
