@@ -37,8 +37,8 @@ from bulkload.bench.sweep import (
 )
 from bulkload.cli_report import read_result
 from bulkload.config import BenchConfig, GateOptions
-from bulkload.engine.runner import RunControl
-from bulkload.engine.writer import one_line
+from bulkload.engine.batch_writer import one_line
+from bulkload.engine.import_run import RunControl
 from bulkload.errors import BulkloadError, UsageError
 from bulkload.process_signals import StopSignals
 from bulkload.redact import redact_text, redact_url, url_secrets

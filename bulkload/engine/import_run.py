@@ -20,16 +20,11 @@ from typing import Any
 
 from bulkload.backends.base import Backend, TableSpec
 from bulkload.config import EngineOptions
+from bulkload.engine.batch_writer import BatchWriter, RejectionSink, Tally, WriteAbandoned
 from bulkload.engine.channel import Channel
 from bulkload.engine.checkpoint import CheckpointFile, Committed, fingerprint, if_exists_for
+from bulkload.engine.in_flight import in_flight_limit
 from bulkload.engine.retry import RetryPolicy
-from bulkload.engine.writer import (
-    BatchWriter,
-    RejectionSink,
-    Tally,
-    WriteAbandoned,
-    in_flight_limit,
-)
 from bulkload.event_loop import cancel_and_wait
 from bulkload.phase_times import phase
 from bulkload.sources import BatchSource, SourceFile

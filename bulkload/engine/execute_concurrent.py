@@ -25,9 +25,9 @@ import pyarrow as pa
 from bulkload.backends import create_backend
 from bulkload.backends.base import Backend, TableSpec
 from bulkload.config import EngineOptions, TargetOptions
-from bulkload.engine.ceiling import in_flight_ceiling
+from bulkload.engine.batch_writer import BatchWriter, one_line
+from bulkload.engine.in_flight import in_flight_ceiling
 from bulkload.engine.loop_thread import LoopThread
-from bulkload.engine.writer import BatchWriter, one_line
 from bulkload.errors import BulkloadError, PermanentWriteError, UsageError
 from bulkload.stats.run import RunStats
 

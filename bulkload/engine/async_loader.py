@@ -34,10 +34,10 @@ import pyarrow as pa
 from bulkload.backends import create_backend
 from bulkload.backends.base import Backend, TableSpec
 from bulkload.config import EngineOptions, TargetOptions
-from bulkload.engine.ceiling import in_flight_ceiling
+from bulkload.engine.batch_writer import BatchWriter, one_line
+from bulkload.engine.in_flight import in_flight_ceiling
 from bulkload.engine.loop_thread import LoopThread
 from bulkload.engine.row_batches import Item, Row, RowFitter
-from bulkload.engine.writer import BatchWriter, one_line
 from bulkload.errors import AbortedError, UsageError
 from bulkload.sources.batch import Rejection
 from bulkload.stats.run import RunStats
