@@ -6,16 +6,17 @@ whatever order they finish in, a new one started as soon as any completes, and o
 policy (throttle, breaker, timeout, retries of transient errors); a batch the target
 refuses fails as a whole (no bisection: the caller owns its batches).
 
-Memory: at most ``concurrency`` batches are held (those in flight; a batch is released
-once written), plus at most ``reorder_limit`` small results that finished ahead of a
-slower, earlier batch. When that many wait, new writes wait for the slow one.
+It is the engine's :class:`~bulkload.engine.drain.Drain` plus a reorder buffer: the
+drain keeps the writes in flight; results that finish ahead of a slower, earlier batch
+wait for it. Memory: at most ``concurrency`` batches in flight plus the next one queued
+(a batch is released once written), and at most ``reorder_limit`` small results held
+for a slow batch. When that many wait, new writes wait for the slow one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Iterator
 from types import TracebackType
 from typing import Any, NamedTuple
@@ -26,9 +27,11 @@ from bulkload.backends import create_backend
 from bulkload.backends.base import Backend, TableSpec
 from bulkload.config import EngineOptions, TargetOptions
 from bulkload.engine.batch_writer import BatchWriter, one_line
+from bulkload.engine.drain import Drain
 from bulkload.engine.in_flight import in_flight_ceiling
 from bulkload.engine.loop_thread import LoopThread
 from bulkload.errors import BulkloadError, PermanentWriteError, UsageError
+from bulkload.event_loop import cancel_and_wait
 from bulkload.stats.run import RunStats
 
 DEFAULT_CONCURRENCY = 100
@@ -214,15 +217,19 @@ class _Execution:
     async def stream(
         self, batches: Iterable[pa.RecordBatch], raise_on_first_error: bool
     ) -> AsyncGenerator[ExecutionResult, None]:
-        """Ordered results; ``concurrency`` writes in flight whatever order they end in."""
+        """Ordered results; ``concurrency`` writes in flight whatever order they end in.
+
+        The drain writes; each result waits in ``done`` until those before it are
+        yielded. The feeder takes a batch from the caller's iterator only when fewer than
+        ``concurrency + reorder_limit`` are started and not yet yielded (``window``)."""
         iterator = iter(batches)
         first = _as_batch(next(iterator, None))
         if first is None:
             return
-        window: deque[asyncio.Task[ExecutionResult]] = deque()  # started, not yet yielded
-        running: set[asyncio.Task[ExecutionResult]] = set()
-        pending: Iterator[pa.RecordBatch | None] = _chain(first, iterator)
-        exhausted = False
+        done: dict[int, ExecutionResult] = {}
+        window = asyncio.Semaphore(self.concurrency + self.reorder_limit)
+        wanted = _Wanted()
+        drain_task: asyncio.Task[None] | None = None
         try:
             await self.backend.open(
                 TableSpec(
@@ -233,35 +240,67 @@ class _Execution:
                     connect_timeout=self.writer.options.timeout,
                 )
             )
+
+            async def write(item: tuple[int, pa.RecordBatch]) -> None:
+                index, batch = item
+                done[index] = await self._one(batch)
+                if index == wanted.index:
+                    wanted.ready.set()
+
+            # one batch queued: at most concurrency + 1 batches are held
+            drain: Drain[tuple[int, pa.RecordBatch]] = Drain(
+                write, writers=self.concurrency, depth=1, stats=self.stats
+            )
+            feed_failure: list[BaseException] = []
+            drain_task = asyncio.create_task(
+                drain.run(self._feed(_chain(first, iterator), drain, window, feed_failure))
+            )
+            drain_task.add_done_callback(lambda _: wanted.ready.set())
             while True:
-                while (
-                    not exhausted
-                    and len(running) < self.concurrency
-                    and len(window) < self.concurrency + self.reorder_limit
-                ):
-                    batch = _as_batch(next(pending, None))
-                    if batch is None:
-                        exhausted = True
-                        break
-                    task = asyncio.create_task(self._one(batch))
-                    window.append(task)
-                    running.add(task)
-                if not window:
-                    return
-                if not window[0].done():
-                    done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-                    running -= done
-                    continue
-                running.discard(window[0])
-                result = window.popleft().result()
+                while wanted.index not in done:
+                    if drain_task.done():
+                        drain_task.result()  # the drain's own failure, if any
+                        if feed_failure:  # the caller's iterator failed at this point
+                            raise feed_failure[0]
+                        return
+                    wanted.ready.clear()
+                    await wanted.ready.wait()
+                result = done.pop(wanted.index)
+                wanted.index += 1
+                window.release()
                 _raise_if(result, raise_on_first_error)
                 yield result
         finally:
-            for task in window:
-                task.cancel()
-            await asyncio.gather(*window, return_exceptions=True)
+            if drain_task is not None and not drain_task.done():
+                await cancel_and_wait(drain_task)  # writes still in flight are cancelled
+            elif drain_task is not None and not drain_task.cancelled():
+                drain_task.exception()  # raised above, or given up with the results
             await self.writer.aclose()
             await self.backend.close()
+
+    async def _feed(
+        self,
+        batches: Iterator[Any],
+        drain: Drain[tuple[int, pa.RecordBatch]],
+        window: asyncio.Semaphore,
+        failure: list[BaseException],
+    ) -> None:
+        """Hand the caller's batches to the drain, in order, within the window. The
+        iterator is run on the loop, as the caller gave it (a generator reading a
+        cursor may be bound to its thread). Its error is raised at its place in the
+        results: the batches before it are written and yielded first."""
+        index = 0
+        try:
+            while True:
+                await window.acquire()
+                batch = _as_batch(next(batches, None))
+                if batch is None or not await drain.put_async((index, batch)):
+                    return
+                index += 1
+        except Exception as error:
+            failure.append(error)
+        finally:
+            drain.close()
 
     async def _one(self, batch: pa.RecordBatch) -> ExecutionResult:
         try:
@@ -278,6 +317,16 @@ class _Execution:
         self.stats.rows_loaded += batch.num_rows
         self.stats.batches += 1
         return ExecutionResult(True, batch.num_rows)
+
+
+class _Wanted:
+    """The index of the next result to yield, and the event its arrival sets."""
+
+    __slots__ = ("index", "ready")
+
+    def __init__(self) -> None:
+        self.index = 0
+        self.ready = asyncio.Event()
 
 
 def _chain(first: pa.RecordBatch, rest: Iterator[Any]) -> Iterator[Any]:
