@@ -11,11 +11,11 @@ It is the engine's :class:`~bulkload.engine.drain.Drain` fed by ``add()``: every
 ``commit_every`` rows are cut into a batch and queued; the drain's writers (started on
 demand, up to ``parallelism``) write them. Rows are buffered as Python values and turned
 into Arrow once per batch (see :mod:`bulkload.engine.row_batches`). Rows the target
-refuses are isolated by bisection and handed to ``on_reject`` (or kept in ``rejected``); a batch that cannot be written at
-all (target down, retries spent) goes to ``on_error`` (or ``errors``, and ``close()``
-raises the first one). Callbacks run on the loader's thread; an exception a callback
-raises is kept in ``callback_errors`` and never hides the failure it was told about.
-Nothing is dropped silently.
+refuses are isolated by bisection and handed to ``on_reject`` (or kept in
+``rejected``); a batch that cannot be written at all (target down, retries spent) goes
+to ``on_error`` (or ``errors``, and ``close()`` raises the first one). Callbacks run on
+the loader's thread; an exception a callback raises is kept in ``callback_errors`` and
+never hides the failure it was told about. Nothing is dropped silently.
 """
 
 from __future__ import annotations
