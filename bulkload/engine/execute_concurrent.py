@@ -39,6 +39,9 @@ DEFAULT_CONCURRENCY = 100
 REORDER_PER_SLOT = 100
 
 
+_Item = tuple[int, pa.RecordBatch]  # a batch and its place in the input
+
+
 class ExecutionResult(NamedTuple):
     success: bool
     result_or_exc: Any  # rows written, or the exception
@@ -194,6 +197,11 @@ class _Execution:
         self.reorder_limit = (
             REORDER_PER_SLOT * self.concurrency if reorder_limit is None else reorder_limit
         )
+        self._window = asyncio.Semaphore(self.concurrency + self.reorder_limit)
+        self._done: dict[int, ExecutionResult] = {}  # finished, waiting for their turn
+        self._next = 0  # the index of the next result to yield
+        self._arrived = asyncio.Event()  # set when it is done (or the drain ended)
+        self._feed_failure: BaseException | None = None
 
     @classmethod
     def create(
@@ -217,19 +225,18 @@ class _Execution:
     async def stream(
         self, batches: Iterable[pa.RecordBatch], raise_on_first_error: bool
     ) -> AsyncGenerator[ExecutionResult, None]:
-        """Ordered results; ``concurrency`` writes in flight whatever order they end in.
-
-        The drain writes; each result waits in ``done`` until those before it are
-        yielded. The feeder takes a batch from the caller's iterator only when fewer than
-        ``concurrency + reorder_limit`` are started and not yet yielded (``window``)."""
+        """Ordered results; ``concurrency`` writes in flight whatever order they end in:
+        the drain writes, and each result waits in ``_done`` until those before it are
+        yielded."""
         iterator = iter(batches)
         first = _as_batch(next(iterator, None))
         if first is None:
             return
-        done: dict[int, ExecutionResult] = {}
-        window = asyncio.Semaphore(self.concurrency + self.reorder_limit)
-        wanted = _Wanted()
-        drain_task: asyncio.Task[None] | None = None
+        # one batch queued: at most concurrency + 1 batches are held
+        drain: Drain[_Item] = Drain(
+            self._write, writers=self.concurrency, depth=1, stats=self.stats
+        )
+        draining = None
         try:
             await self.backend.open(
                 TableSpec(
@@ -240,67 +247,51 @@ class _Execution:
                     connect_timeout=self.writer.options.timeout,
                 )
             )
-
-            async def write(item: tuple[int, pa.RecordBatch]) -> None:
-                index, batch = item
-                done[index] = await self._one(batch)
-                if index == wanted.index:
-                    wanted.ready.set()
-
-            # one batch queued: at most concurrency + 1 batches are held
-            drain: Drain[tuple[int, pa.RecordBatch]] = Drain(
-                write, writers=self.concurrency, depth=1, stats=self.stats
-            )
-            feed_failure: list[BaseException] = []
-            drain_task = asyncio.create_task(
-                drain.run(self._feed(_chain(first, iterator), drain, window, feed_failure))
-            )
-            drain_task.add_done_callback(lambda _: wanted.ready.set())
+            draining = asyncio.create_task(drain.run(self._feed(_chain(first, iterator), drain)))
+            draining.add_done_callback(lambda _: self._arrived.set())
             while True:
-                while wanted.index not in done:
-                    if drain_task.done():
-                        drain_task.result()  # the drain's own failure, if any
-                        if feed_failure:  # the caller's iterator failed at this point
-                            raise feed_failure[0]
+                while self._next not in self._done:
+                    if draining.done():
+                        draining.result()  # the drain's own failure, if any
+                        if self._feed_failure is not None:  # the caller's iterator's, here
+                            raise self._feed_failure
                         return
-                    wanted.ready.clear()
-                    await wanted.ready.wait()
-                result = done.pop(wanted.index)
-                wanted.index += 1
-                window.release()
+                    self._arrived.clear()
+                    await self._arrived.wait()
+                result = self._done.pop(self._next)
+                self._next += 1
+                self._window.release()
                 _raise_if(result, raise_on_first_error)
                 yield result
         finally:
-            if drain_task is not None and not drain_task.done():
-                await cancel_and_wait(drain_task)  # writes still in flight are cancelled
-            elif drain_task is not None and not drain_task.cancelled():
-                drain_task.exception()  # raised above, or given up with the results
+            if draining is not None and not draining.done():
+                await cancel_and_wait(draining)  # writes still in flight are cancelled
             await self.writer.aclose()
             await self.backend.close()
 
-    async def _feed(
-        self,
-        batches: Iterator[Any],
-        drain: Drain[tuple[int, pa.RecordBatch]],
-        window: asyncio.Semaphore,
-        failure: list[BaseException],
-    ) -> None:
-        """Hand the caller's batches to the drain, in order, within the window. The
-        iterator is run on the loop, as the caller gave it (a generator reading a
-        cursor may be bound to its thread). Its error is raised at its place in the
-        results: the batches before it are written and yielded first."""
+    async def _feed(self, batches: Iterator[Any], drain: Drain[_Item]) -> None:
+        """Hand the caller's batches to the drain, in order, taking the next only while
+        fewer than ``concurrency + reorder_limit`` are started and not yet yielded. The
+        iterator runs on the loop, as given (a generator over a cursor may be bound to
+        its thread). Its error is raised at its place: the results before it come first."""
         index = 0
         try:
             while True:
-                await window.acquire()
+                await self._window.acquire()
                 batch = _as_batch(next(batches, None))
                 if batch is None or not await drain.put_async((index, batch)):
                     return
                 index += 1
         except Exception as error:
-            failure.append(error)
+            self._feed_failure = error
         finally:
             drain.close()
+
+    async def _write(self, item: _Item) -> None:
+        index, batch = item
+        self._done[index] = await self._one(batch)
+        if index == self._next:
+            self._arrived.set()
 
     async def _one(self, batch: pa.RecordBatch) -> ExecutionResult:
         try:
@@ -317,16 +308,6 @@ class _Execution:
         self.stats.rows_loaded += batch.num_rows
         self.stats.batches += 1
         return ExecutionResult(True, batch.num_rows)
-
-
-class _Wanted:
-    """The index of the next result to yield, and the event its arrival sets."""
-
-    __slots__ = ("index", "ready")
-
-    def __init__(self) -> None:
-        self.index = 0
-        self.ready = asyncio.Event()
 
 
 def _chain(first: pa.RecordBatch, rest: Iterator[Any]) -> Iterator[Any]:
