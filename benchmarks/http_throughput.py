@@ -52,7 +52,7 @@ from bulkload import event_loop
 from bulkload.backends.base import TableSpec
 from bulkload.backends.http import HttpBackend
 from bulkload.config import EngineOptions, TargetOptions
-from bulkload.engine.writer import BatchWriter
+from bulkload.engine.batch_writer import BatchWriter
 from bulkload.sources.synthetic import parse_synthetic, synthetic_batches
 from bulkload.stats import RunStats
 

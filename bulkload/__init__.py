@@ -28,14 +28,14 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time see _HOME
         SourceOptions,
         TargetOptions,
     )
-    from bulkload.engine.ceiling import InFlightCapWarning
-    from bulkload.engine.executor import (
+    from bulkload.engine.async_loader import AsyncLoader
+    from bulkload.engine.execute_concurrent import (
         ExecutionResult,
         ResultsGenerator,
         execute_concurrent,
         execute_concurrent_async,
     )
-    from bulkload.engine.loader import AsyncLoader
+    from bulkload.engine.in_flight import InFlightCapWarning
     from bulkload.errors import (
         AbortedError,
         BulkloadError,
@@ -96,22 +96,22 @@ __all__ = [
 # __all__).
 _HOME = {
     "AbortedError": "bulkload.errors",
-    "AsyncLoader": "bulkload.engine.loader",
+    "AsyncLoader": "bulkload.engine.async_loader",
     "Backend": "bulkload.backends",
     "BatchSource": "bulkload.sources",
     "BulkloadError": "bulkload.errors",
     "CsvOptions": "bulkload.config",
     "EngineOptions": "bulkload.config",
     "ErrorKind": "bulkload.backends",
-    "ExecutionResult": "bulkload.engine.executor",
+    "ExecutionResult": "bulkload.engine.execute_concurrent",
     "ImportConfig": "bulkload.config",
-    "InFlightCapWarning": "bulkload.engine.ceiling",
+    "InFlightCapWarning": "bulkload.engine.in_flight",
     "InputError": "bulkload.errors",
     "LatencyHistogram": "bulkload.stats",
     "PermanentWriteError": "bulkload.errors",
     "Rejection": "bulkload.sources",
     "ReportOptions": "bulkload.config",
-    "ResultsGenerator": "bulkload.engine.executor",
+    "ResultsGenerator": "bulkload.engine.execute_concurrent",
     "RunStats": "bulkload.stats",
     "SourceBatch": "bulkload.sources",
     "SourceOptions": "bulkload.config",
@@ -124,8 +124,8 @@ _HOME = {
     "available_backends": "bulkload.backends",
     "build_import_config": "bulkload.options",
     "create_backend": "bulkload.backends",
-    "execute_concurrent": "bulkload.engine.executor",
-    "execute_concurrent_async": "bulkload.engine.executor",
+    "execute_concurrent": "bulkload.engine.execute_concurrent",
+    "execute_concurrent_async": "bulkload.engine.execute_concurrent",
 }
 
 

@@ -240,7 +240,7 @@ class ChildSpec:
 def run_child(config: ImportConfig, spec: ChildSpec) -> int:
     """A child's run: no terminal output but its error line; its result in a file."""
     from bulkload.cli.exit_codes import for_error
-    from bulkload.engine.runner import RunControl
+    from bulkload.engine.import_run import RunControl
     from bulkload.load import load_async
     from bulkload.redact import redact_text, url_secrets
     from bulkload.stats.run import RunStats

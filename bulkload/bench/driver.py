@@ -44,7 +44,7 @@ from typing import Any
 
 from bulkload.backends.base import CancelledAfterCommit
 from bulkload.bench.pool import BatchPool, PooledBatch
-from bulkload.engine.writer import BatchWriter, one_line
+from bulkload.engine.batch_writer import BatchWriter, one_line
 from bulkload.errors import AbortedError
 from bulkload.stats.level import LevelResult
 from bulkload.stats.run import RunStats

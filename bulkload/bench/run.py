@@ -23,7 +23,7 @@ from bulkload.bench.sweep import (
     SyntheticData,
 )
 from bulkload.config import BenchConfig
-from bulkload.engine.runner import RunControl
+from bulkload.engine.import_run import RunControl
 from bulkload.errors import UsageError
 from bulkload.redact import redact_text, redact_url, url_secrets
 from bulkload.sources.discovery import STDIN

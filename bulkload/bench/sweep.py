@@ -27,8 +27,8 @@ from bulkload.bench.pool import BatchPool, build_pool, pool_size, take_batches
 from bulkload.bench.recommend import level_points, recommend_into
 from bulkload.bench.result import SweepResult
 from bulkload.config import EngineOptions, SourceOptions
-from bulkload.engine.runner import RunControl
-from bulkload.engine.writer import BatchWriter, one_line
+from bulkload.engine.batch_writer import BatchWriter, one_line
+from bulkload.engine.import_run import RunControl
 from bulkload.errors import UsageError
 from bulkload.sources import BatchSource
 from bulkload.sources.synthetic import SyntheticSpec, schema_of, synthetic_batches

@@ -24,8 +24,8 @@ from bulkload.bench.run import prepare_shard, read_baseline
 from bulkload.cli.exit_codes import for_outcome
 from bulkload.cli.finish import Output, consoles, finish, outputs, show_and_save
 from bulkload.config import BenchConfig
-from bulkload.engine.runner import RunControl
-from bulkload.engine.writer import one_line
+from bulkload.engine.batch_writer import one_line
+from bulkload.engine.import_run import RunControl
 from bulkload.errors import UsageError
 from bulkload.process_signals import StopSignals
 from bulkload.report.bench_progress import BenchProgress

@@ -29,7 +29,7 @@ from bulkload.bench.recommend import recommend_into
 from bulkload.bench.result import SweepResult
 from bulkload.cluster.connect import cluster_client, pick_workers
 from bulkload.config import BenchConfig, ClusterOptions
-from bulkload.engine.writer import one_line
+from bulkload.engine.batch_writer import one_line
 from bulkload.errors import BulkloadError, FailureKind, UsageError
 from bulkload.redact import redact_url
 from bulkload.report.bench_view import render_sweep

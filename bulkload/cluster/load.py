@@ -27,8 +27,8 @@ from typing import Any
 from bulkload import event_loop
 from bulkload.cluster.connect import cluster_client, import_distributed, pick_workers
 from bulkload.config import ClusterOptions, ImportConfig
-from bulkload.engine.runner import RunControl
-from bulkload.engine.writer import one_line
+from bulkload.engine.batch_writer import one_line
+from bulkload.engine.import_run import RunControl
 from bulkload.errors import BulkloadError, FailureKind, UsageError
 from bulkload.sources.batch import Rejection
 from bulkload.sources.discovery import STDIN, SourceFile, discover

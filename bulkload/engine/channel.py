@@ -1,9 +1,11 @@
-"""A bounded channel from reader threads to writer tasks on one event loop.
+"""A bounded channel from feeders to writer tasks on one event loop.
 
-Readers (plain threads) block when ``depth`` items wait: that is the back-pressure that
-keeps memory bounded. Writers (tasks) await the next item. What makes it cheaper than an
-asyncio.Queue fed with ``call_soon_threadsafe`` per item, the pattern that capped the
-engine at ~5k batches/s:
+Feeders are plain threads (the import's readers, AsyncLoader's callers), which block in
+:meth:`Channel.put` when ``depth`` items wait, or a task on the loop itself
+(execute_concurrent's), which awaits :meth:`Channel.put_async`: that is the
+back-pressure that keeps memory bounded. Writers (tasks) await the next item. What
+makes it cheaper than an asyncio.Queue fed with ``call_soon_threadsafe`` per item, the
+pattern that capped the engine at ~5k batches/s:
 
 * the loop is woken only when a writer is idle, once per burst, not once per item;
 * a blocked reader is let go at half depth, so it refills in bursts instead of trading
@@ -12,7 +14,7 @@ engine at ~5k batches/s:
 
 An item put while no writer is free to take it (every one is busy, perhaps stuck on a
 write that never answers) is reported to ``on_unserved`` on the loop, once per burst,
-so the engine can start another writer: a stalled write must not stall the run.
+so the drain can start another writer: a stalled write must not stall the run.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class Channel(Generic[T]):
         self._room = threading.Condition(self._lock)
         self._readers_waiting = 0
         self._idle: deque[asyncio.Future[None]] = deque()  # writers waiting for an item
+        self._room_waiters: deque[asyncio.Future[None]] = deque()  # put_async() callers
         self._parked = 0  # writers waiting for an item or woken and not yet back
         self._wake_pending = False
         self._closed = False  # no more items will come
@@ -65,6 +68,26 @@ class Channel(Generic[T]):
             self._loop.call_soon_threadsafe(self._wake_idle)
         elif unserved:
             self._loop.call_soon_threadsafe(self._report_unserved)
+        return True
+
+    async def put_async(self, item: T) -> bool:
+        """:meth:`put` for a feeder on the loop: waits for room without blocking the loop."""
+        while True:
+            with self._lock:
+                if self._abandoned:
+                    return False
+                if len(self._items) < self.depth:
+                    self._items.append(item)
+                    wake = self._needs_wake()
+                    unserved = not wake and self._needs_writer()
+                    break
+                room = self._loop.create_future()
+                self._room_waiters.append(room)
+            await room
+        if wake:
+            self._wake_idle()
+        elif unserved:
+            self._report_unserved()
         return True
 
     def close(self) -> None:
@@ -103,6 +126,8 @@ class Channel(Generic[T]):
                     item = self._items.popleft()
                     if self._readers_waiting and len(self._items) <= self.depth // 2:
                         self._room.notify_all()
+                    if self._room_waiters:
+                        _release(self._room_waiters, 1)
                     return item
                 if self._closed:
                     return None
@@ -131,11 +156,13 @@ class Channel(Generic[T]):
             report()
 
     def abandon(self) -> None:
-        """The writers stop: readers waiting for room, or putting later, give up."""
+        """The writers stop: feeders waiting for room, or putting later, give up. (Called
+        on the loop.)"""
         with self._lock:
             self._abandoned = True
             self._on_unserved = None  # a report still on its way starts no writer
             self._room.notify_all()
+            _release(self._room_waiters, len(self._room_waiters))
 
     def _wake_idle(self) -> None:
         with self._lock:
@@ -146,3 +173,12 @@ class Channel(Generic[T]):
                 if not waiter.done():  # a cancelled writer's future is skipped
                     waiter.set_result(None)
                     ready -= 1
+
+
+def _release(waiters: deque[asyncio.Future[None]], count: int) -> None:
+    """Let ``count`` of the waiting put_async() callers go (a cancelled one is skipped)."""
+    while count and waiters:
+        waiter = waiters.popleft()
+        if not waiter.done():
+            waiter.set_result(None)
+            count -= 1

@@ -14,7 +14,7 @@ from bulkload.backends import create_backend
 from bulkload.bench.result import SweepResult
 from bulkload.bench.sweep import Sweep, SweepSpec, SyntheticData
 from bulkload.config import EngineOptions, TargetOptions
-from bulkload.engine.runner import RunControl
+from bulkload.engine.import_run import RunControl
 from bulkload.sources.synthetic import parse_synthetic
 from bulkload.stats.level import LevelResult
 from bulkload.stats.thresholds import parse_slo

@@ -192,3 +192,24 @@ def test_an_item_put_while_no_writer_is_free_is_reported_on_the_loop():
         assert len(reports) == 1
 
     _run(main)
+
+
+def test_a_feeder_on_the_loop_waits_for_room_without_blocking_the_loop():
+    """put_async (execute_concurrent's feeder): waits while the channel is full, goes on
+    as soon as a writer takes an item, and gives up (False) when the channel is abandoned."""
+
+    async def main() -> None:
+        channel: Channel[int] = Channel(1, asyncio.get_running_loop())
+        assert await channel.put_async(1)
+        second = asyncio.create_task(channel.put_async(2))
+        await asyncio.sleep(0.05)
+        assert not second.done()  # full: it waits, and the loop runs meanwhile
+        assert await channel.get() == 1
+        assert await asyncio.wait_for(second, WAIT_S) is True
+        third = asyncio.create_task(channel.put_async(3))
+        await asyncio.sleep(0.05)
+        channel.abandon()
+        assert await asyncio.wait_for(third, WAIT_S) is False
+        assert await channel.put_async(4) is False
+
+    _run(main)

@@ -13,7 +13,7 @@ import pytest
 from bulkload import event_loop
 from bulkload.backends.base import BatchKey, ErrorKind, TableSpec, mark_may_have_applied
 from bulkload.config import EngineOptions
-from bulkload.engine.writer import BatchWriter
+from bulkload.engine.batch_writer import BatchWriter
 from bulkload.errors import AbortedError
 from bulkload.stats import RunStats
 
@@ -136,7 +136,7 @@ def test_a_cancellation_from_outside_is_not_a_timeout():
 def test_a_cancel_from_outside_in_the_same_tick_as_the_timeout_is_not_lost():
     """When the watchdog's cancel and another one (a second Ctrl-C) are both pending,
     the write must not become a retried TimeoutError: the other cancel would be lost."""
-    from bulkload.engine.writer import _only_our_timeout
+    from bulkload.engine.batch_writer import _only_our_timeout
 
     class Task:
         def __init__(self, cancels: int):

@@ -186,3 +186,23 @@ def test_the_with_body_exception_is_not_hidden_by_close():
         next(results)
         raise ValueError("the caller's own")
     assert "closing the results generator failed: close failed" in raised.value.__notes__[0]
+
+
+def test_an_iterator_failing_half_way_raises_after_the_results_before_it():
+    """The batches taken before the caller's iterator failed are written and their
+    results come first, in order; then its error, at its place."""
+
+    def failing():
+        yield from (_batch(i * 10, 10) for i in range(5))
+        raise OSError("the caller's source broke")
+
+    sim = SimBackend("sim://?latency=1ms", TargetOptions())
+    results = bulkload.execute_concurrent(
+        sim, failing(), concurrency=3, results_generator=True, table="t"
+    )
+    with results:
+        got = [next(results) for _ in range(5)]
+        with pytest.raises(OSError, match="source broke"):
+            next(results)
+    assert got == [(True, 10)] * 5
+    assert sim.rows_accepted == 50

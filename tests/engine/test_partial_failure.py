@@ -13,7 +13,7 @@ import pytest
 from bulkload import event_loop
 from bulkload.backends.base import BatchKey, ErrorKind
 from bulkload.config import EngineOptions
-from bulkload.engine.writer import BatchWriter
+from bulkload.engine.batch_writer import BatchWriter
 from bulkload.errors import AbortedError
 from bulkload.sources.batch import Rejection
 from bulkload.stats.run import RunStats

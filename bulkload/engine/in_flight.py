@@ -1,12 +1,17 @@
-"""The in-flight ceiling of the library API: what was asked, what the backend carries."""
+"""Writes to keep in flight: what was asked, capped by what the backend carries."""
 
 from __future__ import annotations
 
 import warnings
 
 from bulkload.backends.base import Backend
-from bulkload.engine.writer import in_flight_limit
 from bulkload.stats.run import RunStats
+
+
+def in_flight_limit(backend: Backend, requested: int) -> int:
+    """Writes to keep in flight: what was asked, capped by what the backend can carry."""
+    limit = backend.max_concurrency
+    return min(requested, limit) if limit else requested
 
 
 class InFlightCapWarning(RuntimeWarning):

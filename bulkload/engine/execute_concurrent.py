@@ -6,16 +6,17 @@ whatever order they finish in, a new one started as soon as any completes, and o
 policy (throttle, breaker, timeout, retries of transient errors); a batch the target
 refuses fails as a whole (no bisection: the caller owns its batches).
 
-Memory: at most ``concurrency`` batches are held (those in flight; a batch is released
-once written), plus at most ``reorder_limit`` small results that finished ahead of a
-slower, earlier batch. When that many wait, new writes wait for the slow one.
+It is the engine's :class:`~bulkload.engine.drain.Drain` plus a reorder buffer: the
+drain keeps the writes in flight; results that finish ahead of a slower, earlier batch
+wait for it. Memory: at most ``concurrency`` batches in flight plus the next one queued
+(a batch is released once written), and at most ``reorder_limit`` small results held
+for a slow batch. When that many wait, new writes wait for the slow one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Iterator
 from types import TracebackType
 from typing import Any, NamedTuple
@@ -25,15 +26,20 @@ import pyarrow as pa
 from bulkload.backends import create_backend
 from bulkload.backends.base import Backend, TableSpec
 from bulkload.config import EngineOptions, TargetOptions
-from bulkload.engine.ceiling import in_flight_ceiling
+from bulkload.engine.batch_writer import BatchWriter, one_line
+from bulkload.engine.drain import Drain
+from bulkload.engine.in_flight import in_flight_ceiling
 from bulkload.engine.loop_thread import LoopThread
-from bulkload.engine.writer import BatchWriter, one_line
 from bulkload.errors import BulkloadError, PermanentWriteError, UsageError
+from bulkload.event_loop import cancel_and_wait
 from bulkload.stats.run import RunStats
 
 DEFAULT_CONCURRENCY = 100
 #: results held for a slow earlier batch, per write in flight, by default
 REORDER_PER_SLOT = 100
+
+
+_Item = tuple[int, pa.RecordBatch]  # a batch and its place in the input
 
 
 class ExecutionResult(NamedTuple):
@@ -191,6 +197,11 @@ class _Execution:
         self.reorder_limit = (
             REORDER_PER_SLOT * self.concurrency if reorder_limit is None else reorder_limit
         )
+        self._window = asyncio.Semaphore(self.concurrency + self.reorder_limit)
+        self._done: dict[int, ExecutionResult] = {}  # finished, waiting for their turn
+        self._next = 0  # the index of the next result to yield
+        self._arrived = asyncio.Event()  # set when it is done (or the drain ended)
+        self._feed_failure: BaseException | None = None
 
     @classmethod
     def create(
@@ -214,15 +225,18 @@ class _Execution:
     async def stream(
         self, batches: Iterable[pa.RecordBatch], raise_on_first_error: bool
     ) -> AsyncGenerator[ExecutionResult, None]:
-        """Ordered results; ``concurrency`` writes in flight whatever order they end in."""
+        """Ordered results; ``concurrency`` writes in flight whatever order they end in:
+        the drain writes, and each result waits in ``_done`` until those before it are
+        yielded."""
         iterator = iter(batches)
         first = _as_batch(next(iterator, None))
         if first is None:
             return
-        window: deque[asyncio.Task[ExecutionResult]] = deque()  # started, not yet yielded
-        running: set[asyncio.Task[ExecutionResult]] = set()
-        pending: Iterator[pa.RecordBatch | None] = _chain(first, iterator)
-        exhausted = False
+        # one batch queued: at most concurrency + 1 batches are held
+        drain: Drain[_Item] = Drain(
+            self._write, writers=self.concurrency, depth=1, stats=self.stats
+        )
+        draining = None
         try:
             await self.backend.open(
                 TableSpec(
@@ -233,35 +247,51 @@ class _Execution:
                     connect_timeout=self.writer.options.timeout,
                 )
             )
+            draining = asyncio.create_task(drain.run(self._feed(_chain(first, iterator), drain)))
+            draining.add_done_callback(lambda _: self._arrived.set())
             while True:
-                while (
-                    not exhausted
-                    and len(running) < self.concurrency
-                    and len(window) < self.concurrency + self.reorder_limit
-                ):
-                    batch = _as_batch(next(pending, None))
-                    if batch is None:
-                        exhausted = True
-                        break
-                    task = asyncio.create_task(self._one(batch))
-                    window.append(task)
-                    running.add(task)
-                if not window:
-                    return
-                if not window[0].done():
-                    done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-                    running -= done
-                    continue
-                running.discard(window[0])
-                result = window.popleft().result()
+                while self._next not in self._done:
+                    if draining.done():
+                        draining.result()  # the drain's own failure, if any
+                        if self._feed_failure is not None:  # the caller's iterator's, here
+                            raise self._feed_failure
+                        return
+                    self._arrived.clear()
+                    await self._arrived.wait()
+                result = self._done.pop(self._next)
+                self._next += 1
+                self._window.release()
                 _raise_if(result, raise_on_first_error)
                 yield result
         finally:
-            for task in window:
-                task.cancel()
-            await asyncio.gather(*window, return_exceptions=True)
+            if draining is not None and not draining.done():
+                await cancel_and_wait(draining)  # writes still in flight are cancelled
             await self.writer.aclose()
             await self.backend.close()
+
+    async def _feed(self, batches: Iterator[Any], drain: Drain[_Item]) -> None:
+        """Hand the caller's batches to the drain, in order, taking the next only while
+        fewer than ``concurrency + reorder_limit`` are started and not yet yielded. The
+        iterator runs on the loop, as given (a generator over a cursor may be bound to
+        its thread). Its error is raised at its place: the results before it come first."""
+        index = 0
+        try:
+            while True:
+                await self._window.acquire()
+                batch = _as_batch(next(batches, None))
+                if batch is None or not await drain.put_async((index, batch)):
+                    return
+                index += 1
+        except Exception as error:
+            self._feed_failure = error
+        finally:
+            drain.close()
+
+    async def _write(self, item: _Item) -> None:
+        index, batch = item
+        self._done[index] = await self._one(batch)
+        if index == self._next:
+            self._arrived.set()
 
     async def _one(self, batch: pa.RecordBatch) -> ExecutionResult:
         try:

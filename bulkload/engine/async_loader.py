@@ -7,19 +7,20 @@ success/error callbacks, ``wait_completion(timeout)``, ``is_pending()`` and ``cl
 It runs on a private event-loop thread, so the same object works from sync code
 (``with AsyncLoader(...)``) and async code (``async with AsyncLoader(...)``).
 
-Rows are buffered as Python values and turned into Arrow once per batch (see
-:mod:`bulkload.engine.row_batches`). Rows the target refuses are isolated by bisection
-and handed to ``on_reject`` (or kept in ``rejected``); a batch that cannot be written at
-all (target down, retries spent) goes to ``on_error`` (or ``errors``, and ``close()``
-raises the first one). Callbacks run on the loader's thread; an exception a callback
-raises is kept in ``callback_errors`` and never hides the failure it was told about.
-Nothing is dropped silently.
+It is the engine's :class:`~bulkload.engine.drain.Drain` fed by ``add()``: every
+``commit_every`` rows are cut into a batch and queued; the drain's writers (started on
+demand, up to ``parallelism``) write them. Rows are buffered as Python values and turned
+into Arrow once per batch (see :mod:`bulkload.engine.row_batches`). Rows the target
+refuses are isolated by bisection and handed to ``on_reject`` (or kept in
+``rejected``); a batch that cannot be written at all (target down, retries spent) goes
+to ``on_error`` (or ``errors``, and ``close()`` raises the first one). Callbacks run on
+the loader's thread; an exception a callback raises is kept in ``callback_errors`` and
+never hides the failure it was told about. Nothing is dropped silently.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import json
 import logging
 import threading
@@ -34,10 +35,11 @@ import pyarrow as pa
 from bulkload.backends import create_backend
 from bulkload.backends.base import Backend, TableSpec
 from bulkload.config import EngineOptions, TargetOptions
-from bulkload.engine.ceiling import in_flight_ceiling
+from bulkload.engine.batch_writer import BatchWriter, one_line
+from bulkload.engine.drain import Drain
+from bulkload.engine.in_flight import in_flight_ceiling
 from bulkload.engine.loop_thread import LoopThread
 from bulkload.engine.row_batches import Item, Row, RowFitter
-from bulkload.engine.writer import BatchWriter, one_line
 from bulkload.errors import AbortedError, UsageError
 from bulkload.sources.batch import Rejection
 from bulkload.stats.run import RunStats
@@ -49,6 +51,7 @@ log = logging.getLogger("bulkload")
 Rows = Any
 
 DEFAULT_PARALLELISM = 8
+_UNBOUNDED = 2**62  # batches the drain may queue: add()'s bound is in rows
 
 
 @dataclass(slots=True)
@@ -165,12 +168,14 @@ class AsyncLoader:
         self._rows_cut = 0
         self._changed = threading.Condition()
         self._cutting = threading.Lock()  # one cut at a time: chunks keep their order
-        self._writes: set[concurrent.futures.Future[None]] = set()
         self._loop = LoopThread("bulkload-loader")
         self._opened: asyncio.Future[None] | None = None
-        self._slots: asyncio.Semaphore | None = None
         self._writer: BatchWriter | None = None
         self._closed = False
+        # the engine's drain, fed by add(): it runs from here to close()
+        self._drain: Drain[tuple[_LoaderOrigin, list[Rejection]]]
+        self._draining: asyncio.Task[None]
+        self._drain, self._draining = self._loop.run(self._start_drain())
         self._flusher: asyncio.Task[None] | None = None
         if flush_interval is not None:
             self._flusher = self._loop.run(self._start_flusher(flush_interval))
@@ -239,10 +244,8 @@ class AsyncLoader:
                 )
                 self._submitted += 1
                 # the chunk's refused rows travel with its first piece
-                write = self._loop.submit(self._write(origin, refused))
+                self._drain.put((origin, refused))
                 refused = []
-                self._writes.add(write)
-                write.add_done_callback(self._writes.discard)
 
     def _take(self, count: int) -> list[Item]:
         """Remove the first ``count`` rows from the buffer (splitting a batch if needed)."""
@@ -267,7 +270,16 @@ class AsyncLoader:
 
     # ------------------------------------------------------------------ writing
 
-    async def _write(self, origin: _LoaderOrigin, refused: list[Rejection]) -> None:
+    async def _start_drain(
+        self,
+    ) -> tuple[Drain[tuple[_LoaderOrigin, list[Rejection]]], asyncio.Task[None]]:
+        # add()'s back-pressure is in rows (``backpressure``): the drain's queue, which
+        # add() fills from the caller's thread, or a callback's on the loop, never blocks
+        drain = Drain(self._write, writers=self.parallelism, depth=_UNBOUNDED, stats=self.stats)
+        return drain, asyncio.create_task(drain.run())
+
+    async def _write(self, item: tuple[_LoaderOrigin, list[Rejection]]) -> None:
+        origin, refused = item
         batch = origin.data
         rows = batch.num_rows + len(refused)
         try:
@@ -285,14 +297,8 @@ class AsyncLoader:
         batch = origin.data
         try:
             writer = await self._ready(batch.schema)
-            assert self._slots is not None
-            async with self._slots:
-                self.stats.in_flight += 1
-                try:
-                    await writer.deliver(batch, origin)
-                    self.stats.batches += 1
-                finally:
-                    self.stats.in_flight -= 1
+            await writer.deliver(batch, origin)
+            self.stats.batches += 1
         except Exception as exc:  # reported, never lost: on_error or .errors
             self._failed(exc, batch)
             return
@@ -335,7 +341,6 @@ class AsyncLoader:
         """Open the backend once, with the first batch's schema."""
         if self._opened is None:
             self._opened = asyncio.get_running_loop().create_future()
-            self._slots = asyncio.Semaphore(self.parallelism)
             try:
                 self.stats.started_at = time.perf_counter()  # the engine's clock
                 await self.backend.open(
@@ -378,6 +383,9 @@ class AsyncLoader:
             self._flusher.cancel()
             await asyncio.wait({self._flusher})
 
+    async def _end_drain(self) -> None:
+        await self._draining  # its writers end once the queue is empty
+
     # ------------------------------------------------------------------ completion
 
     def is_pending(self) -> bool:
@@ -406,7 +414,8 @@ class AsyncLoader:
         try:
             self._loop.run(self._stop_flusher())
             self.wait_completion()
-            concurrent.futures.wait(list(self._writes))
+            self._drain.close()
+            self._loop.run(self._end_drain())
             if self._writer is not None:
                 self._loop.run(self._writer.aclose())
             if self._opened is not None:

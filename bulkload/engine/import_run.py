@@ -1,10 +1,13 @@
-"""The engine: reader threads feeding a bounded queue, N writer tasks draining it.
+"""The import pipeline: sources -> the drain -> the run's statistics.
 
-The readers run ahead of the writers by at most ``queue_depth`` batches (back-pressure),
-so memory stays bounded by (queue_depth + writers) x batch size whatever the input size.
-Each writer keeps one batch in flight and takes the next as soon as it is done: the
-"keep N operations in flight" pattern of database drivers' concurrent executors. How one
-batch is written (throttle, breaker, retries, bisection) is :class:`BatchWriter`'s job.
+Reader threads parse the input files and feed the :class:`~bulkload.engine.drain.Drain`;
+its writers write each batch through the :class:`BatchWriter`. The readers run ahead of
+the writers by at most ``queue_depth`` batches (back-pressure), so memory stays bounded
+by (queue_depth + writers) x batch size whatever the input size. What is the import's
+own: the first batch read before the target is opened (its schema), --resume's
+bookkeeping (rows committed before are passed over), the checkpoint, and how a run ends
+(a read error lets the batches read be written; a write error leaves the queued ones to
+--resume; read = loaded + rejected however it ends).
 """
 
 from __future__ import annotations
@@ -20,17 +23,12 @@ from typing import Any
 
 from bulkload.backends.base import Backend, TableSpec
 from bulkload.config import EngineOptions
+from bulkload.engine.batch_writer import BatchWriter, RejectionSink, Tally, WriteAbandoned
 from bulkload.engine.channel import Channel
 from bulkload.engine.checkpoint import CheckpointFile, Committed, fingerprint, if_exists_for
+from bulkload.engine.drain import Drain
+from bulkload.engine.in_flight import in_flight_limit
 from bulkload.engine.retry import RetryPolicy
-from bulkload.engine.writer import (
-    BatchWriter,
-    RejectionSink,
-    Tally,
-    WriteAbandoned,
-    in_flight_limit,
-)
-from bulkload.event_loop import cancel_and_wait
 from bulkload.phase_times import phase
 from bulkload.sources import BatchSource, SourceFile
 from bulkload.sources.batch import SourceBatch
@@ -94,8 +92,6 @@ class Engine:
         self._checkpoint = checkpoint
         self._committed = Committed()
         self._clock = clock
-        self._writers_started = 0
-        self._writer_starting = False
         # The first error of a reader or writer: the run stops reading, lets the writes in
         # flight finish (so the summary says exactly what the target holds), then raises it.
         self._failure: BaseException | None = None
@@ -176,24 +172,20 @@ class Engine:
 
     async def _fan_out(self, readers: _Readers) -> None:
         # Back-pressure: at most queue_depth batches wait between reading and writing.
-        # A batch queued while every writer is busy (a stuck write included) starts another.
-        channel: Channel[_Work] = Channel(
-            self.options.queue_depth_for(self.writers),
-            asyncio.get_running_loop(),
-            on_unserved=lambda: self._add_writer(group, channel),
+        drain: Drain[_Work] = Drain(
+            self._write,
+            writers=self.writers,
+            depth=self.options.queue_depth_for(self.writers),
+            stats=self.stats,
+            may_grow=lambda: not self._stop_writing,
+            periodic=(_CHECKPOINT_SAVE_INTERVAL_S, self._checkpoint.save_async)
+            if self._checkpoint is not None
+            else None,
         )
-        saver = asyncio.create_task(self._save_checkpoints()) if self._checkpoint else None
-        try:
-            # Readers and writers never raise into the group (they record the failure and
-            # stop), so the group is only ever cancelled from outside: a second Ctrl-C.
-            async with asyncio.TaskGroup() as group:
-                for _ in range(readers.running):
-                    group.create_task(asyncio.to_thread(self._read, readers, channel))
-                self._start_writer(group, channel)
-        finally:
-            channel.abandon()  # reader threads still waiting for room give up
-            if saver is not None:
-                await cancel_and_wait(saver)
+        # Readers never raise (they record the failure and stop), nor do writes.
+        await drain.run(
+            *(asyncio.to_thread(self._read, readers, drain.channel) for _ in range(readers.running))
+        )
         if self._failure is not None:
             raise self._failure
 
@@ -287,56 +279,21 @@ class Engine:
 
     # ------------------------------------------------------------------ writing
 
-    def _start_writer(self, group: asyncio.TaskGroup, channel: Channel[_Work]) -> None:
-        self._writers_started += 1
-        self._writer_starting = True
-        if self._writers_started >= self.writers:
-            channel.stop_reporting_unserved()
-        group.create_task(self._drain(group, channel))
-
-    def _add_writer(self, group: asyncio.TaskGroup, channel: Channel[_Work]) -> None:
-        """A batch waits and no writer is free: start one more, up to ``writers`` (one at
-        a time: the one starting takes a batch, then looks again)."""
-        if (
-            not self._writer_starting
-            and self._writers_started < self.writers
-            and not self._stop_writing
-        ):
-            self._start_writer(group, channel)
-
-    async def _drain(self, group: asyncio.TaskGroup, channel: Channel[_Work]) -> None:
-        """One writer: takes the next batch as soon as its last one is written (the "keep
-        N in flight" pattern, with no task per batch). Writers are started on demand, up
-        to ``writers``, whenever batches wait and every writer is busy: when a writer
-        takes a batch and more wait, and when a batch is queued while all are busy (so a
-        write that never answers holds one writer, not the run). A target that answers
-        at once is served by one or two, a slow or stuck one by all."""
-        self._writer_starting = False
-        while (work := await channel.get()) is not None:
-            if channel.unserved:
-                self._add_writer(group, channel)
-            self.stats.rows_skipped += work.passed_over + work.committed_before
-            if work.batch is None or self._stop_writing:
-                continue  # stopping: not started, so neither read nor loaded; resume takes it
-            try:
-                await self._write(work, work.batch)
-            except WriteAbandoned:
-                continue
-            except Exception as error:  # the run's failure, raised at its end
-                self._fail(error, writing=True)
-
-    async def _write(self, work: _Work, batch: SourceBatch) -> None:
-        """Write one batch: its rows rejected while reading, then its stretches. Rows are
-        counted as read when the write starts; if it is abandoned or cancelled half-way,
-        the rows not settled are given back (neither read nor loaded: --resume takes
-        them), so read = loaded + rejected holds however the run ends."""
+    async def _write(self, work: _Work) -> None:
+        """Write one batch, for a writer of the drain: its rows rejected while reading,
+        then its stretches. Rows are counted as read when the write starts; if it is
+        abandoned or cancelled half-way, the rows not settled are given back (neither
+        read nor loaded: --resume takes them), so read = loaded + rejected holds however
+        the run ends. A failure is the run's, raised at its end."""
+        self.stats.rows_skipped += work.passed_over + work.committed_before
+        batch = work.batch
+        if batch is None or self._stop_writing:
+            return  # stopping: not started, so neither read nor loaded; resume takes it
         unsettled = batch.rows_read - work.committed_before
         # their bytes: rows committed before (--resume) are neither read nor bytes
         nbytes = batch.bytes_read * unsettled // batch.rows_read if batch.rows_read else 0
         self.stats.rows_read += unsettled
         self.stats.bytes_read += nbytes
-        self.stats.in_flight += 1
-        self.stats.in_flight_max = max(self.stats.in_flight_max, self.stats.in_flight)
         tally = Tally()
         try:
             for rejection in batch.rejected:
@@ -353,16 +310,13 @@ class Engine:
                     tally=tally,
                 )
             self.stats.batches += 1
-        except BaseException:
+        except BaseException as error:
             given_back = unsettled - tally.rows
             self.stats.rows_read -= given_back
             self.stats.bytes_read -= nbytes * given_back // unsettled if unsettled else 0
+            if isinstance(error, WriteAbandoned):
+                return
+            if isinstance(error, Exception):
+                self._fail(error, writing=True)
+                return
             raise
-        finally:
-            self.stats.in_flight -= 1
-
-    async def _save_checkpoints(self) -> None:
-        assert self._checkpoint is not None
-        while True:
-            await asyncio.sleep(_CHECKPOINT_SAVE_INTERVAL_S)
-            await self._checkpoint.save_async()

@@ -66,12 +66,6 @@ class RowOrigin(Protocol):
     def rejection(self, row: int, reason: str) -> Rejection: ...
 
 
-def in_flight_limit(backend: Backend, requested: int) -> int:
-    """Writes to keep in flight: what was asked, capped by what the backend can carry."""
-    limit = backend.max_concurrency
-    return min(requested, limit) if limit else requested
-
-
 class BatchWriter:
     def __init__(
         self,
