@@ -115,7 +115,6 @@ def test_a_whole_file_adds_up_to_its_size(
     assert summary["bytes_read"] == (tmp_path / name).stat().st_size
 
 
-
 @pytest.mark.parametrize("limit", [30_000, 50_000, 100_000])
 def test_a_limited_run_of_a_compressed_file_counts_about_its_rows_share(
     run_cli: Any, tmp_path: Path, limit: int
