@@ -182,7 +182,10 @@ def _before_row(chunk: RawChunk, index: int) -> RawChunk:
 
 
 def _megabytes(size: int) -> str:
-    return f"{size / (1 << 20):g} MB"
+    """A size as --max-field-size takes it: in MB, or KB (bytes) below a MB (a KB)."""
+    if size >= 1 << 20:
+        return f"{size / (1 << 20):g} MB"
+    return f"{size / 1024:g} KB" if size >= 1024 else f"{size} bytes"
 
 
 class _Delivered:
