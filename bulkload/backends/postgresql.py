@@ -408,6 +408,9 @@ class PostgresBackend:
                     raise UsageError(f"--key: no column named {', '.join(missing)}")
                 columns.append(f"PRIMARY KEY ({', '.join(quote_identifier(k) for k in self.key)})")
             await conn.execute(f"CREATE TABLE {self._qualified} ({', '.join(columns)})")
+            # Keys left by a load into a table of this name dropped since describe no
+            # row here: kept, they would pass this load's batches over as committed.
+            await self._forget(conn)
         if table.checkpoints:
             await conn.execute(
                 f"CREATE TABLE IF NOT EXISTS {self._checkpoints} ("

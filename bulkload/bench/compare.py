@@ -135,11 +135,16 @@ def key_label(key: LevelKey) -> str:
     return f"{what} batch {batch_size:,}"
 
 
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
+
+
 def check_comparable(base_model: str, run_model: str, *, baseline: str) -> None:
     """InputError (exit 3) naming the baseline when the two runs are of different models."""
     if base_model != run_model:
         raise InputError(
-            f"a {base_model}-model run cannot be the baseline of a {run_model}-model one: "
+            f"{_article(base_model)} {base_model}-model run cannot be the baseline of "
+            f"{_article(run_model)} {run_model}-model one: "
             "concurrency levels and arrival rates are not comparable",
             source=baseline,
         )

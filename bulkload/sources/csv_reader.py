@@ -28,7 +28,12 @@ from bulkload.sources.discovery import STDIN, SourceFile
 from bulkload.sources.large_rows import first_oversized_row, line_of_large_row
 from bulkload.sources.read_errors import read_errors
 from bulkload.sources.reader import RawChunk, text_size
-from bulkload.sources.streams import CountingReader, ReplayReader, open_source
+from bulkload.sources.streams import (
+    CountingReader,
+    DecompressingReader,
+    ReplayReader,
+    open_source,
+)
 
 _PEEK_CHUNK = 64 * 1024
 _PEEK_LIMIT = 16 * 1024 * 1024
@@ -177,7 +182,10 @@ def _before_row(chunk: RawChunk, index: int) -> RawChunk:
 
 
 def _megabytes(size: int) -> str:
-    return f"{size / (1 << 20):g} MB"
+    """A size as --max-field-size takes it: in MB, or KB (bytes) below a MB (a KB)."""
+    if size >= 1 << 20:
+        return f"{size / (1 << 20):g} MB"
+    return f"{size / 1024:g} KB" if size >= 1024 else f"{size} bytes"
 
 
 class _Delivered:
@@ -263,10 +271,17 @@ def _read_pass(
         chunks = _chunks(reader, names, invalid, header_rows, counter, source)
         for chunk in _check_quotes_closed(chunks, replay, source, options):
             # source bytes per byte of text: 1, or what the compression saved so far
-            packed = bool(source.compression) and replay.served > 0
-            yield chunk, (counter.bytes_read / replay.served if packed else 1.0)
+            yield chunk, _compression_ratio(stream)
     finally:
         stream.close()
+
+
+def _compression_ratio(stream: BinaryIO) -> float:
+    """Source bytes per byte of text: of what the decompressor was fed and gave so far
+    (1 for a file read as it is)."""
+    if isinstance(stream, DecompressingReader) and stream.produced > 0:
+        return stream.fed / stream.produced
+    return 1.0
 
 
 @contextmanager

@@ -136,6 +136,11 @@ class DecompressingReader(io.RawIOBase):
         self._in_unit = False  # compressed bytes of the current member/frame were fed
         self._pending = memoryview(b"")  # decompressed, not yet read: sliced, not copied
         self._error: OSError | None = None  # bad data, raised once what preceded it is read
+        #: compressed bytes fed to the decompressor and what they gave: their ratio
+        #: estimates the source bytes of decompressed text (the bytes read from the file
+        #: run up to 1 MB ahead of what was decompressed)
+        self.fed = 0
+        self.produced = 0
 
     def readable(self) -> bool:
         return True
@@ -149,7 +154,9 @@ class DecompressingReader(io.RawIOBase):
                 if self._in_unit:
                     raise EOFError(f"{self._name} data ended before the end of its stream")
                 return 0
+            self.fed += len(compressed)
             self._feed(compressed)
+            self.produced += len(self._pending)
         n = min(len(buffer), len(self._pending))
         buffer[:n] = self._pending[:n]
         self._pending = self._pending[n:]

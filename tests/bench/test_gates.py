@@ -264,13 +264,13 @@ def test_a_closed_model_run_is_no_baseline_for_an_open_model_one(run_cli, tmp_pa
     assert bench(run_cli, "--json", "closed.json", sweep="1").code == 0
     assert bench_open(run_cli, "--json", "open.json").code == 0
     for base, run, kinds in [
-        ("closed.json", "open.json", ("closed", "open")),
-        ("open.json", "closed.json", ("open", "closed")),
+        ("closed.json", "open.json", ("a closed", "an open")),
+        ("open.json", "closed.json", ("an open", "a closed")),
     ]:
         result = run_cli("report", "compare", base, run)
         assert result.code == 3, result.stdout
         assert result.error_line == (
-            f"bulkload: error: {base}: a {kinds[0]}-model run cannot be the baseline of a "
+            f"bulkload: error: {base}: {kinds[0]}-model run cannot be the baseline of "
             f"{kinds[1]}-model one: concurrency levels and arrival rates are not comparable"
         )
     # before the sweep, as a missing baseline is

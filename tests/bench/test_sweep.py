@@ -59,7 +59,9 @@ def test_a_fixed_latency_is_reported_at_p50_and_levels_hold_exactly_n_in_flight(
     result = sweep("sim://?latency=5ms", quick(levels=(1, 8)))
     for n, level in by_level(result).items():
         assert level.outcome == "completed"
-        assert 5.0 <= level.latency.percentile_ms(50) <= 5.5, level.latency.summary_ms()
+        # never below the latency; above it by the loop's timer lateness, which on a
+        # loaded 2-core machine reaches several ms (p50 9.6 ms was seen under load)
+        assert 5.0 <= level.latency.percentile_ms(50) <= 15, level.latency.summary_ms()
         # closed model: exactly n writes in flight the whole window
         assert level.in_flight_max == n
         assert level.in_flight_mean == pytest.approx(n, rel=0.05)
@@ -87,10 +89,13 @@ def test_auto_sweep_doubles_until_the_plateau_and_stops():
     result = sweep("sim://?latency=10ms&capacity=8", quick(levels=None, max_time_s=60))
     levels = [level.concurrency for level in result.levels]  # in the order run
     assert levels[:4] == [1, 2, 4, 8]  # doubling while throughput grows
-    assert max(levels) <= 64  # stopped soon after the plateau, not at the limit
+    # stopped soon after the plateau, not at the limit (4096). On a loaded machine a
+    # stall in one level's window and a lucky next one each reset the two-flat count,
+    # so allow one doubling more than the plateau at 8 strictly needs.
+    assert max(levels) <= 128
     refined = levels[levels.index(max(levels)) + 1 :]
-    # around the knee (8; a stall in level 8's window can move it to 16: 11 and 23)
-    assert refined and all(4 < n < 32 and n not in (8, 16) for n in refined)
+    # around the knee (8; a stall in level 8's window can move it to 16 or 32)
+    assert refined and all(4 < n < 64 and n not in (8, 16, 32) for n in refined)
     assert result.recommended_concurrency is not None
     assert 4 <= result.recommended_concurrency <= 16
 

@@ -184,3 +184,25 @@ def test_without_progress_a_resumed_run_still_replaces(
     )  # fmt: skip
     assert resumed.code == 0, resumed.stderr
     assert target.ids() == list(range(ROWS))
+
+
+@pytest.mark.parametrize("resume", [False, True])
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_a_table_made_anew_is_not_skipped_by_an_earlier_loads_bookkeeping(
+    run_cli: Any, source: Path, kind: str, resume: bool, request: pytest.FixtureRequest
+) -> None:
+    """A load with --checkpoint, then the table dropped by hand: the bookkeeping table
+    still held the keys of the rows that went with it, so the next load (started anew,
+    or resumed from its own fresh record) took every batch for one already committed,
+    created an empty table and reported every row loaded, exit 0."""
+    tmp_path = Path(request.getfixturevalue("tmp_path"))
+    target = Target(kind, request)
+    assert _import(run_cli, target, "events.csv", "--checkpoint", "old.ckpt").code == 0
+    _drop(target)
+    again = _import(
+        run_cli, target, "events.csv", "--checkpoint", "run.ckpt", "--json", "r.json",
+        *(("--resume",) if resume else ()),
+    )  # fmt: skip
+    assert again.code == 0, again.stderr
+    assert json.loads((tmp_path / "r.json").read_text())["rows_loaded"] == ROWS
+    assert target.ids() == list(range(ROWS))

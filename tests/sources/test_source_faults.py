@@ -272,3 +272,11 @@ def test_invalid_text_mid_file_loads_every_row_before_the_bad_block(run_cli, wri
     loaded = [row[0] for row in read_table(tmp_path / "o.db", "t")]
     assert loaded == list(range(after - 1))  # every row up to the line the error names
     assert json.loads((tmp_path / "s.json").read_text())["rows_loaded"] == len(loaded)
+
+
+def test_a_limit_under_a_megabyte_is_named_as_given(run_cli, write_file):
+    """--max-field-size 1KB was named '0.000976562 MB' in the error line."""
+    write_file("s.csv", "id,doc\n1," + "x" * 1025 + "\n")
+    result = run_cli("import", "s.csv", "--max-field-size", "1KB", "--to", "null://", "-q")
+    assert result.code == 3
+    assert "larger than --max-field-size (1 KB);" in result.error_line
