@@ -44,14 +44,17 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bulkload import event_loop
 from bulkload.config import ImportConfig
-from bulkload.errors import AbortedError, BulkloadError, UsageError, last_error_line
-from bulkload.process_signals import StopSignals, signal_child, stop_within
+from bulkload.errors import AbortedError, BulkloadError, UsageError
+from bulkload.parallel import children
+from bulkload.parallel.prepare import prepare_import_target
+from bulkload.parallel.shares import import_share, share_file
+from bulkload.process_signals import StopSignals, stop_within
 from bulkload.sources.discovery import STDIN
 from bulkload.stats.run import PER_WORKER_COUNTERS, SUMMED_COUNTERS
 
@@ -63,8 +66,6 @@ if TYPE_CHECKING:
 CHILD_ENV = "BULKLOAD_IMPORT_PROCESS"
 #: how often a child writes its counters, and the parent reads them
 PUBLISH_EVERY_S = 0.5
-#: how long children get to stop after the second Ctrl-C before they are killed
-KILL_AFTER_S = 10.0
 
 EXIT_OK = 0
 EXIT_REJECTED = 1
@@ -73,59 +74,6 @@ EXIT_INTERRUPTED = 4
 
 
 # ----------------------------------------------------------------------------- the share
-
-
-def split(total: int, share: tuple[int, int]) -> int:
-    """Child i's part of ``total``: the parts add up to ``total`` exactly (some may be 0)."""
-    index, count = share
-    base, extra = divmod(total, count)
-    return base + (1 if index <= extra else 0)
-
-
-def child_config(config: ImportConfig, share: tuple[int, int], workdir: Path) -> ImportConfig:
-    """What child ``share`` (i, P) runs: its batches, its part of the concurrency, rates
-    and error budget, appending to the prepared table, its files in ``workdir``."""
-    index, count = share
-    engine = config.engine
-
-    def divided(rate: float | None) -> float | None:
-        return None if rate is None else rate / count
-
-    engine = replace(
-        engine,
-        concurrency=max(1, split(engine.concurrency, share)),
-        rate=divided(engine.rate),
-        max_batches_per_sec=divided(engine.max_batches_per_sec),
-        max_bytes_per_sec=divided(engine.max_bytes_per_sec),
-        max_errors=None if engine.max_errors is None else split(engine.max_errors, share),
-        checkpoint=str(child_file(workdir, index, "checkpoint.json"))
-        if engine.checkpoint
-        else None,
-    )
-    connections = config.target.connections
-    target = replace(
-        config.target,
-        if_exists="append",  # the parent prepared the table
-        connections=None if connections is None else max(1, split(connections, share)),
-    )
-    return replace(
-        config,
-        source=replace(config.source, process_share=share),
-        target=target,
-        engine=engine,
-        report=replace(
-            config.report,
-            json_path=None,
-            bad_records=str(child_file(workdir, index, "bad-records.csv")),
-            progress="off",
-            quiet=True,
-        ),
-        processes=1,
-    )
-
-
-def child_file(workdir: Path, index: int, name: str) -> Path:
-    return workdir / f"process-{index}.{name}"
 
 
 def check_processes(config: ImportConfig, argv: Sequence[str]) -> None:
@@ -162,50 +110,6 @@ def check_processes(config: ImportConfig, argv: Sequence[str]) -> None:
         raise BulkloadError("--processes needs the command line to start its children")
 
 
-async def prepare_target(config: ImportConfig) -> str:
-    """Open the target once as a one-process run would (the table created, replaced,
-    truncated or checked by --if-exists; the checkpoint bookkeeping created), then
-    close it: the children append. Returns the table's name."""
-    from bulkload.backends import create_backend
-    from bulkload.backends.base import TableSpec
-    from bulkload.engine.checkpoint import CheckpointFile, if_exists_for
-    from bulkload.load import table_name
-    from bulkload.sources import BatchSource
-
-    backend = create_backend(config.target)
-    source = BatchSource(config.source, typed=not backend.accepts_text)
-    table = table_name(config, source)
-    batch_size = config.source.batch_size
-    first = None
-    for file in source.files:
-        batches = source.batches_of(file)
-        try:
-            first = await asyncio.to_thread(next, batches, None)
-        finally:
-            close = getattr(batches, "close", None)  # a generator: its file is closed
-            if close is not None:
-                close()
-        if first is not None:
-            break
-    if first is None:  # --limit 0: a one-process run opens nothing either
-        return table
-    if_exists = config.target.if_exists
-    if config.engine.checkpoint and config.engine.resume:  # as the one-process engine does
-        record = CheckpointFile(config.engine.checkpoint, table=table, batch_size=batch_size)
-        if_exists = if_exists_for(if_exists, record.load(source.files))
-    spec = TableSpec(
-        table,
-        source.schema,
-        if_exists,
-        checkpoints=config.engine.checkpoint is not None,
-        writers=1,
-        connect_timeout=config.engine.timeout,
-    )
-    await backend.open(spec)
-    await backend.close()
-    return table
-
-
 # ----------------------------------------------------------------------------- a child
 
 
@@ -234,7 +138,7 @@ class ChildSpec:
         return spec
 
     def file(self, name: str) -> Path:
-        return child_file(self.workdir, self.share[0], name)
+        return share_file(self.workdir, self.share[0], name)
 
 
 def run_child(config: ImportConfig, spec: ChildSpec) -> int:
@@ -244,7 +148,7 @@ def run_child(config: ImportConfig, spec: ChildSpec) -> int:
     from bulkload.redact import redact_text, url_secrets
     from bulkload.stats.run import RunStats
 
-    settings = child_config(config, spec.share, spec.workdir)
+    settings = import_share(config, spec.share, spec.workdir)
     stats = RunStats()
     control = RunControl()
     parent_gone = _parent_watch(spec.parent_fd)
@@ -333,22 +237,12 @@ def _parent_watch(fd: int | None) -> Any:
 
 
 @dataclass
-class Child:
-    index: int
-    count: int
-    process: asyncio.subprocess.Process
-    workdir: Path
+class Child(children.Child):
+    workdir: Path = Path()
     ended_at: float | None = None
 
-    @property
-    def name(self) -> str:
-        return f"process {self.index}/{self.count} (pid {self.process.pid})"
-
     def file(self, name: str) -> Path:
-        return child_file(self.workdir, self.index, name)
-
-    def signal(self, signum: int) -> None:
-        signal_child(self.process, signum)
+        return share_file(self.workdir, self.index, name)
 
     def read(self, name: str) -> dict[str, Any] | None:
         try:
@@ -356,13 +250,6 @@ class Child:
         except (OSError, ValueError):
             return None
         return document if isinstance(document, dict) else None
-
-    def said(self) -> str:
-        """Its last error line (when it saved no result saying it)."""
-        try:
-            return last_error_line(self.file("stderr").read_text(errors="replace"))
-        except OSError:
-            return ""
 
 
 @dataclass
@@ -379,10 +266,7 @@ class Outcome:
         return str((self.result or {}).get("error") or self.child.said())
 
     def describe(self) -> str:
-        returncode = self.child.process.returncode or 0
-        how = f"was killed by signal {-returncode}" if returncode < 0 else f"exited {returncode}"
-        said = self.said()
-        return f"{self.child.name} {how}" + (f": {said}" if said else "")
+        return self.child.describe(self.said())
 
 
 class ProcessRunner:
@@ -425,7 +309,7 @@ class ProcessRunner:
                 }
             ),
         }
-        child_stderr = child_file(self.workdir, index, "stderr")
+        child_stderr = share_file(self.workdir, index, "stderr")
         with child_stderr.open("wb") as stderr:
             process = await asyncio.create_subprocess_exec(
                 *(sys.executable, "-m", "bulkload", *self.argv[1:]),
@@ -438,7 +322,7 @@ class ProcessRunner:
                 # process_group=0: uvloop's subprocesses do not take that)
                 start_new_session=True,
             )
-        return Child(index, self.count, process, self.workdir)
+        return Child(index, self.count, process, child_stderr, self.workdir)
 
     async def _watch(self) -> None:
         """Until every child has ended: their counters summed for the progress display;
@@ -476,7 +360,9 @@ class ProcessRunner:
         running = [child for child in self.children if child.process.returncode is None]
         for child in running:
             child.signal(signal.SIGINT)  # their second, if they had a first: stop at once
-        await asyncio.gather(*(stop_within(child.process, KILL_AFTER_S) for child in running))
+        await asyncio.gather(
+            *(stop_within(child.process, children.KILL_AFTER_S) for child in running)
+        )
         for fd in (self._parent_read, self._parent_write):
             with contextlib.suppress(OSError):
                 os.close(fd)
@@ -484,8 +370,7 @@ class ProcessRunner:
     def outcomes(self) -> list[Outcome]:
         found = []
         for child in self.children:
-            returncode = child.process.returncode
-            code = EXIT_ABORTED if returncode is None or returncode < 0 else returncode
+            code = child.code
             # interrupted (by the user, by the parent after another failed, or by a
             # signal of its own) is not a failure; any other code but 0 and 1 is
             failed = code not in (EXIT_OK, EXIT_REJECTED, EXIT_INTERRUPTED)
@@ -620,7 +505,7 @@ def run_import_processes(config: ImportConfig, *, argv: Sequence[str]) -> int:
         if seeded:  # each child resumes from the whole record
             assert checkpoint is not None
             for index in range(1, count + 1):
-                shutil.copyfile(checkpoint, child_file(workdir, index, "checkpoint.json"))
+                shutil.copyfile(checkpoint, share_file(workdir, index, "checkpoint.json"))
         runner = ProcessRunner(argv, count, workdir, stats)
 
         def stop() -> None:
@@ -635,7 +520,7 @@ def run_import_processes(config: ImportConfig, *, argv: Sequence[str]) -> int:
 
         async def main() -> None:
             signals.attach()  # from now on the second signal cancels this task
-            stats.table = await prepare_target(config)
+            stats.table = await prepare_import_target(config)
             stats.started_at = time.perf_counter()
             progress = asyncio.create_task(ProgressReporter(stats, err, mode).run())
             try:

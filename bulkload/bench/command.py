@@ -26,7 +26,6 @@ from bulkload.bench.compare import Comparison, check_comparable, compare
 from bulkload.bench.gates import EXIT_GATE_FAILED, GateResult, failed, judge, judge_level
 from bulkload.bench.process_link import ParentLink
 from bulkload.bench.result import SweepResult, machine_facts
-from bulkload.bench.shard import Shard, key_range, shard_config
 from bulkload.bench.sweep import (
     BenchData,
     FileData,
@@ -40,6 +39,9 @@ from bulkload.config import BenchConfig, GateOptions
 from bulkload.engine.runner import RunControl
 from bulkload.engine.writer import one_line
 from bulkload.errors import BulkloadError, UsageError
+from bulkload.parallel.partition import Share as Shard
+from bulkload.parallel.partition import key_range
+from bulkload.parallel.shares import bench_child, bench_share
 from bulkload.process_signals import StopSignals
 from bulkload.redact import redact_text, redact_url, url_secrets
 from bulkload.report.bench_progress import BenchProgress
@@ -77,7 +79,7 @@ def run_bench(config: BenchConfig, *, argv: Sequence[str] = ()) -> int:
     # set when this run is a child of --processes (which gives each its --shard i/P)
     link = ParentLink.from_environment(shard_index=(config.sweep.shard or (1, 1))[0])
     if link is not None:
-        config = link.child_config(config)
+        config = bench_child(config)
     elif config.sweep.shard is not None and config.sweep.reset:
         raise UsageError(
             "--reset cannot be used with --shard: each job would empty the table under the "
@@ -225,7 +227,7 @@ def prepare_shard(
     """The sweep ``config`` describes, or its ``shard`` (i, N), ready to run; its
     ``result`` fills in as it runs."""
     if shard is not None:
-        config = shard_config(config, shard)
+        config = bench_share(config, shard)
     backend = create_backend(config.target)
     data = _data(config, typed=not backend.accepts_text, shard=shard)
     result = SweepResult(
@@ -331,7 +333,7 @@ def _data(run: BenchConfig, *, typed: bool, shard: Shard | None) -> BenchData:
         raise UsageError("bench needs input files or --synthetic rows=N,columns=K")
     if STDIN in run.source.paths:
         raise UsageError("bench reads its input several times: pass files, not stdin (-)")
-    return FileData(run.source, typed=typed, shard=shard or (1, 1))
+    return FileData(run.source, typed=typed, shard=shard)
 
 
 def _table(run: BenchConfig) -> str:

@@ -17,10 +17,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from dataclasses import replace
 from typing import Any
 
-from bulkload.config import BenchConfig, GateOptions
 from bulkload.errors import UsageError
 
 LINK_ENV = "BULKLOAD_PROCESS_LINK"
@@ -53,13 +51,6 @@ class ParentLink:
                 f"{LINK_ENV} must be two file descriptors 'ready,go', not {value!r}"
             ) from None
         return cls(ready_fd, go_fd, resets=shard_index == 1)
-
-    @staticmethod
-    def child_config(config: BenchConfig) -> BenchConfig:
-        """What a child runs: its share, without the outputs and gates of the whole run
-        (the parent judges those on the merged result; a gate judged on one share, as
-        --abort-on-fail would, judges the wrong figures)."""
-        return replace(config, report=replace(config.report, html_path=None), gates=GateOptions())
 
     async def wait_for_start(self) -> bool:
         """Say ready; True when the parent says go, False for stop (end of file, no

@@ -36,12 +36,12 @@ from bulkload.bench.merge import merge_results, window_overlap
 from bulkload.bench.process_link import DONE, READY, ChildLink, child_environment
 from bulkload.bench.result import SweepResult
 from bulkload.config import BenchConfig
-from bulkload.errors import BulkloadError, UsageError, last_error_line
-from bulkload.process_signals import StopSignals, signal_child, stop_within
+from bulkload.errors import BulkloadError, UsageError
+from bulkload.parallel import children
+from bulkload.parallel.prepare import prepare_bench_target
+from bulkload.process_signals import StopSignals, stop_within
 from bulkload.sources.discovery import STDIN
 
-#: how long children get to stop after the second Ctrl-C before they are killed
-KILL_AFTER_S = 10.0
 #: levels whose windows overlapped less than this get a warning
 OVERLAP_WARNING = 0.9
 
@@ -71,29 +71,11 @@ def check_processes(config: BenchConfig, argv: Sequence[str]) -> None:
 
 
 @dataclass
-class Child:
-    """One child process: its shard, its link, where its result and messages go."""
+class Child(children.Child):
+    """One child process: its shard, its link, where its result goes."""
 
-    index: int
-    count: int
-    process: asyncio.subprocess.Process
-    link: ChildLink
-    json_path: Path
-    stderr_path: Path
-
-    @property
-    def name(self) -> str:
-        return f"process {self.index}/{self.count} (pid {self.process.pid})"
-
-    def signal(self, signum: int) -> None:
-        signal_child(self.process, signum)
-
-    def error_line(self) -> str:
-        """What it said last, for the line that reports its failure."""
-        try:
-            return last_error_line(self.stderr_path.read_text(errors="replace"))
-        except OSError:
-            return ""
+    link: ChildLink | None = None
+    json_path: Path = Path()
 
 
 @dataclass
@@ -103,11 +85,12 @@ class ChildOutcome:
     result: SweepResult | None
     failed: bool
 
+    def said(self) -> str:
+        """Its error: from its result, else its last error line."""
+        return (self.result.error if self.result else None) or self.child.said()
+
     def describe(self) -> str:
-        code = self.child.process.returncode or 0
-        how = f"was killed by signal {-code}" if code < 0 else f"exited {code}"
-        said = self.child.error_line()
-        return f"{self.child.name} {how}" + (f": {said}" if said else "")
+        return self.child.describe(self.said())
 
 
 class ProcessRunner:
@@ -127,7 +110,7 @@ class ProcessRunner:
         self.stopping = True
         for child in self.children:
             child.signal(signal.SIGINT)
-            child.link.stop()
+            _link(child).stop()
 
     async def run(self) -> None:
         try:
@@ -171,7 +154,7 @@ class ProcessRunner:
         os.close(ready_write)
         os.close(go_read)
         link = await ChildLink.open(ready_read, go_write)
-        return Child(index, self.count, process, link, json_path, stderr_path)
+        return Child(index, self.count, process, stderr_path, link, json_path)
 
     async def _levels(self) -> None:
         """The barriers: each level (and each --reset) goes ahead when every child still
@@ -180,7 +163,7 @@ class ProcessRunner:
         running = list(self.children)
         level = 0
         while running:
-            said = await asyncio.gather(*(child.link.next_message() for child in running))
+            said = await asyncio.gather(*(_link(child).next_message() for child in running))
             reached = [message is not None for message in said]
             ended_early = len(running) - sum(reached) if any(reached) else 0
             running = [child for child, is_in in zip(running, reached, strict=True) if is_in]
@@ -190,10 +173,10 @@ class ProcessRunner:
             self.halted = self.halted or bool(ended_early) or out_of_step
             if self.stopping or self.halted:
                 for child in running:
-                    child.link.stop()
+                    _link(child).stop()
                 continue
             for child in running:
-                child.link.go()
+                _link(child).go()
             if READY in said:  # DONE: the children's writes ended; no level starts yet
                 level += 1
                 if self.on_level_start is not None and running:
@@ -203,10 +186,12 @@ class ProcessRunner:
         running = [child for child in self.children if child.process.returncode is None]
         for child in running:
             child.signal(signal.SIGINT)  # their second: stop at once, save what is done
-            child.link.stop()
-        await asyncio.gather(*(stop_within(child.process, KILL_AFTER_S) for child in running))
+            _link(child).stop()
+        await asyncio.gather(
+            *(stop_within(child.process, children.KILL_AFTER_S) for child in running)
+        )
         for child in self.children:
-            child.link.close()
+            _link(child).close()
 
     def outcomes(self) -> list[ChildOutcome]:
         """Each child's exit code and result (None when it saved none)."""
@@ -214,8 +199,7 @@ class ProcessRunner:
 
         found = []
         for child in self.children:
-            code = child.process.returncode
-            code = EXIT_ABORTED if code is None or code < 0 else code
+            code = child.code
             result = None
             if child.json_path.exists():
                 with contextlib.suppress(BulkloadError):
@@ -291,10 +275,12 @@ def run_processes(
         EXIT_TARGET,
         _write_html,
         judge_run,
+        prepare_shard,
         read_baseline,
         render_verdict,
     )
     from bulkload.bench.gates import EXIT_GATE_FAILED
+    from bulkload.engine.writer import one_line
     from bulkload.redact import redact_text, redact_url
     from bulkload.report.bench_view import render_sweep
     from bulkload.report.html import require_html_support
@@ -332,14 +318,34 @@ def run_processes(
 
     signals = StopSignals(stop)
 
+    whole = prepare_shard(config, None, argv=argv)  # the whole run: its table, its result
+
     async def main() -> None:
         signals.attach()  # from now on the second signal cancels this task
+        # the table prepared once, before any child writes: the children append to it
+        await prepare_bench_target(
+            whole.backend,
+            whole.data.batches(config.sweep.batch_sizes[0]),
+            table=whole.table,
+            if_exists=whole.if_exists,
+            timeout=config.engine.timeout,
+        )
         await runner.run()
 
     with signals, tempfile.TemporaryDirectory(prefix="bulkload-processes-") as workdir:
         runner.workdir = Path(workdir)
-        with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
-            event_loop.run_command(main())
+        try:
+            with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
+                event_loop.run_command(main())
+        except Exception as exc:  # preparing the target failed: shown and saved as one run's
+            failed = whole.result
+            failed.outcome, failed.error = "failed", one_line(exc)
+            render_sweep(failed, out)
+            if report.json_path:
+                write_document(failed.to_dict(), report.json_path)
+            if report.html_path:
+                _write_html(failed, report.html_path, exc, None)
+            raise
         runner.stopping = runner.stopping or signals.received > 0
         outcomes = runner.outcomes()
         failures = [outcome for outcome in outcomes if outcome.failed]
@@ -385,6 +391,11 @@ def _render_overlap(result: SweepResult, console: Console) -> None:
             f"{min(overlaps):.0%} at least (the levels' throughput is over the union)",
             highlight=False,
         )
+
+
+def _link(child: Child) -> ChildLink:
+    assert child.link is not None  # set as it starts
+    return child.link
 
 
 def _password(url: str) -> str | None:

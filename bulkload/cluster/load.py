@@ -30,20 +30,13 @@ from bulkload.config import ClusterOptions, ImportConfig
 from bulkload.engine.runner import RunControl
 from bulkload.engine.writer import one_line
 from bulkload.errors import BulkloadError, UsageError
+from bulkload.parallel.children import ShareFailed
 from bulkload.sources.batch import Rejection
 from bulkload.sources.discovery import STDIN, SourceFile, discover
 from bulkload.stats.run import SUMMED_COUNTERS, RunStats
 
 PUBLISH_EVERY_S = 0.5  # how often a worker sends its counters to the client
 POLL_S = 0.2  # how often the client looks for finished tasks and a stop request
-
-
-class WorkerTaskError(BulkloadError):
-    """What stopped a worker's file, with the exit code its own error would have had."""
-
-    def __init__(self, message: str, exit_code: int):
-        super().__init__(message)
-        self.exit_code = exit_code
 
 
 async def load_on_cluster_async(
@@ -99,7 +92,7 @@ async def load_on_cluster_async(
     failure = next((result["error"] for result in results if result["error"]), None)
     if failure is not None:
         stats.outcome = "failed"
-        raise WorkerTaskError(failure["message"], failure["exit_code"])
+        raise ShareFailed(failure["message"], failure["exit_code"])
     stopped = control.stop_requested or any(r["outcome"] == "interrupted" for r in results)
     stats.outcome = "interrupted" if stopped else "completed"
     return stats

@@ -204,14 +204,14 @@ def test_a_resume_with_replace_or_truncate_keeps_the_rows_of_the_run_it_resumes(
 
 def test_each_process_gets_its_share_of_the_limits():
     from bulkload.config import build_import_config
-    from bulkload.import_processes import child_config
+    from bulkload.parallel.shares import import_share
 
     config = build_import_config(
         {"paths": ["e.csv"], "to": "http://127.0.0.1:9/", "concurrency": 10, "rate": 900,
          "max_batches_per_sec": 30, "max_bytes_per_sec": 3e6, "max_errors": "5",
          "connections": 7, "processes": 3, "checkpoint": "c.json"}
     )  # fmt: skip
-    shares = [child_config(config, (i, 3), Path("/scratch")) for i in (1, 2, 3)]
+    shares = [import_share(config, (i, 3), Path("/scratch")) for i in (1, 2, 3)]
     assert sum(c.engine.concurrency for c in shares) == 10
     assert sum(c.target.connections or 0 for c in shares) == 7
     assert sum(c.engine.max_errors or 0 for c in shares) == 5
