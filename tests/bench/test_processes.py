@@ -311,10 +311,11 @@ def test_processes_equal_their_shards_merged(pg, run_cli, tmp_path: Path):
         return [tuple(r) for r in sql(f'SELECT * FROM "{schema}".{table} ORDER BY 1, 2, 3')]
 
     assert rows("p") == rows("s") and len(rows("p")) == 2 * 9 * 100
-    for by_processes, by_shards in zip(saved(tmp_path, "p.json")["levels"],
-                                        saved(tmp_path, "s.json")["levels"], strict=True):  # fmt: skip
+    by_both = (saved(tmp_path, name)["levels"] for name in ("p.json", "s.json"))
+    pairs = list(zip(*by_both, strict=True))
+    assert len(pairs) == 2
+    for by_processes, by_shards in pairs:
         for counter in ("concurrency", "batch_size", "rows", "batches", "errors"):
             assert by_processes[counter] == by_shards[counter], counter
-        counts = [LevelResult.from_dict(level).latency.count
-                  for level in (by_processes, by_shards)]  # fmt: skip
+        counts = [LevelResult.from_dict(level).latency.count for level in (by_processes, by_shards)]
         assert counts == [9, 9]
