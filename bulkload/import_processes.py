@@ -263,7 +263,7 @@ class Outcome:
 
     def said(self) -> str:
         """Its error message ("" if none)."""
-        return str((self.result or {}).get("error") or self.child.said())
+        return str((self.result or {}).get("error") or "")
 
     def describe(self) -> str:
         return self.child.describe(self.said())

@@ -86,8 +86,8 @@ class ChildOutcome:
     failed: bool
 
     def said(self) -> str:
-        """Its error: from its result, else its last error line."""
-        return (self.result.error if self.result else None) or self.child.said()
+        """Its error, from the result it saved ("" if none)."""
+        return (self.result.error if self.result else None) or ""
 
     def describe(self) -> str:
         return self.child.describe(self.said())

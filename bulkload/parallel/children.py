@@ -1,4 +1,8 @@
-"""What the local-process runners share: a child, how it ended, the error of a share."""
+"""What the local-process runners share: a child, how it ended, the error of a share.
+
+A child's error comes back as data, in the result it saves (its ``error``), never as a
+line parsed from its stderr; a child killed before saving one has none to tell.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 
-from bulkload.errors import BulkloadError, last_error_line
+from bulkload.errors import BulkloadError
 from bulkload.process_signals import signal_child
 
 #: how long children get to stop after the second Ctrl-C before they are killed
@@ -45,13 +49,6 @@ class Child:
 
     def signal(self, signum: int) -> None:
         signal_child(self.process, signum)
-
-    def said(self) -> str:
-        """Its last error line on stderr (when its result does not say it)."""
-        try:
-            return last_error_line(self.stderr_path.read_text(errors="replace"))
-        except OSError:
-            return ""
 
     def describe(self, said: str) -> str:
         """``process 2/4 (pid N) exited 5: what it said``."""
