@@ -24,7 +24,6 @@ from bulkload.backends import create_backend
 from bulkload.bench.auto_processes import Decision
 from bulkload.bench.compare import Comparison, check_comparable, compare
 from bulkload.bench.gates import EXIT_GATE_FAILED, GateResult, failed, judge, judge_level
-from bulkload.bench.process_link import ParentLink
 from bulkload.bench.result import SweepResult, machine_facts
 from bulkload.bench.sweep import (
     BenchData,
@@ -41,7 +40,7 @@ from bulkload.engine.writer import one_line
 from bulkload.errors import BulkloadError, UsageError
 from bulkload.parallel.partition import Share as Shard
 from bulkload.parallel.partition import key_range
-from bulkload.parallel.shares import bench_child, bench_share
+from bulkload.parallel.shares import bench_share
 from bulkload.process_signals import StopSignals
 from bulkload.redact import redact_text, redact_url, url_secrets
 from bulkload.report.bench_progress import BenchProgress
@@ -76,11 +75,7 @@ def run_bench(config: BenchConfig, *, argv: Sequence[str] = ()) -> int:
         from bulkload.bench.processes import run_processes
 
         return run_processes(config, argv=argv, decision=decision)
-    # set when this run is a child of --processes (which gives each its --shard i/P)
-    link = ParentLink.from_environment(shard_index=(config.sweep.shard or (1, 1))[0])
-    if link is not None:
-        config = bench_child(config)
-    elif config.sweep.shard is not None and config.sweep.reset:
+    if config.sweep.shard is not None and config.sweep.reset:
         raise UsageError(
             "--reset cannot be used with --shard: each job would empty the table under the "
             "others' writes (--processes P empties it once per level, between them)"
@@ -111,7 +106,6 @@ def run_bench(config: BenchConfig, *, argv: Sequence[str] = ()) -> int:
         argv=argv,
         control=control,
         on_level=on_level,
-        barrier=link,
     )
     result = sweep.result
     if decision is not None:
@@ -133,8 +127,6 @@ def run_bench(config: BenchConfig, *, argv: Sequence[str] = ()) -> int:
         try:
             await sweep.run()
         finally:
-            if link is not None:
-                link.close()
             await event_loop.cancel_and_wait(progress)
 
     failure: Exception | None = None

@@ -145,7 +145,7 @@ class SweepProgress:
 
 class LevelBarrier(Protocol):
     """How the processes of a split sweep keep in step (``bench --processes``; see
-    :mod:`bulkload.bench.process_link`). Each wait is False when the run must stop."""
+    :class:`bulkload.parallel.local.ShareLink`). Each wait is False when the run must stop."""
 
     #: this process is the one that empties the table for --reset
     resets: bool

@@ -101,6 +101,19 @@ def test_processes_refuse_what_cannot_be_split(run_cli):
     assert "--reset cannot be used with --shard" in shard_reset.error_line
 
 
+def shares_of(pid: int) -> list[int]:
+    """The share processes of ``pid`` (not multiprocessing's resource tracker)."""
+    found = []
+    for child in children_of(pid):
+        try:
+            command = Path(f"/proc/{child}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"resource_tracker" not in command:
+            found.append(child)
+    return found
+
+
 def _start(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BULKLOAD_")}
     return subprocess.Popen(
@@ -127,7 +140,7 @@ def test_ctrl_c_stops_every_child_and_keeps_the_finished_levels(tmp_path: Path):
     )  # fmt: skip
     seen: list[str] = []
     _wait_for(proc, "level 3/", seen)  # two levels done
-    children = children_of(proc.pid)
+    children = shares_of(proc.pid)
     assert len(children) == 2, "".join(seen)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
@@ -151,7 +164,7 @@ def test_a_second_ctrl_c_stops_the_children_at_once(tmp_path: Path):
     )  # fmt: skip
     seen: list[str] = []
     _wait_for(proc, "level 1/", seen)
-    children = children_of(proc.pid)
+    children = shares_of(proc.pid)
     time.sleep(2)  # into the stall
     proc.send_signal(signal.SIGINT)
     time.sleep(1)
@@ -174,7 +187,7 @@ def test_a_failed_child_is_named_and_the_others_results_kept(tmp_path: Path):
     )  # fmt: skip
     seen: list[str] = []
     _wait_for(proc, "level 2/", seen)
-    children = sorted(children_of(proc.pid))
+    children = sorted(shares_of(proc.pid))
     assert len(children) == 2
     os.kill(children[1], signal.SIGKILL)
     _, err = proc.communicate(timeout=60)
