@@ -183,9 +183,6 @@ def _import(options: dict[str, Any]) -> int:
     if settings.processes > 1:  # bulkload.import_processes
         from bulkload import import_processes
 
-        child = import_processes.ChildSpec.from_environment()
-        if child is not None:  # one of the worker processes (they get the same options)
-            return import_processes.run_child(settings, child)
         return import_processes.run_import_processes(settings, argv=_command_line)
     return _run_import(settings)
 

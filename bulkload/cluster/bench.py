@@ -30,7 +30,7 @@ from bulkload.cluster.connect import cluster_client, pick_workers
 from bulkload.config import BenchConfig, ClusterOptions
 from bulkload.engine.writer import one_line
 from bulkload.errors import BulkloadError, UsageError
-from bulkload.parallel.children import ShareFailed
+from bulkload.parallel.failure import ShareFailed
 from bulkload.parallel.prepare import prepare_bench_target
 from bulkload.redact import redact_url
 from bulkload.report.bench_view import render_sweep

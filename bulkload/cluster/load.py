@@ -30,7 +30,7 @@ from bulkload.config import ClusterOptions, ImportConfig
 from bulkload.engine.runner import RunControl
 from bulkload.engine.writer import one_line
 from bulkload.errors import BulkloadError, UsageError
-from bulkload.parallel.children import ShareFailed
+from bulkload.parallel.failure import ShareFailed
 from bulkload.sources.batch import Rejection
 from bulkload.sources.discovery import STDIN, SourceFile, discover
 from bulkload.stats.run import SUMMED_COUNTERS, RunStats

@@ -4,11 +4,12 @@
   batches of files are divided by the source, ``SourceOptions.process_share``);
 - :mod:`.shares`: the configuration share i of N runs, for ``import`` and ``bench``;
 - :mod:`.prepare`: the target prepared once, by the parent, before any share writes;
-- :mod:`.children`: what the local-process runners share (a child's name, its end,
-  how long it gets to stop, the error of a share).
+- :mod:`.local`: the local-process runner (``multiprocessing``, spawn): a barrier per
+  level, an event to stop, a queue for progress and results;
+- :mod:`.failure`: the error of a share, with its exit code.
 
 The runners: in-process (``bench --shard i/N``: one share, merged later by
-``report merge``), local processes (``import --processes``: ``bulkload.import_processes``,
-``bench --processes``: ``bulkload.bench.processes``) and Dask (``--cluster``:
-``bulkload.cluster``).
+``report merge``), local processes (:mod:`.local`, serving ``import --processes`` in
+``bulkload.import_processes`` and ``bench --processes`` in ``bulkload.bench.processes``)
+and Dask (``--cluster``: ``bulkload.cluster``).
 """

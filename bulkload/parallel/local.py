@@ -30,10 +30,13 @@ from multiprocessing.connection import wait as wait_for_handles
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from bulkload.parallel.children import KILL_AFTER_S, KILLED_CODE
 from bulkload.parallel.partition import Share
 
 CONTEXT = multiprocessing.get_context("spawn")
+#: how long shares get to stop after the second Ctrl-C before they are killed
+KILL_AFTER_S = 10.0
+#: the exit code of a share that sent no result (killed by a signal)
+KILLED_CODE = 2
 #: how long the parent waits for a message before it looks at its children again
 POLL_S = 0.2
 
@@ -111,7 +114,7 @@ class ShareEnd:
     @property
     def code(self) -> int:
         """The exit code the share's run would have had (killed, or no result: 2)."""
-        if self.body is None or (self.exitcode or 0) < 0:
+        if self.body is None:  # it never sent one: killed
             return KILLED_CODE
         return int(self.body.get("code", KILLED_CODE))
 
@@ -122,18 +125,25 @@ class ShareEnd:
     def describe(self) -> str:
         """``process 2/4 (pid N) exited 5: its error`` (or ``was killed by signal 9``)."""
         exitcode = self.exitcode or 0
-        how = f"was killed by signal {-exitcode}" if exitcode < 0 else f"exited {self.code}"
+        killed = self.body is None and exitcode < 0
+        how = f"was killed by signal {-exitcode}" if killed else f"exited {self.code}"
         return f"{self.name} {how}" + (f": {self.error}" if self.error else "")
 
 
-def _child_main(work: Callable[..., None], link: ShareLink, args: tuple[Any, ...]) -> None:
+def _child_main(
+    work: Callable[..., None], link: ShareLink, args: tuple[Any, ...], stderr: str | None
+) -> None:
     os.setsid()  # out of the terminal's process group: its Ctrl-C is the parent's
     signal.signal(signal.SIGINT, signal.default_int_handler)
     quiet = os.open(os.devnull, os.O_WRONLY)  # the parent keeps the terminal
     os.dup2(quiet, 1)
-    os.dup2(quiet, 2)
+    if stderr is not None:
+        os.dup2(os.open(stderr, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), 2)
+    else:
+        os.dup2(quiet, 2)
     _watch_parent(link)
     work(link, *args)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # its result is sent: a late stop is moot
 
 
 def _watch_parent(link: ShareLink) -> None:
@@ -153,16 +163,25 @@ def _watch_parent(link: ShareLink) -> None:
 class LocalShares:
     """Starts the P shares, hands their messages over, stops them together."""
 
-    def __init__(self, count: int, work: Callable[..., None], *args: Any):
+    def __init__(
+        self,
+        count: int,
+        work: Callable[..., None],
+        *args: Any,
+        stderr_to: Callable[[int], str] | None = None,
+    ):
         self.count = count
         self.work = work
         self.args = args
+        self.stderr_to = stderr_to  # where share i's stderr goes (default: nowhere)
         self.queue: Any = CONTEXT.Queue()
         self.barrier: Any = CONTEXT.Barrier(count)
         self.stop_event: Any = CONTEXT.Event()
         self.processes: list[BaseProcess] = []
         self.results: dict[int, dict[str, Any]] = {}  # share index -> the result it sent
+        self.ended: list[int] = []  # the shares in the order they ended
         self.stopping = False  # the user stopped the run
+        self.halted = False  # a share ended badly: the others were stopped
 
     def link(self, index: int) -> ShareLink:
         return ShareLink((index, self.count), self.barrier, self.stop_event, self.queue)
@@ -175,9 +194,10 @@ class LocalShares:
             for index in range(1, self.count + 1):
                 if self.stopping:
                     break
+                stderr = None if self.stderr_to is None else self.stderr_to(index)
                 process = CONTEXT.Process(
                     target=_child_main,
-                    args=(self.work, self.link(index), self.args),
+                    args=(self.work, self.link(index), self.args, stderr),
                     name=f"bulkload-share-{index}",
                     daemon=False,
                 )
@@ -194,20 +214,40 @@ class LocalShares:
         self.signal(signal.SIGINT)
 
     def signal(self, signum: int) -> None:
-        for process in self.processes:
+        """To the shares still running (not those that sent their result)."""
+        for index, process in enumerate(self.processes, start=1):
+            if index in self.results:
+                continue
             if process.exitcode is None and process.pid is not None:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(process.pid, signum)
 
-    async def watch(self, on_message: Callable[[Message], None]) -> None:
+    def halt(self) -> None:
+        """A share ended badly: the others stop now, as after a Ctrl-C."""
+        if not self.halted and not self.stopping:
+            self.halted = True
+            self.stop_event.set()
+            self.barrier.abort()
+            self.signal(signal.SIGINT)
+
+    async def watch(
+        self,
+        on_message: Callable[[Message], None],
+        ended_badly: Callable[[ShareEnd], bool] | None = None,
+    ) -> None:
         """Until every child has ended: their results kept, their other messages to
-        ``on_message``. Once one has ended, the barrier is broken: a share that reaches
-        it again (its run went on) stops there, as no level can start in all of them."""
+        ``on_message``; one that ``ended_badly`` halts the others. Once one has ended,
+        the barrier is broken: a share that reaches it again (its run went on) stops
+        there, as no level can start in all of them."""
         while True:
-            self._take(on_message)
+            exited = [i for i, p in enumerate(self.processes, start=1) if p.exitcode is not None]
+            self._take(on_message)  # after: what the ended ones sent is taken too
+            self.ended.extend(index for index in exited if index not in self.ended)
             running = [p for p in self.processes if p.exitcode is None]
             if len(running) < len(self.processes):
                 self.barrier.abort()
+            if ended_badly is not None and any(ended_badly(end) for end in self._ended()):
+                self.halt()
             if not running:
                 break
             handles = [*(p.sentinel for p in running), self.queue._reader]
@@ -218,8 +258,13 @@ class LocalShares:
         for message in self._drain():
             if message.kind == "result":
                 self.results[message.index] = message.body
+                if message.index not in self.ended:
+                    self.ended.append(message.index)
             else:
                 on_message(message)
+
+    def _ended(self) -> list[ShareEnd]:
+        return [end for end in self.ends() if end.index in self.ended]
 
     def ends(self) -> list[ShareEnd]:
         return [

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from bulkload.stats.level import LevelResult, _union_length
-from tests.conftest import children_of, running
+from tests.conftest import running, shares_of
 from tests.servers.fixtures import IngestServer
 
 pytestmark = [pytest.mark.xdist_group("bench-timing"), pytest.mark.timeout(180)]
@@ -99,19 +99,6 @@ def test_processes_refuse_what_cannot_be_split(run_cli):
     shard_reset = run_cli("bench", *QUICK, "--to", "sim://", "--shard", "1/2", "--reset")
     assert shard_reset.code == 3
     assert "--reset cannot be used with --shard" in shard_reset.error_line
-
-
-def shares_of(pid: int) -> list[int]:
-    """The share processes of ``pid`` (not multiprocessing's resource tracker)."""
-    found = []
-    for child in children_of(pid):
-        try:
-            command = Path(f"/proc/{child}/cmdline").read_bytes()
-        except OSError:
-            continue
-        if b"resource_tracker" not in command:
-            found.append(child)
-    return found
 
 
 def _start(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
