@@ -26,6 +26,7 @@ test: $(STAMP) lint typecheck pytest
 lint: $(STAMP)
 	$(BIN)/ruff check bulkload tests benchmarks sample-data
 	$(BIN)/ruff format --check bulkload tests benchmarks sample-data
+	$(BIN)/lint-imports --no-cache
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -27,7 +27,6 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time see _HOME
         ReportOptions,
         SourceOptions,
         TargetOptions,
-        build_import_config,
     )
     from bulkload.engine.ceiling import InFlightCapWarning
     from bulkload.engine.executor import (
@@ -47,6 +46,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time see _HOME
         TransientWriteError,
         UsageError,
     )
+    from bulkload.options import build_import_config
     from bulkload.sources import BatchSource, Rejection, SourceBatch
     from bulkload.stats import LatencyHistogram, RunStats
 
@@ -122,7 +122,7 @@ _HOME = {
     "TransientWriteError": "bulkload.errors",
     "UsageError": "bulkload.errors",
     "available_backends": "bulkload.backends",
-    "build_import_config": "bulkload.config",
+    "build_import_config": "bulkload.options",
     "create_backend": "bulkload.backends",
     "execute_concurrent": "bulkload.engine.executor",
     "execute_concurrent_async": "bulkload.engine.executor",

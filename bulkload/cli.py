@@ -34,9 +34,18 @@ from typer.core import TyperCommand, TyperGroup, TyperOption
 
 from bulkload import __version__, event_loop
 from bulkload.cli_report import report_app
-from bulkload.config import build_bench_config, build_import_config, load_profile, merge_options
+from bulkload.config.profiles import merge_options
 from bulkload.errors import AbortedError, BulkloadError
-from bulkload.options import BENCH, IMPORT, Option, flag, options_for
+from bulkload.options import (
+    BENCH,
+    IMPORT,
+    Option,
+    build_bench_config,
+    build_import_config,
+    flag,
+    load_profile,
+    options_for,
+)
 from bulkload.process_signals import StopSignals
 
 # Start-up time matters (bulkload --help, short runs): what a command needs beyond typer
@@ -351,6 +360,11 @@ def backends_command() -> None:
         origin = info.distribution or "?"
         status = f"  [red]failed to load: {info.error}[/]" if info.error else ""
         console.print(f"{info.name:<12} {schemes:<30} {info.target}  ({origin}){status}")
+        if info.options:  # the backend's own options, as it declares them
+            flags = ", ".join(
+                option.flags[0] if option.flags else option.name for option in info.options
+            )
+            console.print(f"{'':<12} options: {flags}")
 
 
 @contextlib.contextmanager

@@ -10,7 +10,6 @@ run together.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -52,24 +51,11 @@ def _report(ctx: typer.Context) -> None:
 
 
 def read_result(path: Path) -> SweepResult:
-    """The SweepResult saved in ``path``; InputError (exit 3) naming it otherwise."""
-    from bulkload.bench.result import SweepResult
-    from bulkload.errors import InputError
+    """:func:`bulkload.bench.result.read_result`, kept here for callers of the old place
+    (imported on use: ``bulkload --help`` does not load the stats stack)."""
+    from bulkload.bench.result import read_result as read
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError("no such file", source=str(path)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise InputError(f"cannot read: {reason}", source=str(path)) from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"not JSON: {exc}", source=str(path)) from None
-    if not isinstance(data, dict):
-        raise InputError("not a bulkload bench result (not a JSON object)", source=str(path))
-    return SweepResult.from_dict(data, source=str(path))
+    return read(path)
 
 
 @report_app.command("html", cls=ReportCommand)

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from bulkload.config import build_import_config
 from bulkload.errors import UsageError
+from bulkload.options import build_import_config
 from tests.conftest import read_table
 
 

@@ -5,21 +5,25 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import replace
+import subprocess
+import sys
+from dataclasses import MISSING, fields, replace
 
 import pytest
 
 from bulkload import options as registry
-from bulkload.config import (
-    EngineOptions,
-    SweepOptions,
-    TargetOptions,
+from bulkload.config import EngineOptions, SweepOptions, TargetOptions
+from bulkload.errors import UsageError
+from bulkload.options import (
+    BACKEND_OPTIONS,
+    BENCH,
+    IMPORT,
+    OPTIONS,
     build_bench_config,
     build_import_config,
     load_profile,
+    parse_duration,
 )
-from bulkload.errors import UsageError
-from bulkload.options import BENCH, IMPORT, OPTIONS, parse_duration
 
 
 def _help(run_cli, command: str) -> str:
@@ -102,6 +106,48 @@ def test_dataclass_defaults_are_the_declared_defaults():
     # import builds a new SQLite file aside (not an option: the command's choice)
     imported_target = replace(TargetOptions(), build_new_aside=True)
     assert built.engine == EngineOptions() and built.target == imported_target
+
+
+def test_the_config_models_own_the_defaults_the_help_shows():
+    """An option's default is its model field's; where --help writes it as a user would
+    ("64MB", "2s"), that text parses back to the model's value."""
+    shown = 0
+    for option in OPTIONS:
+        if option.model is not None and not option.derived:
+            field = {f.name: f for f in fields(option.model)}[option.target]
+            assert option.value(None) == option.default, option.name
+            assert field.default is MISSING or option.default == field.default, option.name
+        if option.default_text is not None:
+            assert option.parse(option.default_text, option.flag) == option.default, option.name
+            shown += 1
+    assert shown >= 9  # sizes, durations, the levels, the regression allowed
+
+
+def test_the_config_package_does_not_import_the_option_registry():
+    """The inversion: the models and parsers are below the command line's registry
+    (config.py used to take its defaults from bulkload.options)."""
+    script = "import sys, bulkload.config; print('bulkload.options' in sys.modules)"
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert proc.stdout.strip() == "False", proc.stderr
+
+
+def test_backends_declare_their_own_options_next_to_their_code(run_cli):
+    from bulkload.backends.http import HttpBackend
+    from bulkload.backends.postgresql import PostgresBackend
+    from bulkload.backends.sqlite import SQLiteBackend
+
+    owners = {"sqlite": SQLiteBackend, "postgresql": PostgresBackend, "http": HttpBackend}
+    target_fields = {f.name for f in fields(TargetOptions)}
+    for name, declared in BACKEND_OPTIONS.items():
+        assert owners[name].own_options is declared
+        for option in declared:
+            assert option in OPTIONS and option.target in target_fields, option.name
+    listed = run_cli("backends", env={"COLUMNS": "300"})
+    assert listed.code == 0
+    assert "options: --schema-name, --pg-method, --pg-format, --on-conflict, --key" in (
+        listed.stdout
+    )
+    assert "options: --wal/--no-wal" in listed.stdout
 
 
 @pytest.mark.parametrize(

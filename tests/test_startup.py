@@ -61,10 +61,40 @@ def test_the_package_imports_its_api_on_first_use():
     script = (
         "import sys, bulkload\n"
         "before = 'pyarrow' in sys.modules\n"
-        "bulkload.RunStats, bulkload.create_backend\n"
+        "bulkload.RunStats, bulkload.create_backend, bulkload.AsyncLoader\n"
         "print(before, 'pyarrow' in sys.modules, bulkload.load.__module__)\n"
     )
     proc = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
     )
     assert proc.stdout.split() == ["False", "True", "bulkload.load"], proc.stderr
+
+
+def test_report_merge_loads_neither_the_data_stack_nor_the_backends(tmp_path):
+    """Merging two saved JSON results is arithmetic on histograms: the recommendation it
+    re-runs lives below the sweep, so neither pyarrow nor a backend is imported."""
+    from tests.bench.test_shards import shard_result
+
+    for index, window in ((1, (100.0, 110.0)), (2, (100.2, 110.1))):
+        document = shard_result(index, 2, window).to_dict()
+        (tmp_path / f"s{index}.json").write_text(json.dumps(document))
+    script = (
+        "import json, sys\n"
+        "from bulkload.cli import main\n"
+        "try:\n"
+        "    main(sys.argv[1:])\n"
+        "except SystemExit as exit_:\n"
+        "    code = exit_.code\n"
+        "loaded = [m for m in ('pyarrow', 'bulkload.backends.base', 'bulkload.bench.sweep')\n"
+        "          if m in sys.modules]\n"
+        "print(json.dumps([code, loaded]), file=sys.stderr)\n"
+    )
+    argv = ["report", "merge", "s1.json", "s2.json", "-o", "all.json"]
+    proc = subprocess.run(
+        [sys.executable, "-c", script, *argv],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )  # fmt: skip
+    code, loaded = json.loads(proc.stderr.strip().splitlines()[-1])
+    assert code == 0, proc.stderr
+    assert loaded == []
+    assert json.loads((tmp_path / "all.json").read_text())["merged_shards"]["merged"] == [1, 2]

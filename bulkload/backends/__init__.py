@@ -6,7 +6,8 @@ A third-party package adds a backend by declaring, in its pyproject.toml::
     mystore = "mypackage.backend:MyStoreBackend"
 
 where ``MyStoreBackend(url, target_options)`` satisfies :class:`Backend` and lists the
-URL schemes it serves in ``schemes``. The built-in backends register the same way; a run
+URL schemes it serves in ``schemes`` (and its own options, if any, in ``own_options``: they
+are shown by ``bulkload backends``). The built-in backends register the same way; a run
 whose scheme is a built-in one finds it in ``BUILT_IN`` instead, without importing
 importlib.metadata and scanning every installed distribution (~15-20 ms of start-up).
 """
@@ -18,12 +19,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from bulkload.backends.base import Backend, BackendFactory, ErrorKind, TableSpec
 from bulkload.config import TargetOptions
 from bulkload.errors import UsageError
 
 if TYPE_CHECKING:
     from importlib.metadata import EntryPoints
+
+    from bulkload.backends.base import Backend, BackendFactory, ErrorKind, TableSpec
+    from bulkload.config.option import Option
 
 ENTRY_POINT_GROUP = "bulkload.backends"
 
@@ -56,6 +59,7 @@ class BackendInfo:
     target: str  # "module:Class" the entry point names
     distribution: str | None
     error: str | None = None  # why it could not be loaded, if it could not
+    options: tuple[Option, ...] = ()  # the backend's own options (its ``own_options``)
 
 
 def available_backends() -> list[BackendInfo]:
@@ -65,7 +69,8 @@ def available_backends() -> list[BackendInfo]:
         dist = ep.dist.name if ep.dist else None
         try:
             factory: BackendFactory = ep.load()
-            found.append(BackendInfo(ep.name, tuple(factory.schemes), ep.value, dist))
+            own = tuple(getattr(factory, "own_options", ()))
+            found.append(BackendInfo(ep.name, tuple(factory.schemes), ep.value, dist, None, own))
         except Exception as exc:  # a broken plug-in must not break the others
             found.append(BackendInfo(ep.name, (), ep.value, dist, f"{type(exc).__name__}: {exc}"))
     return found
@@ -125,3 +130,14 @@ def _cannot_load(name: str, dist: Any, error: Exception, package: str | None = N
         )
     text = (str(error).strip() or type(error).__name__).splitlines()[0]
     return f"the {name!r} backend cannot be loaded: {type(error).__name__}: {text}"
+
+
+def __getattr__(name: str) -> Any:
+    """The protocol's names, from base.py when first asked for: the option declarations
+    beside the backends (``*_options.py``) are read by ``--help``, which must not load
+    pyarrow or asyncio through this package."""
+    if name in ("Backend", "ErrorKind", "TableSpec"):
+        from bulkload.backends import base
+
+        return getattr(base, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -33,6 +33,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 from pgpq import ArrowToPostgresBinaryEncoder
 
+from bulkload.backends import postgresql_options
 from bulkload.backends.base import (
     BatchKey,
     CancelledAfterCommit,
@@ -43,6 +44,7 @@ from bulkload.backends.base import (
 )
 from bulkload.backends.sql import CHECKPOINT_TABLE, quote_identifier
 from bulkload.config import TargetOptions
+from bulkload.config.option import Option
 from bulkload.errors import TargetError, TargetUnreachable, UsageError
 from bulkload.phase_times import phase
 from bulkload.redact import redact_text, redact_url
@@ -135,6 +137,8 @@ def pg_type(dtype: pa.DataType) -> str:
 
 class PostgresBackend:
     schemes: ClassVar[tuple[str, ...]] = ("postgresql", "postgres")
+    # its own options, declared in postgresql_options.py (read by --help without the driver)
+    own_options: ClassVar[tuple[Option, ...]] = postgresql_options.OPTIONS
 
     def __init__(self, url: str, options: TargetOptions):
         self.url = url

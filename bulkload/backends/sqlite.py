@@ -28,9 +28,11 @@ import adbc_driver_sqlite as adbc_sqlite
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from bulkload.backends import sqlite_options
 from bulkload.backends.base import BatchKey, ErrorKind, TableSpec, finish_despite_cancel
 from bulkload.backends.sql import CHECKPOINT_TABLE, quote_identifier
 from bulkload.config import TargetOptions
+from bulkload.config.option import Option
 from bulkload.errors import TargetError, TargetUnreachable, UsageError
 from bulkload.phase_times import phase
 
@@ -124,6 +126,8 @@ def timestamp_text(column: pa.Array) -> pa.Array:
 
 class SQLiteBackend:
     schemes: ClassVar[tuple[str, ...]] = ("sqlite",)
+    # its own options, declared in sqlite_options.py (read by --help without the driver)
+    own_options: ClassVar[tuple[Option, ...]] = sqlite_options.OPTIONS
     max_concurrency: int | None = 1
     accepts_text = False
     busy_timeout_ms = 5000  # how long a write waits for another writer's lock

@@ -24,7 +24,7 @@ from bulkload.backends import create_backend
 from bulkload.bench.auto_processes import Decision
 from bulkload.bench.compare import Comparison, check_comparable, compare
 from bulkload.bench.gates import EXIT_GATE_FAILED, GateResult, failed, judge, judge_level
-from bulkload.bench.result import SweepResult, machine_facts
+from bulkload.bench.result import SweepResult, machine_facts, read_result
 from bulkload.bench.sweep import (
     BenchData,
     FileData,
@@ -33,7 +33,6 @@ from bulkload.bench.sweep import (
     SweepSpec,
     SyntheticData,
 )
-from bulkload.cli_report import read_result
 from bulkload.config import BenchConfig, GateOptions
 from bulkload.engine.runner import RunControl
 from bulkload.engine.writer import one_line

@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from bulkload.bench.recommend import recommend_into
 from bulkload.bench.result import SweepResult
-from bulkload.bench.sweep import recommend_into
 from bulkload.errors import InputError
 from bulkload.stats.level import LevelResult
 from bulkload.stats.thresholds import parse_slo

@@ -7,11 +7,13 @@ render a :class:`SweepResult`, never the live run.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from bulkload import event_loop
@@ -186,3 +188,22 @@ def _cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def read_result(path: Path) -> SweepResult:
+    """The SweepResult saved in ``path`` (by ``bench --json``); InputError (exit 3)
+    naming the file otherwise."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError("no such file", source=str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise InputError(f"cannot read: {reason}", source=str(path)) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not JSON: {exc}", source=str(path)) from None
+    if not isinstance(data, dict):
+        raise InputError("not a bulkload bench result (not a JSON object)", source=str(path))
+    return SweepResult.from_dict(data, source=str(path))

@@ -24,8 +24,8 @@ from bulkload import event_loop
 from bulkload.bench import command
 from bulkload.bench.gates import EXIT_GATE_FAILED
 from bulkload.bench.merge import merge_results, window_overlap
+from bulkload.bench.recommend import recommend_into
 from bulkload.bench.result import SweepResult
-from bulkload.bench.sweep import recommend_into
 from bulkload.cluster.connect import cluster_client, pick_workers
 from bulkload.config import BenchConfig, ClusterOptions
 from bulkload.engine.writer import one_line

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from bulkload.config.parse import local_workers
 from bulkload.errors import TargetUnreachable, UsageError
-from bulkload.options import local_workers
 from bulkload.redact import redact_url
 
 CONNECT_TIMEOUT_S = 10.0

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
-from bulkload.bench.sweep import SweepProgress
 from bulkload.report.summary import ms
 from bulkload.stats.level import LevelResult
+
+if TYPE_CHECKING:  # the view reads the sweep's progress; the sweep does not know the view
+    from bulkload.bench.sweep import SweepProgress
 
 LIVE_INTERVAL_S = 0.25
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from bulkload.config.parse import TYPE_HELP  # the --type help lists them without pyarrow
 from bulkload.errors import InputError, UsageError
-from bulkload.options import TYPE_HELP  # the --type help lists them without pyarrow
 
 STRING = pa.string()
 TIMESTAMP = pa.timestamp("us")

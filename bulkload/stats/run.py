@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bulkload.sources.batch import Rejection
 from bulkload.stats.histogram import LatencyHistogram
+
+if TYPE_CHECKING:  # stats sits beside sources, not above them (and needs no pyarrow)
+    from bulkload.sources.batch import Rejection
 
 _KEPT_REJECTIONS = 20
 

@@ -14,8 +14,8 @@ import pytest
 import bulkload
 from bulkload.backends.http import InsecureTransportWarning
 from bulkload.backends.http.errors import parse_retry_after
-from bulkload.config import build_import_config
 from bulkload.errors import TargetUnreachable, UsageError
+from bulkload.options import build_import_config
 from tests.engine.library_helpers import hang_guard  # noqa: F401
 from tests.servers.fixtures import IngestServer
 

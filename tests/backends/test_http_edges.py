@@ -17,8 +17,9 @@ import pytest
 
 import bulkload
 from bulkload.backends import create_backend
-from bulkload.config import TargetOptions, build_import_config
+from bulkload.config import TargetOptions
 from bulkload.errors import UsageError
+from bulkload.options import build_import_config
 
 TOKEN = "s3cr3t-T0KEN-value-42"
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 import bulkload
-from bulkload.config import build_import_config
 from bulkload.errors import TargetError
+from bulkload.options import build_import_config
 from tests.engine.library_helpers import hang_guard  # noqa: F401
 from tests.servers.fixtures import IngestServer
 

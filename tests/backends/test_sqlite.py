@@ -20,9 +20,10 @@ import pytest
 import bulkload
 from bulkload import event_loop
 from bulkload.backends.sqlite import SQLiteBackend
-from bulkload.config import EngineOptions, TargetOptions, build_import_config
+from bulkload.config import EngineOptions, TargetOptions
 from bulkload.engine import Engine
 from bulkload.errors import UsageError
+from bulkload.options import build_import_config
 from bulkload.sources import BatchSource
 from bulkload.stats import RunStats
 from tests.conftest import column_types, read_table

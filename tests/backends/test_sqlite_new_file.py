@@ -15,8 +15,9 @@ import pytest
 from bulkload import event_loop
 from bulkload.backends.base import TableSpec
 from bulkload.backends.sqlite import SQLiteBackend
-from bulkload.config import TargetOptions, build_import_config
+from bulkload.config import TargetOptions
 from bulkload.errors import TargetError
+from bulkload.options import build_import_config
 from tests.conftest import read_table
 
 SCHEMA = pa.schema([("id", pa.int64()), ("name", pa.string())])

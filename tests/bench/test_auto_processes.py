@@ -18,7 +18,8 @@ import pytest
 
 from bulkload.bench import auto_processes
 from bulkload.bench.auto_processes import Decision, Probe, ThreadClock, decide, decided
-from bulkload.config import BenchConfig, build_bench_config, build_import_config
+from bulkload.config import BenchConfig
+from bulkload.options import build_bench_config, build_import_config
 from tests.conftest import ChildOutput
 from tests.servers.fixtures import IngestServer
 

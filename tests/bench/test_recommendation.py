@@ -9,8 +9,9 @@ from rich.console import Console
 
 from bulkload import event_loop
 from bulkload.backends import create_backend
+from bulkload.bench.recommend import recommend_into
 from bulkload.bench.result import SweepResult
-from bulkload.bench.sweep import Sweep, SweepSpec, SyntheticData, recommend_into
+from bulkload.bench.sweep import Sweep, SweepSpec, SyntheticData
 from bulkload.config import EngineOptions, TargetOptions
 from bulkload.engine.runner import RunControl
 from bulkload.report.bench_view import render_sweep

@@ -14,7 +14,7 @@ import pytest
 from bulkload.bench import command
 from bulkload.bench.merge import merge_results, shards_only
 from bulkload.bench.result import SweepResult
-from bulkload.config import build_bench_config
+from bulkload.options import build_bench_config
 from bulkload.parallel.partition import key_range, part, part_at_least_one
 from bulkload.parallel.shares import bench_share
 from bulkload.stats.histogram import LatencyHistogram

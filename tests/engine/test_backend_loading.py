@@ -96,3 +96,36 @@ def test_a_csv_run_into_a_built_in_backend_imports_only_what_it_needs(write_file
         [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout + out.stderr
+
+
+PLUGIN = """
+from bulkload.config.option import Option, panel
+from bulkload.config.parse import whole
+
+
+class StoreBackend:
+    schemes = ("mystore",)
+    max_concurrency = None
+    own_options = panel(
+        "MyStore",
+        None,
+        Option(name="store_shards", flags=("--store-shards",), parse=whole(minimum=1),
+               help="MyStore: shards to spread the rows over."),
+    )
+"""
+
+
+def test_an_installed_backend_declares_its_own_options_and_backends_lists_them(
+    tmp_path: Path, run_cli_subprocess: RunCli
+):
+    site = tmp_path / "site"
+    info = site / "bulkload_mystore-0.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: bulkload-mystore\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[bulkload.backends]\nmystore = store:StoreBackend\n")
+    (site / "store.py").write_text(PLUGIN)
+    result = run_cli_subprocess("backends", env={"PYTHONPATH": str(site), "COLUMNS": "300"})
+    assert result.code == 0, result.stderr
+    (line,) = [line for line in result.stdout.splitlines() if line.startswith("mystore")]
+    assert "mystore://" in line and "bulkload-mystore" in line
+    assert "options: --store-shards" in result.stdout

@@ -16,9 +16,10 @@ from bulkload.backends.base import BatchKey, ErrorKind, TableSpec
 from bulkload.backends.null import NullBackend
 from bulkload.backends.sim import SimBackend
 from bulkload.backends.sqlite import SQLiteBackend
-from bulkload.config import EngineOptions, TargetOptions, build_import_config
+from bulkload.config import EngineOptions, TargetOptions
 from bulkload.engine import Engine, RetryPolicy
 from bulkload.errors import AbortedError, TargetError
+from bulkload.options import build_import_config
 from bulkload.sources import BatchSource, Rejection
 from bulkload.stats import RunStats
 

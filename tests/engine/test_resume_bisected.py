@@ -14,10 +14,11 @@ import pytest
 from bulkload import event_loop
 from bulkload.backends.base import BatchKey
 from bulkload.backends.sqlite import SQLiteBackend
-from bulkload.config import EngineOptions, TargetOptions, build_import_config
+from bulkload.config import EngineOptions, TargetOptions
 from bulkload.engine import Engine
 from bulkload.engine.checkpoint import CheckpointFile
 from bulkload.errors import TargetError
+from bulkload.options import build_import_config
 from bulkload.sources import BatchSource
 from bulkload.stats import RunStats
 

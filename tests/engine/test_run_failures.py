@@ -20,9 +20,10 @@ import pytest
 from bulkload import event_loop
 from bulkload.backends import create_backend
 from bulkload.backends.base import Backend
-from bulkload.config import EngineOptions, TargetOptions, build_import_config
+from bulkload.config import EngineOptions, TargetOptions
 from bulkload.engine import Engine, RunControl
 from bulkload.errors import InputError, TargetError
+from bulkload.options import build_import_config
 from bulkload.sources import BatchSource, SourceBatch, SourceFile
 from bulkload.stats import RunStats
 

@@ -202,7 +202,7 @@ def test_a_resume_with_replace_or_truncate_keeps_the_rows_of_the_run_it_resumes(
 
 
 def test_each_process_gets_its_share_of_the_limits():
-    from bulkload.config import build_import_config
+    from bulkload.options import build_import_config
     from bulkload.parallel.shares import import_share
 
     config = build_import_config(

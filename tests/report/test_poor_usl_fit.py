@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from bulkload.bench.recommend import recommend_into
 from bulkload.bench.result import SweepResult
-from bulkload.bench.sweep import recommend_into
 from bulkload.report.json_summary import write_document
 from bulkload.stats.histogram import LatencyHistogram
 from bulkload.stats.level import LevelResult

@@ -11,7 +11,7 @@ import pytest
 from rich.console import Console
 
 import bulkload
-from bulkload.config import build_import_config
+from bulkload.options import build_import_config
 from bulkload.report.progress import ProgressReporter, estimate, status_line
 from bulkload.sources import BatchSource
 from bulkload.stats.run import RunStats

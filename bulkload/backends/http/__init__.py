@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlsplit
 
 import pyarrow as pa
 
+from bulkload.backends import http_options
 from bulkload.backends.base import BatchKey, ErrorKind, TableSpec
 from bulkload.backends.http.errors import (
     HttpItemsFailed,
@@ -38,6 +39,7 @@ from bulkload.backends.http.transport import (
     basic_authorization,
 )
 from bulkload.config import TargetOptions
+from bulkload.config.option import Option
 from bulkload.errors import TargetError, TargetUnreachable, UsageError
 from bulkload.redact import redact_text, redact_url
 
@@ -64,6 +66,8 @@ class HttpPayload:
 
 class HttpBackend:
     schemes: ClassVar[tuple[str, ...]] = ("http", "https")
+    # its own options, declared in http_options.py (read by --help without the driver)
+    own_options: ClassVar[tuple[Option, ...]] = http_options.OPTIONS
     accepts_text = False  # JSON wants typed values; the server gets numbers as numbers
 
     def __init__(self, url: str, options: TargetOptions):

@@ -1,0 +1,47 @@
+"""The PostgreSQL backend's own options, declared next to it: the option registry lists
+them (``--help``, profiles, ``BULKLOAD_*`` variables) and ``bulkload backends`` shows
+them. Kept apart from the backend module so that ``--help`` reads them without loading
+the driver (standard library only)."""
+
+from __future__ import annotations
+
+from bulkload.config.models import TargetOptions
+from bulkload.config.option import Option, panel
+from bulkload.config.parse import choice, names, non_empty
+
+OPTIONS = panel(
+    "PostgreSQL",
+    TargetOptions,
+    Option(
+        name="schema_name",
+        flags=("--schema-name",),
+        parse=non_empty,
+        default_help="public",
+        help="PostgreSQL: schema of the table (created if missing).",
+    ),
+    Option(
+        name="pg_method",
+        flags=("--pg-method",),
+        parse=choice("copy", "insert"),
+        help="PostgreSQL: copy (fastest) or insert.",
+    ),
+    Option(
+        name="pg_format",
+        flags=("--pg-format",),
+        parse=choice("binary", "csv"),
+        help="PostgreSQL COPY format: binary (least server work) or csv (the server converts "
+        "the text).",
+    ),
+    Option(
+        name="on_conflict",
+        flags=("--on-conflict",),
+        parse=choice("nothing", "update"),
+        help="PostgreSQL upsert when --key columns match: nothing (keep) or update (overwrite).",
+    ),
+    Option(
+        name="key",
+        flags=("--key",),
+        parse=names,
+        help="PostgreSQL: the columns identifying a row, for --on-conflict.",
+    ),
+)

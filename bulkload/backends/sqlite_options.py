@@ -1,0 +1,22 @@
+"""The SQLite backend's own options, declared next to it: the option registry lists
+them (``--help``, profiles, ``BULKLOAD_*`` variables) and ``bulkload backends`` shows
+them. Kept apart from the backend module so that ``--help`` reads them without loading
+the driver (standard library only)."""
+
+from __future__ import annotations
+
+from bulkload.config.models import TargetOptions
+from bulkload.config.option import Option, panel
+from bulkload.config.parse import flag
+
+OPTIONS = panel(
+    "SQLite",
+    TargetOptions,
+    Option(
+        name="wal",
+        flags=("--wal/--no-wal",),
+        cli_type=bool,
+        parse=flag,
+        help="SQLite: WAL journal. --no-wal is faster but a crash can corrupt the file.",
+    ),
+)

@@ -1,0 +1,93 @@
+"""TOML profiles (``--config``) and how the layers of settings combine.
+
+Precedence, lowest first: the models' defaults < TOML profile < ``BULKLOAD_*``
+environment variables < command-line flags. The CLI resolves the last two (typer reads
+the environment) and merges them over the profile with :func:`merge_options`; the
+registry's builders (:mod:`bulkload.options`) validate the result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+from bulkload.config.option import BENCH, COMMANDS, IMPORT
+from bulkload.errors import UsageError
+
+
+class Declared(Protocol):
+    """What a profile is checked against: the option registry."""
+
+    def profile_keys(self, command: str) -> frozenset[str]: ...
+
+    def commands_of(self, name: str) -> frozenset[str]: ...
+
+
+def load_profile(path: str | Path, section: str, declared: Declared) -> dict[str, Any]:
+    """Read a TOML profile for the command ``section``: the top-level keys that command
+    takes, overridden by those in ``[section]``.
+
+    Keys are option names as on the command line, with dashes or underscores. A key no
+    command knows is an error, as is a key in ``[import]`` or ``[bench]`` that command
+    does not take. ``declared`` says which keys each command takes."""
+    import tomllib  # here: only runs with a profile pay for it
+
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            document = tomllib.load(fh)
+    except FileNotFoundError:
+        raise UsageError(f"config file not found: {path}") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read config file {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path}: invalid TOML: {exc}") from None
+    sections: dict[str, dict[str, Any]] = {}
+    for command in COMMANDS:
+        scoped = document.pop(command, {})
+        if not isinstance(scoped, dict):
+            raise UsageError(f"{path}: [{command}] must be a table")
+        sections[command] = _normalised(scoped)
+    top = _normalised(document)
+    _refuse_unknown(path, top, None, declared)
+    for command, scoped in sections.items():
+        _refuse_unknown(path, scoped, command, declared)
+    taken = declared.profile_keys(section)
+    options = {key: value for key, value in top.items() if key in taken}
+    options.update(sections[section])
+    return options
+
+
+def _normalised(keys: Mapping[str, Any]) -> dict[str, Any]:
+    return {key.replace("-", "_"): value for key, value in keys.items()}
+
+
+def _refuse_unknown(
+    path: Path, keys: Mapping[str, Any], command: str | None, declared: Declared
+) -> None:
+    """Top level (``command`` None): keys some command takes; ``[command]``: its own."""
+    if command is None:
+        known = declared.profile_keys(IMPORT) | declared.profile_keys(BENCH)
+    else:
+        known = declared.profile_keys(command)
+    unknown = sorted(set(keys) - known)
+    if not unknown:
+        return
+    where = "" if command is None else f" in [{command}]"
+    described = [_with_owner(key, declared) for key in unknown]
+    raise UsageError(f"{path}: unknown option(s){where}: {', '.join(described)}")
+
+
+def _with_owner(key: str, declared: Declared) -> str:
+    """``sweep (a bench option)`` when another command takes the key."""
+    owners = sorted(declared.commands_of(key))
+    return f"{key} (a {'/'.join(owners)} option)" if owners else key
+
+
+def merge_options(*layers: Mapping[str, Any]) -> dict[str, Any]:
+    """Later layers win; a value of None means "not set here"."""
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        merged.update({k: v for k, v in layer.items() if v is not None})
+    return merged

@@ -1,0 +1,138 @@
+"""Validate a flat mapping of option values into an ``ImportConfig`` or a
+``BenchConfig``: each value checked by its option's parser, the defaults the models'
+own, and the rules that span options (``--resume`` needs ``--checkpoint``, one bound
+per level...)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import fields, replace
+from typing import Any
+
+from bulkload.config.models import (
+    BenchConfig,
+    ClusterOptions,
+    CsvOptions,
+    EngineOptions,
+    GateOptions,
+    ImportConfig,
+    ReportOptions,
+    SourceOptions,
+    SweepOptions,
+    TargetOptions,
+)
+from bulkload.config.option import BENCH, IMPORT
+from bulkload.errors import UsageError
+from bulkload.options import registry
+
+
+def build_import_config(options: Mapping[str, Any]) -> ImportConfig:
+    """Validate a flat mapping of option name -> value into an ``ImportConfig``."""
+    values = registry.resolve(IMPORT, options).values
+    _split_max_errors(values)
+    source = _source(values)
+    if source is None:
+        raise UsageError("no input given: name at least one file, glob, directory or '-'")
+    engine: EngineOptions = _take(EngineOptions, values)
+    if engine.resume and not engine.checkpoint:
+        raise UsageError("--resume needs --checkpoint PATH (the file written by the first run)")
+    if values["processes"] == "auto":
+        raise UsageError(
+            "--processes auto is for bench (a probe decides); import takes a number: --processes P"
+        )
+    values["processes"] = values["processes"] or 1  # import splits only when asked
+    return ImportConfig(
+        source=source,
+        target=replace(_target(values), build_new_aside=not engine.checkpoint),
+        engine=engine,
+        report=_take(ReportOptions, values),
+        cluster=_take(ClusterOptions, values),
+        processes=values["processes"],
+    )
+
+
+def build_bench_config(options: Mapping[str, Any]) -> BenchConfig:
+    """Validate a flat mapping of option name -> value into a ``BenchConfig``."""
+    resolved = registry.resolve(BENCH, options)
+    values, given = resolved.values, resolved.given
+    source = _source(values)
+    synthetic = values["synthetic"]
+    if (source is None) == (synthetic is None):
+        problem = "both" if source else "neither"
+        raise UsageError(
+            f"bulkload bench reads files (PATHS) or generated rows (--synthetic SPEC): "
+            f"give one of them ({problem} given)"
+        )
+    return BenchConfig(
+        source=source,
+        synthetic=synthetic,
+        target=_target(values),
+        engine=_take(EngineOptions, values),
+        report=_take(ReportOptions, values),
+        sweep=_sweep(values, given),
+        gates=_take(GateOptions, values),
+        cluster=_take(ClusterOptions, values),
+    )
+
+
+def _take(cls: Any, values: Mapping[str, Any], **extra: Any) -> Any:
+    """``cls`` built from the values named like its fields (the others keep their
+    dataclass defaults: options this command does not take)."""
+    chosen = {f.name: values[f.name] for f in fields(cls) if f.name in values}
+    return cls(**chosen, **extra)
+
+
+def _source(values: dict[str, Any]) -> SourceOptions | None:
+    if values["paths"] is None:
+        return None
+    if values["no_quoting"]:
+        values["quote_char"] = None
+    csv: CsvOptions = _take(CsvOptions, values)
+    if not csv.header and not csv.columns:
+        raise UsageError("--no-header needs --columns a,b,c to name the columns")
+    if csv.quote_char is not None and csv.quote_char == (csv.delimiter or ","):
+        raise UsageError("--quote-char and --delimiter must differ")
+    source: SourceOptions = _take(SourceOptions, values, csv=csv)
+    return source
+
+
+def _target(values: Mapping[str, Any]) -> TargetOptions:
+    target: TargetOptions = _take(TargetOptions, values)
+    if target.on_conflict and not target.key:
+        raise UsageError("--on-conflict needs --key col1,col2 (the columns that identify a row)")
+    return target
+
+
+def _split_max_errors(values: dict[str, Any]) -> None:
+    """``--max-errors`` is a count or a share: two fields of ``EngineOptions``."""
+    values["max_errors"], values["max_errors_percent"] = values["max_errors"] or (None, None)
+
+
+def _sweep(values: dict[str, Any], given: frozenset[str]) -> SweepOptions:
+    bounds = [name for name in ("duration", "rows", "batches") if name in given]
+    if len(bounds) > 1:
+        shown = " and ".join(registry.flags_of(*bounds))
+        raise UsageError(f"{shown} each bound a level's measurement: give one of them")
+    if bounds and bounds[0] != "duration":
+        values["duration"] = None
+    if "levels" in given and "rates" in given:
+        raise UsageError(
+            "--sweep (concurrency levels) and --sweep-rate (arrival rates) exclude each "
+            "other: give one of them"
+        )
+    auto = values["levels"] == "auto"
+    if "max_time" in given and not auto:
+        raise UsageError("--max-time bounds --sweep auto; give it with --sweep auto")
+    if auto or values["rates"] is not None:
+        values["levels"] = ()
+    values["auto"] = auto
+    # bench's default is auto: it splits by itself when it is its own bottleneck (a
+    # network target, a probe saying so); told on one line when the probe ran or it was asked
+    values["processes_auto"] = values["processes"] in ("auto", None)
+    values["processes_asked"] = "processes" in given
+    if values["processes_auto"]:
+        values["processes"] = 1  # until the probe decides
+    values["rates"] = values["rates"] or ()
+    values["batch_sizes"] = values["batch_sizes"] or (values["batch_size"],)
+    sweep: SweepOptions = _take(SweepOptions, values)
+    return sweep
