@@ -92,12 +92,3 @@ class TransientWriteError(WriteError):
 
 class PermanentWriteError(WriteError):
     """The batch contains rows the target will never accept."""
-
-
-def last_error_line(output: str) -> str:
-    """What a child process of bulkload said last, from its stderr: its ``bulkload:
-    error:`` line without the prefix, else its last non-empty line."""
-    lines = output.splitlines()
-    errors = [line for line in lines if line.startswith("bulkload: error:")]
-    last = errors[-1] if errors else next((ln for ln in reversed(lines) if ln.strip()), "")
-    return last.removeprefix("bulkload: error:").strip()

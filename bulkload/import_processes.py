@@ -3,32 +3,33 @@
 For when one event loop is the bottleneck (many small requests to a fast target: the
 client's CPU per request is the limit). The parent prepares the target once (creates,
 replaces or checks the table and the checkpoint bookkeeping, as a one-process run
-does when it opens it), then starts P children of itself (``python -m bulkload`` with
-the same command line and :data:`CHILD_ENV` set). Child i of P:
+does when it opens it), then runs share i of P in each of P processes
+(:class:`bulkload.parallel.local.LocalShares`). Share i of P:
 
 - reads every input file but types, encodes and sends only its share of the batches:
   batch n of the f-th file (counting from 0) when (f + n) mod P == i - 1. Batch
   indexes, checkpoint keys and HTTP idempotency keys are those of a one-process run,
   so ``--resume`` works with any P, and a server that honours the key sees the same
-  keys. (Each child parses all the input: cheap next to the request CPU that makes
+  keys. (Each share parses all the input: cheap next to the request CPU that makes
   --processes worth it.)
 - runs with 1/P of ``--concurrency``, ``--connections``, ``--rate``,
   ``--max-batches-per-sec``, ``--max-bytes-per-sec`` and of a ``--max-errors`` count
-  (a ``--max-errors`` share and ``--fail-fast`` apply to each child as they are);
-- appends to the table the parent prepared; writes its rejected rows, checkpoint and
-  result (counters, HDR histograms, wall-clock window, exit code, error) to files in
-  the parent's scratch directory, and its counters twice a second for the progress
-  display; stops cleanly (as after a Ctrl-C) if the parent disappears.
+  (``bulkload.parallel.shares.import_share``);
+- appends to the table the parent prepared; writes its rejected rows and checkpoint to
+  files in the parent's scratch directory; sends its counters twice a second for the
+  progress display and, at its end, its result (counters, HDR histograms, wall-clock
+  window, exit code, error) over the queue; stops cleanly (as after a Ctrl-C) if the
+  parent disappears.
 
-The parent shows the summed progress, forwards Ctrl-C and SIGTERM (first: every child
-finishes its batches in flight; second: they stop at once; a child still running 10 s
-later is killed), and when one child fails or is interrupted, stops the others the
-same clean way. At the end it merges the children's results (counters added,
-histograms merged, elapsed time over the union of their windows), writes every
-rejected row into the one bad-records file and every committed key into the one
-``--checkpoint`` file, shows the summary and the JSON of one run, and exits with the
-code of the first child that failed (2, 3 or 5; one killed by a signal counts as 2),
-else 4 if the run was interrupted, else 1 if rows were rejected, else 0.
+The parent shows the summed progress, forwards Ctrl-C and SIGTERM (first: every share
+finishes its batches in flight; second: they stop at once; a share still running 10 s
+later is killed), and when one share fails or is interrupted, stops the others the
+same clean way. At the end it merges the shares' results (counters added, histograms
+merged, elapsed time over the union of their windows), writes every rejected row into
+the one bad-records file and every committed key into the one ``--checkpoint`` file,
+shows the summary and the JSON of one run, and exits with the code of the first share
+that failed (2, 3 or 5; one killed by a signal counts as 2), else 4 if the run was
+interrupted, else 1 if rows were rejected, else 0.
 """
 
 from __future__ import annotations
@@ -36,22 +37,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import csv
-import json
-import os
 import shutil
-import signal
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bulkload import event_loop
 from bulkload.config import ImportConfig
-from bulkload.errors import AbortedError, BulkloadError, UsageError, last_error_line
-from bulkload.process_signals import StopSignals, signal_child, stop_within
+from bulkload.errors import AbortedError, BulkloadError, UsageError
+from bulkload.parallel.local import LocalShares, Message, ShareEnd, ShareLink
+from bulkload.parallel.prepare import prepare_import_target
+from bulkload.parallel.shares import import_share, share_file
+from bulkload.process_signals import StopSignals
 from bulkload.sources.discovery import STDIN
 from bulkload.stats.run import PER_WORKER_COUNTERS, SUMMED_COUNTERS
 
@@ -59,12 +60,8 @@ if TYPE_CHECKING:
     from bulkload.backends.base import BatchKey
     from bulkload.stats.run import RunStats
 
-#: set in a child: ``{"share": [i, P], "workdir": ..., "parent_fd": n}`` (JSON)
-CHILD_ENV = "BULKLOAD_IMPORT_PROCESS"
-#: how often a child writes its counters, and the parent reads them
+#: how often a share sends its counters to the parent
 PUBLISH_EVERY_S = 0.5
-#: how long children get to stop after the second Ctrl-C before they are killed
-KILL_AFTER_S = 10.0
 
 EXIT_OK = 0
 EXIT_REJECTED = 1
@@ -73,59 +70,6 @@ EXIT_INTERRUPTED = 4
 
 
 # ----------------------------------------------------------------------------- the share
-
-
-def split(total: int, share: tuple[int, int]) -> int:
-    """Child i's part of ``total``: the parts add up to ``total`` exactly (some may be 0)."""
-    index, count = share
-    base, extra = divmod(total, count)
-    return base + (1 if index <= extra else 0)
-
-
-def child_config(config: ImportConfig, share: tuple[int, int], workdir: Path) -> ImportConfig:
-    """What child ``share`` (i, P) runs: its batches, its part of the concurrency, rates
-    and error budget, appending to the prepared table, its files in ``workdir``."""
-    index, count = share
-    engine = config.engine
-
-    def divided(rate: float | None) -> float | None:
-        return None if rate is None else rate / count
-
-    engine = replace(
-        engine,
-        concurrency=max(1, split(engine.concurrency, share)),
-        rate=divided(engine.rate),
-        max_batches_per_sec=divided(engine.max_batches_per_sec),
-        max_bytes_per_sec=divided(engine.max_bytes_per_sec),
-        max_errors=None if engine.max_errors is None else split(engine.max_errors, share),
-        checkpoint=str(child_file(workdir, index, "checkpoint.json"))
-        if engine.checkpoint
-        else None,
-    )
-    connections = config.target.connections
-    target = replace(
-        config.target,
-        if_exists="append",  # the parent prepared the table
-        connections=None if connections is None else max(1, split(connections, share)),
-    )
-    return replace(
-        config,
-        source=replace(config.source, process_share=share),
-        target=target,
-        engine=engine,
-        report=replace(
-            config.report,
-            json_path=None,
-            bad_records=str(child_file(workdir, index, "bad-records.csv")),
-            progress="off",
-            quiet=True,
-        ),
-        processes=1,
-    )
-
-
-def child_file(workdir: Path, index: int, name: str) -> Path:
-    return workdir / f"process-{index}.{name}"
 
 
 def check_processes(config: ImportConfig, argv: Sequence[str]) -> None:
@@ -158,103 +102,29 @@ def check_processes(config: ImportConfig, argv: Sequence[str]) -> None:
             f"--processes {count} needs --connections {count} or more: each process opens "
             f"its share of the {connections}"
         )
-    if len(argv) < 2:
-        raise BulkloadError("--processes needs the command line to start its children")
 
 
-async def prepare_target(config: ImportConfig) -> str:
-    """Open the target once as a one-process run would (the table created, replaced,
-    truncated or checked by --if-exists; the checkpoint bookkeeping created), then
-    close it: the children append. Returns the table's name."""
-    from bulkload.backends import create_backend
-    from bulkload.backends.base import TableSpec
-    from bulkload.engine.checkpoint import CheckpointFile, if_exists_for
-    from bulkload.load import table_name
-    from bulkload.sources import BatchSource
-
-    backend = create_backend(config.target)
-    source = BatchSource(config.source, typed=not backend.accepts_text)
-    table = table_name(config, source)
-    batch_size = config.source.batch_size
-    first = None
-    for file in source.files:
-        batches = source.batches_of(file)
-        try:
-            first = await asyncio.to_thread(next, batches, None)
-        finally:
-            close = getattr(batches, "close", None)  # a generator: its file is closed
-            if close is not None:
-                close()
-        if first is not None:
-            break
-    if first is None:  # --limit 0: a one-process run opens nothing either
-        return table
-    if_exists = config.target.if_exists
-    if config.engine.checkpoint and config.engine.resume:  # as the one-process engine does
-        record = CheckpointFile(config.engine.checkpoint, table=table, batch_size=batch_size)
-        if_exists = if_exists_for(if_exists, record.load(source.files))
-    spec = TableSpec(
-        table,
-        source.schema,
-        if_exists,
-        checkpoints=config.engine.checkpoint is not None,
-        writers=1,
-        connect_timeout=config.engine.timeout,
-    )
-    await backend.open(spec)
-    await backend.close()
-    return table
+# ----------------------------------------------------------------------------- a share
 
 
-# ----------------------------------------------------------------------------- a child
-
-
-@dataclass(frozen=True)
-class ChildSpec:
-    """What a child learns from :data:`CHILD_ENV`."""
-
-    share: tuple[int, int]
-    workdir: Path
-    parent_fd: int | None
-
-    @classmethod
-    def from_environment(cls) -> ChildSpec | None:
-        value = os.environ.pop(CHILD_ENV, None)
-        if not value:
-            return None
-        try:
-            document = json.loads(value)
-            index, count = (int(n) for n in document["share"])
-            fd = document.get("parent_fd")
-            spec = cls((index, count), Path(document["workdir"]), None if fd is None else int(fd))
-        except (ValueError, TypeError, KeyError):
-            raise UsageError(f"{CHILD_ENV} is set by import --processes; not {value!r}") from None
-        if not 1 <= index <= count:
-            raise UsageError(f"{CHILD_ENV}: share {index}/{count} out of range")
-        return spec
-
-    def file(self, name: str) -> Path:
-        return child_file(self.workdir, self.share[0], name)
-
-
-def run_child(config: ImportConfig, spec: ChildSpec) -> int:
-    """A child's run: no terminal output but its error line; its result in a file."""
+def run_share(link: ShareLink, config: ImportConfig, workdir: Path) -> None:
+    """In a child: load share i of P; its counters to the parent twice a second, its
+    result and its error (as data) at the end; its rejected rows and checkpoint in
+    files in ``workdir``."""
     from bulkload.cli.exit_codes import for_error
     from bulkload.engine.import_run import RunControl
     from bulkload.load import load_async
     from bulkload.redact import redact_text, url_secrets
     from bulkload.stats.run import RunStats
 
-    settings = child_config(config, spec.share, spec.workdir)
+    settings = import_share(config, link.share, workdir)
     stats = RunStats()
     control = RunControl()
-    parent_gone = _parent_watch(spec.parent_fd)
-    progress = spec.file("progress.json")
 
     async def publish(run_stats: RunStats) -> None:
         while True:
-            _write_atomically(progress, run_stats.summed_counters())
-            if parent_gone():
+            link.send("progress", run_stats.summed_counters())
+            if link.stopping:  # the parent stopped the run (its signal may come later)
                 control.request_stop()
             await asyncio.sleep(PUBLISH_EVERY_S)
 
@@ -274,23 +144,23 @@ def run_child(config: ImportConfig, spec: ChildSpec) -> int:
             stats.outcome, code = "interrupted", EXIT_INTERRUPTED
         except BulkloadError as exc:
             stats.outcome = "aborted" if isinstance(exc, AbortedError) else "failed"
-            error, code = str(exc), for_error(exc)
+            error, code = str(exc), int(for_error(exc))
         except Exception as exc:  # reported like the CLI reports it, never a traceback
             stats.outcome, code = "failed", EXIT_ABORTED
             error = f"internal error: {type(exc).__name__}: {exc}"
     if error is not None:
         error = redact_text(error.strip().splitlines()[0], url_secrets(config.target.url))
-        print(f"bulkload: error: {error}", file=sys.stderr)
-    result = {
-        **stats.worker_result(),
-        "outcome": stats.outcome,
-        "error": error,
-        "exit_code": code,
-        "window": _epoch_window(stats),
-        "effective_concurrency": stats.effective_concurrency,
-    }
-    _write_atomically(spec.file("result.json"), result)
-    return code
+    link.send(
+        "result",
+        {
+            **stats.worker_result(),
+            "outcome": stats.outcome,
+            "error": error,
+            "code": code,
+            "window": _epoch_window(stats),
+            "effective_concurrency": stats.effective_concurrency,
+        },
+    )
 
 
 def _epoch_window(stats: RunStats) -> list[float] | None:
@@ -302,196 +172,34 @@ def _epoch_window(stats: RunStats) -> list[float] | None:
     return [stats.started_at + offset, end + offset]
 
 
-def _write_atomically(path: Path, document: Any) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    with contextlib.suppress(OSError):  # the parent's scratch directory is gone: so is it
-        temporary.write_text(json.dumps(document), encoding="utf-8")
-        os.replace(temporary, path)
-
-
-def _parent_watch(fd: int | None) -> Any:
-    """A check that is True once the parent is gone (end of file on its pipe)."""
-    if fd is None:
-        return lambda: False
-    os.set_blocking(fd, False)
-    gone = False
-
-    def check() -> bool:
-        nonlocal gone
-        if not gone:
-            try:
-                gone = os.read(fd, 1) == b""
-            except BlockingIOError:
-                pass
-            except OSError:
-                gone = True
-        return gone
-
-    return check
-
-
 # ----------------------------------------------------------------------------- the parent
 
 
 @dataclass
-class Child:
-    index: int
-    count: int
-    process: asyncio.subprocess.Process
-    workdir: Path
-    ended_at: float | None = None
-
-    @property
-    def name(self) -> str:
-        return f"process {self.index}/{self.count} (pid {self.process.pid})"
-
-    def file(self, name: str) -> Path:
-        return child_file(self.workdir, self.index, name)
-
-    def signal(self, signum: int) -> None:
-        signal_child(self.process, signum)
-
-    def read(self, name: str) -> dict[str, Any] | None:
-        try:
-            document = json.loads(self.file(name).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        return document if isinstance(document, dict) else None
-
-    def said(self) -> str:
-        """Its last error line (when it saved no result saying it)."""
-        try:
-            return last_error_line(self.file("stderr").read_text(errors="replace"))
-        except OSError:
-            return ""
-
-
-@dataclass
 class Outcome:
-    """How one child ended."""
+    """How one share ended, and where its files are."""
 
-    child: Child
-    code: int  # its exit code; killed by a signal: 2
-    result: dict[str, Any] | None  # what it saved at its end; None if it saved nothing
+    end: ShareEnd
+    workdir: Path
+    result: dict[str, Any] | None  # what it sent at its end; else its last counters
     failed: bool  # it failed (not stopped, not interrupted)
 
+    @property
+    def code(self) -> int:
+        return self.end.code
+
+    def file(self, name: str) -> Path:
+        return share_file(self.workdir, self.end.index, name)
+
     def said(self) -> str:
-        """Its error message ("" if none)."""
-        return str((self.result or {}).get("error") or self.child.said())
+        return self.end.error
 
     def describe(self) -> str:
-        returncode = self.child.process.returncode or 0
-        how = f"was killed by signal {-returncode}" if returncode < 0 else f"exited {returncode}"
-        said = self.said()
-        return f"{self.child.name} {how}" + (f": {said}" if said else "")
+        return self.end.describe()
 
 
-class ProcessRunner:
-    """Starts the children, sums their counters while they run, stops them together."""
-
-    def __init__(self, argv: Sequence[str], count: int, workdir: Path, live: RunStats):
-        self.argv = list(argv)
-        self.count = count
-        self.workdir = workdir
-        self.live = live
-        self.children: list[Child] = []
-        self.stopping = False  # the user stopped the run
-        self.halted = False  # a child ended badly: the others were stopped
-        self._parent_read, self._parent_write = os.pipe()
-
-    def stop(self) -> None:
-        """The first Ctrl-C (or SIGTERM): every child finishes its batches in flight."""
-        self.stopping = True
-        for child in self.children:
-            child.signal(signal.SIGINT)
-
-    async def run(self) -> None:
-        try:
-            for index in range(1, self.count + 1):
-                if self.stopping:
-                    break
-                self.children.append(await self._start(index))
-            await self._watch()
-        finally:  # cancelled (the second Ctrl-C) or failed: no child outlives the command
-            await self._shutdown()
-
-    async def _start(self, index: int) -> Child:
-        environment = {
-            **os.environ,
-            CHILD_ENV: json.dumps(
-                {
-                    "share": [index, self.count],
-                    "workdir": str(self.workdir),
-                    "parent_fd": self._parent_read,
-                }
-            ),
-        }
-        child_stderr = child_file(self.workdir, index, "stderr")
-        with child_stderr.open("wb") as stderr:
-            process = await asyncio.create_subprocess_exec(
-                *(sys.executable, "-m", "bulkload", *self.argv[1:]),
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.DEVNULL,
-                stderr=stderr,
-                env=environment,
-                pass_fds=(self._parent_read,),
-                # a terminal's Ctrl-C reaches the parent only (a session, not
-                # process_group=0: uvloop's subprocesses do not take that)
-                start_new_session=True,
-            )
-        return Child(index, self.count, process, self.workdir)
-
-    async def _watch(self) -> None:
-        """Until every child has ended: their counters summed for the progress display;
-        a child that failed or was interrupted stops the others."""
-        waits = {asyncio.ensure_future(child.process.wait()): child for child in self.children}
-        try:
-            while waits:
-                done, _ = await asyncio.wait(waits, timeout=PUBLISH_EVERY_S)
-                for finished in done:
-                    child = waits.pop(finished)
-                    child.ended_at = time.monotonic()
-                    if child.process.returncode not in (EXIT_OK, EXIT_REJECTED):
-                        self._halt()
-                self._sum_counters()
-        finally:
-            for wait in waits:
-                wait.cancel()
-            if waits:  # asyncio.wait: their cancellations are not raised, and ours is
-                await asyncio.wait(waits)
-
-    def _halt(self) -> None:
-        if self.halted or self.stopping:
-            return
-        self.halted = True
-        for child in self.children:
-            child.signal(signal.SIGINT)
-
-    def _sum_counters(self) -> None:
-        published = [child.read("progress.json") for child in self.children]
-        found = [counters for counters in published if counters]
-        for counter in SUMMED_COUNTERS:
-            setattr(self.live, counter, sum(int(c.get(counter, 0)) for c in found))
-
-    async def _shutdown(self) -> None:
-        running = [child for child in self.children if child.process.returncode is None]
-        for child in running:
-            child.signal(signal.SIGINT)  # their second, if they had a first: stop at once
-        await asyncio.gather(*(stop_within(child.process, KILL_AFTER_S) for child in running))
-        for fd in (self._parent_read, self._parent_write):
-            with contextlib.suppress(OSError):
-                os.close(fd)
-
-    def outcomes(self) -> list[Outcome]:
-        found = []
-        for child in self.children:
-            returncode = child.process.returncode
-            code = EXIT_ABORTED if returncode is None or returncode < 0 else returncode
-            # interrupted (by the user, by the parent after another failed, or by a
-            # signal of its own) is not a failure; any other code but 0 and 1 is
-            failed = code not in (EXIT_OK, EXIT_REJECTED, EXIT_INTERRUPTED)
-            found.append(Outcome(child, code, child.read("result.json"), failed))
-        return found
+def _ended_badly(end: ShareEnd) -> bool:
+    return end.code not in (EXIT_OK, EXIT_REJECTED)
 
 
 # ----------------------------------------------------------------------------- merging
@@ -503,17 +211,15 @@ def merge_into(stats: RunStats, outcomes: Sequence[Outcome]) -> None:
     windows = []
     processes: list[dict[str, Any]] = []
     for outcome in outcomes:
-        result = outcome.result
-        if result is None:
-            result = outcome.child.read("progress.json") or {}
-            result["in_flight"] = 0
+        result = dict(outcome.result or {})
+        result["in_flight"] = 0 if outcome.end.body is None else result.get("in_flight", 0)
         stats.add_worker(result)
         if result.get("window"):
             windows.append(result["window"])
         processes.append(
             {
-                "index": outcome.child.index,
-                "pid": outcome.child.process.pid,
+                "index": outcome.end.index,
+                "pid": outcome.end.pid,
                 "exit_code": outcome.code,
                 "outcome": result.get("outcome", "killed"),
                 **{counter: int(result.get(counter, 0)) for counter in PER_WORKER_COUNTERS},
@@ -539,7 +245,7 @@ def merge_bad_records(
     rejected = stats.rows_rejected
     try:
         for outcome in outcomes:
-            part = outcome.child.file("bad-records.csv")
+            part = outcome.file("bad-records.csv")
             if not part.exists():
                 continue
             with part.open(encoding="utf-8", newline="") as fh:
@@ -566,7 +272,7 @@ def merge_checkpoints(
     assert config.engine.checkpoint is not None
     batch_size = config.source.batch_size
     keys: set[BatchKey] = set()
-    parts = [o.child.file("checkpoint.json") for o in outcomes]
+    parts = [o.file("checkpoint.json") for o in outcomes]
     parts = [part for part in parts if part.exists()]
     if not parts:
         return  # no child got as far as its checkpoint: the file stays as it was
@@ -623,8 +329,22 @@ def run_import_processes(config: ImportConfig, *, argv: Sequence[str]) -> int:
         if seeded:  # each child resumes from the whole record
             assert checkpoint is not None
             for index in range(1, count + 1):
-                shutil.copyfile(checkpoint, child_file(workdir, index, "checkpoint.json"))
-        runner = ProcessRunner(argv, count, workdir, stats)
+                shutil.copyfile(checkpoint, share_file(workdir, index, "checkpoint.json"))
+        runner = LocalShares(
+            count,
+            run_share,
+            config,
+            workdir,
+            stderr_to=lambda index: str(share_file(workdir, index, "stderr")),
+        )
+        published: dict[int, dict[str, Any]] = {}  # share -> its last counters
+
+        def on_message(message: Message) -> None:
+            if message.kind == "progress":  # the live sums for the progress display
+                published[message.index] = message.body
+                for counter in SUMMED_COUNTERS:
+                    total = sum(int(c.get(counter, 0)) for c in published.values())
+                    setattr(stats, counter, total)
 
         def stop() -> None:
             runner.stop()
@@ -638,12 +358,15 @@ def run_import_processes(config: ImportConfig, *, argv: Sequence[str]) -> int:
 
         async def main() -> None:
             signals.attach()  # from now on the second signal cancels this task
-            stats.table = await prepare_target(config)
+            stats.table = await prepare_import_target(config)
             stats.started_at = time.perf_counter()
             progress = asyncio.create_task(ProgressReporter(stats, err, mode).run())
             try:
-                await runner.run()
-            finally:
+                if not runner.stopping:
+                    runner.start()
+                await runner.watch(on_message, _ended_badly)
+            finally:  # cancelled (the second Ctrl-C) or failed: no child outlives the command
+                await runner.shutdown()
                 await event_loop.cancel_and_wait(progress)
 
         with signals:
@@ -658,7 +381,17 @@ def run_import_processes(config: ImportConfig, *, argv: Sequence[str]) -> int:
                     _finish(stats, json_path, out, error=message)
                 raise
             runner.stopping = runner.stopping or signals.received > 0
-            outcomes = runner.outcomes()
+            outcomes = [
+                Outcome(
+                    end,
+                    workdir,
+                    end.body or published.get(end.index),
+                    # interrupted (by the user, by the parent after another failed, or
+                    # by a signal of its own) is not a failure; any other code but 0, 1 is
+                    end.code not in (EXIT_OK, EXIT_REJECTED, EXIT_INTERRUPTED),
+                )
+                for end in runner.ends()
+            ]
             for counter in SUMMED_COUNTERS:  # the live sums give way to the final ones
                 setattr(stats, counter, 0)
             stats.finished_at = time.perf_counter()
@@ -669,7 +402,7 @@ def run_import_processes(config: ImportConfig, *, argv: Sequence[str]) -> int:
                 merge_checkpoints(config, stats.table, outcomes, seeded=seeded)
             _relay_messages(outcomes)
             failures = sorted(
-                (o for o in outcomes if o.failed), key=lambda o: o.child.ended_at or 0.0
+                (o for o in outcomes if o.failed), key=lambda o: runner.ended.index(o.end.index)
             )
             interrupted = runner.stopping or any(o.code == EXIT_INTERRUPTED for o in outcomes)
             error: str | None = None
@@ -681,6 +414,7 @@ def run_import_processes(config: ImportConfig, *, argv: Sequence[str]) -> int:
             else:
                 stats.outcome = "interrupted" if interrupted else "completed"
             _finish(stats, json_path, out, error=error)
+
     if failures:  # one line each, the first failure (the cause) first
         loaded = _loaded_before(stats, config)
         print(f"bulkload: error: {error}{loaded}", file=sys.stderr)
@@ -708,7 +442,7 @@ def _relay_messages(outcomes: Sequence[Outcome]) -> None:
     seen: set[str] = set()
     for outcome in outcomes:
         try:
-            text = outcome.child.file("stderr").read_text(errors="replace")
+            text = outcome.file("stderr").read_text(errors="replace")
         except OSError:
             continue
         for line in text.splitlines():

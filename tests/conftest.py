@@ -417,6 +417,19 @@ def children_of(pid: int) -> list[int]:
     return found
 
 
+def shares_of(pid: int) -> list[int]:
+    """The share processes of ``pid`` (not multiprocessing's resource tracker)."""
+    found = []
+    for child in children_of(pid):
+        try:
+            command = Path(f"/proc/{child}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"resource_tracker" not in command:
+            found.append(child)
+    return found
+
+
 def running(pid: int) -> bool:
     """Whether ``pid`` is alive (a zombie is not)."""
     try:

@@ -1,17 +1,19 @@
-"""``bulkload bench --processes P``: the sweep in P child processes, merged as shards are.
+"""``bulkload bench --processes P``: the sweep in P local processes, merged as shards are.
 
-For when one event loop is the bottleneck. The command starts P children of itself
-(``python -m bulkload bench <the same options> --shard i/P --json <temp> --quiet``); the
-parent keeps the terminal. Before each level every child waits at a barrier (see
-:mod:`bulkload.bench.process_link`), so the levels start together and their windows
-overlap; the overlap is measured and saved. Under ``--reset`` a first barrier lets one
-child empty the table only once every child's writes have ended. The results are merged with
-:func:`merge_results` (throughput over the union of the windows), then shown, saved and
-judged exactly as a single run's.
+For when one event loop is the bottleneck. The parent prepares the target once (the
+table created or replaced as ``--if-exists`` says), then runs share i of P
+(``--shard i/P`` semantics) in each of P processes
+(:class:`bulkload.parallel.local.LocalShares`); the parent keeps the terminal. Before
+each level every share waits at a barrier, so the levels start together and their
+windows overlap; the overlap is measured and saved. Under ``--reset`` a first barrier
+lets one share empty the table only once every share's writes have ended. Each share
+sends its result (or its error) back as data; the results are merged with
+:func:`merge_results` (throughput over the union of the windows), then shown, saved
+and judged exactly as a single run's.
 
-The first Ctrl-C is passed on to every child (each drops the level running and keeps
-the finished ones); the second stops them at once; a child still running after that is
-killed. A child that fails is named on one line with its exit code, and stops the
+The first Ctrl-C is passed on to every share (each drops the level running and keeps
+the finished ones); the second stops them at once; a share still running after that is
+killed. A share that fails is named on one line with its exit code, and stops the
 others after their level; what the others measured is kept.
 """
 
@@ -19,13 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import signal
 import sys
-import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -33,20 +30,21 @@ from rich.console import Console
 from bulkload import event_loop
 from bulkload.bench.auto_processes import Decision
 from bulkload.bench.merge import merge_results, window_overlap
-from bulkload.bench.process_link import DONE, READY, ChildLink, child_environment
 from bulkload.bench.result import SweepResult
 from bulkload.config import BenchConfig
-from bulkload.errors import BulkloadError, UsageError, last_error_line
-from bulkload.process_signals import StopSignals, signal_child, stop_within
+from bulkload.errors import BulkloadError, UsageError
+from bulkload.parallel.local import LocalShares, Message, ShareEnd, ShareLink
+from bulkload.parallel.prepare import prepare_bench_target
+from bulkload.parallel.shares import bench_child
+from bulkload.process_signals import StopSignals
 from bulkload.sources.discovery import STDIN
 
-#: how long children get to stop after the second Ctrl-C before they are killed
-KILL_AFTER_S = 10.0
 #: levels whose windows overlapped less than this get a warning
 OVERLAP_WARNING = 0.9
 
 EXIT_ABORTED = 2
 EXIT_INTERRUPTED = 4
+EXIT_TARGET = 5
 
 
 def check_processes(config: BenchConfig, argv: Sequence[str]) -> None:
@@ -66,182 +64,20 @@ def check_processes(config: BenchConfig, argv: Sequence[str]) -> None:
         raise UsageError(f"--processes {count}: fewer synthetic rows than processes")
     if config.source is not None and STDIN in config.source.paths:
         raise UsageError("bench reads its input several times: pass files, not stdin (-)")
-    if len(argv) < 2:
-        raise BulkloadError("--processes needs the command line to start its children")
 
 
-@dataclass
-class Child:
-    """One child process: its shard, its link, where its result and messages go."""
-
-    index: int
-    count: int
-    process: asyncio.subprocess.Process
-    link: ChildLink
-    json_path: Path
-    stderr_path: Path
-
-    @property
-    def name(self) -> str:
-        return f"process {self.index}/{self.count} (pid {self.process.pid})"
-
-    def signal(self, signum: int) -> None:
-        signal_child(self.process, signum)
-
-    def error_line(self) -> str:
-        """What it said last, for the line that reports its failure."""
-        try:
-            return last_error_line(self.stderr_path.read_text(errors="replace"))
-        except OSError:
-            return ""
-
-
-@dataclass
-class ChildOutcome:
-    child: Child
-    code: int
-    result: SweepResult | None
-    failed: bool
-
-    def describe(self) -> str:
-        code = self.child.process.returncode or 0
-        how = f"was killed by signal {-code}" if code < 0 else f"exited {code}"
-        said = self.child.error_line()
-        return f"{self.child.name} {how}" + (f": {said}" if said else "")
-
-
-class ProcessRunner:
-    """Starts the children, holds the barrier before each level, waits for them all."""
-
-    def __init__(self, argv: Sequence[str], count: int, workdir: Path):
-        self.argv = list(argv)
-        self.count = count
-        self.workdir = workdir
-        self.children: list[Child] = []
-        self.stopping = False  # the user stopped the run
-        self.halted = False  # a child ended early: the others were stopped after their level
-        self.on_level_start: Any = None  # called with (level number, processes) as it starts
-
-    def stop(self) -> None:
-        """The first Ctrl-C: each child drops the level running and runs no other."""
-        self.stopping = True
-        for child in self.children:
-            child.signal(signal.SIGINT)
-            child.link.stop()
-
-    async def run(self) -> None:
-        try:
-            for index in range(1, self.count + 1):
-                if self.stopping:
-                    break
-                self.children.append(await self._start(index))
-            await self._levels()
-            for child in self.children:
-                await child.process.wait()
-        finally:  # cancelled (the second Ctrl-C) or failed: no child outlives the command
-            await self._shutdown()
-
-    async def _start(self, index: int) -> Child:
-        ready_read, ready_write = os.pipe()
-        go_read, go_write = os.pipe()
-        json_path = self.workdir / f"process-{index}.json"
-        stderr_path = self.workdir / f"process-{index}.stderr"
-        command = [
-            *(sys.executable, "-m", "bulkload", *self.argv[1:]),
-            *("--shard", f"{index}/{self.count}", "--json", str(json_path), "--quiet"),
-            *("--processes", "1"),  # over whatever a profile or variable says
-        ]
-        try:
-            with stderr_path.open("wb") as stderr:
-                process = await asyncio.create_subprocess_exec(
-                    *command,
-                    stdin=asyncio.subprocess.DEVNULL,
-                    stdout=asyncio.subprocess.DEVNULL,
-                    stderr=stderr,
-                    env=child_environment(ready_write, go_read),
-                    pass_fds=(ready_write, go_read),
-                    # a terminal's Ctrl-C reaches the parent only (a session, not
-                    # process_group=0: uvloop's subprocesses do not take that)
-                    start_new_session=True,
-                )
-        except BaseException:
-            for fd in (ready_read, ready_write, go_read, go_write):
-                os.close(fd)
-            raise
-        os.close(ready_write)
-        os.close(go_read)
-        link = await ChildLink.open(ready_read, go_write)
-        return Child(index, self.count, process, link, json_path, stderr_path)
-
-    async def _levels(self) -> None:
-        """The barriers: each level (and each --reset) goes ahead when every child still
-        running has reached it; a child that ended early (failed, or stopped) stops the
-        others after their level."""
-        running = list(self.children)
-        level = 0
-        while running:
-            said = await asyncio.gather(*(child.link.next_message() for child in running))
-            reached = [message is not None for message in said]
-            ended_early = len(running) - sum(reached) if any(reached) else 0
-            running = [child for child, is_in in zip(running, reached, strict=True) if is_in]
-            # children at different barriers (one done, one ready) are out of step: a
-            # bug, never a measurement: stop them all rather than start a level unevenly
-            out_of_step = READY in said and DONE in said
-            self.halted = self.halted or bool(ended_early) or out_of_step
-            if self.stopping or self.halted:
-                for child in running:
-                    child.link.stop()
-                continue
-            for child in running:
-                child.link.go()
-            if READY in said:  # DONE: the children's writes ended; no level starts yet
-                level += 1
-                if self.on_level_start is not None and running:
-                    self.on_level_start(level, len(running))
-
-    async def _shutdown(self) -> None:
-        running = [child for child in self.children if child.process.returncode is None]
-        for child in running:
-            child.signal(signal.SIGINT)  # their second: stop at once, save what is done
-            child.link.stop()
-        await asyncio.gather(*(stop_within(child.process, KILL_AFTER_S) for child in running))
-        for child in self.children:
-            child.link.close()
-
-    def outcomes(self) -> list[ChildOutcome]:
-        """Each child's exit code and result (None when it saved none)."""
-        from bulkload.bench.result import read_result
-
-        found = []
-        for child in self.children:
-            code = child.process.returncode
-            code = EXIT_ABORTED if code is None or code < 0 else code
-            result = None
-            if child.json_path.exists():
-                with contextlib.suppress(BulkloadError):
-                    result = read_result(child.json_path)
-            # once the user stopped the run, how a child ended is the stop's doing; one
-            # halted because another failed is interrupted, not failed
-            stopped = self.stopping or (self.halted and code == EXIT_INTERRUPTED)
-            found.append(ChildOutcome(child, code, result, code != 0 and not stopped))
-        return found
-
-
-def merge_children(
-    outcomes: Sequence[ChildOutcome], count: int, command: list[str]
-) -> SweepResult | None:
-    """The children's results merged over the levels all of them ran, with how their
-    windows overlapped; None when none saved a result."""
-    saved = [outcome for outcome in outcomes if outcome.result is not None]
+def merge_children(ends: Sequence[ShareEnd], count: int, command: list[str]) -> SweepResult | None:
+    """The shares' results merged over the levels all of them ran, with how their
+    windows overlapped; None when none sent a result."""
+    found = [(end, _result_of(end)) for end in ends]
+    saved = [(end, result) for end, result in found if result is not None]
     if not saved:
         return None
-    results = [outcome.result for outcome in saved if outcome.result is not None]
+    results = [result for _, result in saved]
     common = min(len(result.levels) for result in results)
     for result in results:
         del result.levels[common:]  # a level some child never ran is not a level of the whole
-    merged = merge_results(
-        results, names=[outcome.child.name for outcome in saved], check_whole=False
-    )
+    merged = merge_results(results, names=[end.name for end, _ in saved], check_whole=False)
     merged.command = command
     merged.shard = None
     overlaps = [
@@ -251,7 +87,7 @@ def merge_children(
     merged.processes = {
         "count": count,
         "window_overlap": [round(overlap, 4) for overlap in overlaps],
-        "children": [_child_summary(outcome) for outcome in outcomes],
+        "children": [_child_summary(end, result) for end, result in found],
     }
     for level, overlap in zip(merged.levels, overlaps, strict=True):
         if len(results) > 1 and overlap < OVERLAP_WARNING:
@@ -263,12 +99,12 @@ def merge_children(
     return merged
 
 
-def _child_summary(outcome: ChildOutcome) -> dict[str, Any]:
-    levels = outcome.result.levels if outcome.result is not None else []
+def _child_summary(end: ShareEnd, result: SweepResult | None) -> dict[str, Any]:
+    levels = result.levels if result is not None else []
     return {
-        "index": outcome.child.index,
-        "pid": outcome.child.process.pid,
-        "exit_code": outcome.code,
+        "index": end.index,
+        "pid": end.pid,
+        "exit_code": end.code,
         "levels": [
             {
                 "started_at": level.started_at,
@@ -281,15 +117,81 @@ def _child_summary(outcome: ChildOutcome) -> dict[str, Any]:
     }
 
 
+def run_share(link: ShareLink, config: BenchConfig, argv: list[str]) -> None:
+    """In a child: run share i of P of the sweep, in step with the others through
+    ``link``; send its result and the exit code its run would have had (its error as
+    data: the exception's message and code)."""
+    from bulkload.bench.run import prepare_shard
+    from bulkload.cli.exit_codes import for_error
+    from bulkload.engine.batch_writer import one_line
+    from bulkload.engine.import_run import RunControl
+
+    control = RunControl()
+    signals = StopSignals(control.request_stop)  # the parent's Ctrl-C, passed on
+    result: SweepResult | None = None
+    code: int | None = None
+    error: str | None = None
+    with signals:
+        try:
+            sweep = prepare_shard(
+                bench_child(config), link.share, argv=argv, control=control, barrier=link
+            )
+            result = sweep.result
+
+            async def main() -> None:
+                signals.attach()  # from now on the second signal cancels this task
+                await sweep.run()
+
+            event_loop.run_command(main())
+        except (KeyboardInterrupt, asyncio.CancelledError):
+            if result is not None:
+                result.outcome = "interrupted"
+        except BulkloadError as exc:
+            code, error = int(for_error(exc)), one_line(exc)
+        except Exception as exc:  # reported like the CLI reports it, never a traceback
+            code, error = EXIT_ABORTED, f"internal error: {one_line(exc)}"
+    if result is not None:
+        if error is not None:
+            result.outcome, result.error = "failed", result.error or error
+        elif control.stop_requested and result.outcome == "completed":
+            result.outcome = "interrupted"
+        if code is None:
+            interrupted = result.outcome == "interrupted"
+            code = (
+                EXIT_INTERRUPTED
+                if interrupted
+                else EXIT_TARGET
+                if result.outcome == "failed"
+                else 0
+            )
+        error = error or result.error
+    elif code is None:
+        code = EXIT_INTERRUPTED
+    body = {"result": None if result is None else result.to_dict(), "code": code, "error": error}
+    link.send("result", body)
+
+
+def _result_of(end: ShareEnd) -> SweepResult | None:
+    document = (end.body or {}).get("result")
+    return None if document is None else SweepResult.from_dict(document)
+
+
+def _failed(end: ShareEnd, stopping: bool) -> bool:
+    """Once the user stopped the run, how a share ended is the stop's doing; one
+    stopped because another failed is interrupted, not failed."""
+    return end.code not in (0, EXIT_INTERRUPTED) and not stopping
+
+
 def run_processes(
     config: BenchConfig, *, argv: Sequence[str], decision: Decision | None = None
 ) -> int:
     """``bench --processes P``: run the children, merge, show, save, judge; the exit
     code is a single run's (a failed child's own code first)."""
     from bulkload.bench.gates import judge_run
-    from bulkload.bench.run import read_baseline
+    from bulkload.bench.run import prepare_shard, read_baseline
     from bulkload.cli.bench_command import write_html_report as _write_html
     from bulkload.cli.exit_codes import ExitCode
+    from bulkload.engine.batch_writer import one_line
     from bulkload.redact import redact_text, redact_url
     from bulkload.report.bench_view import render_sweep
     from bulkload.report.gates_view import render_verdict
@@ -313,11 +215,18 @@ def run_processes(
     secrets = [p for p in [_password(config.target.url)] if p]
     command = [redact_url(redact_text(arg, secrets)) for arg in argv]
 
-    runner = ProcessRunner(argv, count, Path())
-    if mode != "off":
-        runner.on_level_start = lambda level, running: err.print(
-            f"level {level}/{levels}: started in {running} processes together", highlight=False
-        )
+    runner = LocalShares(count, run_share, config, list(argv))
+    started = 0
+
+    def on_message(message: Message) -> None:
+        nonlocal started
+        if message.kind == "level" and mode != "off":
+            started += 1
+            running = sum(1 for p in runner.processes if p.exitcode is None)
+            err.print(
+                f"level {started}/{levels}: started in {running} processes together",
+                highlight=False,
+            )
 
     def stop() -> None:
         runner.stop()
@@ -327,23 +236,46 @@ def run_processes(
         )
 
     signals = StopSignals(stop)
+    whole = prepare_shard(config, None, argv=argv)  # the whole run: its table, its result
 
     async def main() -> None:
         signals.attach()  # from now on the second signal cancels this task
-        await runner.run()
+        # the table prepared once, before any share writes: the shares append to it
+        await prepare_bench_target(
+            whole.backend,
+            whole.data.batches(config.sweep.batch_sizes[0]),
+            table=whole.table,
+            if_exists=whole.if_exists,
+            timeout=config.engine.timeout,
+        )
+        try:
+            if not runner.stopping:
+                runner.start()
+            await runner.watch(on_message)
+        finally:  # cancelled (the second Ctrl-C) or failed: no share outlives the command
+            await runner.shutdown()
 
-    with signals, tempfile.TemporaryDirectory(prefix="bulkload-processes-") as workdir:
-        runner.workdir = Path(workdir)
-        with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
-            event_loop.run_command(main())
+    with signals:
+        try:
+            with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
+                event_loop.run_command(main())
+        except Exception as exc:  # preparing the target failed: shown and saved as one run's
+            failed = whole.result
+            failed.outcome, failed.error = "failed", one_line(exc)
+            render_sweep(failed, out)
+            if report.json_path:
+                write_document(failed.to_dict(), report.json_path)
+            if report.html_path:
+                _write_html(failed, report.html_path, exc, None)
+            raise
         runner.stopping = runner.stopping or signals.received > 0
-        outcomes = runner.outcomes()
-        failures = [outcome for outcome in outcomes if outcome.failed]
-        for outcome in failures:
-            print(f"bulkload: error: {outcome.describe()}", file=sys.stderr)  # one line
+        ends = runner.ends()
+        failures = [end for end in ends if _failed(end, runner.stopping)]
+        for end in failures:
+            print(f"bulkload: error: {end.describe()}", file=sys.stderr)  # one line
         failure_code = failures[0].code if failures else None
-        merged = merge_children(outcomes, count, command)
-        if merged is None:  # no child saved a result: nothing to show or judge
+        merged = merge_children(ends, count, command)
+        if merged is None:  # no share sent a result: nothing to show or judge
             if failure_code is not None:
                 return failure_code
             return EXIT_INTERRUPTED if runner.stopping else EXIT_ABORTED

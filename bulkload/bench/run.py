@@ -13,7 +13,6 @@ from bulkload import event_loop
 from bulkload.backends import create_backend
 from bulkload.bench.compare import check_comparable
 from bulkload.bench.result import SweepResult, machine_facts, read_result
-from bulkload.bench.shard import Shard, key_range, shard_config
 from bulkload.bench.sweep import (
     BenchData,
     FileData,
@@ -25,6 +24,9 @@ from bulkload.bench.sweep import (
 from bulkload.config import BenchConfig
 from bulkload.engine.import_run import RunControl
 from bulkload.errors import UsageError
+from bulkload.parallel.partition import Share as Shard
+from bulkload.parallel.partition import key_range
+from bulkload.parallel.shares import bench_share
 from bulkload.redact import redact_text, redact_url, url_secrets
 from bulkload.sources.discovery import STDIN
 from bulkload.stats.level import LevelResult
@@ -44,7 +46,7 @@ def prepare_shard(
     """The sweep ``config`` describes, or its ``shard`` (i, N), ready to run; its
     ``result`` fills in as it runs."""
     if shard is not None:
-        config = shard_config(config, shard)
+        config = bench_share(config, shard)
     backend = create_backend(config.target)
     data = _data(config, typed=not backend.accepts_text, shard=shard)
     result = SweepResult(
@@ -129,7 +131,7 @@ def _data(run: BenchConfig, *, typed: bool, shard: Shard | None) -> BenchData:
         raise UsageError("bench needs input files or --synthetic rows=N,columns=K")
     if STDIN in run.source.paths:
         raise UsageError("bench reads its input several times: pass files, not stdin (-)")
-    return FileData(run.source, typed=typed, shard=shard or (1, 1))
+    return FileData(run.source, typed=typed, shard=shard)
 
 
 def _table(run: BenchConfig) -> str:

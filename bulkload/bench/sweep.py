@@ -108,19 +108,19 @@ class SyntheticData(BenchData):
 
 @dataclass(frozen=True)
 class FileData(BenchData):
-    """The files' batches in order; with ``shard`` (i, N) only batches i-1, i-1+N, ...:
-    N shards take disjoint row ranges."""
+    """The files' batches in order; with ``shard`` (i, N) only the share's batches, as
+    ``import --processes`` divides them (``SourceOptions.process_share``): N shards
+    take disjoint row ranges."""
 
     options: SourceOptions
     typed: bool = True
-    shard: tuple[int, int] = (1, 1)
+    shard: tuple[int, int] | None = None
 
     def batches(self, batch_size: int) -> Iterator[pa.RecordBatch]:
-        source = BatchSource(replace(self.options, batch_size=batch_size), typed=self.typed)
-        index, count = self.shard
-        whole = (batch for batch in source.batches() if batch.num_rows)
-        for number, batch in enumerate(whole):
-            if number % count == index - 1:
+        options = replace(self.options, batch_size=batch_size, process_share=self.shard)
+        source = BatchSource(options, typed=self.typed)
+        for batch in source.batches():
+            if batch.num_rows:
                 yield batch.data
 
 
@@ -140,7 +140,7 @@ class SweepProgress:
 
 class LevelBarrier(Protocol):
     """How the processes of a split sweep keep in step (``bench --processes``; see
-    :mod:`bulkload.bench.process_link`). Each wait is False when the run must stop."""
+    :class:`bulkload.parallel.local.ShareLink`). Each wait is False when the run must stop."""
 
     #: this process is the one that empties the table for --reset
     resets: bool

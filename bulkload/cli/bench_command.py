@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING
 from bulkload import event_loop
 from bulkload.bench.auto_processes import Decision
 from bulkload.bench.gates import GateResult, Verdict, failed, judge_level, judge_run
-from bulkload.bench.process_link import ParentLink
 from bulkload.bench.run import prepare_shard, read_baseline
 from bulkload.cli.exit_codes import for_outcome
 from bulkload.cli.finish import Output, consoles, finish, outputs, show_and_save
@@ -59,11 +58,7 @@ def run_bench(config: BenchConfig, *, argv: Sequence[str] = ()) -> int:
         from bulkload.bench.processes import run_processes
 
         return run_processes(config, argv=argv, decision=decision)
-    # set when this run is a child of --processes (which gives each its --shard i/P)
-    link = ParentLink.from_environment(shard_index=(config.sweep.shard or (1, 1))[0])
-    if link is not None:
-        config = link.child_config(config)
-    elif config.sweep.shard is not None and config.sweep.reset:
+    if config.sweep.shard is not None and config.sweep.reset:
         raise UsageError(
             "--reset cannot be used with --shard: each job would empty the table under the "
             "others' writes (--processes P empties it once per level, between them)"
@@ -85,9 +80,7 @@ def run_bench(config: BenchConfig, *, argv: Sequence[str] = ()) -> int:
                 control.request_stop()
                 err.print(f"bulkload: stopping: gate failed: {stopped_by_gate[0]}")
 
-    sweep = prepare_shard(
-        config, config.sweep.shard, argv=argv, control=control, on_level=on_level, barrier=link
-    )
+    sweep = prepare_shard(config, config.sweep.shard, argv=argv, control=control, on_level=on_level)
     result = sweep.result
     if decision is not None:
         result.processes_decision = decision.to_dict()
@@ -108,8 +101,6 @@ def run_bench(config: BenchConfig, *, argv: Sequence[str] = ()) -> int:
         try:
             await sweep.run()
         finally:
-            if link is not None:
-                link.close()
             await event_loop.cancel_and_wait(progress)
 
     failure: Exception | None = None

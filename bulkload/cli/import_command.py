@@ -27,9 +27,6 @@ def run_import_command(options: dict[str, Any], *, argv: Sequence[str]) -> int:
     if settings.processes > 1:  # bulkload.import_processes
         from bulkload import import_processes
 
-        child = import_processes.ChildSpec.from_environment()
-        if child is not None:  # one of the worker processes (they get the same options)
-            return import_processes.run_child(settings, child)
         return import_processes.run_import_processes(settings, argv=argv)
     return run_import(settings)
 

@@ -21,16 +21,17 @@ from typing import Any
 from rich.console import Console
 
 from bulkload import event_loop
-from bulkload.backends.base import TableSpec
 from bulkload.bench import run as command
 from bulkload.bench.gates import judge_run
-from bulkload.bench.merge import merge_results
+from bulkload.bench.merge import merge_results, window_overlap
 from bulkload.bench.recommend import recommend_into
 from bulkload.bench.result import SweepResult
 from bulkload.cluster.connect import cluster_client, pick_workers
 from bulkload.config import BenchConfig, ClusterOptions
 from bulkload.engine.batch_writer import one_line
 from bulkload.errors import BulkloadError, FailureKind, UsageError
+from bulkload.parallel.failure import ShareFailed
+from bulkload.parallel.prepare import prepare_bench_target
 from bulkload.redact import redact_url
 from bulkload.report.bench_view import render_sweep
 from bulkload.report.json_summary import check_json_path, write_document
@@ -39,14 +40,6 @@ from bulkload.stats.thresholds import parse_slo
 
 LEAD_S = 1.0  # a round starts this long after it is sent: every worker has it by then
 OVERLAP_WARNING = 0.9  # a level whose workers' windows overlapped less gets a warning
-
-
-class ClusterShardError(BulkloadError):
-    """What stopped a worker's share, with the kind its own error had."""
-
-    def __init__(self, message: str, kind: FailureKind):
-        super().__init__(message)
-        self.kind = kind
 
 
 def bench_on_cluster(config: BenchConfig, *, argv: Sequence[str] = ()) -> int:
@@ -109,7 +102,7 @@ def run_on_cluster(
             if round_result.outcome != "completed":
                 break
     if not rounds:
-        raise ClusterShardError(
+        raise ShareFailed(
             "bench --cluster: interrupted before the first level ended", FailureKind.INTERRUPTED
         )
     return _join(rounds, address, workers, hosts), failure
@@ -131,27 +124,18 @@ def _refuse_what_cannot_be_split(config: BenchConfig) -> None:
 
 
 def _prepare_table(config: BenchConfig) -> None:
-    """Create (or replace) the table once, from the client, before the workers append to
-    it: the workers' own CREATE TABLE statements, sent at once, would race."""
+    """Create (or replace) the table once, from the client, before the workers append."""
     sweep = command.prepare_shard(config, None)
-    first = next(iter(sweep.data.batches(config.sweep.batch_sizes[0])), None)
-    if first is None:
-        raise UsageError("the input holds no rows to write")
-    spec = TableSpec(
-        sweep.table,
-        first.schema,
-        sweep.if_exists,
-        writers=1,
-        connect_timeout=config.engine.timeout,
+    batches = sweep.data.batches(config.sweep.batch_sizes[0])
+    event_loop.run(
+        prepare_bench_target(
+            sweep.backend,
+            batches,
+            table=sweep.table,
+            if_exists=sweep.if_exists,
+            timeout=config.engine.timeout,
+        )
     )
-
-    async def open_and_close() -> None:
-        try:
-            await sweep.backend.open(spec)
-        finally:
-            await sweep.backend.close()
-
-    event_loop.run(open_and_close())
 
 
 def _level_configs(config: BenchConfig) -> Iterator[BenchConfig]:
@@ -221,9 +205,7 @@ def _merge_round(shares: list[dict[str, Any]]) -> tuple[SweepResult, BulkloadErr
     failure = None
     if errors:
         host, error = errors[0]
-        failure = ClusterShardError(
-            f"worker on {host}: {error['message']}", FailureKind(error["kind"])
-        )
+        failure = ShareFailed(f"worker on {host}: {error['message']}", FailureKind(error["kind"]))
     measured = [result for result in results if result.levels]
     if len(measured) < len(results):  # a worker measured nothing: the level is not whole
         kept = measured[0] if measured else results[0]
@@ -234,7 +216,7 @@ def _merge_round(shares: list[dict[str, Any]]) -> tuple[SweepResult, BulkloadErr
     merged = merge_results(results, names=[share["host"] for share in shares], check_whole=False)
     merged.rows_written = sum(result.rows_written for result in results)
     windows = [result.levels[0] for result in results]
-    overlap = window_overlap(windows)
+    overlap = window_overlap([(w.started_at, w.finished_at) for w in windows])
     # what each worker measured, beside the merge: taken into machine.cluster by _join
     merged.machine["round"] = {
         "concurrency": merged.levels[0].concurrency,
@@ -257,14 +239,6 @@ def _merge_round(shares: list[dict[str, Any]]) -> tuple[SweepResult, BulkloadErr
     if warning:
         merged.warnings.append(warning)
     return merged, failure
-
-
-def window_overlap(windows: Sequence[LevelResult]) -> float:
-    """Share of the union of the workers' measured windows during which all of them
-    were measuring (1.0: the windows coincide)."""
-    union = max(w.finished_at for w in windows) - min(w.started_at for w in windows)
-    common = min(w.finished_at for w in windows) - max(w.started_at for w in windows)
-    return 1.0 if union <= 0 else max(0.0, common) / union
 
 
 def _overlap_warning(level: LevelResult, overlap: float) -> str | None:

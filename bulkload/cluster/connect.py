@@ -4,17 +4,16 @@ LocalCluster of N worker processes on this machine), and the workers a run uses.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from bulkload.config.parse import local_workers
 from bulkload.errors import TargetUnreachable, UsageError
 from bulkload.redact import redact_url
 
 CONNECT_TIMEOUT_S = 10.0
 WORKERS_TIMEOUT_S = 30.0  # how long --workers W waits for W workers to join
-_LOCAL = re.compile(r"local:(\d+)")
 
 
 def import_distributed() -> Any:
@@ -33,10 +32,10 @@ def cluster_client(address: str) -> Iterator[Any]:
     """A connected ``distributed.Client``, closed (and a local cluster shut down) on exit."""
     distributed = import_distributed()
     _quiet_dask_logging()
-    local = _LOCAL.fullmatch(address)
+    local = local_workers(address)
     if local is not None:
         cluster = distributed.LocalCluster(
-            n_workers=int(local[1]),
+            n_workers=local,
             threads_per_worker=1,  # one share per worker at a time
             processes=True,
             host="127.0.0.1",

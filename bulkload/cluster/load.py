@@ -2,8 +2,9 @@
 the normal engine; the client adds up the workers' counters (live, for the progress
 line, and at the end) and writes every rejected row into its one bad-records file.
 
-The first file is loaded alone (its task creates the table, or replaces it), the others
-then together, appending: concurrent ``CREATE TABLE`` statements would race. With
+The client prepares the table once (:mod:`bulkload.parallel.prepare`: created, or
+replaced, as ``--if-exists`` says), then every file's task appends: concurrent ``CREATE
+TABLE`` statements would race. With
 ``--checkpoint`` each task runs with checkpoints and ``--resume`` semantics: a SQL
 target records every committed batch in its bookkeeping table in the same transaction,
 so a task Dask re-runs after its worker died skips what its batches already committed
@@ -30,20 +31,14 @@ from bulkload.config import ClusterOptions, ImportConfig
 from bulkload.engine.batch_writer import one_line
 from bulkload.engine.import_run import RunControl
 from bulkload.errors import BulkloadError, FailureKind, UsageError
+from bulkload.parallel.failure import ShareFailed
+from bulkload.parallel.prepare import prepare_import_target
 from bulkload.sources.batch import Rejection
 from bulkload.sources.discovery import STDIN, SourceFile, discover
 from bulkload.stats.run import SUMMED_COUNTERS, RunStats
 
 PUBLISH_EVERY_S = 0.5  # how often a worker sends its counters to the client
 POLL_S = 0.2  # how often the client looks for finished tasks and a stop request
-
-
-class WorkerTaskError(BulkloadError):
-    """What stopped a worker's file, with the kind its own error had."""
-
-    def __init__(self, message: str, kind: FailureKind):
-        super().__init__(message)
-        self.kind = kind
 
 
 async def load_on_cluster_async(
@@ -76,7 +71,10 @@ async def load_on_cluster_async(
         bad_records = BadRecordsFile(bad_records_path(config, table), append=config.engine.resume)
         on_reject = bad_records
         stats.bad_records_path = str(bad_records.path)
-    run = _ClusterImport(replace(config, target=replace(config.target, table=table)), files)
+    config = replace(config, target=replace(config.target, table=table))
+    # the table prepared once, from the client, before any task appends to it
+    await prepare_import_target(config)
+    run = _ClusterImport(config, files)
     run.live = stats
     stats.started_at = time.perf_counter()
     watch = asyncio.create_task(watcher(stats)) if watcher else None
@@ -99,7 +97,7 @@ async def load_on_cluster_async(
     failure = next((result["error"] for result in results if result["error"]), None)
     if failure is not None:
         stats.outcome = "failed"
-        raise WorkerTaskError(failure["message"], FailureKind(failure["kind"]))
+        raise ShareFailed(failure["message"], FailureKind(failure["kind"]))
     stopped = control.stop_requested or any(r["outcome"] == "interrupted" for r in results)
     stats.outcome = "interrupted" if stopped else "completed"
     return stats
@@ -128,10 +126,7 @@ class _ClusterImport:
             stop = distributed.Event(f"bulkload-stop-{self.run_id}", client=client)
             client.subscribe_topic(topic, self._on_progress)
             try:
-                first, rest = self.files[:1], self.files[1:]
-                results = self._round(client, workers, first, 0, topic, stop, control)
-                if rest and not stop.is_set():
-                    results += self._round(client, workers, rest, 1, topic, stop, control)
+                results = self._round(client, workers, self.files, topic, stop, control)
             finally:
                 client.unsubscribe_topic(topic)
                 self._client = None
@@ -148,7 +143,6 @@ class _ClusterImport:
         client: Any,
         workers: list[str],
         files: list[SourceFile],
-        first_index: int,
         topic: str,
         stop: Any,
         control: RunControl,
@@ -157,15 +151,15 @@ class _ClusterImport:
         futures = [
             client.submit(
                 load_file,
-                self._task_config(file, prepares=first_index + offset == 0),
-                f"{self.run_id}-{first_index + offset}",
+                self._task_config(file),
+                f"{self.run_id}-{index}",
                 topic,
                 stop.name,
                 workers=workers,
                 pure=False,
-                key=f"bulkload-import-{self.run_id}-{first_index + offset}",
+                key=f"bulkload-import-{self.run_id}-{index}",
             )
-            for offset, file in enumerate(files)
+            for index, file in enumerate(files)
         ]
         self._futures = futures
         pending = set(futures)
@@ -181,9 +175,9 @@ class _ClusterImport:
                 stop.set()  # the workers finish their batches in flight, then return
         return [future.result() for future in futures]
 
-    def _task_config(self, file: SourceFile, *, prepares: bool) -> ImportConfig:
+    def _task_config(self, file: SourceFile) -> ImportConfig:
         config = self.config
-        target = config.target if prepares else replace(config.target, if_exists="append")
+        target = replace(config.target, if_exists="append")  # prepared by the client
         engine = config.engine
         if engine.checkpoint:  # the SQL bookkeeping table is the record; the file, scratch
             engine = replace(engine, checkpoint=f"{self.run_id}.checkpoint.json", resume=True)

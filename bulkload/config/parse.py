@@ -291,12 +291,18 @@ def shard(value: Any, option: str) -> tuple[int, int]:
 _LOCAL_CLUSTER = re.compile(r"local:(\d+)")
 
 
+def local_workers(address: str) -> int | None:
+    """N of a ``local:N`` cluster address; None for a scheduler's address."""
+    local = _LOCAL_CLUSTER.fullmatch(address)
+    return None if local is None else int(local[1])
+
+
 def cluster_address(value: Any, option: str) -> str:
     """A Dask scheduler address (``tcp://host:8786``) or ``local:N`` (N local workers)."""
     text = str(value).strip()
-    local = _LOCAL_CLUSTER.fullmatch(text)
+    local = local_workers(text)
     if local is not None:
-        if int(local[1]) < 1:
+        if local < 1:
             raise UsageError(f"{option} local:N needs N >= 1, not {text!r}")
         return text
     if "://" not in text or not urlsplit(text).hostname:

@@ -14,8 +14,9 @@ import pytest
 from bulkload.bench.merge import merge_results, shards_only
 from bulkload.bench.result import SweepResult
 from bulkload.bench.run import run_shard
-from bulkload.bench.shard import key_range, shard_config, share
 from bulkload.options import build_bench_config
+from bulkload.parallel.partition import key_range, part, part_at_least_one
+from bulkload.parallel.shares import bench_share
 from bulkload.stats.histogram import LatencyHistogram
 from bulkload.stats.level import LevelResult
 
@@ -39,7 +40,8 @@ def test_shares_add_up_and_key_ranges_cover_every_key_once():
     for total in (1, 2, 7, 32, 1001):
         for count in (1, 2, 3, 4):
             shards = [(i, count) for i in range(1, count + 1)]
-            shares = [share(total, shard) for shard in shards]
+            assert sum(part(total, shard) for shard in shards) == total
+            shares = [part_at_least_one(total, shard) for shard in shards]
             assert min(shares) >= 1
             if total >= count:
                 assert sum(shares) == total
@@ -200,13 +202,13 @@ def test_a_shard_runs_its_share_of_each_level_rate_and_count():
     closed = build_bench_config(
         {"synthetic": "rows=1000", "sweep": "1,8,32", "rows": 1000, "to": "sim://"}
     )
-    third = shard_config(closed, (3, 3))
+    third = bench_share(closed, (3, 3))
     assert third.sweep.levels == (1, 2, 10) and third.sweep.rows == 333
-    assert shard_config(closed, (1, 3)).sweep.levels == (1, 3, 11)  # the remainder first
+    assert bench_share(closed, (1, 3)).sweep.levels == (1, 3, 11)  # the remainder first
     open_model = build_bench_config(
         {"synthetic": "rows=1000", "sweep_rate": "100,400", "concurrency": 8, "to": "sim://"}
     )
-    half = shard_config(open_model, (2, 2))
+    half = bench_share(open_model, (2, 2))
     assert half.sweep.rates == (50.0, 200.0) and half.engine.concurrency == 4
 
 
