@@ -41,9 +41,9 @@ ALLOWED = {
     "import_processes.py": {"EXIT_ constant", "error line", "Console(", "rich"},
     "bench/processes.py": {"EXIT_ constant", "error line", "Console(", "rich"},
     "cluster/bench.py": {"Console(", "rich"},
-    # parses a child's error line from its stderr: goes with the share runners' text
-    # protocol (children report their error as data)
-    "errors.py": {"error line"},
+    # a local share (a child process) ignores the terminal's Ctrl-C and stops on the
+    # parent's Event: moves under cli/ with the signal wiring of the runners
+    "parallel/local.py": {"signal handler"},
     # the share runners forward Ctrl-C to their children with it; it moves to
     # cli/signals.py when they no longer handle signals themselves
     "process_signals.py": {"signal handler"},

@@ -77,7 +77,8 @@ def test_the_open_model_from_the_command_line(run_cli, tmp_path: Path):
     # Which one depends on the load here; on a machine too busy to keep even 100 writes/s
     # on schedule, none, and then the levels must show why.
     if saved["recommended_rate"] is None:
-        assert saved["recommendation"] == "no arrival rate was sustained"
+        # (followed by what the rates fell short on)
+        assert saved["recommendation"].startswith("no arrival rate was sustained")
         assert all(
             lvl["sends_missed"] or lvl["sends_delayed"] or lvl["batches_per_s"] < lvl["rate"] * 0.95
             for lvl in saved["levels"]
