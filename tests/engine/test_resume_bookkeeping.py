@@ -171,3 +171,25 @@ def test_replace_or_truncate_without_resume_starts_over(
         ROWS,
         0,
     )
+
+
+def test_import_processes_check_the_bookkeeping_before_starting(
+    run_cli: Any, source: Path, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """The workers of import --processes each open the target: the parent checks the
+    bookkeeping once, before any starts (a worker would find the others' keys)."""
+    target = Target("postgresql", request)
+    first = _import(run_cli, target, "--batch-size", "100", "--processes", "2", "--limit", "600")
+    assert first.code == 0, first.stderr
+    assert target.ids() == list(range(FIRST))
+    (tmp_path / "run.ckpt").unlink()
+    rerun = _import(run_cli, target, "--batch-size", "100", "--processes", "2")
+    assert rerun.code == 3, rerun.stderr
+    assert "--resume" in rerun.error_line
+    other = _import(run_cli, target, "--batch-size", "500", "--processes", "2", "--resume")
+    assert other.code == 3, other.stderr
+    assert "--batch-size 100" in other.error_line
+    assert target.ids() == list(range(FIRST))
+    resumed = _import(run_cli, target, "--batch-size", "100", "--processes", "2", "--resume")
+    assert resumed.code == 0, resumed.stderr
+    assert target.ids() == list(range(ROWS))
