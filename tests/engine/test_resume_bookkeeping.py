@@ -46,6 +46,13 @@ class Target:
             self._ingest = server
             self.options = ("--to", server.url, "--http-preset", "clickhouse")
 
+    def bookkeeping(self, query: str) -> list[Any]:
+        """``query`` with ``{t}`` naming the bookkeeping table."""
+        if self.kind == "sqlite":
+            with sqlite3.connect(self._db) as conn:
+                return conn.execute(query.format(t="_bulkload_checkpoints")).fetchall()
+        return list(self._sql(query.format(t=f'"{self._schema}"._bulkload_checkpoints')))
+
     def ids(self) -> list[int]:
         if self.kind == "sqlite":
             with sqlite3.connect(self._db) as conn:
@@ -103,26 +110,19 @@ def test_the_checkpoint_file_refuses_another_batch_size(
 
 
 def test_bookkeeping_of_an_earlier_version_is_upgraded(
-    run_cli: Any, source: Path, tmp_path: Path
+    run_cli: Any, source: Path, sql_target: Target
 ) -> None:
     """A bookkeeping table without the batch_size column (made before it existed) gets
     it; its old keys have no size and are taken as they are."""
-    db = tmp_path / "t.db"
-    target = Target.__new__(Target)
-    target.kind, target.options, target._db = "sqlite", ("--to", "sqlite:///t.db"), db
-    _first_run(run_cli, target)
-    with sqlite3.connect(db) as conn:
-        conn.execute("ALTER TABLE _bulkload_checkpoints DROP COLUMN batch_size")
-    resumed = _import(run_cli, target, "--batch-size", "100", "--resume")
+    _first_run(run_cli, sql_target)
+    sql_target.bookkeeping("ALTER TABLE {t} DROP COLUMN batch_size")
+    resumed = _import(run_cli, sql_target, "--batch-size", "100", "--resume")
     assert resumed.code == 0, resumed.stderr
-    assert target.ids() == list(range(ROWS))
-    with sqlite3.connect(db) as conn:
-        sizes = dict(
-            conn.execute(
-                "SELECT coalesce(batch_size, 0), count(*) FROM _bulkload_checkpoints GROUP BY 1"
-            ).fetchall()
-        )
-    assert sizes == {0: FIRST // 100, 100: (ROWS - FIRST) // 100}
+    assert sql_target.ids() == list(range(ROWS))
+    sizes = sql_target.bookkeeping(
+        "SELECT coalesce(batch_size, 0), count(*) FROM {t} GROUP BY 1 ORDER BY 1"
+    )
+    assert [tuple(row) for row in sizes] == [(0, FIRST // 100), (100, (ROWS - FIRST) // 100)]
 
 
 def test_a_rerun_without_resume_is_refused_by_the_bookkeeping(
