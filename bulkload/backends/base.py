@@ -34,6 +34,9 @@ class BatchKey:
     index: int
     offset: int
     count: int
+    #: rows per batch when the key was recorded (what ``index`` counts in), as read back
+    #: from a target's bookkeeping; None: not recorded
+    batch_size: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +48,9 @@ class TableSpec:
     if_exists: str = "append"
     checkpoints: bool = False  # batch keys will be recorded (--checkpoint)
     writers: int = 1  # writes the engine will keep in flight: size pools from it
+    #: rows per batch: what a checkpoint key's index counts in. A backend that records
+    #: keys in the target records it with each key, so a resume can refuse another size.
+    batch_size: int | None = None
     #: how long connecting may take (the run's --timeout); None: the backend's own bound
     connect_timeout: float | None = None
 

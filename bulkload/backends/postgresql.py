@@ -289,14 +289,14 @@ class PostgresBackend:
         assert self._pool is not None
         rows = (
             await self._pool.fetch(
-                f"SELECT source, batch_index, row_offset, row_count FROM {self._checkpoints} "
-                "WHERE target_table = $1",
+                f"SELECT source, batch_index, row_offset, row_count, batch_size "
+                f"FROM {self._checkpoints} WHERE target_table = $1",
                 self.table.name,
             )
             if await self._has_checkpoints()
             else []
         )
-        return [BatchKey(r[0], r[1], r[2], r[3]) for r in rows]
+        return [BatchKey(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
     async def forget_checkpoints(self, table: str) -> int:
         try:
@@ -416,9 +416,20 @@ class PostgresBackend:
                 f"CREATE TABLE IF NOT EXISTS {self._checkpoints} ("
                 "target_table text NOT NULL, source text NOT NULL, batch_index bigint NOT NULL,"
                 " row_offset bigint NOT NULL, row_count bigint NOT NULL,"
-                " committed_at timestamptz NOT NULL DEFAULT now(),"
+                " committed_at timestamptz NOT NULL DEFAULT now(), batch_size bigint,"
                 " PRIMARY KEY (target_table, source, batch_index, row_offset))"
             )
+            # a bookkeeping table made by an earlier version lacks it (its keys then read
+            # back with no batch size); checked first: ALTER TABLE locks the table
+            has_batch_size = await conn.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = $1::regclass "
+                "AND attname = 'batch_size' AND NOT attisdropped)",
+                self._checkpoints,
+            )
+            if not has_batch_size:
+                await conn.execute(
+                    f"ALTER TABLE {self._checkpoints} ADD COLUMN IF NOT EXISTS batch_size bigint"
+                )
 
     async def _check_name_lengths(self, conn: asyncpg.Connection, table: TableSpec) -> None:
         """PostgreSQL cuts longer names to max_identifier_length bytes without a word, so
@@ -481,13 +492,14 @@ class PostgresBackend:
     async def _record_key(self, conn: asyncpg.Connection, key: BatchKey) -> bool:
         inserted = await conn.fetchval(
             f"INSERT INTO {self._checkpoints} "
-            "(target_table, source, batch_index, row_offset, row_count) "
-            "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING 1",
+            "(target_table, source, batch_index, row_offset, row_count, batch_size) "
+            "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING 1",
             self.table.name,
             key.source,
             key.index,
             key.offset,
             key.count,
+            self.table.batch_size,
         )
         return inserted is not None
 

@@ -55,6 +55,7 @@ CHECKPOINT_DDL = f"""CREATE TABLE IF NOT EXISTS {CHECKPOINT_TABLE} (
     row_offset INTEGER NOT NULL,
     row_count INTEGER NOT NULL,
     committed_at TEXT NOT NULL,
+    batch_size INTEGER,
     PRIMARY KEY (target_table, source, batch_index, row_offset)
 )"""
 
@@ -372,12 +373,26 @@ class SQLiteBackend:
     def _record_key(self, conn: _Connection, key: BatchKey) -> bool:
         """Record the key inside the open transaction; False if it was already there."""
         conn.run(CHECKPOINT_DDL)
+        batch_size = self._table_spec.batch_size if self._table_spec else None
         inserted = conn.rows(
-            f"INSERT OR IGNORE INTO {CHECKPOINT_TABLE} VALUES (?, ?, ?, ?, ?, datetime('now')) "
-            "RETURNING 1",
-            (self._table, key.source, key.index, key.offset, key.count),
+            f"INSERT OR IGNORE INTO {CHECKPOINT_TABLE} (target_table, source, batch_index, "
+            "row_offset, row_count, committed_at, batch_size) "
+            "VALUES (?, ?, ?, ?, ?, datetime('now'), ?) RETURNING 1",
+            (self._table, key.source, key.index, key.offset, key.count, batch_size),
         )
         return bool(inserted)
+
+    def _prepare_checkpoints(self, conn: _Connection) -> None:
+        """The bookkeeping table, with the batch_size column a table made by an earlier
+        version lacks (its keys then read back with no batch size)."""
+        conn.run(CHECKPOINT_DDL)
+        columns = [row[1] for row in conn.rows(f"PRAGMA table_info({CHECKPOINT_TABLE})")]
+        if "batch_size" not in columns:
+            try:
+                conn.run(f"ALTER TABLE {CHECKPOINT_TABLE} ADD COLUMN batch_size INTEGER")
+            except adbc.Error as exc:  # another process of the run added it first
+                if "duplicate column" not in str(exc):
+                    raise
 
     def _committed_keys(self) -> list[BatchKey]:
         conn = self._connection
@@ -385,8 +400,8 @@ class SQLiteBackend:
         if not self._has_checkpoint_table(conn):
             return []
         rows = conn.rows(
-            f"SELECT source, batch_index, row_offset, row_count FROM {CHECKPOINT_TABLE} "
-            "WHERE target_table = ?",
+            f"SELECT source, batch_index, row_offset, row_count, batch_size "
+            f"FROM {CHECKPOINT_TABLE} WHERE target_table = ?",
             (self._table,),
         )
         return [BatchKey(*row) for row in rows]
@@ -429,6 +444,8 @@ class SQLiteBackend:
             # Keys left by a load into a table of this name dropped since describe no
             # row here: kept, they would pass this load's batches over as committed.
             self._forget_checkpoints(conn)
+        if table.checkpoints:
+            self._prepare_checkpoints(conn)
 
     def _write(self, batch: pa.RecordBatch, key: BatchKey | None) -> None:
         with phase("write"):

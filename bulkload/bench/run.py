@@ -45,6 +45,7 @@ def prepare_shard(
 ) -> Sweep:
     """The sweep ``config`` describes, or its ``shard`` (i, N), ready to run; its
     ``result`` fills in as it runs."""
+    requested = config.sweep.levels
     if shard is not None:
         config = bench_share(config, shard)
     backend = create_backend(config.target)
@@ -58,6 +59,8 @@ def prepare_shard(
         machine=machine_facts(),
         shard=None if shard is None else {"index": shard[0], "count": shard[1]},
     )
+    if shard is not None and not config.sweep.rates:  # the closed model's levels
+        result.warnings.extend(raised_levels(requested, shard[1]))
     spec = sweep_spec(config)
     result.model = spec.model
     return Sweep(
@@ -72,6 +75,19 @@ def prepare_shard(
         on_level=on_level,
         barrier=barrier,
     )
+
+
+def raised_levels(levels: Sequence[int], shards: int) -> list[str]:
+    """Levels below the number of shards (``--processes P`` or ``--shard i/N``) are not
+    measured as asked: each shard keeps at least one write in flight, and the merged level
+    records what ran. Said once per such level (every shard says it alike)."""
+    return [
+        f"c={level} is below the {shards} shards or processes that share each level: each "
+        f"runs at least 1 write at a time, so it was measured at c={shards} (the level "
+        f"records concurrency {shards}); for c={level}, run fewer processes"
+        for level in levels
+        if level < shards
+    ]
 
 
 async def run_shard_async(

@@ -39,6 +39,39 @@ _CLOSED_VALUE = _CLOSED.value
 _UNSENT = "; the rows not written by then were not sent"
 
 
+class TooManyRejections(AbortedError):
+    """``--max-errors`` passed. The line reads the run's counts when it is shown, after
+    the writes in flight when the run stopped have ended: they may reject more rows (a
+    row the target refused is counted, whatever happens around it), and the error line
+    must say what the summary says."""
+
+    def __init__(self, stats: RunStats, limit: str, *, share: bool, final: bool = False):
+        super().__init__()
+        self._stats = stats
+        self._limit = limit
+        self._share = share
+        self._final = final
+        self._at_stop = (stats.rows_rejected, stats.rows_read)
+
+    def __str__(self) -> str:
+        rejected, read = self._stats.rows_rejected, self._stats.rows_read
+        unsent = "" if self._final else _UNSENT
+        if not self._share:
+            late = rejected - self._at_stop[0]
+            after = f" ({late} of them by writes in flight when it stopped)" if late > 0 else ""
+            limit = f"more than --max-errors {self._limit}"
+            return f"stopped: {rejected} rows rejected, {limit}{after}{unsent}"
+        # final figures: the share only grows after the stop (rows rejected are added,
+        # rows given back leave the rows read), so it is still past the limit
+        text = (
+            f"stopped: {100 * rejected / read:.2f}% of {read} rows rejected, "
+            f"more than --max-errors {self._limit}"
+        )
+        if (rejected, read) != self._at_stop:
+            text += " (counted once the writes in flight when it stopped had ended)"
+        return text + unsent
+
+
 class Tally:
     """Rows of one batch settled so far (loaded or rejected): what an abort must not
     count again, and what it must give back as not read."""
@@ -155,6 +188,8 @@ class BatchWriter:
             self.reject(origin.rejection(offset, one_line(error)))
             return
         self.stats.batches_failed += 1
+        if self._abandoning:  # the run is stopping: its rows are given back, not bisected
+            raise WriteAbandoned(one_line(error))
         half = count // 2
         for start, rows in ((0, half), (half, count - half)):
             await self.deliver(
@@ -365,10 +400,7 @@ class BatchWriter:
             raise AbortedError(f"--fail-fast: {where}: {rejection.reason}")
         limit = self.options.max_errors
         if limit is not None and self.stats.rows_rejected > limit:
-            raise AbortedError(
-                f"stopped: {self.stats.rows_rejected} rows rejected, more than --max-errors "
-                f"{limit}{_UNSENT}"
-            )
+            raise TooManyRejections(self.stats, str(limit), share=False)
         self.check_error_share(final=False)
 
     def check_error_share(self, *, final: bool) -> None:
@@ -379,10 +411,7 @@ class BatchWriter:
             return
         share = 100 * self.stats.rows_rejected / read
         if share > percent:
-            raise AbortedError(
-                f"stopped: {share:.2f}% of {read} rows rejected, more than --max-errors "
-                f"{percent:g}%{'' if final else _UNSENT}"
-            )
+            raise TooManyRejections(self.stats, f"{percent:g}%", share=True, final=final)
 
 
 @runtime_checkable

@@ -85,6 +85,39 @@ def if_exists_for(if_exists: str, committed: Committed) -> str:
     return "append" if committed else if_exists
 
 
+def _batches(count: int) -> str:
+    return f"{count} committed batch{'' if count == 1 else 'es'}"
+
+
+def check_recorded_keys(
+    keys: list[BatchKey], *, batch_size: int, resume: bool, table: str, target: str
+) -> None:
+    """What a target's bookkeeping (its keys for ``table``) allows this run to do.
+
+    ``--resume``: the keys' batch indexes count batches of the size they were recorded
+    with; read against other batches they would pass rows over or load them twice, so
+    another ``--batch-size`` is refused. Without ``--resume`` (a load starting over,
+    appending): the target would skip every batch it records as committed while the run
+    counted it loaded, so recorded keys are refused too. (replace and truncate forget
+    them as they empty the table, and a table created anew has none.)"""
+    if resume:
+        sizes = sorted({k.batch_size for k in keys if k.batch_size not in (None, batch_size)})
+        if sizes:
+            raise UsageError(
+                f"--resume: {target} records the batches of table {table!r} with "
+                f"--batch-size {sizes[0]}, not {batch_size}: resume with --batch-size "
+                f"{sizes[0]} (or start over after bulkload forget-checkpoints)"
+            )
+        return
+    if keys:
+        raise UsageError(
+            f"--checkpoint: {target} records {_batches(len(keys))} of an earlier load into "
+            f"table {table!r}: pass --resume to continue it, or start over after "
+            f"bulkload forget-checkpoints --to URL --table {table} (or with --if-exists "
+            "replace or truncate)"
+        )
+
+
 class CheckpointFile:
     """The ``--checkpoint PATH`` file."""
 
@@ -134,6 +167,24 @@ class CheckpointFile:
             for index, offset, count in entry.get("committed", []):
                 self.committed.add(BatchKey(key_source, index, offset, count))
         return self.committed
+
+    def check_fresh_start(self, if_exists: str) -> None:
+        """A run without ``--resume`` would overwrite the file: refuse when it records
+        committed batches and the run appends to their rows (a forgotten ``--resume``).
+        ``--if-exists replace`` or ``truncate`` start the load over: then it may go."""
+        if if_exists in ("replace", "truncate"):
+            return
+        try:
+            document = json.loads(self.path.read_text(encoding="utf-8"))
+            recorded = sum(len(e.get("committed", [])) for e in document["sources"].values())
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return  # no file, or not one of ours with progress in it: nothing to lose
+        if recorded:
+            raise UsageError(
+                f"--checkpoint {self.path} records {_batches(recorded)} of an earlier "
+                "load: pass --resume to continue it, or delete the file to start over "
+                "(or use --if-exists replace or truncate)"
+            )
 
     def record(self, key: BatchKey) -> None:
         self.committed.add(key)

@@ -25,10 +25,17 @@ from bulkload.backends.base import Backend, TableSpec
 from bulkload.config import EngineOptions
 from bulkload.engine.batch_writer import BatchWriter, RejectionSink, Tally, WriteAbandoned
 from bulkload.engine.channel import Channel
-from bulkload.engine.checkpoint import CheckpointFile, Committed, fingerprint, if_exists_for
+from bulkload.engine.checkpoint import (
+    CheckpointFile,
+    Committed,
+    check_recorded_keys,
+    fingerprint,
+    if_exists_for,
+)
 from bulkload.engine.drain import Drain
 from bulkload.engine.in_flight import in_flight_limit
 from bulkload.engine.retry import RetryPolicy
+from bulkload.errors import UsageError
 from bulkload.phase_times import phase
 from bulkload.sources import BatchSource, SourceFile
 from bulkload.sources.batch import SourceBatch
@@ -122,9 +129,12 @@ class Engine:
         stats.effective_concurrency = self.writers
         stats.bytes_total = source.total_bytes
         stats.started_at = self._clock()
+        refused = False
         try:
             if self._checkpoint is not None and self.options.resume:
                 self._committed = self._checkpoint.load(source.files)
+            elif self._checkpoint is not None and not self._child(source):
+                self._checkpoint.check_fresh_start(if_exists)
             files = deque(source.files)
             first_file = files.popleft()
             batches = source.batches_of(first_file)
@@ -145,10 +155,25 @@ class Engine:
                         checkpoints=self._checkpoint is not None,
                         writers=self.writers,
                         connect_timeout=self.options.timeout,
+                        batch_size=source.options.batch_size,
                     )
                 )
-                if self.options.resume:
-                    for key in await self.backend.committed_keys():
+                if self._checkpoint is not None and (
+                    self.options.resume or not self._child(source)
+                ):
+                    keys = await self.backend.committed_keys()
+                    try:
+                        check_recorded_keys(
+                            keys,
+                            batch_size=source.options.batch_size,
+                            resume=self.options.resume,
+                            table=table_name,
+                            target=self.backend.describe(),
+                        )
+                    except UsageError:
+                        refused = True  # no file of a run that did not start
+                        raise
+                    for key in keys:
                         self._committed.add(key)
                 self._source = source
                 readers = _Readers(files, running=min(self.options.readers, len(files) + 1))
@@ -166,9 +191,15 @@ class Engine:
         finally:
             await self.writer.aclose()
             stats.finished_at = self._clock()
-            if self._checkpoint is not None:
+            if self._checkpoint is not None and not refused:
                 self._checkpoint.save()
         return stats
+
+    @staticmethod
+    def _child(source: BatchSource) -> bool:
+        """A worker of ``import --processes``: its parent checked the checkpoint and the
+        bookkeeping before any worker started (the others' keys are no earlier load)."""
+        return source.options.process_share is not None
 
     async def _fan_out(self, readers: _Readers) -> None:
         # Back-pressure: at most queue_depth batches wait between reading and writing.

@@ -50,7 +50,7 @@ async def prepare_import_target(config: ImportConfig) -> str:
     """An import's table (its schema from the first batch read) and checkpoint
     bookkeeping, as a one-process run opens them. Returns the table's name."""
     from bulkload.backends import create_backend
-    from bulkload.engine.checkpoint import CheckpointFile, if_exists_for
+    from bulkload.engine.checkpoint import CheckpointFile, check_recorded_keys, if_exists_for
     from bulkload.load import table_name
     from bulkload.sources import BatchSource
 
@@ -71,11 +71,14 @@ async def prepare_import_target(config: ImportConfig) -> str:
     if first is None:  # --limit 0: a one-process run opens nothing either
         return table
     if_exists = config.target.if_exists
-    if config.engine.checkpoint and config.engine.resume:  # as the one-process engine does
-        record = CheckpointFile(
-            config.engine.checkpoint, table=table, batch_size=config.source.batch_size
-        )
-        if_exists = if_exists_for(if_exists, record.load(source.files))
+    batch_size = config.source.batch_size
+    resume = config.engine.resume
+    if config.engine.checkpoint:  # as the one-process engine does, once for every share
+        record = CheckpointFile(config.engine.checkpoint, table=table, batch_size=batch_size)
+        if resume:
+            if_exists = if_exists_for(if_exists, record.load(source.files))
+        else:
+            record.check_fresh_start(if_exists)
     spec = TableSpec(
         table,
         source.schema,
@@ -83,6 +86,18 @@ async def prepare_import_target(config: ImportConfig) -> str:
         checkpoints=config.engine.checkpoint is not None,
         writers=1,
         connect_timeout=config.engine.timeout,
+        batch_size=batch_size,
     )
-    await prepare_table(backend, spec)
+    try:
+        await backend.open(spec)
+        if config.engine.checkpoint:  # the shares' own keys are no earlier load: here
+            check_recorded_keys(
+                await backend.committed_keys(),
+                batch_size=batch_size,
+                resume=resume,
+                table=table,
+                target=backend.describe(),
+            )
+    finally:
+        await backend.close()  # a preset's set-up may fail after the client opened
     return table

@@ -319,3 +319,21 @@ def test_processes_equal_their_shards_merged(pg, run_cli, tmp_path: Path):
             assert by_processes[counter] == by_shards[counter], counter
         counts = [LevelResult.from_dict(level).latency.count for level in (by_processes, by_shards)]
         assert counts == [9, 9]
+
+
+def test_a_level_below_the_process_count_says_what_was_measured(run_cli, tmp_path: Path):
+    """--sweep 1,4 with --processes 2: each process runs at least 1 write, so c=1 runs
+    as c=2. It was measured silently as c=2; now a warning says so, and the JSON level
+    records the concurrency measured."""
+    result = run_cli(
+        "bench", *QUICK, "--to", "sim://?latency=5ms", "--sweep", "1,4", "--batches", "20",
+        "--processes", "2", "--json", "run.json", "--progress", "off",
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    said = result.stdout + result.stderr
+    assert said.count("c=1 is below the 2 shards or processes") == 1, said
+    assert "measured at c=2" in said
+    document = saved(tmp_path)
+    assert [level["concurrency"] for level in document["levels"]] == [2, 4]
+    assert any("c=1 is below" in warning for warning in document["warnings"])
+    assert not any("c=4 is below" in warning for warning in document["warnings"])
