@@ -112,6 +112,9 @@ def test_a_grid_recommends_the_fastest_pair_under_the_slo():
         for lvl in result.levels
         if lvl.latency.percentile_ms(99) < 8 and lvl.outcome == "completed"
     ]
+    if not meeting:  # a machine too loaded to keep any level under 8 ms: none qualifies
+        assert (result.recommended_concurrency, result.recommended_batch_size) == (None, None)
+        return
     best = max(meeting, key=lambda lvl: lvl.rows_per_s)
     assert (result.recommended_concurrency, result.recommended_batch_size) == (
         best.concurrency,
