@@ -27,7 +27,6 @@ is tested with measurements handed to it.
 from __future__ import annotations
 
 import os
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
@@ -35,6 +34,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bulkload.config import BenchConfig
+from bulkload.parallel.runner import Interrupts, NoInterrupts
 from bulkload.sources.discovery import STDIN
 
 #: runnable (on a core or waiting for one) this share of the probe: the loop is the limit
@@ -225,13 +225,15 @@ class ThreadClock:
         return wall, busy, min(runnable, 1.0)
 
 
-def choose(config: BenchConfig, *, argv: Sequence[str] = ()) -> Decision:
-    """Probe (when the answer depends on it) and decide: runs its own event loop."""
+def choose(
+    config: BenchConfig, *, argv: Sequence[str] = (), interrupts: Interrupts = NoInterrupts
+) -> Decision:
+    """Probe (when the answer depends on it) and decide: runs its own event loop.
+    ``interrupts(stop)`` brings the caller's stop requests (the CLI's Ctrl-C) to it."""
     import asyncio
 
     from bulkload import event_loop
     from bulkload.bench.run import prepare_shard
-    from bulkload.process_signals import StopSignals
 
     cores = available_cores()
     if len(argv) < 2:  # called as a library: no command line to start children with
@@ -241,17 +243,9 @@ def choose(config: BenchConfig, *, argv: Sequence[str] = ()) -> Decision:
     sweep = prepare_shard(config, None, argv=argv)
     level = heaviest_level(config)
 
-    # Ctrl-C or SIGTERM during the probe: the first stops it, the second cancels it;
-    # either way the command ends there as interrupted (exit 4)
-    def stop() -> None:
-        sweep.control.request_stop()
-        print(
-            "bulkload: stopping: the probe ends with its writes in flight (Ctrl-C again to "
-            "stop at once)",
-            file=sys.stderr,
-        )
-
-    signals = StopSignals(stop)
+    # a stop request during the probe: the first stops it, the second cancels it;
+    # either way the run ends there as interrupted (KeyboardInterrupt)
+    signals = interrupts(sweep.control.request_stop)
 
     async def main() -> Probe:
         signals.attach()
