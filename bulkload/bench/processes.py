@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bulkload import event_loop
 from bulkload.bench.merge import merge_results, window_overlap
@@ -38,6 +38,9 @@ from bulkload.parallel.prepare import prepare_bench_target
 from bulkload.parallel.shares import bench_child
 from bulkload.redact import redact_text, redact_url
 from bulkload.sources.discovery import STDIN
+
+if TYPE_CHECKING:
+    from bulkload.parallel.runner import ShareRunner
 
 #: levels whose windows overlapped less than this get a warning
 OVERLAP_WARNING = 0.9
@@ -261,3 +264,7 @@ def _password(url: str) -> str | None:
         return urlsplit(url).password
     except ValueError:
         return None
+
+
+if TYPE_CHECKING:  # mypy checks that it is a ShareRunner
+    _runner: type[ShareRunner] = BenchProcesses

@@ -55,6 +55,7 @@ from bulkload.stats.run import PER_WORKER_COUNTERS, SUMMED_COUNTERS
 
 if TYPE_CHECKING:
     from bulkload.backends.base import BatchKey
+    from bulkload.parallel.runner import ShareRunner
     from bulkload.stats.run import RunStats
 
 #: how often a share sends its counters to the parent
@@ -411,3 +412,7 @@ def _messages(outcomes: Sequence[Outcome]) -> list[str]:
             if line.strip() and line not in seen:
                 seen.append(line)
     return seen
+
+
+if TYPE_CHECKING:  # mypy checks that it is a ShareRunner
+    _runner: type[ShareRunner] = ImportProcesses
