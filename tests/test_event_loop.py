@@ -140,7 +140,7 @@ def test_an_import_imports_uvloop_only_when_it_runs_on_it(tmp_path: Path, loop: 
 
 @pytest.mark.parametrize("loop", ["auto", "asyncio"])
 def test_ctrl_c_drains_then_the_second_aborts_on_either_loop(tmp_path: Path, loop: str):
-    """The signals (Python-level handlers, bulkload.process_signals) on both loops: the
+    """The signals (Python-level handlers, bulkload.cli.signals) on both loops: the
     first Ctrl-C drains and saves, exit 4; a second one mid-drain stops at once."""
     (tmp_path / "e.csv").write_text("id\n" + "".join(f"{i}\n" for i in range(20_000)))
     proc = subprocess.Popen(

@@ -36,17 +36,10 @@ PLACES = {
 #: longer needed, so the list only shrinks).
 #: (options.py, config.py and event_loop.py name typer in prose only: no entry needed.)
 ALLOWED = {
-    # share runners (issue 21: one seam for running shares, results and errors as
-    # data): until then they keep their own exit codes, consoles and error lines
-    "import_processes.py": {"EXIT_ constant", "error line", "Console(", "rich"},
-    "bench/processes.py": {"EXIT_ constant", "error line", "Console(", "rich"},
-    "cluster/bench.py": {"Console(", "rich"},
-    # a local share (a child process) ignores the terminal's Ctrl-C and stops on the
-    # parent's Event: moves under cli/ with the signal wiring of the runners
+    # a local share (a child process) leaves the terminal (setsid) and takes its stop
+    # requests from its parent's SIGINT (first: end the level or batches in flight,
+    # second: at once), which it must handle itself: no CLI runs in it
     "parallel/local.py": {"signal handler"},
-    # the share runners forward Ctrl-C to their children with it; it moves to
-    # cli/signals.py when they no longer handle signals themselves
-    "process_signals.py": {"signal handler"},
 }
 
 _EXIT_NAME = re.compile(r"EXIT_[A-Z_]+$")

@@ -27,39 +27,20 @@ is tested with measurements handed to it.
 from __future__ import annotations
 
 import os
-import sys
-import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
+from bulkload.bench.probe import NETWORK_SCHEMES, Probe
 from bulkload.config import BenchConfig
+from bulkload.parallel.runner import Interrupts, NoInterrupts
 from bulkload.sources.discovery import STDIN
 
 #: runnable (on a core or waiting for one) this share of the probe: the loop is the limit
 SATURATED = 0.9
-#: targets reached over the network: the only ones a second process may drive
-NETWORK_SCHEMES = frozenset({"http", "https", "postgresql", "postgres"})
 PROBE_WARMUP_S = 0.3
 PROBE_DURATION_S = 1.0
-
-
-@dataclass(frozen=True)
-class Probe:
-    """What the probe measured on the event loop's thread."""
-
-    level: str  # e.g. "c=256 batch 1" or "400/s (cap 64) batch 1"
-    seconds: float  # wall time of the probe
-    busy: float  # share of it on a core (thread CPU time / wall time)
-    runnable: float | None  # on a core or waiting for one; None where it cannot be read
-    writes_per_s: float
-    error: str | None = None  # the probe level failed: nothing to decide on
-
-    @property
-    def demand(self) -> float:
-        """How much of the time the loop wanted a core: what the decision looks at."""
-        return self.busy if self.runnable is None else max(self.busy, self.runnable)
 
 
 @dataclass(frozen=True)
@@ -191,47 +172,15 @@ def _runnable(probe: Probe) -> str:
     return f"its thread wanted a core {probe.runnable:.0%} of the time (on one {probe.busy:.0%})"
 
 
-# --------------------------------------------------------------------------- measuring
-
-
-class ThreadClock:
-    """The calling thread's time on a core and waiting for one, since it was made."""
-
-    _SCHEDSTAT = "/proc/thread-self/schedstat"  # ns on a core, ns in the run queue, slices
-
-    def __init__(self) -> None:
-        self._wall = time.perf_counter()
-        self._cpu = time.thread_time()
-        self._sched = self._read()
-
-    def _read(self) -> tuple[int, int] | None:
-        try:
-            with open(self._SCHEDSTAT, encoding="ascii") as stat:
-                ran, waited = stat.read().split()[:2]
-            return int(ran), int(waited)
-        except (OSError, ValueError):
-            return None
-
-    def shares(self) -> tuple[float, float, float | None]:
-        """(wall seconds, share on a core, share on a core or waiting for one)."""
-        wall = time.perf_counter() - self._wall
-        if wall <= 0:
-            return 0.0, 0.0, None
-        busy = (time.thread_time() - self._cpu) / wall
-        now, then = self._read(), self._sched
-        if now is None or then is None or now[0] == then[0]:  # not kept by this kernel
-            return wall, busy, None
-        runnable = (now[0] - then[0] + now[1] - then[1]) / 1e9 / wall
-        return wall, busy, min(runnable, 1.0)
-
-
-def choose(config: BenchConfig, *, argv: Sequence[str] = ()) -> Decision:
-    """Probe (when the answer depends on it) and decide: runs its own event loop."""
+def choose(
+    config: BenchConfig, *, argv: Sequence[str] = (), interrupts: Interrupts = NoInterrupts
+) -> Decision:
+    """Probe (when the answer depends on it) and decide: runs its own event loop.
+    ``interrupts(stop)`` brings the caller's stop requests (the CLI's Ctrl-C) to it."""
     import asyncio
 
     from bulkload import event_loop
     from bulkload.bench.run import prepare_shard
-    from bulkload.process_signals import StopSignals
 
     cores = available_cores()
     if len(argv) < 2:  # called as a library: no command line to start children with
@@ -241,17 +190,9 @@ def choose(config: BenchConfig, *, argv: Sequence[str] = ()) -> Decision:
     sweep = prepare_shard(config, None, argv=argv)
     level = heaviest_level(config)
 
-    # Ctrl-C or SIGTERM during the probe: the first stops it, the second cancels it;
-    # either way the command ends there as interrupted (exit 4)
-    def stop() -> None:
-        sweep.control.request_stop()
-        print(
-            "bulkload: stopping: the probe ends with its writes in flight (Ctrl-C again to "
-            "stop at once)",
-            file=sys.stderr,
-        )
-
-    signals = StopSignals(stop)
+    # a stop request during the probe: the first stops it, the second cancels it;
+    # either way the run ends there as interrupted (KeyboardInterrupt)
+    signals = interrupts(sweep.control.request_stop)
 
     async def main() -> Probe:
         signals.attach()

@@ -11,40 +11,39 @@ sends its result (or its error) back as data; the results are merged with
 :func:`merge_results` (throughput over the union of the windows), then shown, saved
 and judged exactly as a single run's.
 
-The first Ctrl-C is passed on to every share (each drops the level running and keeps
-the finished ones); the second stops them at once; a share still running after that is
-killed. A share that fails is named on one line with its exit code, and stops the
-others after their level; what the others measured is kept.
+:class:`BenchProcesses` is library code: the CLI (``bulkload.cli.bench_command``) wires
+the signals to :meth:`BenchProcesses.stop` (the first Ctrl-C is passed on to every
+share: each drops the level running and keeps the finished ones; the second cancels
+:meth:`BenchProcesses.run`, which stops them at once, a share still running after that
+is killed), then shows, saves and judges the :class:`ProcessesOutcome`. A share that
+fails stops the others after their level; what the others measured is kept.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import sys
-from collections.abc import Sequence
-from typing import Any
-
-from rich.console import Console
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from bulkload import event_loop
-from bulkload.bench.auto_processes import Decision
 from bulkload.bench.merge import merge_results, window_overlap
 from bulkload.bench.result import SweepResult
+from bulkload.bench.run import prepare_shard
 from bulkload.config import BenchConfig
-from bulkload.errors import BulkloadError, UsageError
-from bulkload.parallel.local import LocalShares, Message, ShareEnd, ShareLink
+from bulkload.engine.batch_writer import one_line
+from bulkload.errors import BulkloadError, FailureKind, UsageError
+from bulkload.parallel.local import ChildStop, LocalShares, Message, ShareEnd, ShareLink
 from bulkload.parallel.prepare import prepare_bench_target
 from bulkload.parallel.shares import bench_child
-from bulkload.process_signals import StopSignals
+from bulkload.redact import redact_text, redact_url
 from bulkload.sources.discovery import STDIN
+
+if TYPE_CHECKING:
+    from bulkload.parallel.runner import ShareRunner
 
 #: levels whose windows overlapped less than this get a warning
 OVERLAP_WARNING = 0.9
-
-EXIT_ABORTED = 2
-EXIT_INTERRUPTED = 4
-EXIT_TARGET = 5
 
 
 def check_processes(config: BenchConfig, argv: Sequence[str]) -> None:
@@ -66,7 +65,12 @@ def check_processes(config: BenchConfig, argv: Sequence[str]) -> None:
         raise UsageError("bench reads its input several times: pass files, not stdin (-)")
 
 
-def merge_children(ends: Sequence[ShareEnd], count: int, command: list[str]) -> SweepResult | None:
+def merge_children(
+    ends: Sequence[ShareEnd],
+    count: int,
+    command: list[str],
+    code_of: Callable[[ShareEnd], int],
+) -> SweepResult | None:
     """The shares' results merged over the levels all of them ran, with how their
     windows overlapped; None when none sent a result."""
     found = [(end, _result_of(end)) for end in ends]
@@ -87,7 +91,7 @@ def merge_children(ends: Sequence[ShareEnd], count: int, command: list[str]) -> 
     merged.processes = {
         "count": count,
         "window_overlap": [round(overlap, 4) for overlap in overlaps],
-        "children": [_child_summary(end, result) for end, result in found],
+        "children": [_child_summary(end, result, code_of) for end, result in found],
     }
     for level, overlap in zip(merged.levels, overlaps, strict=True):
         if len(results) > 1 and overlap < OVERLAP_WARNING:
@@ -99,12 +103,14 @@ def merge_children(ends: Sequence[ShareEnd], count: int, command: list[str]) -> 
     return merged
 
 
-def _child_summary(end: ShareEnd, result: SweepResult | None) -> dict[str, Any]:
+def _child_summary(
+    end: ShareEnd, result: SweepResult | None, code_of: Callable[[ShareEnd], int]
+) -> dict[str, Any]:
     levels = result.levels if result is not None else []
     return {
         "index": end.index,
         "pid": end.pid,
-        "exit_code": end.code,
+        "exit_code": code_of(end),
         "levels": [
             {
                 "started_at": level.started_at,
@@ -119,17 +125,14 @@ def _child_summary(end: ShareEnd, result: SweepResult | None) -> dict[str, Any]:
 
 def run_share(link: ShareLink, config: BenchConfig, argv: list[str]) -> None:
     """In a child: run share i of P of the sweep, in step with the others through
-    ``link``; send its result and the exit code its run would have had (its error as
-    data: the exception's message and code)."""
-    from bulkload.bench.run import prepare_shard
-    from bulkload.cli.exit_codes import for_error
-    from bulkload.engine.batch_writer import one_line
+    ``link``; send its result and what ended it (its error as data: the message and
+    its :class:`~bulkload.errors.FailureKind`)."""
     from bulkload.engine.import_run import RunControl
 
     control = RunControl()
-    signals = StopSignals(control.request_stop)  # the parent's Ctrl-C, passed on
+    signals = ChildStop(control.request_stop)  # the parent's Ctrl-C, passed on
     result: SweepResult | None = None
-    code: int | None = None
+    kind: FailureKind | None = None
     error: str | None = None
     with signals:
         try:
@@ -147,27 +150,26 @@ def run_share(link: ShareLink, config: BenchConfig, argv: list[str]) -> None:
             if result is not None:
                 result.outcome = "interrupted"
         except BulkloadError as exc:
-            code, error = int(for_error(exc)), one_line(exc)
-        except Exception as exc:  # reported like the CLI reports it, never a traceback
-            code, error = EXIT_ABORTED, f"internal error: {one_line(exc)}"
+            kind, error = exc.kind, one_line(exc)
+        except Exception as exc:  # reported as the CLI reports it, never a traceback
+            kind, error = FailureKind.FAILED, f"internal error: {one_line(exc)}"
     if result is not None:
         if error is not None:
             result.outcome, result.error = "failed", result.error or error
         elif control.stop_requested and result.outcome == "completed":
             result.outcome = "interrupted"
-        if code is None:
-            interrupted = result.outcome == "interrupted"
-            code = (
-                EXIT_INTERRUPTED
-                if interrupted
-                else EXIT_TARGET
-                if result.outcome == "failed"
-                else 0
-            )
+        if kind is None and result.outcome == "interrupted":
+            kind = FailureKind.INTERRUPTED
+        elif kind is None and result.outcome == "failed":  # the target failed a level
+            kind = FailureKind.TARGET
         error = error or result.error
-    elif code is None:
-        code = EXIT_INTERRUPTED
-    body = {"result": None if result is None else result.to_dict(), "code": code, "error": error}
+    elif kind is None:
+        kind = FailureKind.INTERRUPTED
+    body = {
+        "result": None if result is None else result.to_dict(),
+        "kind": None if kind is None else kind.value,
+        "error": error,
+    }
     link.send("result", body)
 
 
@@ -176,71 +178,48 @@ def _result_of(end: ShareEnd) -> SweepResult | None:
     return None if document is None else SweepResult.from_dict(document)
 
 
-def _failed(end: ShareEnd, stopping: bool) -> bool:
-    """Once the user stopped the run, how a share ended is the stop's doing; one
-    stopped because another failed is interrupted, not failed."""
-    return end.code not in (0, EXIT_INTERRUPTED) and not stopping
+@dataclass
+class ProcessesOutcome:
+    """What ``bench --processes`` gives back: the merged sweep (None: no share sent a
+    result), the shares that failed (the first one first), whether the user stopped it."""
+
+    result: SweepResult | None
+    failures: list[ShareEnd] = field(default_factory=list)
+    stopped: bool = False
 
 
-def run_processes(
-    config: BenchConfig, *, argv: Sequence[str], decision: Decision | None = None
-) -> int:
-    """``bench --processes P``: run the children, merge, show, save, judge; the exit
-    code is a single run's (a failed child's own code first)."""
-    from bulkload.bench.gates import judge_run
-    from bulkload.bench.run import prepare_shard, read_baseline
-    from bulkload.cli.bench_command import write_html_report as _write_html
-    from bulkload.cli.exit_codes import ExitCode
-    from bulkload.engine.batch_writer import one_line
-    from bulkload.redact import redact_text, redact_url
-    from bulkload.report.bench_view import render_sweep
-    from bulkload.report.gates_view import render_verdict
-    from bulkload.report.html import require_html_support
-    from bulkload.report.json_summary import check_json_path, write_document
-    from bulkload.report.progress import ProgressReporter
+class BenchProcesses:
+    """``bench --processes P`` as library code: :meth:`run` prepares the target once,
+    runs the P shares and waits for them; :meth:`outcome` merges what they sent."""
 
-    check_processes(config, argv)
-    count = config.sweep.processes
-    report, gates = config.report, config.gates
-    if report.html_path:
-        require_html_support()
-        check_json_path(report.html_path, "--html")
-    if report.json_path:
-        check_json_path(report.json_path)
-    out = Console(stderr=report.json_path == "-", highlight=False)
-    err = Console(stderr=True, highlight=False)
-    baseline = read_baseline(config)
-    mode = ProgressReporter.choose_mode(report.progress, report.quiet, err)
-    levels = len(config.sweep.rates or config.sweep.levels) * len(config.sweep.batch_sizes)
-    secrets = [p for p in [_password(config.target.url)] if p]
-    command = [redact_url(redact_text(arg, secrets)) for arg in argv]
+    def __init__(
+        self,
+        config: BenchConfig,
+        *,
+        argv: Sequence[str],
+        code_of: Callable[[ShareEnd], int],
+        on_level: Callable[[int, int], None] | None = None,
+    ):
+        check_processes(config, argv)
+        self.config = config
+        self.count = config.sweep.processes
+        secrets = [p for p in [_password(config.target.url)] if p]
+        self.command = [redact_url(redact_text(arg, secrets)) for arg in argv]
+        self.code_of = code_of  # the exit code a share's run would have had (the CLI's)
+        self.on_level = on_level  # (levels started so far, processes running)
+        self.runner = LocalShares(self.count, run_share, config, list(argv))
+        self.whole = prepare_shard(config, None, argv=argv)  # its table, its result
+        self._started = 0
 
-    runner = LocalShares(count, run_share, config, list(argv))
-    started = 0
+    def stop(self) -> None:
+        """The first stop request: every share drops the level running."""
+        self.runner.stop()
 
-    def on_message(message: Message) -> None:
-        nonlocal started
-        if message.kind == "level" and mode != "off":
-            started += 1
-            running = sum(1 for p in runner.processes if p.exitcode is None)
-            err.print(
-                f"level {started}/{levels}: started in {running} processes together",
-                highlight=False,
-            )
-
-    def stop() -> None:
-        runner.stop()
-        err.print(
-            "bulkload: stopping: every process drops the level running, the finished ones "
-            "are kept (Ctrl-C again to stop at once)"
-        )
-
-    signals = StopSignals(stop)
-    whole = prepare_shard(config, None, argv=argv)  # the whole run: its table, its result
-
-    async def main() -> None:
-        signals.attach()  # from now on the second signal cancels this task
-        # the table prepared once, before any share writes: the shares append to it
+    async def run(self) -> None:
+        """Prepare the table once, before any share writes (they append to it), then run
+        the shares until each has ended. Cancelled (the second stop request) or failed:
+        no share outlives it. Raises what stopped the preparing."""
+        whole, config = self.whole, self.config
         await prepare_bench_target(
             whole.backend,
             whole.data.batches(config.sweep.batch_sizes[0]),
@@ -249,70 +228,33 @@ def run_processes(
             timeout=config.engine.timeout,
         )
         try:
-            if not runner.stopping:
-                runner.start()
-            await runner.watch(on_message)
-        finally:  # cancelled (the second Ctrl-C) or failed: no share outlives the command
-            await runner.shutdown()
+            if not self.runner.stopping:
+                self.runner.start()
+            await self.runner.watch(self._on_message)
+        finally:
+            await self.runner.shutdown()
 
-    with signals:
-        try:
-            with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
-                event_loop.run_command(main())
-        except Exception as exc:  # preparing the target failed: shown and saved as one run's
-            failed = whole.result
-            failed.outcome, failed.error = "failed", one_line(exc)
-            render_sweep(failed, out)
-            if report.json_path:
-                write_document(failed.to_dict(), report.json_path)
-            if report.html_path:
-                _write_html(failed, report.html_path, exc, None)
-            raise
-        runner.stopping = runner.stopping or signals.received > 0
+    def _on_message(self, message: Message) -> None:
+        if message.kind == "level" and self.on_level is not None:
+            self._started += 1
+            running = sum(1 for p in self.runner.processes if p.exitcode is None)
+            self.on_level(self._started, running)
+
+    def failed(self, error: BaseException) -> SweepResult:
+        """The whole run's result when preparing the target failed."""
+        result = self.whole.result
+        result.outcome, result.error = "failed", one_line(error)
+        return result
+
+    def outcome(self, *, stopped: bool = False) -> ProcessesOutcome:
+        """The shares' results merged; once the user stopped the run (``stopped``), how a
+        share ended is the stop's doing: none failed."""
+        runner = self.runner
+        runner.stopping = runner.stopping or stopped
         ends = runner.ends()
-        failures = [end for end in ends if _failed(end, runner.stopping)]
-        for end in failures:
-            print(f"bulkload: error: {end.describe()}", file=sys.stderr)  # one line
-        failure_code = failures[0].code if failures else None
-        merged = merge_children(ends, count, command)
-        if merged is None:  # no share sent a result: nothing to show or judge
-            if failure_code is not None:
-                return failure_code
-            return EXIT_INTERRUPTED if runner.stopping else EXIT_ABORTED
-        if decision is not None:
-            merged.processes_decision = decision.to_dict()
-        if failures and merged.outcome != "failed":
-            merged.outcome, merged.error = "failed", failures[0].describe()
-        elif runner.stopping and merged.outcome == "completed":
-            merged.outcome = "interrupted"
-        verdict = judge_run(merged, gates, baseline)
-        render_sweep(merged, out)
-        _render_overlap(merged, out)
-        render_verdict(verdict, out)
-        if report.json_path:
-            write_document(merged.to_dict(), report.json_path)
-        if report.html_path:
-            _write_html(merged, report.html_path, None, verdict.baseline)
-    if failure_code is not None:
-        return failure_code
-    if merged.outcome == "interrupted":
-        return EXIT_INTERRUPTED
-    if merged.outcome == "failed":
-        return ExitCode.TARGET
-    if verdict.failed:
-        return ExitCode.GATE_FAILED
-    return ExitCode.OK
-
-
-def _render_overlap(result: SweepResult, console: Console) -> None:
-    processes = result.processes or {}
-    overlaps = processes.get("window_overlap") or []
-    if overlaps:
-        console.print(
-            f"  {processes['count']} processes; their measured windows overlapped "
-            f"{min(overlaps):.0%} at least (the levels' throughput is over the union)",
-            highlight=False,
-        )
+        failures = [] if runner.stopping else [end for end in ends if end.failed]
+        merged = merge_children(ends, self.count, self.command, self.code_of)
+        return ProcessesOutcome(merged, failures, runner.stopping)
 
 
 def _password(url: str) -> str | None:
@@ -322,3 +264,7 @@ def _password(url: str) -> str | None:
         return urlsplit(url).password
     except ValueError:
         return None
+
+
+if TYPE_CHECKING:  # mypy checks that it is a ShareRunner
+    _runner: type[ShareRunner] = BenchProcesses

@@ -21,9 +21,9 @@ from typing import Any, ClassVar, Protocol
 import pyarrow as pa
 
 from bulkload.backends.base import Backend, BatchKey, ErrorKind, Resettable, TableSpec
-from bulkload.bench.auto_processes import NETWORK_SCHEMES, Probe, ThreadClock
 from bulkload.bench.driver import LevelDriver, LevelPlan
 from bulkload.bench.pool import BatchPool, build_pool, pool_size, take_batches
+from bulkload.bench.probe import NETWORK_SCHEMES, Probe, ThreadClock
 from bulkload.bench.recommend import level_points, recommend_into
 from bulkload.bench.result import SweepResult
 from bulkload.config import EngineOptions, SourceOptions

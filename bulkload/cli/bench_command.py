@@ -12,6 +12,7 @@ it, exit 5. The sweep itself is :mod:`bulkload.bench.run`'s.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
@@ -20,13 +21,13 @@ from bulkload import event_loop
 from bulkload.bench.auto_processes import Decision
 from bulkload.bench.gates import GateResult, Verdict, failed, judge_level, judge_run
 from bulkload.bench.run import prepare_shard, read_baseline
-from bulkload.cli.exit_codes import for_outcome
-from bulkload.cli.finish import Output, consoles, finish, outputs, show_and_save
+from bulkload.cli.exit_codes import ExitCode, for_outcome
+from bulkload.cli.finish import Output, consoles, finish, outputs
+from bulkload.cli.signals import StopSignals
 from bulkload.config import BenchConfig
 from bulkload.engine.batch_writer import one_line
 from bulkload.engine.import_run import RunControl
 from bulkload.errors import UsageError
-from bulkload.process_signals import StopSignals
 from bulkload.report.bench_progress import BenchProgress
 from bulkload.report.bench_view import render_sweep
 from bulkload.report.gates_view import render_verdict
@@ -51,22 +52,16 @@ def run_bench(config: BenchConfig, *, argv: Sequence[str] = ()) -> int:
     if config.cluster.address and config.sweep.processes > 1:
         raise UsageError("--cluster and --processes cannot be combined: give one of them")
     if config.cluster.address:  # --cluster: the levels run on Dask workers (issue 14)
-        from bulkload.cluster.bench import bench_on_cluster
-
-        return bench_on_cluster(config, argv=argv)
+        return _run_on_cluster(config, argv)
     if config.sweep.processes > 1:  # --processes: children run the shards, this merges them
-        from bulkload.bench.processes import run_processes
-
-        return run_processes(config, argv=argv, decision=decision)
+        return _run_processes(config, argv, decision)
     if config.sweep.shard is not None and config.sweep.reset:
         raise UsageError(
             "--reset cannot be used with --shard: each job would empty the table under the "
             "others' writes (--processes P empties it once per level, between them)"
         )
     report, gates = config.report, config.gates
-    if report.html_path:  # before the sweep, not after it: a missing extra, a bad path
-        require_html_support()
-        check_json_path(report.html_path, "--html")
+    _check_html(config)  # before the sweep, not after it: a missing extra, a bad path
     out, err = consoles(json_to_stdout=report.json_path == "-")
     # a bad baseline is bad input: found before the sweep, not after it
     baseline = read_baseline(config)
@@ -120,44 +115,127 @@ def run_bench(config: BenchConfig, *, argv: Sequence[str] = ()) -> int:
         return finish(
             out,
             _view(result, verdict),
-            _files(result, verdict, config),
+            _files(result, verdict.baseline, config),
             code=code,
             error=failure,
         )
 
 
-def _view(result: SweepResult, verdict: Verdict) -> Callable[[Console], None]:
+def _view(
+    result: SweepResult,
+    verdict: Verdict | None,
+    extra: Callable[[SweepResult, Console], None] | None = None,
+) -> Callable[[Console], None]:
     def view(console: Console) -> None:
         render_sweep(result, console)
-        render_verdict(verdict, console)
+        if extra is not None:
+            extra(result, console)
+        if verdict is not None:
+            render_verdict(verdict, console)
 
     return view
 
 
-def _files(result: SweepResult, verdict: Verdict, config: BenchConfig) -> list[Output]:
+def _files(result: SweepResult, baseline: SweepResult | None, config: BenchConfig) -> list[Output]:
     """``--json`` and ``--html``, whatever the outcome."""
 
     def json(path: str) -> None:
         write_document(result.to_dict(), path)
 
     def html(path: str) -> None:
-        write_html(result, path, baseline=verdict.baseline)
+        write_html(result, path, baseline=baseline)
 
     return outputs(
         ("--json", config.report.json_path, json), ("--html", config.report.html_path, html)
     )
 
 
-def write_html_report(
-    result: SweepResult, path: str, failure: Exception | None, baseline: SweepResult | None
-) -> None:
-    """The HTML report alone, as :func:`finish` writes it (for the share runners, which
-    finish on their own for now)."""
+def _check_html(config: BenchConfig) -> None:
+    if config.report.html_path:
+        require_html_support()
+        check_json_path(config.report.html_path, "--html")
 
-    def html(target: str) -> None:
-        write_html(result, target, baseline=baseline)
 
-    show_and_save(None, None, outputs(("--html", path, html)), failed=failure is not None)
+def _run_on_cluster(config: BenchConfig, argv: Sequence[str]) -> int:
+    """``--cluster``: the Dask runner's merged sweep, shown, saved and judged."""
+    from bulkload.bench.dask import run_on_cluster
+
+    _check_html(config)
+    baseline = read_baseline(config)
+    out, _ = consoles(json_to_stdout=config.report.json_path == "-")
+    result, failure = run_on_cluster(config, argv=argv)
+    verdict = judge_run(result, config.gates, baseline)
+    code = for_outcome(result.outcome, gates_failed=verdict.failed)
+    files = _files(result, verdict.baseline, config)
+    return finish(out, _view(result, verdict), files, code=code, error=failure)
+
+
+def _run_processes(config: BenchConfig, argv: Sequence[str], decision: Decision | None) -> int:
+    """``--processes P``: the local-process runner's merged sweep, shown, saved and
+    judged as a single run's; the code of the first share that failed, if one did."""
+    from bulkload.bench.processes import BenchProcesses
+    from bulkload.cli.error_line import error_line
+    from bulkload.cli.exit_codes import describe_share, for_share
+    from bulkload.report.bench_view import render_processes
+
+    report = config.report
+    _check_html(config)
+    if report.json_path:
+        check_json_path(report.json_path)
+    out, err = consoles(json_to_stdout=report.json_path == "-")
+    baseline = read_baseline(config)
+    mode = ProgressReporter.choose_mode(report.progress, report.quiet, err)
+    levels = len(config.sweep.rates or config.sweep.levels) * len(config.sweep.batch_sizes)
+
+    def on_level(started: int, running: int) -> None:
+        if mode != "off":
+            err.print(f"level {started}/{levels}: started in {running} processes together")
+
+    run = BenchProcesses(
+        config, argv=argv, code_of=lambda end: int(for_share(end)), on_level=on_level
+    )
+
+    def stop() -> None:
+        run.stop()
+        err.print(
+            "bulkload: stopping: every process drops the level running, the finished ones "
+            "are kept (Ctrl-C again to stop at once)"
+        )
+
+    signals = StopSignals(stop)
+
+    async def main() -> None:
+        signals.attach()  # from now on the second signal cancels this task
+        await run.run()
+
+    with signals:
+        try:
+            with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
+                event_loop.run_command(main())
+        except Exception as exc:  # preparing the target failed: shown and saved as one run's
+            failed = run.failed(exc)
+            view = _view(failed, None)
+            return finish(out, view, _files(failed, None, config), error=exc)
+        ended = run.outcome(stopped=signals.received > 0)
+        for end in ended.failures:
+            error_line(describe_share(end))  # one line each
+        merged = ended.result
+        if merged is None:  # no share sent a result: nothing to show or judge
+            if ended.failures:
+                return for_share(ended.failures[0])
+            return ExitCode.INTERRUPTED if ended.stopped else ExitCode.ABORTED
+        if decision is not None:
+            merged.processes_decision = decision.to_dict()
+        if ended.failures and merged.outcome != "failed":
+            merged.outcome, merged.error = "failed", describe_share(ended.failures[0])
+        elif ended.stopped and merged.outcome == "completed":
+            merged.outcome = "interrupted"
+        verdict = judge_run(merged, config.gates, baseline)
+        code = for_outcome(merged.outcome, gates_failed=verdict.failed)
+        if ended.failures:
+            code = for_share(ended.failures[0])
+        view = _view(merged, verdict, extra=render_processes)
+        return finish(out, view, _files(merged, verdict.baseline, config), code=code)
 
 
 def _decide_processes(config: BenchConfig, argv: Sequence[str]) -> tuple[BenchConfig, Decision]:
@@ -167,13 +245,23 @@ def _decide_processes(config: BenchConfig, argv: Sequence[str]) -> tuple[BenchCo
     from bulkload.bench.auto_processes import choose, decided
 
     report = config.report
-    if report.html_path:
-        require_html_support()
-        check_json_path(report.html_path, "--html")
+    _check_html(config)
     if report.json_path:
         check_json_path(report.json_path)
     read_baseline(config)
-    decision = choose(config, argv=argv)
+
+    def interrupts(stop: Callable[[], None]) -> StopSignals:
+        def told() -> None:
+            stop()
+            print(
+                "bulkload: stopping: the probe ends with its writes in flight (Ctrl-C again "
+                "to stop at once)",
+                file=sys.stderr,
+            )
+
+        return StopSignals(told)
+
+    decision = choose(config, argv=argv, interrupts=interrupts)
     # the default says so only when it measured (the probe took a moment, and wrote)
     told = config.sweep.processes_asked or decision.probe is not None
     if told and not report.quiet:

@@ -9,8 +9,12 @@ not change.
 from __future__ import annotations
 
 import enum
+from typing import TYPE_CHECKING
 
 from bulkload.errors import BulkloadError, FailureKind
+
+if TYPE_CHECKING:
+    from bulkload.parallel.local import ShareEnd
 
 
 class ExitCode(enum.IntEnum):
@@ -40,6 +44,24 @@ def for_error(error: BaseException) -> ExitCode:
     if isinstance(error, BulkloadError):
         return _OF_KIND[error.kind]
     return ExitCode.ABORTED
+
+
+def for_kind(kind: FailureKind) -> ExitCode:
+    """The code of a failure told as data (a share's, from another process)."""
+    return _OF_KIND[kind]
+
+
+def for_share(end: ShareEnd) -> ExitCode:
+    """The code share ``end``'s own run would have had: its failure's, else rows
+    rejected (1) or none (0)."""
+    if end.kind is not None:
+        return for_kind(end.kind)
+    return ExitCode.REJECTED if int((end.body or {}).get("rows_rejected", 0)) else ExitCode.OK
+
+
+def describe_share(end: ShareEnd) -> str:
+    """``process 2/4 (pid N) exited 5: its error``, as the error line tells it."""
+    return end.describe(int(for_share(end)))
 
 
 def for_outcome(outcome: str, *, rows_rejected: int = 0, gates_failed: bool = False) -> ExitCode:

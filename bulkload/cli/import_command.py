@@ -3,6 +3,7 @@ handling, then :func:`~bulkload.cli.finish.finish` (summary, JSON, exit code).""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -10,9 +11,9 @@ from bulkload import event_loop
 from bulkload.cli.error_line import error_message
 from bulkload.cli.exit_codes import for_outcome
 from bulkload.cli.finish import finish, outputs, show_and_save
+from bulkload.cli.signals import StopSignals
 from bulkload.errors import AbortedError, BulkloadError
 from bulkload.options import build_import_config
-from bulkload.process_signals import StopSignals
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -24,11 +25,78 @@ if TYPE_CHECKING:
 
 def run_import_command(options: dict[str, Any], *, argv: Sequence[str]) -> int:
     settings = build_import_config(options)
-    if settings.processes > 1:  # bulkload.import_processes
-        from bulkload import import_processes
-
-        return import_processes.run_import_processes(settings, argv=argv)
+    if settings.processes > 1:  # bulkload.parallel.local_import
+        return run_import_processes(settings, argv=argv)
     return run_import(settings)
+
+
+def run_import_processes(settings: ImportConfig, *, argv: Sequence[str]) -> int:
+    """``import --processes P``: the local-process runner with progress and signals; the
+    summary and JSON of one run; the code of the first share that failed (one killed
+    by a signal: 2), else 4 if interrupted, else 1 if rows were rejected, else 0."""
+    import asyncio
+
+    from bulkload.cli.error_line import error_line
+    from bulkload.cli.exit_codes import describe_share, for_share
+    from bulkload.cli.finish import consoles
+    from bulkload.parallel.local_import import ImportProcesses
+    from bulkload.redact import redact_text, url_secrets
+    from bulkload.report import ProgressReporter
+    from bulkload.report.json_summary import check_json_path
+
+    json_path = settings.report.json_path
+    with ImportProcesses(settings, argv=argv, code_of=lambda end: int(for_share(end))) as run:
+        if json_path:
+            check_json_path(json_path)
+        secrets = url_secrets(settings.target.url)
+        out, err = consoles(json_to_stdout=json_path == "-")
+        mode = ProgressReporter.choose_mode(settings.report.progress, settings.report.quiet, err)
+        stats = run.stats
+
+        async def watch(run_stats: RunStats) -> None:
+            await ProgressReporter(run_stats, err, mode).run()
+
+        def stop() -> None:
+            run.stop()
+            err.print(
+                f"bulkload: stopping: the {run.count} processes finish their batches in "
+                "flight (Ctrl-C again to abort at once)"
+            )
+
+        signals = StopSignals(stop)
+
+        async def main() -> None:
+            signals.attach()  # from now on the second signal cancels this task
+            await run.run(watch)
+
+        with signals:
+            try:
+                event_loop.run_command(main())
+            except (KeyboardInterrupt, asyncio.CancelledError):
+                pass
+            except Exception as exc:  # preparing the target, or starting a child, failed
+                stats.outcome = "aborted" if isinstance(exc, AbortedError) else "failed"
+                message = redact_text(error_message(exc), secrets)
+                view, files = _summary(stats, json_path, error=message)
+                return finish(out, view, files, error=exc)
+            ended = run.outcome(stopped=signals.received > 0)
+        failures = ended.failures
+        error = redact_text(describe_share(failures[0].end), secrets) if failures else None
+        view, files = _summary(stats, json_path, error=error)
+        show_and_save(out, view, files, failed=error is not None, done=_finished(stats))
+    for line in ended.messages:  # the shares' warnings
+        print(line, file=sys.stderr)
+    if failures:  # one line each, the first failure (the cause) first
+        error_line(f"{error}{loaded_before(stats, settings)}")
+        said = {failures[0].said()}
+        for outcome in failures[1:]:  # each reading the same bad input says the same: once
+            if outcome.said() not in said:
+                said.add(outcome.said())
+                error_line(redact_text(describe_share(outcome.end), secrets))
+        return for_share(failures[0].end)
+    return for_outcome(
+        "interrupted" if ended.interrupted else "completed", rows_rejected=stats.rows_rejected
+    )
 
 
 def run_import(settings: ImportConfig) -> int:
@@ -41,7 +109,7 @@ def run_import(settings: ImportConfig) -> int:
     from bulkload.redact import redact_text, url_secrets
 
     if settings.cluster.address:  # --cluster: Dask workers load the files (issue 14)
-        from bulkload.cluster.load import load_on_cluster_async as load_async
+        from bulkload.parallel.dask_import import load_on_cluster_async as load_async
     from bulkload.report import ProgressReporter
     from bulkload.report.json_summary import check_json_path
     from bulkload.stats.run import RunStats

@@ -93,9 +93,9 @@ def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     _command_line[:] = ["bulkload", *(sys.argv[1:] if argv is None else argv)]
     if argv is None:  # the console script: this process ends with the command
-        import bulkload.process_signals
+        import bulkload.cli.signals
 
-        bulkload.process_signals.ignore_after_run = True
+        bulkload.cli.signals.ignore_after_run = True
     try:
         code = app(args=argv, prog_name="bulkload", standalone_mode=False)
     except typer.TyperException as exc:  # unknown option, bad value, missing argument

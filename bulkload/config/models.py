@@ -133,7 +133,7 @@ class ReportOptions:
 
 @dataclass(frozen=True, kw_only=True)
 class ClusterOptions:
-    """``--cluster``: run the command's shards on a Dask cluster (bulkload.cluster)."""
+    """``--cluster``: run the command's shards on a Dask cluster (bulkload.parallel.dask_*)."""
 
     address: str | None = None  # a scheduler address (tcp://host:8786) or local:N
     workers: int | None = None  # how many of its workers take part; None: all

@@ -30,13 +30,12 @@ from multiprocessing.connection import wait as wait_for_handles
 from multiprocessing.process import BaseProcess
 from typing import Any
 
+from bulkload.errors import FailureKind
 from bulkload.parallel.partition import Share
 
 CONTEXT = multiprocessing.get_context("spawn")
 #: how long shares get to stop after the second Ctrl-C before they are killed
 KILL_AFTER_S = 10.0
-#: the exit code of a share that sent no result (killed by a signal)
-KILLED_CODE = 2
 #: how long the parent waits for a message before it looks at its children again
 POLL_S = 0.2
 
@@ -112,22 +111,65 @@ class ShareEnd:
         return f"process {self.index}/{self.count} (pid {self.pid})"
 
     @property
-    def code(self) -> int:
-        """The exit code the share's run would have had (killed, or no result: 2)."""
+    def kind(self) -> FailureKind | None:
+        """What ended the share badly (None: it finished; killed, no result: FAILED)."""
         if self.body is None:  # it never sent one: killed
-            return KILLED_CODE
-        return int(self.body.get("code", KILLED_CODE))
+            return FailureKind.FAILED
+        kind = self.body.get("kind")
+        return None if kind is None else FailureKind(kind)
+
+    @property
+    def failed(self) -> bool:
+        """It failed: not finished, not interrupted (by the user, by the parent after
+        another failed, or by a signal of its own)."""
+        return self.kind not in (None, FailureKind.INTERRUPTED)
 
     @property
     def error(self) -> str:
         return str((self.body or {}).get("error") or "")
 
-    def describe(self) -> str:
-        """``process 2/4 (pid N) exited 5: its error`` (or ``was killed by signal 9``)."""
+    def describe(self, code: int) -> str:
+        """``process 2/4 (pid N) exited 5: its error`` (or ``was killed by signal 9``);
+        ``code`` is the exit code its run would have had (the CLI knows the codes)."""
         exitcode = self.exitcode or 0
         killed = self.body is None and exitcode < 0
-        how = f"was killed by signal {-exitcode}" if killed else f"exited {self.code}"
+        how = f"was killed by signal {-exitcode}" if killed else f"exited {code}"
         return f"{self.name} {how}" + (f": {self.error}" if self.error else "")
+
+
+class ChildStop:
+    """In a share: the parent's first SIGINT calls ``stop`` (on the loop's thread), its
+    second cancels the task that called :meth:`attach`. (A share's own minimal signal
+    set-up: it has left the terminal, only its parent signals it.)"""
+
+    def __init__(self, stop: Callable[[], None]):
+        self._stop = stop
+        self.received = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[Any] | None = None
+
+    def attach(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._task = asyncio.current_task()
+
+    def __enter__(self) -> ChildStop:
+        signal.signal(signal.SIGINT, self._on_signal)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # its result is next: a late stop is moot
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        self.received += 1
+        loop = self._loop
+        if loop is None:
+            self._stop()
+        elif loop.is_closed():
+            return
+        elif self.received == 1:
+            loop.call_soon_threadsafe(self._stop)
+        elif self.received == 2 and self._task is not None:
+            loop.call_soon_threadsafe(self._task.cancel)
 
 
 def _child_main(

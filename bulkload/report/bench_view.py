@@ -143,3 +143,15 @@ def _chart(result: SweepResult, console: Console) -> None:
             f"{latency} {ms(p99)} ms",
             highlight=False,
         )
+
+
+def render_processes(result: SweepResult, console: Console) -> None:
+    """``bench --processes``: how far the processes' measured windows overlapped."""
+    processes = result.processes or {}
+    overlaps = processes.get("window_overlap") or []
+    if overlaps:
+        console.print(
+            f"  {processes['count']} processes; their measured windows overlapped "
+            f"{min(overlaps):.0%} at least (the levels' throughput is over the union)",
+            highlight=False,
+        )

@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from bulkload.bench import auto_processes
-from bulkload.bench.auto_processes import Decision, Probe, ThreadClock, decide, decided
+from bulkload.bench.auto_processes import Decision, decide, decided
+from bulkload.bench.probe import Probe, ThreadClock
 from bulkload.config import BenchConfig
 from bulkload.options import build_bench_config, build_import_config
 from tests.conftest import ChildOutput

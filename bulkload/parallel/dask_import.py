@@ -26,11 +26,11 @@ from dataclasses import replace
 from typing import Any
 
 from bulkload import event_loop
-from bulkload.cluster.connect import cluster_client, import_distributed, pick_workers
 from bulkload.config import ClusterOptions, ImportConfig
 from bulkload.engine.batch_writer import one_line
 from bulkload.engine.import_run import RunControl
 from bulkload.errors import BulkloadError, FailureKind, UsageError
+from bulkload.parallel.dask_connect import cluster_client, import_distributed, pick_workers
 from bulkload.parallel.failure import ShareFailed
 from bulkload.parallel.prepare import prepare_import_target
 from bulkload.sources.batch import Rejection

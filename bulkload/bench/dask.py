@@ -1,5 +1,5 @@
-"""``bulkload bench --cluster``: each level runs on W Dask workers at once, then the
-workers' windows are merged as ``bulkload report merge`` does.
+"""``bulkload bench --cluster``, the Dask runner of a sweep: each level runs on W Dask
+workers at once, then the workers' windows are merged as ``bulkload report merge`` does.
 
 A level is one round of W tasks, worker i running shard i/W of that level alone (its
 share of the concurrency, rate and counts, its own key range). Every task of a round
@@ -8,6 +8,8 @@ makes the workers' measured windows overlap (clocks of different hosts must agre
 NTP keeps them). The merged level adds the histograms and counters and takes its
 throughput over the union of the windows, so a worker starting late lowers the rate
 instead of inflating it; how much the windows overlapped is recorded per level.
+The CLI shows, saves and judges what :func:`run_on_cluster` returns. (Below, the Dask
+client and import --cluster are in ``bulkload.parallel``; this module needs the sweep.)
 """
 
 from __future__ import annotations
@@ -18,61 +20,23 @@ from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
-from rich.console import Console
-
 from bulkload import event_loop
 from bulkload.bench import run as command
-from bulkload.bench.gates import judge_run
 from bulkload.bench.merge import merge_results, window_overlap
 from bulkload.bench.recommend import recommend_into
 from bulkload.bench.result import SweepResult
-from bulkload.cluster.connect import cluster_client, pick_workers
 from bulkload.config import BenchConfig, ClusterOptions
 from bulkload.engine.batch_writer import one_line
 from bulkload.errors import BulkloadError, FailureKind, UsageError
+from bulkload.parallel.dask_connect import cluster_client, pick_workers
 from bulkload.parallel.failure import ShareFailed
 from bulkload.parallel.prepare import prepare_bench_target
 from bulkload.redact import redact_url
-from bulkload.report.bench_view import render_sweep
-from bulkload.report.json_summary import check_json_path, write_document
 from bulkload.stats.level import LevelResult
 from bulkload.stats.thresholds import parse_slo
 
 LEAD_S = 1.0  # a round starts this long after it is sent: every worker has it by then
 OVERLAP_WARNING = 0.9  # a level whose workers' windows overlapped less gets a warning
-
-
-def bench_on_cluster(config: BenchConfig, *, argv: Sequence[str] = ()) -> int:
-    """``run_bench`` for ``--cluster``: run, show, save, judge; return the exit code."""
-    from bulkload.cli.bench_command import write_html_report
-    from bulkload.cli.exit_codes import ExitCode
-    from bulkload.report.gates_view import render_verdict
-
-    report = config.report
-    if report.html_path:
-        from bulkload.report.html import require_html_support
-
-        require_html_support()
-        check_json_path(report.html_path, "--html")
-    baseline = command.read_baseline(config)
-    out = Console(stderr=report.json_path == "-", highlight=False)
-    result, failure = run_on_cluster(config, argv=argv)
-    verdict = judge_run(result, config.gates, baseline)
-    render_sweep(result, out)
-    render_verdict(verdict, out)
-    if report.json_path:
-        write_document(result.to_dict(), report.json_path)
-    if report.html_path:
-        write_html_report(result, report.html_path, failure, verdict.baseline)
-    if failure is not None:
-        raise failure
-    if result.outcome == "interrupted":
-        return ExitCode.INTERRUPTED
-    if result.outcome == "failed":
-        return ExitCode.TARGET
-    if verdict.failed:
-        return ExitCode.GATE_FAILED
-    return ExitCode.OK
 
 
 def run_on_cluster(

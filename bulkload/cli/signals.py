@@ -10,7 +10,6 @@ before the loop started exited 130).
 
 from __future__ import annotations
 
-import contextlib
 import signal
 from collections.abc import Callable
 from types import FrameType, TracebackType
@@ -73,21 +72,3 @@ class StopSignals:
         elif self.received == 2 and running and self._task is not None:
             assert loop is not None
             loop.call_soon_threadsafe(self._task.cancel)
-
-
-def signal_child(process: asyncio.subprocess.Process, signum: int) -> None:
-    """Send ``signum`` to a child process of the command, if it is still running."""
-    if process.returncode is None:
-        with contextlib.suppress(ProcessLookupError):  # it ended meanwhile
-            process.send_signal(signum)
-
-
-async def stop_within(process: asyncio.subprocess.Process, seconds: float) -> None:
-    """Wait for a child to end; after ``seconds``, kill it: no child outlives the command."""
-    import asyncio
-
-    try:
-        await asyncio.wait_for(process.wait(), seconds)
-    except TimeoutError:  # the last resort
-        signal_child(process, signal.SIGKILL)
-        await process.wait()

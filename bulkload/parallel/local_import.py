@@ -21,52 +21,45 @@ does when it opens it), then runs share i of P in each of P processes
   window, exit code, error) over the queue; stops cleanly (as after a Ctrl-C) if the
   parent disappears.
 
-The parent shows the summed progress, forwards Ctrl-C and SIGTERM (first: every share
-finishes its batches in flight; second: they stop at once; a share still running 10 s
-later is killed), and when one share fails or is interrupted, stops the others the
-same clean way. At the end it merges the shares' results (counters added, histograms
-merged, elapsed time over the union of their windows), writes every rejected row into
-the one bad-records file and every committed key into the one ``--checkpoint`` file,
-shows the summary and the JSON of one run, and exits with the code of the first share
-that failed (2, 3 or 5; one killed by a signal counts as 2), else 4 if the run was
-interrupted, else 1 if rows were rejected, else 0.
+The parent keeps the summed counters (for a progress display), stops every share on
+:meth:`ImportProcesses.stop` (each finishes its batches in flight) and at once when
+:meth:`ImportProcesses.run` is cancelled (a share still running 10 s later is killed),
+and when one share fails or is interrupted, stops the others the same clean way. At
+the end it merges the shares' results (counters added, histograms merged, elapsed time
+over the union of their windows), writes every rejected row into the one bad-records
+file and every committed key into the one ``--checkpoint`` file. The CLI
+(``bulkload.cli.import_command``) wires the signals, shows the summary and the JSON of
+one run, and picks the exit code.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import csv
 import shutil
-import sys
 import tempfile
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bulkload import event_loop
 from bulkload.config import ImportConfig
-from bulkload.errors import AbortedError, BulkloadError, UsageError
-from bulkload.parallel.local import LocalShares, Message, ShareEnd, ShareLink
+from bulkload.errors import AbortedError, BulkloadError, FailureKind, UsageError
+from bulkload.parallel.local import ChildStop, LocalShares, Message, ShareEnd, ShareLink
 from bulkload.parallel.prepare import prepare_import_target
 from bulkload.parallel.shares import import_share, share_file
-from bulkload.process_signals import StopSignals
 from bulkload.sources.discovery import STDIN
 from bulkload.stats.run import PER_WORKER_COUNTERS, SUMMED_COUNTERS
 
 if TYPE_CHECKING:
     from bulkload.backends.base import BatchKey
+    from bulkload.parallel.runner import ShareRunner
     from bulkload.stats.run import RunStats
 
 #: how often a share sends its counters to the parent
 PUBLISH_EVERY_S = 0.5
-
-EXIT_OK = 0
-EXIT_REJECTED = 1
-EXIT_ABORTED = 2
-EXIT_INTERRUPTED = 4
 
 
 # ----------------------------------------------------------------------------- the share
@@ -111,7 +104,6 @@ def run_share(link: ShareLink, config: ImportConfig, workdir: Path) -> None:
     """In a child: load share i of P; its counters to the parent twice a second, its
     result and its error (as data) at the end; its rejected rows and checkpoint in
     files in ``workdir``."""
-    from bulkload.cli.exit_codes import for_error
     from bulkload.engine.import_run import RunControl
     from bulkload.load import load_async
     from bulkload.redact import redact_text, url_secrets
@@ -128,25 +120,26 @@ def run_share(link: ShareLink, config: ImportConfig, workdir: Path) -> None:
                 control.request_stop()
             await asyncio.sleep(PUBLISH_EVERY_S)
 
-    signals = StopSignals(control.request_stop)
+    signals = ChildStop(control.request_stop)
 
     async def main() -> None:
         signals.attach()  # the second signal cancels the run
         await load_async(settings, stats=stats, control=control, watcher=publish)
 
     error: str | None = None
+    kind: FailureKind | None = None
     with signals:
         try:
             event_loop.run_command(main())
             stopped = control.stop_requested or stats.outcome == "interrupted"
-            code = EXIT_INTERRUPTED if stopped else EXIT_REJECTED if stats.rows_rejected else 0
+            kind = FailureKind.INTERRUPTED if stopped else None
         except (KeyboardInterrupt, asyncio.CancelledError):
-            stats.outcome, code = "interrupted", EXIT_INTERRUPTED
+            stats.outcome, kind = "interrupted", FailureKind.INTERRUPTED
         except BulkloadError as exc:
             stats.outcome = "aborted" if isinstance(exc, AbortedError) else "failed"
-            error, code = str(exc), int(for_error(exc))
-        except Exception as exc:  # reported like the CLI reports it, never a traceback
-            stats.outcome, code = "failed", EXIT_ABORTED
+            error, kind = str(exc), exc.kind
+        except Exception as exc:  # reported as the CLI reports it, never a traceback
+            stats.outcome, kind = "failed", FailureKind.FAILED
             error = f"internal error: {type(exc).__name__}: {exc}"
     if error is not None:
         error = redact_text(error.strip().splitlines()[0], url_secrets(config.target.url))
@@ -156,7 +149,7 @@ def run_share(link: ShareLink, config: ImportConfig, workdir: Path) -> None:
             **stats.worker_result(),
             "outcome": stats.outcome,
             "error": error,
-            "code": code,
+            "kind": None if kind is None else kind.value,
             "window": _epoch_window(stats),
             "effective_concurrency": stats.effective_concurrency,
         },
@@ -182,11 +175,6 @@ class Outcome:
     end: ShareEnd
     workdir: Path
     result: dict[str, Any] | None  # what it sent at its end; else its last counters
-    failed: bool  # it failed (not stopped, not interrupted)
-
-    @property
-    def code(self) -> int:
-        return self.end.code
 
     def file(self, name: str) -> Path:
         return share_file(self.workdir, self.end.index, name)
@@ -194,18 +182,17 @@ class Outcome:
     def said(self) -> str:
         return self.end.error
 
-    def describe(self) -> str:
-        return self.end.describe()
-
 
 def _ended_badly(end: ShareEnd) -> bool:
-    return end.code not in (EXIT_OK, EXIT_REJECTED)
+    return end.kind is not None
 
 
 # ----------------------------------------------------------------------------- merging
 
 
-def merge_into(stats: RunStats, outcomes: Sequence[Outcome]) -> None:
+def merge_into(
+    stats: RunStats, outcomes: Sequence[Outcome], code_of: Callable[[ShareEnd], int]
+) -> None:
     """The run's statistics from the children's results (a child that saved none: its
     last published counters)."""
     windows = []
@@ -220,7 +207,7 @@ def merge_into(stats: RunStats, outcomes: Sequence[Outcome]) -> None:
             {
                 "index": outcome.end.index,
                 "pid": outcome.end.pid,
-                "exit_code": outcome.code,
+                "exit_code": code_of(outcome.end),
                 "outcome": result.get("outcome", "killed"),
                 **{counter: int(result.get(counter, 0)) for counter in PER_WORKER_COUNTERS},
             }
@@ -286,149 +273,125 @@ def merge_checkpoints(
     merged.save()
 
 
-# ----------------------------------------------------------------------------- the command
+# ----------------------------------------------------------------------------- the runner
 
 
-def run_import_processes(config: ImportConfig, *, argv: Sequence[str]) -> int:
-    """``import --processes P``: prepare, run the children, merge, report; the exit code."""
-    from rich.console import Console
+@dataclass
+class ImportOutcome:
+    """What ``import --processes`` gives back: the merged statistics (their outcome
+    set), the shares that failed (the first to end first), whether it was interrupted,
+    and what the shares said on stderr besides their error (warnings, once each)."""
 
-    from bulkload.backends import create_backend
-    from bulkload.cli.error_line import error_message as _error_message
-    from bulkload.cli.import_command import loaded_before as _loaded_before
-    from bulkload.cli.import_command import show_import as _finish
-    from bulkload.redact import redact_text, url_secrets
-    from bulkload.report import ProgressReporter
-    from bulkload.report.json_summary import check_json_path
-    from bulkload.sources.discovery import discover
-    from bulkload.stats.run import RunStats
+    stats: RunStats
+    failures: list[Outcome] = field(default_factory=list)
+    interrupted: bool = False
+    messages: list[str] = field(default_factory=list)
 
-    check_processes(config, argv)
-    count = config.processes
-    json_path = config.report.json_path
-    if json_path:
-        check_json_path(json_path)
-    secrets = url_secrets(config.target.url)
-    out = Console(stderr=json_path == "-", highlight=False)
-    err = Console(stderr=True, highlight=False)
-    mode = ProgressReporter.choose_mode(config.report.progress, config.report.quiet, err)
-    files = discover(config.source.paths, config.source.format)
-    sizes = [file.size for file in files]
-    stats = RunStats(
-        target=create_backend(config.target).describe(),
-        table=config.target.table or files[0].stem,
-        concurrency=config.engine.concurrency,
-        batch_size=config.source.batch_size,
-        bytes_total=None if None in sizes else sum(size or 0 for size in sizes),
-    )
-    checkpoint = config.engine.checkpoint
-    seeded = bool(checkpoint and config.engine.resume and Path(checkpoint).exists())
 
-    with tempfile.TemporaryDirectory(prefix="bulkload-import-") as scratch:
-        workdir = Path(scratch)
-        if seeded:  # each child resumes from the whole record
+class ImportProcesses:
+    """``import --processes P`` as library code: ``with ImportProcesses(...) as run``,
+    ``await run.run()``, then :meth:`outcome`; :meth:`stop` is the graceful stop."""
+
+    def __init__(
+        self, config: ImportConfig, *, argv: Sequence[str], code_of: Callable[[ShareEnd], int]
+    ):
+        from bulkload.backends import create_backend
+        from bulkload.sources.discovery import discover
+        from bulkload.stats.run import RunStats
+
+        check_processes(config, argv)
+        self.config = config
+        self.code_of = code_of  # the exit code a share's run would have had (the CLI's)
+        self.count = count = config.processes
+        files = discover(config.source.paths, config.source.format)
+        sizes = [file.size for file in files]
+        self.stats = RunStats(
+            target=create_backend(config.target).describe(),
+            table=config.target.table or files[0].stem,
+            concurrency=config.engine.concurrency,
+            batch_size=config.source.batch_size,
+            bytes_total=None if None in sizes else sum(size or 0 for size in sizes),
+        )
+        checkpoint = config.engine.checkpoint
+        self.seeded = bool(checkpoint and config.engine.resume and Path(checkpoint).exists())
+        self._scratch = tempfile.TemporaryDirectory(prefix="bulkload-import-")
+        workdir = self.workdir = Path(self._scratch.name)
+        if self.seeded:  # each child resumes from the whole record
             assert checkpoint is not None
             for index in range(1, count + 1):
                 shutil.copyfile(checkpoint, share_file(workdir, index, "checkpoint.json"))
-        runner = LocalShares(
+        self.runner = LocalShares(
             count,
             run_share,
             config,
             workdir,
             stderr_to=lambda index: str(share_file(workdir, index, "stderr")),
         )
-        published: dict[int, dict[str, Any]] = {}  # share -> its last counters
+        self.published: dict[int, dict[str, Any]] = {}  # share -> its last counters
 
-        def on_message(message: Message) -> None:
-            if message.kind == "progress":  # the live sums for the progress display
-                published[message.index] = message.body
-                for counter in SUMMED_COUNTERS:
-                    total = sum(int(c.get(counter, 0)) for c in published.values())
-                    setattr(stats, counter, total)
+    def __enter__(self) -> ImportProcesses:
+        return self
 
-        def stop() -> None:
-            runner.stop()
-            err.print(
-                f"bulkload: stopping: the {count} processes finish their batches in flight "
-                "(Ctrl-C again to abort at once)",
-                highlight=False,
-            )
+    def __exit__(self, *exc: object) -> None:
+        self._scratch.cleanup()
 
-        signals = StopSignals(stop)
+    def stop(self) -> None:
+        """Every share finishes its batches in flight, then ends."""
+        self.runner.stop()
 
-        async def main() -> None:
-            signals.attach()  # from now on the second signal cancels this task
-            stats.table = await prepare_import_target(config)
-            stats.started_at = time.perf_counter()
-            progress = asyncio.create_task(ProgressReporter(stats, err, mode).run())
-            try:
-                if not runner.stopping:
-                    runner.start()
-                await runner.watch(on_message, _ended_badly)
-            finally:  # cancelled (the second Ctrl-C) or failed: no child outlives the command
-                await runner.shutdown()
-                await event_loop.cancel_and_wait(progress)
+    async def run(
+        self, watcher: Callable[[RunStats], Coroutine[Any, Any, None]] | None = None
+    ) -> None:
+        """Prepare the target once, run the shares (``watcher`` watching the summed
+        counters) until each has ended. Cancelled or failed: no share outlives it."""
+        stats, runner = self.stats, self.runner
+        stats.table = await prepare_import_target(self.config)
+        stats.started_at = time.perf_counter()
+        watching = None if watcher is None else asyncio.create_task(watcher(stats))
+        try:
+            if not runner.stopping:
+                runner.start()
+            await runner.watch(self._on_message, _ended_badly)
+        finally:
+            await runner.shutdown()
+            if watching is not None:
+                await event_loop.cancel_and_wait(watching)
 
-        with signals:
-            try:
-                event_loop.run_command(main())
-            except (KeyboardInterrupt, asyncio.CancelledError):
-                pass
-            except Exception as exc:  # preparing the target, or starting a child, failed
-                stats.outcome = "aborted" if isinstance(exc, AbortedError) else "failed"
-                message = redact_text(_error_message(exc), secrets)
-                with contextlib.suppress(BulkloadError):  # the error itself comes first
-                    _finish(stats, json_path, out, error=message)
-                raise
-            runner.stopping = runner.stopping or signals.received > 0
-            outcomes = [
-                Outcome(
-                    end,
-                    workdir,
-                    end.body or published.get(end.index),
-                    # interrupted (by the user, by the parent after another failed, or
-                    # by a signal of its own) is not a failure; any other code but 0, 1 is
-                    end.code not in (EXIT_OK, EXIT_REJECTED, EXIT_INTERRUPTED),
-                )
-                for end in runner.ends()
-            ]
-            for counter in SUMMED_COUNTERS:  # the live sums give way to the final ones
-                setattr(stats, counter, 0)
-            stats.finished_at = time.perf_counter()
-            merge_into(stats, outcomes)
-            bad_records = _bad_records(config, stats.table)
-            merge_bad_records(stats, outcomes, bad_records, append=config.engine.resume)
-            if checkpoint:
-                merge_checkpoints(config, stats.table, outcomes, seeded=seeded)
-            _relay_messages(outcomes)
-            failures = sorted(
-                (o for o in outcomes if o.failed), key=lambda o: runner.ended.index(o.end.index)
-            )
-            interrupted = runner.stopping or any(o.code == EXIT_INTERRUPTED for o in outcomes)
-            error: str | None = None
-            if failures:
-                first = failures[0]
-                aborted = (first.result or {}).get("outcome") == "aborted"
-                stats.outcome = "aborted" if aborted else "failed"
-                error = redact_text(first.describe(), secrets)
-            else:
-                stats.outcome = "interrupted" if interrupted else "completed"
-            _finish(stats, json_path, out, error=error)
+    def _on_message(self, message: Message) -> None:
+        if message.kind == "progress":  # the live sums for the progress display
+            self.published[message.index] = message.body
+            for counter in SUMMED_COUNTERS:
+                total = sum(int(c.get(counter, 0)) for c in self.published.values())
+                setattr(self.stats, counter, total)
 
-    if failures:  # one line each, the first failure (the cause) first
-        loaded = _loaded_before(stats, config)
-        print(f"bulkload: error: {error}{loaded}", file=sys.stderr)
-        said = {failures[0].said()}
-        for outcome in failures[1:]:  # each reading the same bad input says the same: once
-            if outcome.said() not in said:
-                said.add(outcome.said())
-                print(
-                    f"bulkload: error: {redact_text(outcome.describe(), secrets)}", file=sys.stderr
-                )
-        return failures[0].code
-    if interrupted:
-        return EXIT_INTERRUPTED
-    return EXIT_REJECTED if stats.rows_rejected else EXIT_OK
+    def outcome(self, *, stopped: bool = False) -> ImportOutcome:
+        """Merge the shares' results, rejected rows and checkpoints."""
+        stats, runner, config = self.stats, self.runner, self.config
+        runner.stopping = runner.stopping or stopped
+        outcomes = [
+            Outcome(end, self.workdir, end.body or self.published.get(end.index))
+            for end in runner.ends()
+        ]
+        for counter in SUMMED_COUNTERS:  # the live sums give way to the final ones
+            setattr(stats, counter, 0)
+        stats.finished_at = time.perf_counter()
+        merge_into(stats, outcomes, self.code_of)
+        bad_records = _bad_records(config, stats.table)
+        merge_bad_records(stats, outcomes, bad_records, append=config.engine.resume)
+        if config.engine.checkpoint:
+            merge_checkpoints(config, stats.table, outcomes, seeded=self.seeded)
+        failures = sorted(
+            (o for o in outcomes if o.end.failed), key=lambda o: runner.ended.index(o.end.index)
+        )
+        interrupted = runner.stopping or any(
+            o.end.kind is FailureKind.INTERRUPTED for o in outcomes
+        )
+        if failures:
+            aborted = (failures[0].result or {}).get("outcome") == "aborted"
+            stats.outcome = "aborted" if aborted else "failed"
+        else:
+            stats.outcome = "interrupted" if interrupted else "completed"
+        return ImportOutcome(stats, failures, interrupted, _messages(outcomes))
 
 
 def _bad_records(config: ImportConfig, table: str) -> Path:
@@ -437,15 +400,19 @@ def _bad_records(config: ImportConfig, table: str) -> Path:
     return bad_records_path(config, table)
 
 
-def _relay_messages(outcomes: Sequence[Outcome]) -> None:
+def _messages(outcomes: Sequence[Outcome]) -> list[str]:
     """What the children said on stderr besides their error (warnings), once each."""
-    seen: set[str] = set()
+    seen: list[str] = []
     for outcome in outcomes:
         try:
             text = outcome.file("stderr").read_text(errors="replace")
         except OSError:
             continue
         for line in text.splitlines():
-            if line.strip() and not line.startswith("bulkload: error:") and line not in seen:
-                seen.add(line)
-                print(line, file=sys.stderr)
+            if line.strip() and line not in seen:
+                seen.append(line)
+    return seen
+
+
+if TYPE_CHECKING:  # mypy checks that it is a ShareRunner
+    _runner: type[ShareRunner] = ImportProcesses
