@@ -31,7 +31,7 @@ def test_loader_rows_with_varying_keys(pg):
     dsn, schema, sql = pg
     backend = bulkload.create_backend(TargetOptions(url=dsn, schema_name=schema))
     with bulkload.AsyncLoader(
-        backend, "people", parallelism=2, commit_every=3, flush_interval=None
+        backend, "people", concurrency=2, batch_size=3, flush_interval=None
     ) as loader:
         loader.add({"id": 1, "name": None})
         loader.add({"id": 2, "name": "b", "email": "b@x"})
