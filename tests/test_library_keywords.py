@@ -167,3 +167,5 @@ def test_bench_raises_what_stopped_it():
         bulkload.bench(to="sim://", sweep="1")  # neither files nor synthetic rows
     with pytest.raises(bulkload.UsageError, match="--duration"):
         bulkload.bench(synthetic="rows=10", to="sim://", duration="soon")
+    with pytest.raises(bulkload.UsageError, match="reset=True cannot be used with shard="):
+        bulkload.bench(synthetic="rows=10", to="sim://", shard="1/2", reset=True)

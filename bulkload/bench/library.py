@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Unpack
 
 from bulkload.config import BenchConfig
 from bulkload.config.keywords import CLI_ONLY, BenchKeywords, check_keywords
+from bulkload.errors import UsageError
 
 if TYPE_CHECKING:
     from bulkload.bench.result import SweepResult
@@ -49,6 +50,11 @@ async def bench_async(
     from bulkload.engine.import_run import RunControl
 
     config = bench_config(source, options)
+    if config.sweep.shard is not None and config.sweep.reset:
+        raise UsageError(
+            "reset=True cannot be used with shard=: each job would empty the table under "
+            "the others' writes"
+        )
     baseline = read_baseline(config)  # a bad baseline: found before the sweep
     control = RunControl()
     stopped_by_gate = False
