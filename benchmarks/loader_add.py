@@ -1,6 +1,6 @@
 """AsyncLoader.add() throughput against null://, three ways of handing over rows.
 
-    python benchmarks/loader_add.py [--rows 1000000] [--commit-every 10000]
+    python benchmarks/loader_add.py [--rows 1000000] [--batch-size 10000]
 
 * single dict  - loader.add({"id": i, ...}) once per row (the ArcadeDB / driver style);
 * list of 1000 - loader.add([...1000 dicts...]);
@@ -27,8 +27,8 @@ def _row(i: int) -> dict[str, object]:
     return {"id": i, "name": f"name-{i}", "amount": i * 0.5, "active": i % 2 == 0}
 
 
-def _timed(rows: int, commit_every: int, feed: Callable[[bulkload.AsyncLoader], None]) -> float:
-    loader = bulkload.AsyncLoader("null://", "t", commit_every=commit_every)
+def _timed(rows: int, batch_size: int, feed: Callable[[bulkload.AsyncLoader], None]) -> float:
+    loader = bulkload.AsyncLoader("null://", "t", batch_size=batch_size)
     started = time.perf_counter()
     with loader:
         feed(loader)
@@ -41,9 +41,9 @@ def _timed(rows: int, commit_every: int, feed: Callable[[bulkload.AsyncLoader], 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--commit-every", type=int, default=10_000)
+    parser.add_argument("--batch-size", type=int, default=10_000)
     args = parser.parse_args()
-    rows, commit_every = args.rows, args.commit_every
+    rows, batch_size = args.rows, args.batch_size
 
     dicts = [_row(i) for i in range(rows)]
     chunks = [dicts[i : i + 1000] for i in range(0, rows, 1000)]
@@ -62,12 +62,12 @@ def main() -> None:
             loader.add(batch)
 
     results = {
-        "single dict": _timed(rows, commit_every, one_by_one),
-        "list of 1000": _timed(rows, commit_every, in_lists),
-        "RecordBatch": _timed(rows, commit_every, as_batches),
+        "single dict": _timed(rows, batch_size, one_by_one),
+        "list of 1000": _timed(rows, batch_size, in_lists),
+        "RecordBatch": _timed(rows, batch_size, as_batches),
     }
     base = results["RecordBatch"]
-    print(f"AsyncLoader.add() into null://, {rows:,} rows, commit_every={commit_every:,}")
+    print(f"AsyncLoader.add() into null://, {rows:,} rows, batch_size={batch_size:,}")
     for name, rate in results.items():
         print(f"  {name:<13} {rate:>12,.0f} rows/s   {rate / base:5.2f}x RecordBatch")
     verdict = "ok" if results["single dict"] >= TARGET_SINGLE_DICT else "BELOW TARGET"

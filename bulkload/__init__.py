@@ -20,7 +20,9 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time see _HOME
         available_backends,
         create_backend,
     )
+    from bulkload.bench.result import SweepResult
     from bulkload.config import (
+        BenchConfig,
         CsvOptions,
         EngineOptions,
         ImportConfig,
@@ -28,6 +30,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time see _HOME
         SourceOptions,
         TargetOptions,
     )
+    from bulkload.config.keywords import BenchKeywords, LoadKeywords
     from bulkload.engine.async_loader import AsyncLoader
     from bulkload.engine.execute_concurrent import (
         ExecutionResult,
@@ -46,12 +49,17 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time see _HOME
         TransientWriteError,
         UsageError,
     )
-    from bulkload.options import build_import_config
+    from bulkload.options import build_bench_config, build_import_config
     from bulkload.sources import BatchSource, Rejection, SourceBatch
     from bulkload.stats import LatencyHistogram, RunStats
+    from bulkload.stats.level import LevelResult
+    from bulkload.stats.outcome import Outcome
 
-# Eager, and cheap: "load" is also the name of the submodule, which importing binds here.
-from bulkload.load import load, load_async
+# Eager, and cheap: "load" and "bench" are also the names of a submodule and a subpackage,
+# which importing binds here; imported first, they are not bound again by a later import.
+import bulkload.load  # noqa: F401  (the submodule, before the function of the same name)
+from bulkload.bench.library import bench, bench_async
+from bulkload.library import load, load_async
 
 __version__ = "0.1.0"
 
@@ -60,6 +68,8 @@ __all__ = [
     "AsyncLoader",
     "Backend",
     "BatchSource",
+    "BenchConfig",
+    "BenchKeywords",
     "BulkloadError",
     "CsvOptions",
     "EngineOptions",
@@ -69,6 +79,9 @@ __all__ = [
     "InFlightCapWarning",
     "InputError",
     "LatencyHistogram",
+    "LevelResult",
+    "LoadKeywords",
+    "Outcome",
     "PermanentWriteError",
     "Rejection",
     "ReportOptions",
@@ -76,6 +89,7 @@ __all__ = [
     "RunStats",
     "SourceBatch",
     "SourceOptions",
+    "SweepResult",
     "TableSpec",
     "TargetError",
     "TargetOptions",
@@ -84,6 +98,9 @@ __all__ = [
     "UsageError",
     "__version__",
     "available_backends",
+    "bench",
+    "bench_async",
+    "build_bench_config",
     "build_import_config",
     "create_backend",
     "execute_concurrent",
@@ -99,6 +116,8 @@ _HOME = {
     "AsyncLoader": "bulkload.engine.async_loader",
     "Backend": "bulkload.backends",
     "BatchSource": "bulkload.sources",
+    "BenchConfig": "bulkload.config",
+    "BenchKeywords": "bulkload.config.keywords",
     "BulkloadError": "bulkload.errors",
     "CsvOptions": "bulkload.config",
     "EngineOptions": "bulkload.config",
@@ -108,6 +127,9 @@ _HOME = {
     "InFlightCapWarning": "bulkload.engine.in_flight",
     "InputError": "bulkload.errors",
     "LatencyHistogram": "bulkload.stats",
+    "LevelResult": "bulkload.stats.level",
+    "LoadKeywords": "bulkload.config.keywords",
+    "Outcome": "bulkload.stats.outcome",
     "PermanentWriteError": "bulkload.errors",
     "Rejection": "bulkload.sources",
     "ReportOptions": "bulkload.config",
@@ -115,6 +137,7 @@ _HOME = {
     "RunStats": "bulkload.stats",
     "SourceBatch": "bulkload.sources",
     "SourceOptions": "bulkload.config",
+    "SweepResult": "bulkload.bench.result",
     "TableSpec": "bulkload.backends",
     "TargetError": "bulkload.errors",
     "TargetOptions": "bulkload.config",
@@ -122,6 +145,7 @@ _HOME = {
     "TransientWriteError": "bulkload.errors",
     "UsageError": "bulkload.errors",
     "available_backends": "bulkload.backends",
+    "build_bench_config": "bulkload.options",
     "build_import_config": "bulkload.options",
     "create_backend": "bulkload.backends",
     "execute_concurrent": "bulkload.engine.execute_concurrent",

@@ -1,7 +1,9 @@
-"""The library entry point the CLI is a thin layer over: one import run.
+"""One import run of an :class:`~bulkload.ImportConfig`: the seam the command line,
+worker processes and the library's :func:`bulkload.load` (:mod:`bulkload.library`) run.
 
 Cheap to import (the engine, sources and backends are imported by a run): the package
-imports it eagerly, since this module's name is also the name of its main function.
+imports it eagerly, so that the public function ``bulkload.load`` is not replaced by this
+module when something imports it later.
 """
 
 from __future__ import annotations
@@ -47,9 +49,9 @@ async def load_async(
     control: RunControl | None = None,
     watcher: Callable[[RunStats], Coroutine[Any, Any, None]] | None = None,
 ) -> RunStats:
-    """Run one import. Rejected rows go to ``on_reject`` if given, else to the
-    bad-records file. ``watcher(stats)`` (e.g. a progress display) runs alongside and is
-    cancelled when the import ends."""
+    """Run one import (the keyword form is :func:`bulkload.load_async`). Rejected rows
+    go to ``on_reject`` if given, else to the bad-records file. ``watcher(stats)`` (e.g.
+    a progress display) runs alongside and is cancelled when the import ends."""
     import asyncio
 
     from bulkload.backends import create_backend
@@ -88,27 +90,3 @@ async def load_async(
             bad_records.close()
         if watch is not None:
             await cancel_and_wait(watch)
-
-
-def load(config: ImportConfig, *, on_reject: RejectionSink | None = None) -> RunStats:
-    """Run one import to completion and return its statistics (on the loop
-    :mod:`bulkload.event_loop` chooses: uvloop's where installed).
-
-    Called where an event loop already runs in this thread (a Jupyter notebook, async
-    code), the import runs on a private loop thread while this call blocks, as
-    ``execute_concurrent`` does; ``await load_async(config)`` does not block the loop."""
-    import asyncio
-
-    from bulkload import event_loop
-
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:  # the usual case: no loop here, run one
-        return event_loop.run(load_async(config, on_reject=on_reject))
-    from bulkload.engine.loop_thread import LoopThread
-
-    thread = LoopThread("bulkload-load")
-    try:
-        return thread.run(load_async(config, on_reject=on_reject))
-    finally:
-        thread.stop()

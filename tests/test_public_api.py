@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import importlib
 import sqlite3
+import subprocess
+import sys
 import threading
 import warnings
 
@@ -15,6 +18,26 @@ def test_all_names_exist_once():
     assert len(set(bulkload.__all__)) == len(bulkload.__all__)
     for name in bulkload.__all__:
         assert hasattr(bulkload, name), name
+
+
+def test_every_lazy_name_has_one_home():
+    """``_HOME`` (where each name is imported from on first use) and ``__all__`` agree:
+    the eager names are the functions named like a submodule, and the version."""
+    eager = {"__version__", "load", "load_async", "bench", "bench_async"}
+    assert set(bulkload._HOME) == set(bulkload.__all__) - eager
+    for name, home in bulkload._HOME.items():
+        assert getattr(bulkload, name) is getattr(importlib.import_module(home), name), name
+
+
+def test_load_and_bench_stay_functions_after_their_modules_are_imported():
+    """``bulkload.load`` and ``bulkload.bench`` share their names with a submodule and a
+    subpackage: importing those (as the command line does) must not replace them."""
+    script = (
+        "import bulkload.load, bulkload.bench.run, bulkload.bench.sweep, bulkload\n"
+        "print(callable(bulkload.load), callable(bulkload.bench))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert proc.stdout.split() == ["True", "True"], proc.stderr
 
 
 def test_library_load_without_the_cli(tmp_path):

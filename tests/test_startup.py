@@ -67,7 +67,7 @@ def test_the_package_imports_its_api_on_first_use():
     proc = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
     )
-    assert proc.stdout.split() == ["False", "True", "bulkload.load"], proc.stderr
+    assert proc.stdout.split() == ["False", "True", "bulkload.library"], proc.stderr
 
 
 def test_report_merge_loads_neither_the_data_stack_nor_the_backends(tmp_path):

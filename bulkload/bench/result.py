@@ -19,6 +19,7 @@ from typing import Any
 from bulkload import event_loop
 from bulkload.errors import InputError
 from bulkload.stats.level import LevelResult
+from bulkload.stats.outcome import Outcome, OutcomeField
 
 SCHEMA_VERSION = 1
 KIND = "bulkload-bench"
@@ -45,7 +46,8 @@ class SweepResult:
     levels_planned: int | None = None
     usl: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
-    outcome: str = "completed"  # completed | interrupted | failed | aborted (a gate)
+    #: completed | interrupted | failed | aborted (a gate): an Outcome (a str)
+    outcome: OutcomeField = OutcomeField(Outcome.COMPLETED)
     error: str | None = None
     #: rows the target took during the sweep, levels dropped (interrupted) included
     rows_written: int = 0

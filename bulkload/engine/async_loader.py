@@ -1,21 +1,23 @@
 """``AsyncLoader``: add rows as they come, committed every N rows, in parallel.
 
-The familiar async-executor controls of database drivers: a parallelism level, a batch
-("commit every N rows"), a back-pressure threshold (``add`` waits while too many rows
+The familiar async-executor controls of database drivers: a concurrency level, a batch
+size ("commit every N rows"), a back-pressure threshold (``add`` waits while too many rows
 are pending), a flush interval (buffered rows go out at the latest after it),
 success/error callbacks, ``wait_completion(timeout)``, ``is_pending()`` and ``close()``.
 It runs on a private event-loop thread, so the same object works from sync code
 (``with AsyncLoader(...)``) and async code (``async with AsyncLoader(...)``).
 
 It is the engine's :class:`~bulkload.engine.drain.Drain` fed by ``add()``: every
-``commit_every`` rows are cut into a batch and queued; the drain's writers (started on
-demand, up to ``parallelism``) write them. Rows are buffered as Python values and turned
-into Arrow once per batch (see :mod:`bulkload.engine.row_batches`). Rows the target
-refuses are isolated by bisection and handed to ``on_reject`` (or kept in
-``rejected``); a batch that cannot be written at all (target down, retries spent) goes
-to ``on_error`` (or ``errors``, and ``close()`` raises the first one). Callbacks run on
-the loader's thread; an exception a callback raises is kept in ``callback_errors`` and
-never hides the failure it was told about. Nothing is dropped silently.
+``batch_size`` rows are cut into a batch and queued; the drain's writers (started on
+demand, up to ``concurrency``) write them. The names are the command line's
+(``parallelism``, ``commit_every`` and ``target`` still work, with a
+DeprecationWarning). Rows are buffered as Python values and turned into Arrow once per
+batch (see :mod:`bulkload.engine.row_batches`). Rows the target refuses are isolated by
+bisection and handed to ``on_reject`` (or kept in ``rejected``); a batch that cannot be
+written at all (target down, retries spent) goes to ``on_error`` (or ``errors``, and
+``close()`` raises the first one). Callbacks run on the loader's thread; an exception a
+callback raises is kept in ``callback_errors`` and never hides the failure it was told
+about. Nothing is dropped silently.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import json
 import logging
 import threading
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -34,13 +37,14 @@ import pyarrow as pa
 
 from bulkload.backends import create_backend
 from bulkload.backends.base import Backend, TableSpec
-from bulkload.config import EngineOptions, TargetOptions
+from bulkload.config import DEFAULT_BATCH_SIZE, EngineOptions, TargetOptions
 from bulkload.engine.batch_writer import BatchWriter, one_line
 from bulkload.engine.drain import Drain
 from bulkload.engine.in_flight import in_flight_ceiling
 from bulkload.engine.loop_thread import LoopThread
 from bulkload.engine.row_batches import Item, Row, RowFitter
 from bulkload.errors import AbortedError, UsageError
+from bulkload.renamed import renamed_keywords
 from bulkload.sources.batch import Rejection
 from bulkload.stats.run import RunStats
 
@@ -50,7 +54,6 @@ log = logging.getLogger("bulkload")
 # row dicts, or one row dict. (pyarrow ships no type hints, so this cannot be spelled.)
 Rows = Any
 
-DEFAULT_PARALLELISM = 8
 _UNBOUNDED = 2**62  # batches the drain may queue: add()'s bound is in rows
 
 
@@ -86,9 +89,9 @@ def _rejection(index: int, position: int, reason: str, values: Row) -> Rejection
 
 
 class AsyncLoader:
-    """Loads rows as they come: ``add()`` buffers them, every ``commit_every`` rows go
-    to ``table`` of ``target`` (a URL or a :class:`~bulkload.Backend`) as one batch, with
-    up to ``parallelism`` batches in flight, each written under the engine's policy
+    """Loads rows as they come: ``add()`` buffers them, every ``batch_size`` rows go
+    to ``table`` of ``to`` (a URL or a :class:`~bulkload.Backend`) as one batch, with
+    up to ``concurrency`` batches in flight, each written under the engine's policy
     (``options``: retries, breaker, timeout; refused rows isolated by bisection).
 
     Use it as a context manager, from sync or async code (it runs its own event-loop
@@ -110,13 +113,17 @@ class AsyncLoader:
     ones to ``on_error`` (else ``errors``).
     """
 
+    @renamed_keywords(
+        {"target": "to", "parallelism": "concurrency", "commit_every": "batch_size"},
+        where="AsyncLoader",
+    )
     def __init__(
         self,
-        target: str | Backend,
+        to: str | Backend,
         table: str,
         *,
-        parallelism: int | None = None,
-        commit_every: int = 10_000,
+        concurrency: int | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
         backpressure: int | None = None,
         flush_interval: float | None = 1.0,
         on_success: Callable[[int, pa.RecordBatch], None] | None = None,
@@ -125,32 +132,31 @@ class AsyncLoader:
         if_exists: str = "append",
         options: EngineOptions | None = None,
     ):
-        asked = parallelism is not None
-        parallelism = DEFAULT_PARALLELISM if parallelism is None else parallelism
-        if parallelism < 1 or commit_every < 1:
-            raise UsageError("parallelism and commit_every must be at least 1")
-        if backpressure is not None and backpressure < commit_every:
+        asked = concurrency is not None
+        options = options or EngineOptions()
+        concurrency = options.concurrency if concurrency is None else concurrency
+        if concurrency < 1 or batch_size < 1:
+            raise UsageError("concurrency and batch_size must be at least 1")
+        if backpressure is not None and backpressure < batch_size:
             raise UsageError(
-                f"backpressure ({backpressure}) must be at least commit_every ({commit_every}): "
+                f"backpressure ({backpressure}) must be at least batch_size ({batch_size}): "
                 f"add() would wait for rows that are never sent"
             )
         if flush_interval is not None and flush_interval <= 0:
             raise UsageError("flush_interval must be positive (or None for no timed flush)")
-        self.backend = (
-            create_backend(TargetOptions(url=target)) if isinstance(target, str) else target
-        )
+        self.backend = create_backend(TargetOptions(url=to)) if isinstance(to, str) else to
         self.table = table
         self.if_exists = if_exists
-        self.commit_every = commit_every
+        self.batch_size = batch_size
         #: add() waits while this many rows or more are buffered, queued or in flight
-        self.backpressure = backpressure or 4 * parallelism * commit_every
+        self.backpressure = backpressure or 4 * concurrency * batch_size
         self.flush_interval = flush_interval
         self.on_success = on_success
         self.on_error = on_error
-        self.stats = RunStats(target=self.backend.describe(), table=table, batch_size=commit_every)
-        #: writes in flight: ``parallelism``, capped by what the backend carries
-        self.parallelism = in_flight_ceiling(
-            self.backend, parallelism, self.stats, asked=asked, stacklevel=3
+        self.stats = RunStats(target=self.backend.describe(), table=table, batch_size=batch_size)
+        #: writes in flight: ``concurrency``, capped by what the backend carries
+        self.concurrency = in_flight_ceiling(
+            self.backend, concurrency, self.stats, asked=asked, stacklevel=4
         )
         self.errors: list[BaseException] = []
         self._write_failure: BaseException | None = None  # the first, even if on_error took it
@@ -158,7 +164,7 @@ class AsyncLoader:
         self.callback_errors: list[BaseException] = []
         self.rejected: list[Rejection] = []
         self._on_reject = on_reject or self.rejected.append
-        self._options = options or EngineOptions()
+        self._options = options
         self._fitter = RowFitter(table)
         self._buffer: list[Item] = []
         self._buffered_rows = 0
@@ -180,10 +186,22 @@ class AsyncLoader:
         if flush_interval is not None:
             self._flusher = self._loop.run(self._start_flusher(flush_interval))
 
+    @property
+    def parallelism(self) -> int:
+        """Deprecated: ``concurrency``."""
+        _deprecated("AsyncLoader.parallelism", "concurrency")
+        return self.concurrency
+
+    @property
+    def commit_every(self) -> int:
+        """Deprecated: ``batch_size``."""
+        _deprecated("AsyncLoader.commit_every", "batch_size")
+        return self.batch_size
+
     # ------------------------------------------------------------------ adding rows
 
     def add(self, rows: Rows) -> None:
-        """Buffer rows; every ``commit_every`` rows go out as one batch. Blocks while
+        """Buffer rows; every ``batch_size`` rows go out as one batch. Blocks while
         ``backpressure`` rows or more are pending."""
         items, count = _as_items(rows)
         with self._changed:
@@ -195,7 +213,7 @@ class AsyncLoader:
                 self._buffered_since = time.monotonic()
             self._buffer.extend(items)
             self._buffered_rows += count
-            ready = self._buffered_rows >= self.commit_every
+            ready = self._buffered_rows >= self.batch_size
         if ready:
             self._cut(whole_batches_only=True)
 
@@ -207,14 +225,14 @@ class AsyncLoader:
         await asyncio.to_thread(self.add, rows)
 
     def flush(self) -> None:
-        """Send what is buffered now, even if fewer than ``commit_every`` rows."""
+        """Send what is buffered now, even if fewer than ``batch_size`` rows."""
         self._cut(whole_batches_only=False)
 
     def _cut(self, *, whole_batches_only: bool) -> None:
-        """Turn buffered rows into batches of ``commit_every`` and start writing them."""
+        """Turn buffered rows into batches of ``batch_size`` and start writing them."""
         with self._cutting:
             with self._changed:
-                size = self.commit_every
+                size = self.batch_size
                 rows = self._buffered_rows
                 count = (rows // size) * size if whole_batches_only else rows
                 if count == 0:
@@ -275,7 +293,7 @@ class AsyncLoader:
     ) -> tuple[Drain[tuple[_LoaderOrigin, list[Rejection]]], asyncio.Task[None]]:
         # add()'s back-pressure is in rows (``backpressure``): the drain's queue, which
         # add() fills from the caller's thread, or a callback's on the loop, never blocks
-        drain = Drain(self._write, writers=self.parallelism, depth=_UNBOUNDED, stats=self.stats)
+        drain = Drain(self._write, writers=self.concurrency, depth=_UNBOUNDED, stats=self.stats)
         return drain, asyncio.create_task(drain.run())
 
     async def _write(self, item: tuple[_LoaderOrigin, list[Rejection]]) -> None:
@@ -348,7 +366,7 @@ class AsyncLoader:
                         self.table,
                         schema,
                         self.if_exists,
-                        writers=self.parallelism,
+                        writers=self.concurrency,
                         connect_timeout=self._options.timeout,
                     )
                 )
@@ -501,3 +519,7 @@ def _as_items(rows: Rows) -> tuple[list[Item], int]:
         return _as_items(to_arrow())
     copies: list[Item] = [dict(row) for row in rows]
     return copies, len(copies)
+
+
+def _deprecated(old: str, new: str) -> None:
+    warnings.warn(f"{old} is deprecated: use {new}", DeprecationWarning, stacklevel=3)

@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Iterator
 from types import TracebackType
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple, overload
 
 import pyarrow as pa
 
@@ -32,6 +32,7 @@ from bulkload.engine.in_flight import in_flight_ceiling
 from bulkload.engine.loop_thread import LoopThread
 from bulkload.errors import BulkloadError, PermanentWriteError, UsageError
 from bulkload.event_loop import cancel_and_wait
+from bulkload.renamed import renamed_keywords
 from bulkload.stats.run import RunStats
 
 DEFAULT_CONCURRENCY = 100
@@ -47,21 +48,85 @@ class ExecutionResult(NamedTuple):
     result_or_exc: Any  # rows written, or the exception
 
 
+@overload
 def execute_concurrent(
-    backend: Backend | str,
+    to: Backend | str,
+    batches: Iterable[pa.RecordBatch],
+    concurrency: int | None = None,
+    raise_on_first_error: bool = True,
+    results_generator: Literal[False] = False,
+    *,
+    table: str,
+    if_exists: str = "append",
+    options: EngineOptions | None = None,
+    reorder_limit: int | None = None,
+) -> list[ExecutionResult]: ...
+
+
+@overload
+def execute_concurrent(
+    to: Backend | str,
+    batches: Iterable[pa.RecordBatch],
+    concurrency: int | None,
+    raise_on_first_error: bool,
+    results_generator: Literal[True],
+    *,
+    table: str,
+    if_exists: str = "append",
+    options: EngineOptions | None = None,
+    reorder_limit: int | None = None,
+) -> ResultsGenerator: ...
+
+
+@overload
+def execute_concurrent(
+    to: Backend | str,
+    batches: Iterable[pa.RecordBatch],
+    concurrency: int | None = None,
+    raise_on_first_error: bool = True,
+    *,
+    results_generator: Literal[True],
+    table: str,
+    if_exists: str = "append",
+    options: EngineOptions | None = None,
+    reorder_limit: int | None = None,
+) -> ResultsGenerator: ...
+
+
+@overload
+def execute_concurrent(
+    to: Backend | str,
     batches: Iterable[pa.RecordBatch],
     concurrency: int | None = None,
     raise_on_first_error: bool = True,
     results_generator: bool = False,
     *,
-    table: str | None = None,
+    table: str,
+    if_exists: str = "append",
+    options: EngineOptions | None = None,
+    reorder_limit: int | None = None,
+) -> list[ExecutionResult] | ResultsGenerator: ...
+
+
+@renamed_keywords({"backend": "to"}, where="execute_concurrent")
+def execute_concurrent(
+    to: Backend | str,
+    batches: Iterable[pa.RecordBatch],
+    concurrency: int | None = None,
+    raise_on_first_error: bool = True,
+    results_generator: bool = False,
+    *,
+    table: str,
     if_exists: str = "append",
     options: EngineOptions | None = None,
     reorder_limit: int | None = None,
 ) -> list[ExecutionResult] | ResultsGenerator:
-    """Write ``batches`` into ``table`` of ``backend`` (a Backend or a target URL).
+    """Write ``batches`` into ``table`` of ``to`` (a target URL or a Backend), with
+    ``concurrency`` writes in flight (the database drivers' names: ``concurrency``,
+    ``raise_on_first_error``, ``results_generator``; ``backend=`` still works, with a
+    DeprecationWarning).
 
-    Each call opens the backend for ``table`` (creating it from the first batch's
+    Each call opens the target for ``table`` (creating it from the first batch's
     schema) and closes it at the end, on a private event-loop thread, so this works from
     sync code and inside a running event loop alike; a Backend object can be passed to
     later calls again. With ``results_generator=True`` results stream as they are ready
@@ -69,7 +134,7 @@ def execute_concurrent(
     otherwise a list is returned. With ``raise_on_first_error`` the first failure is
     raised (pending writes are cancelled) instead of being returned.
     """
-    run = _Execution.create(backend, table, if_exists, options, concurrency, reorder_limit)
+    run = _Execution.create(to, table, if_exists, options, concurrency, reorder_limit, stacklevel=6)
     results = ResultsGenerator(run.stream(batches, raise_on_first_error), run.stats)
     if results_generator:
         return results
@@ -77,19 +142,20 @@ def execute_concurrent(
         return list(results)
 
 
+@renamed_keywords({"backend": "to"}, where="execute_concurrent_async")
 async def execute_concurrent_async(
-    backend: Backend | str,
+    to: Backend | str,
     batches: Iterable[pa.RecordBatch],
     concurrency: int | None = None,
     raise_on_first_error: bool = True,
     *,
-    table: str | None = None,
+    table: str,
     if_exists: str = "append",
     options: EngineOptions | None = None,
     reorder_limit: int | None = None,
 ) -> AsyncIterator[ExecutionResult]:
     """The same on the caller's running loop: an async iterator of ordered results."""
-    run = _Execution.create(backend, table, if_exists, options, concurrency, reorder_limit)
+    run = _Execution.create(to, table, if_exists, options, concurrency, reorder_limit)
     stream = run.stream(batches, raise_on_first_error)
     try:
         async for result in stream:
@@ -181,6 +247,8 @@ class _Execution:
         options: EngineOptions,
         concurrency: int | None,
         reorder_limit: int | None,
+        *,
+        stacklevel: int = 5,
     ):
         self.backend = backend
         self.table = table
@@ -192,7 +260,7 @@ class _Execution:
             concurrency or DEFAULT_CONCURRENCY,
             self.stats,
             asked=concurrency is not None,
-            stacklevel=5,
+            stacklevel=stacklevel,
         )
         self.reorder_limit = (
             REORDER_PER_SLOT * self.concurrency if reorder_limit is None else reorder_limit
@@ -207,20 +275,30 @@ class _Execution:
     def create(
         cls,
         backend: Backend | str,
-        table: str | None,
+        table: str,
         if_exists: str,
         options: EngineOptions | None,
         concurrency: int | None,
         reorder_limit: int | None,
+        *,
+        stacklevel: int = 5,
     ) -> _Execution:
-        if table is None:
+        if not table:
             raise UsageError("execute_concurrent needs table=NAME")
         if concurrency is not None and concurrency < 1:
             raise UsageError("concurrency must be at least 1")
         if reorder_limit is not None and reorder_limit < 0:
             raise UsageError("reorder_limit must not be negative")
         target = create_backend(TargetOptions(url=backend)) if isinstance(backend, str) else backend
-        return cls(target, table, if_exists, options or EngineOptions(), concurrency, reorder_limit)
+        return cls(
+            target,
+            table,
+            if_exists,
+            options or EngineOptions(),
+            concurrency,
+            reorder_limit,
+            stacklevel=stacklevel,
+        )
 
     async def stream(
         self, batches: Iterable[pa.RecordBatch], raise_on_first_error: bool

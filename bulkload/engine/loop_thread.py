@@ -52,3 +52,18 @@ async def _cancel_others() -> None:
     for task in others:
         task.cancel()
     await asyncio.gather(*others, return_exceptions=True)
+
+
+def run_blocking(coro: Coroutine[Any, Any, T], name: str) -> T:
+    """Run ``coro`` to completion from sync code: on a loop of its own, or, where a loop
+    already runs in this thread (a Jupyter notebook, async code), on a private loop
+    thread named ``name`` while this call blocks."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # the usual case: no loop here, run one
+        return event_loop.run(coro)
+    thread = LoopThread(name)
+    try:
+        return thread.run(coro)
+    finally:
+        thread.stop()

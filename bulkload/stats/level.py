@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from bulkload.stats.histogram import LatencyHistogram
+from bulkload.stats.outcome import Outcome, OutcomeField
 from bulkload.stats.run import RunStats
 
 
@@ -26,7 +27,7 @@ class LevelResult:
     concurrency: int
     batch_size: int
     rate: float | None = None
-    outcome: str = "completed"  # completed | failed | interrupted
+    outcome: OutcomeField = OutcomeField(Outcome.COMPLETED)  # completed | failed | interrupted
     error: str | None = None
     #: the measured window, wall clock (epoch seconds), and its length
     started_at: float = 0.0

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bulkload.stats.histogram import LatencyHistogram
+from bulkload.stats.outcome import Outcome, OutcomeField
 
 if TYPE_CHECKING:  # stats sits beside sources, not above them (and needs no pyarrow)
     from bulkload.sources.batch import Rejection
@@ -81,7 +82,7 @@ class RunStats:
     #: the first rejections, for the summary (all of them go to the bad-records sink)
     first_rejections: list[Rejection] = field(default_factory=list)
     bad_records_path: str | None = None
-    outcome: str = "running"  # running | completed | aborted | interrupted
+    outcome: OutcomeField = OutcomeField(Outcome.RUNNING)  # an Outcome (a str)
     #: import --processes P: each worker process's index, pid, exit code and counters
     processes: list[dict[str, Any]] | None = None
 

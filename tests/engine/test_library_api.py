@@ -103,8 +103,8 @@ def test_async_loader_sync_use(tmp_path: Path):
     with bulkload.AsyncLoader(
         f"sqlite:///{db}",
         "events",
-        parallelism=4,
-        commit_every=1000,
+        concurrency=4,
+        batch_size=1000,
         on_success=lambda rows, batch: committed.append(rows),
     ) as loader:
         for i in range(2500):
@@ -124,7 +124,7 @@ def test_async_loader_async_use_and_backpressure():
     async def main() -> None:
         nonlocal peak
         async with bulkload.AsyncLoader(
-            sim, "t", parallelism=2, commit_every=100, backpressure=400
+            sim, "t", concurrency=2, batch_size=100, backpressure=400
         ) as loader:
             for i in range(30):
                 await loader.add_async([{"id": i * 50 + j} for j in range(50)])
@@ -142,7 +142,7 @@ def test_async_loader_rejects_rows_not_batches(tmp_path: Path):
     with sqlite3.connect(db) as conn:
         conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
         conn.execute("INSERT INTO t VALUES (7)")
-    with bulkload.AsyncLoader(f"sqlite:///{db}", "t", commit_every=10) as loader:
+    with bulkload.AsyncLoader(f"sqlite:///{db}", "t", batch_size=10) as loader:
         loader.add([{"id": i} for i in range(20)])
     assert [(r.line, r.reason) for r in loader.rejected] == [(8, "UNIQUE constraint failed: t.id")]
     assert _count(db, "t") == 20
@@ -150,14 +150,14 @@ def test_async_loader_rejects_rows_not_batches(tmp_path: Path):
 
 def test_async_loader_surfaces_write_errors(tmp_path: Path):
     target = f"sqlite:///{tmp_path / 'missing-dir' / 'o.db'}"
-    loader = bulkload.AsyncLoader(target, "t", commit_every=5)
+    loader = bulkload.AsyncLoader(target, "t", batch_size=5)
     loader.add([{"id": i} for i in range(5)])
     with pytest.raises(bulkload.TargetUnreachable):
         loader.close()
 
     seen: list[BaseException] = []
     with bulkload.AsyncLoader(
-        target, "t", commit_every=5, on_error=lambda exc, batch: seen.append(exc)
+        target, "t", batch_size=5, on_error=lambda exc, batch: seen.append(exc)
     ) as loader:
         loader.add([{"id": i} for i in range(5)])
     assert len(seen) == 1 and isinstance(seen[0], bulkload.TargetUnreachable)
@@ -165,7 +165,7 @@ def test_async_loader_surfaces_write_errors(tmp_path: Path):
 
 def test_wait_completion_times_out():
     sim = SimBackend("sim://?latency=2s", TargetOptions())  # far longer than any stall
-    with bulkload.AsyncLoader(sim, "t", commit_every=1) as loader:
+    with bulkload.AsyncLoader(sim, "t", batch_size=1) as loader:
         loader.add({"id": 1})
         assert loader.wait_completion(timeout=0.05) is False
         assert loader.is_pending()
@@ -174,7 +174,7 @@ def test_wait_completion_times_out():
 
 def test_loader_is_usable_from_another_thread():
     sim = SimBackend("sim://?latency=1ms", TargetOptions())
-    with bulkload.AsyncLoader(sim, "t", commit_every=10, parallelism=3) as loader:
+    with bulkload.AsyncLoader(sim, "t", batch_size=10, concurrency=3) as loader:
         workers = [
             threading.Thread(
                 target=lambda k=k: loader.add([{"id": k * 100 + j} for j in range(100)])
@@ -190,7 +190,7 @@ def test_loader_is_usable_from_another_thread():
 
 def test_async_loader_outcome_after_close(tmp_path: Path):
     db = tmp_path / "o.db"
-    loader = bulkload.AsyncLoader(f"sqlite:///{db}", "t", commit_every=5)
+    loader = bulkload.AsyncLoader(f"sqlite:///{db}", "t", batch_size=5)
     loader.add([{"id": i} for i in range(12)])
     assert loader.stats.outcome == "running"
     loader.close()

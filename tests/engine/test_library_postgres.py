@@ -31,7 +31,7 @@ def test_loader_rows_with_varying_keys(pg):
     dsn, schema, sql = pg
     backend = bulkload.create_backend(TargetOptions(url=dsn, schema_name=schema))
     with bulkload.AsyncLoader(
-        backend, "people", parallelism=2, commit_every=3, flush_interval=None
+        backend, "people", concurrency=2, batch_size=3, flush_interval=None
     ) as loader:
         loader.add({"id": 1, "name": None})
         loader.add({"id": 2, "name": "b", "email": "b@x"})
@@ -51,3 +51,16 @@ def test_loader_rows_with_varying_keys(pg):
     assert [r.line for r in loader.rejected] == [5, 7]
     stats = loader.stats
     assert (stats.rows_read, stats.rows_loaded, stats.rows_rejected) == (7, 5, 2)
+
+
+def test_load_with_keywords_into_postgresql(pg, tmp_path):
+    """The keyword API reaches a backend's own options (schema_name, pg_format) too."""
+    dsn, schema, sql = pg
+    csv = tmp_path / "people.csv"
+    csv.write_text("id,name\n" + "".join(f"{i},n{i}\n" for i in range(300)))
+    stats = bulkload.load(
+        csv, to=dsn, schema_name=schema, table="people", pg_format="csv",
+        concurrency=3, batch_size=50, if_exists="replace",
+    )  # fmt: skip
+    assert (stats.rows_loaded, stats.batches, stats.outcome) == (300, 6, "completed")
+    assert sql(f'SELECT count(*), max(id) FROM "{schema}".people')[0] == (300, 299)

@@ -23,7 +23,7 @@ def test_a_failing_on_error_callback_does_not_swallow_the_write_error():
     loader = bulkload.AsyncLoader(
         "sim://?latency=0ms&error_rate=1",
         "t",
-        commit_every=100,
+        batch_size=100,
         on_error=lambda exc, batch: 1 / 0,
         options=bulkload.EngineOptions(retries=1, retry_max_wait=0.01),
     )
@@ -42,7 +42,7 @@ def test_a_failing_on_success_callback_is_not_a_failed_write():
     loader = bulkload.AsyncLoader(
         sim,
         "t",
-        commit_every=10,
+        batch_size=10,
         on_success=lambda rows, batch: 1 / 0,
         on_error=lambda exc, batch: told_of_errors.append(exc),
     )
@@ -63,7 +63,7 @@ def test_on_success_gets_the_rows_actually_committed():
         committed.append(rows)
         ids.extend(batch.column("id").to_pylist())  # type: ignore[attr-defined]
 
-    with bulkload.AsyncLoader(sim, "t", commit_every=100, on_success=on_success) as loader:
+    with bulkload.AsyncLoader(sim, "t", batch_size=100, on_success=on_success) as loader:
         loader.add(_rows(1000))
     refused = {int(r.line) - 1 for r in loader.rejected}
     assert 0 < len(refused) < 1000
@@ -81,7 +81,7 @@ def test_the_with_body_exception_is_not_hidden_by_close(tmp_path: Path):
     target = f"sqlite:///{tmp_path / 'missing-dir' / 'o.db'}"
     with (
         pytest.raises(ValueError, match="the caller's own") as raised,
-        bulkload.AsyncLoader(target, "t", parallelism=1, commit_every=5) as loader,
+        bulkload.AsyncLoader(target, "t", concurrency=1, batch_size=5) as loader,
     ):
         loader.add(_rows(5))
         raise ValueError("the caller's own")
@@ -93,7 +93,7 @@ def test_the_async_with_body_exception_is_not_hidden_by_close(tmp_path: Path):
     target = f"sqlite:///{tmp_path / 'missing-dir' / 'o.db'}"
 
     async def main() -> None:
-        async with bulkload.AsyncLoader(target, "t", parallelism=1, commit_every=5) as loader:
+        async with bulkload.AsyncLoader(target, "t", concurrency=1, batch_size=5) as loader:
             await loader.add_async(_rows(5))
             raise ValueError("the caller's own")
 
@@ -108,7 +108,7 @@ def test_a_failing_on_reject_callback_fails_neither_the_write_nor_the_count():
         bulkload.AsyncLoader(
             sim,
             "t",
-            commit_every=100,
+            batch_size=100,
             on_reject=lambda r: (_ for _ in ()).throw(RuntimeError("sink down")),
         ) as loader,
     ):

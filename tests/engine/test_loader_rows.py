@@ -19,14 +19,16 @@ from tests.engine.library_helpers import hang_guard
 __all__ = ["hang_guard"]  # the fixture, used by every test here
 
 
-def test_backpressure_below_commit_every_is_refused_up_front():
-    with pytest.raises(bulkload.UsageError, match=r"backpressure \(50\) must be at least commit"):
-        bulkload.AsyncLoader("sim://", "t", commit_every=100, backpressure=50)
+def test_backpressure_below_batch_size_is_refused_up_front():
+    with pytest.raises(
+        bulkload.UsageError, match=r"backpressure \(50\) must be at least batch_size"
+    ):
+        bulkload.AsyncLoader("sim://", "t", batch_size=100, backpressure=50)
 
 
 def test_buffered_rows_go_out_without_a_flush():
     sim = SimBackend("sim://?latency=0ms", TargetOptions())
-    loader = bulkload.AsyncLoader(sim, "t", commit_every=100)  # default flush_interval: 1 s
+    loader = bulkload.AsyncLoader(sim, "t", batch_size=100)  # default flush_interval: 1 s
     try:
         loader.add([{"id": i} for i in range(10)])
         deadline = time.monotonic() + 20  # generous: a loaded machine
@@ -41,7 +43,7 @@ def test_buffered_rows_go_out_without_a_flush():
 def test_rows_with_varying_keys_lose_no_value(tmp_path: Path):
     db = tmp_path / "o.db"
     loader = bulkload.AsyncLoader(
-        f"sqlite:///{db}", "people", parallelism=1, commit_every=3, flush_interval=None
+        f"sqlite:///{db}", "people", concurrency=1, batch_size=3, flush_interval=None
     )
     with loader:
         # the first batch fixes the columns: every key it has, typed by non-null values
@@ -71,7 +73,7 @@ def test_rows_with_varying_keys_lose_no_value(tmp_path: Path):
 
 def test_a_column_null_in_the_whole_first_batch_is_text(tmp_path: Path):
     db = tmp_path / "o.db"
-    with bulkload.AsyncLoader(f"sqlite:///{db}", "t", parallelism=1, commit_every=2) as loader:
+    with bulkload.AsyncLoader(f"sqlite:///{db}", "t", concurrency=1, batch_size=2) as loader:
         loader.add([{"id": 1, "note": None}, {"id": 2, "note": None}])
         loader.add([{"id": 3, "note": "later"}, {"id": 4, "note": 5}])
     assert read_table(db, "t") == [(1, None), (2, None), (3, "later"), (4, "5")]
@@ -84,7 +86,7 @@ def test_a_dict_reused_by_the_caller_is_copied():
     with bulkload.AsyncLoader(
         sim,
         "t",
-        commit_every=5,
+        batch_size=5,
         on_success=lambda rows, batch: seen.extend(batch.column("id").to_pylist()),
     ) as loader:
         row: dict[str, int] = {}
@@ -96,7 +98,7 @@ def test_a_dict_reused_by_the_caller_is_copied():
 
 def test_arrow_batches_and_dicts_mix():
     sim = SimBackend("sim://?latency=0ms", TargetOptions())
-    with bulkload.AsyncLoader(sim, "t", commit_every=4) as loader:
+    with bulkload.AsyncLoader(sim, "t", batch_size=4) as loader:
         loader.add({"id": 1, "v": "a"})
         loader.add(pa.RecordBatch.from_pydict({"id": [2, 3, 4, 5, 6], "v": ["b"] * 5}))
         loader.add({"id": 7})
@@ -107,7 +109,7 @@ def test_arrow_batches_and_dicts_mix():
 def test_the_in_flight_cap_is_said_and_kept_in_stats():
     sim = SimBackend("sim://?latency=0ms&connections=1&requests_per_connection=2", TargetOptions())
     with pytest.warns(bulkload.InFlightCapWarning, match="8 writes in flight asked, capped at 2"):
-        loader = bulkload.AsyncLoader(sim, "t", parallelism=8, commit_every=10)
+        loader = bulkload.AsyncLoader(sim, "t", concurrency=8, batch_size=10)
     with loader:
         loader.add([{"id": i} for i in range(100)])
     assert (loader.stats.concurrency, loader.stats.effective_concurrency) == (8, 2)
@@ -126,7 +128,7 @@ def test_closing_ends_the_loaders_threads(tmp_path: Path):
         return [t.name for t in threading.enumerate() if t.name.startswith(prefixes)]
 
     before = library_threads()
-    with bulkload.AsyncLoader(f"sqlite:///{tmp_path / 'o.db'}", "t", commit_every=10) as loader:
+    with bulkload.AsyncLoader(f"sqlite:///{tmp_path / 'o.db'}", "t", batch_size=10) as loader:
         loader.add([{"id": i} for i in range(25)])
     assert library_threads() == before
     assert loader.stats.rows_loaded == 25

@@ -124,11 +124,11 @@ def test_postgresql_rows_that_sleep_in_a_trigger_keep_every_writer_busy(
     assert sql(f'SELECT count(*) FROM "{schema}".h')[0][0] == 1000
 
 
-def test_async_loader_keeps_its_parallelism_while_writes_stall(ingest: IngestServer):
+def test_async_loader_keeps_its_concurrency_while_writes_stall(ingest: IngestServer):
     ingest.control(script=[{"stall": STALL_S}] * 4)
     started = time.monotonic()
     with bulkload.AsyncLoader(
-        f"{ingest.url}/ingest", "t", parallelism=4, commit_every=10, flush_interval=None
+        f"{ingest.url}/ingest", "t", concurrency=4, batch_size=10, flush_interval=None
     ) as loader:
         for i in range(80):
             loader.add({"id": i})
