@@ -156,7 +156,7 @@ def test_http2_to_a_server_that_speaks_only_1_1_is_one_clear_error(
     assert result.code == 5, result.stderr
     assert "does not speak HTTP/2 over plain http://" in result.error_line
     summary = json.loads((tmp_path / "run.json").read_text())
-    assert summary["retries"] == 0 and summary["rows_in_doubt"] == 0
+    assert summary["retries"] == 0 and summary["rows_in_doubt"] == 0, (summary, result.stderr)
     assert ingest.state()["rows"] == []
 
 

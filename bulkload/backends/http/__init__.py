@@ -49,6 +49,9 @@ _SECRET_NAME = re.compile(
 )
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110's token
 DEFAULT_CONNECTIONS = 8
+#: the HTTP/2 connection preface and an empty SETTINGS frame (RFC 9113, 3.4)
+_H2C_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+_H2_SETTINGS = 4  # the frame type of the server's first frame
 CONNECT_TIMEOUT_S = 10.0  # the longest connecting may take; --timeout shortens it
 HTTP2_STREAMS = 100  # streams libcurl carries on one HTTP/2 connection by default
 
@@ -155,7 +158,7 @@ class HttpBackend:
         if _proxied(self.url):
             return  # reached through a proxy: only the request can tell
         try:
-            _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), bound)
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), bound)
         except (OSError, TimeoutError) as exc:
             reason = (
                 exc.strerror
@@ -165,7 +168,28 @@ class HttpBackend:
             raise TargetUnreachable(
                 f"{self.describe()}: cannot connect to {host}:{port}: {reason}"
             ) from None
-        writer.close()
+        try:
+            if self.options.http_version == "2" and parts.scheme == "http":
+                await self._check_h2c(reader, writer, bound)
+        finally:
+            writer.close()
+
+    async def _check_h2c(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, bound: float
+    ) -> None:
+        """h2c with prior knowledge to a server that speaks only HTTP/1.1 fails every
+        write; found here, before any is sent (writes cut by that failure would be in
+        doubt): an HTTP/2 server answers the connection preface with a SETTINGS frame."""
+        writer.write(_H2C_PREFACE)
+        try:
+            head = await asyncio.wait_for(reader.read(9), bound)
+        except (OSError, TimeoutError):
+            head = b""
+        if len(head) < 4 or head[3] != _H2_SETTINGS:
+            raise TargetError(
+                f"{self.describe()}: the server does not speak HTTP/2 over plain http:// "
+                "(drop --http-version 2, or use https://, where it is negotiated)"
+            )
 
     async def _send_plain(self, method: str, url: str, body: bytes, content_type: str) -> Response:
         assert self._transport is not None
