@@ -12,13 +12,13 @@ SQLite files, the PostgreSQL server, the HTTP ingest server.
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.servers.fixtures import IngestServer, ingest, ingest_process  # noqa: F401
+from tests.engine.resume_targets import Target
+from tests.servers.fixtures import ingest, ingest_process  # noqa: F401
 
 ROWS = 3000
 FIRST = 600
@@ -29,37 +29,6 @@ def source(tmp_path: Path) -> Path:
     path = tmp_path / "events.csv"
     path.write_text("id,v\n" + "".join(f"{i},v{i}\n" for i in range(ROWS)))
     return path
-
-
-class Target:
-    def __init__(self, kind: str, request: pytest.FixtureRequest):
-        self.kind = kind
-        if kind == "sqlite":
-            self.options: tuple[str, ...] = ("--to", "sqlite:///t.db")
-            self._db = Path(request.getfixturevalue("tmp_path")) / "t.db"
-        elif kind == "postgresql":
-            dsn, schema, self._sql = request.getfixturevalue("pg")
-            self._schema = schema
-            self.options = ("--to", dsn, "--schema-name", schema)
-        else:
-            server: IngestServer = request.getfixturevalue("ingest")
-            self._ingest = server
-            self.options = ("--to", server.url, "--http-preset", "clickhouse")
-
-    def bookkeeping(self, query: str) -> list[Any]:
-        """``query`` with ``{t}`` naming the bookkeeping table."""
-        if self.kind == "sqlite":
-            with sqlite3.connect(self._db) as conn:
-                return conn.execute(query.format(t="_bulkload_checkpoints")).fetchall()
-        return list(self._sql(query.format(t=f'"{self._schema}"._bulkload_checkpoints')))
-
-    def ids(self) -> list[int]:
-        if self.kind == "sqlite":
-            with sqlite3.connect(self._db) as conn:
-                return sorted(r[0] for r in conn.execute("SELECT id FROM events"))
-        if self.kind == "postgresql":
-            return sorted(r[0] for r in self._sql(f'SELECT id FROM "{self._schema}".events'))
-        return sorted(int(row["id"]) for row in self._ingest.state()["tables"]["events"]["rows"])
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -11,13 +11,13 @@ filled with stale rows, so those rows are gone and the source's are there once e
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.servers.fixtures import IngestServer, ingest, ingest_process  # noqa: F401
+from tests.engine.resume_targets import Target
+from tests.servers.fixtures import ingest, ingest_process  # noqa: F401
 
 ROWS = 2000
 FIRST = 600  # rows the first run loads
@@ -33,32 +33,6 @@ def source(tmp_path: Path) -> Path:
         "id,v\n" + "".join(f"{100000 + i},old\n" for i in range(STALE))
     )
     return path
-
-
-class Target:
-    """Where a case loads: the --to options, and the ids the table holds."""
-
-    def __init__(self, kind: str, request: pytest.FixtureRequest):
-        self.kind = kind
-        if kind == "sqlite":
-            self.options: tuple[str, ...] = ("--to", "sqlite:///t.db")
-            self._db = Path(request.getfixturevalue("tmp_path")) / "t.db"
-        elif kind == "postgresql":
-            dsn, schema, self._sql = request.getfixturevalue("pg")
-            self._schema = schema
-            self.options = ("--to", dsn, "--schema-name", schema)
-        else:
-            ingest: IngestServer = request.getfixturevalue("ingest")
-            self._ingest = ingest
-            self.options = ("--to", ingest.url, "--http-preset", "clickhouse")
-
-    def ids(self) -> list[int]:
-        if self.kind == "sqlite":
-            with sqlite3.connect(self._db) as conn:
-                return sorted(r[0] for r in conn.execute("SELECT id FROM events"))
-        if self.kind == "postgresql":
-            return sorted(r[0] for r in self._sql(f'SELECT id FROM "{self._schema}".events'))
-        return sorted(int(row["id"]) for row in self._ingest.state()["tables"]["events"]["rows"])
 
 
 @pytest.fixture(params=["sqlite", "postgresql", "http"])
@@ -78,7 +52,7 @@ def _first_run(run_cli: Any, target: Target, mode: str) -> None:
     assert _import(run_cli, target, "stale.csv").code == 0
     first = "append" if mode == "fail" else mode  # fail: the table must not exist yet
     if mode == "fail":
-        _drop(target)
+        target.drop()
     result = _import(
         run_cli, target, "events.csv", "--if-exists", first, "--checkpoint", "run.ckpt",
         "--limit", str(FIRST),
@@ -86,16 +60,6 @@ def _first_run(run_cli: Any, target: Target, mode: str) -> None:
     assert result.code == 0, result.stderr
     kept = [100000 + i for i in range(STALE)] if mode == "append" else []
     assert target.ids() == sorted([*range(FIRST), *kept])
-
-
-def _drop(target: Target) -> None:
-    if target.kind == "sqlite":
-        with sqlite3.connect(target._db) as conn:
-            conn.execute("DROP TABLE events")
-    elif target.kind == "postgresql":
-        target._sql(f'DROP TABLE "{target._schema}".events')
-    else:
-        target._ingest.reset()
 
 
 def _expected(mode: str) -> list[int]:
@@ -198,7 +162,7 @@ def test_a_table_made_anew_is_not_skipped_by_an_earlier_loads_bookkeeping(
     tmp_path = Path(request.getfixturevalue("tmp_path"))
     target = Target(kind, request)
     assert _import(run_cli, target, "events.csv", "--checkpoint", "old.ckpt").code == 0
-    _drop(target)
+    target.drop()
     again = _import(
         run_cli, target, "events.csv", "--checkpoint", "run.ckpt", "--json", "r.json",
         *(("--resume",) if resume else ()),
