@@ -68,8 +68,6 @@ class CurlTransport:
         self._watched: dict[int, int] = {}  # fd -> the POLL_* libcurl asked for
         self._timer: asyncio.TimerHandle | None = None
         self._closed = False
-        #: the server refused h2c: no request sent to it over this transport was taken
-        self._refused_http2 = False
 
     # ------------------------------------------------------------------ requests
 
@@ -94,9 +92,7 @@ class CurlTransport:
         try:
             return await request.future
         except asyncio.CancelledError as cut:
-            # cut after the request was sent; not to a server that refused HTTP/2 (a
-            # write's failure stops the run and cuts the others sent to it over h2c)
-            if handle.getinfo(pycurl.REQUEST_SIZE) and not self._refused_http2:
+            if handle.getinfo(pycurl.REQUEST_SIZE):  # cut after the request was sent
                 mark_may_have_applied(cut)
             raise
         finally:
@@ -142,7 +138,6 @@ class CurlTransport:
                 # h2c with prior knowledge to a server that speaks only HTTP/1.1: it never
                 # took the request, and no retry will change its mind (libcurl says so as
                 # error 16 or, when it was still sending, 55)
-                self._refused_http2 = True
                 error = HttpTransportError(
                     f"curl error {errno}: the server does not speak HTTP/2 over plain "
                     "http:// (drop --http-version 2, or use https://, where it is "
