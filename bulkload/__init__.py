@@ -61,7 +61,7 @@ import bulkload.load  # noqa: F401  (the submodule, before the function of the s
 from bulkload.bench.library import bench, bench_async
 from bulkload.library import load, load_async
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "AbortedError",
