@@ -6,7 +6,7 @@ import json
 import re
 from pathlib import Path
 
-from bulkload.report import progress
+from bulkload.cli.views import import_progress as progress
 from tests.conftest import read_table
 
 CSV = "id,name,score\n" + "".join(f"{i},n{i},{i * 0.5}\n" for i in range(1, 101))

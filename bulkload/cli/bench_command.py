@@ -24,16 +24,16 @@ from bulkload.bench.run import prepare_shard, read_baseline
 from bulkload.cli.exit_codes import ExitCode, for_outcome
 from bulkload.cli.finish import Output, consoles, finish, outputs
 from bulkload.cli.signals import StopSignals
+from bulkload.cli.views.import_progress import ProgressReporter
+from bulkload.cli.views.sweep_progress import BenchProgress
+from bulkload.cli.views.sweep_table import render_sweep
+from bulkload.cli.views.verdict import render_verdict
 from bulkload.config import BenchConfig
 from bulkload.engine.batch_writer import one_line
 from bulkload.engine.import_run import RunControl
 from bulkload.errors import UsageError
-from bulkload.report.bench_progress import BenchProgress
-from bulkload.report.bench_view import render_sweep
-from bulkload.report.gates_view import render_verdict
 from bulkload.report.html import require_html_support, write_html
 from bulkload.report.json_summary import check_json_path, write_document
-from bulkload.report.progress import ProgressReporter
 from bulkload.stats.level import LevelResult
 
 if TYPE_CHECKING:
@@ -176,7 +176,7 @@ def _run_processes(config: BenchConfig, argv: Sequence[str], decision: Decision 
     from bulkload.bench.processes import BenchProcesses
     from bulkload.cli.error_line import error_line
     from bulkload.cli.exit_codes import describe_share, for_share
-    from bulkload.report.bench_view import render_processes
+    from bulkload.cli.views.sweep_table import render_processes
 
     report = config.report
     _check_html(config)

@@ -107,8 +107,8 @@ def show_command(
 ) -> None:
     """The terminal view of a saved run: levels, chart, recommendation, gates."""
     from bulkload.bench.result import read_result
-    from bulkload.report.bench_view import render_sweep
-    from bulkload.report.gates_view import render_saved_verdict
+    from bulkload.cli.views.sweep_table import render_sweep
+    from bulkload.cli.views.verdict import render_saved_verdict
 
     with errors_as_exit_codes(debug):
         result = read_result(Path(run))
@@ -132,7 +132,7 @@ def compare_command(
     """Per level: rows/s, p50, p99 and errors against the baseline (exit 99: regressed)."""
     from bulkload.bench.compare import compare
     from bulkload.bench.result import read_result
-    from bulkload.report.gates_view import render_comparison
+    from bulkload.cli.views.verdict import render_comparison
 
     with errors_as_exit_codes(debug):
         allowed = percentage(max_regression, "--max-regression")
@@ -154,8 +154,8 @@ def check_command(
     """Judge gates on a saved result (a run, or merged shards); a failed gate exits 99."""
     from bulkload.bench.gates import failed, judge
     from bulkload.bench.result import read_result
+    from bulkload.cli.views.verdict import render_gates
     from bulkload.errors import UsageError
-    from bulkload.report.gates_view import render_gates
 
     with errors_as_exit_codes(debug):
         if not threshold:

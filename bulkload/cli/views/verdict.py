@@ -1,4 +1,4 @@
-"""The terminal view of CI gates and of a comparison with a baseline."""
+"""On the terminal: CI gates, and a comparison with a baseline."""
 
 from __future__ import annotations
 

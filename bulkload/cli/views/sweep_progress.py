@@ -1,4 +1,4 @@
-"""Live progress of a sweep: on a terminal, one line for the level running (phase,
+"""A sweep's live progress: on a terminal, one line for the level running (phase,
 window so far); otherwise (CI logs, NO_COLOR pipes) a plain line as each level ends."""
 
 from __future__ import annotations

@@ -11,8 +11,9 @@ import pytest
 from rich.console import Console
 
 import bulkload
+from bulkload.cli.views.import_progress import ProgressReporter, status_line
 from bulkload.options import build_import_config
-from bulkload.report.progress import ProgressReporter, estimate, status_line
+from bulkload.report.estimate import estimate
 from bulkload.sources import BatchSource
 from bulkload.stats.run import RunStats
 
