@@ -12,33 +12,38 @@ from rich.live import Live
 from rich.progress_bar import ProgressBar
 from rich.text import Text
 
+from bulkload.cli.views.console import fit
 from bulkload.report.estimate import clock, estimate
 from bulkload.stats.run import RunStats
 
 PLAIN_INTERVAL_S = 5.0
 LIVE_INTERVAL_S = 0.25
+_BAR_WIDTH = 50
 
 
-def status_line(stats: RunStats, now: float) -> str:
+def status_line(stats: RunStats, now: float, width: int | None = None) -> str:
+    """One line: rows, rows/s and the ETA first; then the rest. ``width``: the fields
+    least needed are left out, whole, until the line fits (None: every field)."""
+    return fit(status_fields(stats, now), width)
+
+
+def status_fields(stats: RunStats, now: float) -> list[tuple[int, str]]:
+    """(priority, text) in the order shown; 0 matters most."""
     elapsed = stats.elapsed(now)
     rate = stats.rows_loaded / elapsed if elapsed > 0 else 0.0
     mbps = stats.bytes_read / 1e6 / elapsed if elapsed > 0 else 0.0
-    parts = [
-        f"{clock(elapsed)}",
-        f"{stats.rows_loaded:,} rows",
-        f"{rate:,.0f} rows/s",
-        f"{mbps:,.1f} MB/s",
-        f"in flight {stats.in_flight}",
-        f"rejected {stats.rows_rejected:,}",
-    ]
-    if stats.retries:
-        parts.append(f"retries {stats.retries:,}")
-    if stats.breaker_state != "closed":
-        parts.append(f"circuit {stats.breaker_state}")
+    fields = [(0, f"{stats.rows_loaded:,} rows"), (1, f"{rate:,.0f} rows/s")]
     known = estimate(stats, now)
     if known is not None and known.eta_s is not None:
-        parts.append(f"ETA {clock(math.ceil(known.eta_s))}")  # 0:00:00 only when done
-    return "  ".join(parts)
+        fields.append((2, f"ETA {clock(math.ceil(known.eta_s))}"))  # 0:00:00 only when done
+    if stats.breaker_state != "closed":
+        fields.append((3, f"circuit {stats.breaker_state}"))
+    fields.append((4, f"rejected {stats.rows_rejected:,}"))
+    if stats.retries:
+        fields.append((5, f"retries {stats.retries:,}"))
+    fields.append((6, f"elapsed {clock(elapsed)}"))
+    fields += [(7, f"in flight {stats.in_flight}"), (8, f"{mbps:,.1f} MB/s")]
+    return fields
 
 
 class ProgressReporter:
@@ -93,11 +98,13 @@ class ProgressReporter:
 
     def _render(self) -> Group:
         stats = self.stats
-        line = Text(status_line(stats, self.clock()))
-        known = estimate(stats, self.clock())
+        now, width = self.clock(), self.console.width
+        line = Text(status_line(stats, now, width), no_wrap=True, overflow="crop")
+        bar_width = min(_BAR_WIDTH, width)
+        known = estimate(stats, now)
         if known is not None:
-            bar = ProgressBar(total=known.rows_total, completed=known.rows_done, width=50)
+            bar = ProgressBar(total=known.rows_total, completed=known.rows_done, width=bar_width)
             return Group(bar, line)
         if stats.bytes_total:  # no row read yet
-            return Group(ProgressBar(total=stats.bytes_total, completed=0, width=50), line)
+            return Group(ProgressBar(total=stats.bytes_total, completed=0, width=bar_width), line)
         return Group(line)

@@ -36,10 +36,11 @@ def render_sweep(result: SweepResult, console: Console) -> None:
         console.print(_fit(_table(result), console))
         _chart(result, console)
     chosen = result.recommended_level()
-    if result.recommendation:
-        mark = "[green]recommended:[/] " if chosen is not None else "[yellow]no recommendation:[/] "
-        console.print("  " + mark, end="")
-        console.print(result.recommendation, highlight=False, markup=False)
+    if result.recommendation:  # one text: a terminal wraps it at spaces, from its start
+        mark = (
+            ("recommended: ", "green") if chosen is not None else ("no recommendation: ", "yellow")
+        )
+        console.print(Text.assemble("  ", mark, result.recommendation), highlight=False)
     if result.recommendation_rule:
         console.print(f"  rule: {result.recommendation_rule}", highlight=False, markup=False)
     if result.usl:
