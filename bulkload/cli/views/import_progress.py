@@ -9,7 +9,6 @@ from collections.abc import Callable
 
 from rich.console import Console, Group
 from rich.live import Live
-from rich.progress_bar import ProgressBar
 from rich.text import Text
 
 from bulkload.cli.views.console import fit
@@ -100,11 +99,21 @@ class ProgressReporter:
         stats = self.stats
         now, width = self.clock(), self.console.width
         line = Text(status_line(stats, now, width), no_wrap=True, overflow="crop")
-        bar_width = min(_BAR_WIDTH, width)
         known = estimate(stats, now)
         if known is not None:
-            bar = ProgressBar(total=known.rows_total, completed=known.rows_done, width=bar_width)
-            return Group(bar, line)
+            return Group(bar(known.rows_done / known.rows_total, width), line)
         if stats.bytes_total:  # no row read yet
-            return Group(ProgressBar(total=stats.bytes_total, completed=0, width=bar_width), line)
+            return Group(bar(0.0, width), line)
         return Group(line)
+
+
+def bar(done: float, width: int) -> Text:
+    """A line of its own: ``━━━━━━────── 45%``, at most :data:`_BAR_WIDTH` wide. (rich's
+    ProgressBar draws no line end, so the status line was glued to it and cut, and
+    without colour it draws no unfilled part.)"""
+    done = min(max(done, 0.0), 1.0)
+    cells = max(min(_BAR_WIDTH, width - 5), 1)
+    filled = int(done * cells)
+    return Text.assemble(
+        ("━" * filled, "bar.complete"), ("─" * (cells - filled), "bar.back"), f" {done:4.0%}"
+    )
