@@ -110,7 +110,8 @@ def test_a_finished_level_in_a_log_says_the_sweep_time_left():
 
 def test_the_recommendation_wraps_at_spaces_only():
     """It was printed after its label on the same line as a second text, which rich
-    wrapped as if it started the line: 'leve' / 'l'."""
+    wrapped as if it started the line: lines past the width, which the terminal then
+    cut anywhere: 'leve' / 'l'."""
     result = SweepResult(model="closed", target="sim://", table="t")
     for concurrency, rate in ((1, 1_000.0), (2, 1_950.0), (4, 2_000.0)):
         level = LevelResult(concurrency=concurrency, batch_size=10_000)
@@ -125,6 +126,7 @@ def test_the_recommendation_wraps_at_spaces_only():
         render_sweep(result, console)
         lines = console.file.getvalue().splitlines()  # type: ignore[attr-defined]
         assert words_kept_whole(lines, "recommended: " + result.recommendation), lines
+        assert max(len(line) for line in lines) <= width, lines  # a terminal would cut it
 
 
 def test_a_gap_in_the_latencies_shows():
