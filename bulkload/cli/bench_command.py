@@ -195,7 +195,7 @@ def _run_processes(config: BenchConfig, argv: Sequence[str], decision: Decision 
     def on_level(started: int, running: int) -> None:
         if mode != "off":
             left = plan.left_s(started - 1, 0.0, 0.0)
-            told = f"; sweep {time_left(left)}" if left is not None else ""
+            told = f"; sweep {time_left(left, plan)}" if left is not None else ""
             err.print(f"level {started}/{levels}: started in {running} processes together{told}")
 
     run = BenchProcesses(

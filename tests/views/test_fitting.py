@@ -17,7 +17,7 @@ from bulkload.bench.timing import SweepTime, sweep_time
 from bulkload.cli.views.console import fit
 from bulkload.cli.views.histogram import histogram_lines
 from bulkload.cli.views.import_progress import status_line
-from bulkload.cli.views.sweep_progress import BenchProgress, level_line, plan_line
+from bulkload.cli.views.sweep_progress import BenchProgress, level_line, plan_line, time_left
 from bulkload.cli.views.sweep_table import render_sweep
 from bulkload.stats.histogram import LatencyHistogram
 from bulkload.stats.level import LevelResult
@@ -102,10 +102,13 @@ def test_the_live_sweep_shows_the_whole_sweep_beside_its_level():
 def test_a_finished_level_in_a_log_says_the_sweep_time_left():
     level = LevelResult(concurrency=4, batch_size=10_000)
     level.latency.record(0.002)
-    line = level_line(2, 9, level, left_s=84.2)
+    plan = SweepTime(levels=9, warmup_s=2.0, window_s=10.0)
+    line = level_line(2, 9, level, left=time_left(84.2, plan))
     assert line.startswith("level 2/9 c=4 batch 10,000: ")
     assert line.endswith("; sweep about 0:01:25 left")
-    assert "left" not in level_line(9, 9, level, left_s=0.0)  # the last one: nothing left
+    assert "left" not in level_line(9, 9, level, left="about 0:00:00 left")  # the last
+    auto = SweepTime(levels=None, warmup_s=2.0, window_s=10.0, budget_s=300.0)
+    assert time_left(200.0, auto) == "at most 0:03:20 left"
 
 
 def test_the_recommendation_wraps_at_spaces_only():

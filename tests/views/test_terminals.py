@@ -23,7 +23,9 @@ IMPORT_FIELD = re.compile(
     r"[\d,]+ rows|[\d,]+ rows/s|ETA \d+:\d\d:\d\d|circuit [a-z-]+|rejected [\d,]+"
     r"|retries [\d,]+|elapsed \d+:\d\d:\d\d|in flight \d+|[\d,]+\.\d MB/s"
 )
-SWEEP_FIELD = re.compile(r"sweep: level \d+ of \d+|about \d+:\d\d:\d\d left|elapsed \d+:\d\d:\d\d")
+SWEEP_FIELD = re.compile(
+    r"sweep: level \d+ of \d+|(about|at most) \d+:\d\d:\d\d left|elapsed \d+:\d\d:\d\d"
+)
 LEVEL_FIELD = re.compile(
     r"c=\d+ batch [\d,]+: (warming up|measuring|draining)|[\d,]+ rows/s|p99 [\d.,]+ ms"
     r"|in flight \d+|errors [\d,]+"

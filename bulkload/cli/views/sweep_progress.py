@@ -44,9 +44,7 @@ def plan_line(plan: SweepTime) -> str:
     return f"bench: {levels} x {each}: about {total} planned"
 
 
-def level_line(
-    index: int, total: int | None, level: LevelResult, left_s: float | None = None
-) -> str:
+def level_line(index: int, total: int | None, level: LevelResult, left: str | None = None) -> str:
     of = f"/{total}" if total else ""
     what = f"{level.rate:g}/s" if level.rate is not None else f"c={level.concurrency}"
     line = (
@@ -56,14 +54,14 @@ def level_line(
     )
     if level.outcome != "completed":
         line += f" ({level.outcome}{': ' + level.error if level.error else ''})"
-    elif left_s is not None and (total is None or index < total):
-        line += f"; sweep {time_left(left_s)}"
+    elif left is not None and (total is None or index < total):
+        line += f"; sweep {left}"
     return line
 
 
-def time_left(seconds: float) -> str:
-    """about 0:01:12 left"""
-    return f"about {clock(math.ceil(seconds))} left"
+def time_left(seconds: float, plan: SweepTime) -> str:
+    """about 0:01:12 left; an auto sweep's budget: at most 0:04:00 left"""
+    return f"{'at most' if plan.levels is None else 'about'} {clock(math.ceil(seconds))} left"
 
 
 def _seconds(seconds: float) -> str:
@@ -118,14 +116,15 @@ class BenchProgress:
         done = self.progress.done
         while self._printed < len(done):
             self._printed += 1
-            left = self._left_s(self._printed, None)
+            left = self._left(self._printed, None)
             line = level_line(self._printed, self.progress.total, done[self._printed - 1], left)
             self.console.print(line, highlight=False, markup=False)
 
-    def _left_s(self, finished: int, running_s: float | None) -> float | None:
+    def _left(self, finished: int, running_s: float | None) -> str | None:
         if self.plan is None:
             return None
-        return self.plan.left_s(finished, running_s, self.clock() - self._started)
+        left = self.plan.left_s(finished, running_s, self.clock() - self._started)
+        return None if left is None else time_left(left, self.plan)
 
     def _render(self) -> Group:
         progress, width, now = self.progress, self.console.width, self.clock()
@@ -138,9 +137,9 @@ class BenchProgress:
         overall: list[tuple[int, str]] = [
             (0, f"sweep: level {max(progress.index, 1)}{f' of {total}' if total else ''}")
         ]
-        left = self._left_s(finished, running)
+        left = self._left(finished, running)
         if left is not None:
-            overall.append((1, time_left(left)))
+            overall.append((1, left))
         overall.append((2, f"elapsed {clock(now - self._started)}"))
         lines = [Text(fit(overall, width), no_wrap=True, overflow="crop")]
         if driver is None:
