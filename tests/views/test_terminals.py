@@ -65,14 +65,15 @@ def test_an_import_fits_the_terminal(tmp_path: Path, columns: int):
 
 @pytest.mark.parametrize("columns", WIDTHS)
 def test_a_sweep_fits_the_terminal_and_says_how_long_it_takes(tmp_path: Path, columns: int):
+    """Levels of 1.2 s: each drawn a few times by the live display (4 a second)."""
     raw = run_in_terminal(
         "bench", "--synthetic", "rows=3000,columns=3", "--to", "sim://?latency=2ms&jitter=1ms",
-        "--sweep", "1,2,4", "--processes", "1", "--warmup", "0.2s", "--duration", "0.6s",
+        "--sweep", "1,2,4", "--processes", "1", "--warmup", "0.3s", "--duration", "0.9s",
         "--json", "run.json", columns=columns, cwd=tmp_path,
     )  # fmt: skip
     lines = drawn_lines(raw)
     assert too_wide(lines, columns) == []
-    planned = "bench: 3 levels x 0.8 s (0.2 s warm-up + 0.6 s measured): about 0:00:03 planned"
+    planned = "bench: 3 levels x 1.2 s (0.3 s warm-up + 0.9 s measured): about 0:00:04 planned"
     assert words_kept_whole(lines[:2], planned), lines[:2]  # first, before any level
     overall = [line for line in lines if line.startswith("sweep: level")]
     assert overall and all(_fields_whole(line, SWEEP_FIELD) for line in overall), overall
