@@ -96,8 +96,8 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 
 def run_command(coro: Coroutine[Any, Any, T]) -> T:
     """:func:`run` for a command of the command line. What start-up imported (pyarrow,
-    numpy, rich, typer: a few hundred thousand objects) lives until exit, so it is first
-    moved out of the cyclic collector's way (``gc.freeze``): its full collections then
+    numpy, the terminal's libraries: a few hundred thousand objects) lives until exit, so it
+    is first moved out of the cyclic collector's way (``gc.freeze``): its full collections then
     stop walking all of it again and again — 5-6% of a 1M-row PostgreSQL import's CPU.
     Not for the library's ``load()``: a caller's objects must stay collectable; and
     unfrozen at the end, for the commands the test suite runs in its own process."""

@@ -1,7 +1,8 @@
 """The terminal belongs to ``bulkload/cli/``: typer, ``sys.exit``/``SystemExit``, exit
-code constants, the ``bulkload: error:`` line, building a rich ``Console`` and installing
-signal handlers appear nowhere else in the package. ``report/`` may import rich to
-render onto a console it is given, but never builds one; no other layer imports rich.
+code constants, the ``bulkload: error:`` line, rich (its consoles and every renderer
+drawing with it: ``cli/views/``) and installing signal handlers appear nowhere else in
+the package. ``report/`` prepares figures as plain data and files (JSON, HTML); the
+library API (``bulkload.load``, ``bulkload.bench``) never imports rich.
 
 Read from each module's syntax tree, not grepped from its text: prose that names typer
 (a comment, a docstring) is no violation, an import inside a function is one.
@@ -11,6 +12,8 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,7 +31,7 @@ PLACES = {
     "error line": (CLI,),
     "Console(": (CLI,),
     "signal handler": (CLI,),
-    "rich": (CLI, "report/"),  # report/ renders onto the console cli/ gives it
+    "rich": (CLI,),  # the terminal views are cli/views/
 }
 
 #: Modules being renovated right now by other parts of issue 21, which still break a
@@ -119,6 +122,32 @@ def test_the_allow_list_only_shrinks():
         if rule not in found.get(module, {})
     }
     assert not stale, "no longer needed, remove from ALLOWED:\n" + "\n".join(sorted(stale))
+
+
+def test_rich_in_report_is_a_violation(tmp_path: Path):
+    """report/ prepares data; a renderer drawing with rich belongs in cli/views/."""
+    (tmp_path / "report").mkdir()
+    (tmp_path / "report" / "view.py").write_text(
+        "from rich.table import Table\nimport rich.text\n\ndef f():\n    from rich import box\n"
+    )
+    assert violations(tmp_path) == {"report/view.py": {"rich": [1, 2, 5]}}
+
+
+def test_the_library_api_never_imports_rich(tmp_path: Path):
+    """bulkload.load and bulkload.bench, run in a fresh interpreter: no terminal, so no
+    rich (nor typer) among the modules imported."""
+    script = (
+        "import sys, bulkload\n"
+        f"bulkload.load({str(tmp_path / 'a.csv')!r}, to='null://', table='a')\n"
+        "bulkload.bench(synthetic='rows=300,columns=2', to='null://', sweep=[1],\n"
+        "               warmup='0s', duration='0.1s')\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'rich', 'typer'}))\n"
+    )
+    (tmp_path / "a.csv").write_text("x\n1\n2\n")
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,8 @@ they become a rendered result, files and an exit code.
 - :mod:`.import_command`, :mod:`.bench_command`, :mod:`.report_commands`,
   :mod:`.checkpoints_command`, :mod:`.backends_command`: one module per command
 - :mod:`.finish`: render, write JSON/HTML, pick the exit code (every command's end)
+- :mod:`.views`: the terminal views (rich): summaries, progress, tables, verdicts, and
+  the consoles they draw on (a terminal's width, or unbounded lines in logs and pipes)
 - :mod:`.exit_codes`: the codes, and the one mapping from outcome or error to code
 - :mod:`.error_line`: the ``bulkload: error:`` line, errors turned into codes
 - :mod:`.logs`: where log records go while a command runs

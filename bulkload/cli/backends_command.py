@@ -5,11 +5,10 @@ from __future__ import annotations
 
 def backends_command() -> None:
     """List the installed backends and the URL schemes they serve."""
-    from rich.console import Console
-
     from bulkload.backends import available_backends
+    from bulkload.cli.views.console import console as terminal
 
-    console = Console(highlight=False)
+    console = terminal()
     for info in available_backends():
         schemes = ", ".join(f"{s}://" for s in info.schemes) or "-"
         origin = info.distribution or "?"

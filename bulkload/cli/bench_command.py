@@ -20,20 +20,21 @@ from typing import TYPE_CHECKING
 from bulkload import event_loop
 from bulkload.bench.auto_processes import Decision
 from bulkload.bench.gates import GateResult, Verdict, failed, judge_level, judge_run
-from bulkload.bench.run import prepare_shard, read_baseline
+from bulkload.bench.run import prepare_shard, read_baseline, sweep_spec
+from bulkload.bench.timing import sweep_time
 from bulkload.cli.exit_codes import ExitCode, for_outcome
 from bulkload.cli.finish import Output, consoles, finish, outputs
 from bulkload.cli.signals import StopSignals
+from bulkload.cli.views.import_progress import ProgressReporter
+from bulkload.cli.views.sweep_progress import BenchProgress, plan_line, time_left
+from bulkload.cli.views.sweep_table import render_sweep
+from bulkload.cli.views.verdict import render_verdict
 from bulkload.config import BenchConfig
 from bulkload.engine.batch_writer import one_line
 from bulkload.engine.import_run import RunControl
 from bulkload.errors import UsageError
-from bulkload.report.bench_progress import BenchProgress
-from bulkload.report.bench_view import render_sweep
-from bulkload.report.gates_view import render_verdict
 from bulkload.report.html import require_html_support, write_html
 from bulkload.report.json_summary import check_json_path, write_document
-from bulkload.report.progress import ProgressReporter
 from bulkload.stats.level import LevelResult
 
 if TYPE_CHECKING:
@@ -92,7 +93,8 @@ def run_bench(config: BenchConfig, *, argv: Sequence[str] = ()) -> int:
 
     async def main() -> None:
         signals.attach()  # from now on the second signal cancels this task
-        progress = asyncio.create_task(BenchProgress(sweep.progress, err, mode).run())
+        shown = BenchProgress(sweep.progress, err, mode, sweep_time(sweep.spec))
+        progress = asyncio.create_task(shown.run())
         try:
             await sweep.run()
         finally:
@@ -176,7 +178,7 @@ def _run_processes(config: BenchConfig, argv: Sequence[str], decision: Decision 
     from bulkload.bench.processes import BenchProcesses
     from bulkload.cli.error_line import error_line
     from bulkload.cli.exit_codes import describe_share, for_share
-    from bulkload.report.bench_view import render_processes
+    from bulkload.cli.views.sweep_table import render_processes
 
     report = config.report
     _check_html(config)
@@ -185,11 +187,16 @@ def _run_processes(config: BenchConfig, argv: Sequence[str], decision: Decision 
     out, err = consoles(json_to_stdout=report.json_path == "-")
     baseline = read_baseline(config)
     mode = ProgressReporter.choose_mode(report.progress, report.quiet, err)
-    levels = len(config.sweep.rates or config.sweep.levels) * len(config.sweep.batch_sizes)
+    plan = sweep_time(sweep_spec(config))
+    levels = plan.levels
+    if mode != "off":
+        err.print(plan_line(plan), markup=False)
 
     def on_level(started: int, running: int) -> None:
         if mode != "off":
-            err.print(f"level {started}/{levels}: started in {running} processes together")
+            left = plan.left_s(started - 1, 0.0, 0.0)
+            told = f"; sweep {time_left(left, plan)}" if left is not None else ""
+            err.print(f"level {started}/{levels}: started in {running} processes together{told}")
 
     run = BenchProcesses(
         config, argv=argv, code_of=lambda end: int(for_share(end)), on_level=on_level

@@ -78,6 +78,6 @@ def finish(
 def consoles(json_to_stdout: bool) -> tuple[Console, Console]:
     """The result's console and the messages' one: stdout belongs to the JSON when it
     goes there, and people read stderr then."""
-    from rich.console import Console
+    from bulkload.cli.views.console import console
 
-    return Console(stderr=json_to_stdout, highlight=False), Console(stderr=True, highlight=False)
+    return console(stderr=json_to_stdout), console(stderr=True)

@@ -39,9 +39,9 @@ def run_import_processes(settings: ImportConfig, *, argv: Sequence[str]) -> int:
     from bulkload.cli.error_line import error_line
     from bulkload.cli.exit_codes import describe_share, for_share
     from bulkload.cli.finish import consoles
+    from bulkload.cli.views.import_progress import ProgressReporter
     from bulkload.parallel.local_import import ImportProcesses
     from bulkload.redact import redact_text, url_secrets
-    from bulkload.report import ProgressReporter
     from bulkload.report.json_summary import check_json_path
 
     json_path = settings.report.json_path
@@ -110,7 +110,7 @@ def run_import(settings: ImportConfig) -> int:
 
     if settings.cluster.address:  # --cluster: Dask workers load the files (issue 14)
         from bulkload.parallel.dask_import import load_on_cluster_async as load_async
-    from bulkload.report import ProgressReporter
+    from bulkload.cli.views.import_progress import ProgressReporter
     from bulkload.report.json_summary import check_json_path
     from bulkload.stats.run import RunStats
 
@@ -167,7 +167,8 @@ def show_import(
 def _summary(
     stats: RunStats, json_path: str | None, *, error: str | None = None
 ) -> tuple[Any, list[Output]]:
-    from bulkload.report import render_summary, write_json
+    from bulkload.cli.views.import_summary import render_summary
+    from bulkload.report import write_json
 
     def view(console: Console) -> None:
         if error is None or stats.rows_read:

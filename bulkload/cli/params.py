@@ -5,6 +5,7 @@ handed to the options' own validators as given, flags shown without a placeholde
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,17 @@ def flags_show_no_value(params: list[_Parameter]) -> list[_Parameter]:
     return params
 
 
+#: what rich's help formatter would read as a style tag: ``[html]``, ``[/dask]``
+_TAG = re.compile(r"(\\*)(\[[a-z#/@][^[]*?\])")
+
+
+def as_written(help: str) -> str:
+    """``help`` shown as written: typer renders help as rich markup, where the extras
+    of ``pip install 'bulkload[html]'`` read as tags and vanish. (rich.markup.escape's
+    rule, without importing rich for every command line.)"""
+    return _TAG.sub(lambda match: f"{match[1]}{match[1]}\\{match[2]}", help)
+
+
 class _AsGiven:
     """Typer (0.29) converts each value with a pydantic TypeAdapter, and importing
     pydantic takes longer than all of ``bulkload --version``. The options' validators
@@ -49,7 +61,8 @@ def _values_as_given(params: list[_Parameter]) -> list[_Parameter]:
 
 
 class Group(TyperGroup):
-    """The root: --version and --help only."""
+    """A group of commands (the root, ``report``): its flags (--version, --help) shown
+    without a value placeholder."""
 
     def get_params(self, ctx: _Context) -> list[_Parameter]:
         return _values_as_given(flags_show_no_value(super().get_params(ctx)))
@@ -95,14 +108,14 @@ def _parameter(option: Option) -> inspect.Parameter:
     so that a profile can supply the value."""
     declared: Any
     if option.argument:
-        declared = typer.Argument(None, help=option.help, show_default=False)
+        declared = typer.Argument(None, help=as_written(option.help), show_default=False)
     else:
         declared = typer.Option(
             None,
             *option.flags,
             envvar=option.envvar,
             rich_help_panel=option.panel,
-            help=option.full_help,
+            help=as_written(option.full_help),
             show_default=False,
             metavar=option.metavar,
         )

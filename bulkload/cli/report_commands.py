@@ -21,7 +21,7 @@ from typer.core import TyperCommand
 from bulkload.cli.error_line import errors_as_exit_codes
 from bulkload.cli.exit_codes import ExitCode, for_outcome
 from bulkload.cli.finish import finish, outputs
-from bulkload.cli.params import flags_show_no_value
+from bulkload.cli.params import Group, as_written, flags_show_no_value
 from bulkload.options import help_of, percentage, slo
 
 if TYPE_CHECKING:
@@ -38,6 +38,7 @@ class ReportCommand(TyperCommand):
 
 report_app = typer.Typer(
     name="report",
+    cls=Group,
     help="Render, compare, merge and check saved bench results (bench --json files).",
     invoke_without_command=True,
     add_completion=False,
@@ -107,8 +108,8 @@ def show_command(
 ) -> None:
     """The terminal view of a saved run: levels, chart, recommendation, gates."""
     from bulkload.bench.result import read_result
-    from bulkload.report.bench_view import render_sweep
-    from bulkload.report.gates_view import render_saved_verdict
+    from bulkload.cli.views.sweep_table import render_sweep
+    from bulkload.cli.views.verdict import render_saved_verdict
 
     with errors_as_exit_codes(debug):
         result = read_result(Path(run))
@@ -125,14 +126,14 @@ def compare_command(
     base: str = typer.Argument(..., metavar="BASE.json", help="The baseline result."),
     run: str = typer.Argument(..., metavar="RUN.json", help="The result to judge."),
     max_regression: str = typer.Option(
-        "10%", "--max-regression", metavar="<percent>", help=help_of("max_regression")
+        "10%", "--max-regression", metavar="<percent>", help=as_written(help_of("max_regression"))
     ),
     debug: bool = _DEBUG,
 ) -> None:
     """Per level: rows/s, p50, p99 and errors against the baseline (exit 99: regressed)."""
     from bulkload.bench.compare import compare
     from bulkload.bench.result import read_result
-    from bulkload.report.gates_view import render_comparison
+    from bulkload.cli.views.verdict import render_comparison
 
     with errors_as_exit_codes(debug):
         allowed = percentage(max_regression, "--max-regression")
@@ -147,15 +148,15 @@ def compare_command(
 def check_command(
     run: str = typer.Argument(..., metavar="RUN.json", help="A saved bench result."),
     threshold: list[str] = typer.Option(
-        [], "--threshold", metavar="<expr>", help=help_of("threshold")
+        [], "--threshold", metavar="<expr>", help=as_written(help_of("threshold"))
     ),
     debug: bool = _DEBUG,
 ) -> None:
     """Judge gates on a saved result (a run, or merged shards); a failed gate exits 99."""
     from bulkload.bench.gates import failed, judge
     from bulkload.bench.result import read_result
+    from bulkload.cli.views.verdict import render_gates
     from bulkload.errors import UsageError
-    from bulkload.report.gates_view import render_gates
 
     with errors_as_exit_codes(debug):
         if not threshold:
@@ -199,6 +200,6 @@ def merge_command(
 
 
 def _console() -> Console:
-    from rich.console import Console
+    from bulkload.cli.views.console import console
 
-    return Console(highlight=False)
+    return console()

@@ -159,8 +159,10 @@ SOURCE = panel(
         table=True,
         parse=synthetic,
         metavar="<spec>",
-        help="Generated rows instead of files: rows=N[,columns=K,seed=S,types=int:float:string,"
-        "string_length=L].",
+        # words a help column of 80 columns can wrap between (a 66-character spec was cut)
+        help="Generated rows instead of files: rows=N and, optionally, columns=K, seed=S, "
+        "types=int:float:string and string_length=L, comma-separated (e.g. "
+        "rows=100000,columns=6).",
     ),
     Option(
         name="format",

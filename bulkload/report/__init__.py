@@ -1,7 +1,6 @@
-"""Everything that renders: live progress, the terminal summary, the JSON summary."""
+"""Results as data and files: the JSON summary, the HTML report, and the figures the
+terminal views (:mod:`bulkload.cli.views`) render. Nothing here draws on a terminal."""
 
 from bulkload.report.json_summary import summary_dict, write_json
-from bulkload.report.progress import ProgressReporter
-from bulkload.report.summary import render_summary
 
-__all__ = ["ProgressReporter", "render_summary", "summary_dict", "write_json"]
+__all__ = ["summary_dict", "write_json"]

@@ -116,7 +116,7 @@ def fit_usl(concurrency: Sequence[float], throughput: Sequence[float]) -> UslFit
     linear = _linear_fit(n, x)
     if linear is not None:
         starts.append(linear)
-    # Simplest model first; a richer one must do better than rounding noise (so linear
+    # Simplest model first; a fuller one must do better than rounding noise (so linear
     # data gives κ = 0 exactly, not 1e-21 and a peak at N = 10^10).
     noise = 1e-12 * float(np.sum(x**2))
     best: tuple[float, np.ndarray] | None = None

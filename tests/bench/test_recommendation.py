@@ -12,9 +12,9 @@ from bulkload.backends import create_backend
 from bulkload.bench.recommend import recommend_into
 from bulkload.bench.result import SweepResult
 from bulkload.bench.sweep import Sweep, SweepSpec, SyntheticData
+from bulkload.cli.views.sweep_table import render_sweep
 from bulkload.config import EngineOptions, TargetOptions
 from bulkload.engine.import_run import RunControl
-from bulkload.report.bench_view import render_sweep
 from bulkload.report.html import render_html
 from bulkload.sources.synthetic import parse_synthetic
 from bulkload.stats.level import LevelResult

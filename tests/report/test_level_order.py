@@ -8,7 +8,7 @@ import re
 from rich.console import Console
 
 from bulkload.bench.result import SweepResult
-from bulkload.report.bench_view import render_sweep
+from bulkload.cli.views.sweep_table import render_sweep
 from bulkload.report.html import render_html
 from bulkload.stats.level import LevelResult
 

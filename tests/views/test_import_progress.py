@@ -11,8 +11,9 @@ import pytest
 from rich.console import Console
 
 import bulkload
+from bulkload.cli.views.import_progress import ProgressReporter, status_line
 from bulkload.options import build_import_config
-from bulkload.report.progress import ProgressReporter, estimate, status_line
+from bulkload.report.estimate import estimate
 from bulkload.sources import BatchSource
 from bulkload.stats.run import RunStats
 
@@ -43,7 +44,7 @@ def test_rows_in_flight_and_read_ahead_are_not_done():
     )
     now = 1_400_000 / 150_000
     assert eta(stats, now) == pytest.approx(4.0)
-    assert status_line(stats, now).endswith("ETA 0:00:04")
+    assert "ETA 0:00:04" in status_line(stats, now)
 
 
 def test_the_last_rows_are_not_shown_as_done():
@@ -51,9 +52,9 @@ def test_the_last_rows_are_not_shown_as_done():
     stats = snapshot(rows_loaded=850_000, rows_read=930_000, rows_total=1_000_000)
     stats.bytes_total = stats.bytes_read = 1_000_000 * ROW_BYTES
     assert eta(stats, 8.5) == pytest.approx(1.5)
-    assert status_line(stats, 8.5).endswith("ETA 0:00:02")
+    assert "ETA 0:00:02" in status_line(stats, 8.5)
     stats.rows_loaded = 1_000_000
-    assert status_line(stats, 10.0).endswith("ETA 0:00:00")
+    assert "ETA 0:00:00" in status_line(stats, 10.0)
 
 
 def test_a_run_rejecting_every_row_still_advances():

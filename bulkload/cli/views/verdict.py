@@ -1,4 +1,4 @@
-"""The terminal view of CI gates and of a comparison with a baseline."""
+"""On the terminal: CI gates, and a comparison with a baseline."""
 
 from __future__ import annotations
 
@@ -56,8 +56,9 @@ def render_saved_gates(saved: Sequence[dict[str, Any]], console: Console) -> Non
 def render_comparison(comparison: Comparison, console: Console) -> None:
     title = f"compared with {comparison.baseline or 'the baseline'}"
     table = Table(title=title, title_justify="left", box=None, pad_edge=False)
-    for column in ("level", "rows/s", "p50", "p99", "errors", ""):
-        table.add_column(column, justify="left" if column == "level" else "right")
+    table.add_column("level", no_wrap=True)  # a level's name stays whole; figures wrap
+    for column in ("rows/s", "p50", "p99", "errors", ""):  # at their spaces
+        table.add_column(column, justify="right")
     for level in comparison.levels:
         cells = {change.figure: change for change in level.changes}
         verdict = "[red]REGRESSED[/]" if level.regressions else "[green]ok[/]"

@@ -1,4 +1,4 @@
-"""The terminal view of a sweep: a row per level, throughput and p99 drawn against
+"""A sweep on the terminal: a row per level, throughput and p99 drawn against
 concurrency beside the fitted USL curve, the recommended level's latency histogram, the
 recommendation and the warnings. It renders a saved :class:`SweepResult`, so a live run
 and ``bulkload report show run.json`` look the same."""
@@ -11,7 +11,8 @@ from rich.table import Table
 from rich.text import Text
 
 from bulkload.bench.result import SweepResult
-from bulkload.report.summary import histogram_lines, ms
+from bulkload.cli.views.histogram import histogram_lines
+from bulkload.report.summary import ms
 from bulkload.report.usl_note import coefficients, fit_is_poor, verdict
 from bulkload.stats.level import LevelResult
 from bulkload.stats.usl import usl_throughput
@@ -35,10 +36,11 @@ def render_sweep(result: SweepResult, console: Console) -> None:
         console.print(_fit(_table(result), console))
         _chart(result, console)
     chosen = result.recommended_level()
-    if result.recommendation:
-        mark = "[green]recommended:[/] " if chosen is not None else "[yellow]no recommendation:[/] "
-        console.print("  " + mark, end="")
-        console.print(result.recommendation, highlight=False, markup=False)
+    if result.recommendation:  # one text: a terminal wraps it at spaces, from its start
+        mark = (
+            ("recommended: ", "green") if chosen is not None else ("no recommendation: ", "yellow")
+        )
+        console.print(Text.assemble("  ", mark, result.recommendation), highlight=False)
     if result.recommendation_rule:
         console.print(f"  rule: {result.recommendation_rule}", highlight=False, markup=False)
     if result.usl:
