@@ -3,7 +3,9 @@
 Each function takes a :class:`SweepResult` (and the baseline's, when there is one) and
 returns one figure, or None when the result has nothing to draw in it. The x axis is the
 concurrency (closed model) or the arrival rate in batch writes per second (open model).
-Baseline series are drawn dashed and grey-toned beside the run's own, same legend group.
+Baseline series are drawn dashed, in the colour of the run's series they compare with
+(open markers), in the same legend group. No two series of a chart look alike: colour,
+then marker (:func:`series_style`), then dash.
 """
 
 from __future__ import annotations
@@ -47,6 +49,10 @@ _SPECTRUM_TICKS = (
     (_SPECTRUM_MAX_X, "max"),
 )
 _CHART_HEIGHT = 380
+#: entries in a row of the spectrum's legend (a wide card: 976 px at the narrowest, for
+#: entries such as "c=16 batch 400" of about 140 px), and the height of a row
+_LEGEND_PER_ROW = 6
+_LEGEND_ROW_PX = 22
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -310,9 +316,13 @@ def spectrum_chart(result: SweepResult, baseline: SweepResult | None = None) -> 
         name = level_name(level)
         figure.add_trace(_spectrum_trace(level, name, style, dash=None))
         twin = base_levels.get(_key(level))
-        if twin is not None:
-            figure.add_trace(_spectrum_trace(twin, f"baseline {name}", style, dash=BASELINE_DASH))
+        if twin is not None:  # in its level's legend entry: one click shows or hides both
+            trace = _spectrum_trace(twin, f"baseline {name}", style, dash=BASELINE_DASH)
+            figure.add_trace(trace.update(showlegend=False))
     figure = _layout(figure, x="percentile", y="latency, ms")
+    # a legend of many levels takes rows: the figure grows by them, not the plot shrinks
+    rows = math.ceil(len(levels) / _LEGEND_PER_ROW)
+    figure.update_layout(height=_CHART_HEIGHT + _LEGEND_ROW_PX * max(rows - 1, 0))
     figure.update_xaxes(
         tickvals=[x for x, _ in _SPECTRUM_TICKS], ticktext=[t for _, t in _SPECTRUM_TICKS]
     )
