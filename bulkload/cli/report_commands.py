@@ -92,7 +92,7 @@ def html_command(
             from bulkload.bench.compare import DEFAULT_MAX_REGRESSION, compare
 
             saved = (result.comparison or {}).get("max_regression")  # bench's --max-regression
-            allowed = saved if isinstance(saved, float) else DEFAULT_MAX_REGRESSION
+            allowed = float(saved) if isinstance(saved, int | float) else DEFAULT_MAX_REGRESSION
             comparison = compare(base, result, max_regression=allowed, baseline=str(baseline))
 
         def write(path: str) -> None:

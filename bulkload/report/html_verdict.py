@@ -77,7 +77,7 @@ class ReportVerdict:
         if self.gates_failed:
             items.append(
                 '<div class="callout bad" id="verdict-gates"><strong>Gates failed: '
-                f"{len(self.gates_failed)} of {gates}</strong> (bench exits 99)"
+                f"{len(self.gates_failed)} of {gates}</strong> (bench exits 99 when a gate fails)"
                 + _list(self.gates_failed + self.gates_passed)
                 + "</div>"
             )
@@ -95,7 +95,9 @@ class ReportVerdict:
                 items.append(
                     '<div class="callout bad" id="verdict-baseline"><strong>Regressed against '
                     f"{against}</strong>: {len(lines)} figure(s) more than {limit} worse "
-                    "(rows/s lower or p99 higher; bench exits 99)" + _list(lines) + "</div>"
+                    "(rows/s lower or p99 higher; bench --baseline exits 99 on a regression)"
+                    + _list(lines)
+                    + "</div>"
                 )
             else:
                 items.append(
