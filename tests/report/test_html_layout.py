@@ -7,6 +7,7 @@ words. A screenshot of each width is kept (tests/report/chromium.py says where).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
