@@ -2,8 +2,10 @@
 
 The charts are plotly figures (:mod:`bulkload.report.html_charts`); plotly.js, shipped in
 the plotly package, is inlined once, so the file fetches nothing and can be attached to
-a CI job as it is (about 5 MB, 1.5 MB zipped). Everything else (header, recommendation,
-warnings, the per-level table) is plain HTML with its style inside the file.
+a CI job as it is (about 5 MB, 1.5 MB zipped). Everything else (header and verdict
+badges (:mod:`bulkload.report.html_verdict`), recommendation, warnings, the per-level
+table) is plain HTML with its style inside the file, and a short script that keeps each
+chart at its card's width.
 
 plotly is an optional dependency (``bulkload[html]``), imported only when a report is
 asked for; :func:`require_html_support` says which extra to install when it is missing.
