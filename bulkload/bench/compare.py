@@ -104,6 +104,32 @@ class Comparison:
             "only_in_run": [_key_dict(key) for key in self.only_in_run],
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Comparison | None:
+        """A comparison saved in a result (``to_dict``); None when it cannot be read back
+        (a file edited by hand)."""
+        try:
+            levels = [
+                LevelComparison(
+                    _key_of(level),
+                    [
+                        Change(figure, float(c["base"]), float(c["run"]), bool(c["regressed"]))
+                        for figure in _FIGURES
+                        if isinstance(c := level.get(figure), dict)
+                    ],
+                )
+                for level in data["levels"]
+            ]
+            return cls(
+                max_regression=float(data["max_regression"]),
+                levels=levels,
+                only_in_base=[_key_of(key) for key in data.get("only_in_baseline") or ()],
+                only_in_run=[_key_of(key) for key in data.get("only_in_run") or ()],
+                baseline=str(data.get("baseline") or ""),
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
+
 
 def compare(
     base: SweepResult,
@@ -179,6 +205,15 @@ def _describe(change: Change) -> str:
     shown = "new" if relative is None else f"{relative:+.1%}"
     before, after = shape.format(change.base), shape.format(change.run)
     return f"{change.figure} {before} → {after} ({shown})"
+
+
+def _key_of(data: dict[str, Any]) -> LevelKey:
+    rate = data.get("rate")
+    return (
+        int(data["concurrency"]),
+        None if rate is None else float(rate),
+        int(data["batch_size"]),
+    )
 
 
 def _key_dict(key: LevelKey) -> dict[str, Any]:

@@ -70,7 +70,7 @@ def html_command(
         None,
         "--baseline",
         metavar="BASE",
-        help="Another saved result to draw beside this one (dashed).",
+        help="Another saved result to draw beside this one (dashed) and compare with.",
         show_default=False,
     ),
     debug: bool = typer.Option(
@@ -88,9 +88,16 @@ def html_command(
         check_json_path(str(target), "--output")
         result = read_result(run)
         base = read_result(baseline) if baseline is not None else None
+        comparison = None
+        if base is not None and base.model == result.model:  # else the report says why not
+            from bulkload.bench.compare import DEFAULT_MAX_REGRESSION, compare
+
+            saved = (result.comparison or {}).get("max_regression")  # bench's --max-regression
+            allowed = float(saved) if isinstance(saved, int | float) else DEFAULT_MAX_REGRESSION
+            comparison = compare(base, result, max_regression=allowed, baseline=str(baseline))
 
         def write(path: str) -> None:
-            write_html(result, path, baseline=base)
+            write_html(result, path, baseline=base, comparison=comparison)
 
         finish(None, None, outputs(("--output", str(target), write)))
         print(f"wrote {target}")

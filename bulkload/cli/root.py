@@ -24,6 +24,7 @@ from bulkload.cli.error_line import error_line
 from bulkload.cli.exit_codes import ExitCode
 from bulkload.cli.params import Command, Group, registry_command
 from bulkload.cli.report_commands import report_app
+from bulkload.cli.usage_line import usage_line
 from bulkload.options import BENCH, IMPORT
 
 # Start-up time matters (bulkload --help, short runs): what a command needs beyond typer
@@ -99,7 +100,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         code = app(args=argv, prog_name="bulkload", standalone_mode=False)
     except typer.TyperException as exc:  # unknown option, bad value, missing argument
-        error_line(exc.format_message() + " (see --help)")
+        error_line(usage_line(exc, exc.format_message()))
         code = ExitCode.USAGE
     except typer.Abort:
         error_line("interrupted")

@@ -2,8 +2,10 @@
 
 The charts are plotly figures (:mod:`bulkload.report.html_charts`); plotly.js, shipped in
 the plotly package, is inlined once, so the file fetches nothing and can be attached to
-a CI job as it is (about 5 MB, 1.5 MB zipped). Everything else (header, recommendation,
-warnings, the per-level table) is plain HTML with its style inside the file.
+a CI job as it is (about 5 MB, 1.5 MB zipped). Everything else (header and verdict
+badges (:mod:`bulkload.report.html_verdict`), recommendation, warnings, the per-level
+table) is plain HTML with its style inside the file, and a short script that keeps each
+chart at its card's width.
 
 plotly is an optional dependency (``bulkload[html]``), imported only when a report is
 asked for; :func:`require_html_support` says which extra to install when it is missing.
@@ -16,12 +18,15 @@ import shlex
 from html import escape
 from typing import TYPE_CHECKING, Any
 
+from bulkload.bench.compare import Comparison
 from bulkload.bench.result import SweepResult
 from bulkload.errors import UsageError
 from bulkload.redact import redact_url
+from bulkload.report.html_verdict import ReportVerdict
 from bulkload.report.json_summary import write_text
 from bulkload.report.summary import ms
-from bulkload.report.usl_note import fit_is_poor, verdict
+from bulkload.report.usl_note import fit_is_poor
+from bulkload.report.usl_note import verdict as usl_verdict
 from bulkload.stats.level import LevelResult
 
 if TYPE_CHECKING:
@@ -52,8 +57,15 @@ def require_html_support(option: str = "--html") -> None:
         ) from None
 
 
-def render_html(result: SweepResult, *, baseline: SweepResult | None = None) -> str:
-    """The whole report as one HTML document."""
+def render_html(
+    result: SweepResult,
+    *,
+    baseline: SweepResult | None = None,
+    comparison: Comparison | None = None,
+) -> str:
+    """The whole report as one HTML document. Its verdict (badge and callouts) is the one
+    saved in ``result`` (gates, comparison); ``comparison`` replaces the saved comparison
+    (``report html --baseline``)."""
     require_html_support()
     from plotly.offline import get_plotlyjs
 
@@ -66,11 +78,12 @@ def render_html(result: SweepResult, *, baseline: SweepResult | None = None) -> 
         "heatmap": html_charts.heatmap_chart(result),
         "errors": html_charts.errors_chart(result, baseline),
     }
+    verdict = ReportVerdict.of(result, comparison)
     body = [
-        _header(result, baseline),
-        _findings(result, baseline),
+        _header(result, baseline, verdict),
+        _findings(result, baseline, verdict),
         _charts(figures, result),
-        _table(result, baseline),
+        _table(result, baseline, verdict),
         _footer(result),
     ]
     return _PAGE.format(
@@ -78,13 +91,20 @@ def render_html(result: SweepResult, *, baseline: SweepResult | None = None) -> 
         style=_STYLE,
         plotly=get_plotlyjs(),
         body="\n".join(part for part in body if part),
+        script=_SCRIPT,
     )
 
 
-def write_html(result: SweepResult, path: str, *, baseline: SweepResult | None = None) -> None:
+def write_html(
+    result: SweepResult,
+    path: str,
+    *,
+    baseline: SweepResult | None = None,
+    comparison: Comparison | None = None,
+) -> None:
     """Write the report to ``path`` atomically (a full disk leaves the previous file or
     none, never half a report). Raises OSError."""
-    write_text(render_html(result, baseline=baseline), path)
+    write_text(render_html(result, baseline=baseline, comparison=comparison), path)
 
 
 # ----------------------------------------------------------------------------- parts
@@ -119,7 +139,7 @@ def _machine(machine: dict[str, Any]) -> str:
     return " · ".join(part for part in parts if part)
 
 
-def _header(result: SweepResult, baseline: SweepResult | None) -> str:
+def _header(result: SweepResult, baseline: SweepResult | None, verdict: ReportVerdict) -> str:
     facts = [
         ("command", f"<code>{escape(_command(result))}</code>"),
         (
@@ -142,10 +162,12 @@ def _header(result: SweepResult, baseline: SweepResult | None) -> str:
             )
         )
     rows = "\n".join(f"<dt>{name}</dt><dd>{value}</dd>" for name, value in facts)
-    outcome = escape(result.outcome)
+    badges = "".join(
+        f'<span class="badge {escape(badge.css)}">{escape(badge.text)}</span>'
+        for badge in verdict.badges()
+    )
     return (
-        f'<header><div class="title"><h1>bulkload bench report</h1>'
-        f'<span class="badge {outcome}">{outcome}</span></div>'
+        f'<header><div class="title"><h1>bulkload bench report</h1>{badges}</div>'
         f'<dl class="facts">{rows}</dl></header>'
     )
 
@@ -160,8 +182,8 @@ def _model_meaning(model: str) -> str:
     return "a fixed number of writes in flight per level"
 
 
-def _findings(result: SweepResult, baseline: SweepResult | None) -> str:
-    items: list[str] = []
+def _findings(result: SweepResult, baseline: SweepResult | None, verdict: ReportVerdict) -> str:
+    items: list[str] = verdict.callouts()
     chosen = result.recommended_level()
     if result.recommendation:
         kind = "good" if chosen is not None else "warn"
@@ -176,14 +198,14 @@ def _findings(result: SweepResult, baseline: SweepResult | None) -> str:
             )
             + "</div>"
         )
-    if result.usl:
+    if result.usl and result.model == "closed":  # the open model's charts draw no fit
         usl = result.usl
         kind = "warn" if fit_is_poor(usl) else "info"
         items.append(
             f'<div class="callout {kind}"><strong>Universal Scalability Law fit</strong> '
             f"(batch {usl.get('batch_size') or 0:,}): σ {usl['sigma']:.4f} (contention), "  # noqa: RUF001
             f"κ {usl['kappa']:.6f} (coherency), λ {usl['lambda']:,.0f} rows/s at one writer, "
-            f"R² {usl['r_squared']:.3f}; {escape(verdict(usl))}</div>"
+            f"R² {usl['r_squared']:.3f}; {escape(usl_verdict(usl))}</div>"
         )
     if result.slo:
         listed = ", ".join(f"<code>{escape(slo)}</code>" for slo in result.slo)
@@ -227,19 +249,25 @@ def _charts(figures: dict[str, go.Figure | None], result: SweepResult) -> str:
     return f'<section class="charts">{"".join(cards)}</section>'
 
 
-def _table(result: SweepResult, baseline: SweepResult | None) -> str:
+def _table(result: SweepResult, baseline: SweepResult | None, verdict: ReportVerdict) -> str:
     if not result.levels:
         return ""
+    comparison = verdict.comparison
+    regressed = {
+        (level.key, change.figure)
+        for level in (comparison.levels if comparison else ())
+        for change in level.regressions
+    }
     open_model = result.model == "open"
     twins: dict[tuple[float, int], LevelResult] = {}
     if baseline is not None and baseline.model == result.model:
         twins = {_key(level): level for level in baseline.levels}
     head = ["", "rate/s" if open_model else "concurrency", "batch", "rows/s"]
     if twins:
-        head.append("vs baseline")
+        head.append("rows/s vs baseline")
     head += ["MB/s", "in flight", "p50 ms", "p90 ms", "p99 ms"]
     if twins:
-        head.append("vs baseline")
+        head.append("p99 vs baseline")
     head += ["p99.9 ms", "max ms", "errors", "retries", "timeouts", "error rate"]
     if open_model:
         head += ["delayed", "missed"]
@@ -259,7 +287,8 @@ def _table(result: SweepResult, baseline: SweepResult | None) -> str:
             f"{level.rows_per_s:,.0f}",
         ]
         if twins:
-            cells.append(_delta(level.rows_per_s, twin.rows_per_s if twin else None, True))
+            bad = (_compared(level), "rows_per_s") in regressed
+            cells.append(_delta(level.rows_per_s, twin.rows_per_s if twin else None, True, bad))
         cells += [
             f"{level.mb_per_s:,.1f}",
             f"{level.in_flight_mean:.1f} / {level.in_flight_max}",
@@ -268,7 +297,10 @@ def _table(result: SweepResult, baseline: SweepResult | None) -> str:
             ms(p["p99"]),
         ]
         if twins:
-            cells.append(_delta(p["p99"], twin.latency.percentile_ms(99) if twin else None, False))
+            bad = (_compared(level), "p99") in regressed
+            cells.append(
+                _delta(p["p99"], twin.latency.percentile_ms(99) if twin else None, False, bad)
+            )
         cells += [
             ms(p["p999"]),
             ms(p["max"]),
@@ -285,10 +317,11 @@ def _table(result: SweepResult, baseline: SweepResult | None) -> str:
         css = "recommended" if level is chosen else level.outcome
         rows.append(f'<tr class="{css}">' + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     header = "".join(f"<th>{escape(name)}</th>" for name in head)
+    # the table scrolls in its own box on a narrow page; the level's columns stay put
     return (
-        '<section class="levels"><h2>Levels</h2>'
+        '<section class="levels"><h2>Levels</h2><div class="scroll">'
         f'<table id="levels"><thead><tr>{header}</tr></thead>'
-        f"<tbody>{''.join(rows)}</tbody></table>"
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
         '<p class="muted">★ recommended level. Latency: '
         + (
             "from when each write was due (open model), so stalls are not hidden"
@@ -304,12 +337,19 @@ def _key(level: LevelResult) -> tuple[float, int]:
     return (x, level.batch_size)
 
 
-def _delta(value: float, before: float | None, higher_is_better: bool) -> str:
+def _compared(level: LevelResult) -> tuple[int, float | None, int]:
+    """A level's key in a baseline comparison."""
+    return (level.concurrency, level.rate, level.batch_size)
+
+
+def _delta(value: float, before: float | None, higher_is_better: bool, regressed: bool) -> str:
     if before is None or before <= 0:
         return '<span class="muted">-</span>'
     change = (value - before) / before
     better = change > 0 if higher_is_better else change < 0
     css = "muted" if abs(change) < 0.005 else ("up" if better else "down")
+    if regressed:  # past the allowed regression: said in words too, not by colour alone
+        return f'<span class="down regressed">{change:+.1%} regressed</span>'
     return f'<span class="{css}">{change:+.1%}</span>'
 
 
@@ -333,8 +373,30 @@ _PAGE = """<!DOCTYPE html>
 <main>
 {body}
 </main>
+<script>{script}</script>
 </body>
 </html>
+"""
+
+# plotly draws each chart at the width its box had while the page was still being parsed
+# (before the grid had all its cards), and follows only the window's resize events: a
+# ResizeObserver redraws every chart whenever its card changes size, for any reason
+_SCRIPT = """
+(() => {
+  const fit = (plot) => { if (plot.offsetWidth > 0) Plotly.Plots.resize(plot); };
+  const observer = new ResizeObserver((seen) => seen.forEach((entry) => fit(entry.target)));
+  document.querySelectorAll('.js-plotly-plot').forEach((plot) => observer.observe(plot));
+  // the sticky level columns sit each at the right of the one before
+  const table = document.getElementById('levels');
+  const pin = () => {
+    let left = 0;
+    [...table.tHead.rows[0].cells].slice(0, 3).forEach((cell, i) => {
+      table.style.setProperty(`--left${i}`, `${left}px`);
+      left += cell.getBoundingClientRect().width;
+    });
+  };
+  if (table) new ResizeObserver(pin).observe(table);
+})();
 """
 
 _STYLE = """
@@ -351,8 +413,9 @@ h1 { font-size: 22px; margin: 0; }
 h2 { font-size: 16px; margin: 0; }
 .badge { font-size: 12px; font-weight: 600; padding: 2px 10px; border-radius: 999px;
   text-transform: uppercase; letter-spacing: .04em; background: #e6f4ea; color: var(--good); }
-.badge.interrupted { background: #fff4d6; color: var(--warn); }
-.badge.failed { background: #fde8e7; color: var(--bad); }
+.badge.completed { background: var(--bg); color: var(--fg); }
+.badge.interrupted, .badge.aborted { background: #fff4d6; color: var(--warn); }
+.badge.failed, .badge.regressed { background: #fde8e7; color: var(--bad); }
 .facts { display: grid; grid-template-columns: max-content 1fr; gap: 4px 16px;
   margin: 16px 0 0; }
 .facts dt { color: var(--muted); }
@@ -374,16 +437,24 @@ code { font: 12.5px/1.4 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace
 figcaption { display: flex; align-items: baseline; gap: 10px; }
 .muted { color: var(--muted); font-size: 12.5px; }
 .empty { margin-top: 16px; padding: 24px; background: var(--card); border-radius: 10px; }
+.callout ul { margin: 4px 0 0; padding-left: 20px; }
 .levels { margin-top: 16px; background: var(--card); border: 1px solid var(--line);
-  border-radius: 10px; padding: 14px 16px; overflow-x: auto; }
-table { border-collapse: collapse; width: 100%; margin-top: 10px; font-size: 13px;
+  border-radius: 10px; padding: 14px 16px; min-width: 0; }
+.scroll { overflow-x: auto; margin-top: 10px; }
+table { border-collapse: separate; border-spacing: 0; width: 100%; font-size: 13px;
   font-variant-numeric: tabular-nums; }
-th, td { padding: 5px 7px; text-align: right; white-space: nowrap;
+th, td { padding: 5px 7px; text-align: right; white-space: nowrap; background: var(--card);
   border-bottom: 1px solid var(--line); }
 th { font-weight: 600; color: var(--muted); font-size: 12.5px; background: var(--bg); }
+/* the level (star, concurrency or rate, batch) stays in view when the table scrolls */
+th:nth-child(-n+3), td:nth-child(-n+3) { position: sticky; z-index: 1; }
+th:nth-child(1), td:nth-child(1) { left: var(--left0, 0); }
+th:nth-child(2), td:nth-child(2) { left: var(--left1, 2em); }
+th:nth-child(3), td:nth-child(3) { left: var(--left2, 7em); box-shadow: 1px 0 0 var(--line); }
 tr.recommended td { background: #eaf4fb; font-weight: 600; }
 tr.failed td { color: var(--bad); }
 td:first-child { color: #C0392B; text-align: center; }
 .up { color: var(--good); } .down { color: var(--bad); }
+.regressed { font-weight: 700; }
 footer { margin: 24px 0 8px; color: var(--muted); font-size: 12px; text-align: center; }
 """

@@ -3,7 +3,9 @@
 Each function takes a :class:`SweepResult` (and the baseline's, when there is one) and
 returns one figure, or None when the result has nothing to draw in it. The x axis is the
 concurrency (closed model) or the arrival rate in batch writes per second (open model).
-Baseline series are drawn dashed and grey-toned beside the run's own, same legend group.
+Baseline series are drawn dashed, in the colour of the run's series they compare with
+(open markers), in the same legend group. No two series of a chart look alike: colour,
+then marker (:func:`series_style`), then dash.
 """
 
 from __future__ import annotations
@@ -19,8 +21,19 @@ from bulkload.report.usl_note import fit_is_poor
 from bulkload.stats.level import LevelResult
 from bulkload.stats.usl import usl_throughput
 
-#: colour-blind-safe palette (Okabe-Ito), one colour per batch size or level
-PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442")
+#: colour-blind-safe palette (Okabe-Ito, and Tol's wine and teal), one colour per series
+PALETTE = (
+    "#0072B2",
+    "#E69F00",
+    "#009E73",
+    "#D55E00",
+    "#CC79A7",
+    "#56B4E9",
+    "#882255",
+    "#44AA99",
+)
+#: the second visual channel: past the palette, the colours come again with another marker
+SYMBOLS = ("circle", "square", "diamond", "triangle-up", "x", "cross", "star-square", "hourglass")
 PERCENTILES = (("p50", 50.0), ("p90", 90.0), ("p99", 99.0), ("p99.9", 99.9))
 RECOMMENDED_COLOUR = "#C0392B"
 BASELINE_DASH = "dash"
@@ -36,6 +49,10 @@ _SPECTRUM_TICKS = (
     (_SPECTRUM_MAX_X, "max"),
 )
 _CHART_HEIGHT = 380
+#: entries in a row of the spectrum's legend (a wide card: 976 px at the narrowest, for
+#: entries such as "c=16 batch 400" of about 140 px), and the height of a row
+_LEGEND_PER_ROW = 6
+_LEGEND_ROW_PX = 22
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -79,12 +96,22 @@ def chosen_batch_size(result: SweepResult) -> int | None:
     return sizes[0] if sizes else None
 
 
+def series_style(index: int) -> tuple[str, str]:
+    """The colour and the marker of a chart's ``index``-th series: no two alike, however
+    many series there are (beyond len(PALETTE) x len(SYMBOLS), far more than a legend
+    can hold, they come round again)."""
+    colour = PALETTE[index % len(PALETTE)]
+    return colour, SYMBOLS[(index // len(PALETTE)) % len(SYMBOLS)]
+
+
 def _layout(figure: go.Figure, *, x: str, y: str, log_x: bool = True) -> go.Figure:
     figure.update_layout(
         template="plotly_white",
         height=_CHART_HEIGHT,
-        margin={"l": 70, "r": 20, "t": 20, "b": 60},
-        legend={"orientation": "h", "y": -0.22, "x": 0},
+        # the top margin holds the toolbar (plotly's modebar), above the data, not on it;
+        # the legend sits at the bottom of the figure, below the x axis' labels and title
+        margin={"l": 70, "r": 20, "t": 36, "b": 20},
+        legend={"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", "x": 0},
         hovermode="closest",
         font={"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 12},
     )
@@ -135,8 +162,10 @@ def throughput_chart(result: SweepResult, baseline: SweepResult | None = None) -
     if not levels:
         return None
     figure = go.Figure()
-    for index, size in enumerate(batch_sizes(levels)):
+    sizes = batch_sizes(levels)
+    for index, size in enumerate(sizes):
         series = _sorted(lvl for lvl in levels if lvl.batch_size == size)
+        colour, symbol = series_style(index)
         figure.add_trace(
             go.Scatter(
                 x=[x_of(lvl) for lvl in series],
@@ -144,8 +173,8 @@ def throughput_chart(result: SweepResult, baseline: SweepResult | None = None) -
                 mode="lines+markers",
                 name=f"batch {size:,}",
                 legendgroup=f"batch {size}",
-                line={"color": PALETTE[index % len(PALETTE)], "width": 2},
-                marker={"size": 8},
+                line={"color": colour, "width": 2},
+                marker={"size": 8, "symbol": symbol},
                 hovertemplate="%{x:,}: %{y:,.0f} rows/s<extra>batch " + f"{size:,}</extra>",
             )
         )
@@ -172,16 +201,24 @@ def throughput_chart(result: SweepResult, baseline: SweepResult | None = None) -
         )
     base = comparable(result, baseline)
     if base is not None:
-        for size in batch_sizes(measured(base)):
+        base_sizes = batch_sizes(measured(base))
+        # the run's colour and marker for its batch size, dashed and open; after the
+        # run's own for a batch size the run does not have
+        unmatched = [size for size in base_sizes if size not in sizes]
+        for size in base_sizes:
             series = _sorted(lvl for lvl in measured(base) if lvl.batch_size == size)
+            index = sizes.index(size) if size in sizes else len(sizes) + unmatched.index(size)
+            colour, symbol = series_style(index)
             figure.add_trace(
                 go.Scatter(
                     x=[x_of(lvl) for lvl in series],
                     y=[lvl.rows_per_s for lvl in series],
                     mode="lines+markers",
                     name=f"baseline batch {size:,}",
-                    line={"color": "#7F8C8D", "dash": BASELINE_DASH, "width": 2},
-                    marker={"size": 6, "symbol": "circle-open"},
+                    legendgroup=f"batch {size}",
+                    line={"color": colour, "dash": BASELINE_DASH, "width": 1.5},
+                    marker={"size": 7, "symbol": f"{symbol}-open"},
+                    opacity=0.7,
                     hovertemplate="baseline %{x:,}: %{y:,.0f} rows/s<extra></extra>",
                 )
             )
@@ -231,7 +268,7 @@ def latency_chart(result: SweepResult, baseline: SweepResult | None = None) -> g
     base = comparable(result, baseline)
     base_series = _sorted(lvl for lvl in measured(base) if lvl.batch_size == size) if base else []
     for index, (name, percentile) in enumerate(PERCENTILES):
-        colour = PALETTE[index]
+        colour, symbol = series_style(index)
         figure.add_trace(
             go.Scatter(
                 x=[x_of(lvl) for lvl in series],
@@ -240,6 +277,7 @@ def latency_chart(result: SweepResult, baseline: SweepResult | None = None) -> g
                 name=name,
                 legendgroup=name,
                 line={"color": colour, "width": 2},
+                marker={"symbol": symbol},
                 hovertemplate="%{x:,}: %{y:,.2f} ms<extra>" + name + "</extra>",
             )
         )
@@ -248,10 +286,11 @@ def latency_chart(result: SweepResult, baseline: SweepResult | None = None) -> g
                 go.Scatter(
                     x=[x_of(lvl) for lvl in base_series],
                     y=[lvl.latency.percentile_ms(percentile) for lvl in base_series],
-                    mode="lines",
+                    mode="lines+markers",
                     name=f"baseline {name}",
                     legendgroup=name,
                     line={"color": colour, "dash": BASELINE_DASH, "width": 1.5},
+                    marker={"symbol": f"{symbol}-open"},
                     opacity=0.6,
                     hovertemplate="baseline %{x:,}: %{y:,.2f} ms<extra>" + name + "</extra>",
                 )
@@ -273,13 +312,17 @@ def spectrum_chart(result: SweepResult, baseline: SweepResult | None = None) -> 
     base = comparable(result, baseline)
     base_levels = {_key(lvl): lvl for lvl in measured(base)} if base else {}
     for index, level in enumerate(levels):
-        colour = PALETTE[index % len(PALETTE)]
+        style = series_style(index)
         name = level_name(level)
-        figure.add_trace(_spectrum_trace(level, name, colour, dash=None))
+        figure.add_trace(_spectrum_trace(level, name, style, dash=None))
         twin = base_levels.get(_key(level))
-        if twin is not None:
-            figure.add_trace(_spectrum_trace(twin, f"baseline {name}", colour, dash=BASELINE_DASH))
+        if twin is not None:  # in its level's legend entry: one click shows or hides both
+            trace = _spectrum_trace(twin, f"baseline {name}", style, dash=BASELINE_DASH)
+            figure.add_trace(trace.update(showlegend=False))
     figure = _layout(figure, x="percentile", y="latency, ms")
+    # a legend of many levels takes rows: the figure grows by them, not the plot shrinks
+    rows = math.ceil(len(levels) / _LEGEND_PER_ROW)
+    figure.update_layout(height=_CHART_HEIGHT + _LEGEND_ROW_PX * max(rows - 1, 0))
     figure.update_xaxes(
         tickvals=[x for x, _ in _SPECTRUM_TICKS], ticktext=[t for _, t in _SPECTRUM_TICKS]
     )
@@ -291,17 +334,21 @@ def _key(level: LevelResult) -> tuple[float, int]:
     return (x_of(level), level.batch_size)
 
 
-def _spectrum_trace(level: LevelResult, name: str, colour: str, *, dash: str | None) -> go.Scatter:
+def _spectrum_trace(
+    level: LevelResult, name: str, style: tuple[str, str], *, dash: str | None
+) -> go.Scatter:
+    colour, symbol = style
     points = level.latency.percentile_spectrum(ticks_per_half=2)
     xs = [_SPECTRUM_MAX_X if p >= 100 else 1 / (1 - p / 100) for p, _ in points]
     return go.Scatter(
         x=xs,
         y=[max(ms, 0.001) for _, ms in points],  # a log axis cannot show 0
         customdata=[p for p, _ in points],
-        mode="lines",
+        mode="lines+markers",
         name=name,
         legendgroup=name.removeprefix("baseline "),
         line={"color": colour, "width": 1.5 if dash else 2, "dash": dash},
+        marker={"symbol": f"{symbol}-open" if dash else symbol, "size": 5},
         opacity=0.6 if dash else 1.0,
         hovertemplate="%{customdata:.4g}%: %{y:,.2f} ms<extra>" + name + "</extra>",
     )

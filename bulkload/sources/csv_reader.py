@@ -260,6 +260,7 @@ def _read_pass(
             prefix = _peek(stream, options.skip_rows)
         if not prefix.strip():
             raise InputError("file is empty", source=source.name)
+        _refuse_parquet(prefix, source)
         names = _column_names(prefix, options, source, delimiter_given)
         header_rows = options.skip_rows + (1 if options.header else 0)
         invalid: list[Rejection] = []
@@ -532,6 +533,22 @@ def _column_names(
             source=source.name,
         )
     return names
+
+
+#: the first (and last) four bytes of every Parquet file
+PARQUET_MAGIC = b"PAR1"
+
+
+def _refuse_parquet(prefix: bytes, source: SourceFile) -> None:
+    """A Parquet file read as CSV (``--format csv``) fails on its bytes in ways that point
+    to --encoding or to ragged rows: say what the file is instead."""
+    if prefix.startswith(PARQUET_MAGIC):
+        named = source.name.lower().endswith((".parquet", ".pq"))
+        raise InputError(
+            "the file looks like Parquet (it starts with PAR1), not CSV: use --format parquet"
+            + (" (or drop --format)" if named else ""),
+            source=source.name,
+        )
 
 
 def _refuse_other_delimiter(header: str, options: CsvOptions, source: SourceFile) -> None:

@@ -43,7 +43,7 @@ def test_bench_writes_the_json_and_the_html_report(run_cli: RunCli, tmp_path: Pa
 
 
 def test_report_html_renders_a_saved_run_with_a_baseline(run_cli: RunCli, tmp_path: Path):
-    for name, latency in (("base", "4ms"), ("run", "2ms")):
+    for name, latency in (("base", "40ms"), ("run", "2ms")):
         made = run_cli(
             "bench", *SYNTHETIC, "--to", f"sim://?latency={latency}", *QUICK, "--json",
             f"{name}.json", "-q",
@@ -53,10 +53,61 @@ def test_report_html_renders_a_saved_run_with_a_baseline(run_cli: RunCli, tmp_pa
     assert result.code == 0, result.stderr
     assert result.stdout.strip() == "wrote out.html"
     page = (tmp_path / "out.html").read_text(encoding="utf-8")
-    assert "vs baseline" in page and "sim://?latency=4ms" in page
+    assert "vs baseline" in page and "sim://?latency=40ms" in page
+    # far faster than its baseline (p99 too, even on a loaded machine): compared, passed
+    assert badges(page) == ["passed"]
+    assert "No regression against base.json" in page
     # without -o: beside the result, named after it
     assert run_cli("report", "html", "run.json").code == 0
     assert (tmp_path / "run.html").stat().st_size > 0
+
+
+def badges(page: str) -> list[str]:
+    return re.findall(r'<span class="badge [a-z]+">([^<]+)</span>', page)
+
+
+def test_report_html_says_a_slower_run_regressed(run_cli: RunCli, tmp_path: Path):
+    for name, latency in (("base", "1ms"), ("run", "4ms")):
+        made = run_cli(
+            "bench", *SYNTHETIC, "--to", f"sim://?latency={latency}", *QUICK, "--json",
+            f"{name}.json", "-q",
+        )  # fmt: skip
+        assert made.code == 0, made.stderr
+    result = run_cli("report", "html", "run.json", "-o", "out.html", "--baseline", "base.json")
+    assert result.code == 0, result.stderr
+    page = (tmp_path / "out.html").read_text(encoding="utf-8")
+    assert badges(page) == ["regressed"]
+    callout = page.split('id="verdict-baseline">', 1)[1].split("</div>", 1)[0]
+    assert callout.startswith("<strong>Regressed against base.json</strong>")
+    # the level and the figure that regressed (4 times slower: whatever the machine's load)
+    assert "c=4 batch 10,000: rows_per_s" in callout
+    assert "<th>rows/s vs baseline</th>" in page and "<th>p99 vs baseline</th>" in page
+    # bench --baseline --html says it too (and exits 99), and so does the saved run later
+    again = run_cli(
+        "bench", *SYNTHETIC, "--to", "sim://?latency=4ms", *QUICK, "--baseline", "base.json",
+        "--json", "again.json", "--html", "again.html", "-q",
+    )  # fmt: skip
+    assert again.code == 99, again.stderr
+    assert badges((tmp_path / "again.html").read_text(encoding="utf-8")) == ["regressed"]
+    assert run_cli("report", "html", "again.json", "-o", "saved.html").code == 0
+    saved = (tmp_path / "saved.html").read_text(encoding="utf-8")
+    assert badges(saved) == ["regressed"] and "Regressed against base.json" in saved
+
+
+def test_a_failed_gate_is_the_badge_and_is_listed(run_cli: RunCli, tmp_path: Path):
+    result = run_cli(
+        "bench", *SYNTHETIC, "--to", "sim://?latency=2ms", *QUICK, "--json", "run.json",
+        "--html", "run.html", "--threshold", "p99@all<1us", "--threshold", "error_rate<50%",
+    )  # fmt: skip
+    assert result.code == 99, result.stderr
+    page = (tmp_path / "run.html").read_text(encoding="utf-8")
+    assert badges(page) == ["failed (gates)"]
+    callout = page.split('id="verdict-gates">', 1)[1].split("</div>", 1)[0]
+    assert callout.startswith("<strong>Gates failed: 2 of 3</strong>")
+    assert "FAILED: p99@all &lt; 1 us at c=4" in callout and "ok: error_rate" in callout
+    # the saved result says the same, re-rendered later
+    assert run_cli("report", "html", "run.json", "-o", "again.html").code == 0
+    assert badges((tmp_path / "again.html").read_text(encoding="utf-8")) == ["failed (gates)"]
 
 
 @pytest.mark.parametrize(

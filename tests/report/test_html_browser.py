@@ -1,18 +1,10 @@
 """The HTML report opened in a real, offline Chromium: it loads from file:// with the
 network cut, logs no error, fetches nothing, draws every chart with its series, and shows
-the levels. A screenshot of each page lands in test-artifacts/ (git-ignored).
-
-Chromium and chromedriver are Debian's (``apt-get install chromium chromium-driver``);
-nothing is downloaded: the driver's path is given, so selenium-manager is never run.
-Without them the test is skipped, except under CI=true, where that is a failure."""
+the levels. A screenshot of each page is kept (see tests/report/chromium.py)."""
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,26 +12,15 @@ import pytest
 
 from bulkload.bench.result import SweepResult
 from bulkload.report.html import write_html
+from tests.report.chromium import browser, load, set_width
+from tests.report.chromium import screenshot as take_screenshot
 from tests.report.sweeps import run_sweep
+
+__all__ = ["browser"]  # the fixture, used by name
 
 # Sweeps and Chromium load the CPU: run on the worker of the timing-sensitive bench tests,
 # one after another, never beside them (--dist loadgroup).
 pytestmark = pytest.mark.xdist_group("bench-timing")
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--window-size=1400,1000",
-)
 
 # what the page draws, read from the DOM plotly rendered: per chart, the SVG series drawn
 # (scatter lines/markers, bar groups, heatmap images) and whether each has painted marks
@@ -64,68 +45,14 @@ return {charts: charts, rows: rows};
 """
 
 
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
-    if missing:
-        reason = f"no {' or '.join(missing)}: apt-get install chromium chromium-driver"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.selenium_manager import SeleniumManager
-
-    profile = tmp_path_factory.mktemp("chromium-profile")  # fresh, every session
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={profile}")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    with pytest.MonkeyPatch.context() as patch:  # it would download a browser: never run it
-        patch.setattr(SeleniumManager, "binary_paths", _no_selenium_manager)
-        driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    try:
-        driver.set_page_load_timeout(60)
-        driver.execute_cdp_cmd("Network.enable", {})
-        driver.execute_cdp_cmd(
-            "Network.emulateNetworkConditions",
-            {"offline": True, "latency": 0, "downloadThroughput": 0, "uploadThroughput": 0},
-        )
-        yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
-
-
-def _no_selenium_manager(*args: Any) -> None:
-    raise AssertionError("selenium-manager was asked for a driver: pass its path instead")
-
-
 def open_report(driver: Any, path: Path, screenshot: str) -> dict[str, Any]:
     """Load the page, wait for every chart, screenshot it; what it drew and fetched."""
     driver.get_log("browser")  # forget what earlier pages logged
     driver.get_log("performance")
-    driver.get(path.as_uri())
-    expected = driver.execute_script("return document.querySelectorAll('figure').length")
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        drawn = driver.execute_script(
-            "return document.querySelectorAll('figure .js-plotly-plot .main-svg').length"
-        )
-        if drawn >= expected:
-            break
-        time.sleep(0.2)
+    set_width(driver, 1400)
+    load(driver, path)
     seen = driver.execute_script(_RENDERED)
-    height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(1400, height + 40)
-    time.sleep(0.5)  # the responsive charts re-lay themselves out to the new size
-    ARTIFACTS.mkdir(exist_ok=True)
-    shot = ARTIFACTS / screenshot
-    driver.save_screenshot(str(shot))
-    print(f"screenshot: {shot}")
-    driver.set_window_size(1400, 1000)
+    take_screenshot(driver, screenshot, 1400)
     seen["errors"] = [
         entry for entry in driver.get_log("browser") if entry["level"] in ("SEVERE", "WARNING")
     ]

@@ -16,7 +16,7 @@ from typing import Any
 import pycurl
 
 from bulkload.backends.base import mark_may_have_applied
-from bulkload.backends.http.errors import HttpTransportError
+from bulkload.backends.http.errors import HttpTransportError, answered_without_tls, tls_failure
 from bulkload.backends.http.transport import ClientSettings, Response
 
 # errors after which the same request may well succeed: the connection broke or stalled
@@ -134,7 +134,10 @@ class CurlTransport:
             # a TLS alert (certificate required/refused) can come after the handshake, as
             # a read error: retrying cannot fix a certificate
             transient = errno in _TRANSIENT and " alert " not in message
-            if "SETTINGS frame" in message:
+            if errno == pycurl.E_SSL_CONNECT_ERROR and answered_without_tls(message):
+                # https:// to a plain-HTTP port: said in words, not as OpenSSL's code
+                error = HttpTransportError(tls_failure(message), transient=False)
+            elif "SETTINGS frame" in message:
                 # h2c with prior knowledge to a server that speaks only HTTP/1.1: it never
                 # took the request, and no retry will change its mind (libcurl says so as
                 # error 16 or, when it was still sending, 55)

@@ -75,6 +75,24 @@ class HttpTransportError(Exception):
         self.may_have_applied = may_have_applied
 
 
+#: what OpenSSL says when the answer to its hello is not TLS (a plain-HTTP server's text)
+_NOT_TLS = ("WRONG_VERSION_NUMBER", "WRONG VERSION NUMBER", "RECORD_LAYER_FAILURE")
+
+
+def answered_without_tls(detail: str) -> bool:
+    """Whether OpenSSL's ``detail`` says the server answered the hello with something
+    else than TLS (https:// to a plain-HTTP port)."""
+    return any(mark in detail.upper() for mark in _NOT_TLS)
+
+
+def tls_failure(detail: str) -> str:
+    """The message of a failed TLS handshake: OpenSSL's reason, unless the server did not
+    speak TLS at all, which is said in words (OpenSSL calls it a wrong version number)."""
+    if answered_without_tls(detail):
+        return "TLS: the server did not answer TLS on this port (plain HTTP, perhaps): try http://"
+    return f"TLS: {detail}"
+
+
 class HttpItemsFailed(Exception):
     """A bulk API took the request but refused some of its items (a partial failure).
 

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import httptools
 
 from bulkload.backends.base import mark_may_have_applied
-from bulkload.backends.http.errors import HttpTransportError, parse_retry_after
+from bulkload.backends.http.errors import HttpTransportError, parse_retry_after, tls_failure
 from bulkload.backends.http.transport import (
     ClientSettings,
     Response,
@@ -74,7 +74,7 @@ class _Connection(asyncio.Protocol):
             return
         if isinstance(exc, ssl.SSLError):
             reason = exc.reason or str(exc)
-            self._fail(HttpTransportError(f"TLS: {reason}", transient=False))
+            self._fail(HttpTransportError(tls_failure(reason), transient=False))
         else:
             self._fail(_Reset(got_bytes=self._got_bytes))
 
@@ -252,7 +252,7 @@ class H1Transport:
                 server_hostname=self._host if self._ssl else None,
             )
         except ssl.SSLError as exc:
-            raise HttpTransportError(f"TLS: {exc.reason or exc}", transient=False) from None
+            raise HttpTransportError(tls_failure(exc.reason or str(exc)), transient=False) from None
         except OSError as exc:
             reason = exc.strerror or str(exc) or type(exc).__name__
             raise HttpTransportError(f"cannot connect: {reason}", transient=True) from None

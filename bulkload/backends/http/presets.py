@@ -91,8 +91,10 @@ class Elasticsearch(Preset):
         try:
             report = json.loads(answer.body)
         except ValueError:
-            raise HttpStatusError(answer.status, answer.body) from None
-        if not isinstance(report, dict) or not report.get("errors"):
+            report = None
+        if not isinstance(report, dict) or not isinstance(report.get("items"), list):
+            raise NotABulkApi(self.name, answer.status, answer.body)
+        if not report.get("errors"):
             return
         rejected: dict[int, str] = {}
         retry: list[int] = []
@@ -111,6 +113,28 @@ class Elasticsearch(Preset):
                 rejected[row] = f"HTTP {status}: {reason}"[:300]
         if rejected or retry:
             raise HttpItemsFailed(rejected, tuple(retry))
+
+
+class OpenSearch(Elasticsearch):
+    """The same ``_bulk`` API, named as the user named it in messages."""
+
+    name = "opensearch"
+
+
+class NotABulkApi(HttpStatusError):
+    """A 2xx answer without the ``_bulk`` report (its ``items``): the server is not the
+    one the preset is for, and no retry helps. (As any answer the preset cannot read,
+    the rows are not counted in doubt: the run stops at the first batch.)"""
+
+    def __init__(self, preset: str, status: int, body: bytes):
+        super().__init__(status, body, kind=ErrorKind.FATAL, may_have_applied=False)
+        product = {"opensearch": "OpenSearch"}.get(preset, "Elasticsearch")
+        head = " ".join(body[:80].decode("utf-8", "replace").split())
+        answered = f"HTTP {status}, " + (f"body {head!r}" if head else "no body")
+        self.args = (
+            f"the server did not answer as {product}'s _bulk API would ({answered}): check "
+            f"that --to is an {product} node (http://HOST:9200), or drop --http-preset {preset}",
+        )
 
 
 class ClickHouse(Preset):
@@ -265,6 +289,6 @@ def clickhouse_type(field: pa.Field) -> str:
 PRESETS: dict[str | None, type[Preset]] = {
     None: Preset,
     "elasticsearch": Elasticsearch,
-    "opensearch": Elasticsearch,
+    "opensearch": OpenSearch,
     "clickhouse": ClickHouse,
 }

@@ -17,7 +17,7 @@ from urllib.parse import unquote, urlsplit
 import httpx
 
 from bulkload.backends.base import mark_may_have_applied
-from bulkload.backends.http.errors import HttpTransportError, parse_retry_after
+from bulkload.backends.http.errors import HttpTransportError, parse_retry_after, tls_failure
 
 #: httpx's failures once the request was (being) sent: the server may have applied it
 _BROKEN_AFTER_SENDING = (
@@ -81,8 +81,9 @@ class HttpxTransport:
         try:
             answer = await self._client.request(method, url, content=body, headers=extra_headers)
         except httpx.ConnectError as exc:
-            transient = not _is_tls_failure(exc)
-            raise HttpTransportError(f"cannot connect: {exc}", transient=transient) from None
+            if _is_tls_failure(exc):
+                raise HttpTransportError(tls_failure(str(exc)), transient=False) from None
+            raise HttpTransportError(f"cannot connect: {exc}", transient=True) from None
         except httpx.TransportError as exc:  # reset, closed early, protocol error, timeout
             tls = _tls_alert(exc)
             text = tls or str(exc) or type(exc).__name__
@@ -141,6 +142,6 @@ def _tls_alert(error: BaseException) -> str | None:
     seen: BaseException | None = error
     while seen is not None:
         if isinstance(seen, ssl.SSLError) and not isinstance(seen, ssl.SSLEOFError):
-            return f"TLS: {seen.reason or seen}"
+            return tls_failure(seen.reason or str(seen))
         seen = seen.__cause__ or seen.__context__
     return None
