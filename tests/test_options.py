@@ -137,11 +137,15 @@ def test_backends_declare_their_own_options_next_to_their_code(run_cli):
     from bulkload.backends.sqlite import SQLiteBackend
 
     owners = {"sqlite": SQLiteBackend, "postgresql": PostgresBackend, "http": HttpBackend}
-    target_fields = {f.name for f in fields(TargetOptions)}
+    shared = {f.name for f in fields(TargetOptions)} - {"backends"}
+    assert set(BACKEND_OPTIONS) == set(owners)
     for name, declared in BACKEND_OPTIONS.items():
         assert owners[name].own_options is declared
-        for option in declared:
-            assert option in OPTIONS and option.target in target_fields, option.name
+        (model,) = {option.model for option in declared}  # one model of its own each
+        assert model is not None and model is not TargetOptions
+        assert {f.name for f in fields(model)} == {option.target for option in declared}
+        assert not shared & {option.name for option in declared}, name
+        assert all(option in OPTIONS for option in declared)
     listed = run_cli("backends", env={"COLUMNS": "300"})
     assert listed.code == 0
     assert "options: --schema-name, --pg-method, --pg-format, --on-conflict, --key" in (

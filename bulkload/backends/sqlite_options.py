@@ -5,13 +5,20 @@ the driver (standard library only)."""
 
 from __future__ import annotations
 
-from bulkload.config.models import TargetOptions
+from dataclasses import dataclass
+
 from bulkload.config.option import Option, panel
 from bulkload.config.parse import flag
 
+
+@dataclass(frozen=True, kw_only=True)
+class SQLiteOptions:
+    wal: bool = True
+
+
 OPTIONS = panel(
     "SQLite",
-    TargetOptions,
+    SQLiteOptions,
     Option(
         name="wal",
         flags=("--wal/--no-wal",),

@@ -8,6 +8,9 @@ def backends_command() -> None:
     from rich.console import Console
 
     from bulkload.backends import available_backends
+    from bulkload.options import add_installed_options, registry
+
+    add_installed_options()  # to say which installed backends' options are refused
 
     console = Console(highlight=False)
     for info in available_backends():
@@ -20,3 +23,5 @@ def backends_command() -> None:
                 option.flags[0] if option.flags else option.name for option in info.options
             )
             console.print(f"{'':<12} options: {flags}")
+        if info.name in registry.REFUSED:
+            console.print(f"{'':<12} [red]options refused: {registry.REFUSED[info.name]}[/]")
