@@ -114,8 +114,12 @@ def test_import_takes_the_plugins_options_and_they_reach_it(run: RunCli, tmp_pat
 def test_a_plugins_option_comes_from_a_profile_or_the_environment(
     run: RunCli, tmp_path: Path, write_file
 ):
-    write_file("p.toml", '[import]\nrowfile_separator = "#"\nrowfile-header = true\n')
-    result = run("import", "d.csv", "--to", "rowfile:///p.txt", "--config", "p.toml", "-q")
+    # the profile alone names the plugin: it is learned where the profile is read
+    write_file(
+        "p.toml",
+        'to = "rowfile:///p.txt"\n[import]\nrowfile_separator = "#"\nrowfile-header = true\n',
+    )
+    result = run("import", "d.csv", "--config", "p.toml", "-q")
     assert result.code == 0, result.stderr
     assert (tmp_path / "p.txt").read_text() == "a#b\n1#x\n2#y\n"
     # the target from the environment too: nothing on the command line names the plugin
@@ -181,3 +185,30 @@ def test_a_built_in_run_does_not_scan_the_entry_points_with_a_plugin_installed(
 
     assert not scanned("import", "d.csv", "--to", "null://", "-q", "--no-wal")
     assert scanned("import", "d.csv", "--to", "null://", "-q", "--rowfile-header")
+
+
+def test_the_library_takes_the_plugins_options_as_keywords(site: Path, tmp_path: Path):
+    # a process of its own: what an in-process scan learns stays for the whole process
+    (tmp_path / "d.csv").write_text("a,b\n1,x\n")
+    code = (
+        "import bulkload\n"
+        "stats = bulkload.load('d.csv', to='rowfile:///k.txt', rowfile_separator='+')\n"
+        "print(stats.rows_loaded)\n"
+        "try:\n"
+        "    bulkload.load('d.csv', to='rowfile:///k.txt', rowfile_separatr='+')\n"
+        "except TypeError as exc:\n"
+        "    print(exc)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"},
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == [
+        "1",
+        "load() got unexpected keyword argument(s): rowfile_separatr",
+    ]
+    assert (tmp_path / "k.txt").read_text() == "1+x\n"
