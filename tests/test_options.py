@@ -11,7 +11,6 @@ from dataclasses import MISSING, fields, replace
 
 import pytest
 
-from bulkload import options as registry
 from bulkload.config import EngineOptions, SweepOptions, TargetOptions
 from bulkload.errors import UsageError
 from bulkload.options import (
@@ -97,7 +96,8 @@ def test_builders_refuse_the_other_commands_options():
 
 
 def test_dataclass_defaults_are_the_declared_defaults():
-    assert EngineOptions().concurrency == registry.default_of("concurrency") == 8
+    (concurrency,) = [option for option in OPTIONS if option.name == "concurrency"]
+    assert EngineOptions().concurrency == concurrency.default == 8
     assert EngineOptions().timeout == 120.0
     assert TargetOptions().url == "sqlite:///bulkload.db"
     assert SweepOptions().levels == (1, 2, 4, 8, 16, 32, 64, 128, 256)

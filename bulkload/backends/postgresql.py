@@ -143,9 +143,8 @@ class PostgresBackend:
     def __init__(self, url: str, options: TargetOptions):
         self.url = url
         self.options = options
-        own = options.own(
-            "postgresql", postgresql_options.PostgresOptions
-        )  # checked when it was made
+        # its own options: checked when they were made (PostgresOptions.__post_init__)
+        own = options.own("postgresql", postgresql_options.PostgresOptions)
         self.schema_name = own.schema_name
         self.method = own.pg_method
         self.on_conflict = own.on_conflict

@@ -1,7 +1,5 @@
-"""The PostgreSQL backend's own options, declared next to it: the option registry lists
-them (``--help``, profiles, ``BULKLOAD_*`` variables) and ``bulkload backends`` shows
-them. Kept apart from the backend module so that ``--help`` reads them without loading
-the driver (standard library only)."""
+"""The PostgreSQL backend's own options and the model they fill; apart from the backend
+module so that ``--help`` reads them without loading the driver (standard library only)."""
 
 from __future__ import annotations
 

@@ -77,9 +77,7 @@ class TargetOptions:
 
     def own(self, backend: str, model: type[_Own]) -> _Own:
         """Backend ``backend``'s own options: a ``model`` (its defaults when not set)."""
-        given = self.backends.get(backend)
-        if given is None:
-            return model()
+        given = self.backends.get(backend) or model()
         if not isinstance(given, model):
             raise TypeError(f"the {backend!r} backend's options must be a {model.__name__}")
         return given

@@ -101,11 +101,6 @@ def help_of(name: str) -> str:
     return _BY_NAME[name].full_help
 
 
-def default_of(name: str) -> Any:
-    """The typed default of an option: its config model field's."""
-    return _BY_NAME[name].default
-
-
 def add_installed_options() -> bool:
     """Learn the options of the installed backends that are not built in (the
     ``bulkload.backends`` entry points), once per process; True when some were added. A
@@ -174,12 +169,9 @@ def resolve(command: str, settings: Mapping[str, Any]) -> Resolved:
                 given.add(option.target)
         elif raw is not None:  # a backend's own: the rest keep its model's defaults
             own.setdefault(backend, {})[option.target] = option.value(raw)
-    backends = {name: _model(name)(**fields) for name, fields in own.items()}
+    models: dict[str, Any] = {name: BACKEND_OPTIONS[name][0].model for name in own}
+    backends = {name: models[name](**fields) for name, fields in own.items()}
     return Resolved(values, frozenset(given), backends)
-
-
-def _model(backend: str) -> Any:
-    return BACKEND_OPTIONS[backend][0].model
 
 
 def flags_of(*fields: str) -> list[str]:
@@ -188,15 +180,9 @@ def flags_of(*fields: str) -> list[str]:
     return [by_field[name] for name in fields]
 
 
-class _Registry:
-    """This module, as :func:`bulkload.config.profiles.load_profile` asks for it."""
-
-    profile_keys = staticmethod(profile_keys)
-    commands_of = staticmethod(commands_of)
-    add_installed_options = staticmethod(add_installed_options)
-
-
 def load_profile(path: str | Path, section: str) -> dict[str, Any]:
     """The options a TOML profile sets for the command ``section`` (checked against the
     options declared here)."""
-    return profiles.load_profile(path, section, _Registry())
+    from bulkload.options import registry  # this module: the profile's ``Declared``
+
+    return profiles.load_profile(path, section, registry)
