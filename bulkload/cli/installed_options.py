@@ -17,17 +17,16 @@ from urllib.parse import urlsplit
 
 from bulkload.backends import BUILT_IN
 from bulkload.cli.params import refresh_parameters
-from bulkload.options import BENCH, IMPORT, add_installed_options, options_for
+from bulkload.options import add_installed_options, options_for
 
 # BULKLOAD_* variables that are not options
 _NOT_OPTIONS = frozenset({"BULKLOAD_EVENT_LOOP", "BULKLOAD_PHASE_TIMES"})
 
 
 def learn_installed_options(args: Sequence[str]) -> None:
-    """Before typer parses ``args``: add installed backends' options to ``import`` and
-    ``bench`` if the command line may use them."""
-    needed = args and args[0] in (IMPORT, BENCH) and _may_need(args[0], args[1:])
-    if needed and add_installed_options():
+    """Before typer parses ``args`` (``import ...`` or ``bench ...``): add installed
+    backends' options to the commands if the command line may use them."""
+    if _may_need(args[0], args[1:]) and add_installed_options():
         refresh_parameters()
 
 

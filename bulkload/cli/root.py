@@ -22,7 +22,6 @@ from bulkload.cli.backends_command import backends_command
 from bulkload.cli.checkpoints_command import forget_checkpoints_command
 from bulkload.cli.error_line import error_line
 from bulkload.cli.exit_codes import ExitCode
-from bulkload.cli.installed_options import learn_installed_options
 from bulkload.cli.params import Command, Group, registry_command
 from bulkload.cli.report_commands import report_app
 from bulkload.options import BENCH, IMPORT
@@ -93,7 +92,10 @@ _command_line: list[str] = []
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     _command_line[:] = ["bulkload", *(sys.argv[1:] if argv is None else argv)]
-    learn_installed_options(_command_line[1:])
+    if _command_line[1:2] in ([IMPORT], [BENCH]):  # only they take a backend's options
+        from bulkload.cli.installed_options import learn_installed_options
+
+        learn_installed_options(_command_line[1:])
     if argv is None:  # the console script: this process ends with the command
         import bulkload.cli.signals
 
