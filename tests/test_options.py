@@ -11,6 +11,7 @@ from dataclasses import MISSING, fields, replace
 
 import pytest
 
+from bulkload import options as registry
 from bulkload.config import EngineOptions, SweepOptions, TargetOptions
 from bulkload.errors import UsageError
 from bulkload.options import (
@@ -121,6 +122,15 @@ def test_the_config_models_own_the_defaults_the_help_shows():
             assert option.parse(option.default_text, option.flag) == option.default, option.name
             shown += 1
     assert shown >= 9  # sizes, durations, the levels, the regression allowed
+
+
+def test_every_declared_option_is_listed_with_what_a_reference_shows():
+    """declared_options() feeds the docs' CLI reference: flags, help, default, commands."""
+    listed = registry.declared_options()
+    assert listed[: len(OPTIONS)] == OPTIONS
+    for option in listed:
+        assert option.full_help and option.commands <= {IMPORT, BENCH}
+        assert option.flags or option.argument
 
 
 def test_the_config_package_does_not_import_the_option_registry():

@@ -32,9 +32,7 @@ def learn_installed_options(args: Sequence[str]) -> None:
 
 def _may_need(command: str, args: Sequence[str]) -> bool:
     declared = options_for(command)
-    flags = {
-        spelling for option in declared for flag in option.flags for spelling in flag.split("/")
-    }
+    flags = {spelling for option in declared for spelling in option.spellings}
     variables = {option.envvar for option in declared} | _NOT_OPTIONS
     to = os.environ.get("BULKLOAD_TO", "")
     for i, arg in enumerate(args):

@@ -130,9 +130,9 @@ def _clash(options: tuple[Option, ...]) -> str | None:
     """Why a plug-in's options cannot be added, if they cannot."""
     if len({option.model for option in options}) != 1 or options[0].model is None:
         return "its options must fill one model: declare them with panel(title, Model, ...)"
-    flags = {flag for option in declared_options() for flag in option.flags}
+    taken = {spelling for option in declared_options() for spelling in option.spellings}
     for option in options:
-        if option.name in _BY_NAME or flags.intersection(option.flags):
+        if option.name in _BY_NAME or taken.intersection(option.spellings):
             return f"option {option.flag} is already declared"
     return None
 

@@ -212,3 +212,28 @@ def test_the_library_takes_the_plugins_options_as_keywords(site: Path, tmp_path:
         "load() got unexpected keyword argument(s): rowfile_separatr",
     ]
     assert (tmp_path / "k.txt").read_text() == "1+x\n"
+
+
+def test_a_plugin_option_that_clashes_with_a_declared_one_is_refused(
+    site: Path, run: RunCli, tmp_path: Path
+):
+    """Another installed backend declaring --wal again: refused, and said why; the first
+    plugin's options still work."""
+    info = site / "bulkload_clash-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: bulkload-clash\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[bulkload.backends]\nclash = clash:ClashBackend\n")
+    (site / "clash.py").write_text(
+        PLUGIN.replace("--rowfile-header", "--wal")
+        .replace("rowfile_separator", "clash_separator")
+        .replace('"--rowfile-separator"', '"--clash-separator"')
+        .replace("class RowFileBackend", "class ClashBackend")
+        .replace('("rowfile",)', '("clash",)')
+    )
+    listed = run("backends", env={"COLUMNS": "300"})
+    assert "options refused: option --wal is already declared" in listed.stdout
+    result = run("import", "d.csv", "--to", "rowfile:///c.txt", "--rowfile-separator", ":", "-q")
+    assert result.code == 0, result.stderr
+    assert (tmp_path / "c.txt").read_text() == "1:x\n2:y\n"
+    refused = run("import", "d.csv", "--to", "clash:///c.txt", "--clash-separator", ":")
+    assert refused.code == 3 and "No such option: --clash-separator" in refused.error_line
