@@ -31,10 +31,23 @@ def import_config(source: Paths | ImportConfig, options: Mapping[str, Any]) -> I
                 f"(got {', '.join(sorted(options))}): use dataclasses.replace(config, ...)"
             )
         return source
-    check_keywords("load", options, _LOAD_KEYWORDS)
+    check_keywords("load", options, allowed_keywords(_LOAD_KEYWORDS, options, "import"))
     from bulkload.options import build_import_config
 
     return build_import_config({**options, "paths": paths_of(source)})
+
+
+def allowed_keywords(
+    declared: frozenset[str], given: Mapping[str, Any], command: str
+) -> frozenset[str]:
+    """``declared``, and when ``given`` holds other keywords, the options installed
+    backends declare for ``command`` (only then are the entry points scanned)."""
+    if set(given) <= declared:
+        return declared
+    from bulkload.options import OPTIONS, add_installed_options, options_for
+
+    add_installed_options()
+    return declared | {option.name for option in options_for(command) if option not in OPTIONS}
 
 
 def paths_of(source: Paths) -> list[str]:

@@ -97,7 +97,8 @@ def test_builders_refuse_the_other_commands_options():
 
 
 def test_dataclass_defaults_are_the_declared_defaults():
-    assert EngineOptions().concurrency == registry.default_of("concurrency") == 8
+    (concurrency,) = [option for option in OPTIONS if option.name == "concurrency"]
+    assert EngineOptions().concurrency == concurrency.default == 8
     assert EngineOptions().timeout == 120.0
     assert TargetOptions().url == "sqlite:///bulkload.db"
     assert SweepOptions().levels == (1, 2, 4, 8, 16, 32, 64, 128, 256)
@@ -123,6 +124,15 @@ def test_the_config_models_own_the_defaults_the_help_shows():
     assert shown >= 9  # sizes, durations, the levels, the regression allowed
 
 
+def test_every_declared_option_is_listed_with_what_a_reference_shows():
+    """declared_options() feeds the docs' CLI reference: flags, help, default, commands."""
+    listed = registry.declared_options()
+    assert listed[: len(OPTIONS)] == OPTIONS
+    for option in listed:
+        assert option.full_help and option.commands <= {IMPORT, BENCH}
+        assert option.flags or option.argument
+
+
 def test_the_config_package_does_not_import_the_option_registry():
     """The inversion: the models and parsers are below the command line's registry
     (config.py used to take its defaults from bulkload.options)."""
@@ -137,11 +147,15 @@ def test_backends_declare_their_own_options_next_to_their_code(run_cli):
     from bulkload.backends.sqlite import SQLiteBackend
 
     owners = {"sqlite": SQLiteBackend, "postgresql": PostgresBackend, "http": HttpBackend}
-    target_fields = {f.name for f in fields(TargetOptions)}
+    shared = {f.name for f in fields(TargetOptions)} - {"backends"}
+    assert set(BACKEND_OPTIONS) == set(owners)
     for name, declared in BACKEND_OPTIONS.items():
         assert owners[name].own_options is declared
-        for option in declared:
-            assert option in OPTIONS and option.target in target_fields, option.name
+        (model,) = {option.model for option in declared}  # one model of its own each
+        assert model is not None and model is not TargetOptions
+        assert {f.name for f in fields(model)} == {option.target for option in declared}
+        assert not shared & {option.name for option in declared}, name
+        assert all(option in OPTIONS for option in declared)
     listed = run_cli("backends", env={"COLUMNS": "300"})
     assert listed.code == 0
     assert "options: --schema-name, --pg-method, --pg-format, --on-conflict, --key" in (

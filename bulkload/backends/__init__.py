@@ -6,10 +6,12 @@ A third-party package adds a backend by declaring, in its pyproject.toml::
     mystore = "mypackage.backend:MyStoreBackend"
 
 where ``MyStoreBackend(url, target_options)`` satisfies :class:`Backend` and lists the
-URL schemes it serves in ``schemes`` (and its own options, if any, in ``own_options``: they
-are shown by ``bulkload backends``). The built-in backends register the same way; a run
-whose scheme is a built-in one finds it in ``BUILT_IN`` instead, without importing
-importlib.metadata and scanning every installed distribution (~15-20 ms of start-up).
+URL schemes it serves in ``schemes``, and its own options, if any, in ``own_options``
+(declared with ``panel(title, Model, ...)``: the command line, profiles and ``bulkload
+backends`` take them, and the backend reads ``target_options.own(name, Model)``).
+The built-in backends register the same way; a run whose scheme is a built-in one finds
+it in ``BUILT_IN`` instead, without importing importlib.metadata and scanning every
+installed distribution (~15-20 ms of start-up).
 """
 
 from __future__ import annotations
@@ -62,10 +64,14 @@ class BackendInfo:
     options: tuple[Option, ...] = ()  # the backend's own options (its ``own_options``)
 
 
-def available_backends() -> list[BackendInfo]:
-    """Every installed backend, loaded, with the schemes it serves."""
+def available_backends(*, built_in: bool = True) -> list[BackendInfo]:
+    """Every installed backend (or only those not built in), loaded, with the schemes it
+    serves."""
     found = []
+    shipped = set(BUILT_IN.values())
     for ep in sorted(_entry_points(), key=lambda e: e.name):
+        if not built_in and ep.value in shipped:
+            continue
         dist = ep.dist.name if ep.dist else None
         try:
             factory: BackendFactory = ep.load()

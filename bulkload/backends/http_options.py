@@ -1,15 +1,31 @@
-"""The HTTP backend's own options, declared next to it: the option registry lists
-them (``--help``, profiles, ``BULKLOAD_*`` variables) and ``bulkload backends`` shows
-them. Kept apart from the backend module so that ``--help`` reads them without loading
-the driver (standard library only)."""
+"""The HTTP backend's own options and the model they fill; apart from the backend
+module so that ``--help`` reads them without loading the driver (standard library only)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from bulkload.config.models import TargetOptions
 from bulkload.config.option import Option, panel
 from bulkload.config.parse import choice, flag, listed, non_empty
+
+
+@dataclass(frozen=True, kw_only=True)
+class HttpOptions:
+    """One request per batch (http://, https://)."""
+
+    http_method: str = "POST"
+    http_headers: tuple[str, ...] = ()  # "Name: value", ${ENV} expanded when opened
+    http_format: str = "ndjson"  # json | ndjson | csv | parquet | arrow
+    http_compression: str | None = None  # gzip | zstd
+    http_client: str = "auto"  # auto (h1, or curl behind a proxy)
+    http_version: str = "1.1"  # 1.1 | 2 (libcurl)
+    http_preset: str | None = None  # elasticsearch | opensearch | clickhouse
+    http_idempotency_key: str | None = None  # header carrying a stable key per batch
+    insecure: bool = False  # skip TLS verification
+    ca_cert: str | None = None
+    client_cert: str | None = None
+    client_key: str | None = None
 
 
 def http_method(value: Any, option: str) -> str:
@@ -28,7 +44,7 @@ def header_lines(value: Any, option: str) -> tuple[str, ...]:
 
 OPTIONS = panel(
     "HTTP",
-    TargetOptions,
+    HttpOptions,
     Option(
         name="http_method",
         flags=("--http-method",),

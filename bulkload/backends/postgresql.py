@@ -143,18 +143,16 @@ class PostgresBackend:
     def __init__(self, url: str, options: TargetOptions):
         self.url = url
         self.options = options
-        self.schema_name = options.schema_name
-        self.method = options.pg_method
-        self.on_conflict = options.on_conflict
-        self.key = options.key
-        if self.on_conflict and not self.key:
-            raise UsageError("--on-conflict needs --key col1,col2 (the unique columns)")
-        if self.method not in ("copy", "insert"):
-            raise UsageError(f"--pg-method must be copy or insert, not {self.method!r}")
+        # its own options: checked when they were made (PostgresOptions.__post_init__)
+        own = options.own("postgresql", postgresql_options.PostgresOptions)
+        self.schema_name = own.schema_name
+        self.method = own.pg_method
+        self.on_conflict = own.on_conflict
+        self.key = own.key
         # One write per connection at a time: PostgreSQL runs one statement per session,
         # so --connections caps the writes in flight; without it, one per writer.
         self.max_concurrency: int | None = options.connections
-        self.format = options.pg_format
+        self.format = own.pg_format
         # CSV COPY takes text and the server converts each value: no need to convert twice
         self.accepts_text = self.method == "copy" and self.format == "csv"
         self._pool: asyncpg.Pool | None = None

@@ -1,17 +1,35 @@
-"""The PostgreSQL backend's own options, declared next to it: the option registry lists
-them (``--help``, profiles, ``BULKLOAD_*`` variables) and ``bulkload backends`` shows
-them. Kept apart from the backend module so that ``--help`` reads them without loading
-the driver (standard library only)."""
+"""The PostgreSQL backend's own options and the model they fill; apart from the backend
+module so that ``--help`` reads them without loading the driver (standard library only)."""
 
 from __future__ import annotations
 
-from bulkload.config.models import TargetOptions
+from dataclasses import dataclass
+
 from bulkload.config.option import Option, panel
 from bulkload.config.parse import choice, names, non_empty
+from bulkload.errors import UsageError
+
+
+@dataclass(frozen=True, kw_only=True)
+class PostgresOptions:
+    schema_name: str | None = None
+    pg_method: str = "copy"
+    pg_format: str = "binary"  # COPY format: binary (pgpq) or csv
+    on_conflict: str | None = None  # nothing | update
+    key: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.on_conflict and not self.key:
+            raise UsageError(
+                "--on-conflict needs --key col1,col2 (the columns that identify a row)"
+            )
+        if self.pg_method not in ("copy", "insert"):
+            raise UsageError(f"--pg-method must be copy or insert, not {self.pg_method!r}")
+
 
 OPTIONS = panel(
     "PostgreSQL",
-    TargetOptions,
+    PostgresOptions,
     Option(
         name="schema_name",
         flags=("--schema-name",),

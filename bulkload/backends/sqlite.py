@@ -143,7 +143,7 @@ class SQLiteBackend:
                 f"--to: SQLite URLs look like sqlite:///relative.db or sqlite:////abs.db, "
                 f"not {url!r}"
             )
-        self.wal = options.wal
+        self.wal = options.own("sqlite", sqlite_options.SQLiteOptions).wal
         self.build_new_aside = options.build_new_aside
         self._building: str | None = None  # the temporary file while a new one is built
         self._table_spec: TableSpec | None = None

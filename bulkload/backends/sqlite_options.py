@@ -1,17 +1,22 @@
-"""The SQLite backend's own options, declared next to it: the option registry lists
-them (``--help``, profiles, ``BULKLOAD_*`` variables) and ``bulkload backends`` shows
-them. Kept apart from the backend module so that ``--help`` reads them without loading
-the driver (standard library only)."""
+"""The SQLite backend's own options and the model they fill; apart from the backend
+module so that ``--help`` reads them without loading the driver (standard library only)."""
 
 from __future__ import annotations
 
-from bulkload.config.models import TargetOptions
+from dataclasses import dataclass
+
 from bulkload.config.option import Option, panel
 from bulkload.config.parse import flag
 
+
+@dataclass(frozen=True, kw_only=True)
+class SQLiteOptions:
+    wal: bool = True
+
+
 OPTIONS = panel(
     "SQLite",
-    TargetOptions,
+    SQLiteOptions,
     Option(
         name="wal",
         flags=("--wal/--no-wal",),

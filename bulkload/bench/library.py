@@ -32,8 +32,9 @@ def bench_config(source: Paths | BenchConfig | None, options: Mapping[str, Any])
                 f"(got {', '.join(sorted(options))}): use dataclasses.replace(config, ...)"
             )
         return source
-    check_keywords("bench", options, _BENCH_KEYWORDS - CLI_ONLY)
-    from bulkload.library import paths_of
+    from bulkload.library import allowed_keywords, paths_of
+
+    check_keywords("bench", options, allowed_keywords(_BENCH_KEYWORDS - CLI_ONLY, options, "bench"))
     from bulkload.options import build_bench_config
 
     paths = None if source is None else paths_of(source)

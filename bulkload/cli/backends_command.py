@@ -7,6 +7,9 @@ def backends_command() -> None:
     """List the installed backends and the URL schemes they serve."""
     from bulkload.backends import available_backends
     from bulkload.cli.views.console import console as terminal
+    from bulkload.options import add_installed_options, registry
+
+    add_installed_options()  # to say which installed backends' options are refused
 
     console = terminal()
     for info in available_backends():
@@ -19,3 +22,5 @@ def backends_command() -> None:
                 option.flags[0] if option.flags else option.name for option in info.options
             )
             console.print(f"{'':<12} options: {flags}")
+        if info.name in registry.REFUSED:
+            console.print(f"{'':<12} [red]options refused: {registry.REFUSED[info.name]}[/]")

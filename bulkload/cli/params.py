@@ -97,10 +97,25 @@ def registry_command(
             profile = load_profile(config, name) if config else {}
             raise typer.Exit(run(merge_options(profile, given)))
 
+    _registered.append((name, command))
+    _declare_parameters(name, command)
+    app.command(name, cls=_RegistryCommand, help=help)(command)
+
+
+_registered: list[tuple[str, Callable[..., None]]] = []
+
+
+def refresh_parameters() -> None:
+    """Regenerate the commands' parameters: the registry has learned more options (an
+    installed backend's)."""
+    for name, command in _registered:
+        _declare_parameters(name, command)
+
+
+def _declare_parameters(name: str, command: Callable[..., None]) -> None:
     command.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
         [_parameter(option) for option in options_for(name)]
     )
-    app.command(name, cls=_RegistryCommand, help=help)(command)
 
 
 def _parameter(option: Option) -> inspect.Parameter:

@@ -93,6 +93,10 @@ _command_line: list[str] = []
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     _command_line[:] = ["bulkload", *(sys.argv[1:] if argv is None else argv)]
+    if _command_line[1:2] in ([IMPORT], [BENCH]):  # only they take a backend's options
+        from bulkload.cli.installed_options import learn_installed_options
+
+        learn_installed_options(_command_line[1:])
     if argv is None:  # the console script: this process ends with the command
         import bulkload.cli.signals
 

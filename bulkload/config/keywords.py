@@ -18,7 +18,7 @@ Seconds = float | str  # 2.5 or "2.5s", "500ms"
 
 
 class TargetKeywords(TypedDict, total=False):
-    """Where the rows go (``TargetOptions``), every backend's options included."""
+    """Where the rows go (``TargetOptions``), the built-in backends' own options included."""
 
     to: str
     table: str

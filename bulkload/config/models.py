@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
     from bulkload.sources.synthetic import SyntheticSpec
     from bulkload.stats.thresholds import Threshold
+
+_Own = TypeVar("_Own")
 
 DEFAULT_TARGET = "sqlite:///bulkload.db"
 DEFAULT_BATCH_SIZE = 10_000
@@ -56,39 +58,29 @@ class SourceOptions:
 
 @dataclass(frozen=True, kw_only=True)
 class TargetOptions:
-    """Where the rows go."""
+    """Where the rows go. A backend's own options are its own model, declared next to its
+    code (``bulkload/backends/*_options.py``, or a plug-in's), held here by backend name."""
 
     url: str = DEFAULT_TARGET
     table: str | None = None
     if_exists: str = "append"
-    wal: bool = True
-    # SQLite: a database file that does not exist yet is built under a temporary name,
-    # without journal syncs, and renamed into place when the run ends. Set by import
-    # unless --checkpoint asks for resumable progress in the target itself.
+    # A target that does not exist yet may be built under a temporary name and moved into
+    # place when the run ends (SQLite). Set by import unless --checkpoint asks for
+    # resumable progress in the target itself.
     build_new_aside: bool = False
     # Backends that hold connections: how many, and how many writes each may carry at
     # once (None: the backend's own default).
     connections: int | None = None
     requests_per_connection: int | None = None
-    # PostgreSQL
-    schema_name: str | None = None
-    pg_method: str = "copy"
-    pg_format: str = "binary"  # COPY format: binary (pgpq) or csv
-    on_conflict: str | None = None  # nothing | update
-    key: tuple[str, ...] | None = None
-    # HTTP (http://, https://): one request per batch
-    http_method: str = "POST"
-    http_headers: tuple[str, ...] = ()  # "Name: value", ${ENV} expanded when opened
-    http_format: str = "ndjson"  # json | ndjson | csv | parquet | arrow
-    http_compression: str | None = None  # gzip | zstd
-    http_client: str = "auto"  # auto (h1, or curl behind a proxy)
-    http_version: str = "1.1"  # 1.1 | 2 (libcurl)
-    http_preset: str | None = None  # elasticsearch | opensearch | clickhouse
-    http_idempotency_key: str | None = None  # header carrying a stable key per batch
-    insecure: bool = False  # skip TLS verification
-    ca_cert: str | None = None
-    client_cert: str | None = None
-    client_key: str | None = None
+    # backend name -> its options object; a backend missing here takes its defaults
+    backends: Mapping[str, object] = field(default_factory=dict)
+
+    def own(self, backend: str, model: type[_Own]) -> _Own:
+        """Backend ``backend``'s own options: a ``model`` (its defaults when not set)."""
+        given = self.backends.get(backend) or model()
+        if not isinstance(given, model):
+            raise TypeError(f"the {backend!r} backend's options must be a {model.__name__}")
+        return given
 
 
 @dataclass(frozen=True, kw_only=True)

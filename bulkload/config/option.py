@@ -59,6 +59,11 @@ class Option:
         return self.flags[0].split("/")[0] if self.flags else self.name.upper()
 
     @property
+    def spellings(self) -> tuple[str, ...]:
+        """Every flag as typed: ``--wal`` and ``--no-wal`` for ``--wal/--no-wal``."""
+        return tuple(spelling for flag in self.flags for spelling in flag.split("/"))
+
+    @property
     def envvar(self) -> str | None:
         return f"BULKLOAD_{self.name.upper()}" if self.env else None
 

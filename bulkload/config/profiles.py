@@ -23,6 +23,8 @@ class Declared(Protocol):
 
     def commands_of(self, name: str) -> frozenset[str]: ...
 
+    def add_installed_options(self) -> bool: ...  # True: it learned some
+
 
 def load_profile(path: str | Path, section: str, declared: Declared) -> dict[str, Any]:
     """Read a TOML profile for the command ``section``: the top-level keys that command
@@ -72,6 +74,8 @@ def _refuse_unknown(
     else:
         known = declared.profile_keys(command)
     unknown = sorted(set(keys) - known)
+    if unknown and declared.add_installed_options():  # an installed backend's options?
+        return _refuse_unknown(path, keys, command, declared)
     if not unknown:
         return
     where = "" if command is None else f" in [{command}]"

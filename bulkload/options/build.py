@@ -6,7 +6,7 @@ per level...)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import fields, replace
+from dataclasses import fields
 from typing import Any
 
 from bulkload.config.models import (
@@ -28,7 +28,8 @@ from bulkload.options import registry
 
 def build_import_config(options: Mapping[str, Any]) -> ImportConfig:
     """Validate a flat mapping of option name -> value into an ``ImportConfig``."""
-    values = registry.resolve(IMPORT, options).values
+    resolved = registry.resolve(IMPORT, options)
+    values = resolved.values
     _split_max_errors(values)
     source = _source(values)
     if source is None:
@@ -43,7 +44,9 @@ def build_import_config(options: Mapping[str, Any]) -> ImportConfig:
     values["processes"] = values["processes"] or 1  # import splits only when asked
     return ImportConfig(
         source=source,
-        target=replace(_target(values), build_new_aside=not engine.checkpoint),
+        target=_take(
+            TargetOptions, values, backends=resolved.backends, build_new_aside=not engine.checkpoint
+        ),
         engine=engine,
         report=_take(ReportOptions, values),
         cluster=_take(ClusterOptions, values),
@@ -66,7 +69,7 @@ def build_bench_config(options: Mapping[str, Any]) -> BenchConfig:
     return BenchConfig(
         source=source,
         synthetic=synthetic,
-        target=_target(values),
+        target=_take(TargetOptions, values, backends=resolved.backends),
         engine=_take(EngineOptions, values),
         report=_take(ReportOptions, values),
         sweep=_sweep(values, given),
@@ -94,13 +97,6 @@ def _source(values: dict[str, Any]) -> SourceOptions | None:
         raise UsageError("--quote-char and --delimiter must differ")
     source: SourceOptions = _take(SourceOptions, values, csv=csv)
     return source
-
-
-def _target(values: Mapping[str, Any]) -> TargetOptions:
-    target: TargetOptions = _take(TargetOptions, values)
-    if target.on_conflict and not target.key:
-        raise UsageError("--on-conflict needs --key col1,col2 (the columns that identify a row)")
-    return target
 
 
 def _split_max_errors(values: dict[str, Any]) -> None:

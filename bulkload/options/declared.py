@@ -96,8 +96,6 @@ def slo(value: Any, option: str) -> tuple[Any, ...]:
 
 # ----------------------------------------------------------------------------- declarations
 
-# ----------------------------------------------------------------------------- declarations
-
 TARGET = panel(
     "Target",
     TargetOptions,

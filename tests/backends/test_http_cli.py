@@ -136,11 +136,12 @@ def test_large_bodies_arrive_whole_over_tls(
 def test_insecure_is_warned_about(tls_server: tuple[str, Path]) -> None:
     from bulkload.backends import create_backend
     from bulkload.backends.http import InsecureTransportWarning
+    from bulkload.backends.http_options import HttpOptions
     from bulkload.config import TargetOptions
 
     url, _ = tls_server
     with pytest.warns(InsecureTransportWarning, match="--insecure: the TLS certificate"):
-        create_backend(TargetOptions(url=url, insecure=True))
+        create_backend(TargetOptions(url=url, backends={"http": HttpOptions(insecure=True)}))
 
 
 @pytest.mark.parametrize("client", ["h1", "curl", "httpx"])

@@ -17,6 +17,7 @@ import pytest
 
 import bulkload
 from bulkload.backends import create_backend
+from bulkload.backends.http_options import HttpOptions
 from bulkload.config import TargetOptions
 from bulkload.errors import UsageError
 from bulkload.options import build_import_config
@@ -121,7 +122,8 @@ def test_a_retry_that_is_not_made_is_not_counted(server, run_cli, write_file):
 def test_the_idempotency_header_name_is_checked():
     for name in ("Idempotency Key", "K\r\nX-Injected: yes", "Key:"):
         with pytest.raises(UsageError, match="--http-idempotency-key expects a header name"):
-            create_backend(TargetOptions(url="http://127.0.0.1:1/", http_idempotency_key=name))
+            own = HttpOptions(http_idempotency_key=name)
+            create_backend(TargetOptions(url="http://127.0.0.1:1/", backends={"http": own}))
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ import pytest
 from bulkload import event_loop
 from bulkload.backends.base import TableSpec
 from bulkload.backends.sqlite import SQLiteBackend
+from bulkload.backends.sqlite_options import SQLiteOptions
 from bulkload.config import TargetOptions
 from bulkload.errors import TargetError
 from bulkload.options import build_import_config
@@ -29,7 +30,9 @@ def _batch(first: int, count: int) -> pa.RecordBatch:
 
 
 def _backend(path: Path, *, aside: bool = True, wal: bool = True) -> SQLiteBackend:
-    options = TargetOptions(url=f"sqlite:///{path}", build_new_aside=aside, wal=wal)
+    options = TargetOptions(
+        url=f"sqlite:///{path}", build_new_aside=aside, backends={"sqlite": SQLiteOptions(wal=wal)}
+    )
     return SQLiteBackend(options.url, options)
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from bulkload import event_loop
 from bulkload.backends import create_backend
+from bulkload.backends.postgresql_options import PostgresOptions
 from bulkload.bench.result import SweepResult
 from bulkload.bench.sweep import Sweep, SweepSpec, SyntheticData
 from bulkload.config import EngineOptions, TargetOptions
@@ -274,7 +275,8 @@ def test_a_stop_at_the_reset_barrier_runs_no_level(tmp_path):
 
 def test_postgresql_holds_exactly_the_rows_the_result_says_were_written(pg):
     dsn, schema, sql = pg
-    result = sweep(dsn, quick(levels=(1, 4), batch_sizes=(500,)), schema_name=schema)
+    own = PostgresOptions(schema_name=schema)
+    result = sweep(dsn, quick(levels=(1, 4), batch_sizes=(500,)), backends={"postgresql": own})
     held = sql(f'SELECT count(*) FROM "{schema}".t')[0][0]
     assert held == result.rows_written > 0
 

@@ -129,3 +129,5 @@ def test_an_installed_backend_declares_its_own_options_and_backends_lists_them(
     (line,) = [line for line in result.stdout.splitlines() if line.startswith("mystore")]
     assert "mystore://" in line and "bulkload-mystore" in line
     assert "options: --store-shards" in result.stdout
+    # declared without a model to fill, they cannot reach it: the command line refuses them
+    assert "options refused: its options must fill one model" in result.stdout

@@ -6,6 +6,7 @@ import pyarrow as pa
 import pytest
 
 import bulkload
+from bulkload.backends.postgresql_options import PostgresOptions
 from bulkload.config import TargetOptions
 from tests.engine.library_helpers import hang_guard
 
@@ -16,7 +17,9 @@ pytestmark = pytest.mark.postgres
 
 def test_a_backend_object_serves_several_execute_concurrent_calls(pg):
     dsn, schema, sql = pg
-    backend = bulkload.create_backend(TargetOptions(url=dsn, schema_name=schema))
+    backend = bulkload.create_backend(
+        TargetOptions(url=dsn, backends={"postgresql": PostgresOptions(schema_name=schema)})
+    )
     for start in (0, 100, 200):
         batches = [
             pa.RecordBatch.from_pydict({"id": list(range(start + i * 10, start + i * 10 + 10))})
@@ -29,7 +32,9 @@ def test_a_backend_object_serves_several_execute_concurrent_calls(pg):
 
 def test_loader_rows_with_varying_keys(pg):
     dsn, schema, sql = pg
-    backend = bulkload.create_backend(TargetOptions(url=dsn, schema_name=schema))
+    backend = bulkload.create_backend(
+        TargetOptions(url=dsn, backends={"postgresql": PostgresOptions(schema_name=schema)})
+    )
     with bulkload.AsyncLoader(
         backend, "people", concurrency=2, batch_size=3, flush_interval=None
     ) as loader:

@@ -20,6 +20,7 @@ import pytest
 from bulkload import event_loop
 from bulkload.backends import create_backend
 from bulkload.backends.base import Backend
+from bulkload.backends.postgresql_options import PostgresOptions
 from bulkload.config import EngineOptions, TargetOptions
 from bulkload.engine import Engine, RunControl
 from bulkload.errors import InputError, TargetError
@@ -117,7 +118,11 @@ def target(request: pytest.FixtureRequest, tmp_path: Path) -> _Target:
     def pg_rows(_: Backend) -> int:
         return int(sql(f'SELECT count(*) FROM "{schema}".t')[0][0])
 
-    return _Target(dsn, pg_rows, TargetOptions(url=dsn, schema_name=schema))
+    return _Target(
+        dsn,
+        pg_rows,
+        TargetOptions(url=dsn, backends={"postgresql": PostgresOptions(schema_name=schema)}),
+    )
 
 
 # ------------------------------------------------------------------ source failures

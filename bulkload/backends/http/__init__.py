@@ -73,9 +73,11 @@ class HttpBackend:
     own_options: ClassVar[tuple[Option, ...]] = http_options.OPTIONS
     accepts_text = False  # JSON wants typed values; the server gets numbers as numbers
 
-    def __init__(self, url: str, options: TargetOptions):
+    def __init__(self, url: str, target: TargetOptions):
         self.url = url
-        self.options = options
+        options = self.options = target.own("http", http_options.HttpOptions)
+        self.connections = target.connections
+        self.requests_per_connection = target.requests_per_connection
         self.headers = parse_headers(options.http_headers)
         if options.http_idempotency_key and not _HEADER_NAME.fullmatch(
             options.http_idempotency_key
@@ -87,12 +89,12 @@ class HttpBackend:
         self._secrets = secrets_of(url, options.http_headers, self.headers)
         self.preset: Preset = PRESETS[options.http_preset](url, options.http_format)
         self.max_concurrency: int | None = None
-        if options.connections:
+        if self.connections:
             # HTTP/1.1: one request at a time per connection; HTTP/2: streams, as many as
             # libcurl opens on one by default unless --requests-per-connection says
             one = HTTP2_STREAMS if options.http_version == "2" else 1
-            per_connection = options.requests_per_connection or one
-            self.max_concurrency = options.connections * per_connection
+            per_connection = self.requests_per_connection or one
+            self.max_concurrency = self.connections * per_connection
         if options.http_version == "2" and options.http_client not in ("auto", "curl"):
             raise UsageError(
                 f"--http-version 2 needs --http-client curl (or auto): "
@@ -126,14 +128,14 @@ class HttpBackend:
             min(table.connect_timeout or CONNECT_TIMEOUT_S, CONNECT_TIMEOUT_S)
         )
         settings = ClientSettings(
-            connections=self.options.connections or table.writers or DEFAULT_CONNECTIONS,
+            connections=self.connections or table.writers or DEFAULT_CONNECTIONS,
             verify=not self.options.insecure,
             ca_cert=self.options.ca_cert,
             client_cert=self.options.client_cert,
             client_key=self.options.client_key,
             headers=self.headers,
             http2=self.options.http_version == "2",
-            streams=self.options.requests_per_connection,
+            streams=self.requests_per_connection,
         )
         self._transport = make_transport(self.options.http_client, settings, self.url)
         self._key_scope = f"{self.url}\0{table.name}"
