@@ -39,16 +39,17 @@ import csv
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bulkload import event_loop
 from bulkload.config import ImportConfig
 from bulkload.errors import AbortedError, BulkloadError, FailureKind, UsageError
-from bulkload.parallel.local import ChildStop, LocalShares, Message, ShareEnd, ShareLink
+from bulkload.parallel.local import ChildStop, LocalShares, Message, ShareLink
 from bulkload.parallel.prepare import prepare_import_target
+from bulkload.parallel.runner import Outcome, ShareEnd
 from bulkload.parallel.shares import import_share, share_file
 from bulkload.sources.discovery import STDIN
 from bulkload.stats.run import PER_WORKER_COUNTERS, SUMMED_COUNTERS
@@ -169,7 +170,7 @@ def _epoch_window(stats: RunStats) -> list[float] | None:
 
 
 @dataclass
-class Outcome:
+class ShareOutput:
     """How one share ended, and where its files are."""
 
     end: ShareEnd
@@ -178,9 +179,6 @@ class Outcome:
 
     def file(self, name: str) -> Path:
         return share_file(self.workdir, self.end.index, name)
-
-    def said(self) -> str:
-        return self.end.error
 
 
 def _ended_badly(end: ShareEnd) -> bool:
@@ -191,7 +189,7 @@ def _ended_badly(end: ShareEnd) -> bool:
 
 
 def merge_into(
-    stats: RunStats, outcomes: Sequence[Outcome], code_of: Callable[[ShareEnd], int]
+    stats: RunStats, outcomes: Sequence[ShareOutput], code_of: Callable[[ShareEnd], int]
 ) -> None:
     """The run's statistics from the children's results (a child that saved none: its
     last published counters)."""
@@ -221,7 +219,7 @@ def merge_into(
 
 
 def merge_bad_records(
-    stats: RunStats, outcomes: Sequence[Outcome], path: Path, *, append: bool
+    stats: RunStats, outcomes: Sequence[ShareOutput], path: Path, *, append: bool
 ) -> None:
     """Every child's rejected rows into the one bad-records file (grouped by process),
     the first of them kept for the summary."""
@@ -251,7 +249,7 @@ def merge_bad_records(
 
 
 def merge_checkpoints(
-    config: ImportConfig, table: str, outcomes: Sequence[Outcome], *, seeded: bool
+    config: ImportConfig, table: str, outcomes: Sequence[ShareOutput], *, seeded: bool
 ) -> None:
     """Every child's committed keys into the one --checkpoint file."""
     from bulkload.engine.checkpoint import CheckpointFile
@@ -276,21 +274,10 @@ def merge_checkpoints(
 # ----------------------------------------------------------------------------- the runner
 
 
-@dataclass
-class ImportOutcome:
-    """What ``import --processes`` gives back: the merged statistics (their outcome
-    set), the shares that failed (the first to end first), whether it was interrupted,
-    and what the shares said on stderr besides their error (warnings, once each)."""
-
-    stats: RunStats
-    failures: list[Outcome] = field(default_factory=list)
-    interrupted: bool = False
-    messages: list[str] = field(default_factory=list)
-
-
 class ImportProcesses:
-    """``import --processes P`` as library code: ``with ImportProcesses(...) as run``,
-    ``await run.run()``, then :meth:`outcome`; :meth:`stop` is the graceful stop."""
+    """``import --processes P`` as a share runner: ``await run.run()``, then
+    :meth:`outcome` (which also removes the shares' scratch files); :meth:`stop` is
+    the graceful stop."""
 
     def __init__(
         self, config: ImportConfig, *, argv: Sequence[str], code_of: Callable[[ShareEnd], int]
@@ -328,34 +315,29 @@ class ImportProcesses:
             stderr_to=lambda index: str(share_file(workdir, index, "stderr")),
         )
         self.published: dict[int, dict[str, Any]] = {}  # share -> its last counters
-
-    def __enter__(self) -> ImportProcesses:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._scratch.cleanup()
+        self.error: Exception | None = None  # what stopped the parent
 
     def stop(self) -> None:
         """Every share finishes its batches in flight, then ends."""
         self.runner.stop()
 
-    async def run(
-        self, watcher: Callable[[RunStats], Coroutine[Any, Any, None]] | None = None
-    ) -> None:
-        """Prepare the target once, run the shares (``watcher`` watching the summed
-        counters) until each has ended. Cancelled or failed: no share outlives it."""
+    async def run(self) -> None:
+        """Prepare the target once, run the shares (their counters summed in ``stats``)
+        until each has ended. Cancelled or failed: no share outlives it."""
         stats, runner = self.stats, self.runner
-        stats.table = await prepare_import_target(self.config)
+        try:
+            stats.table = await prepare_import_target(self.config)
+        except Exception as exc:  # preparing the target failed: no share started
+            self.error = exc
+            stats.outcome = "aborted" if isinstance(exc, AbortedError) else "failed"
+            return
         stats.started_at = time.perf_counter()
-        watching = None if watcher is None else asyncio.create_task(watcher(stats))
         try:
             if not runner.stopping:
                 runner.start()
             await runner.watch(self._on_message, _ended_badly)
         finally:
             await runner.shutdown()
-            if watching is not None:
-                await event_loop.cancel_and_wait(watching)
 
     def _on_message(self, message: Message) -> None:
         if message.kind == "progress":  # the live sums for the progress display
@@ -364,12 +346,15 @@ class ImportProcesses:
                 total = sum(int(c.get(counter, 0)) for c in self.published.values())
                 setattr(self.stats, counter, total)
 
-    def outcome(self, *, stopped: bool = False) -> ImportOutcome:
+    def outcome(self, *, stopped: bool = False) -> Outcome[RunStats]:
         """Merge the shares' results, rejected rows and checkpoints."""
         stats, runner, config = self.stats, self.runner, self.config
+        if self.error is not None:
+            self._scratch.cleanup()
+            return Outcome(stats, error=self.error)
         runner.stopping = runner.stopping or stopped
         outcomes = [
-            Outcome(end, self.workdir, end.body or self.published.get(end.index))
+            ShareOutput(end, self.workdir, end.body or self.published.get(end.index))
             for end in runner.ends()
         ]
         for counter in SUMMED_COUNTERS:  # the live sums give way to the final ones
@@ -381,17 +366,19 @@ class ImportProcesses:
         if config.engine.checkpoint:
             merge_checkpoints(config, stats.table, outcomes, seeded=self.seeded)
         failures = sorted(
-            (o for o in outcomes if o.end.failed), key=lambda o: runner.ended.index(o.end.index)
+            (o.end for o in outcomes if o.end.failed), key=lambda end: runner.ended.index(end.index)
         )
         interrupted = runner.stopping or any(
             o.end.kind is FailureKind.INTERRUPTED for o in outcomes
         )
         if failures:
-            aborted = (failures[0].result or {}).get("outcome") == "aborted"
+            aborted = (failures[0].body or {}).get("outcome") == "aborted"
             stats.outcome = "aborted" if aborted else "failed"
         else:
             stats.outcome = "interrupted" if interrupted else "completed"
-        return ImportOutcome(stats, failures, interrupted, _messages(outcomes))
+        messages = _messages(outcomes)
+        self._scratch.cleanup()  # the shares' files are merged
+        return Outcome(stats, failures, interrupted, messages=messages)
 
 
 def _bad_records(config: ImportConfig, table: str) -> Path:
@@ -400,7 +387,7 @@ def _bad_records(config: ImportConfig, table: str) -> Path:
     return bad_records_path(config, table)
 
 
-def _messages(outcomes: Sequence[Outcome]) -> list[str]:
+def _messages(outcomes: Sequence[ShareOutput]) -> list[str]:
     """What the children said on stderr besides their error (warnings), once each."""
     seen: list[str] = []
     for outcome in outcomes:
@@ -415,4 +402,4 @@ def _messages(outcomes: Sequence[Outcome]) -> list[str]:
 
 
 if TYPE_CHECKING:  # mypy checks that it is a ShareRunner
-    _runner: type[ShareRunner] = ImportProcesses
+    _runner: type[ShareRunner[Outcome[RunStats]]] = ImportProcesses
