@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -43,7 +43,13 @@ class ClusterBench:
     """``bench --cluster`` as a share runner: ``await run.run()``, then :meth:`outcome`;
     :meth:`stop` is the graceful stop (every worker drops the level running)."""
 
-    def __init__(self, config: BenchConfig, *, argv: Sequence[str] = ()):
+    def __init__(
+        self,
+        config: BenchConfig,
+        *,
+        argv: Sequence[str] = (),
+        on_level: Callable[[int, int], None] | None = None,
+    ):
         address = config.cluster.address
         assert address is not None
         _refuse_what_cannot_be_split(config)
@@ -54,6 +60,7 @@ class ClusterBench:
         self.rounds: list[list[dict[str, Any]]] = []  # per level, what each worker sent
         self.hosts: dict[str, str] = {}
         self.error: Exception | None = None
+        self.on_level = on_level  # (levels started so far, workers running it)
 
     def stop(self) -> None:
         self.shares.stop()
@@ -89,6 +96,8 @@ class ClusterBench:
                 )
                 for index, worker in enumerate(workers, start=1)
             ]
+            if self.on_level is not None:
+                self.on_level(len(self.rounds) + 1, len(workers))
             found = shares.gather(futures)
             self.rounds.append(found)
             if any(share["kind"] is not None for share in found):

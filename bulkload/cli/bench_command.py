@@ -68,9 +68,10 @@ def run_bench(config: BenchConfig, *, argv: Sequence[str] = ()) -> int:
 
     levels = len(config.sweep.rates or config.sweep.levels) * len(config.sweep.batch_sizes)
 
-    def started(count: int, running: int) -> None:  # --processes: each level's start
+    def started(count: int, running: int) -> None:  # --processes, --cluster
         if mode != "off":
-            err.print(f"level {count}/{levels}: started in {running} processes together")
+            who = "workers" if config.cluster.address else "processes"
+            err.print(f"level {count}/{levels}: started in {running} {who} together")
 
     runner, stopping, watch = _runner(config, argv, on_level, started, err, mode)
     _check_html(config)  # before the sweep, not after it: a missing extra, a bad path
@@ -120,7 +121,8 @@ def _runner(
     if config.cluster.address:  # the levels run on Dask workers
         from bulkload.bench.dask import ClusterBench
 
-        return ClusterBench(config, argv=argv), "every worker drops the level running", None
+        run = ClusterBench(config, argv=argv, on_level=started)
+        return run, "every worker drops the level running", None
     if config.sweep.processes > 1:  # children run the shards, this merges them
         from bulkload.bench.processes import BenchProcesses
         from bulkload.cli.exit_codes import for_share
