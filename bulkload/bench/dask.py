@@ -29,8 +29,9 @@ from bulkload.config import BenchConfig, ClusterOptions
 from bulkload.engine.batch_writer import one_line
 from bulkload.engine.import_run import RunControl
 from bulkload.errors import UsageError
-from bulkload.parallel.dask_connect import DaskShares, run_watched, sleep_until
+from bulkload.parallel.dask_connect import DaskShares, run_watched
 from bulkload.parallel.runner import Outcome, ShareEnd
+from bulkload.parallel.shares import need_fixed_levels
 from bulkload.redact import redact_url
 
 if TYPE_CHECKING:
@@ -173,11 +174,7 @@ def _round_summary(
 
 
 def _refuse_what_cannot_be_split(config: BenchConfig) -> None:
-    if config.sweep.auto:
-        raise UsageError(
-            "--cluster needs fixed levels (--sweep 1,8,32 or --sweep-rate): the levels of "
-            "--sweep auto depend on what each worker measures"
-        )
+    need_fixed_levels(config, "--cluster", "worker")
     if config.sweep.shard is not None:
         raise UsageError("--cluster and --shard exclude each other: --cluster makes the shards")
     if config.sweep.reset:
@@ -210,7 +207,7 @@ def run_share(
     """On a worker: wait for the round's start, run this share of the level, return its
     result (as a dict: no bulkload class crosses the wire), and what ended it (its
     error as data: the message and its :class:`~bulkload.errors.FailureKind`)."""
-    sleep_until(start_at)
+    time.sleep(max(0.0, start_at - time.time()))  # the round's start, on every worker
     control = RunControl()
     result: SweepResult | None = None
     error: BaseException | None = None

@@ -8,15 +8,13 @@ each level every share waits at a barrier, so the levels start together and thei
 windows overlap; the overlap is measured and saved. Under ``--reset`` a first barrier
 lets one share empty the table only once every share's writes have ended. Each share
 sends its result (or its error) back as data; the results are merged with
-:func:`merge_results` (throughput over the union of the windows), then shown, saved
-and judged exactly as a single run's.
+:func:`~bulkload.bench.merge.merge_shares` (throughput over the union of the windows).
 
-:class:`BenchProcesses` is library code: the CLI (``bulkload.cli.bench_command``) wires
-the signals to :meth:`BenchProcesses.stop` (the first Ctrl-C is passed on to every
-share: each drops the level running and keeps the finished ones; the second cancels
-:meth:`BenchProcesses.run`, which stops them at once, a share still running after that
-is killed), then shows, saves and judges the :class:`ProcessesOutcome`. A share that
-fails stops the others after their level; what the others measured is kept.
+:class:`BenchProcesses` is a share runner (:mod:`bulkload.parallel.runner`): its
+:meth:`~BenchProcesses.stop` is passed on to every share (each drops the level running
+and keeps the finished ones); cancelling :meth:`~BenchProcesses.run` stops them at once
+(a share still running 10 s later is killed). A share that fails stops the others after
+their level; what the others measured is kept.
 """
 
 from __future__ import annotations
@@ -34,8 +32,7 @@ from bulkload.engine.batch_writer import one_line
 from bulkload.errors import UsageError
 from bulkload.parallel.local import ChildStop, LocalShares, Message, ShareLink
 from bulkload.parallel.runner import Outcome, ShareEnd
-from bulkload.parallel.shares import bench_child
-from bulkload.redact import redact_text, redact_url
+from bulkload.parallel.shares import bench_child, need_fixed_levels
 from bulkload.sources.discovery import STDIN
 
 if TYPE_CHECKING:
@@ -50,11 +47,7 @@ def check_processes(config: BenchConfig, argv: Sequence[str]) -> None:
             "--processes and --shard exclude each other: --processes runs the shards i/P "
             "itself (on several machines, give each job --shard and no --processes)"
         )
-    if config.sweep.auto:
-        raise UsageError(
-            "--processes needs fixed levels (--sweep 1,8,32 or --sweep-rate): the levels "
-            "of --sweep auto depend on what each process measures"
-        )
+    need_fixed_levels(config, "--processes", "process")
     if config.synthetic is not None and config.synthetic.rows < count:
         raise UsageError(f"--processes {count}: fewer synthetic rows than processes")
     if config.source is not None and STDIN in config.source.paths:
@@ -150,12 +143,11 @@ class BenchProcesses:
         check_processes(config, argv)
         self.config = config
         self.count = config.sweep.processes
-        secrets = [p for p in [_password(config.target.url)] if p]
-        self.command = [redact_url(redact_text(arg, secrets)) for arg in argv]
         self.code_of = code_of  # the exit code a share's run would have had (the CLI's)
         self.on_level = on_level  # (levels started so far, processes running)
         self.runner = LocalShares(self.count, run_share, config, list(argv))
         self.whole = prepare_shard(config, None, argv=argv)  # its table, its result
+        self.command = self.whole.result.command  # redacted
         self.error: Exception | None = None  # what stopped the parent
         self._started = 0
 
@@ -199,15 +191,6 @@ class BenchProcesses:
         failures = [] if runner.stopping else [end for end in ends if end.failed]
         merged = merge_children(ends, self.count, self.command, self.code_of)
         return Outcome(merged, failures, runner.stopping)
-
-
-def _password(url: str) -> str | None:
-    from urllib.parse import urlsplit
-
-    try:
-        return urlsplit(url).password
-    except ValueError:
-        return None
 
 
 if TYPE_CHECKING:  # mypy checks that it is a ShareRunner

@@ -14,9 +14,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bulkload import event_loop
 from bulkload.backends import create_backend
 from bulkload.bench.compare import check_comparable
+from bulkload.bench.gates import GateResult, failed, judge_level
 from bulkload.bench.result import SweepResult, machine_facts, read_result
 from bulkload.bench.sweep import (
     BenchData,
@@ -50,14 +50,16 @@ BenchOutcome = Outcome[SweepResult | None]
 
 class ShardRun:
     """The in-process runner: the sweep, or its ``--shard i/N``, in this process (the
-    trivial case: one share, merged later by ``report merge``)."""
+    trivial case: one share, merged later by ``report merge``). ``--abort-on-fail``
+    is judged here, on each level as it ends: a failed gate stops the sweep (it is
+    then "aborted") and is told to ``on_gate``."""
 
     def __init__(
         self,
         config: BenchConfig,
         *,
         argv: Sequence[str] = (),
-        on_level: Callable[[LevelResult], None] | None = None,
+        on_gate: Callable[[GateResult], None] | None = None,
     ):
         if config.sweep.shard is not None and config.sweep.reset:
             raise UsageError(
@@ -65,10 +67,21 @@ class ShardRun:
                 "the others' writes (--processes P empties it once per level, between them)"
             )
         self.control = RunControl()
+        self.gates, self.on_gate = config.gates, on_gate
+        self.stopped_by_gate: list[GateResult] = []
+        on_level = self._judge if config.gates.abort_on_fail else None
         self.sweep = prepare_shard(
             config, config.sweep.shard, argv=argv, control=self.control, on_level=on_level
         )
         self.error: Exception | None = None
+
+    def _judge(self, level: LevelResult) -> None:
+        if not self.stopped_by_gate:
+            self.stopped_by_gate = failed(judge_level(level, self.gates.thresholds))
+            if self.stopped_by_gate:
+                self.stop()
+                if self.on_gate is not None:
+                    self.on_gate(self.stopped_by_gate[0])
 
     def stop(self) -> None:
         """The level running is dropped, the finished ones are kept."""
@@ -87,7 +100,9 @@ class ShardRun:
     def outcome(self, *, stopped: bool = False) -> BenchOutcome:
         result = self.sweep.result
         stopped = stopped or self.control.stop_requested
-        if stopped and result.outcome == "completed":
+        if self.stopped_by_gate and result.outcome in ("completed", "interrupted"):
+            result.outcome = "aborted"
+        elif stopped and result.outcome == "completed":
             result.outcome = "interrupted"
         return Outcome(result, interrupted=stopped, error=self.error)
 
@@ -191,23 +206,6 @@ def raised_levels(levels: Sequence[int], shards: int) -> list[str]:
         for level in levels
         if level < shards
     ]
-
-
-async def run_shard_async(
-    config: BenchConfig, shard: Shard | None = None, *, argv: Sequence[str] = ()
-) -> SweepResult:
-    """Run one shard (i, N) of the sweep ``config`` describes (None: all of it) and
-    return its result: the seam a cluster runner calls on each of its workers, then
-    joins the results with :func:`bulkload.bench.merge.merge_results`. Raises the
-    BulkloadError that stopped the sweep."""
-    return await prepare_shard(config, shard, argv=argv).run()
-
-
-def run_shard(
-    config: BenchConfig, shard: Shard | None = None, *, argv: Sequence[str] = ()
-) -> SweepResult:
-    """:func:`run_shard_async` for callers without an event loop."""
-    return event_loop.run_command(run_shard_async(config, shard, argv=argv))
 
 
 def read_baseline(config: BenchConfig) -> SweepResult | None:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
 
 from bulkload.bench.auto_processes import Decision
-from bulkload.bench.gates import GateResult, Verdict, failed, judge_level, judge_run
+from bulkload.bench.gates import GateResult, Verdict, judge_run
 from bulkload.bench.run import ShardRun, read_baseline
 from bulkload.cli.exit_codes import ExitCode, for_outcome
 from bulkload.cli.finish import Output, consoles, finish, outputs
@@ -29,7 +29,6 @@ from bulkload.report.gates_view import render_verdict
 from bulkload.report.html import require_html_support, write_html
 from bulkload.report.json_summary import check_json_path, write_document
 from bulkload.report.progress import ProgressReporter
-from bulkload.stats.level import LevelResult
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -57,14 +56,9 @@ def run_bench(config: BenchConfig, *, argv: Sequence[str] = ()) -> int:
     report, gates = config.report, config.gates
     out, err = consoles(json_to_stdout=report.json_path == "-")
     mode = ProgressReporter.choose_mode(report.progress, report.quiet, err)
-    stopped_by_gate: list[GateResult] = []
 
-    def on_level(level: LevelResult) -> None:  # in this process: --abort-on-fail
-        if gates.abort_on_fail and not stopped_by_gate:
-            stopped_by_gate.extend(failed(judge_level(level, gates.thresholds)))
-            if stopped_by_gate:
-                runner.stop()
-                err.print(f"bulkload: stopping: gate failed: {stopped_by_gate[0]}")
+    def on_gate(gate: GateResult) -> None:  # in this process: --abort-on-fail
+        err.print(f"bulkload: stopping: gate failed: {gate}")
 
     levels = len(config.sweep.rates or config.sweep.levels) * len(config.sweep.batch_sizes)
 
@@ -73,7 +67,7 @@ def run_bench(config: BenchConfig, *, argv: Sequence[str] = ()) -> int:
             who = "workers" if config.cluster.address else "processes"
             err.print(f"level {count}/{levels}: started in {running} {who} together")
 
-    runner, stopping, watch = _runner(config, argv, on_level, started, err, mode)
+    runner, stopping, watch = _runner(config, argv, on_gate, started, err, mode)
     _check_html(config)  # before the sweep, not after it: a missing extra, a bad path
     if report.json_path:
         check_json_path(report.json_path)
@@ -95,13 +89,11 @@ def run_bench(config: BenchConfig, *, argv: Sequence[str] = ()) -> int:
         result.processes_decision = decision.to_dict()
     if ended.failures and result.outcome != "failed":
         result.outcome, result.error = "failed", describe_share(ended.failures[0])
-    elif stopped_by_gate and result.outcome in ("completed", "interrupted"):
-        result.outcome = "aborted"
     elif ended.interrupted and result.outcome == "completed":
         result.outcome = "interrupted"
     verdict = judge_run(result, gates, baseline)
-    failed_gates = verdict.failed or bool(stopped_by_gate)
-    code = for_outcome(result.outcome, gates_failed=failed_gates)
+    by_gate = result.outcome == "aborted"  # in bench: stopped by --abort-on-fail
+    code = for_outcome(result.outcome, gates_failed=verdict.failed or by_gate)
     if ended.failures:
         code = for_share(ended.failures[0])
     view = _view(result, verdict, extra=render_processes if result.processes else None)
@@ -112,7 +104,7 @@ def run_bench(config: BenchConfig, *, argv: Sequence[str] = ()) -> int:
 def _runner(
     config: BenchConfig,
     argv: Sequence[str],
-    on_level: Callable[[LevelResult], None],
+    on_gate: Callable[[GateResult], None],
     started: Callable[[int, int], None],
     err: Console,
     mode: str,
@@ -121,8 +113,8 @@ def _runner(
     if config.cluster.address:  # the levels run on Dask workers
         from bulkload.bench.dask import ClusterBench
 
-        run = ClusterBench(config, argv=argv, on_level=started)
-        return run, "every worker drops the level running", None
+        cluster = ClusterBench(config, argv=argv, on_level=started)
+        return cluster, "every worker drops the level running", None
     if config.sweep.processes > 1:  # children run the shards, this merges them
         from bulkload.bench.processes import BenchProcesses
         from bulkload.cli.exit_codes import for_share
@@ -131,7 +123,7 @@ def _runner(
             config, argv=argv, code_of=lambda end: int(for_share(end)), on_level=started
         )
         return run, "every process drops the level running", None
-    shard = ShardRun(config, argv=argv, on_level=on_level)
+    shard = ShardRun(config, argv=argv, on_gate=on_gate)
 
     async def watch() -> None:
         await BenchProgress(shard.sweep.progress, err, mode).run()

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 import uuid
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
@@ -205,8 +204,3 @@ def run_watched(
             await event_loop.cancel_and_wait(watcher)
 
     return event_loop.run(watched())
-
-
-def sleep_until(moment: float) -> None:
-    """A task's wait for its round's start (the same wall-clock time on every worker)."""
-    time.sleep(max(0.0, moment - time.time()))

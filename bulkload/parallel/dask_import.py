@@ -30,6 +30,7 @@ from bulkload.engine.batch_writer import one_line
 from bulkload.engine.import_run import RunControl
 from bulkload.errors import AbortedError, BulkloadError, FailureKind, UsageError
 from bulkload.parallel.dask_connect import DaskShares, import_distributed, run_watched
+from bulkload.parallel.local_import import keep_rejections
 from bulkload.parallel.partition import Share
 from bulkload.parallel.prepare import prepare_import_target
 from bulkload.parallel.runner import Outcome, ShareEnd
@@ -134,7 +135,6 @@ class ClusterImport:
     def outcome(self, *, stopped: bool = False) -> Outcome[RunStats]:
         """The tasks' counters added, their histograms merged, their rejected rows in
         the one bad-records file."""
-        from bulkload.engine.bad_records import BadRecordsFile
         from bulkload.load import bad_records_path
 
         stats, config = self.stats, self.config
@@ -145,17 +145,9 @@ class ClusterImport:
             ShareEnd(r["share"], count, f"worker {r['share']}/{count} on {r['host']}", r)
             for r in self.results
         ]
-        sink = BadRecordsFile(bad_records_path(config, stats.table), append=config.engine.resume)
-        try:
-            for result in self.results:
-                for source, line, reason, record in result["rejected"]:
-                    rejection = Rejection(source, line, reason, record)
-                    stats.reject(rejection)  # keeps the first ones for the summary
-                    sink(rejection)
-        finally:
-            sink.close()
-        if sink.count:
-            stats.bad_records_path = str(sink.path)
+        rejected = (Rejection(*r) for result in self.results for r in result["rejected"])
+        path = bad_records_path(config, stats.table)
+        keep_rejections(stats, rejected, path, append=config.engine.resume)
         if self.results:  # the final counts replace the live sums and reject()'s
             for counter in SUMMED_COUNTERS:
                 setattr(stats, counter, 0)

@@ -39,7 +39,7 @@ import csv
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -57,6 +57,7 @@ from bulkload.stats.run import PER_WORKER_COUNTERS, SUMMED_COUNTERS
 if TYPE_CHECKING:
     from bulkload.backends.base import BatchKey
     from bulkload.parallel.runner import ShareRunner
+    from bulkload.sources.batch import Rejection
     from bulkload.stats.run import RunStats
 
 #: how often a share sends its counters to the parent
@@ -221,29 +222,37 @@ def merge_into(
 def merge_bad_records(
     stats: RunStats, outcomes: Sequence[ShareOutput], path: Path, *, append: bool
 ) -> None:
-    """Every child's rejected rows into the one bad-records file (grouped by process),
-    the first of them kept for the summary."""
-    from bulkload.engine.bad_records import BadRecordsFile
+    """Every child's rejected rows into the one bad-records file (grouped by process)."""
     from bulkload.sources.batch import Rejection
 
-    sink = BadRecordsFile(path, append=append)
-    rejected = stats.rows_rejected
-    try:
+    def rejections() -> Iterator[Rejection]:
         for outcome in outcomes:
             part = outcome.file("bad-records.csv")
-            if not part.exists():
-                continue
-            with part.open(encoding="utf-8", newline="") as fh:
-                for row in csv.DictReader(fh):
-                    line = row["line"]
-                    rejection = Rejection(
-                        row["source"], int(line) if line else None, row["reason"], row["record"]
-                    )
-                    stats.reject(rejection)
-                    sink(rejection)
+            if part.exists():
+                with part.open(encoding="utf-8", newline="") as fh:
+                    for row in csv.DictReader(fh):
+                        line = int(row["line"]) if row["line"] else None
+                        yield Rejection(row["source"], line, row["reason"], row["record"])
+
+    keep_rejections(stats, rejections(), path, append=append)
+
+
+def keep_rejections(
+    stats: RunStats, rejections: Iterable[Rejection], path: Path, *, append: bool
+) -> None:
+    """The shares' rejected rows (already counted) into the one bad-records file, the
+    first of them kept for the summary."""
+    from bulkload.engine.bad_records import BadRecordsFile
+
+    sink = BadRecordsFile(path, append=append)
+    counted = stats.rows_rejected
+    try:
+        for rejection in rejections:
+            stats.reject(rejection)
+            sink(rejection)
     finally:
         sink.close()
-        stats.rows_rejected = rejected  # counted by the children already
+        stats.rows_rejected = counted
     if sink.count:
         stats.bad_records_path = str(sink.path)
 
