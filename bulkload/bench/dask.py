@@ -29,7 +29,7 @@ from bulkload.config import BenchConfig, ClusterOptions
 from bulkload.engine.batch_writer import one_line
 from bulkload.engine.import_run import RunControl
 from bulkload.errors import UsageError
-from bulkload.parallel.dask_connect import DaskShares, run_watched
+from bulkload.parallel.dask_connect import DaskShares, run_watched, task_events
 from bulkload.parallel.runner import Outcome, ShareEnd
 from bulkload.parallel.shares import need_fixed_levels
 from bulkload.redact import redact_url
@@ -207,14 +207,15 @@ def run_share(
     """On a worker: wait for the round's start, run this share of the level, return its
     result (as a dict: no bulkload class crosses the wire), and what ended it (its
     error as data: the message and its :class:`~bulkload.errors.FailureKind`)."""
-    time.sleep(max(0.0, start_at - time.time()))  # the round's start, on every worker
+    watched = task_events(events)
     control = RunControl()
     result: SweepResult | None = None
     error: BaseException | None = None
     try:
         sweep = prepare_shard(config, shard, argv=argv, control=control)
         result = sweep.result
-        run_watched(sweep.run, events, control.request_stop)
+        time.sleep(max(0.0, start_at - time.time()))  # the round's start, on every worker
+        run_watched(sweep.run, watched, control.request_stop)
     except (asyncio.CancelledError, Exception) as exc:
         error = exc
     ended = share_ended(result, stopped=control.stop_requested, error=error)

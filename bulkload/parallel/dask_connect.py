@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+import warnings
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -51,14 +52,16 @@ def cluster_client(address: str) -> Iterator[Any]:
     _quiet_dask_logging()
     local = local_workers(address)
     if local is not None:
-        cluster = distributed.LocalCluster(
-            n_workers=local,
-            threads_per_worker=1,  # one share per worker at a time
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-            silence_logs=logging.CRITICAL,  # what fails reaches the user as one line
-        )
+        with warnings.catch_warnings():  # its HTTP server's port taken: it takes another
+            warnings.filterwarnings("ignore", "Port .* is already in use", UserWarning)
+            cluster = distributed.LocalCluster(
+                n_workers=local,
+                threads_per_worker=1,  # one share per worker at a time
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+                silence_logs=logging.CRITICAL,  # what fails reaches the user as one line
+            )
         with cluster, distributed.Client(cluster) as client:
             yield client
         return
@@ -173,16 +176,22 @@ class DaskShares:
         return results
 
 
+def task_events(names: tuple[str, str]) -> tuple[Any, Any]:
+    """In a task: the run's stop and abort events (made before its work starts: the
+    first makes the worker's client)."""
+    distributed = import_distributed()
+    return distributed.Event(names[0]), distributed.Event(names[1])
+
+
 def run_watched(
     main: Callable[[], Coroutine[Any, Any, T]],
-    events: tuple[str, str],
+    events: tuple[Any, Any],
     on_stop: Callable[[], None],
 ) -> T:
-    """In a task: run ``main()`` on a loop of its own while watching the run's stop
-    event (``on_stop`` is called once) and its abort event (``main`` is cancelled:
-    CancelledError is raised)."""
-    distributed = import_distributed()
-    stop, abort = (distributed.Event(name) for name in events)
+    """In a task: run ``main()`` on a loop of its own while watching the run's
+    :func:`task_events`: stop (``on_stop`` is called once) and abort (``main`` is
+    cancelled: CancelledError is raised)."""
+    stop, abort = events
 
     async def watch(task: asyncio.Task[T]) -> None:
         stopped = False

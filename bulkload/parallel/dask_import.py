@@ -29,7 +29,12 @@ from bulkload.config import ClusterOptions, ImportConfig
 from bulkload.engine.batch_writer import one_line
 from bulkload.engine.import_run import RunControl
 from bulkload.errors import AbortedError, BulkloadError, FailureKind, UsageError
-from bulkload.parallel.dask_connect import DaskShares, import_distributed, run_watched
+from bulkload.parallel.dask_connect import (
+    DaskShares,
+    import_distributed,
+    run_watched,
+    task_events,
+)
 from bulkload.parallel.local_import import keep_rejections
 from bulkload.parallel.partition import Share
 from bulkload.parallel.prepare import prepare_import_target
@@ -198,7 +203,7 @@ def load_share(
             )
 
         try:
-            run_watched(main, events, control.request_stop)
+            run_watched(main, task_events(events), control.request_stop)
             if control.stop_requested or stats.outcome == "interrupted":
                 kind = FailureKind.INTERRUPTED
         except asyncio.CancelledError:

@@ -40,7 +40,7 @@ def cluster() -> Iterator[Any]:
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
-            dashboard_address=None,
+            dashboard_address=":0",
         ) as local,
         distributed.Client(local) as client,
     ):
@@ -132,6 +132,7 @@ def test_ctrl_c_on_the_command_line_saves_the_finished_levels_and_exits_4(tmp_pa
         assert proc.stderr is not None
         seen = [proc.stderr.readline() for _ in range(3)]  # levels 1, 2 and 3 started
         assert seen[-1].startswith("level 3/4: started in 2 workers together"), seen
+        assert seen[0].startswith("level 1/4: started in 2 workers together"), seen
         workers = _workers(proc.pid)
         assert len(workers) >= 2, seen
         proc.send_signal(signal.SIGINT)
