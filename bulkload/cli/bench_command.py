@@ -20,7 +20,7 @@ from bulkload.bench.gates import GateResult, Verdict, judge_run
 from bulkload.bench.run import ShardRun, read_baseline
 from bulkload.cli.exit_codes import ExitCode, for_outcome
 from bulkload.cli.finish import Output, consoles, finish, outputs
-from bulkload.cli.signals import StopSignals, run_stoppable
+from bulkload.cli.signals import run_stoppable
 from bulkload.config import BenchConfig
 from bulkload.errors import UsageError
 from bulkload.report.bench_progress import BenchProgress
@@ -170,7 +170,7 @@ def _decide_processes(config: BenchConfig, argv: Sequence[str]) -> tuple[BenchCo
     """``--processes auto`` (bench's default): the outputs and the baseline checked first
     (a bad path is found before the probe writes to the target), then the probe and the
     decision, told on one line."""
-    from bulkload.bench.auto_processes import choose, decided
+    from bulkload.bench.auto_processes import ProcessesProbe, decided
 
     report = config.report
     _check_html(config)
@@ -178,20 +178,18 @@ def _decide_processes(config: BenchConfig, argv: Sequence[str]) -> tuple[BenchCo
         check_json_path(report.json_path)
     read_baseline(config)
 
-    def interrupts(stop: Callable[[], None]) -> StopSignals:
-        def told() -> None:
-            stop()
-            print(
-                "bulkload: stopping: the probe ends with its writes in flight (Ctrl-C again "
-                "to stop at once)",
-                file=sys.stderr,
-            )
+    def told() -> None:
+        print(
+            "bulkload: stopping: the probe ends with its writes in flight (Ctrl-C again "
+            "to stop at once)",
+            file=sys.stderr,
+        )
 
-        return StopSignals(told)
-
-    decision = choose(config, argv=argv, interrupts=interrupts)
+    decision = run_stoppable(ProcessesProbe(config, argv=argv), told)
+    if decision is None:  # stopped: the run ends there, interrupted
+        raise KeyboardInterrupt
     # the default says so only when it measured (the probe took a moment, and wrote)
-    told = config.sweep.processes_asked or decision.probe is not None
-    if told and not report.quiet:
+    said = config.sweep.processes_asked or decision.probe is not None
+    if said and not report.quiet:
         print(decision.line(), file=sys.stderr)
     return decided(config, decision), decision

@@ -8,8 +8,7 @@
 - :mod:`.runner`: the seam every runner offers its caller
   (:class:`.runner.ShareRunner`: ``stop()``, ``await run()``, then ``outcome()``, an
   :class:`.runner.Outcome`: the merged result, the failed shares as
-  :class:`.runner.ShareEnd` data, the parent's own error), and how a caller's stop
-  requests reach a run (:data:`.runner.Interrupts`);
+  :class:`.runner.ShareEnd` data, the parent's own error);
 - :mod:`.in_process`: ``import`` in this process (:class:`.in_process.ImportRun`);
 - :mod:`.local`: the local-process plumbing (``multiprocessing``, spawn): a barrier per
   level, an event to stop, a queue for progress and results;

@@ -8,16 +8,11 @@ first Ctrl-C: each share ends what it runs, keeps what it finished) and cancels
 :meth:`ShareRunner.run` for the second (every share stops at once; none outlives it),
 then reads :meth:`ShareRunner.outcome`: the merged result, the shares that failed and
 the error that stopped the parent, all as data, and decides how to show them.
-
-Code that must run under the caller's stop requests without being a runner (the
-``--processes auto`` probe) takes an :data:`Interrupts` factory instead.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any, Generic, Protocol, TypeVar
 
 from bulkload.errors import FailureKind
@@ -97,49 +92,3 @@ class ShareRunner(Protocol[R_co]):
     def outcome(self, *, stopped: bool = False) -> R_co:
         """The merged result; ``stopped``: the caller stopped the run (a share that
         ended badly after that ended by the stop's doing, and failed none)."""
-
-
-class Stoppable(Protocol):
-    """A context manager that turns the caller's stop requests into calls: the first
-    to the ``stop`` it was made with, the second cancels the task that called
-    :meth:`attach`; ``received`` counts them."""
-
-    received: int
-
-    def attach(self) -> None: ...
-
-    def __enter__(self) -> Stoppable: ...
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-
-
-#: ``interrupts(stop)``: how a caller's stop requests reach a run (the CLI: its signals)
-Interrupts = Callable[[Callable[[], None]], Stoppable]
-
-
-class NoInterrupts:
-    """For library callers: nothing but the run itself stops it."""
-
-    received = 0
-
-    def __init__(self, stop: Callable[[], None]):
-        self.stop = stop
-
-    def attach(self) -> None:
-        pass
-
-    def __enter__(self) -> NoInterrupts:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        pass
