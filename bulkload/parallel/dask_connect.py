@@ -158,7 +158,8 @@ class DaskShares:
         while pending:
             if self.aborting:
                 abort.set()
-                distributed.wait(pending, timeout=ABORT_WAIT_S, return_when="ALL_COMPLETED")
+                with contextlib.suppress(TimeoutError):  # then cancelled: the last resort
+                    distributed.wait(pending, timeout=ABORT_WAIT_S)
                 client.cancel(futures)
                 raise Aborted
             halt = ended_badly is not None and any(

@@ -35,13 +35,13 @@ from bulkload.parallel.dask_connect import (
     run_watched,
     task_events,
 )
-from bulkload.parallel.local_import import keep_rejections
+from bulkload.parallel.local_import import keep_rejections, whole_stats
 from bulkload.parallel.partition import Share
 from bulkload.parallel.prepare import prepare_import_target
 from bulkload.parallel.runner import Outcome, ShareEnd
 from bulkload.parallel.shares import import_share
 from bulkload.sources.batch import Rejection
-from bulkload.sources.discovery import STDIN, discover
+from bulkload.sources.discovery import STDIN
 from bulkload.stats.run import SUMMED_COUNTERS, RunStats
 
 if TYPE_CHECKING:
@@ -55,26 +55,13 @@ class ClusterImport:
     :meth:`stop` is the graceful stop (each task finishes its batches in flight)."""
 
     def __init__(self, config: ImportConfig):
-        from bulkload.backends import create_backend
-
-        address = config.cluster.address
-        assert address is not None
-        files = discover(config.source.paths, config.source.format)
-        if any(file.path == STDIN for file in files):
+        assert config.cluster.address is not None
+        if STDIN in config.source.paths:
             raise UsageError("--cluster: the workers read files, not stdin")
-        self.config = replace(
-            config, target=replace(config.target, table=config.target.table or files[0].stem)
-        )
-        sizes = [file.size for file in files]
-        self.stats = RunStats(
-            target=create_backend(config.target).describe(),
-            table=self.config.target.table or "",
-            concurrency=config.engine.concurrency,
-            batch_size=config.source.batch_size,
-            bytes_total=None if None in sizes else sum(size or 0 for size in sizes),
-        )
+        self.stats = whole_stats(config)
+        self.config = replace(config, target=replace(config.target, table=self.stats.table))
         self.stats.effective_concurrency = config.engine.concurrency
-        self.shares = DaskShares(address, config.cluster.workers)
+        self.shares = DaskShares(config.cluster.address, config.cluster.workers)
         self.results: list[dict[str, Any]] = []
         self.error: Exception | None = None
         self._latest: dict[int, dict[str, Any]] = {}  # share -> its last counters

@@ -291,23 +291,12 @@ class ImportProcesses:
     def __init__(
         self, config: ImportConfig, *, argv: Sequence[str], code_of: Callable[[ShareEnd], int]
     ):
-        from bulkload.backends import create_backend
-        from bulkload.sources.discovery import discover
-        from bulkload.stats.run import RunStats
 
         check_processes(config, argv)
         self.config = config
         self.code_of = code_of  # the exit code a share's run would have had (the CLI's)
         self.count = count = config.processes
-        files = discover(config.source.paths, config.source.format)
-        sizes = [file.size for file in files]
-        self.stats = RunStats(
-            target=create_backend(config.target).describe(),
-            table=config.target.table or files[0].stem,
-            concurrency=config.engine.concurrency,
-            batch_size=config.source.batch_size,
-            bytes_total=None if None in sizes else sum(size or 0 for size in sizes),
-        )
+        self.stats = whole_stats(config)
         checkpoint = config.engine.checkpoint
         self.seeded = bool(checkpoint and config.engine.resume and Path(checkpoint).exists())
         self._scratch = tempfile.TemporaryDirectory(prefix="bulkload-import-")
@@ -388,6 +377,23 @@ class ImportProcesses:
         messages = _messages(outcomes)
         self._scratch.cleanup()  # the shares' files are merged
         return Outcome(stats, failures, interrupted, messages=messages)
+
+
+def whole_stats(config: ImportConfig) -> RunStats:
+    """The whole run's statistics, before any share has run (the shares' sums go in)."""
+    from bulkload.backends import create_backend
+    from bulkload.sources.discovery import discover
+    from bulkload.stats.run import RunStats
+
+    files = discover(config.source.paths, config.source.format)
+    sizes = [file.size for file in files]
+    return RunStats(
+        target=create_backend(config.target).describe(),
+        table=config.target.table or files[0].stem,
+        concurrency=config.engine.concurrency,
+        batch_size=config.source.batch_size,
+        bytes_total=None if None in sizes else sum(size or 0 for size in sizes),
+    )
 
 
 def _bad_records(config: ImportConfig, table: str) -> Path:
