@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from bulkload.parallel.runner import ShareRunner
 
 
-def check_processes(config: BenchConfig, argv: Sequence[str]) -> None:
+def check_processes(config: BenchConfig) -> None:
     """Refuse what cannot be split among processes, before any is started."""
     count = config.sweep.processes
     if config.sweep.shard is not None:
@@ -140,7 +140,7 @@ class BenchProcesses:
         code_of: Callable[[ShareEnd], int],
         on_level: Callable[[int, int], None] | None = None,
     ):
-        check_processes(config, argv)
+        check_processes(config)
         self.config = config
         self.count = config.sweep.processes
         self.code_of = code_of  # the exit code a share's run would have had (the CLI's)

@@ -210,6 +210,9 @@ class LocalShares:
     def stop(self) -> None:
         """The first Ctrl-C: each share drops what it runs and starts nothing more."""
         self.stopping = True
+        self._stop_all()
+
+    def _stop_all(self) -> None:
         self.stop_event.set()
         self.barrier.abort()
         self.signal(signal.SIGINT)
@@ -227,9 +230,7 @@ class LocalShares:
         """A share ended badly: the others stop now, as after a Ctrl-C."""
         if not self.halted and not self.stopping:
             self.halted = True
-            self.stop_event.set()
-            self.barrier.abort()
-            self.signal(signal.SIGINT)
+            self._stop_all()
 
     async def watch(
         self,
@@ -293,9 +294,7 @@ class LocalShares:
         """Whatever happened: no child outlives the command. Those still running get
         SIGINT (their second, if they had a first: stop at once, send what is done),
         then ``KILL_AFTER_S``, then ``kill()``; their results are still taken."""
-        self.stop_event.set()
-        self.barrier.abort()
-        self.signal(signal.SIGINT)
+        self._stop_all()
         deadline = time.monotonic() + KILL_AFTER_S
         while running := [p for p in self.processes if p.exitcode is None]:
             left = deadline - time.monotonic()

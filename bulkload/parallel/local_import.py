@@ -67,7 +67,7 @@ PUBLISH_EVERY_S = 0.5
 # ----------------------------------------------------------------------------- the share
 
 
-def check_processes(config: ImportConfig, argv: Sequence[str]) -> None:
+def check_processes(config: ImportConfig) -> None:
     """Refuse, in one line, what several processes cannot do, before any is started."""
     from bulkload.backends import create_backend
 
@@ -292,7 +292,7 @@ class ImportProcesses:
         self, config: ImportConfig, *, argv: Sequence[str], code_of: Callable[[ShareEnd], int]
     ):
 
-        check_processes(config, argv)
+        check_processes(config)
         self.config = config
         self.code_of = code_of  # the exit code a share's run would have had (the CLI's)
         self.count = count = config.processes
