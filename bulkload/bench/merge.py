@@ -88,15 +88,9 @@ def _check_whole(results: Sequence[SweepResult], merged: SweepResult) -> None:
                 f"{_shards(indices, count)} only: {_shards(missing, count)} missing, so the "
                 "merged figures are those of part of the run, not all of it",
             )
-    overlaps = level_overlaps(results, len(merged.levels))
+    overlaps = _overlaps(results, merged, "shards", " (were they run one after another?)")
     summary["window_overlap"] = [round(overlap, 4) for overlap in overlaps]
     merged.merged_shards = summary
-    if len(results) > 1:
-        merged.warnings.extend(
-            overlap_warnings(
-                merged.levels, overlaps, "shards", " (were they run one after another?)"
-            )
-        )
 
 
 def merge_shares(
@@ -109,35 +103,27 @@ def merge_shares(
         del result.levels[common:]  # a level some share never ran is not a level of the whole
     merged = merge_results(results, names=names, check_whole=False)
     merged.command, merged.shard = command, None
-    overlaps = level_overlaps(results, common)
-    if len(results) > 1:
-        merged.warnings.extend(overlap_warnings(merged.levels, overlaps, who))
-    return merged, overlaps
+    return merged, _overlaps(results, merged, who)
 
 
-def level_overlaps(results: Sequence[SweepResult], count: int) -> list[float]:
-    """How the results' windows overlapped at each of their first ``count`` levels."""
-    return [
+def _overlaps(
+    results: Sequence[SweepResult], merged: SweepResult, who: str, hint: str = ""
+) -> list[float]:
+    """How the parts' windows overlapped at each merged level; a warning for each level
+    where they overlapped too little."""
+    overlaps = [
         window_overlap([(r.levels[k].started_at, r.levels[k].finished_at) for r in results])
-        for k in range(count)
+        for k in range(len(merged.levels))
     ]
-
-
-def overlap_warnings(
-    levels: Sequence[LevelResult], overlaps: Sequence[float], who: str, hint: str = ""
-) -> list[str]:
-    """A warning for each level whose parts' windows overlapped too little."""
-    return [
-        f"{_where(level)} batch {level.batch_size:,}: the {who}' measured windows overlapped "
-        f"{overlap:.0%}{hint}: throughput is over the union of the windows, so it "
-        f"understates what the {who} do together"
-        for level, overlap in zip(levels, overlaps, strict=True)
-        if overlap < OVERLAP_WARNING
-    ]
-
-
-def _where(level: LevelResult) -> str:
-    return f"{level.rate:g}/s" if level.rate is not None else f"c={level.concurrency}"
+    for level, overlap in zip(merged.levels, overlaps, strict=True):
+        if len(results) > 1 and overlap < OVERLAP_WARNING:
+            where = f"{level.rate:g}/s" if level.rate is not None else f"c={level.concurrency}"
+            merged.warnings.append(
+                f"{where} batch {level.batch_size:,}: the {who}' measured windows overlapped "
+                f"{overlap:.0%}{hint}: throughput is over the union of the windows, so it "
+                f"understates what the {who} do together"
+            )
+    return overlaps
 
 
 def shards_only(result: SweepResult) -> str | None:

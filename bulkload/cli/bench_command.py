@@ -16,7 +16,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
 
 from bulkload.bench.auto_processes import Decision
-from bulkload.bench.gates import GateResult, Verdict, judge_run
+from bulkload.bench.gates import GateResult, judge_run
 from bulkload.bench.run import ShardRun, read_baseline
 from bulkload.cli.exit_codes import ExitCode, for_outcome
 from bulkload.cli.finish import Output, consoles, finish, outputs
@@ -96,7 +96,13 @@ def run_bench(config: BenchConfig, *, argv: Sequence[str] = ()) -> int:
     code = for_outcome(result.outcome, gates_failed=verdict.failed or by_gate)
     if ended.failures:
         code = for_share(ended.failures[0])
-    view = _view(result, verdict, extra=render_processes if result.processes else None)
+
+    def view(console: Console) -> None:
+        render_sweep(result, console)
+        if result.processes:
+            render_processes(result, console)
+        render_verdict(verdict, console)
+
     files = _files(result, verdict.baseline, config)
     return finish(out, view, files, code=code, error=ended.error)
 
@@ -129,21 +135,6 @@ def _runner(
         await BenchProgress(shard.sweep.progress, err, mode).run()
 
     return shard, "the level running is dropped", watch
-
-
-def _view(
-    result: SweepResult,
-    verdict: Verdict | None,
-    extra: Callable[[SweepResult, Console], None] | None = None,
-) -> Callable[[Console], None]:
-    def view(console: Console) -> None:
-        render_sweep(result, console)
-        if extra is not None:
-            extra(result, console)
-        if verdict is not None:
-            render_verdict(verdict, console)
-
-    return view
 
 
 def _files(result: SweepResult, baseline: SweepResult | None, config: BenchConfig) -> list[Output]:

@@ -96,10 +96,6 @@ def _quiet_dask_logging() -> None:
         logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
-class Aborted(Exception):
-    """The run was cancelled: its tasks were aborted (raised on the client's thread)."""
-
-
 class DaskShares:
     """The client side of one run: ``await shares.run(body)`` calls ``body(shares)`` on
     a thread of its own, connected (``client``, ``workers``); :meth:`gather` waits for
@@ -149,7 +145,7 @@ class DaskShares:
         """The tasks' results, once each has ended. A stop request, or a task that
         ``ended_badly``, sets the stop event (the others end what they run); an abort
         sets the abort event, waits for the tasks, cancels what is left and raises
-        :class:`Aborted`."""
+        CancelledError."""
         distributed = import_distributed()
         client = self.client
         stop, abort = (distributed.Event(name, client=client) for name in self.events)
@@ -161,7 +157,7 @@ class DaskShares:
                 with contextlib.suppress(TimeoutError):  # then cancelled: the last resort
                     distributed.wait(pending, timeout=ABORT_WAIT_S)
                 client.cancel(futures)
-                raise Aborted
+                raise asyncio.CancelledError
             halt = ended_badly is not None and any(
                 f.status == "finished" and ended_badly(f.result()) for f in futures
             )
