@@ -26,16 +26,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bulkload.config import ClusterOptions, ImportConfig
-from bulkload.engine.batch_writer import one_line
 from bulkload.engine.import_run import RunControl
-from bulkload.errors import AbortedError, BulkloadError, FailureKind, UsageError
+from bulkload.errors import AbortedError, FailureKind, UsageError
 from bulkload.parallel.dask_connect import (
     DaskShares,
     import_distributed,
     run_watched,
     task_events,
 )
-from bulkload.parallel.local_import import keep_rejections, whole_stats
+from bulkload.parallel.local_import import keep_rejections, load_ended, whole_stats
 from bulkload.parallel.partition import Share
 from bulkload.parallel.prepare import prepare_import_target
 from bulkload.parallel.runner import Outcome, ShareEnd
@@ -177,8 +176,7 @@ def load_share(
             worker.log_event(topic, counters())
             await asyncio.sleep(PUBLISH_EVERY_S)
 
-    error: str | None = None
-    kind: FailureKind | None = None
+    error: BaseException | None = None
     with tempfile.TemporaryDirectory(prefix="bulkload-") as scratch:
         if config.engine.checkpoint:
             checkpoint = os.path.join(scratch, config.engine.checkpoint)
@@ -191,22 +189,13 @@ def load_share(
 
         try:
             run_watched(main, task_events(events), control.request_stop)
-            if control.stop_requested or stats.outcome == "interrupted":
-                kind = FailureKind.INTERRUPTED
-        except asyncio.CancelledError:
-            stats.outcome, kind = "interrupted", FailureKind.INTERRUPTED
-        except BulkloadError as exc:
-            error, kind = str(exc), exc.kind
-        except Exception as exc:  # any other failure ends the run like an engine error
-            error, kind = one_line(exc), FailureKind.FAILED
+        except (asyncio.CancelledError, Exception) as exc:
+            error = exc
     worker.log_event(topic, counters())
     return {
-        **stats.worker_result(),
+        **load_ended(stats, control.stop_requested, error, config.target.url),
         "share": share,
         "host": socket.gethostname(),
-        "outcome": stats.outcome,
-        "error": error,
-        "kind": None if kind is None else kind.value,
         "rejected": [(r.source, r.line, r.reason, r.record) for r in rejected],
     }
 

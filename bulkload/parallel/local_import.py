@@ -108,7 +108,6 @@ def run_share(link: ShareLink, config: ImportConfig, workdir: Path) -> None:
     files in ``workdir``."""
     from bulkload.engine.import_run import RunControl
     from bulkload.load import load_async
-    from bulkload.redact import redact_text, url_secrets
     from bulkload.stats.run import RunStats
 
     settings = import_share(config, link.share, workdir)
@@ -128,34 +127,43 @@ def run_share(link: ShareLink, config: ImportConfig, workdir: Path) -> None:
         signals.attach()  # the second signal cancels the run
         await load_async(settings, stats=stats, control=control, watcher=publish)
 
-    error: str | None = None
-    kind: FailureKind | None = None
+    error: BaseException | None = None
     with signals:
         try:
             event_loop.run_command(main())
-            stopped = control.stop_requested or stats.outcome == "interrupted"
-            kind = FailureKind.INTERRUPTED if stopped else None
-        except (KeyboardInterrupt, asyncio.CancelledError):
-            stats.outcome, kind = "interrupted", FailureKind.INTERRUPTED
-        except BulkloadError as exc:
-            stats.outcome = "aborted" if isinstance(exc, AbortedError) else "failed"
-            error, kind = str(exc), exc.kind
-        except Exception as exc:  # reported as the CLI reports it, never a traceback
-            stats.outcome, kind = "failed", FailureKind.FAILED
-            error = f"internal error: {type(exc).__name__}: {exc}"
-    if error is not None:
-        error = redact_text(error.strip().splitlines()[0], url_secrets(config.target.url))
-    link.send(
-        "result",
-        {
-            **stats.worker_result(),
-            "outcome": stats.outcome,
-            "error": error,
-            "kind": None if kind is None else kind.value,
-            "window": _epoch_window(stats),
-            "effective_concurrency": stats.effective_concurrency,
-        },
-    )
+        except (KeyboardInterrupt, asyncio.CancelledError, Exception) as exc:
+            error = exc
+    ended = load_ended(stats, control.stop_requested, error, config.target.url)
+    link.send("result", {**ended, "window": _epoch_window(stats)})
+
+
+def load_ended(
+    stats: RunStats, stopped: bool, error: BaseException | None, url: str
+) -> dict[str, Any]:
+    """What a share of an import (a child, a Dask task) sends at its end: its counters
+    and encoded histograms, its outcome, and what ended it as data (its error's first
+    line, secrets redacted, and :class:`~bulkload.errors.FailureKind`)."""
+    from bulkload.redact import redact_text, url_secrets
+
+    kind: FailureKind | None = None
+    message: str | None = None
+    if isinstance(error, BulkloadError):
+        stats.outcome = "aborted" if isinstance(error, AbortedError) else "failed"
+        message, kind = str(error), error.kind
+    elif isinstance(error, Exception):  # reported as the CLI reports it, never a traceback
+        stats.outcome, kind = "failed", FailureKind.FAILED
+        message = f"internal error: {type(error).__name__}: {error}"
+    elif error is not None or stopped or stats.outcome == "interrupted":
+        stats.outcome, kind = "interrupted", FailureKind.INTERRUPTED
+    if message is not None:
+        message = redact_text(message.strip().splitlines()[0], url_secrets(url))
+    return {
+        **stats.worker_result(),
+        "outcome": stats.outcome,
+        "error": message,
+        "kind": None if kind is None else kind.value,
+        "effective_concurrency": stats.effective_concurrency,
+    }
 
 
 def _epoch_window(stats: RunStats) -> list[float] | None:
