@@ -207,13 +207,3 @@ class ProcessesProbe:
 
     def outcome(self, *, stopped: bool = False) -> Decision | None:
         return None if stopped else self.decision
-
-
-def choose(config: BenchConfig, *, argv: Sequence[str] = ()) -> Decision:
-    """Probe (when the answer depends on it) and decide, on an event loop of its own."""
-    from bulkload import event_loop
-
-    probing = ProcessesProbe(config, argv=argv)
-    event_loop.run(probing.run())
-    assert probing.decision is not None
-    return probing.decision
