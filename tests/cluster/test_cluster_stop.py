@@ -167,3 +167,42 @@ def _workers(pid: int) -> list[int]:
             found.append(child)
             found.extend(children_of(child))
     return found
+
+
+def test_ctrl_c_during_import_on_the_cluster_stops_every_worker_and_exits_4(tmp_path: Path):
+    """import --cluster: the first Ctrl-C reaches the workers' tasks (each finishes its
+    batches in flight), the summary adds up what they loaded, and no worker is left."""
+    lines = ["id,name", *(f"{i},n{i}" for i in range(40_000))]
+    (tmp_path / "a.csv").write_text("\n".join(lines) + "\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BULKLOAD_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bulkload", "import", "a.csv", "--to", "sim://?latency=2ms",
+         "--table", "t", "--batch-size", "100", "--rate", "4000", "--cluster", "local:2",
+         "--progress", "off", "--json", "run.json"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 90
+        while len(_workers(proc.pid)) < 2:  # the local cluster's worker processes
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        workers = _workers(proc.pid)
+        time.sleep(5.0)  # the tasks load (10 s at 4,000 rows/s)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 4, err
+    assert "Traceback" not in err and "bulkload: error" not in err
+    assert "the workers finish their batches in flight" in err
+    summary = json.loads((tmp_path / "run.json").read_text())
+    assert summary["outcome"] == "interrupted"
+    assert 0 < summary["rows_loaded"] < 40_000
+    assert summary["rows_read"] == summary["rows_loaded"] + summary["rows_rejected"]
+    deadline = time.monotonic() + 10
+    while [pid for pid in workers if running(pid)] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in workers if running(pid)]
