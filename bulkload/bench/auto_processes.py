@@ -34,7 +34,6 @@ from urllib.parse import urlsplit
 
 from bulkload.bench.probe import NETWORK_SCHEMES, Probe
 from bulkload.config import BenchConfig
-from bulkload.parallel.runner import Interrupts, NoInterrupts
 from bulkload.sources.discovery import STDIN
 
 #: runnable (on a core or waiting for one) this share of the probe: the loop is the limit
@@ -172,37 +171,39 @@ def _runnable(probe: Probe) -> str:
     return f"its thread wanted a core {probe.runnable:.0%} of the time (on one {probe.busy:.0%})"
 
 
-def choose(
-    config: BenchConfig, *, argv: Sequence[str] = (), interrupts: Interrupts = NoInterrupts
-) -> Decision:
-    """Probe (when the answer depends on it) and decide: runs its own event loop.
-    ``interrupts(stop)`` brings the caller's stop requests (the CLI's Ctrl-C) to it."""
-    import asyncio
+class ProcessesProbe:
+    """``--processes auto`` as a runner of one share (this process), so that its caller
+    stops it as any other (the CLI: its Ctrl-C): :meth:`run` probes when the answer
+    depends on it, :meth:`outcome` is the :class:`Decision` (None: stopped)."""
 
-    from bulkload import event_loop
-    from bulkload.bench.run import prepare_shard
+    def __init__(self, config: BenchConfig, *, argv: Sequence[str] = ()):
+        from bulkload.bench.run import prepare_shard
 
-    cores = available_cores()
-    if len(argv) < 2:  # called as a library: no command line to start children with
-        return Decision(1, "no command line to start worker processes with", cores)
-    if not needs_probe(config, cores):
-        return decide(config, cores, None)
-    sweep = prepare_shard(config, None, argv=argv)
-    level = heaviest_level(config)
+        self.config, self.cores = config, available_cores()
+        self.sweep = None
+        self.decision: Decision | None = None
+        if len(argv) < 2:  # called as a library: no command line to start children with
+            self.decision = Decision(
+                1, "no command line to start worker processes with", self.cores
+            )
+        elif not needs_probe(config, self.cores):
+            self.decision = decide(config, self.cores, None)
+        else:
+            self.sweep = prepare_shard(config, None, argv=argv)
 
-    # a stop request during the probe: the first stops it, the second cancels it;
-    # either way the run ends there as interrupted (KeyboardInterrupt)
-    signals = interrupts(sweep.control.request_stop)
+    def stop(self) -> None:
+        """The probe ends with its writes in flight."""
+        if self.sweep is not None:
+            self.sweep.control.request_stop()
 
-    async def main() -> Probe:
-        signals.attach()
-        return await sweep.probe(level, warmup_s=PROBE_WARMUP_S, duration_s=PROBE_DURATION_S)
+    async def run(self) -> None:
+        sweep = self.sweep
+        if sweep is None:
+            return
+        level = heaviest_level(self.config)
+        probe = await sweep.probe(level, warmup_s=PROBE_WARMUP_S, duration_s=PROBE_DURATION_S)
+        if not sweep.control.stop_requested:
+            self.decision = decide(self.config, self.cores, probe)
 
-    with signals:
-        try:
-            probe = event_loop.run(main())
-        except asyncio.CancelledError:
-            raise KeyboardInterrupt from None
-    if sweep.control.stop_requested:
-        raise KeyboardInterrupt
-    return decide(config, cores, probe)
+    def outcome(self, *, stopped: bool = False) -> Decision | None:
+        return None if stopped else self.decision

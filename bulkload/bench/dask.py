@@ -1,83 +1,180 @@
 """``bulkload bench --cluster``, the Dask runner of a sweep: each level runs on W Dask
-workers at once, then the workers' windows are merged as ``bulkload report merge`` does.
+workers at once, worker i running share i/W of it (its share of the concurrency, rate
+and counts, its own key range: :func:`bulkload.bench.run.prepare_shard`, as every
+runner's shares). Then the workers' levels are merged as ``--processes`` merges its
+children's (:func:`bulkload.bench.merge.merge_shares`).
 
-A level is one round of W tasks, worker i running shard i/W of that level alone (its
-share of the concurrency, rate and counts, its own key range). Every task of a round
-is given the same wall-clock start time and sleeps until it: that is the barrier that
-makes the workers' measured windows overlap (clocks of different hosts must agree, as
-NTP keeps them). The merged level adds the histograms and counters and takes its
-throughput over the union of the windows, so a worker starting late lowers the rate
-instead of inflating it; how much the windows overlapped is recorded per level.
-The CLI shows, saves and judges what :func:`run_on_cluster` returns. (Below, the Dask
-client and import --cluster are in ``bulkload.parallel``; this module needs the sweep.)
+A level is one round of W tasks. Every task of a round is given the same wall-clock
+start time and sleeps until it: that is the barrier that makes the workers' measured
+windows overlap (clocks of different hosts must agree, as NTP keeps them). The merged
+level adds the histograms and counters and takes its throughput over the union of the
+windows, so a worker starting late lowers the rate instead of inflating it; how much
+the windows overlapped is recorded per level, in ``machine.cluster``. (Below, the Dask
+plumbing is in :mod:`bulkload.parallel.dask_connect`; this module needs the sweep.)
 """
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bulkload import event_loop
-from bulkload.bench import run as command
-from bulkload.bench.merge import merge_results, window_overlap
-from bulkload.bench.recommend import recommend_into
+from bulkload.bench.merge import merge_shares
 from bulkload.bench.result import SweepResult
+from bulkload.bench.run import BenchOutcome, prepare_shard, prepare_target, share_ended
 from bulkload.config import BenchConfig, ClusterOptions
 from bulkload.engine.batch_writer import one_line
-from bulkload.errors import BulkloadError, FailureKind, UsageError
-from bulkload.parallel.dask_connect import cluster_client, pick_workers
-from bulkload.parallel.failure import ShareFailed
-from bulkload.parallel.prepare import prepare_bench_target
+from bulkload.engine.import_run import RunControl
+from bulkload.errors import UsageError
+from bulkload.parallel.dask_connect import DaskShares, run_watched, task_events
+from bulkload.parallel.runner import Outcome, ShareEnd
+from bulkload.parallel.shares import need_fixed_levels
 from bulkload.redact import redact_url
-from bulkload.stats.level import LevelResult
-from bulkload.stats.thresholds import parse_slo
+
+if TYPE_CHECKING:
+    from bulkload.parallel.runner import ShareRunner
 
 LEAD_S = 1.0  # a round starts this long after it is sent: every worker has it by then
-OVERLAP_WARNING = 0.9  # a level whose workers' windows overlapped less gets a warning
 
 
-def run_on_cluster(
-    config: BenchConfig, *, argv: Sequence[str] = ()
-) -> tuple[SweepResult, BulkloadError | None]:
-    """The sweep run level by level on the cluster's workers, merged; and the error
-    that stopped it, if one did (raised by the caller once the result is saved)."""
-    address = config.cluster.address
-    assert address is not None
-    _refuse_what_cannot_be_split(config)
-    rounds: list[SweepResult] = []
-    failure: BulkloadError | None = None
-    _prepare_table(config)
-    config = replace(config, target=replace(config.target, if_exists="append"))
-    with cluster_client(address) as client:
-        workers = pick_workers(client, config.cluster.workers, address)
-        hosts: dict[str, str] = client.run(socket.gethostname, workers=workers)
+class ClusterBench:
+    """``bench --cluster`` as a share runner: ``await run.run()``, then :meth:`outcome`;
+    :meth:`stop` is the graceful stop (every worker drops the level running)."""
+
+    def __init__(
+        self,
+        config: BenchConfig,
+        *,
+        argv: Sequence[str] = (),
+        on_level: Callable[[int, int], None] | None = None,
+    ):
+        address = config.cluster.address
+        assert address is not None
+        _refuse_what_cannot_be_split(config)
+        self.config = config
+        self.argv = list(argv)
+        self.whole = prepare_shard(config, None, argv=argv)  # its table, its result
+        self.shares = DaskShares(address, config.cluster.workers)
+        self.rounds: list[list[dict[str, Any]]] = []  # per level, what each worker sent
+        self.hosts: dict[str, str] = {}
+        self.error: Exception | None = None
+        self.on_level = on_level  # (levels started so far, workers running it)
+
+    def stop(self) -> None:
+        self.shares.stop()
+
+    async def run(self) -> None:
+        """Prepare the table once, then run the levels round by round until one does
+        not complete. Cancelled: the tasks are aborted."""
+        try:
+            await prepare_target(self.whole, self.config)
+            await self.shares.run(self._rounds)
+        except Exception as exc:  # preparing, connecting: the parent's own failure
+            self.error = exc
+
+    def _rounds(self, shares: DaskShares) -> None:
+        client, workers = shares.client, shares.workers
+        self.hosts = client.run(socket.gethostname, workers=workers)
+        config = replace(self.config, target=replace(self.config.target, if_exists="append"))
         for level_config in _level_configs(config):
-            try:
-                shares = _run_round(client, workers, level_config, argv)
-            except KeyboardInterrupt:
-                if rounds:
-                    rounds[-1].outcome = "interrupted"
+            if shares.stopping:
                 break
-            round_result, failure = _merge_round(shares)
-            rounds.append(round_result)
-            if round_result.outcome != "completed":
-                break
-    if not rounds:
-        raise ShareFailed(
-            "bench --cluster: interrupted before the first level ended", FailureKind.INTERRUPTED
+            start_at = time.time() + LEAD_S
+            futures = [
+                client.submit(
+                    run_share,
+                    level_config,
+                    (index, len(workers)),
+                    start_at,
+                    self.argv,
+                    shares.events,
+                    workers=[worker],
+                    allow_other_workers=False,
+                    pure=False,
+                )
+                for index, worker in enumerate(workers, start=1)
+            ]
+            if self.on_level is not None:
+                self.on_level(len(self.rounds) + 1, len(workers))
+            found = shares.gather(futures)
+            self.rounds.append(found)
+            if any(share["kind"] is not None for share in found):
+                break  # failed or stopped: no level follows
+
+    def outcome(self, *, stopped: bool = False) -> BenchOutcome:
+        """The workers' levels merged; once the user stopped the run, none failed."""
+        if self.error is not None:
+            result = self.whole.result
+            result.outcome, result.error = "failed", one_line(self.error)
+            return Outcome(result, error=self.error)
+        interrupted = stopped or self.shares.stopping
+        if not self.rounds:
+            return Outcome(None, interrupted=True)
+        workers = self.shares.workers
+        count = len(workers)
+        last = self.rounds[-1]
+        ends = [
+            ShareEnd(i, count, f"worker {i}/{count} on {share['host']}", share)
+            for i, share in enumerate(last, start=1)
+        ]
+        failures = [] if interrupted else [end for end in ends if end.failed]
+        joined = [_joined([r[i]["result"] for r in self.rounds]) for i in range(count)]
+        names = [share["host"] for share in last]
+        merged, overlaps = merge_shares(
+            joined, names=names, command=self.whole.result.command, who="workers"
         )
-    return _join(rounds, address, workers, hosts), failure
+        merged.levels_planned = self.whole.result.levels_planned
+        merged.machine["cluster"] = {
+            "address": redact_url(self.shares.address),
+            "workers": [{"address": w, "host": self.hosts.get(w, "")} for w in workers],
+            "levels": [
+                _round_summary(merged, k, overlap, [r.levels[k] for r in joined], names)
+                for k, overlap in enumerate(overlaps)
+            ],
+        }
+        return Outcome(merged, failures, interrupted)
+
+
+def _joined(documents: list[dict[str, Any]]) -> SweepResult:
+    """One worker's rounds (one level each) as one sweep."""
+    rounds = [SweepResult.from_dict(document) for document in documents]
+    first, last = rounds[0], rounds[-1]
+    first.levels = [level for r in rounds for level in r.levels]
+    first.warnings = list(dict.fromkeys(w for r in rounds for w in r.warnings))
+    first.outcome, first.error = last.outcome, next((r.error for r in rounds if r.error), None)
+    first.rows_written = sum(r.rows_written for r in rounds)
+    return first
+
+
+def _round_summary(
+    merged: SweepResult, k: int, overlap: float, windows: list[Any], hosts: list[str]
+) -> dict[str, Any]:
+    """What each worker measured at level ``k``, beside the merge."""
+    level = merged.levels[k]
+    return {
+        "concurrency": level.concurrency,
+        "rate": level.rate,
+        "batch_size": level.batch_size,
+        "window_overlap": overlap,
+        "workers": [
+            {
+                "host": host,
+                "rows": window.rows,
+                "batches": window.batches,
+                "rows_per_s": window.rows_per_s,
+                "started_at": window.started_at,
+                "finished_at": window.finished_at,
+            }
+            for host, window in zip(hosts, windows, strict=True)
+        ],
+    }
 
 
 def _refuse_what_cannot_be_split(config: BenchConfig) -> None:
-    if config.sweep.auto:
-        raise UsageError(
-            "--cluster needs fixed levels (--sweep 1,8,32 or --sweep-rate): the levels of "
-            "--sweep auto depend on what each worker measures"
-        )
+    need_fixed_levels(config, "--cluster", "worker")
     if config.sweep.shard is not None:
         raise UsageError("--cluster and --shard exclude each other: --cluster makes the shards")
     if config.sweep.reset:
@@ -85,21 +182,6 @@ def _refuse_what_cannot_be_split(config: BenchConfig) -> None:
             "--reset cannot be used with --cluster: one worker emptying the table would "
             "delete the rows the others are writing"
         )
-
-
-def _prepare_table(config: BenchConfig) -> None:
-    """Create (or replace) the table once, from the client, before the workers append."""
-    sweep = command.prepare_shard(config, None)
-    batches = sweep.data.batches(config.sweep.batch_sizes[0])
-    event_loop.run(
-        prepare_bench_target(
-            sweep.backend,
-            batches,
-            table=sweep.table,
-            if_exists=sweep.if_exists,
-            timeout=config.engine.timeout,
-        )
-    )
 
 
 def _level_configs(config: BenchConfig) -> Iterator[BenchConfig]:
@@ -115,131 +197,30 @@ def _level_configs(config: BenchConfig) -> Iterator[BenchConfig]:
             yield replace(config, sweep=one, cluster=ClusterOptions())
 
 
-def _run_round(
-    client: Any, workers: list[str], config: BenchConfig, argv: Sequence[str]
-) -> list[dict[str, Any]]:
-    """One level on every worker at once: shard i/W on worker i, all starting at the
-    same wall-clock time."""
-    count = len(workers)
-    start_at = time.time() + LEAD_S
-    futures = [
-        client.submit(
-            run_share,
-            config,
-            (index, count),
-            start_at,
-            list(argv),
-            workers=[worker],
-            allow_other_workers=False,
-            pure=False,
-        )
-        for index, worker in enumerate(workers, start=1)
-    ]
-    try:
-        shares: list[dict[str, Any]] = client.gather(futures)
-    except BaseException:
-        client.cancel(futures)
-        raise
-    return shares
-
-
 def run_share(
-    config: BenchConfig, shard: tuple[int, int], start_at: float, argv: list[str]
+    config: BenchConfig,
+    shard: tuple[int, int],
+    start_at: float,
+    argv: list[str],
+    events: tuple[str, str],
 ) -> dict[str, Any]:
-    """On a worker: wait for the round's start, run this shard of the level, return its
-    result (as a dict: no bulkload class crosses the wire) and the error that stopped it."""
-    time.sleep(max(0.0, start_at - time.time()))
-    sweep = command.prepare_shard(config, shard, argv=argv)
-    error: dict[str, Any] | None = None
+    """On a worker: wait for the round's start, run this share of the level, return its
+    result (as a dict: no bulkload class crosses the wire), and what ended it (its
+    error as data: the message and its :class:`~bulkload.errors.FailureKind`)."""
+    watched = task_events(events)
+    control = RunControl()
+    result: SweepResult | None = None
+    error: BaseException | None = None
     try:
-        event_loop.run(sweep.run())
-    except BulkloadError as exc:
-        error = {"message": str(exc), "kind": exc.kind.value}
-    except Exception as exc:  # reported by the client like any failed level
-        error = {"message": one_line(exc), "kind": FailureKind.FAILED.value}
-    if error is not None:
-        sweep.result.outcome = "failed"
-        sweep.result.error = sweep.result.error or error["message"]
-    return {"result": sweep.result.to_dict(), "error": error, "host": socket.gethostname()}
+        sweep = prepare_shard(config, shard, argv=argv, control=control)
+        result = sweep.result
+        time.sleep(max(0.0, start_at - time.time()))  # the round's start, on every worker
+        run_watched(sweep.run, watched, control.request_stop)
+    except (asyncio.CancelledError, Exception) as exc:
+        error = exc
+    ended = share_ended(result, stopped=control.stop_requested, error=error)
+    return {**ended, "host": socket.gethostname()}
 
 
-def _merge_round(shares: list[dict[str, Any]]) -> tuple[SweepResult, BulkloadError | None]:
-    results = [SweepResult.from_dict(share["result"]) for share in shares]
-    errors = [(share["host"], share["error"]) for share in shares if share["error"]]
-    failure = None
-    if errors:
-        host, error = errors[0]
-        failure = ShareFailed(f"worker on {host}: {error['message']}", FailureKind(error["kind"]))
-    measured = [result for result in results if result.levels]
-    if len(measured) < len(results):  # a worker measured nothing: the level is not whole
-        kept = measured[0] if measured else results[0]
-        kept.levels, kept.outcome = [], "failed"
-        kept.error = kept.error or next((r.error for r in results if r.error), None)
-        kept.rows_written = sum(result.rows_written for result in results)
-        return kept, failure
-    merged = merge_results(results, names=[share["host"] for share in shares], check_whole=False)
-    merged.rows_written = sum(result.rows_written for result in results)
-    windows = [result.levels[0] for result in results]
-    overlap = window_overlap([(w.started_at, w.finished_at) for w in windows])
-    # what each worker measured, beside the merge: taken into machine.cluster by _join
-    merged.machine["round"] = {
-        "concurrency": merged.levels[0].concurrency,
-        "rate": merged.levels[0].rate,
-        "batch_size": merged.levels[0].batch_size,
-        "window_overlap": overlap,
-        "workers": [
-            {
-                "host": share["host"],
-                "rows": window.rows,
-                "batches": window.batches,
-                "rows_per_s": window.rows_per_s,
-                "started_at": window.started_at,
-                "finished_at": window.finished_at,
-            }
-            for share, window in zip(shares, windows, strict=True)
-        ],
-    }
-    warning = _overlap_warning(merged.levels[0], overlap)
-    if warning:
-        merged.warnings.append(warning)
-    return merged, failure
-
-
-def _overlap_warning(level: LevelResult, overlap: float) -> str | None:
-    if overlap >= OVERLAP_WARNING:
-        return None
-    where = f"c={level.concurrency}" if level.rate is None else f"{level.rate:g} writes/s"
-    return (
-        f"{where} batch {level.batch_size:,}: the workers' measured windows overlapped "
-        f"{overlap:.0%} of the time; throughput is over the union of the windows"
-    )
-
-
-def _join(
-    rounds: list[SweepResult], address: str, workers: list[str], hosts: dict[str, str]
-) -> SweepResult:
-    """The rounds (one level each) as one sweep, with where it ran."""
-    first = rounds[0]
-    cluster = {
-        "address": redact_url(address),
-        "workers": [{"address": worker, "host": hosts.get(worker, "")} for worker in workers],
-        "levels": [r.machine["round"] for r in rounds if "round" in r.machine],
-    }
-    machine = {k: v for k, v in first.machine.items() if k != "round"}
-    joined = SweepResult(
-        model=first.model,
-        target=first.target,
-        table=first.table,
-        command=first.command,
-        version=first.version,
-        machine={**machine, "cluster": cluster},
-        started_at=min(r.started_at for r in rounds),
-        levels=[level for r in rounds for level in r.levels],
-        slo=list(first.slo),
-        warnings=list(dict.fromkeys(w for r in rounds for w in r.warnings)),
-        outcome=next((r.outcome for r in rounds if r.outcome != "completed"), "completed"),
-        error=next((r.error for r in rounds if r.error), None),
-        rows_written=sum(r.rows_written for r in rounds),
-    )
-    recommend_into(joined, tuple(t for text in first.slo for t in parse_slo(text)))
-    return joined
+if TYPE_CHECKING:  # mypy checks that it is a ShareRunner
+    _runner: type[ShareRunner[BenchOutcome]] = ClusterBench

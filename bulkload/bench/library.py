@@ -18,7 +18,6 @@ from bulkload.errors import UsageError
 if TYPE_CHECKING:
     from bulkload.bench.result import SweepResult
     from bulkload.library import Paths
-    from bulkload.stats.level import LevelResult
 
 _BENCH_KEYWORDS = frozenset(BenchKeywords.__optional_keys__)
 
@@ -46,9 +45,8 @@ async def bench_async(
     source: Paths | BenchConfig | None = None, /, **options: Unpack[BenchKeywords]
 ) -> SweepResult:
     """:func:`bench` on the running loop."""
-    from bulkload.bench.gates import failed, judge_level, judge_run
-    from bulkload.bench.run import prepare_shard, read_baseline
-    from bulkload.engine.import_run import RunControl
+    from bulkload.bench.gates import judge_run
+    from bulkload.bench.run import ShardRun, read_baseline
 
     config = bench_config(source, options)
     if config.sweep.shard is not None and config.sweep.reset:
@@ -57,23 +55,13 @@ async def bench_async(
             "the others' writes"
         )
     baseline = read_baseline(config)  # a bad baseline: found before the sweep
-    control = RunControl()
-    stopped_by_gate = False
-
-    def on_level(level: LevelResult) -> None:
-        nonlocal stopped_by_gate
-        gates = config.gates
-        if gates.abort_on_fail and not stopped_by_gate:
-            stopped_by_gate = bool(failed(judge_level(level, gates.thresholds)))
-            if stopped_by_gate:
-                control.request_stop()
-
-    sweep = prepare_shard(config, config.sweep.shard, control=control, on_level=on_level)
-    result = await sweep.run()
-    if stopped_by_gate:
-        result.outcome = "aborted"
-    judge_run(result, config.gates, baseline)
-    return result
+    run = ShardRun(config)  # --abort-on-fail: a failed gate stops it, "aborted"
+    await run.run()
+    error = run.outcome().error
+    if error is not None:
+        raise error
+    judge_run(run.sweep.result, config.gates, baseline)
+    return run.sweep.result
 
 
 def bench(

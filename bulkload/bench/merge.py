@@ -88,22 +88,42 @@ def _check_whole(results: Sequence[SweepResult], merged: SweepResult) -> None:
                 f"{_shards(indices, count)} only: {_shards(missing, count)} missing, so the "
                 "merged figures are those of part of the run, not all of it",
             )
+    overlaps = _overlaps(results, merged, "shards", " (were they run one after another?)")
+    summary["window_overlap"] = [round(overlap, 4) for overlap in overlaps]
+    merged.merged_shards = summary
+
+
+def merge_shares(
+    results: Sequence[SweepResult], *, names: Sequence[str], command: list[str], who: str
+) -> tuple[SweepResult, list[float]]:
+    """What a runner's shares (``who``: "processes", "workers") sent, merged over the
+    levels all of them ran, and how their windows overlapped at each level."""
+    common = min(len(result.levels) for result in results)
+    for result in results:
+        del result.levels[common:]  # a level some share never ran is not a level of the whole
+    merged = merge_results(results, names=names, check_whole=False)
+    merged.command, merged.shard = command, None
+    return merged, _overlaps(results, merged, who)
+
+
+def _overlaps(
+    results: Sequence[SweepResult], merged: SweepResult, who: str, hint: str = ""
+) -> list[float]:
+    """How the parts' windows overlapped at each merged level; a warning for each level
+    where they overlapped too little."""
     overlaps = [
         window_overlap([(r.levels[k].started_at, r.levels[k].finished_at) for r in results])
         for k in range(len(merged.levels))
     ]
-    summary["window_overlap"] = [round(overlap, 4) for overlap in overlaps]
-    merged.merged_shards = summary
-    if len(results) < 2:
-        return
     for level, overlap in zip(merged.levels, overlaps, strict=True):
-        if overlap < OVERLAP_WARNING:
+        if len(results) > 1 and overlap < OVERLAP_WARNING:
             where = f"{level.rate:g}/s" if level.rate is not None else f"c={level.concurrency}"
             merged.warnings.append(
-                f"{where} batch {level.batch_size:,}: the shards' measured windows overlapped "
-                f"{overlap:.0%} (were they run one after another?): throughput is over the "
-                "union of the windows, so it understates what the shards do together"
+                f"{where} batch {level.batch_size:,}: the {who}' measured windows overlapped "
+                f"{overlap:.0%}{hint}: throughput is over the union of the windows, so it "
+                f"understates what the {who} do together"
             )
+    return overlaps
 
 
 def shards_only(result: SweepResult) -> str | None:

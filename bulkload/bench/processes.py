@@ -8,45 +8,38 @@ each level every share waits at a barrier, so the levels start together and thei
 windows overlap; the overlap is measured and saved. Under ``--reset`` a first barrier
 lets one share empty the table only once every share's writes have ended. Each share
 sends its result (or its error) back as data; the results are merged with
-:func:`merge_results` (throughput over the union of the windows), then shown, saved
-and judged exactly as a single run's.
+:func:`~bulkload.bench.merge.merge_shares` (throughput over the union of the windows).
 
-:class:`BenchProcesses` is library code: the CLI (``bulkload.cli.bench_command``) wires
-the signals to :meth:`BenchProcesses.stop` (the first Ctrl-C is passed on to every
-share: each drops the level running and keeps the finished ones; the second cancels
-:meth:`BenchProcesses.run`, which stops them at once, a share still running after that
-is killed), then shows, saves and judges the :class:`ProcessesOutcome`. A share that
-fails stops the others after their level; what the others measured is kept.
+:class:`BenchProcesses` is a share runner (:mod:`bulkload.parallel.runner`): its
+:meth:`~BenchProcesses.stop` is passed on to every share (each drops the level running
+and keeps the finished ones); cancelling :meth:`~BenchProcesses.run` stops them at once
+(a share still running 10 s later is killed). A share that fails stops the others after
+their level; what the others measured is kept.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bulkload import event_loop
-from bulkload.bench.merge import merge_results, window_overlap
+from bulkload.bench.merge import merge_shares
 from bulkload.bench.result import SweepResult
-from bulkload.bench.run import prepare_shard
+from bulkload.bench.run import BenchOutcome, prepare_shard, prepare_target, share_ended
 from bulkload.config import BenchConfig
 from bulkload.engine.batch_writer import one_line
-from bulkload.errors import BulkloadError, FailureKind, UsageError
-from bulkload.parallel.local import ChildStop, LocalShares, Message, ShareEnd, ShareLink
-from bulkload.parallel.prepare import prepare_bench_target
-from bulkload.parallel.shares import bench_child
-from bulkload.redact import redact_text, redact_url
+from bulkload.errors import UsageError
+from bulkload.parallel.local import ChildStop, LocalShares, Message, ShareLink
+from bulkload.parallel.runner import Outcome, ShareEnd
+from bulkload.parallel.shares import bench_child, need_fixed_levels
 from bulkload.sources.discovery import STDIN
 
 if TYPE_CHECKING:
     from bulkload.parallel.runner import ShareRunner
 
-#: levels whose windows overlapped less than this get a warning
-OVERLAP_WARNING = 0.9
 
-
-def check_processes(config: BenchConfig, argv: Sequence[str]) -> None:
+def check_processes(config: BenchConfig) -> None:
     """Refuse what cannot be split among processes, before any is started."""
     count = config.sweep.processes
     if config.sweep.shard is not None:
@@ -54,11 +47,7 @@ def check_processes(config: BenchConfig, argv: Sequence[str]) -> None:
             "--processes and --shard exclude each other: --processes runs the shards i/P "
             "itself (on several machines, give each job --shard and no --processes)"
         )
-    if config.sweep.auto:
-        raise UsageError(
-            "--processes needs fixed levels (--sweep 1,8,32 or --sweep-rate): the levels "
-            "of --sweep auto depend on what each process measures"
-        )
+    need_fixed_levels(config, "--processes", "process")
     if config.synthetic is not None and config.synthetic.rows < count:
         raise UsageError(f"--processes {count}: fewer synthetic rows than processes")
     if config.source is not None and STDIN in config.source.paths:
@@ -78,28 +67,13 @@ def merge_children(
     if not saved:
         return None
     results = [result for _, result in saved]
-    common = min(len(result.levels) for result in results)
-    for result in results:
-        del result.levels[common:]  # a level some child never ran is not a level of the whole
-    merged = merge_results(results, names=[end.name for end, _ in saved], check_whole=False)
-    merged.command = command
-    merged.shard = None
-    overlaps = [
-        window_overlap([(r.levels[k].started_at, r.levels[k].finished_at) for r in results])
-        for k in range(common)
-    ]
+    names = [end.where for end, _ in saved]
+    merged, overlaps = merge_shares(results, names=names, command=command, who="processes")
     merged.processes = {
         "count": count,
         "window_overlap": [round(overlap, 4) for overlap in overlaps],
         "children": [_child_summary(end, result, code_of) for end, result in found],
     }
-    for level, overlap in zip(merged.levels, overlaps, strict=True):
-        if len(results) > 1 and overlap < OVERLAP_WARNING:
-            merged.warnings.append(
-                f"c={level.concurrency} batch {level.batch_size:,}: the processes' measured "
-                f"windows overlapped {overlap:.0%}: throughput is over their union, lower "
-                "than what they did together"
-            )
     return merged
 
 
@@ -125,15 +99,13 @@ def _child_summary(
 
 def run_share(link: ShareLink, config: BenchConfig, argv: list[str]) -> None:
     """In a child: run share i of P of the sweep, in step with the others through
-    ``link``; send its result and what ended it (its error as data: the message and
-    its :class:`~bulkload.errors.FailureKind`)."""
+    ``link``; send its result and what ended it (:func:`~bulkload.bench.run.share_ended`)."""
     from bulkload.engine.import_run import RunControl
 
     control = RunControl()
     signals = ChildStop(control.request_stop)  # the parent's Ctrl-C, passed on
     result: SweepResult | None = None
-    kind: FailureKind | None = None
-    error: str | None = None
+    error: BaseException | None = None
     with signals:
         try:
             sweep = prepare_shard(
@@ -146,46 +118,14 @@ def run_share(link: ShareLink, config: BenchConfig, argv: list[str]) -> None:
                 await sweep.run()
 
             event_loop.run_command(main())
-        except (KeyboardInterrupt, asyncio.CancelledError):
-            if result is not None:
-                result.outcome = "interrupted"
-        except BulkloadError as exc:
-            kind, error = exc.kind, one_line(exc)
-        except Exception as exc:  # reported as the CLI reports it, never a traceback
-            kind, error = FailureKind.FAILED, f"internal error: {one_line(exc)}"
-    if result is not None:
-        if error is not None:
-            result.outcome, result.error = "failed", result.error or error
-        elif control.stop_requested and result.outcome == "completed":
-            result.outcome = "interrupted"
-        if kind is None and result.outcome == "interrupted":
-            kind = FailureKind.INTERRUPTED
-        elif kind is None and result.outcome == "failed":  # the target failed a level
-            kind = FailureKind.TARGET
-        error = error or result.error
-    elif kind is None:
-        kind = FailureKind.INTERRUPTED
-    body = {
-        "result": None if result is None else result.to_dict(),
-        "kind": None if kind is None else kind.value,
-        "error": error,
-    }
-    link.send("result", body)
+        except (KeyboardInterrupt, asyncio.CancelledError, Exception) as exc:
+            error = exc
+    link.send("result", share_ended(result, stopped=control.stop_requested, error=error))
 
 
 def _result_of(end: ShareEnd) -> SweepResult | None:
     document = (end.body or {}).get("result")
     return None if document is None else SweepResult.from_dict(document)
-
-
-@dataclass
-class ProcessesOutcome:
-    """What ``bench --processes`` gives back: the merged sweep (None: no share sent a
-    result), the shares that failed (the first one first), whether the user stopped it."""
-
-    result: SweepResult | None
-    failures: list[ShareEnd] = field(default_factory=list)
-    stopped: bool = False
 
 
 class BenchProcesses:
@@ -200,15 +140,15 @@ class BenchProcesses:
         code_of: Callable[[ShareEnd], int],
         on_level: Callable[[int, int], None] | None = None,
     ):
-        check_processes(config, argv)
+        check_processes(config)
         self.config = config
         self.count = config.sweep.processes
-        secrets = [p for p in [_password(config.target.url)] if p]
-        self.command = [redact_url(redact_text(arg, secrets)) for arg in argv]
         self.code_of = code_of  # the exit code a share's run would have had (the CLI's)
         self.on_level = on_level  # (levels started so far, processes running)
         self.runner = LocalShares(self.count, run_share, config, list(argv))
         self.whole = prepare_shard(config, None, argv=argv)  # its table, its result
+        self.command = self.whole.result.command  # redacted
+        self.error: Exception | None = None  # what stopped the parent
         self._started = 0
 
     def stop(self) -> None:
@@ -218,15 +158,12 @@ class BenchProcesses:
     async def run(self) -> None:
         """Prepare the table once, before any share writes (they append to it), then run
         the shares until each has ended. Cancelled (the second stop request) or failed:
-        no share outlives it. Raises what stopped the preparing."""
-        whole, config = self.whole, self.config
-        await prepare_bench_target(
-            whole.backend,
-            whole.data.batches(config.sweep.batch_sizes[0]),
-            table=whole.table,
-            if_exists=whole.if_exists,
-            timeout=config.engine.timeout,
-        )
+        no share outlives it."""
+        try:
+            await prepare_target(self.whole, self.config)
+        except Exception as exc:  # kept for outcome(): no share started
+            self.error = exc
+            return
         try:
             if not self.runner.stopping:
                 self.runner.start()
@@ -240,31 +177,21 @@ class BenchProcesses:
             running = sum(1 for p in self.runner.processes if p.exitcode is None)
             self.on_level(self._started, running)
 
-    def failed(self, error: BaseException) -> SweepResult:
-        """The whole run's result when preparing the target failed."""
-        result = self.whole.result
-        result.outcome, result.error = "failed", one_line(error)
-        return result
-
-    def outcome(self, *, stopped: bool = False) -> ProcessesOutcome:
+    def outcome(self, *, stopped: bool = False) -> BenchOutcome:
         """The shares' results merged; once the user stopped the run (``stopped``), how a
-        share ended is the stop's doing: none failed."""
+        share ended is the stop's doing: none failed. Preparing the target failed: the
+        whole run's result, failed, with that error."""
+        if self.error is not None:
+            result = self.whole.result
+            result.outcome, result.error = "failed", one_line(self.error)
+            return Outcome(result, error=self.error)
         runner = self.runner
         runner.stopping = runner.stopping or stopped
         ends = runner.ends()
         failures = [] if runner.stopping else [end for end in ends if end.failed]
         merged = merge_children(ends, self.count, self.command, self.code_of)
-        return ProcessesOutcome(merged, failures, runner.stopping)
-
-
-def _password(url: str) -> str | None:
-    from urllib.parse import urlsplit
-
-    try:
-        return urlsplit(url).password
-    except ValueError:
-        return None
+        return Outcome(merged, failures, runner.stopping)
 
 
 if TYPE_CHECKING:  # mypy checks that it is a ShareRunner
-    _runner: type[ShareRunner] = BenchProcesses
+    _runner: type[ShareRunner[BenchOutcome]] = BenchProcesses

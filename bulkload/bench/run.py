@@ -1,17 +1,22 @@
 """Build the sweep a :class:`~bulkload.config.BenchConfig` describes (or one shard of
 it) and run it: the library seam below ``bulkload bench``. Results come back as a
 :class:`~bulkload.bench.result.SweepResult`; what stopped a sweep is raised as a
-:class:`~bulkload.errors.BulkloadError`. The command line's part (progress, signals,
+:class:`~bulkload.errors.BulkloadError`. :class:`ShardRun` is the in-process share
+runner (``bench``, ``bench --shard i/N``); the others are
+:class:`bulkload.bench.processes.BenchProcesses` and
+:class:`bulkload.bench.dask.ClusterBench`. The command line's part (progress, signals,
 rendering, files, exit code) is :mod:`bulkload.cli.bench_command`."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from bulkload import event_loop
 from bulkload.backends import create_backend
 from bulkload.bench.compare import check_comparable
+from bulkload.bench.gates import GateResult, failed, judge_level
 from bulkload.bench.result import SweepResult, machine_facts, read_result
 from bulkload.bench.sweep import (
     BenchData,
@@ -22,16 +27,129 @@ from bulkload.bench.sweep import (
     SyntheticData,
 )
 from bulkload.config import BenchConfig
+from bulkload.engine.batch_writer import one_line
 from bulkload.engine.import_run import RunControl
-from bulkload.errors import UsageError
+from bulkload.errors import BulkloadError, FailureKind, UsageError
 from bulkload.parallel.partition import Share as Shard
 from bulkload.parallel.partition import key_range
+from bulkload.parallel.prepare import prepare_bench_target
+from bulkload.parallel.runner import Outcome
 from bulkload.parallel.shares import bench_share
 from bulkload.redact import redact_text, redact_url, url_secrets
 from bulkload.sources.discovery import STDIN
 from bulkload.stats.level import LevelResult
 
+if TYPE_CHECKING:
+    from bulkload.parallel.runner import ShareRunner
+
 DEFAULT_TABLE = "bulkload_bench"
+
+#: what every bench runner gives back: the merged sweep (None: no share sent one)
+BenchOutcome = Outcome[SweepResult | None]
+
+
+class ShardRun:
+    """The in-process runner: the sweep, or its ``--shard i/N``, in this process (the
+    trivial case: one share, merged later by ``report merge``). ``--abort-on-fail``
+    is judged here, on each level as it ends: a failed gate stops the sweep (it is
+    then "aborted") and is told to ``on_gate``."""
+
+    def __init__(
+        self,
+        config: BenchConfig,
+        *,
+        argv: Sequence[str] = (),
+        on_gate: Callable[[GateResult], None] | None = None,
+    ):
+        if config.sweep.shard is not None and config.sweep.reset:
+            raise UsageError(
+                "--reset cannot be used with --shard: each job would empty the table under "
+                "the others' writes (--processes P empties it once per level, between them)"
+            )
+        self.control = RunControl()
+        self.gates, self.on_gate = config.gates, on_gate
+        self.stopped_by_gate: list[GateResult] = []
+        on_level = self._judge if config.gates.abort_on_fail else None
+        self.sweep = prepare_shard(
+            config, config.sweep.shard, argv=argv, control=self.control, on_level=on_level
+        )
+        self.error: Exception | None = None
+
+    def _judge(self, level: LevelResult) -> None:
+        if not self.stopped_by_gate:
+            self.stopped_by_gate = failed(judge_level(level, self.gates.thresholds))
+            if self.stopped_by_gate:
+                self.stop()
+                if self.on_gate is not None:
+                    self.on_gate(self.stopped_by_gate[0])
+
+    def stop(self) -> None:
+        """The level running is dropped, the finished ones are kept."""
+        self.control.request_stop()
+
+    async def run(self) -> None:
+        result = self.sweep.result
+        try:
+            await self.sweep.run()
+        except asyncio.CancelledError:
+            result.outcome = "interrupted"
+            raise
+        except Exception as exc:  # kept with what was measured
+            result.outcome, result.error, self.error = "failed", one_line(exc), exc
+
+    def outcome(self, *, stopped: bool = False) -> BenchOutcome:
+        result = self.sweep.result
+        stopped = stopped or self.control.stop_requested
+        if self.stopped_by_gate and result.outcome in ("completed", "interrupted"):
+            result.outcome = "aborted"
+        elif stopped and result.outcome == "completed":
+            result.outcome = "interrupted"
+        return Outcome(result, interrupted=stopped, error=self.error)
+
+
+def share_ended(
+    result: SweepResult | None, *, stopped: bool, error: BaseException | None
+) -> dict[str, Any]:
+    """What a share in another process (a child, a Dask task) sends its runner at its
+    end: its result, and what ended it as data (the error that stopped it, if one did,
+    and its :class:`~bulkload.errors.FailureKind`; a level the target failed: TARGET;
+    stopped: INTERRUPTED)."""
+    kind: FailureKind | None = None
+    message: str | None = None
+    if isinstance(error, BulkloadError):
+        kind, message = error.kind, one_line(error)
+    elif isinstance(error, Exception):  # reported as the CLI reports it, never a traceback
+        kind, message = FailureKind.FAILED, f"internal error: {one_line(error)}"
+    elif error is not None and result is not None:  # a second stop, or the parent's
+        result.outcome = "interrupted"
+    if result is not None:
+        if message is not None:
+            result.outcome, result.error = "failed", result.error or message
+        elif stopped and result.outcome == "completed":
+            result.outcome = "interrupted"
+        if kind is None and result.outcome == "interrupted":
+            kind = FailureKind.INTERRUPTED
+        elif kind is None and result.outcome == "failed":  # the target failed a level
+            kind = FailureKind.TARGET
+        message = message or result.error
+    elif kind is None:
+        kind = FailureKind.INTERRUPTED
+    return {
+        "result": None if result is None else result.to_dict(),
+        "kind": None if kind is None else kind.value,
+        "error": message,
+    }
+
+
+async def prepare_target(whole: Sweep, config: BenchConfig) -> None:
+    """The whole sweep's table, prepared once by the parent before any share appends."""
+    await prepare_bench_target(
+        whole.backend,
+        whole.data.batches(config.sweep.batch_sizes[0]),
+        table=whole.table,
+        if_exists=whole.if_exists,
+        timeout=config.engine.timeout,
+    )
 
 
 def prepare_shard(
@@ -88,23 +206,6 @@ def raised_levels(levels: Sequence[int], shards: int) -> list[str]:
         for level in levels
         if level < shards
     ]
-
-
-async def run_shard_async(
-    config: BenchConfig, shard: Shard | None = None, *, argv: Sequence[str] = ()
-) -> SweepResult:
-    """Run one shard (i, N) of the sweep ``config`` describes (None: all of it) and
-    return its result: the seam a cluster runner calls on each of its workers, then
-    joins the results with :func:`bulkload.bench.merge.merge_results`. Raises the
-    BulkloadError that stopped the sweep."""
-    return await prepare_shard(config, shard, argv=argv).run()
-
-
-def run_shard(
-    config: BenchConfig, shard: Shard | None = None, *, argv: Sequence[str] = ()
-) -> SweepResult:
-    """:func:`run_shard_async` for callers without an event loop."""
-    return event_loop.run_command(run_shard_async(config, shard, argv=argv))
 
 
 def read_baseline(config: BenchConfig) -> SweepResult | None:
@@ -164,3 +265,7 @@ def _version() -> str:
     from bulkload import __version__
 
     return __version__
+
+
+if TYPE_CHECKING:  # mypy checks that it is a ShareRunner
+    _runner: type[ShareRunner[BenchOutcome]] = ShardRun

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from bulkload.errors import BulkloadError, FailureKind
 
 if TYPE_CHECKING:
-    from bulkload.parallel.local import ShareEnd
+    from bulkload.parallel.runner import ShareEnd
 
 
 class ExitCode(enum.IntEnum):

@@ -11,12 +11,16 @@ before the loop started exited 130).
 from __future__ import annotations
 
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from types import FrameType, TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:  # the CLI imports this module; asyncio only when a run starts
     import asyncio
+
+    from bulkload.parallel.runner import ShareRunner
+
+R = TypeVar("R")
 
 _HANDLED = (signal.SIGINT, signal.SIGTERM)
 
@@ -72,3 +76,37 @@ class StopSignals:
         elif self.received == 2 and running and self._task is not None:
             assert loop is not None
             loop.call_soon_threadsafe(self._task.cancel)
+
+
+def run_stoppable(
+    runner: ShareRunner[R],
+    told: Callable[[], None],
+    watch: Callable[[], Coroutine[Any, Any, None]] | None = None,
+) -> R:
+    """Run a share runner (any of them) under the signals, ``watch()`` (the progress
+    display) alongside: the first signal stops it gracefully and ``told()`` says so,
+    the second cancels it (every share stops at once). Then its outcome."""
+    import asyncio
+    import contextlib
+
+    from bulkload import event_loop
+
+    def stop() -> None:
+        runner.stop()
+        told()
+
+    signals = StopSignals(stop)
+
+    async def main() -> None:
+        signals.attach()  # from now on the second signal cancels this task
+        watching = None if watch is None else asyncio.create_task(watch())
+        try:
+            await runner.run()
+        finally:
+            if watching is not None:
+                await event_loop.cancel_and_wait(watching)
+
+    with signals:
+        with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
+            event_loop.run_command(main())
+        return runner.outcome(stopped=signals.received > 0)

@@ -1,19 +1,37 @@
-"""A Dask client for ``--cluster ADDRESS`` (an existing scheduler) or ``local:N`` (a
-LocalCluster of N worker processes on this machine), and the workers a run uses."""
+r"""The Dask runner's plumbing, for ``bench --cluster`` and ``import --cluster`` alike:
+a client for ``--cluster ADDRESS`` (an existing scheduler) or ``local:N`` (a
+LocalCluster of N worker processes on this machine), the workers a run uses, and how
+its tasks are stopped.
+
+The client's API blocks, so a run talks to it from a thread of its own
+(:class:`DaskShares`). Two named Dask ``Event``\ s reach the tasks: *stop* (the graceful
+stop: each task ends what it runs) and *abort* (the run was cancelled: each task cancels
+its work at once); a task watches them (:func:`run_watched`). Cancelling a future
+alone would not do: Dask cannot stop a task's thread, which would go on writing.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Iterator
+import uuid
+import warnings
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
+from bulkload import event_loop
 from bulkload.config.parse import local_workers
 from bulkload.errors import TargetUnreachable, UsageError
 from bulkload.redact import redact_url
 
 CONNECT_TIMEOUT_S = 10.0
 WORKERS_TIMEOUT_S = 30.0  # how long --workers W waits for W workers to join
+POLL_S = 0.2  # how often the client, and each task, look at the stop requests
+ABORT_WAIT_S = 10.0  # how long aborted tasks get to end before their futures are cancelled
+
+T = TypeVar("T")
 
 
 def import_distributed() -> Any:
@@ -34,14 +52,16 @@ def cluster_client(address: str) -> Iterator[Any]:
     _quiet_dask_logging()
     local = local_workers(address)
     if local is not None:
-        cluster = distributed.LocalCluster(
-            n_workers=local,
-            threads_per_worker=1,  # one share per worker at a time
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-            silence_logs=logging.CRITICAL,  # what fails reaches the user as one line
-        )
+        with warnings.catch_warnings():  # its HTTP server's port taken: it takes another
+            warnings.filterwarnings("ignore", "Port .* is already in use", UserWarning)
+            cluster = distributed.LocalCluster(
+                n_workers=local,
+                threads_per_worker=1,  # one share per worker at a time
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+                silence_logs=logging.CRITICAL,  # what fails reaches the user as one line
+            )
         with cluster, distributed.Client(cluster) as client:
             yield client
         return
@@ -74,3 +94,119 @@ def _quiet_dask_logging() -> None:
     """Dask's own log lines (worker start/stop, heartbeats) stay off the terminal."""
     for name in ("distributed", "distributed.worker", "distributed.scheduler"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+class DaskShares:
+    """The client side of one run: ``await shares.run(body)`` calls ``body(shares)`` on
+    a thread of its own, connected (``client``, ``workers``); :meth:`gather` waits for
+    a round of tasks, passing the stop requests on."""
+
+    def __init__(self, address: str, workers: int | None):
+        self.address = address
+        self.wanted = workers
+        self.run_id = uuid.uuid4().hex[:12]
+        self.stopping = False  # the graceful stop was asked
+        self.aborting = False  # run() was cancelled
+        self.client: Any = None
+        self.workers: list[str] = []
+
+    @property
+    def events(self) -> tuple[str, str]:
+        """The names of the run's stop and abort events, for its tasks."""
+        return f"bulkload-stop-{self.run_id}", f"bulkload-abort-{self.run_id}"
+
+    def stop(self) -> None:
+        self.stopping = True
+
+    async def run(self, body: Callable[[DaskShares], T]) -> T:
+        """``body(self)`` on a thread, connected; cancelled: the tasks are aborted and
+        waited for (at most ``ABORT_WAIT_S``), then the cancel goes on."""
+        thread = asyncio.create_task(asyncio.to_thread(self._connected, body))
+        try:
+            return await asyncio.shield(thread)
+        except asyncio.CancelledError:
+            self.aborting = True
+            with contextlib.suppress(BaseException):
+                await thread
+            raise
+
+    def _connected(self, body: Callable[[DaskShares], T]) -> T:
+        with cluster_client(self.address) as client:
+            self.client = client
+            self.workers = pick_workers(client, self.wanted, self.address)
+            try:
+                return body(self)
+            finally:
+                self.client = None
+
+    def gather(
+        self, futures: list[Any], ended_badly: Callable[[Any], bool] | None = None
+    ) -> list[Any]:
+        """The tasks' results, once each has ended. A stop request, or a task that
+        ``ended_badly``, sets the stop event (the others end what they run); an abort
+        sets the abort event, waits for the tasks, cancels what is left and raises
+        CancelledError."""
+        distributed = import_distributed()
+        client = self.client
+        stop, abort = (distributed.Event(name, client=client) for name in self.events)
+        pending = list(futures)
+        told = False
+        while pending:
+            if self.aborting:
+                abort.set()
+                with contextlib.suppress(TimeoutError):  # then cancelled: the last resort
+                    distributed.wait(pending, timeout=ABORT_WAIT_S)
+                client.cancel(futures)
+                raise asyncio.CancelledError
+            halt = ended_badly is not None and any(
+                f.status == "finished" and ended_badly(f.result()) for f in futures
+            )
+            if (self.stopping or halt) and not told:
+                stop.set()
+                told = True
+            try:
+                done = distributed.wait(pending, timeout=POLL_S, return_when="FIRST_COMPLETED")
+                pending = list(done.not_done)
+            except TimeoutError:  # none ended yet: look at the requests again
+                pass
+        results: list[Any] = client.gather(futures)
+        return results
+
+
+def task_events(names: tuple[str, str]) -> tuple[Any, Any]:
+    """In a task: the run's stop and abort events (made before its work starts: the
+    first makes the worker's client)."""
+    distributed = import_distributed()
+    return distributed.Event(names[0]), distributed.Event(names[1])
+
+
+def run_watched(
+    main: Callable[[], Coroutine[Any, Any, T]],
+    events: tuple[Any, Any],
+    on_stop: Callable[[], None],
+) -> T:
+    """In a task: run ``main()`` on a loop of its own while watching the run's
+    :func:`task_events`: stop (``on_stop`` is called once) and abort (``main`` is
+    cancelled: CancelledError is raised)."""
+    stop, abort = events
+
+    async def watch(task: asyncio.Task[T]) -> None:
+        stopped = False
+        while True:
+            if not stopped and await asyncio.to_thread(stop.is_set):
+                stopped = True
+                on_stop()
+            if await asyncio.to_thread(abort.is_set):
+                task.cancel()
+                return
+            await asyncio.sleep(POLL_S)
+
+    async def watched() -> T:
+        task = asyncio.create_task(main())
+        watcher = asyncio.create_task(watch(task))
+        try:
+            return await task
+        finally:
+            await event_loop.cancel_and_wait(watcher)
+
+    return event_loop.run(watched())

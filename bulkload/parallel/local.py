@@ -30,8 +30,8 @@ from multiprocessing.connection import wait as wait_for_handles
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from bulkload.errors import FailureKind
 from bulkload.parallel.partition import Share
+from bulkload.parallel.runner import ShareEnd
 
 CONTEXT = multiprocessing.get_context("spawn")
 #: how long shares get to stop after the second Ctrl-C before they are killed
@@ -94,47 +94,6 @@ class ShareLink:
 
     def close(self) -> None:
         """Compatibility with the level barrier protocol: nothing to close."""
-
-
-@dataclass
-class ShareEnd:
-    """How one share ended: its process's exit, and the result it sent (None: none)."""
-
-    index: int
-    count: int
-    pid: int | None
-    exitcode: int | None  # the process's; negative: killed by that signal
-    body: dict[str, Any] | None  # what the share sent as its result
-
-    @property
-    def name(self) -> str:
-        return f"process {self.index}/{self.count} (pid {self.pid})"
-
-    @property
-    def kind(self) -> FailureKind | None:
-        """What ended the share badly (None: it finished; killed, no result: FAILED)."""
-        if self.body is None:  # it never sent one: killed
-            return FailureKind.FAILED
-        kind = self.body.get("kind")
-        return None if kind is None else FailureKind(kind)
-
-    @property
-    def failed(self) -> bool:
-        """It failed: not finished, not interrupted (by the user, by the parent after
-        another failed, or by a signal of its own)."""
-        return self.kind not in (None, FailureKind.INTERRUPTED)
-
-    @property
-    def error(self) -> str:
-        return str((self.body or {}).get("error") or "")
-
-    def describe(self, code: int) -> str:
-        """``process 2/4 (pid N) exited 5: its error`` (or ``was killed by signal 9``);
-        ``code`` is the exit code its run would have had (the CLI knows the codes)."""
-        exitcode = self.exitcode or 0
-        killed = self.body is None and exitcode < 0
-        how = f"was killed by signal {-exitcode}" if killed else f"exited {code}"
-        return f"{self.name} {how}" + (f": {self.error}" if self.error else "")
 
 
 class ChildStop:
@@ -251,6 +210,9 @@ class LocalShares:
     def stop(self) -> None:
         """The first Ctrl-C: each share drops what it runs and starts nothing more."""
         self.stopping = True
+        self._stop_all()
+
+    def _stop_all(self) -> None:
         self.stop_event.set()
         self.barrier.abort()
         self.signal(signal.SIGINT)
@@ -268,9 +230,7 @@ class LocalShares:
         """A share ended badly: the others stop now, as after a Ctrl-C."""
         if not self.halted and not self.stopping:
             self.halted = True
-            self.stop_event.set()
-            self.barrier.abort()
-            self.signal(signal.SIGINT)
+            self._stop_all()
 
     async def watch(
         self,
@@ -309,10 +269,18 @@ class LocalShares:
         return [end for end in self.ends() if end.index in self.ended]
 
     def ends(self) -> list[ShareEnd]:
-        return [
-            ShareEnd(index, self.count, p.pid, p.exitcode, self.results.get(index))
-            for index, p in enumerate(self.processes, start=1)
-        ]
+        return [self._end(index, p) for index, p in enumerate(self.processes, start=1)]
+
+    def _end(self, index: int, process: BaseProcess) -> ShareEnd:
+        exitcode = process.exitcode or 0
+        return ShareEnd(
+            index,
+            self.count,
+            f"process {index}/{self.count} (pid {process.pid})",
+            self.results.get(index),
+            pid=process.pid,
+            killed_by=-exitcode if exitcode < 0 else None,
+        )
 
     def _drain(self) -> list[Message]:
         found = []
@@ -326,9 +294,7 @@ class LocalShares:
         """Whatever happened: no child outlives the command. Those still running get
         SIGINT (their second, if they had a first: stop at once, send what is done),
         then ``KILL_AFTER_S``, then ``kill()``; their results are still taken."""
-        self.stop_event.set()
-        self.barrier.abort()
-        self.signal(signal.SIGINT)
+        self._stop_all()
         deadline = time.monotonic() + KILL_AFTER_S
         while running := [p for p in self.processes if p.exitcode is None]:
             left = deadline - time.monotonic()

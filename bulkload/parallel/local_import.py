@@ -39,16 +39,17 @@ import csv
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bulkload import event_loop
 from bulkload.config import ImportConfig
 from bulkload.errors import AbortedError, BulkloadError, FailureKind, UsageError
-from bulkload.parallel.local import ChildStop, LocalShares, Message, ShareEnd, ShareLink
+from bulkload.parallel.local import ChildStop, LocalShares, Message, ShareLink
 from bulkload.parallel.prepare import prepare_import_target
+from bulkload.parallel.runner import Outcome, ShareEnd
 from bulkload.parallel.shares import import_share, share_file
 from bulkload.sources.discovery import STDIN
 from bulkload.stats.run import PER_WORKER_COUNTERS, SUMMED_COUNTERS
@@ -56,6 +57,7 @@ from bulkload.stats.run import PER_WORKER_COUNTERS, SUMMED_COUNTERS
 if TYPE_CHECKING:
     from bulkload.backends.base import BatchKey
     from bulkload.parallel.runner import ShareRunner
+    from bulkload.sources.batch import Rejection
     from bulkload.stats.run import RunStats
 
 #: how often a share sends its counters to the parent
@@ -65,7 +67,7 @@ PUBLISH_EVERY_S = 0.5
 # ----------------------------------------------------------------------------- the share
 
 
-def check_processes(config: ImportConfig, argv: Sequence[str]) -> None:
+def check_processes(config: ImportConfig) -> None:
     """Refuse, in one line, what several processes cannot do, before any is started."""
     from bulkload.backends import create_backend
 
@@ -106,7 +108,6 @@ def run_share(link: ShareLink, config: ImportConfig, workdir: Path) -> None:
     files in ``workdir``."""
     from bulkload.engine.import_run import RunControl
     from bulkload.load import load_async
-    from bulkload.redact import redact_text, url_secrets
     from bulkload.stats.run import RunStats
 
     settings = import_share(config, link.share, workdir)
@@ -126,34 +127,43 @@ def run_share(link: ShareLink, config: ImportConfig, workdir: Path) -> None:
         signals.attach()  # the second signal cancels the run
         await load_async(settings, stats=stats, control=control, watcher=publish)
 
-    error: str | None = None
-    kind: FailureKind | None = None
+    error: BaseException | None = None
     with signals:
         try:
             event_loop.run_command(main())
-            stopped = control.stop_requested or stats.outcome == "interrupted"
-            kind = FailureKind.INTERRUPTED if stopped else None
-        except (KeyboardInterrupt, asyncio.CancelledError):
-            stats.outcome, kind = "interrupted", FailureKind.INTERRUPTED
-        except BulkloadError as exc:
-            stats.outcome = "aborted" if isinstance(exc, AbortedError) else "failed"
-            error, kind = str(exc), exc.kind
-        except Exception as exc:  # reported as the CLI reports it, never a traceback
-            stats.outcome, kind = "failed", FailureKind.FAILED
-            error = f"internal error: {type(exc).__name__}: {exc}"
-    if error is not None:
-        error = redact_text(error.strip().splitlines()[0], url_secrets(config.target.url))
-    link.send(
-        "result",
-        {
-            **stats.worker_result(),
-            "outcome": stats.outcome,
-            "error": error,
-            "kind": None if kind is None else kind.value,
-            "window": _epoch_window(stats),
-            "effective_concurrency": stats.effective_concurrency,
-        },
-    )
+        except (KeyboardInterrupt, asyncio.CancelledError, Exception) as exc:
+            error = exc
+    ended = load_ended(stats, control.stop_requested, error, config.target.url)
+    link.send("result", {**ended, "window": _epoch_window(stats)})
+
+
+def load_ended(
+    stats: RunStats, stopped: bool, error: BaseException | None, url: str
+) -> dict[str, Any]:
+    """What a share of an import (a child, a Dask task) sends at its end: its counters
+    and encoded histograms, its outcome, and what ended it as data (its error's first
+    line, secrets redacted, and :class:`~bulkload.errors.FailureKind`)."""
+    from bulkload.redact import redact_text, url_secrets
+
+    kind: FailureKind | None = None
+    message: str | None = None
+    if isinstance(error, BulkloadError):
+        stats.outcome = "aborted" if isinstance(error, AbortedError) else "failed"
+        message, kind = str(error), error.kind
+    elif isinstance(error, Exception):  # reported as the CLI reports it, never a traceback
+        stats.outcome, kind = "failed", FailureKind.FAILED
+        message = f"internal error: {type(error).__name__}: {error}"
+    elif error is not None or stopped or stats.outcome == "interrupted":
+        stats.outcome, kind = "interrupted", FailureKind.INTERRUPTED
+    if message is not None:
+        message = redact_text(message.strip().splitlines()[0], url_secrets(url))
+    return {
+        **stats.worker_result(),
+        "outcome": stats.outcome,
+        "error": message,
+        "kind": None if kind is None else kind.value,
+        "effective_concurrency": stats.effective_concurrency,
+    }
 
 
 def _epoch_window(stats: RunStats) -> list[float] | None:
@@ -169,7 +179,7 @@ def _epoch_window(stats: RunStats) -> list[float] | None:
 
 
 @dataclass
-class Outcome:
+class ShareOutput:
     """How one share ended, and where its files are."""
 
     end: ShareEnd
@@ -178,9 +188,6 @@ class Outcome:
 
     def file(self, name: str) -> Path:
         return share_file(self.workdir, self.end.index, name)
-
-    def said(self) -> str:
-        return self.end.error
 
 
 def _ended_badly(end: ShareEnd) -> bool:
@@ -191,7 +198,7 @@ def _ended_badly(end: ShareEnd) -> bool:
 
 
 def merge_into(
-    stats: RunStats, outcomes: Sequence[Outcome], code_of: Callable[[ShareEnd], int]
+    stats: RunStats, outcomes: Sequence[ShareOutput], code_of: Callable[[ShareEnd], int]
 ) -> None:
     """The run's statistics from the children's results (a child that saved none: its
     last published counters)."""
@@ -221,37 +228,45 @@ def merge_into(
 
 
 def merge_bad_records(
-    stats: RunStats, outcomes: Sequence[Outcome], path: Path, *, append: bool
+    stats: RunStats, outcomes: Sequence[ShareOutput], path: Path, *, append: bool
 ) -> None:
-    """Every child's rejected rows into the one bad-records file (grouped by process),
-    the first of them kept for the summary."""
-    from bulkload.engine.bad_records import BadRecordsFile
+    """Every child's rejected rows into the one bad-records file (grouped by process)."""
     from bulkload.sources.batch import Rejection
 
-    sink = BadRecordsFile(path, append=append)
-    rejected = stats.rows_rejected
-    try:
+    def rejections() -> Iterator[Rejection]:
         for outcome in outcomes:
             part = outcome.file("bad-records.csv")
-            if not part.exists():
-                continue
-            with part.open(encoding="utf-8", newline="") as fh:
-                for row in csv.DictReader(fh):
-                    line = row["line"]
-                    rejection = Rejection(
-                        row["source"], int(line) if line else None, row["reason"], row["record"]
-                    )
-                    stats.reject(rejection)
-                    sink(rejection)
+            if part.exists():
+                with part.open(encoding="utf-8", newline="") as fh:
+                    for row in csv.DictReader(fh):
+                        line = int(row["line"]) if row["line"] else None
+                        yield Rejection(row["source"], line, row["reason"], row["record"])
+
+    keep_rejections(stats, rejections(), path, append=append)
+
+
+def keep_rejections(
+    stats: RunStats, rejections: Iterable[Rejection], path: Path, *, append: bool
+) -> None:
+    """The shares' rejected rows (already counted) into the one bad-records file, the
+    first of them kept for the summary."""
+    from bulkload.engine.bad_records import BadRecordsFile
+
+    sink = BadRecordsFile(path, append=append)
+    counted = stats.rows_rejected
+    try:
+        for rejection in rejections:
+            stats.reject(rejection)
+            sink(rejection)
     finally:
         sink.close()
-        stats.rows_rejected = rejected  # counted by the children already
+        stats.rows_rejected = counted
     if sink.count:
         stats.bad_records_path = str(sink.path)
 
 
 def merge_checkpoints(
-    config: ImportConfig, table: str, outcomes: Sequence[Outcome], *, seeded: bool
+    config: ImportConfig, table: str, outcomes: Sequence[ShareOutput], *, seeded: bool
 ) -> None:
     """Every child's committed keys into the one --checkpoint file."""
     from bulkload.engine.checkpoint import CheckpointFile
@@ -276,42 +291,20 @@ def merge_checkpoints(
 # ----------------------------------------------------------------------------- the runner
 
 
-@dataclass
-class ImportOutcome:
-    """What ``import --processes`` gives back: the merged statistics (their outcome
-    set), the shares that failed (the first to end first), whether it was interrupted,
-    and what the shares said on stderr besides their error (warnings, once each)."""
-
-    stats: RunStats
-    failures: list[Outcome] = field(default_factory=list)
-    interrupted: bool = False
-    messages: list[str] = field(default_factory=list)
-
-
 class ImportProcesses:
-    """``import --processes P`` as library code: ``with ImportProcesses(...) as run``,
-    ``await run.run()``, then :meth:`outcome`; :meth:`stop` is the graceful stop."""
+    """``import --processes P`` as a share runner: ``await run.run()``, then
+    :meth:`outcome` (which also removes the shares' scratch files); :meth:`stop` is
+    the graceful stop."""
 
     def __init__(
         self, config: ImportConfig, *, argv: Sequence[str], code_of: Callable[[ShareEnd], int]
     ):
-        from bulkload.backends import create_backend
-        from bulkload.sources.discovery import discover
-        from bulkload.stats.run import RunStats
 
-        check_processes(config, argv)
+        check_processes(config)
         self.config = config
         self.code_of = code_of  # the exit code a share's run would have had (the CLI's)
         self.count = count = config.processes
-        files = discover(config.source.paths, config.source.format)
-        sizes = [file.size for file in files]
-        self.stats = RunStats(
-            target=create_backend(config.target).describe(),
-            table=config.target.table or files[0].stem,
-            concurrency=config.engine.concurrency,
-            batch_size=config.source.batch_size,
-            bytes_total=None if None in sizes else sum(size or 0 for size in sizes),
-        )
+        self.stats = whole_stats(config)
         checkpoint = config.engine.checkpoint
         self.seeded = bool(checkpoint and config.engine.resume and Path(checkpoint).exists())
         self._scratch = tempfile.TemporaryDirectory(prefix="bulkload-import-")
@@ -328,34 +321,29 @@ class ImportProcesses:
             stderr_to=lambda index: str(share_file(workdir, index, "stderr")),
         )
         self.published: dict[int, dict[str, Any]] = {}  # share -> its last counters
-
-    def __enter__(self) -> ImportProcesses:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._scratch.cleanup()
+        self.error: Exception | None = None  # what stopped the parent
 
     def stop(self) -> None:
         """Every share finishes its batches in flight, then ends."""
         self.runner.stop()
 
-    async def run(
-        self, watcher: Callable[[RunStats], Coroutine[Any, Any, None]] | None = None
-    ) -> None:
-        """Prepare the target once, run the shares (``watcher`` watching the summed
-        counters) until each has ended. Cancelled or failed: no share outlives it."""
+    async def run(self) -> None:
+        """Prepare the target once, run the shares (their counters summed in ``stats``)
+        until each has ended. Cancelled or failed: no share outlives it."""
         stats, runner = self.stats, self.runner
-        stats.table = await prepare_import_target(self.config)
+        try:
+            stats.table = await prepare_import_target(self.config)
+        except Exception as exc:  # preparing the target failed: no share started
+            self.error = exc
+            stats.outcome = "aborted" if isinstance(exc, AbortedError) else "failed"
+            return
         stats.started_at = time.perf_counter()
-        watching = None if watcher is None else asyncio.create_task(watcher(stats))
         try:
             if not runner.stopping:
                 runner.start()
             await runner.watch(self._on_message, _ended_badly)
         finally:
             await runner.shutdown()
-            if watching is not None:
-                await event_loop.cancel_and_wait(watching)
 
     def _on_message(self, message: Message) -> None:
         if message.kind == "progress":  # the live sums for the progress display
@@ -364,12 +352,15 @@ class ImportProcesses:
                 total = sum(int(c.get(counter, 0)) for c in self.published.values())
                 setattr(self.stats, counter, total)
 
-    def outcome(self, *, stopped: bool = False) -> ImportOutcome:
+    def outcome(self, *, stopped: bool = False) -> Outcome[RunStats]:
         """Merge the shares' results, rejected rows and checkpoints."""
         stats, runner, config = self.stats, self.runner, self.config
+        if self.error is not None:
+            self._scratch.cleanup()
+            return Outcome(stats, error=self.error)
         runner.stopping = runner.stopping or stopped
         outcomes = [
-            Outcome(end, self.workdir, end.body or self.published.get(end.index))
+            ShareOutput(end, self.workdir, end.body or self.published.get(end.index))
             for end in runner.ends()
         ]
         for counter in SUMMED_COUNTERS:  # the live sums give way to the final ones
@@ -381,17 +372,36 @@ class ImportProcesses:
         if config.engine.checkpoint:
             merge_checkpoints(config, stats.table, outcomes, seeded=self.seeded)
         failures = sorted(
-            (o for o in outcomes if o.end.failed), key=lambda o: runner.ended.index(o.end.index)
+            (o.end for o in outcomes if o.end.failed), key=lambda end: runner.ended.index(end.index)
         )
         interrupted = runner.stopping or any(
             o.end.kind is FailureKind.INTERRUPTED for o in outcomes
         )
         if failures:
-            aborted = (failures[0].result or {}).get("outcome") == "aborted"
+            aborted = (failures[0].body or {}).get("outcome") == "aborted"
             stats.outcome = "aborted" if aborted else "failed"
         else:
             stats.outcome = "interrupted" if interrupted else "completed"
-        return ImportOutcome(stats, failures, interrupted, _messages(outcomes))
+        messages = _messages(outcomes)
+        self._scratch.cleanup()  # the shares' files are merged
+        return Outcome(stats, failures, interrupted, messages=messages)
+
+
+def whole_stats(config: ImportConfig) -> RunStats:
+    """The whole run's statistics, before any share has run (the shares' sums go in)."""
+    from bulkload.backends import create_backend
+    from bulkload.sources.discovery import discover
+    from bulkload.stats.run import RunStats
+
+    files = discover(config.source.paths, config.source.format)
+    sizes = [file.size for file in files]
+    return RunStats(
+        target=create_backend(config.target).describe(),
+        table=config.target.table or files[0].stem,
+        concurrency=config.engine.concurrency,
+        batch_size=config.source.batch_size,
+        bytes_total=None if None in sizes else sum(size or 0 for size in sizes),
+    )
 
 
 def _bad_records(config: ImportConfig, table: str) -> Path:
@@ -400,7 +410,7 @@ def _bad_records(config: ImportConfig, table: str) -> Path:
     return bad_records_path(config, table)
 
 
-def _messages(outcomes: Sequence[Outcome]) -> list[str]:
+def _messages(outcomes: Sequence[ShareOutput]) -> list[str]:
     """What the children said on stderr besides their error (warnings), once each."""
     seen: list[str] = []
     for outcome in outcomes:
@@ -415,4 +425,4 @@ def _messages(outcomes: Sequence[Outcome]) -> list[str]:
 
 
 if TYPE_CHECKING:  # mypy checks that it is a ShareRunner
-    _runner: type[ShareRunner] = ImportProcesses
+    _runner: type[ShareRunner[Outcome[RunStats]]] = ImportProcesses

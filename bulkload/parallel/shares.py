@@ -18,11 +18,7 @@ def bench_share(config: BenchConfig, share: Share) -> BenchConfig:
     """The sweep one share runs: its part of each level (open model: of each arrival
     rate and of the in-flight cap) and of the ``--rows``/``--batches`` counts."""
     sweep = config.sweep
-    if sweep.auto:
-        raise UsageError(
-            "--shard needs fixed levels (--sweep 1,8,32 or --sweep-rate): the levels of "
-            "--sweep auto depend on what each job measures"
-        )
+    need_fixed_levels(config, "--shard", "job")
     if config.synthetic is not None and config.synthetic.rows < share[1]:
         raise UsageError(f"--shard {share[0]}/{share[1]}: fewer synthetic rows than shards")
     count = share[1]
@@ -37,6 +33,15 @@ def bench_share(config: BenchConfig, share: Share) -> BenchConfig:
     if sweep.rates:  # the open model's in-flight cap is divided too
         engine = replace(engine, concurrency=part_at_least_one(engine.concurrency, share))
     return replace(config, sweep=shared, engine=engine)
+
+
+def need_fixed_levels(config: BenchConfig, option: str, who: str) -> None:
+    """Shares run the same levels: those of ``--sweep auto`` depend on what each measures."""
+    if config.sweep.auto:
+        raise UsageError(
+            f"{option} needs fixed levels (--sweep 1,8,32 or --sweep-rate): the levels of "
+            f"--sweep auto depend on what each {who} measures"
+        )
 
 
 def bench_child(config: BenchConfig) -> BenchConfig:

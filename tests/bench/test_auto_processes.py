@@ -67,7 +67,8 @@ def test_auto_is_benchs_default_and_import_splits_only_when_asked():
 
 def test_without_a_command_line_to_start_children_it_stays_one_process():
     """bench run as a library call (no argv): nothing to start children with."""
-    decision = auto_processes.choose(config(), argv=())
+    decision = auto_processes.ProcessesProbe(config(), argv=()).outcome()
+    assert decision is not None
     assert (decision.processes, decision.probe) == (1, None)
     assert decision.reason == "no command line to start worker processes with"
 

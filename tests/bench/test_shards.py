@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bulkload import event_loop
 from bulkload.bench.merge import merge_results, shards_only
 from bulkload.bench.result import SweepResult
-from bulkload.bench.run import run_shard
+from bulkload.bench.run import ShardRun
+from bulkload.config import BenchConfig
 from bulkload.options import build_bench_config
 from bulkload.parallel.partition import key_range, part, part_at_least_one
 from bulkload.parallel.shares import bench_share
@@ -175,7 +178,15 @@ def test_level_merge_adds_histograms_and_unions_windows():
     assert merged.latency.percentile_ms(50) == pytest.approx(1, rel=0.01)
 
 
-def test_run_shard_is_the_library_seam():
+def run_shard(config: BenchConfig, shard: tuple[int, int]) -> SweepResult:
+    run = ShardRun(replace(config, sweep=replace(config.sweep, shard=shard)))
+    event_loop.run(run.run())
+    ended = run.outcome()
+    assert ended.error is None and ended.result is not None
+    return ended.result
+
+
+def test_the_in_process_runner_runs_one_shard():
     config = build_bench_config(
         {
             "synthetic": "rows=1000,columns=2",

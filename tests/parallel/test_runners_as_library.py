@@ -12,8 +12,8 @@ from bulkload import event_loop
 from bulkload.bench.processes import BenchProcesses
 from bulkload.errors import FailureKind
 from bulkload.options import build_bench_config, build_import_config
-from bulkload.parallel.local import ShareEnd
 from bulkload.parallel.local_import import ImportProcesses
+from bulkload.parallel.runner import ShareEnd
 from tests.servers.fixtures import IngestServer
 
 pytestmark = [pytest.mark.xdist_group("bench-timing"), pytest.mark.timeout(180)]
@@ -38,7 +38,7 @@ def test_bench_processes_returns_the_merged_sweep_and_prints_nothing(capfd):
     )
     event_loop.run(run.run())
     ended = run.outcome()
-    assert ended.failures == [] and not ended.stopped
+    assert ended.failures == [] and not ended.interrupted and ended.error is None
     assert ended.result is not None and ended.result.outcome == "completed"
     assert [level.concurrency for level in ended.result.levels] == [2, 4]
     assert [level.batches for level in ended.result.levels] == [20, 20]
@@ -58,13 +58,14 @@ def test_import_processes_returns_a_failed_share_as_data(
          "batch_size": "20", "concurrency": "2", "processes": "2", "rate": "2000",
          "bad_records": str(tmp_path / "bad.csv")}
     )  # fmt: skip
-    with ImportProcesses(config, argv=["bulkload", "import"], code_of=numbered) as run:
-        event_loop.run(run.run())
-        ended = run.outcome()
+    run = ImportProcesses(config, argv=["bulkload", "import"], code_of=numbered)
+    event_loop.run(run.run())
+    ended = run.outcome()
     (failed,) = ended.failures
-    assert failed.end.kind is FailureKind.TARGET and "401" in failed.said()
-    assert ended.stats.outcome == "failed"
+    assert failed.kind is FailureKind.TARGET and "401" in failed.error
+    stats = ended.result
+    assert stats.outcome == "failed"
     # the other share was stopped cleanly: interrupted, not failed
-    assert sorted(p["exit_code"] for p in ended.stats.processes) == [1, 70]
-    assert ended.stats.rows_read == ended.stats.rows_loaded + ended.stats.rows_rejected
+    assert sorted(p["exit_code"] for p in stats.processes) == [1, 70]
+    assert stats.rows_read == stats.rows_loaded + stats.rows_rejected
     assert capfd.readouterr() == ("", "")
