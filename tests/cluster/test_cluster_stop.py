@@ -130,9 +130,11 @@ def test_ctrl_c_on_the_command_line_saves_the_finished_levels_and_exits_4(tmp_pa
     )  # fmt: skip
     try:
         assert proc.stderr is not None
-        seen = [proc.stderr.readline() for _ in range(3)]  # levels 1, 2 and 3 started
+        # the plan, then levels 1, 2 and 3 started
+        seen = [proc.stderr.readline() for _ in range(4)]
+        assert seen[0].startswith("bench: 4 levels x 2 s"), seen
         assert seen[-1].startswith("level 3/4: started in 2 workers together"), seen
-        assert seen[0].startswith("level 1/4: started in 2 workers together"), seen
+        assert seen[1].startswith("level 1/4: started in 2 workers together"), seen
         workers = _workers(proc.pid)
         assert len(workers) >= 2, seen
         proc.send_signal(signal.SIGINT)
