@@ -177,6 +177,7 @@ def _page_run(page: Path, request: pytest.FixtureRequest) -> PageRun:
     workdir = request.getfixturevalue("tmp_path_factory").mktemp(page.stem)
     for sample in SAMPLE_DATA:
         shutil.copy(sample, workdir / sample.name)
+    shutil.copytree(ROOT / "configs", workdir / "configs")
     context = Context(workdir)
     if DOCS_PG in text:
         context.substitutions[DOCS_PG] = request.getfixturevalue("pg_server")
