@@ -140,7 +140,7 @@ class PageRun:
         try:
             self.examples[index].evaluate()
         except unittest.SkipTest as skip:
-            pytest.skip(str(skip))
+            pytest.skip(f"{_where(self.examples[index])}: {skip}")
 
 
 _RUNS: dict[Path, PageRun] = {}
