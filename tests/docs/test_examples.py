@@ -3,9 +3,9 @@ written, against local targets: SQLite files and the sample data in a temporary
 directory, ``sim://`` and ``null://``, the test PostgreSQL, the test ingest server.
 
 sybil finds the examples and the ``<!-- skip: next "reason" -->`` marks of the few that
-need an outside host. The examples of one page run in order, in one directory and (for
-Python) one namespace, so a page can build on its earlier examples; a test run alone
-runs the page's earlier examples first. Two addresses are rewritten to the test
+need an outside host (each reported as a skipped test with its reason). The examples of
+one page run in order, as one test, in one directory and (for Python) one namespace, so
+a page can build on its earlier examples. Two addresses are rewritten to the test
 servers' when those listen elsewhere: ``postgresql://postgres@127.0.0.1/test`` and
 ``http://127.0.0.1:8080``. A Python example must emit no warning.
 """
@@ -19,7 +19,6 @@ import subprocess
 import sys
 import unittest
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -115,64 +114,24 @@ def _is_code(example: Example) -> bool:
     return example.region.evaluator in (run_shell, run_python)
 
 
-@dataclass
-class PageRun:
-    """A page's examples, evaluated in order at most once each."""
-
-    examples: list[Example]
-    done: int = 0
-    failed: list[str] = field(default_factory=list)
-
-    def run_until(self, index: int) -> None:
-        while self.done < index:
-            example = self.examples[self.done]
-            self.done += 1
-            try:
-                example.evaluate()
-            except unittest.SkipTest:
-                pass
-            except Exception:
-                self.failed.append(_where(example))
-
-    def run(self, index: int) -> None:
-        self.run_until(index)
-        self.done = index + 1
-        try:
-            self.examples[index].evaluate()
-        except unittest.SkipTest as skip:
-            pytest.skip(f"{_where(self.examples[index])}: {skip}")
-
-
-_RUNS: dict[Path, PageRun] = {}
-
-
 def _page_examples(page: Path) -> list[Example]:
     document: Document = SYBIL.parse(page)
     return list(document)
 
 
-def _params() -> list[Any]:
-    params = []
-    for page in PAGES:
-        name = str(page.relative_to(ROOT))
-        for index, example in enumerate(_page_examples(page)):
-            if _is_code(example):
-                params.append(
-                    pytest.param(
-                        page,
-                        index,
-                        id=f"{name}:{example.line}",
-                        marks=pytest.mark.xdist_group(name),
-                    )
-                )
-    return params
+def _skip_reason(example: Example) -> str | None:
+    """The reason of a ``<!-- skip: next "reason" -->`` region (None for other regions)."""
+    if _is_code(example):
+        return None
+    action, reason = example.parsed
+    return str(reason).strip("\"'") if action == "next" and reason else None
 
 
-def _page_run(page: Path, request: pytest.FixtureRequest) -> PageRun:
-    run = _RUNS.get(page)
-    if run is not None:
-        return run
-    examples = _page_examples(page)
+def _name(page: Path) -> str:
+    return str(page.relative_to(ROOT))
+
+
+def _context_for(page: Path, request: pytest.FixtureRequest) -> Context:
     text = page.read_text()
     workdir = request.getfixturevalue("tmp_path_factory").mktemp(page.stem)
     for sample in SAMPLE_DATA:
@@ -183,15 +142,49 @@ def _page_run(page: Path, request: pytest.FixtureRequest) -> PageRun:
         context.substitutions[DOCS_PG] = request.getfixturevalue("pg_server")
     if DOCS_HTTP in text:
         context.substitutions[DOCS_HTTP] = request.getfixturevalue("ingest_process").url
-    examples[0].namespace["__docs_context__"] = context
-    run = _RUNS[page] = PageRun(examples)
-    return run
+    return context
 
 
-@pytest.mark.parametrize(("page", "index"), _params())
-def test_example(page: Path, index: int, request: pytest.FixtureRequest) -> None:
-    run = _page_run(page, request)
-    run.run(index)
+# One test per page, running its examples in order: a page may build on its earlier
+# examples (files, Python names), and so its examples must share a process. (Per-example
+# items grouped with xdist_group would do, but pytest 9 ignores the group xdist 3.8 sets.)
+def _runs_some(page: Path) -> bool:
+    """Whether a page has a code example not marked to be skipped."""
+    examples = _page_examples(page)
+    marked = sum(1 for example in examples if _skip_reason(example))
+    return sum(map(_is_code, examples)) > marked
+
+
+PAGES_WITH_EXAMPLES = [page for page in PAGES if _runs_some(page)]
+
+
+@pytest.mark.parametrize("page", PAGES_WITH_EXAMPLES, ids=_name)
+def test_examples_run(page: Path, request: pytest.FixtureRequest) -> None:
+    examples = _page_examples(page)
+    examples[0].namespace["__docs_context__"] = _context_for(page, request)
+    ran = 0
+    for example in examples:
+        try:
+            example.evaluate()
+        except unittest.SkipTest:
+            continue  # reported by test_marked_examples_are_skipped
+        ran += _is_code(example)
+    assert ran, f"{_name(page)}: every example is skipped"
+
+
+def _marked() -> list[Any]:
+    return [
+        pytest.param(f"{_name(page)}:{example.line}: {reason}", id=f"{_name(page)}:{example.line}")
+        for page in PAGES
+        for example in _page_examples(page)
+        if (reason := _skip_reason(example))
+    ]
+
+
+@pytest.mark.parametrize("reason", _marked())
+def test_marked_examples_are_skipped(reason: str) -> None:
+    """The examples that need an outside host, each named with its reason."""
+    pytest.skip(reason)
 
 
 FENCE = re.compile(r"^ *```(\S*)", re.M)
@@ -208,8 +201,9 @@ def test_every_block_says_its_language(page: Path) -> None:
 
 def test_the_pages_have_examples() -> None:
     """The collection itself works: a parser change that finds nothing fails here."""
-    found: Callable[[str], int] = lambda name: sum(  # noqa: E731
-        1 for example in _page_examples(ROOT / name) if _is_code(example)
-    )
+
+    def found(name: str) -> int:
+        return sum(1 for example in _page_examples(ROOT / name) if _is_code(example))
+
     assert found("README.md") >= 3
     assert found("docs/getting-started.md") >= 4
