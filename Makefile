@@ -34,7 +34,7 @@ workflow-schema: $(STAMP)
 
 ## docs: build the documentation site into site/ (strict: a broken link or page fails)
 docs: $(STAMP)
-	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 ## docs-serve: serve the documentation on http://127.0.0.1:8000, rebuilt as you edit
 docs-serve: $(STAMP)
