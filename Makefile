@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest sample-data sample-large bench clean
+.PHONY: demo test lint typecheck pytest docs docs-serve workflow-schema sample-data sample-large bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,13 +20,25 @@ demo: $(STAMP)
 	$(BIN)/bulkload import sample-data/orders.parquet --to sqlite:///demo.db --table orders_parquet --if-exists replace
 	$(BIN)/bulkload bench --synthetic rows=200000,columns=6 --to sqlite:///demo.db --table bench --if-exists replace --sweep 1,2 --sweep-batch-size 1000,10000 --warmup 0.5s --duration 2s --json demo-bench.json
 
-## test: lint, type-check and run the test suite
-test: $(STAMP) lint typecheck pytest
+## test: lint, type-check, run the test suite (the docs' examples included) and build the docs
+test: $(STAMP) lint typecheck pytest docs
 
-lint: $(STAMP)
-	$(BIN)/ruff check bulkload tests benchmarks sample-data
-	$(BIN)/ruff format --check bulkload tests benchmarks sample-data
+lint: $(STAMP) workflow-schema
+	$(BIN)/ruff check bulkload tests benchmarks sample-data docs/hooks
+	$(BIN)/ruff format --check bulkload tests benchmarks sample-data docs/hooks
 	$(BIN)/lint-imports --no-cache
+
+# the example workflow against GitHub's workflow schema (vendored in check-jsonschema)
+workflow-schema: $(STAMP)
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows examples/github-actions-bench.yml
+
+## docs: build the documentation site into site/ (strict: a broken link or page fails)
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+## docs-serve: serve the documentation on http://127.0.0.1:8000, rebuilt as you edit
+docs-serve: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -50,4 +62,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/sqlite_import.py
 
 clean:
-	rm -rf $(VENV) *.egg-info .mypy_cache .ruff_cache .pytest_cache demo.db* demo-bench.json
+	rm -rf $(VENV) *.egg-info .mypy_cache .ruff_cache .pytest_cache demo.db* demo-bench.json site
