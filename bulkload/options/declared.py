@@ -470,7 +470,7 @@ CLUSTER = panel(
         metavar="<address|local:N>",
         help="Run on a Dask cluster (pip install 'bulkload[dask]'): a scheduler address, or "
         "local:N for N worker processes on this machine. bench: each level split among the "
-        "workers; import: the files.",
+        "workers; import: the load, split as --processes splits it.",
     ),
     Option(
         name="workers",
@@ -478,7 +478,7 @@ CLUSTER = panel(
         cli_type=int,
         parse=whole(minimum=1),
         default_help="every worker of the cluster",
-        help="How many cluster workers take part (bench: each runs concurrency/W or rate/W "
+        help="How many cluster workers take part (each runs concurrency/W or rate/W; bench: "
         "of every level).",
     ),
 )
