@@ -43,16 +43,19 @@ def test_bench_writes_the_json_and_the_html_report(run_cli: RunCli, tmp_path: Pa
 
 
 def test_report_html_renders_a_saved_run_with_a_baseline(run_cli: RunCli, tmp_path: Path):
-    for name, latency in (("base", "40ms"), ("run", "2ms")):
-        made = run_cli(
-            "bench", *SYNTHETIC, "--to", f"sim://?latency={latency}", *QUICK, "--json",
-            f"{name}.json", "-q",
-        )  # fmt: skip
-        assert made.code == 0, made.stderr
-    result = run_cli("report", "html", "run.json", "-o", "out.html", "--baseline", "base.json")
-    assert result.code == 0, result.stderr
-    assert result.stdout.strip() == "wrote out.html"
-    page = (tmp_path / "out.html").read_text(encoding="utf-8")
+    for _ in range(3):  # a loaded machine's stall of 44 ms can make one p99 worse
+        for name, latency in (("base", "40ms"), ("run", "2ms")):
+            made = run_cli(
+                "bench", *SYNTHETIC, "--to", f"sim://?latency={latency}", *QUICK, "--json",
+                f"{name}.json", "-q",
+            )  # fmt: skip
+            assert made.code == 0, made.stderr
+        result = run_cli("report", "html", "run.json", "-o", "out.html", "--baseline", "base.json")
+        assert result.code == 0, result.stderr
+        assert result.stdout.strip() == "wrote out.html"
+        page = (tmp_path / "out.html").read_text(encoding="utf-8")
+        if badges(page) == ["passed"]:
+            break
     assert "vs baseline" in page and "sim://?latency=40ms" in page
     # far faster than its baseline (p99 too, even on a loaded machine): compared, passed
     assert badges(page) == ["passed"]
