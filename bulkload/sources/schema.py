@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from bulkload.config.parse import TYPE_HELP  # the --type help lists them without pyarrow
 from bulkload.errors import InputError, UsageError
@@ -70,6 +69,8 @@ def infer_type(column: pa.Array) -> pa.DataType:
     values = column.drop_null()
     if len(values) == 0:
         return STRING
+    import pyarrow.compute as pc  # ~40-70 ms: imported by the first run that needs it
+
     leading_zero = pc.any(pc.match_substring_regex(values, _LEADING_ZERO)).as_py()
     candidates = [pa.bool_(), pa.date32(), TIMESTAMP, TIMESTAMP_TZ]
     if not leading_zero:
@@ -189,6 +190,8 @@ class SchemaPlan:
                 columns.append(column)  # cast again below, once the bad rows are out
         if not bad:
             return pa.RecordBatch.from_arrays(columns, schema=self.target_schema), {}
+        import pyarrow.compute as pc
+
         keep = pa.array([i not in bad for i in range(batch.num_rows)])
         kept = [
             _cast(pc.filter(col, keep), f.type)
@@ -200,6 +203,8 @@ class SchemaPlan:
 def _cast(column: pa.Array, dtype: pa.DataType) -> pa.Array:
     if column.type == dtype:
         return column
+    import pyarrow.compute as pc
+
     if pa.types.is_string(column.type) and pa.types.is_boolean(dtype):
         # Arrow accepts true/false/1/0 in any case; nothing else.
         return pc.cast(pc.utf8_lower(column), dtype)
