@@ -79,7 +79,7 @@ def test_a_one_row_import_loads_no_backend_it_does_not_use(tmp_path):
     """A one-row CSV import into null:// imports neither another backend, their drivers,
     nor the compression and HTTP libraries the input does not need: they are imported
     by the runs that use them. Nor pyarrow.compute (40-70 ms): type inference and
-    conversion call its kernels by name (bulkload.sources.kernels)."""
+    conversion call its kernels by name (bulkload.arrow_kernels)."""
     (tmp_path / "d.csv").write_text("a,b,c\n1,007,true\n")
     script = (
         "import json, sys\n"
@@ -152,3 +152,29 @@ def test_report_merge_loads_neither_the_data_stack_nor_the_backends(tmp_path):
     assert code == 0, proc.stderr
     assert loaded == []
     assert json.loads((tmp_path / "all.json").read_text())["merged_shards"]["merged"] == [1, 2]
+
+
+def test_an_import_into_sqlite_converts_without_pyarrow_compute(tmp_path):
+    """Dates and timestamps become SQLite's text through the kernels called by name: the
+    SQLite path does not pay pyarrow.compute's 40-70 ms import before its first row."""
+    (tmp_path / "d.csv").write_text("id,d,ts\n1,2024-01-02,2024-01-02 03:04:05.5\n")
+    script = (
+        "import json, sys\n"
+        "from bulkload.cli import main\n"
+        "try:\n"
+        "    main(sys.argv[1:])\n"
+        "except SystemExit as exit_:\n"
+        "    code = exit_.code\n"
+        "print(json.dumps([code, 'pyarrow.compute' in sys.modules]), file=sys.stderr)\n"
+    )
+    argv = ["import", "d.csv", "--to", "sqlite:///d.db", "--quiet"]
+    proc = subprocess.run(
+        [sys.executable, "-c", script, *argv],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )  # fmt: skip
+    assert json.loads(proc.stderr.strip().splitlines()[-1]) == [0, False], proc.stderr
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "d.db") as conn:
+        rows = conn.execute("SELECT id, d, ts FROM d").fetchall()
+    assert rows == [(1, "2024-01-02", "2024-01-02 03:04:05.500000")]

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from bulkload import arrow_kernels as kernels
 from bulkload.config.parse import TYPE_HELP  # the --type help lists them without pyarrow
 from bulkload.errors import InputError, UsageError
-from bulkload.sources import kernels
 
 STRING = pa.string()
 TIMESTAMP = pa.timestamp("us")

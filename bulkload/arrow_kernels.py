@@ -1,4 +1,5 @@
-"""The few Arrow compute kernels a CSV read calls, called by name.
+"""The few Arrow compute kernels an import calls (type inference and conversion, the
+SQLite backend's text forms), called by name.
 
 ``import pyarrow.compute`` generates a Python wrapper with a docstring for each of the
 ~300 kernels (40-70 ms, more than the rest of a one-row import's own start-up);
@@ -26,6 +27,16 @@ def any_match(values: pa.Array, pattern: str) -> bool:
 def cast(values: pa.Array, dtype: pa.DataType) -> pa.Array:
     """A safe cast: a value that does not fit raises ``ArrowInvalid``."""
     return _compute.call_function("cast", [values], _compute.CastOptions.safe(dtype))
+
+
+def cast_unsafe(values: pa.Array, dtype: pa.DataType) -> pa.Array:
+    """A cast that truncates (a timestamp to whole seconds) instead of raising."""
+    return _compute.call_function("cast", [values], _compute.CastOptions.unsafe(dtype))
+
+
+def call(name: str, *arguments: object) -> pa.Array:
+    """Kernel ``name`` with its default options: "equal", "multiply", "if_else"..."""
+    return _compute.call_function(name, list(arguments))
 
 
 def utf8_lower(values: pa.Array) -> pa.Array:
