@@ -8,22 +8,22 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Unpack
 
-from bulkload.config import ImportConfig
-from bulkload.config.keywords import CLI_ONLY, LoadKeywords, check_keywords
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the config models at run time: `bulkload --version` imports this module
+    from bulkload.config import ImportConfig
+    from bulkload.config.keywords import LoadKeywords
     from bulkload.engine import RejectionSink
     from bulkload.stats.run import RunStats
 
 #: what ``load`` reads: a path, a glob, a directory or "-" (stdin), or a list of them
 Paths = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
 
-_LOAD_KEYWORDS = frozenset(LoadKeywords.__optional_keys__) - CLI_ONLY
-
 
 def import_config(source: Paths | ImportConfig, options: Mapping[str, Any]) -> ImportConfig:
     """``source`` and keyword options as one checked ``ImportConfig`` (or the config
     given): each keyword validated as its command-line option is, defaults the model's."""
+    from bulkload.config import ImportConfig
+    from bulkload.config.keywords import CLI_ONLY, LoadKeywords, check_keywords
+
     if isinstance(source, ImportConfig):
         if options:
             raise TypeError(
@@ -31,7 +31,11 @@ def import_config(source: Paths | ImportConfig, options: Mapping[str, Any]) -> I
                 f"(got {', '.join(sorted(options))}): use dataclasses.replace(config, ...)"
             )
         return source
-    check_keywords("load", options, allowed_keywords(_LOAD_KEYWORDS, options, "import"))
+    check_keywords(
+        "load",
+        options,
+        allowed_keywords(frozenset(LoadKeywords.__optional_keys__) - CLI_ONLY, options, "import"),
+    )
     from bulkload.options import build_import_config
 
     return build_import_config({**options, "paths": paths_of(source)})

@@ -50,6 +50,62 @@ def test_version_and_help_import_nothing_heavy(argv):
     assert heavy == []
 
 
+def test_version_is_answered_before_typer_and_the_config_models():
+    """``bulkload --version`` as the console script runs it: the answer comes before typer,
+    rich and the option models are imported (they were ~60 ms of a ~100 ms start-up)."""
+    script = (
+        "import json, sys\n"
+        "sys.argv[1:] = ['--version']\n"
+        "from bulkload.cli import main\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as exit_:\n"
+        "    code = exit_.code\n"
+        "loaded = [m for m in ('typer', 'rich', 'bulkload.config', 'bulkload.cli.root')\n"
+        "          if m in sys.modules]\n"
+        "print(json.dumps([code, loaded]), file=sys.stderr)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    code, loaded = json.loads(proc.stderr.strip().splitlines()[-1])
+    assert (code, loaded) == (0, [])
+    from bulkload import __version__
+
+    assert proc.stdout == f"bulkload {__version__}\n"
+
+
+def test_a_one_row_import_loads_no_backend_it_does_not_use(tmp_path):
+    """A one-row CSV import into null:// imports neither another backend, their drivers,
+    nor the compression and HTTP libraries the input does not need: they are imported
+    by the runs that use them. Nor pyarrow.compute (40-70 ms): type inference and
+    conversion call its kernels by name (bulkload.arrow_kernels). Nor numpy.ctypeslib
+    (histograms view hdrh's counts by the buffer protocol) or rich's emoji table."""
+    (tmp_path / "d.csv").write_text("a,b,c\n1,007,true\n")
+    script = (
+        "import json, sys\n"
+        "from bulkload.cli import main\n"
+        "try:\n"
+        "    main(sys.argv[1:])\n"
+        "except SystemExit as exit_:\n"
+        "    code = exit_.code\n"
+        "names = ('bulkload.backends.sqlite', 'bulkload.backends.postgresql',\n"
+        "         'bulkload.backends.http', 'bulkload.backends.sql', 'sqlite3', 'asyncpg',\n"
+        "         'httpx', 'zstandard', 'aiofiles', 'pyarrow.compute', 'pydantic',\n"
+        "         'numpy.ctypeslib', 'rich._emoji_codes',\n"
+        "         'bulkload.stats.analysis', 'bulkload.stats.usl', 'bulkload.bench.sweep')\n"
+        "print(json.dumps([code, [m for m in names if m in sys.modules]]), file=sys.stderr)\n"
+    )
+    argv = ["import", "d.csv", "--to", "null://", "--quiet"]
+    proc = subprocess.run(
+        [sys.executable, "-c", script, *argv],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )  # fmt: skip
+    code, loaded = json.loads(proc.stderr.strip().splitlines()[-1])
+    assert code == 0, proc.stderr
+    assert loaded == []
+
+
 def test_a_bad_option_is_refused_before_the_data_stack_is_imported(tmp_path):
     (tmp_path / "d.csv").write_text("a\n1\n")
     code, heavy = _imported_after("import", "d.csv", "--batch-size", "0", cwd=tmp_path)
@@ -98,3 +154,29 @@ def test_report_merge_loads_neither_the_data_stack_nor_the_backends(tmp_path):
     assert code == 0, proc.stderr
     assert loaded == []
     assert json.loads((tmp_path / "all.json").read_text())["merged_shards"]["merged"] == [1, 2]
+
+
+def test_an_import_into_sqlite_converts_without_pyarrow_compute(tmp_path):
+    """Dates and timestamps become SQLite's text through the kernels called by name: the
+    SQLite path does not pay pyarrow.compute's 40-70 ms import before its first row."""
+    (tmp_path / "d.csv").write_text("id,d,ts\n1,2024-01-02,2024-01-02 03:04:05.5\n")
+    script = (
+        "import json, sys\n"
+        "from bulkload.cli import main\n"
+        "try:\n"
+        "    main(sys.argv[1:])\n"
+        "except SystemExit as exit_:\n"
+        "    code = exit_.code\n"
+        "print(json.dumps([code, 'pyarrow.compute' in sys.modules]), file=sys.stderr)\n"
+    )
+    argv = ["import", "d.csv", "--to", "sqlite:///d.db", "--quiet"]
+    proc = subprocess.run(
+        [sys.executable, "-c", script, *argv],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )  # fmt: skip
+    assert json.loads(proc.stderr.strip().splitlines()[-1]) == [0, False], proc.stderr
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "d.db") as conn:
+        rows = conn.execute("SELECT id, d, ts FROM d").fetchall()
+    assert rows == [(1, "2024-01-02", "2024-01-02 03:04:05.500000")]

@@ -11,19 +11,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Unpack
 
-from bulkload.config import BenchConfig
-from bulkload.config.keywords import CLI_ONLY, BenchKeywords, check_keywords
 from bulkload.errors import UsageError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the config models at run time: `bulkload --version` imports this module
     from bulkload.bench.result import SweepResult
+    from bulkload.config import BenchConfig
+    from bulkload.config.keywords import BenchKeywords
     from bulkload.library import Paths
-
-_BENCH_KEYWORDS = frozenset(BenchKeywords.__optional_keys__)
 
 
 def bench_config(source: Paths | BenchConfig | None, options: Mapping[str, Any]) -> BenchConfig:
     """``source`` and keyword options as one checked ``BenchConfig`` (or the config given)."""
+    from bulkload.config import BenchConfig
+    from bulkload.config.keywords import CLI_ONLY, BenchKeywords, check_keywords
+
     if isinstance(source, BenchConfig):
         if options:
             raise TypeError(
@@ -33,7 +34,11 @@ def bench_config(source: Paths | BenchConfig | None, options: Mapping[str, Any])
         return source
     from bulkload.library import allowed_keywords, paths_of
 
-    check_keywords("bench", options, allowed_keywords(_BENCH_KEYWORDS - CLI_ONLY, options, "bench"))
+    check_keywords(
+        "bench",
+        options,
+        allowed_keywords(frozenset(BenchKeywords.__optional_keys__) - CLI_ONLY, options, "bench"),
+    )
     from bulkload.options import build_bench_config
 
     paths = None if source is None else paths_of(source)

@@ -18,17 +18,33 @@ they become a rendered result, files and an exit code.
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from bulkload.cli.root import app, main
+    from bulkload.cli.root import app
 
 __all__ = ["app", "main"]
 
 
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: :func:`bulkload.cli.root.main`. ``bulkload --version``
+    is answered here, before typer and the commands are imported (~60 ms of a ~100 ms
+    start-up): scripts and installers call it to check what is installed."""
+    if (sys.argv[1:] if argv is None else argv) == ["--version"]:
+        from bulkload import __version__
+
+        print(f"bulkload {__version__}")
+        sys.stdout.flush()
+        sys.exit(0)  # ExitCode.OK, as the app's --version callback exits
+    from bulkload.cli import root
+
+    root.main(argv)
+
+
 def __getattr__(name: str) -> Any:
     # bulkload.cli.exit_codes without typer and the commands: the app on first use
-    if name in __all__:
+    if name == "app":
         from bulkload.cli import root
 
         return getattr(root, name)

@@ -17,9 +17,6 @@ from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 
-import aiofiles
-import aiofiles.os
-
 from bulkload.backends.base import BatchKey
 from bulkload.errors import UsageError
 from bulkload.sources.discovery import STDIN, SourceFile
@@ -215,6 +212,9 @@ class CheckpointFile:
         self._dirty = False
         text = self._render()
         temporary = self.path.with_name(f".{self.path.name}.tmp")
+        import aiofiles  # imported by the first run with --checkpoint
+        import aiofiles.os
+
         try:
             async with aiofiles.open(temporary, "w", encoding="utf-8") as fh:
                 await fh.write(text)

@@ -13,7 +13,6 @@ import csv
 import io
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from bulkload.config import CsvOptions
 from bulkload.csv_fields import unlimited_fields
@@ -29,6 +28,8 @@ def first_oversized_row(batch: pa.RecordBatch, limit: int) -> int | None:
     for column in batch.columns:
         if column.nbytes <= limit:  # all its values together fit: cheap, and the usual case
             continue
+        import pyarrow.compute as pc  # ~40-70 ms: only for a batch with a large column
+
         index = pc.index(pc.greater(pc.binary_length(column), limit), True).as_py()
         if index >= 0 and (first is None or index < first):
             first = index

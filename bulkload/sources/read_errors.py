@@ -14,9 +14,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import pyarrow as pa
-import zstandard
 
 from bulkload.errors import InputError
+from bulkload.sources.streams import zstd_errors
 
 
 @contextmanager
@@ -45,8 +45,13 @@ def read_errors(
         raise InputError(
             f"text is not valid {exc.encoding} (pass --encoding){where}", source=name
         ) from None
-    except (OSError, ValueError, zstandard.ZstdError, pa.ArrowException) as exc:
+    except _read_failures() as exc:
         raise InputError(f"cannot read: {_first_line(exc)}{where}", source=name) from None
+
+
+def _read_failures() -> tuple[type[BaseException], ...]:
+    """What a failed read raises; zstandard's error only once something imported it."""
+    return (OSError, ValueError, pa.ArrowException, *zstd_errors())
 
 
 def _first_line(exc: BaseException) -> str:

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from bulkload import arrow_kernels as kernels
 from bulkload.config.parse import TYPE_HELP  # the --type help lists them without pyarrow
 from bulkload.errors import InputError, UsageError
 
@@ -67,10 +67,10 @@ def parse_type(name: str) -> pa.DataType:
 
 def infer_type(column: pa.Array) -> pa.DataType:
     """The narrowest type every non-null value of a text column converts to."""
-    values = column.drop_null()
+    values = kernels.drop_null(column)
     if len(values) == 0:
         return STRING
-    leading_zero = pc.any(pc.match_substring_regex(values, _LEADING_ZERO)).as_py()
+    leading_zero = kernels.any_match(values, _LEADING_ZERO)
     candidates = [pa.bool_(), pa.date32(), TIMESTAMP, TIMESTAMP_TZ]
     if not leading_zero:
         candidates[:0] = [pa.int64(), pa.float64()]
@@ -191,7 +191,7 @@ class SchemaPlan:
             return pa.RecordBatch.from_arrays(columns, schema=self.target_schema), {}
         keep = pa.array([i not in bad for i in range(batch.num_rows)])
         kept = [
-            _cast(pc.filter(col, keep), f.type)
+            _cast(kernels.filter_rows(col, keep), f.type)
             for col, f in zip(columns, self.target_schema, strict=True)
         ]
         return pa.RecordBatch.from_arrays(kept, schema=self.target_schema), bad
@@ -202,8 +202,8 @@ def _cast(column: pa.Array, dtype: pa.DataType) -> pa.Array:
         return column
     if pa.types.is_string(column.type) and pa.types.is_boolean(dtype):
         # Arrow accepts true/false/1/0 in any case; nothing else.
-        return pc.cast(pc.utf8_lower(column), dtype)
-    return pc.cast(column, dtype, safe=True)
+        return kernels.cast(kernels.utf8_lower(column), dtype)
+    return kernels.cast(column, dtype)
 
 
 def _casts_cleanly(values: pa.Array, dtype: pa.DataType) -> bool:

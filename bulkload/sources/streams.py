@@ -9,8 +9,6 @@ import zlib
 from collections.abc import Callable
 from typing import BinaryIO, Protocol
 
-import zstandard
-
 from bulkload.sources.discovery import STDIN, SourceFile
 
 
@@ -133,6 +131,8 @@ class DecompressingReader(io.RawIOBase):
         self._new = new
         self._name = name
         self._unit = new()
+        # zstandard is imported by the first zstd unit, before anything is decompressed
+        self._errors: tuple[type[BaseException], ...] = (OSError, zlib.error, *zstd_errors())
         self._in_unit = False  # compressed bytes of the current member/frame were fed
         self._pending = memoryview(b"")  # decompressed, not yet read: sliced, not copied
         self._error: OSError | None = None  # bad data, raised once what preceded it is read
@@ -168,7 +168,7 @@ class DecompressingReader(io.RawIOBase):
             self._in_unit = True
             try:
                 parts.append(self._unit.decompress(compressed))
-            except (OSError, zlib.error, zstandard.ZstdError) as exc:
+            except self._errors as exc:
                 # what came before the bad bytes is handed out first, then the error
                 # (an OSError, as the standard library's readers raise)
                 self._error = OSError(f"not valid {self._name} data: {exc}")
@@ -187,10 +187,23 @@ class DecompressingReader(io.RawIOBase):
 
 _COMPRESSED_READ = 1 << 17
 
+
+def _zstd() -> _Decompressor:
+    import zstandard  # ~10-20 ms: imported by the first .zst input
+
+    return zstandard.ZstdDecompressor().decompressobj()
+
+
+def zstd_errors() -> tuple[type[BaseException], ...]:
+    """zstandard's error class if zstandard was imported (else none of it was raised)."""
+    zstandard = sys.modules.get("zstandard")
+    return () if zstandard is None else (zstandard.ZstdError,)
+
+
 _DECOMPRESSORS: dict[str, Callable[[], _Decompressor]] = {
     "gzip": lambda: zlib.decompressobj(wbits=zlib.MAX_WBITS | 16),  # gzip header and trailer
     "bz2": bz2.BZ2Decompressor,
-    "zstd": lambda: zstandard.ZstdDecompressor().decompressobj(),
+    "zstd": _zstd,
 }
 
 
