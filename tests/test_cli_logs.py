@@ -148,11 +148,15 @@ def _import_through_a_restart(proxy, tmp_path: Path, *extra: str) -> tuple[int, 
 def test_a_restarting_server_leaves_nothing_of_asyncpg_on_stderr(proxy, tmp_path: Path):
     code, stderr = _import_through_a_restart(proxy, tmp_path)
     assert code == 0, stderr
-    assert json.loads((tmp_path / "out.json").read_text())["rows_loaded"] == 1500
+    summary = json.loads((tmp_path / "out.json").read_text())
+    assert summary["rows_loaded"] == 1500
     assert FLOOR not in stderr and "Traceback" not in stderr, stderr
     assert "asyncpg" not in stderr, stderr
     _, _, schema, sql = proxy
-    assert sql(f'SELECT count(*) FROM "{schema}".r')[0][0] == 1500
+    # nothing lost; a batch whose COMMIT the restart cut may be there twice (no
+    # --checkpoint here), and then the summary counted it in doubt
+    stored = sql(f'SELECT count(*) FROM "{schema}".r')[0][0]
+    assert 1500 <= stored <= 1500 + summary["rows_in_doubt"], summary
 
 
 @pytest.mark.postgres
