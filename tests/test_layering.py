@@ -37,7 +37,6 @@ PLACES = {
 #: Modules being renovated right now by other parts of issue 21, which still break a
 #: rule: each entry goes when its module lands (the test fails while an entry is no
 #: longer needed, so the list only shrinks).
-#: (options.py, config.py and event_loop.py name typer in prose only: no entry needed.)
 ALLOWED = {
     # a local share (a child process) leaves the terminal (setsid) and takes its stop
     # requests from its parent's SIGINT (first: end the level or batches in flight,
@@ -111,6 +110,20 @@ def test_the_terminal_is_only_in_the_cli():
         if rule not in ALLOWED.get(module, set())
     }
     assert not unexpected, "only bulkload/cli/ may do this:\n" + "\n".join(sorted(unexpected))
+
+
+def test_not_even_prose_names_them_below_the_cli():
+    """The plain grep a reader would run finds these words only under bulkload/cli/."""
+    words = ("typer", "sys.exit", "SystemExit", "rich.console", "EXIT_")
+    found = [
+        f"{path.relative_to(PACKAGE.parent)}:{number}: {word}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if not path.relative_to(PACKAGE).as_posix().startswith(CLI)
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        for word in words
+        if word in line
+    ]
+    assert not found, "\n".join(found)
 
 
 def test_the_allow_list_only_shrinks():

@@ -44,7 +44,7 @@ class Option:
     default_help: str | None = None  # --help's text for a default that is not a value
     panel: str = ""  # set by the group the option is declared in
     commands: frozenset[str] = BOTH
-    cli_type: type = str  # what typer converts the command-line text into first
+    cli_type: type = str  # what the command line converts its text into first
     metavar: str | None = None
     env: bool = True
     repeatable: bool = False
@@ -87,8 +87,9 @@ class Option:
 
     @property
     def full_help(self) -> str:
-        """The help with the default. (Typer's own display of defaults cannot serve: every
-        typer default is None, "not given", so that a profile can supply the value.)"""
+        """The help with the default. (The command line's own display of defaults cannot
+        serve: every parameter's default there is None, "not given", so that a profile
+        can supply the value.)"""
         shown = self.shown_default
         return self.help if shown is None else f"{self.help.removesuffix('.')} (default: {shown})."
 

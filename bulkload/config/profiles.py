@@ -1,8 +1,8 @@
 """TOML profiles (``--config``) and how the layers of settings combine.
 
 Precedence, lowest first: the models' defaults < TOML profile < ``BULKLOAD_*``
-environment variables < command-line flags. The CLI resolves the last two (typer reads
-the environment) and merges them over the profile with :func:`merge_options`; the
+environment variables < command-line flags. The CLI resolves the last two (its parser
+reads the environment) and merges them over the profile with :func:`merge_options`; the
 registry's builders (:mod:`bulkload.options`) validate the result.
 """
 

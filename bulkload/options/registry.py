@@ -4,8 +4,8 @@ An :class:`~bulkload.config.option.Option` says everything about one option: its
 (the Python identifier, the TOML profile key and the ``BULKLOAD_<NAME>`` variable), its
 flags, its help text and panel, the validator that turns what the user wrote into a
 typed value, the commands that take it, and the config model field it fills (whose
-default is its default). From these come the typer parameters of ``import`` and
-``bench`` (made by bulkload/cli.py, the only module that knows typer), the keys a
+default is its default). From these come the command-line parameters of ``import``
+and ``bench`` (made by :mod:`bulkload.cli.params`), the keys a
 profile may hold, and the validated values the builders (:mod:`.build`) assemble.
 
 The shared options are in :mod:`.declared`; each backend declares its own next to its
