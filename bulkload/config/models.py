@@ -183,6 +183,16 @@ class GateOptions:
 
 
 @dataclass(frozen=True, kw_only=True)
+class QueryOptions:
+    """``bench --query``: the queries a read sweep runs (each ``SQL`` or
+    ``name=N,weight=W:SQL``) and where their parameters' values come from."""
+
+    queries: tuple[str, ...] = ()
+    params_synthetic: str | None = None
+    params: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class BenchConfig:
     """One ``bulkload bench`` sweep: rows from files (``source``) or generated
     (``synthetic``), exactly one of them."""
@@ -195,3 +205,4 @@ class BenchConfig:
     sweep: SweepOptions = field(default_factory=SweepOptions)
     gates: GateOptions = field(default_factory=GateOptions)
     cluster: ClusterOptions = field(default_factory=ClusterOptions)
+    queries: QueryOptions = field(default_factory=QueryOptions)

@@ -16,6 +16,7 @@ from bulkload.config.models import (
     EngineOptions,
     GateOptions,
     ImportConfig,
+    QueryOptions,
     ReportOptions,
     SourceOptions,
     SweepOptions,
@@ -60,7 +61,17 @@ def build_bench_config(options: Mapping[str, Any]) -> BenchConfig:
     values, given = resolved.values, resolved.given
     source = _source(values)
     synthetic = values["synthetic"]
-    if (source is None) == (synthetic is None):
+    query: QueryOptions = _take(QueryOptions, values)
+    if query.queries:
+        if source is not None or synthetic is not None:
+            raise UsageError(
+                "--query runs a read sweep: give no input files or --synthetic with it"
+            )
+        if "rows" in given:
+            raise UsageError("--rows counts rows written: bound a query level with --batches")
+    elif query.params_synthetic or query.params:
+        raise UsageError("--params and --params-synthetic give values to --query's parameters")
+    elif (source is None) == (synthetic is None):
         problem = "both" if source else "neither"
         raise UsageError(
             f"bulkload bench reads files (PATHS) or generated rows (--synthetic SPEC): "
@@ -75,6 +86,7 @@ def build_bench_config(options: Mapping[str, Any]) -> BenchConfig:
         sweep=_sweep(values, given),
         gates=_take(GateOptions, values),
         cluster=_take(ClusterOptions, values),
+        queries=query,
     )
 
 

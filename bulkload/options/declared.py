@@ -18,6 +18,7 @@ from bulkload.config.models import (
     CsvOptions,
     EngineOptions,
     GateOptions,
+    QueryOptions,
     ReportOptions,
     SourceOptions,
     SweepOptions,
@@ -92,6 +93,28 @@ def slo(value: Any, option: str) -> tuple[Any, ...]:
     if not isinstance(items, list | tuple):
         raise UsageError(f"{option} must be a list or a comma-separated string")
     return tuple(threshold for item in items for threshold in parse_slo(str(item), option=option))
+
+
+def queries(value: Any, option: str) -> tuple[str, ...]:
+    """Each ``--query``, checked now (a bad name=/weight= prefix stops the run)."""
+    from bulkload.backends.query import parse_query
+
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list | tuple):
+        raise UsageError(f"{option} must be a string or a list of them")
+    for index, item in enumerate(items, 1):
+        try:
+            parse_query(str(item), index)
+        except ValueError as exc:
+            raise UsageError(f"{option} {str(item)[:40]!r}: {exc}") from None
+    return tuple(str(item) for item in items)
+
+
+def params_synthetic(value: Any, option: str) -> str:
+    from bulkload.sources.params import parse_params_synthetic
+
+    parse_params_synthetic(str(value), option)
+    return str(value)
 
 
 # ----------------------------------------------------------------------------- declarations
@@ -385,6 +408,43 @@ SWEEP = panel(
         metavar="<expr>",
         help="Service-level objective, e.g. p99<50ms or error_rate@all<0.1% (repeatable; "
         "comma-separated expressions allowed).",
+    ),
+)
+
+QUERIES = panel(
+    "Queries",
+    QueryOptions,
+    Option(
+        name="query",
+        field="queries",
+        flags=("--query",),
+        commands=BENCH_ONLY,
+        repeatable=True,
+        env=False,
+        parse=queries,
+        metavar="<sql>",
+        help="Run this query at each level instead of writing (a read sweep), e.g. "
+        "'SELECT * FROM orders WHERE id = :id'; :name parameters take their values from "
+        "--params-synthetic or --params. Repeat for a weighted set, each as "
+        "'name=lookup,weight=9:SELECT ...'.",
+    ),
+    Option(
+        name="params_synthetic",
+        flags=("--params-synthetic",),
+        commands=BENCH_ONLY,
+        parse=params_synthetic,
+        metavar="<spec>",
+        help="Generated parameter values: name=uniform(LOW,HIGH) or name=zipf(S,LOW,HIGH) "
+        "(key LOW the hottest), comma-separated.",
+    ),
+    Option(
+        name="params",
+        flags=("--params",),
+        commands=BENCH_ONLY,
+        parse=non_empty,
+        metavar="<file.csv>",
+        help="Parameter values from a CSV file: a header naming the parameters, one row per "
+        "query, cycled.",
     ),
 )
 
