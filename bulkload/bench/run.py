@@ -185,7 +185,7 @@ def prepare_shard(
     result = SweepResult(
         model="closed",
         target=redact_url(backend.describe()),
-        table=_table(config),
+        table="" if queries else _table(config),  # a read sweep writes no table
         command=[redact_url(redact_text(arg, url_secrets(config.target.url))) for arg in argv],
         version=_version(),
         machine=machine_facts(),

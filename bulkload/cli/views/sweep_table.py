@@ -27,6 +27,8 @@ _NARROW_DROPS = ("MB/s", "p90", "max", "retries", "in flight", "p99.9", "cpu")
 def render_sweep(result: SweepResult, console: Console) -> None:
     queries = _query_names(result)
     what = f"queries {', '.join(queries)}" if queries else f"table {result.table}"
+    if not queries and not result.table:
+        what = "queries"
     title = f"bulkload bench → {result.target}  {what}  ({result.model} model, {result.outcome})"
 
     console.print(Text(title, style="bold"))

@@ -1,0 +1,195 @@
+"""``bench --query``: read sweeps against real targets (a SQLite file the test loads
+first, the test PostgreSQL server), counted from what the data implies."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.xdist_group("bench-timing")
+
+QUICK = ("--warmup", "0.2s", "--duration", "1s", "--progress", "off")
+KEYS = 20_000
+
+
+@pytest.fixture
+def orders_db(tmp_path: Path) -> Path:
+    """orders(id 1..KEYS, name, amount): every key in the range exists once."""
+    path = tmp_path / "orders.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, name TEXT, amount REAL)")
+        conn.executemany(
+            "INSERT INTO orders VALUES (?, ?, ?)",
+            ((i, f"n{i}", i * 1.5) for i in range(1, KEYS + 1)),
+        )
+    return path
+
+
+def _levels(path: Path) -> list[dict]:
+    return json.loads(path.read_text())["levels"]
+
+
+def test_sqlite_every_key_exists_so_rows_returned_equal_queries(run_cli, orders_db, tmp_path):
+    result = run_cli(
+        "bench", "--to", f"sqlite:///{orders_db}",
+        "--query", "SELECT name, amount FROM orders WHERE id = :id",
+        "--params-synthetic", f"id=uniform(1,{KEYS})", "--sweep", "1,2", *QUICK,
+        "--json", "run.json",
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    assert "queries/s" in result.stdout and "single-writer" in result.stdout
+    for level in _levels(tmp_path / "run.json"):
+        assert level["kind"] == "query" and level["outcome"] == "completed"
+        assert level["batches"] > 100 and level["errors"] == 0
+        assert level["rows"] == level["batches"]  # one row per query
+        query = level["operations"]["query"]
+        assert query["count"] == level["batches"] and query["rows"] == level["rows"]
+        assert query["latency_hdr"] and query["per_s"] > 0
+
+
+def test_sqlite_missing_keys_return_no_rows_and_are_no_errors(run_cli, orders_db, tmp_path):
+    result = run_cli(
+        "bench", "--to", f"sqlite:///{orders_db}",
+        "--query", "name=hit,weight=1:SELECT name FROM orders WHERE id = :id",
+        "--query", "name=miss,weight=3:SELECT name FROM orders WHERE id = :id + 1000000",
+        "--params-synthetic", f"id=uniform(1,{KEYS})", "--sweep", "2", *QUICK,
+        "--json", "run.json",
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    (level,) = _levels(tmp_path / "run.json")
+    hit, miss = level["operations"]["hit"], level["operations"]["miss"]
+    assert miss["count"] > 50 and miss["rows"] == 0 and miss["errors"] == 0
+    assert hit["rows"] == hit["count"] == level["rows"]
+    # the weights: 3 misses to 1 hit, within a tolerance
+    assert 2.2 < miss["count"] / hit["count"] < 4.0
+    assert "miss" in result.stdout and "total" in result.stdout
+
+
+def test_zipf_keys_hit_the_hot_keys_as_often_as_the_distribution_says(run_cli, orders_db, tmp_path):
+    """Only keys 1..10 return a row: the share of queries that return one is the Zipf
+    mass of the 10 hottest ranks, H(10, s) / H(KEYS, s)."""
+    skew = 1.1
+    result = run_cli(
+        "bench", "--to", f"sqlite:///{orders_db}",
+        "--query", "SELECT id FROM orders WHERE id = :id AND id <= 10",
+        "--params-synthetic", f"id=zipf({skew},1,{KEYS})", "--sweep", "2", *QUICK,
+        "--json", "run.json",
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    (level,) = _levels(tmp_path / "run.json")
+    expected = sum(k**-skew for k in range(1, 11)) / sum(k**-skew for k in range(1, KEYS + 1))
+    share = level["rows"] / level["batches"]
+    assert level["batches"] > 1000
+    assert share == pytest.approx(expected, abs=0.03), (share, expected)
+
+
+def test_sqlite_readers_scale_with_concurrency(run_cli, orders_db, tmp_path):
+    """A scan (milliseconds, run by SQLite without Python's lock) on one connection per
+    reader thread: two readers answer more than one. Generous: the machine is shared."""
+    result = run_cli(
+        "bench", "--to", f"sqlite:///{orders_db}",
+        "--query", "SELECT count(*) FROM orders a, orders b "
+        "WHERE a.id < 400 AND b.id < 400 AND a.amount + b.amount > :x",
+        "--params-synthetic", "x=uniform(1,100)", "--sweep", "1,2",
+        "--warmup", "0.3s", "--duration", "2s", "--progress", "off", "--json", "run.json",
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    one, two = _levels(tmp_path / "run.json")
+    assert one["rows"] == one["batches"] > 10
+    assert two["batches_per_s"] > 1.25 * one["batches_per_s"], (one, two)
+
+
+def test_a_query_that_cannot_be_prepared_is_one_line_naming_it(run_cli, orders_db, tmp_path):
+    base = ("bench", "--to", f"sqlite:///{orders_db}", "--sweep", "1", *QUICK, "--json", "r.json")
+    syntax = run_cli(*base, "--query", "name=broken:SELEC name FROM orders WHERE id = :id",
+                     "--params-synthetic", "id=uniform(1,10)")  # fmt: skip
+    assert syntax.code == 3, syntax.stderr
+    assert syntax.error_line.startswith("bulkload: error: --query broken: ")
+    assert "syntax error" in syntax.error_line
+    missing = run_cli(*base, "--query", "SELECT * FROM nowhere WHERE id = :id",
+                      "--params-synthetic", "id=uniform(1,10)")  # fmt: skip
+    assert missing.code == 3 and "--query query: " in missing.error_line
+    assert "no such table: nowhere" in missing.error_line
+    unbound = run_cli(*base, "--query", "SELECT * FROM orders WHERE id = :id AND name = :name",
+                      "--params-synthetic", "id=uniform(1,10)")  # fmt: skip
+    assert unbound.code == 3 and ":name" in unbound.error_line
+    for run in (syntax, missing, unbound):
+        assert "Traceback" not in run.stderr
+    assert json.loads((tmp_path / "r.json").read_text())["levels"] == []  # none ran
+
+
+def test_params_from_a_csv_file_are_cycled(run_cli, orders_db, tmp_path, write_file):
+    ids = write_file("ids.csv", "id\n1\n2\n999999\n")  # two that exist, one that does not
+    result = run_cli(
+        "bench", "--to", f"sqlite:///{orders_db}", "--query",
+        "SELECT name FROM orders WHERE id = :id", "--params", str(ids), "--sweep", "1",
+        *QUICK, "--json", "run.json",
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    (level,) = _levels(tmp_path / "run.json")
+    # one query in three misses (the window may cut a cycle: within one query)
+    assert abs(level["rows"] - 2 * level["batches"] / 3) <= 1
+
+
+# ---------------------------------------------------------------------- PostgreSQL
+
+
+@pytest.fixture
+def pg_orders(pg):
+    dsn, schema, sql = pg
+    sql(f'CREATE TABLE "{schema}".orders (id bigint PRIMARY KEY, name text, amount float8)')
+    sql(
+        f"INSERT INTO \"{schema}\".orders SELECT i, 'n' || i, i * 1.5 "
+        f"FROM generate_series(1, {KEYS}) AS i"
+    )
+    return dsn, schema
+
+
+def test_postgresql_read_sweep_counts_queries_and_rows(run_cli, pg_orders, tmp_path):
+    dsn, schema = pg_orders
+    result = run_cli(
+        "bench", "--to", dsn,
+        "--query", f'name=hit:SELECT name, amount FROM "{schema}".orders WHERE id = :id',
+        "--query", f'name=miss:SELECT name FROM "{schema}".orders WHERE id = -:id::bigint',
+        "--params-synthetic", f"id=uniform(1,{KEYS})", "--sweep", "1,4", *QUICK,
+        "--processes", "1", "--json", "run.json",
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    for level in _levels(tmp_path / "run.json"):
+        hit, miss = level["operations"]["hit"], level["operations"]["miss"]
+        assert hit["count"] > 50 and hit["rows"] == hit["count"] and hit["errors"] == 0
+        assert miss["count"] > 50 and miss["rows"] == 0 and miss["errors"] == 0
+        assert level["batches"] == hit["count"] + miss["count"]
+        assert level["rows"] == hit["rows"]
+
+
+def test_postgresql_run_time_failures_are_errors_of_their_query(run_cli, pg_orders, tmp_path):
+    """1 / (id - 5) fails for id 5 only: one query in ten is an error, the rest answer."""
+    dsn, _ = pg_orders
+    result = run_cli(
+        "bench", "--to", dsn, "--query", "name=ratio:SELECT 1 / (:id::int - 5) AS r",
+        "--params-synthetic", "id=uniform(1,10)", "--sweep", "2", *QUICK,
+        "--processes", "1", "--json", "run.json",
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    (level,) = _levels(tmp_path / "run.json")
+    ratio = level["operations"]["ratio"]
+    assert level["outcome"] == "completed"
+    assert ratio["errors"] == level["errors"] > 0
+    assert 0.05 < ratio["errors"] / (ratio["errors"] + ratio["count"]) < 0.16
+    assert ratio["rows"] == ratio["count"]
+
+
+def test_postgresql_bad_query_exits_3_before_the_sweep(run_cli, pg_orders, tmp_path):
+    dsn, schema = pg_orders
+    result = run_cli(
+        "bench", "--to", dsn, "--query", f'name=lookup:SELECT nope FROM "{schema}".orders',
+        "--sweep", "1", *QUICK, "--processes", "1", "--json", "run.json",
+    )  # fmt: skip
+    assert result.code == 3, result.stderr
+    assert result.error_line.startswith("bulkload: error: --query lookup: ")
+    assert 'column "nope" does not exist' in result.error_line
+    assert json.loads((tmp_path / "run.json").read_text())["levels"] == []  # none ran
