@@ -9,7 +9,8 @@ each level C, ``pgbench -S -M prepared -c C -j 2 -T S`` and ``bulkload bench --q
 'SELECT abalance FROM pgbench_accounts WHERE aid = :aid' --params-synthetic
 'aid=uniform(1,1000000)' --sweep C --duration S`` run one after the other, in alternating
 order, ``--rounds`` times; the medians and their ratio are printed. Goal: bulkload >=
-0.8x pgbench at every level. bulkload runs in one process unless ``--processes P``.
+0.8x pgbench at every level. As pgbench runs two client threads (-j 2), bulkload runs
+two processes (``--processes``, default 2) at levels of 2 and more.
 """
 
 from __future__ import annotations
@@ -74,7 +75,10 @@ def main() -> int:
     parser.add_argument("--levels", default="1,4,16,64")
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=1)
-    parser.add_argument("--processes", type=int, default=1)
+    parser.add_argument(
+        "--processes", type=int, default=2,
+        help="bulkload processes at levels of 2 and more (pgbench runs -j 2 threads)",
+    )  # fmt: skip
     parser.add_argument("--keep", action="store_true", help="keep the pgbench database")
     args = parser.parse_args()
     levels = [int(level) for level in args.levels.split(",")]
@@ -99,7 +103,8 @@ def main() -> int:
                     if which == "pgbench":
                         theirs.append(pgbench_qps(target, clients, args.seconds))
                     else:
-                        qps, returned = bulkload_qps(target, clients, args.seconds, args.processes)
+                        processes = min(args.processes, clients)
+                        qps, returned = bulkload_qps(target, clients, args.seconds, processes)
                         ours.append(qps)
                         rows.append(returned)
             ratio = median(ours) / median(theirs)

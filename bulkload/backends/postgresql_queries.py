@@ -33,6 +33,7 @@ class PostgresQueries:
     _idle: list[asyncpg.Connection]
     _all: list[asyncpg.Connection]
     _returned: asyncio.Event
+    _waiting = 0  # queries waiting for a connection (more in flight than connections)
 
     def describe(self) -> str:
         raise NotImplementedError
@@ -83,18 +84,24 @@ class PostgresQueries:
             rows = await statement.fetch(*values)
         finally:
             idle.append(conn)
-            self._returned.set()
+            if self._waiting:
+                self._returned.set()
         return len(rows)
 
     async def _take(self) -> asyncpg.Connection:
-        while not self._idle:
-            self._returned.clear()
-            await self._returned.wait()
+        self._waiting += 1
+        try:
+            while not self._idle:
+                self._returned.clear()
+                await self._returned.wait()
+        finally:
+            self._waiting -= 1
         return self._idle.pop()
 
     def _give(self, conn: asyncpg.Connection) -> None:
         self._idle.append(conn)
-        self._returned.set()
+        if self._waiting:
+            self._returned.set()
 
     async def close_queries(self) -> None:
         connections, self._all, self._idle = getattr(self, "_all", []), [], []
