@@ -169,7 +169,20 @@ class LevelResult:
             "retries": float(self.retries),
             "errors": float(self.write_errors),
             "queries_per_s": self.batches_per_s if self.kind == "query" else 0.0,
+            **self._operation_metrics(),
         }
+
+    def _operation_metrics(self) -> dict[str, float]:
+        """``NAME.METRIC`` for each named operation (``lookup.p99``, ``lookup.per_s``)."""
+        out: dict[str, float] = {}
+        for name, operation in self.operations.items():
+            attempts = operation.count + operation.errors
+            out.update({f"{name}.{k}": v for k, v in operation.latency.summary_ms().items()})
+            out[f"{name}.per_s"] = self._per_s(operation.count)
+            out[f"{name}.rows_per_s"] = self._per_s(operation.rows)
+            out[f"{name}.errors"] = float(operation.errors)
+            out[f"{name}.error_rate"] = operation.errors / attempts if attempts else 0.0
+        return out
 
     # ------------------------------------------------------------------ saving
 

@@ -193,3 +193,34 @@ def test_postgresql_bad_query_exits_3_before_the_sweep(run_cli, pg_orders, tmp_p
     assert result.error_line.startswith("bulkload: error: --query lookup: ")
     assert 'column "nope" does not exist' in result.error_line
     assert json.loads((tmp_path / "run.json").read_text())["levels"] == []  # none ran
+
+
+def test_thresholds_per_query_and_in_total_with_a_baseline(run_cli, orders_db, tmp_path):
+    base = (
+        "bench", "--to", f"sqlite:///{orders_db}",
+        "--query", "name=hit,weight=1:SELECT name FROM orders WHERE id = :id",
+        "--query", "name=miss,weight=1:SELECT name FROM orders WHERE id = -:id",
+        "--params-synthetic", f"id=uniform(1,{KEYS})", "--sweep", "1", *QUICK,
+    )  # fmt: skip
+    first = run_cli(*base, "--json", "base.json")
+    assert first.code == 0, first.stderr
+    passing = run_cli(
+        *base, "--baseline", "base.json", "--max-regression", "95%", "--json", "run.json",
+        "--threshold", "miss.rows_per_s<1", "--threshold", "hit.per_s>10",
+        "--threshold", "hit.error_rate<1%", "--threshold", "queries_per_s>20",
+    )  # fmt: skip
+    assert passing.code == 0, passing.stdout + passing.stderr
+    saved = json.loads((tmp_path / "run.json").read_text())
+    assert {t["expression"] for t in saved["thresholds"]} >= {"miss.rows_per_s < 1/s"}
+    assert all(t["ok"] for t in saved["thresholds"]), saved["thresholds"]
+    failing = run_cli(*base, "--threshold", "hit.p50<1us", "--threshold", "p50<1s")
+    assert failing.code == 99, failing.stdout + failing.stderr
+    assert "hit.p50 < 1 us" in failing.stdout + failing.stderr
+
+
+def test_a_named_operations_unknown_metric_is_refused(run_cli, orders_db):
+    result = run_cli(
+        "bench", "--to", f"sqlite:///{orders_db}", "--query", "SELECT 1", "--sweep", "1",
+        *QUICK, "--threshold", "lookup.mb_per_s>1",
+    )  # fmt: skip
+    assert result.code == 3 and "NAME.METRIC" in result.error_line
