@@ -36,7 +36,9 @@ stop request (Ctrl-C) interrupts it.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
+import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -131,11 +133,18 @@ class LevelDriver:
         clock: Callable[[], float] = time.perf_counter,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         queries: QueryRunner | None = None,
+        mix: tuple[float, float] | None = None,
     ):
         self.writer = writer
         #: a query level: each operation runs one of these instead of writing a batch
         self.queries = queries
         self._operations: dict[str, OperationResult] = {}
+        #: a mixed level (--mix write=W,read=R): whether each operation writes, drawn
+        #: in that ratio (seeded: levels draw alike)
+        self._writes_next: itertools.cycle[bool] | None = None
+        if queries is not None and mix is not None:
+            picks = random.Random(0).choices([True, False], weights=mix, k=4096)
+            self._writes_next = itertools.cycle(picks)
         self.pool = pool
         self._next_batch = pool.next if pool is not None else _no_pool
         self.plan = plan
@@ -280,7 +289,7 @@ class LevelDriver:
             if 2 * self._busy >= self._writers and self._writers < self.plan.concurrency:
                 self._start_closed_writer()
             try:
-                if self.queries is not None:
+                if self.queries is not None and not self._writes():
                     await self._query(self.queries.next(), due=now, now=now)
                 else:
                     await self._write(self._next_batch(), due=now, task=task, now=now)
@@ -345,7 +354,7 @@ class LevelDriver:
                 # that did (more than an interval late; timer jitter is not a delay)
                 if waited or self._clock() - due > max(_LATE_S, interval):
                     self._sends_delayed += 1
-            if self.queries is not None:
+            if self.queries is not None and not self._writes():
                 group.create_task(self._open_query(self.queries.next(), due, stats))
             else:
                 group.create_task(self._open_write(self._next_batch(), due, stats))
@@ -398,6 +407,10 @@ class LevelDriver:
         finally:
             self._release()
 
+    def _writes(self) -> bool:
+        """Whether the next operation of a query level writes (a mixed level's draw)."""
+        return self._writes_next is not None and next(self._writes_next)
+
     async def _open_query(self, item: tuple[str, Any], due: float, stats: RunStats | None) -> None:
         try:
             await self._query(item, due=due, stats=stats)
@@ -446,6 +459,7 @@ class LevelDriver:
                 started = True
                 self._gauge.change(+1, at)
 
+        error: object = None  # what ended the write, for a mixed level's write figures
         try:
             error = await self.writer.write_with_retries(
                 batch.payload, batch.data, None, due=due, task=task, stats=stats,
@@ -453,11 +467,13 @@ class LevelDriver:
             )  # fmt: skip
         except AbortedError:  # transient errors outlasted the retries
             stats.batches_failed += 1
+            error = True
         except CancelledAfterCommit:
             self._loaded(stats, batch)  # committed as the level was cancelled: it counts
             raise
         except Exception as exc:  # the target is unusable, or something broke: level fails
             stats.batches_failed += 1
+            error = exc
             if self.failure is None:
                 self.failure = one_line(exc)
                 self._close_window()
@@ -474,6 +490,19 @@ class LevelDriver:
             if in_window:
                 self._window_writes -= 1
                 self._last_window_end = now
+                if self._writes_next is not None:  # a mixed level: the writes' own figures
+                    self._write_done(error, batch.rows, now - due)
+
+    def _write_done(self, error: object, rows: int, latency: float) -> None:
+        operation = self._operations.get("write")
+        if operation is None:
+            operation = self._operations["write"] = OperationResult("write", "write")
+        if error is None:
+            operation.count += 1
+            operation.rows += rows
+            operation.latency.record(latency)
+        else:
+            operation.errors += 1
 
     async def _query(
         self,
@@ -587,7 +616,8 @@ class LevelDriver:
         result.cpu_process = process_cpu / elapsed if elapsed > 0 else 0.0
         result.rows_written = self.rows_written
         if self.queries is not None:
-            result.kind, result.operations = "query", self._operations
+            result.kind = "query" if self._writes_next is None else "mixed"
+            result.operations = self._operations
         if self.failure is not None:
             result.outcome, result.error = "failed", self.failure
         elif self.interrupted:

@@ -30,6 +30,8 @@ class QueryWorkload:
     params_synthetic: str | None = None
     params_file: str | None = None
     seed: int = 0
+    #: --mix write=W,read=R: writes and queries in one level, in that ratio
+    mix: tuple[float, float] | None = None
 
     def values(self) -> ValueSource | None:
         if self.params_synthetic and self.params_file:

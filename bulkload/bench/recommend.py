@@ -134,8 +134,8 @@ def level_points(levels: Iterable[LevelResult]) -> list[LevelPoint]:
             concurrency=level.concurrency,
             measured_concurrency=level.in_flight_mean,
             batch_size=level.batch_size,
-            # a query sweep is judged on queries answered per second (its rows vary)
-            rows_per_s=level.batches_per_s if level.kind == "query" else level.rows_per_s,
+            # a query or mixed sweep is judged on operations per second (its rows vary)
+            rows_per_s=level.batches_per_s if level.kind != "write" else level.rows_per_s,
             metrics=level.metrics(),
         )
         for level in levels

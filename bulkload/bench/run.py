@@ -145,7 +145,7 @@ def share_ended(
 
 async def prepare_target(whole: Sweep, config: BenchConfig) -> None:
     """The whole sweep's table, prepared once by the parent before any share appends."""
-    if whole.queries is not None:
+    if whole.queries is not None and whole.queries.mix is None:
         return  # a read sweep writes nothing: each share prepares its queries itself
     await prepare_bench_target(
         whole.backend,
@@ -180,12 +180,14 @@ def prepare_shard(
             params_synthetic=config.queries.params_synthetic,
             params_file=config.queries.params,
             seed=0 if shard is None else shard[0],  # shards draw different keys
+            mix=config.queries.mix,
         )
-    data = BenchData() if queries else _data(config, typed=not backend.accepts_text, shard=shard)
+    reads_only = queries is not None and queries.mix is None
+    data = BenchData() if reads_only else _data(config, typed=not backend.accepts_text, shard=shard)
     result = SweepResult(
         model="closed",
         target=redact_url(backend.describe()),
-        table="" if queries else _table(config),  # a read sweep writes no table
+        table="" if reads_only else _table(config),  # a read sweep writes no table
         command=[redact_url(redact_text(arg, url_secrets(config.target.url))) for arg in argv],
         version=_version(),
         machine=machine_facts(),

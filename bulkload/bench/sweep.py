@@ -195,12 +195,14 @@ class Sweep:
         result.model = self.spec.model
         result.slo = [str(t) for t in self.spec.slo]
         result.started_at = time.time()
-        if self.queries is not None:
+        if self.queries is not None and self.queries.mix is None:
             return await self._run_queries(self.queries)
         size = pool_size(self._max_level())
         raw: list[pa.RecordBatch] | None = await self._open(size)
         self._warn_about_the_target()
         try:
+            if self.queries is not None:  # a mixed sweep: its queries too
+                await self._open_queries(self.queries)
             for batch_size in self.spec.batch_sizes:
                 self.progress.status = f"encoding batches of {batch_size:,} rows"
                 if raw is None:
@@ -219,20 +221,24 @@ class Sweep:
     async def _run_queries(self, workload: QueryWorkload) -> SweepResult:
         """A read sweep: the target opened for queries (a connection per query in
         flight), each query prepared before the first level, then the levels."""
-        target = queryable(self.backend)
-        connections = self.spec.max_in_flight if self.spec.levels or self.spec.rates else 256
-        await target.open_for_queries(connections=connections, connect_timeout=self.options.timeout)
         try:
-            self.progress.status = "preparing the queries"
-            self._query_set = await prepare_queries(self.backend, workload)
-            note = getattr(self.backend, "query_note", None)
-            if note:
-                self.result.warnings.append(str(note))
+            await self._open_queries(workload)
             await self._levels(None, 1)
         finally:
             await self.backend.close()
         recommend_into(self.result, self.spec.slo)
         return self.result
+
+    async def _open_queries(self, workload: QueryWorkload) -> None:
+        """Connections for the queries in flight, and each query prepared."""
+        target = queryable(self.backend)
+        connections = self.spec.max_in_flight if self.spec.levels or self.spec.rates else 256
+        await target.open_for_queries(connections=connections, connect_timeout=self.options.timeout)
+        self.progress.status = "preparing the queries"
+        self._query_set = await prepare_queries(self.backend, workload)
+        note = getattr(self.backend, "query_note", None)
+        if note:
+            self.result.warnings.append(str(note))
 
     async def _open(self, size: int) -> list[pa.RecordBatch]:
         """Read (or generate) the first batch size's rows, then open the target."""
@@ -391,6 +397,7 @@ class Sweep:
             plan,
             should_stop=lambda: self.control.stop_requested,
             queries=self._query_set,
+            mix=None if self.queries is None else self.queries.mix,
         )
         self.progress.index += 1
         self.progress.driver = driver

@@ -190,6 +190,8 @@ class QueryOptions:
     queries: tuple[str, ...] = ()
     params_synthetic: str | None = None
     params: str | None = None
+    #: --mix write=W,read=R: each level writes and queries in that ratio
+    mix: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

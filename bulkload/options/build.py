@@ -62,10 +62,16 @@ def build_bench_config(options: Mapping[str, Any]) -> BenchConfig:
     source = _source(values)
     synthetic = values["synthetic"]
     query: QueryOptions = _take(QueryOptions, values)
-    if query.queries:
+    if query.mix is not None:
+        if not query.queries or (source is None) == (synthetic is None):
+            raise UsageError(
+                "--mix needs --query (the reads) and input files or --synthetic (the writes)"
+            )
+    elif query.queries:
         if source is not None or synthetic is not None:
             raise UsageError(
-                "--query runs a read sweep: give no input files or --synthetic with it"
+                "--query runs a read sweep: give no input files or --synthetic with it "
+                "(--mix write=W,read=R writes and queries in one level)"
             )
         if "rows" in given:
             raise UsageError("--rows counts rows written: bound a query level with --batches")

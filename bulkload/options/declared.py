@@ -117,6 +117,20 @@ def params_synthetic(value: Any, option: str) -> str:
     return str(value)
 
 
+def mix(value: Any, option: str) -> tuple[float, float]:
+    """``write=W,read=R``: the ratio of writes to queries in a level."""
+    given = pairs(value, option)
+    if set(given) != {"write", "read"}:
+        raise UsageError(f"{option} takes write=W,read=R (e.g. write=1,read=3), not {value!r}")
+    try:
+        write, read = float(given["write"]), float(given["read"])
+    except ValueError:
+        raise UsageError(f"{option}: the weights must be numbers, not {value!r}") from None
+    if not (0 < write < float("inf") and 0 < read < float("inf")):
+        raise UsageError(f"{option}: both weights must be above 0, not {value!r}")
+    return write, read
+
+
 # ----------------------------------------------------------------------------- declarations
 
 TARGET = panel(
@@ -445,6 +459,15 @@ QUERIES = panel(
         metavar="<file.csv>",
         help="Parameter values from a CSV file: a header naming the parameters, one row per "
         "query, cycled.",
+    ),
+    Option(
+        name="mix",
+        flags=("--mix",),
+        commands=BENCH_ONLY,
+        parse=mix,
+        metavar="<write=W,read=R>",
+        help="Write and query in each level in this ratio, e.g. write=1,read=3 (needs "
+        "--query, and input files or --synthetic for the writes).",
     ),
 )
 

@@ -25,8 +25,10 @@ _NARROW_DROPS = ("MB/s", "p90", "max", "retries", "in flight", "p99.9", "cpu")
 
 
 def render_sweep(result: SweepResult, console: Console) -> None:
-    queries = _query_names(result)
+    queries = [name for name in _query_names(result) if name != "write"]
     what = f"queries {', '.join(queries)}" if queries else f"table {result.table}"
+    if queries and result.table:  # a mixed sweep writes a table too
+        what = f"table {result.table}, {what}"
     if not queries and not result.table:
         what = "queries"
     title = f"bulkload bench → {result.target}  {what}  ({result.model} model, {result.outcome})"
@@ -72,7 +74,7 @@ def _level_name(level: LevelResult) -> str:
 def _query_names(result: SweepResult) -> list[str]:
     names: dict[str, None] = {}
     for level in result.levels:
-        if level.kind == "query":
+        if level.kind != "write":
             names.update(dict.fromkeys(level.operations))
     return list(names)
 
@@ -119,7 +121,9 @@ def _query_table(result: SweepResult) -> Table:
     (its own rate, rows and latency) under each level."""
     open_model = result.model == "open"
     table = Table(box=None, padding=(0, 1), header_style="bold")
-    columns = ["", "rate/s" if open_model else "conc.", "operation", "queries/s", "rows/s"]
+    mixed = any(level.kind == "mixed" for level in result.levels)
+    rate_header = "ops/s" if mixed else "queries/s"  # a mixed total: writes and queries
+    columns = ["", "rate/s" if open_model else "conc.", "operation", rate_header, "rows/s"]
     columns += ["in flight", "p50", "p90", "p99", "p99.9", "max", "errors"]
     if open_model:
         columns += ["delayed", "missed"]
