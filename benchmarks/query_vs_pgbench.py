@@ -69,6 +69,28 @@ def bulkload_qps(dsn: str, clients: int, seconds: int, processes: int) -> tuple[
         return float(level["batches_per_s"]), float(level["rows_per_s"])
 
 
+def mixed_sanity(dsn: str, seconds: int) -> None:
+    """``--mix write=1,read=3`` at c=8: the total and each operation's rate."""
+    with tempfile.TemporaryDirectory() as work:
+        saved = Path(work) / "run.json"
+        subprocess.run(
+            [*BULKLOAD, "bench", "--to", dsn, "--synthetic", "rows=1000000,columns=4",
+             "--table", "bulkload_mixed", "--if-exists", "replace", "--batch-size", "100",
+             "--query", f"name=read:{QUERY}", "--params-synthetic", "aid=uniform(1,1000000)",
+             "--mix", "write=1,read=3", "--sweep", "8", "--warmup", "1s",
+             "--duration", f"{seconds}s", "--processes", "1", "--progress", "off", "--quiet",
+             "--json", str(saved)],
+            check=True, stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        (level,) = json.loads(saved.read_text())["levels"]
+    print(f"mixed write=1,read=3 at c=8: {level['batches_per_s']:,.0f} ops/s in total")
+    for name, operation in sorted(level["operations"].items()):
+        print(
+            f"  {name:>6}: {operation['per_s']:>9,.0f}/s  {operation['rows_per_s']:>10,.0f} rows/s"
+            f"  p99 {operation['latency_ms']['p99']:.2f} ms  errors {operation['errors']}"
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dsn", default="postgresql://postgres@127.0.0.1:5432/test")
@@ -116,6 +138,7 @@ def main() -> int:
                 flush=True,
             )
         print(f"lowest ratio {worst:.2f}x (goal >= {GOAL}x at every level)")
+        mixed_sanity(target, args.seconds)
     finally:
         if not args.keep:
             psql(args.dsn, f"DROP DATABASE IF EXISTS {DATABASE}")

@@ -287,3 +287,49 @@ def test_mix_needs_queries_and_writes(run_cli, orders_db):
         "--mix", "write=1,read=3", *QUICK,
     )  # fmt: skip
     assert result.code == 3 and "--mix needs" in result.error_line
+
+
+# ---------------------------------------------------------------------- shares
+
+
+def test_shards_of_a_mixed_run_merge_per_operation(run_cli, pg_orders, tmp_path):
+    dsn, schema = pg_orders
+    common = (
+        "bench", "--to", dsn, "--synthetic", "rows=20000,columns=3", "--table", "loaded",
+        "--schema-name", schema, "--batch-size", "100",
+        "--query", f'name=read:SELECT name FROM "{schema}".orders WHERE id = :id',
+        "--params-synthetic", f"id=uniform(1,{KEYS})", "--mix", "write=1,read=3",
+        "--sweep", "2", *QUICK,
+    )  # fmt: skip
+    for index in (1, 2):
+        shard = run_cli(*common, "--shard", f"{index}/2", "--json", f"s{index}.json")
+        assert shard.code == 0, shard.stderr
+    merged = run_cli("report", "merge", "s1.json", "s2.json", "-o", "all.json")
+    assert merged.code == 0, merged.stderr
+    shards = [_levels(tmp_path / f"s{i}.json")[0] for i in (1, 2)]
+    (level,) = _levels(tmp_path / "all.json")
+    for name in ("read", "write"):
+        ours = level["operations"][name]
+        assert ours["count"] == sum(s["operations"][name]["count"] for s in shards) > 0
+        assert ours["rows"] == sum(s["operations"][name]["rows"] for s in shards)
+    assert level["kind"] == "mixed"
+    _mixed_levels_match_the_ratio({"levels": [level]})
+    compared = run_cli("report", "compare", "s1.json", "all.json", "--max-regression", "99%")
+    assert compared.code == 0, compared.stdout + compared.stderr
+
+
+def test_processes_split_a_read_sweep_and_merge_its_queries(run_cli, pg_orders, tmp_path):
+    dsn, schema = pg_orders
+    result = run_cli(
+        "bench", "--to", dsn,
+        "--query", f'name=hit:SELECT name FROM "{schema}".orders WHERE id = :id',
+        "--params-synthetic", f"id=uniform(1,{KEYS})", "--sweep", "4", *QUICK,
+        "--processes", "2", "--threshold", "hit.per_s>10", "--json", "run.json",
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    saved = json.loads((tmp_path / "run.json").read_text())
+    assert saved["processes"]["count"] == 2
+    (level,) = saved["levels"]
+    hit = level["operations"]["hit"]
+    assert level["concurrency"] == 4 and hit["count"] == level["batches"] == hit["rows"] > 100
+    assert saved["thresholds"] and all(t["ok"] for t in saved["thresholds"])
