@@ -205,3 +205,6 @@ class Queryable(Protocol):
 
     async def run(self, prepared: Any, values: tuple[Any, ...]) -> int:
         """Run with ``values`` (in the order of ``query.parameters``); rows returned."""
+
+    async def fetch(self, prepared: Any, values: tuple[Any, ...]) -> list[dict[str, Any]]:
+        """As :meth:`run`, returning the rows, each a dict of column name to value."""

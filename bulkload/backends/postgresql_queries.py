@@ -74,6 +74,16 @@ class PostgresQueries:
         finally:
             self._give(conn)
 
+    async def fetch(self, prepared: PreparedPg, values: tuple[Any, ...]) -> list[dict[str, Any]]:
+        conn = await self._take()
+        try:
+            statement = prepared.statements.get(id(conn))
+            if statement is None:
+                statement = prepared.statements[id(conn)] = await conn.prepare(prepared.sql)
+            return [dict(row) for row in await statement.fetch(*values)]
+        finally:
+            self._give(conn)
+
     async def run(self, prepared: PreparedPg, values: tuple[Any, ...]) -> int:
         idle = self._idle
         conn = idle.pop() if idle else await self._take()

@@ -77,6 +77,18 @@ class SQLiteReaders:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._readers, self._read, prepared.sql, bound)
 
+    async def fetch(
+        self, prepared: PreparedSqlite, values: tuple[Any, ...]
+    ) -> list[dict[str, Any]]:
+        bound = tuple(values[i] for i in prepared.order)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._readers, self._rows, prepared.sql, bound)
+
+    def _rows(self, sql: str, values: tuple[Any, ...]) -> list[dict[str, Any]]:
+        cursor = self._reader_connection().execute(sql, values)
+        names = [column[0] for column in cursor.description or ()]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
     def _read(self, sql: str, values: tuple[Any, ...]) -> int:
         return len(self._reader_connection().execute(sql, values).fetchall())
 
