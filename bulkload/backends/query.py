@@ -12,19 +12,26 @@ import re
 from dataclasses import dataclass
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_PLACE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 @dataclass(frozen=True, slots=True)
 class Query:
     """A query as written, with its name (for the output) and weight (in a set)."""
 
-    sql: str
+    sql: str  # or, for an HTTP request, "METHOD /path/{name} [BODY]"
     name: str = "query"
     weight: float = 1.0
+    #: sql (``:name`` parameters) or request (``{name}`` in the path and body)
+    style: str = "sql"
+    #: a request: statuses outside 2xx that count as answered (--ok-status)
+    ok_status: tuple[int, ...] = ()
 
     @property
     def parameters(self) -> tuple[str, ...]:
         """The names it uses, each once, in order of first use."""
+        if self.style == "request":
+            return tuple(dict.fromkeys(_PLACE.findall(self.sql)))
         return _split(self.sql)[1]
 
     def translate(self, style: str) -> tuple[str, tuple[int, ...]]:

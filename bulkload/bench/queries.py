@@ -91,8 +91,9 @@ async def prepare_queries(backend: Backend, workload: QueryWorkload) -> QuerySet
         raise UsageError(f"--query: two queries are named alike ({', '.join(names)})")
     members = []
     for query in workload.queries:
+        flag = "--request" if query.style == "request" else "--query"
         if not query.sql:
-            raise UsageError(f"--query {query.name}: the query is empty")
+            raise UsageError(f"{flag} {query.name}: the query is empty")
         missing = [n for n in query.parameters if source is None or n not in source.names]
         if missing:
             where = (
@@ -100,15 +101,13 @@ async def prepare_queries(backend: Backend, workload: QueryWorkload) -> QuerySet
                 if source is None
                 else (f"{_given(source)} gives {', '.join(source.names)}")
             )
-            raise UsageError(
-                f"--query {query.name}: no values for :{', :'.join(missing)} ({where})"
-            )
+            raise UsageError(f"{flag} {query.name}: no values for :{', :'.join(missing)} ({where})")
         try:
             prepared = await target.prepare(query)
         except BulkloadError:
             raise
         except Exception as exc:
-            raise UsageError(f"--query {query.name}: {one_line(exc)}") from None
+            raise UsageError(f"{flag} {query.name}: {one_line(exc)}") from None
         stream = source.stream(query.parameters) if source and query.parameters else _no_values
         members.append(_Member(query.name, prepared, stream))
     return QuerySet(target, members, [query.weight for query in workload.queries])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -175,7 +176,12 @@ def prepare_shard(
     if config.queries.queries:
         queries = QueryWorkload(
             queries=tuple(
-                parse_query(text, index) for index, text in enumerate(config.queries.queries, 1)
+                replace(query, style="request", ok_status=config.queries.ok_status)
+                if config.queries.requests
+                else query
+                for query in (
+                    parse_query(text, index) for index, text in enumerate(config.queries.queries, 1)
+                )
             ),
             params_synthetic=config.queries.params_synthetic,
             params_file=config.queries.params,

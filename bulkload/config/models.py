@@ -188,6 +188,9 @@ class QueryOptions:
     ``name=N,weight=W:SQL``) and where their parameters' values come from."""
 
     queries: tuple[str, ...] = ()
+    #: HTTP: requests ("METHOD /path/{name}", or named and weighted as queries are)
+    requests: tuple[str, ...] = ()
+    ok_status: tuple[int, ...] = ()  # statuses besides 2xx that count as answered
     params_synthetic: str | None = None
     params: str | None = None
     #: --mix write=W,read=R: each level writes and queries in that ratio

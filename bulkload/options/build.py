@@ -6,7 +6,7 @@ per level...)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import fields
+from dataclasses import fields, replace
 from typing import Any
 
 from bulkload.config.models import (
@@ -62,6 +62,10 @@ def build_bench_config(options: Mapping[str, Any]) -> BenchConfig:
     source = _source(values)
     synthetic = values["synthetic"]
     query: QueryOptions = _take(QueryOptions, values)
+    if query.queries and query.requests:
+        raise UsageError("--query (SQL) and --request (HTTP) exclude each other: give one")
+    if query.requests:
+        query = replace(query, queries=query.requests)
     if query.mix is not None:
         if not query.queries or (source is None) == (synthetic is None):
             raise UsageError(

@@ -110,6 +110,16 @@ def queries(value: Any, option: str) -> tuple[str, ...]:
     return tuple(str(item) for item in items)
 
 
+def statuses(value: Any, option: str) -> tuple[int, ...]:
+    """``404`` or ``404,409``: HTTP statuses."""
+    out = []
+    for item in strings(value, option):
+        if not item.isdigit() or not 100 <= int(item) <= 599:
+            raise UsageError(f"{option} takes HTTP statuses (100..599), not {item!r}")
+        out.append(int(item))
+    return tuple(out)
+
+
 def params_synthetic(value: Any, option: str) -> str:
     from bulkload.sources.params import parse_params_synthetic
 
@@ -441,6 +451,27 @@ QUERIES = panel(
         "'SELECT * FROM orders WHERE id = :id'; :name parameters take their values from "
         "--params-synthetic or --params. Repeat for a weighted set, each as "
         "'name=lookup,weight=9:SELECT ...'.",
+    ),
+    Option(
+        name="request",
+        field="requests",
+        flags=("--request",),
+        commands=BENCH_ONLY,
+        repeatable=True,
+        env=False,
+        parse=queries,
+        metavar="<request>",
+        help="HTTP: run this request at each level (a read sweep), e.g. 'GET /orders/{id}' "
+        "(METHOD PATH [BODY], {name} filled from --params-synthetic or --params); named "
+        "and weighted as --query is.",
+    ),
+    Option(
+        name="ok_status",
+        flags=("--ok-status",),
+        commands=BENCH_ONLY,
+        parse=statuses,
+        metavar="<statuses>",
+        help="HTTP statuses besides 2xx that count as answered, e.g. 404 (--request).",
     ),
     Option(
         name="params_synthetic",
