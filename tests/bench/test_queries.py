@@ -333,3 +333,19 @@ def test_processes_split_a_read_sweep_and_merge_its_queries(run_cli, pg_orders, 
     hit = level["operations"]["hit"]
     assert level["concurrency"] == 4 and hit["count"] == level["batches"] == hit["rows"] > 100
     assert saved["thresholds"] and all(t["ok"] for t in saved["thresholds"])
+
+
+def test_the_open_model_runs_exactly_rate_times_duration_queries(run_cli, orders_db, tmp_path):
+    result = run_cli(
+        "bench", "--to", f"sqlite:///{orders_db}",
+        "--query", "name=hit:SELECT name FROM orders WHERE id = :id",
+        "--params-synthetic", f"id=uniform(1,{KEYS})", "--sweep-rate", "100,300",
+        "--concurrency", "8", *QUICK, "--json", "run.json",
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    for level, rate in zip(_levels(tmp_path / "run.json"), (100, 300), strict=True):
+        hit = level["operations"]["hit"]
+        # the window's sends are decided by their due times: exactly rate x 1 s of them
+        assert hit["count"] + level["sends_missed"] == rate
+        assert hit["rows"] == hit["count"] and level["errors"] == 0
+    assert "delayed" in result.stdout and "missed" in result.stdout
