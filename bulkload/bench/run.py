@@ -203,6 +203,7 @@ def prepare_shard(
         result.warnings.extend(raised_levels(requested, shard[1]))
     spec = sweep_spec(config)
     result.model = spec.model
+    result.fit_on = config.queries.fit_on
     return Sweep(
         backend,
         data,

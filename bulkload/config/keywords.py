@@ -116,6 +116,7 @@ class BenchKeywords(TargetKeywords, SourceKeywords, EngineKeywords, total=False)
     params_synthetic: str  # "id=uniform(1,1000000)" or "id=zipf(1.1,1,1000000)"
     params: str  # a CSV file of parameter values
     mix: str | Mapping[str, float]  # "write=1,read=3"
+    fit_on: str  # the operation the recommendation and USL fit use
 
 
 # Options the library's functions do not take: how the command line runs and shows a run

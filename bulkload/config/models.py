@@ -195,6 +195,8 @@ class QueryOptions:
     params: str | None = None
     #: --mix write=W,read=R: each level writes and queries in that ratio
     mix: tuple[float, float] | None = None
+    #: --fit-on NAME: the recommendation and USL fit on this operation's rate
+    fit_on: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

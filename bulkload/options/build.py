@@ -66,6 +66,14 @@ def build_bench_config(options: Mapping[str, Any]) -> BenchConfig:
         raise UsageError("--query (SQL) and --request (HTTP) exclude each other: give one")
     if query.requests:
         query = replace(query, queries=query.requests)
+    if query.fit_on is not None:
+        from bulkload.backends.query import parse_query
+
+        named = [parse_query(text, i).name for i, text in enumerate(query.queries, 1)]
+        named += ["write"] if query.mix is not None else []
+        if query.fit_on not in named:
+            known = ", ".join(named) or "none: give --query or --request"
+            raise UsageError(f"--fit-on {query.fit_on}: no such operation (operations: {known})")
     if query.mix is not None:
         if not query.queries or (source is None) == (synthetic is None):
             raise UsageError(

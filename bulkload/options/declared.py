@@ -474,6 +474,15 @@ QUERIES = panel(
         help="HTTP statuses besides 2xx that count as answered, e.g. 404 (--request).",
     ),
     Option(
+        name="fit_on",
+        flags=("--fit-on",),
+        commands=BENCH_ONLY,
+        parse=non_empty,
+        metavar="<name>",
+        help="Recommend a level and fit the USL on this operation's rate (a --query or "
+        "--request name, or write with --mix) instead of the total.",
+    ),
+    Option(
         name="params_synthetic",
         flags=("--params-synthetic",),
         commands=BENCH_ONLY,
