@@ -232,7 +232,8 @@ class Sweep:
     async def _open_queries(self, workload: QueryWorkload) -> None:
         """Connections for the queries in flight, and each query prepared."""
         target = queryable(self.backend)
-        connections = self.spec.max_in_flight if self.spec.levels or self.spec.rates else 256
+        # --sweep auto: as many as a server allows by default; more queries wait for one
+        connections = self.spec.max_in_flight if self.spec.levels or self.spec.rates else 64
         await target.open_for_queries(connections=connections, connect_timeout=self.options.timeout)
         self.progress.status = "preparing the queries"
         self._query_set = await prepare_queries(self.backend, workload)
@@ -360,7 +361,10 @@ class Sweep:
         level = AUTO_START[0]
         flat = 0  # levels in a row that did not beat the best by SATURATION_GAIN
         best = 0.0
-        limit = min(self.backend.max_concurrency or AUTO_LIMIT, AUTO_LIMIT)
+        # a target's limit is on writes: readers (a read sweep) have none of theirs
+        reads_only = self.queries is not None and self.queries.mix is None
+        limit = AUTO_LIMIT if reads_only else self.backend.max_concurrency or AUTO_LIMIT
+        limit = min(limit, AUTO_LIMIT)
         while level <= limit and time.monotonic() + per_level <= deadline:
             done = await self._level(pool, level, batch_size)
             measured.append(done)

@@ -374,3 +374,15 @@ def test_fit_on_recommends_by_one_operations_rate(run_cli, orders_db, tmp_path):
         *QUICK,
     )  # fmt: skip
     assert unknown.code == 3 and "--fit-on nope: no such operation" in unknown.error_line
+
+
+def test_sweep_auto_of_sqlite_reads_is_not_held_to_its_one_writer(run_cli, orders_db, tmp_path):
+    result = run_cli(
+        "bench", "--to", f"sqlite:///{orders_db}",
+        "--query", "SELECT name FROM orders WHERE id = :id",
+        "--params-synthetic", f"id=uniform(1,{KEYS})", "--sweep", "auto", "--max-time", "20s",
+        "--warmup", "0.1s", "--duration", "0.3s", "--progress", "off", "--json", "run.json",
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    levels = [level["concurrency"] for level in _levels(tmp_path / "run.json")]
+    assert levels[:3] == [1, 2, 4]  # the doubling starts as for any target without a limit
