@@ -38,6 +38,10 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time see _HOME
         execute_concurrent,
         execute_concurrent_async,
     )
+    from bulkload.engine.execute_queries import (
+        execute_concurrent_queries,
+        execute_concurrent_with_args,
+    )
     from bulkload.engine.in_flight import InFlightCapWarning
     from bulkload.errors import (
         AbortedError,
@@ -105,6 +109,8 @@ __all__ = [
     "create_backend",
     "execute_concurrent",
     "execute_concurrent_async",
+    "execute_concurrent_queries",
+    "execute_concurrent_with_args",
     "load",
     "load_async",
 ]
@@ -150,6 +156,8 @@ _HOME = {
     "create_backend": "bulkload.backends",
     "execute_concurrent": "bulkload.engine.execute_concurrent",
     "execute_concurrent_async": "bulkload.engine.execute_concurrent",
+    "execute_concurrent_queries": "bulkload.engine.execute_queries",
+    "execute_concurrent_with_args": "bulkload.engine.execute_queries",
 }
 
 

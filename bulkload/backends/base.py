@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 import pyarrow as pa
 
+from bulkload.backends.query import Query
 from bulkload.config import TargetOptions
 
 
@@ -184,3 +185,26 @@ class BackendFactory(Protocol):
     schemes: ClassVar[tuple[str, ...]]
 
     def __call__(self, url: str, options: TargetOptions) -> Backend: ...
+
+
+@runtime_checkable
+class Queryable(Protocol):
+    """A backend that can answer queries (``bench --query``). Optional, as
+    :class:`Resettable` is: a backend without it refuses ``--query``.
+
+    ``prepare`` checks a query against the target and returns a handle (a bad query
+    raises, before any level runs); the backend prepares it again on each connection
+    that runs it (once per connection). ``run`` executes it with one set of values,
+    reads every row it returns (as an application would) and returns how many."""
+
+    async def open_for_queries(self, *, connections: int, connect_timeout: float | None) -> None:
+        """Connect, sized for ``connections`` queries in flight; no table is created."""
+
+    async def prepare(self, query: Query) -> Any:
+        """A handle for :meth:`run`; raise if the target refuses the query."""
+
+    async def run(self, prepared: Any, values: tuple[Any, ...]) -> int:
+        """Run with ``values`` (in the order of ``query.parameters``); rows returned."""
+
+    async def fetch(self, prepared: Any, values: tuple[Any, ...]) -> list[dict[str, Any]]:
+        """As :meth:`run`, returning the rows, each a dict of column name to value."""

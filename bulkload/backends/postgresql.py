@@ -42,6 +42,7 @@ from bulkload.backends.base import (
     finish_despite_cancel,
     mark_may_have_applied,
 )
+from bulkload.backends.postgresql_queries import PostgresQueries
 from bulkload.backends.sql import CHECKPOINT_TABLE, quote_identifier
 from bulkload.config import TargetOptions
 from bulkload.config.option import Option
@@ -135,7 +136,7 @@ def pg_type(dtype: pa.DataType) -> str:
     return "text"
 
 
-class PostgresBackend:
+class PostgresBackend(PostgresQueries):
     schemes: ClassVar[tuple[str, ...]] = ("postgresql", "postgres")
     # its own options, declared in postgresql_options.py (read by --help without the driver)
     own_options: ClassVar[tuple[Option, ...]] = postgresql_options.OPTIONS
@@ -319,6 +320,7 @@ class PostgresBackend:
             await conn.close()
 
     async def close(self) -> None:
+        await self.close_queries()
         if self._pool is not None:
             await self._pool.close()
             self._pool = None

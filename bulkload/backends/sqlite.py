@@ -31,6 +31,7 @@ from bulkload import arrow_kernels as kernels
 from bulkload.backends import sqlite_options
 from bulkload.backends.base import BatchKey, ErrorKind, TableSpec, finish_despite_cancel
 from bulkload.backends.sql import CHECKPOINT_TABLE, quote_identifier
+from bulkload.backends.sqlite_queries import SQLiteReaders
 from bulkload.config import TargetOptions
 from bulkload.config.option import Option
 from bulkload.errors import TargetError, TargetUnreachable, UsageError
@@ -131,7 +132,7 @@ def timestamp_text(column: pa.Array) -> pa.Array:
     return kernels.call("if_else", whole, seconds, kernels.cast(micros, pa.string()))
 
 
-class SQLiteBackend:
+class SQLiteBackend(SQLiteReaders):
     schemes: ClassVar[tuple[str, ...]] = ("sqlite",)
     # its own options, declared in sqlite_options.py (read by --help without the driver)
     own_options: ClassVar[tuple[Option, ...]] = sqlite_options.OPTIONS
@@ -202,6 +203,7 @@ class SQLiteBackend:
             return len(removed)
 
     async def close(self) -> None:
+        await self.close_queries()
         try:
             if self._connection is not None:
                 await self._run(self._close_connection)

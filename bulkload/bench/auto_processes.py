@@ -83,6 +83,8 @@ def unsplittable(config: BenchConfig) -> str | None:
             f"{where} is not a network target (only http(s):// and postgresql:// are split "
             "among processes)"
         )
+    if config.queries.queries:
+        return "a read sweep (--query) is split only when asked (--processes P)"
     sweep = config.sweep
     if sweep.auto:
         return "--sweep auto chooses its levels as it runs: they cannot be split"

@@ -36,21 +36,41 @@ stop request (Ctrl-C) interrupts it.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
+import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from bulkload.backends.base import CancelledAfterCommit
 from bulkload.bench.pool import BatchPool, PooledBatch
 from bulkload.engine.batch_writer import BatchWriter, one_line
 from bulkload.errors import AbortedError
 from bulkload.stats.level import LevelResult
+from bulkload.stats.operation import OperationResult
 from bulkload.stats.run import RunStats
 
 _YIELD_EVERY = 64
 _LATE_S = 0.005  # a send starting later than this after its due time was delayed
+
+
+class QueryRunner(Protocol):
+    """The queries a query level runs (:class:`bulkload.bench.queries.QuerySet`): the
+    next one to run, as (its name, what ``run`` takes), and running it."""
+
+    def next(self) -> tuple[str, Any]: ...
+
+    async def run(self, item: Any) -> int:
+        """Rows returned; raises what the target raised."""
+
+    def fatal(self, error: Exception) -> bool:
+        """Whether the target is unusable (the level fails) rather than one query."""
+
+
+def _no_pool() -> PooledBatch:
+    raise AssertionError("a query level writes no batches")
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,15 +126,27 @@ class LevelDriver:
     def __init__(
         self,
         writer: BatchWriter,
-        pool: BatchPool,
+        pool: BatchPool | None,
         plan: LevelPlan,
         *,
         should_stop: Callable[[], bool] = lambda: False,
         clock: Callable[[], float] = time.perf_counter,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        queries: QueryRunner | None = None,
+        mix: tuple[float, float] | None = None,
     ):
         self.writer = writer
+        #: a query level: each operation runs one of these instead of writing a batch
+        self.queries = queries
+        self._operations: dict[str, OperationResult] = {}
+        #: a mixed level (--mix write=W,read=R): whether each operation writes, drawn
+        #: in that ratio (seeded: levels draw alike)
+        self._writes_next: itertools.cycle[bool] | None = None
+        if queries is not None and mix is not None:
+            picks = random.Random(0).choices([True, False], weights=mix, k=4096)
+            self._writes_next = itertools.cycle(picks)
         self.pool = pool
+        self._next_batch = pool.next if pool is not None else _no_pool
         self.plan = plan
         self._should_stop = should_stop
         self._clock = clock
@@ -257,7 +289,10 @@ class LevelDriver:
             if 2 * self._busy >= self._writers and self._writers < self.plan.concurrency:
                 self._start_closed_writer()
             try:
-                await self._write(self.pool.next(), due=now, task=task, now=now)
+                if self.queries is not None and not self._writes():
+                    await self._query(self.queries.next(), due=now, now=now)
+                else:
+                    await self._write(self._next_batch(), due=now, task=task, now=now)
             finally:
                 self._busy -= 1
             written += 1
@@ -319,7 +354,10 @@ class LevelDriver:
                 # that did (more than an interval late; timer jitter is not a delay)
                 if waited or self._clock() - due > max(_LATE_S, interval):
                     self._sends_delayed += 1
-            group.create_task(self._open_write(self.pool.next(), due, stats))
+            if self.queries is not None and not self._writes():
+                group.create_task(self._open_query(self.queries.next(), due, stats))
+            else:
+                group.create_task(self._open_write(self._next_batch(), due, stats))
 
     def _window_end(self) -> float:
         """The scheduled window's end (open model with a duration), on the clock."""
@@ -369,6 +407,16 @@ class LevelDriver:
         finally:
             self._release()
 
+    def _writes(self) -> bool:
+        """Whether the next operation of a query level writes (a mixed level's draw)."""
+        return self._writes_next is not None and next(self._writes_next)
+
+    async def _open_query(self, item: tuple[str, Any], due: float, stats: RunStats | None) -> None:
+        try:
+            await self._query(item, due=due, stats=stats)
+        finally:
+            self._release()
+
     def _sends_missed(self) -> int:
         """Sends due inside the window that had not started when it closed."""
         if self.plan.rate is None:
@@ -398,7 +446,7 @@ class LevelDriver:
         them at hand (each saves a lookup per write); ``stats``: the window it belongs to,
         when the caller decided it (the open model's scheduled window)."""
         if stats is None:
-            stats = self._stats_for(due, batch)
+            stats = self._stats_for(due, batch.rows)
         in_window = stats is self.window
         on_start = None
         started = not self.writer.throttle.active
@@ -411,6 +459,7 @@ class LevelDriver:
                 started = True
                 self._gauge.change(+1, at)
 
+        error: object = None  # what ended the write, for a mixed level's write figures
         try:
             error = await self.writer.write_with_retries(
                 batch.payload, batch.data, None, due=due, task=task, stats=stats,
@@ -418,11 +467,13 @@ class LevelDriver:
             )  # fmt: skip
         except AbortedError:  # transient errors outlasted the retries
             stats.batches_failed += 1
+            error = True
         except CancelledAfterCommit:
             self._loaded(stats, batch)  # committed as the level was cancelled: it counts
             raise
         except Exception as exc:  # the target is unusable, or something broke: level fails
             stats.batches_failed += 1
+            error = exc
             if self.failure is None:
                 self.failure = one_line(exc)
                 self._close_window()
@@ -439,6 +490,74 @@ class LevelDriver:
             if in_window:
                 self._window_writes -= 1
                 self._last_window_end = now
+                if self._writes_next is not None:  # a mixed level: the writes' own figures
+                    self._write_done(error, batch.rows, now - due)
+
+    def _write_done(self, error: object, rows: int, latency: float) -> None:
+        operation = self._operations.get("write")
+        if operation is None:
+            operation = self._operations["write"] = OperationResult("write", "write")
+        if error is None:
+            operation.count += 1
+            operation.rows += rows
+            operation.latency.record(latency)
+        else:
+            operation.errors += 1
+
+    async def _query(
+        self,
+        item: tuple[str, Any],
+        *,
+        due: float,
+        now: float | None = None,
+        stats: RunStats | None = None,
+    ) -> None:
+        """One query: counted in ``batches`` (answered) and ``rows_loaded`` (rows
+        returned), per operation too while in the window. A failed query is an error
+        of its operation; one that says the target is unusable fails the level."""
+        assert self.queries is not None
+        if stats is None:
+            stats = self._stats_for(due, 1)
+        in_window = stats is self.window
+        start = now if now is not None else self._clock()
+        self._gauge.change(+1, start)
+        name = item[0]
+        end = start
+        try:
+            rows = await self.queries.run(item[1])
+        except Exception as exc:
+            end = self._clock()
+            stats.latency_errors.record(end - start)
+            stats.write_errors += 1
+            stats.batches_failed += 1
+            if in_window:
+                self._operation(name).errors += 1
+            if self.queries.fatal(exc) and self.failure is None:
+                self.failure = f"query {name}: {one_line(exc)}"
+                self._close_window()
+        else:
+            end = self._clock()
+            stats.latency.record(end - start)
+            latency = end - (due if due < start else start)
+            stats.latency_from_due.record(latency)
+            stats.batches += 1
+            stats.rows_loaded += rows
+            if in_window:
+                operation = self._operation(name)
+                operation.count += 1
+                operation.rows += rows
+                operation.latency.record(latency)
+        finally:
+            self._gauge.change(-1, end)
+            if in_window:
+                self._window_writes -= 1
+                self._last_window_end = end
+
+    def _operation(self, name: str) -> OperationResult:
+        operation = self._operations.get(name)
+        if operation is None:
+            operation = self._operations[name] = OperationResult(name, "query")
+        return operation
 
     def _loaded(self, stats: RunStats, batch: PooledBatch) -> None:
         stats.rows_loaded += batch.rows
@@ -452,20 +571,21 @@ class LevelDriver:
         still retrying)."""
         return {"warmup": self.warmup, "measure": self.window}.get(self.phase, self.drain)
 
-    def _stats_for(self, due: float, batch: PooledBatch) -> RunStats:
+    def _stats_for(self, due: float, rows: int) -> RunStats:
         """The window a write belongs to, by when it started (closed) or was due (open);
         a count-bounded window closes once it has taken its count."""
         if self.phase == "warmup" or due < self._window_clock[0]:
             return self.warmup
         if self.phase == "drain":
             return self.drain
-        return self._take_window(batch)
+        return self._take_window(rows)
 
-    def _take_window(self, batch: PooledBatch | None = None) -> RunStats:
-        """Count a write into the window (and its count, when it has one)."""
+    def _take_window(self, rows: int | None = None) -> RunStats:
+        """Count a write (of ``rows`` rows) into the window (and its count, when it has
+        one)."""
         self._window_writes += 1
-        if batch is not None and self._bound is not None:
-            self._reserved += 1 if self.plan.batches is not None else batch.rows
+        if rows is not None and self._bound is not None:
+            self._reserved += 1 if self.plan.batches is not None else rows
             if self._reserved >= self._bound:
                 self._close_window()
         return self.window
@@ -495,6 +615,9 @@ class LevelDriver:
         result.cpu_loop = loop_cpu / elapsed if elapsed > 0 else 0.0
         result.cpu_process = process_cpu / elapsed if elapsed > 0 else 0.0
         result.rows_written = self.rows_written
+        if self.queries is not None:
+            result.kind = "query" if self._writes_next is None else "mixed"
+            result.operations = self._operations
         if self.failure is not None:
             result.outcome, result.error = "failed", self.failure
         elif self.interrupted:

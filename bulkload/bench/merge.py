@@ -64,6 +64,7 @@ def merge_results(
         error=next((result.error for result in results if result.error), None),
         rows_written=sum(result.rows_written for result in results),
         levels_planned=first.levels_planned,
+        fit_on=first.fit_on,
     )
     if check_whole:
         _check_whole(results, merged)

@@ -37,7 +37,7 @@ def _partial(result: SweepResult, measured: list[LevelResult]) -> str | None:
 def _recommend_concurrency(
     result: SweepResult, measured: list[LevelResult], slo: tuple[Threshold, ...]
 ) -> None:
-    choice = recommend(level_points(measured), slo)
+    choice = recommend(level_points(measured, result.fit_on), slo)
     result.recommended_concurrency = choice.concurrency
     result.recommended_batch_size = choice.batch_size
     result.recommendation = choice.reason
@@ -128,15 +128,27 @@ def _shortfalls(level: LevelResult, slo: tuple[Threshold, ...]) -> list[str]:
     return found
 
 
-def level_points(levels: Iterable[LevelResult]) -> list[LevelPoint]:
+def level_points(levels: Iterable[LevelResult], fit_on: str | None = None) -> list[LevelPoint]:
+    """Each completed level's throughput: rows/s of writes, operations/s of a query or
+    mixed level, or the operations/s of ``fit_on`` (one named operation) when given."""
     return [
         LevelPoint(
             concurrency=level.concurrency,
             measured_concurrency=level.in_flight_mean,
             batch_size=level.batch_size,
-            rows_per_s=level.rows_per_s,
+            # a query or mixed sweep is judged on operations per second (its rows vary)
+            rows_per_s=_throughput(level, fit_on),
             metrics=level.metrics(),
         )
         for level in levels
         if level.outcome == "completed"
     ]
+
+
+def _throughput(level: LevelResult, fit_on: str | None) -> float:
+    if fit_on is not None:
+        operation = level.operations.get(fit_on)
+        count = operation.count if operation is not None else 0
+        return count / level.elapsed_s if level.elapsed_s > 0 else 0.0
+    # a query or mixed sweep is judged on operations per second (its rows vary)
+    return level.batches_per_s if level.kind != "write" else level.rows_per_s

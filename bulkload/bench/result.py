@@ -65,6 +65,8 @@ class SweepResult:
     #: --processes auto: {requested, processes, reason, cores, probe: {level, seconds,
     #: busy, runnable, writes_per_s, error} or None} (bulkload.bench.auto_processes)
     processes_decision: dict[str, Any] | None = None
+    #: --fit-on NAME: the operation whose rate the recommendation and the USL fit use
+    fit_on: str | None = None
 
     def levels_by_level(self) -> list[LevelResult]:
         """The levels as tables list them: by batch size (in the order they ran), then
@@ -122,6 +124,7 @@ class SweepResult:
             "merged_shards": self.merged_shards,
             "processes": self.processes,
             "processes_decision": self.processes_decision,
+            "fit_on": self.fit_on,
         }
 
     @classmethod
@@ -163,6 +166,7 @@ class SweepResult:
                 merged_shards=data.get("merged_shards"),
                 processes=data.get("processes"),
                 processes_decision=data.get("processes_decision"),
+                fit_on=data.get("fit_on"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(f"malformed bench result: {exc!r}", source=source) from None

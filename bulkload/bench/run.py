@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bulkload.backends import create_backend
+from bulkload.backends.query import parse_query
 from bulkload.bench.compare import check_comparable
 from bulkload.bench.gates import GateResult, failed, judge_level
+from bulkload.bench.queries import QueryWorkload
 from bulkload.bench.result import SweepResult, machine_facts, read_result
 from bulkload.bench.sweep import (
     BenchData,
@@ -143,6 +146,8 @@ def share_ended(
 
 async def prepare_target(whole: Sweep, config: BenchConfig) -> None:
     """The whole sweep's table, prepared once by the parent before any share appends."""
+    if whole.queries is not None and whole.queries.mix is None:
+        return  # a read sweep writes nothing: each share prepares its queries itself
     await prepare_bench_target(
         whole.backend,
         whole.data.batches(config.sweep.batch_sizes[0]),
@@ -167,11 +172,28 @@ def prepare_shard(
     if shard is not None:
         config = bench_share(config, shard)
     backend = create_backend(config.target)
-    data = _data(config, typed=not backend.accepts_text, shard=shard)
+    queries = None
+    if config.queries.queries:
+        queries = QueryWorkload(
+            queries=tuple(
+                replace(query, style="request", ok_status=config.queries.ok_status)
+                if config.queries.requests
+                else query
+                for query in (
+                    parse_query(text, index) for index, text in enumerate(config.queries.queries, 1)
+                )
+            ),
+            params_synthetic=config.queries.params_synthetic,
+            params_file=config.queries.params,
+            seed=0 if shard is None else shard[0],  # shards draw different keys
+            mix=config.queries.mix,
+        )
+    reads_only = queries is not None and queries.mix is None
+    data = BenchData() if reads_only else _data(config, typed=not backend.accepts_text, shard=shard)
     result = SweepResult(
         model="closed",
         target=redact_url(backend.describe()),
-        table=_table(config),
+        table="" if reads_only else _table(config),  # a read sweep writes no table
         command=[redact_url(redact_text(arg, url_secrets(config.target.url))) for arg in argv],
         version=_version(),
         machine=machine_facts(),
@@ -181,6 +203,7 @@ def prepare_shard(
         result.warnings.extend(raised_levels(requested, shard[1]))
     spec = sweep_spec(config)
     result.model = spec.model
+    result.fit_on = config.queries.fit_on
     return Sweep(
         backend,
         data,
@@ -192,6 +215,7 @@ def prepare_shard(
         result=result,
         on_level=on_level,
         barrier=barrier,
+        queries=queries,
     )
 
 

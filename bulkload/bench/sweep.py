@@ -24,6 +24,7 @@ from bulkload.backends.base import Backend, BatchKey, ErrorKind, Resettable, Tab
 from bulkload.bench.driver import LevelDriver, LevelPlan
 from bulkload.bench.pool import BatchPool, build_pool, pool_size, take_batches
 from bulkload.bench.probe import NETWORK_SCHEMES, Probe, ThreadClock
+from bulkload.bench.queries import QuerySet, QueryWorkload, prepare_queries, queryable
 from bulkload.bench.recommend import level_points, recommend_into
 from bulkload.bench.result import SweepResult
 from bulkload.config import EngineOptions, SourceOptions
@@ -164,7 +165,10 @@ class Sweep:
         result: SweepResult,
         on_level: Callable[[LevelResult], None] | None = None,
         barrier: LevelBarrier | None = None,
+        queries: QueryWorkload | None = None,
     ):
+        if queries is not None and spec.reset:
+            raise UsageError("--reset empties a table between write levels: not with --query")
         if spec.reset and not isinstance(backend, Resettable):
             raise UsageError(f"--reset: {backend.describe()} cannot empty its table")
         self.backend = backend
@@ -180,6 +184,9 @@ class Sweep:
         self.barrier = barrier
         self.progress = SweepProgress()
         self._ceilings: dict[int, float] = {}
+        #: a query sweep: what it runs (prepared once the target is open)
+        self.queries = queries
+        self._query_set: QuerySet | None = None
 
     async def run(self) -> SweepResult:
         """Run every level; the result is filled in as levels finish, so an interrupted
@@ -188,10 +195,14 @@ class Sweep:
         result.model = self.spec.model
         result.slo = [str(t) for t in self.spec.slo]
         result.started_at = time.time()
+        if self.queries is not None and self.queries.mix is None:
+            return await self._run_queries(self.queries)
         size = pool_size(self._max_level())
         raw: list[pa.RecordBatch] | None = await self._open(size)
         self._warn_about_the_target()
         try:
+            if self.queries is not None:  # a mixed sweep: its queries too
+                await self._open_queries(self.queries)
             for batch_size in self.spec.batch_sizes:
                 self.progress.status = f"encoding batches of {batch_size:,} rows"
                 if raw is None:
@@ -206,6 +217,29 @@ class Sweep:
             await self.backend.close()
         self._analyse()
         return result
+
+    async def _run_queries(self, workload: QueryWorkload) -> SweepResult:
+        """A read sweep: the target opened for queries (a connection per query in
+        flight), each query prepared before the first level, then the levels."""
+        try:
+            await self._open_queries(workload)
+            await self._levels(None, 1)
+        finally:
+            await self.backend.close()
+        recommend_into(self.result, self.spec.slo)
+        return self.result
+
+    async def _open_queries(self, workload: QueryWorkload) -> None:
+        """Connections for the queries in flight, and each query prepared."""
+        target = queryable(self.backend)
+        # --sweep auto: as many as a server allows by default; more queries wait for one
+        connections = self.spec.max_in_flight if self.spec.levels or self.spec.rates else 64
+        await target.open_for_queries(connections=connections, connect_timeout=self.options.timeout)
+        self.progress.status = "preparing the queries"
+        self._query_set = await prepare_queries(self.backend, workload)
+        note = getattr(self.backend, "query_note", None)
+        if note:
+            self.result.warnings.append(str(note))
 
     async def _open(self, size: int) -> list[pa.RecordBatch]:
         """Read (or generate) the first batch size's rows, then open the target."""
@@ -288,7 +322,7 @@ class Sweep:
                 f"{rows:,.0f} rows on average"
             )
 
-    async def _levels(self, pool: BatchPool, batch_size: int) -> bool:
+    async def _levels(self, pool: BatchPool | None, batch_size: int) -> bool:
         """The levels of one batch size; False when the sweep must stop (stop, failure)."""
         if self.spec.levels is None and not self.spec.rates:
             return await self._auto(pool, batch_size)
@@ -319,7 +353,7 @@ class Sweep:
             self.result.outcome = "interrupted"  # stopped between levels: the rest never ran
         return not self.control.stop_requested and self.result.outcome == "completed"
 
-    async def _auto(self, pool: BatchPool, batch_size: int) -> bool:
+    async def _auto(self, pool: BatchPool | None, batch_size: int) -> bool:
         """Double while throughput grows, then refine around the peak, within max-time."""
         deadline = time.monotonic() + self.spec.max_time_s
         per_level = self.spec.warmup_s + (self.spec.duration_s or 0)
@@ -327,7 +361,10 @@ class Sweep:
         level = AUTO_START[0]
         flat = 0  # levels in a row that did not beat the best by SATURATION_GAIN
         best = 0.0
-        limit = min(self.backend.max_concurrency or AUTO_LIMIT, AUTO_LIMIT)
+        # a target's limit is on writes: readers (a read sweep) have none of theirs
+        reads_only = self.queries is not None and self.queries.mix is None
+        limit = AUTO_LIMIT if reads_only else self.backend.max_concurrency or AUTO_LIMIT
+        limit = min(limit, AUTO_LIMIT)
         while level <= limit and time.monotonic() + per_level <= deadline:
             done = await self._level(pool, level, batch_size)
             measured.append(done)
@@ -347,7 +384,7 @@ class Sweep:
                 return False
         return True
 
-    async def _level(self, pool: BatchPool, level: float, batch_size: int) -> LevelResult:
+    async def _level(self, pool: BatchPool | None, level: float, batch_size: int) -> LevelResult:
         if self.spec.reset:
             await self._reset()
         # after the reset: with --processes the table is empty before any starts this level
@@ -358,7 +395,14 @@ class Sweep:
         plan = self.spec.plan(level, batch_size)
         writer = BatchWriter(self.backend, self.options, RunStats())
         writer.throttle_for(batch_size)
-        driver = LevelDriver(writer, pool, plan, should_stop=lambda: self.control.stop_requested)
+        driver = LevelDriver(
+            writer,
+            pool,
+            plan,
+            should_stop=lambda: self.control.stop_requested,
+            queries=self._query_set,
+            mix=None if self.queries is None else self.queries.mix,
+        )
         self.progress.index += 1
         self.progress.driver = driver
         self.progress.status = plan.label

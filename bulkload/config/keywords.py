@@ -110,6 +110,13 @@ class BenchKeywords(TargetKeywords, SourceKeywords, EngineKeywords, total=False)
     baseline: str
     max_regression: float | str  # 0.1 or "10%"
     shard: str | tuple[int, int]  # "1/4" or (1, 4): this job's share
+    query: str | Sequence[str]  # a read sweep: "SELECT ... WHERE id = :id", or several
+    request: str | Sequence[str]  # HTTP: "GET /orders/{id}", or several
+    ok_status: str | Sequence[int]  # HTTP statuses besides 2xx that count as answered
+    params_synthetic: str  # "id=uniform(1,1000000)" or "id=zipf(1.1,1,1000000)"
+    params: str  # a CSV file of parameter values
+    mix: str | Mapping[str, float]  # "write=1,read=3"
+    fit_on: str  # the operation the recommendation and USL fit use
 
 
 # Options the library's functions do not take: how the command line runs and shows a run

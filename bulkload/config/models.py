@@ -183,6 +183,23 @@ class GateOptions:
 
 
 @dataclass(frozen=True, kw_only=True)
+class QueryOptions:
+    """``bench --query``: the queries a read sweep runs (each ``SQL`` or
+    ``name=N,weight=W:SQL``) and where their parameters' values come from."""
+
+    queries: tuple[str, ...] = ()
+    #: HTTP: requests ("METHOD /path/{name}", or named and weighted as queries are)
+    requests: tuple[str, ...] = ()
+    ok_status: tuple[int, ...] = ()  # statuses besides 2xx that count as answered
+    params_synthetic: str | None = None
+    params: str | None = None
+    #: --mix write=W,read=R: each level writes and queries in that ratio
+    mix: tuple[float, float] | None = None
+    #: --fit-on NAME: the recommendation and USL fit on this operation's rate
+    fit_on: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class BenchConfig:
     """One ``bulkload bench`` sweep: rows from files (``source``) or generated
     (``synthetic``), exactly one of them."""
@@ -195,3 +212,4 @@ class BenchConfig:
     sweep: SweepOptions = field(default_factory=SweepOptions)
     gates: GateOptions = field(default_factory=GateOptions)
     cluster: ClusterOptions = field(default_factory=ClusterOptions)
+    queries: QueryOptions = field(default_factory=QueryOptions)

@@ -6,7 +6,7 @@ per level...)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import fields
+from dataclasses import fields, replace
 from typing import Any
 
 from bulkload.config.models import (
@@ -16,6 +16,7 @@ from bulkload.config.models import (
     EngineOptions,
     GateOptions,
     ImportConfig,
+    QueryOptions,
     ReportOptions,
     SourceOptions,
     SweepOptions,
@@ -60,7 +61,35 @@ def build_bench_config(options: Mapping[str, Any]) -> BenchConfig:
     values, given = resolved.values, resolved.given
     source = _source(values)
     synthetic = values["synthetic"]
-    if (source is None) == (synthetic is None):
+    query: QueryOptions = _take(QueryOptions, values)
+    if query.queries and query.requests:
+        raise UsageError("--query (SQL) and --request (HTTP) exclude each other: give one")
+    if query.requests:
+        query = replace(query, queries=query.requests)
+    if query.fit_on is not None:
+        from bulkload.backends.query import parse_query
+
+        named = [parse_query(text, i).name for i, text in enumerate(query.queries, 1)]
+        named += ["write"] if query.mix is not None else []
+        if query.fit_on not in named:
+            known = ", ".join(named) or "none: give --query or --request"
+            raise UsageError(f"--fit-on {query.fit_on}: no such operation (operations: {known})")
+    if query.mix is not None:
+        if not query.queries or (source is None) == (synthetic is None):
+            raise UsageError(
+                "--mix needs --query (the reads) and input files or --synthetic (the writes)"
+            )
+    elif query.queries:
+        if source is not None or synthetic is not None:
+            raise UsageError(
+                "--query runs a read sweep: give no input files or --synthetic with it "
+                "(--mix write=W,read=R writes and queries in one level)"
+            )
+        if "rows" in given:
+            raise UsageError("--rows counts rows written: bound a query level with --batches")
+    elif query.params_synthetic or query.params:
+        raise UsageError("--params and --params-synthetic give values to --query's parameters")
+    elif (source is None) == (synthetic is None):
         problem = "both" if source else "neither"
         raise UsageError(
             f"bulkload bench reads files (PATHS) or generated rows (--synthetic SPEC): "
@@ -75,6 +104,7 @@ def build_bench_config(options: Mapping[str, Any]) -> BenchConfig:
         sweep=_sweep(values, given),
         gates=_take(GateOptions, values),
         cluster=_take(ClusterOptions, values),
+        queries=query,
     )
 
 

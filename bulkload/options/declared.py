@@ -18,6 +18,7 @@ from bulkload.config.models import (
     CsvOptions,
     EngineOptions,
     GateOptions,
+    QueryOptions,
     ReportOptions,
     SourceOptions,
     SweepOptions,
@@ -92,6 +93,52 @@ def slo(value: Any, option: str) -> tuple[Any, ...]:
     if not isinstance(items, list | tuple):
         raise UsageError(f"{option} must be a list or a comma-separated string")
     return tuple(threshold for item in items for threshold in parse_slo(str(item), option=option))
+
+
+def queries(value: Any, option: str) -> tuple[str, ...]:
+    """Each ``--query``, checked now (a bad name=/weight= prefix stops the run)."""
+    from bulkload.backends.query import parse_query
+
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list | tuple):
+        raise UsageError(f"{option} must be a string or a list of them")
+    for index, item in enumerate(items, 1):
+        try:
+            parse_query(str(item), index)
+        except ValueError as exc:
+            raise UsageError(f"{option} {str(item)[:40]!r}: {exc}") from None
+    return tuple(str(item) for item in items)
+
+
+def statuses(value: Any, option: str) -> tuple[int, ...]:
+    """``404`` or ``404,409``: HTTP statuses."""
+    out = []
+    for item in strings(value, option):
+        if not item.isdigit() or not 100 <= int(item) <= 599:
+            raise UsageError(f"{option} takes HTTP statuses (100..599), not {item!r}")
+        out.append(int(item))
+    return tuple(out)
+
+
+def params_synthetic(value: Any, option: str) -> str:
+    from bulkload.sources.params import parse_params_synthetic
+
+    parse_params_synthetic(str(value), option)
+    return str(value)
+
+
+def mix(value: Any, option: str) -> tuple[float, float]:
+    """``write=W,read=R``: the ratio of writes to queries in a level."""
+    given = pairs(value, option)
+    if set(given) != {"write", "read"}:
+        raise UsageError(f"{option} takes write=W,read=R (e.g. write=1,read=3), not {value!r}")
+    try:
+        write, read = float(given["write"]), float(given["read"])
+    except ValueError:
+        raise UsageError(f"{option}: the weights must be numbers, not {value!r}") from None
+    if not (0 < write < float("inf") and 0 < read < float("inf")):
+        raise UsageError(f"{option}: both weights must be above 0, not {value!r}")
+    return write, read
 
 
 # ----------------------------------------------------------------------------- declarations
@@ -385,6 +432,82 @@ SWEEP = panel(
         metavar="<expr>",
         help="Service-level objective, e.g. p99<50ms or error_rate@all<0.1% (repeatable; "
         "comma-separated expressions allowed).",
+    ),
+)
+
+QUERIES = panel(
+    "Queries",
+    QueryOptions,
+    Option(
+        name="query",
+        field="queries",
+        flags=("--query",),
+        commands=BENCH_ONLY,
+        repeatable=True,
+        env=False,
+        parse=queries,
+        metavar="<sql>",
+        help="Run this query at each level instead of writing (a read sweep), e.g. "
+        "'SELECT * FROM orders WHERE id = :id'; :name parameters take their values from "
+        "--params-synthetic or --params. Repeat for a weighted set, each as "
+        "'name=lookup,weight=9:SELECT ...'.",
+    ),
+    Option(
+        name="request",
+        field="requests",
+        flags=("--request",),
+        commands=BENCH_ONLY,
+        repeatable=True,
+        env=False,
+        parse=queries,
+        metavar="<request>",
+        help="HTTP: run this request at each level (a read sweep), e.g. 'GET /orders/{id}' "
+        "(METHOD PATH [BODY], {name} filled from --params-synthetic or --params); named "
+        "and weighted as --query is.",
+    ),
+    Option(
+        name="ok_status",
+        flags=("--ok-status",),
+        commands=BENCH_ONLY,
+        parse=statuses,
+        metavar="<statuses>",
+        help="HTTP statuses besides 2xx that count as answered, e.g. 404 (--request).",
+    ),
+    Option(
+        name="fit_on",
+        flags=("--fit-on",),
+        commands=BENCH_ONLY,
+        parse=non_empty,
+        metavar="<name>",
+        help="Recommend a level and fit the USL on this operation's rate (a --query or "
+        "--request name, or write with --mix) instead of the total.",
+    ),
+    Option(
+        name="params_synthetic",
+        flags=("--params-synthetic",),
+        commands=BENCH_ONLY,
+        parse=params_synthetic,
+        metavar="<spec>",
+        help="Generated parameter values: name=uniform(LOW,HIGH) or name=zipf(S,LOW,HIGH) "
+        "(key LOW the hottest), comma-separated.",
+    ),
+    Option(
+        name="params",
+        flags=("--params",),
+        commands=BENCH_ONLY,
+        parse=non_empty,
+        metavar="<file.csv>",
+        help="Parameter values from a CSV file: a header naming the parameters, one row per "
+        "query, cycled.",
+    ),
+    Option(
+        name="mix",
+        flags=("--mix",),
+        commands=BENCH_ONLY,
+        parse=mix,
+        metavar="<write=W,read=R>",
+        help="Write and query in each level in this ratio, e.g. write=1,read=3 (needs "
+        "--query, and input files or --synthetic for the writes).",
     ),
 )
 

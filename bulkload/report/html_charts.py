@@ -178,6 +178,10 @@ def throughput_chart(result: SweepResult, baseline: SweepResult | None = None) -
                 hovertemplate="%{x:,}: %{y:,.0f} rows/s<extra>batch " + f"{size:,}</extra>",
             )
         )
+    for offset, trace in enumerate(_operation_traces(levels)):
+        colour, _ = series_style(len(sizes) + offset)
+        trace.line = {"color": colour, "width": 1.5, "dash": "dot"}
+        figure.add_trace(trace)
     if result.usl and result.model == "closed":
         figure.add_trace(_usl_trace(result.usl, max(lvl.in_flight_mean for lvl in levels)))
     if result.model == "open":
@@ -225,6 +229,31 @@ def throughput_chart(result: SweepResult, baseline: SweepResult | None = None) -
     figure = _layout(figure, x=x_title(result), y="rows/s")
     _level_ticks(figure, levels)
     return figure
+
+
+def _operation_traces(levels: list[LevelResult]) -> list[go.Scatter]:
+    """A query or mixed sweep: each named operation's rows/s (returned, or written) per
+    level, beside the total."""
+    names = sorted({name for lvl in levels for name in lvl.operations})
+    if len(names) < 2:
+        return []  # one operation is the total
+    traces = []
+    for name in names:
+        series = _sorted(lvl for lvl in levels if name in lvl.operations)
+        traces.append(
+            go.Scatter(
+                x=[x_of(lvl) for lvl in series],
+                y=[
+                    lvl.operations[name].rows / lvl.elapsed_s if lvl.elapsed_s > 0 else 0.0
+                    for lvl in series
+                ],
+                mode="lines+markers",
+                name=f"{name} (rows/s)",
+                marker={"size": 6},
+                hovertemplate="%{x:,}: %{y:,.0f} rows/s<extra>" + f"{name}</extra>",
+            )
+        )
+    return traces
 
 
 def _usl_trace(usl: dict[str, Any], up_to: float) -> go.Scatter:

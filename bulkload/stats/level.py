@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from bulkload.stats.histogram import LatencyHistogram
+from bulkload.stats.operation import OperationResult
 from bulkload.stats.outcome import Outcome, OutcomeField
 from bulkload.stats.run import RunStats
 
@@ -56,6 +57,11 @@ class LevelResult:
     #: each successful attempt's own time at the target
     service_time: LatencyHistogram = field(default_factory=LatencyHistogram)
     latency_errors: LatencyHistogram = field(default_factory=LatencyHistogram)
+    #: what the level ran: write (batches) or query (then ``batches`` counts the queries
+    #: answered and ``rows`` the rows they returned)
+    kind: str = "write"
+    #: per named operation (queries): its counts and latency; empty for a write sweep
+    operations: dict[str, OperationResult] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ building
 
@@ -113,7 +119,12 @@ class LevelResult:
             # each shard's own event loop: the busiest says whether a tool was the limit
             cpu_loop=max(shard.cpu_loop for shard in shards),
             cpu_process=max(shard.cpu_process for shard in shards),
+            kind=first.kind,
         )
+        for shard in shards:
+            for name, operation in shard.operations.items():
+                mine = merged.operations.setdefault(name, OperationResult(name, operation.kind))
+                mine.merge(operation)
         for name in _SUMMED:
             setattr(merged, name, sum(getattr(shard, name) for shard in shards))
         for name in _HISTOGRAM_KEYS:
@@ -157,7 +168,21 @@ class LevelResult:
             "error_rate": self.error_rate,
             "retries": float(self.retries),
             "errors": float(self.write_errors),
+            "queries_per_s": self.batches_per_s if self.kind == "query" else 0.0,
+            **self._operation_metrics(),
         }
+
+    def _operation_metrics(self) -> dict[str, float]:
+        """``NAME.METRIC`` for each named operation (``lookup.p99``, ``lookup.per_s``)."""
+        out: dict[str, float] = {}
+        for name, operation in self.operations.items():
+            attempts = operation.count + operation.errors
+            out.update({f"{name}.{k}": v for k, v in operation.latency.summary_ms().items()})
+            out[f"{name}.per_s"] = self._per_s(operation.count)
+            out[f"{name}.rows_per_s"] = self._per_s(operation.rows)
+            out[f"{name}.errors"] = float(operation.errors)
+            out[f"{name}.error_rate"] = operation.errors / attempts if attempts else 0.0
+        return out
 
     # ------------------------------------------------------------------ saving
 
@@ -196,6 +221,11 @@ class LevelResult:
             "latency_hdr": _encoded(self.latency),
             "service_time_hdr": _encoded(self.service_time),
             "error_latency_hdr": _encoded(self.latency_errors),
+            "kind": self.kind,
+            "operations": {
+                name: operation.to_dict(self.elapsed_s)
+                for name, operation in self.operations.items()
+            },
         }
 
     @classmethod
@@ -204,12 +234,18 @@ class LevelResult:
         counters = {
             f.name: data[f.name]
             for f in fields(cls)
-            if f.name not in _HISTOGRAM_KEYS and f.name != "write_errors"
+            if f.name not in _HISTOGRAM_KEYS
+            and f.name not in ("write_errors", "operations")
+            and f.name in data
+        }
+        operations = {
+            name: OperationResult.from_dict(name, body)
+            for name, body in (data.get("operations") or {}).items()
         }
         histograms: dict[str, Any] = {
             name: _decoded(data.get(key)) for name, key in _HISTOGRAM_KEYS.items()
         }
-        return cls(**counters, **histograms, write_errors=data["errors"])
+        return cls(**counters, **histograms, write_errors=data["errors"], operations=operations)
 
 
 #: counters that add up across shards

@@ -40,10 +40,19 @@ from typing import Literal
 from bulkload.errors import UsageError
 
 LATENCY_METRICS = ("p50", "p90", "p99", "p999", "max", "mean", "stdev")
-RATE_METRICS = ("rows_per_s", "batches_per_s", "mb_per_s")
+RATE_METRICS = ("rows_per_s", "batches_per_s", "mb_per_s", "queries_per_s", "per_s")
 COUNT_METRICS = ("retries", "errors")
 ERROR_RATE = "error_rate"
-METRICS = (*LATENCY_METRICS, *RATE_METRICS, ERROR_RATE, *COUNT_METRICS)
+METRICS = (*LATENCY_METRICS, *RATE_METRICS[:-1], ERROR_RATE, *COUNT_METRICS)
+#: a named operation's own metrics (``lookup.p99<10ms``): per_s is its operations a second
+OPERATION_METRICS = (*LATENCY_METRICS, "per_s", "rows_per_s", ERROR_RATE, "errors")
+_OPERATION = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def base_metric(metric: str) -> str:
+    """``lookup.p99`` -> ``p99``: what the value's unit follows."""
+    return metric.rpartition(".")[2]
+
 
 #: latency units, as milliseconds
 _LATENCY_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
@@ -99,11 +108,12 @@ class Threshold:
 
     def render(self, value: float) -> str:
         """``value`` (canonical: ms, fraction, ...) in this threshold's unit."""
-        if self.metric in LATENCY_METRICS:
+        metric = base_metric(self.metric)
+        if metric in LATENCY_METRICS:
             return f"{_number(value / _LATENCY_UNITS[self.unit])} {self.unit}"
-        if self.metric == ERROR_RATE:
+        if metric == ERROR_RATE:
             return f"{_number(value * 100)}%" if self.unit == "%" else _number(value)
-        if self.metric in RATE_METRICS:
+        if metric in RATE_METRICS:
             return f"{_number(value)}/s"
         return _number(value)
 
@@ -148,7 +158,14 @@ def parse_threshold(text: str, *, option: str = "--threshold") -> Threshold:
     if match is None:
         raise bad(f"expected {_ACCEPTED}")
     metric, op, unit = match["metric"], match["op"], match["unit"]
-    if metric not in METRICS:
+    operation, dot, own = metric.rpartition(".")
+    if dot:
+        if not _OPERATION.fullmatch(operation) or own not in OPERATION_METRICS:
+            raise bad(
+                f"unknown metric {metric!r}; a named operation's metric is NAME.METRIC, "
+                f"METRIC one of {' '.join(OPERATION_METRICS)}"
+            )
+    elif metric not in METRICS:
         raise bad(f"unknown metric {metric!r}; metrics: {' '.join(METRICS)}")
     if op not in _OPERATORS:
         raise bad(f"unknown operator {op!r}; operators: < <= > >=")
@@ -156,7 +173,7 @@ def parse_threshold(text: str, *, option: str = "--threshold") -> Threshold:
     if value < 0 or not math.isfinite(value):
         raise bad("the value must be a finite number >= 0")
     selector = _selector(match["selector"], bad)
-    value, unit = _canonical(metric, value, unit, bad)
+    value, unit = _canonical(base_metric(metric), value, unit, bad)
     return Threshold(metric, op, value, selector, unit)
 
 

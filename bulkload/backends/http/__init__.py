@@ -32,6 +32,7 @@ from bulkload.backends.http.errors import (
 )
 from bulkload.backends.http.formats import compress
 from bulkload.backends.http.presets import PRESETS, Preset
+from bulkload.backends.http.requests import HttpRequests
 from bulkload.backends.http.transport import (
     ClientSettings,
     Response,
@@ -67,7 +68,7 @@ class HttpPayload:
     request_key: str | None  # the idempotency key when the engine gives no BatchKey
 
 
-class HttpBackend:
+class HttpBackend(HttpRequests):
     schemes: ClassVar[tuple[str, ...]] = ("http", "https")
     # its own options, declared in http_options.py (read by --help without the driver)
     own_options: ClassVar[tuple[Option, ...]] = http_options.OPTIONS
@@ -127,17 +128,8 @@ class HttpBackend:
         await self._check_reachable(
             min(table.connect_timeout or CONNECT_TIMEOUT_S, CONNECT_TIMEOUT_S)
         )
-        settings = ClientSettings(
-            connections=self.connections or table.writers or DEFAULT_CONNECTIONS,
-            verify=not self.options.insecure,
-            ca_cert=self.options.ca_cert,
-            client_cert=self.options.client_cert,
-            client_key=self.options.client_key,
-            headers=self.headers,
-            http2=self.options.http_version == "2",
-            streams=self.requests_per_connection,
-        )
-        self._transport = make_transport(self.options.http_client, settings, self.url)
+        settings = self._client_settings(table.writers)
+        self._transport = self._new_transport(settings)
         self._key_scope = f"{self.url}\0{table.name}"
         try:
             await self.preset.open(table, self._send_plain)
@@ -150,6 +142,21 @@ class HttpBackend:
             headers.append(("Content-Encoding", self.options.http_compression))
         self._request_headers = tuple(headers)
         self._write_url = self.preset.url()  # a preset's URL is fixed once it knows the table
+
+    def _client_settings(self, writers: int) -> ClientSettings:
+        return ClientSettings(
+            connections=self.connections or writers or DEFAULT_CONNECTIONS,
+            verify=not self.options.insecure,
+            ca_cert=self.options.ca_cert,
+            client_cert=self.options.client_cert,
+            client_key=self.options.client_key,
+            headers=self.headers,
+            http2=self.options.http_version == "2",
+            streams=self.requests_per_connection,
+        )
+
+    def _new_transport(self, settings: ClientSettings) -> Transport:
+        return make_transport(self.options.http_client, settings, self.url)
 
     async def _check_reachable(self, bound: float) -> None:
         """Fail at open, with the host named, rather than retrying a dead address;

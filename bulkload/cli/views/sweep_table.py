@@ -25,10 +25,14 @@ _NARROW_DROPS = ("MB/s", "p90", "max", "retries", "in flight", "p99.9", "cpu")
 
 
 def render_sweep(result: SweepResult, console: Console) -> None:
-    title = (
-        f"bulkload bench → {result.target}  table {result.table}  "
-        f"({result.model} model, {result.outcome})"
-    )
+    queries = [name for name in _query_names(result) if name != "write"]
+    what = f"queries {', '.join(queries)}" if queries else f"table {result.table}"
+    if queries and result.table:  # a mixed sweep writes a table too
+        what = f"table {result.table}, {what}"
+    if not queries and not result.table:
+        what = "queries"
+    title = f"bulkload bench → {result.target}  {what}  ({result.model} model, {result.outcome})"
+
     console.print(Text(title, style="bold"))
     if not result.levels:
         console.print("  no level was measured", highlight=False)
@@ -67,7 +71,17 @@ def _level_name(level: LevelResult) -> str:
     return f"c={level.concurrency} batch {level.batch_size:,}"
 
 
+def _query_names(result: SweepResult) -> list[str]:
+    names: dict[str, None] = {}
+    for level in result.levels:
+        if level.kind != "write":
+            names.update(dict.fromkeys(level.operations))
+    return list(names)
+
+
 def _table(result: SweepResult) -> Table:
+    if _query_names(result) or any(level.kind == "query" for level in result.levels):
+        return _query_table(result)
     open_model = result.model == "open"
     table = Table(box=None, padding=(0, 1), header_style="bold")
     columns = ["", "rate/s" if open_model else "conc.", "batch", "rows/s", "MB/s"]
@@ -99,6 +113,50 @@ def _table(result: SweepResult) -> Table:
             row += [f"{level.sends_delayed:,}", f"{level.sends_missed:,}"]
         row.append(f"{level.cpu_loop:.0%}")
         table.add_row(*row)
+    return table
+
+
+def _query_table(result: SweepResult) -> Table:
+    """A read sweep: queries/s and rows returned/s per level, and a sub-row per query
+    (its own rate, rows and latency) under each level."""
+    open_model = result.model == "open"
+    table = Table(box=None, padding=(0, 1), header_style="bold")
+    mixed = any(level.kind == "mixed" for level in result.levels)
+    rate_header = "ops/s" if mixed else "queries/s"  # a mixed total: writes and queries
+    columns = ["", "rate/s" if open_model else "conc.", "operation", rate_header, "rows/s"]
+    columns += ["in flight", "p50", "p90", "p99", "p99.9", "max", "errors"]
+    if open_model:
+        columns += ["delayed", "missed"]
+    columns += ["cpu"]
+    for name in columns:
+        table.add_column(name, justify="right", no_wrap=True)
+    chosen = result.recommended_level()
+    for level in result.levels_by_level():
+        p = level.latency.summary_ms()
+        row = [
+            "★" if level is chosen else ("✗" if level.outcome == "failed" else ""),
+            f"{level.rate:g}" if open_model and level.rate else str(level.concurrency),
+            "total" if len(level.operations) > 1 else next(iter(level.operations), "query"),
+            f"{level.batches_per_s:,.0f}",
+            f"{level.rows_per_s:,.0f}",
+            f"{level.in_flight_mean:.1f}/{level.in_flight_max}",
+            *(ms(p[key]) for key in ("p50", "p90", "p99", "p999", "max")),
+            f"{level.write_errors:,}",
+        ]
+        if open_model:
+            row += [f"{level.sends_delayed:,}", f"{level.sends_missed:,}"]
+        row.append(f"{level.cpu_loop:.0%}")
+        table.add_row(*row)
+        if len(level.operations) < 2:
+            continue
+        for name, operation in sorted(level.operations.items()):
+            q = operation.latency.summary_ms()
+            per_s = operation.count / level.elapsed_s if level.elapsed_s > 0 else 0.0
+            rows = operation.rows / level.elapsed_s if level.elapsed_s > 0 else 0.0
+            sub = ["", "", name, f"{per_s:,.0f}", f"{rows:,.0f}", ""]
+            sub += [ms(q[key]) for key in ("p50", "p90", "p99", "p999", "max")]
+            sub += [f"{operation.errors:,}"] + [""] * (3 if open_model else 1)
+            table.add_row(*sub, style="dim")
     return table
 
 

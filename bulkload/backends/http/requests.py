@@ -1,0 +1,97 @@
+"""HTTP answering queries (``bench --request 'GET /orders/{id}'``): each query is one
+request, its method, path template and optional body template given once, ``{name}``
+filled from the parameters' values; the status decides success (2xx, widened by
+``--ok-status``), and an answer's body is read in full. A request counts one row."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from bulkload.backends.http.errors import HttpStatusError
+from bulkload.backends.http.transport import ClientSettings, Transport
+from bulkload.backends.query import Query
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+_PLACE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class PreparedRequest:
+    __slots__ = ("body", "method", "names", "ok", "path")
+
+    def __init__(
+        self, method: str, path: str, body: str, ok: frozenset[int], names: tuple[str, ...]
+    ):
+        self.method, self.path, self.body, self.ok, self.names = method, path, body, ok, names
+
+
+def parse_request(query: Query, base_url: str) -> PreparedRequest:
+    """``METHOD /path/{name}?q={name} [BODY]`` -> its parts; a bad one raises ValueError."""
+    method, _, rest = query.sql.strip().partition(" ")
+    path, _, body = rest.strip().partition(" ")
+    method = method.upper()
+    if method not in _METHODS:
+        raise ValueError(f"unknown method {method!r}; methods: {' '.join(_METHODS)}")
+    if not path.startswith("/"):
+        raise ValueError(f"the path must start with /, not {path!r}")
+    base = urlsplit(base_url)
+    prefix = base.path.rstrip("/")
+    url = urlunsplit((base.scheme, base.netloc, "", "", "")) + prefix + path
+    ok = frozenset(query.ok_status)
+    return PreparedRequest(method, url, body.strip(), ok, query.parameters)
+
+
+class HttpRequests:
+    """Mixed into HttpBackend: its URL, transport settings and error hiding are used."""
+
+    url: str
+    _transport: Transport | None
+
+    def _client_settings(self, connections: int) -> ClientSettings:
+        raise NotImplementedError
+
+    def _new_transport(self, settings: ClientSettings) -> Transport:
+        raise NotImplementedError
+
+    async def _check_reachable(self, bound: float) -> None:
+        raise NotImplementedError
+
+    def _hide(self, text: str) -> str:
+        raise NotImplementedError
+
+    async def open_for_queries(self, *, connections: int, connect_timeout: float | None) -> None:
+        await self._check_reachable(min(connect_timeout or 10.0, 10.0))
+        self._transport = self._new_transport(self._client_settings(max(connections, 1)))
+
+    async def prepare(self, query: Query) -> PreparedRequest:
+        return parse_request(query, self.url)
+
+    async def run(self, prepared: PreparedRequest, values: tuple[Any, ...]) -> int:
+        await self._answer(prepared, values)
+        return 1
+
+    async def fetch(
+        self, prepared: PreparedRequest, values: tuple[Any, ...]
+    ) -> list[dict[str, Any]]:
+        status, body = await self._answer(prepared, values)
+        return [{"status": status, "body": body}]
+
+    async def _answer(
+        self, prepared: PreparedRequest, values: tuple[Any, ...]
+    ) -> tuple[int, bytes]:
+        transport = self._transport
+        assert transport is not None, "open_for_queries() was not called"
+        path, body = prepared.path, prepared.body
+        if values:
+            given = dict(zip(prepared.names, values, strict=True))
+            path = _PLACE.sub(lambda m: quote(str(given[m.group(1)]), safe=""), path)
+            if body:
+                body = _PLACE.sub(lambda m: str(given[m.group(1)]), body)
+        answer = await transport.send(prepared.method, path, body.encode(), ())
+        status = answer.status
+        if not (200 <= status < 300 or status in prepared.ok):
+            error = HttpStatusError(status, answer.body, answer.retry_after)
+            error.args = (self._hide(str(error)),)
+            raise error
+        return status, answer.body

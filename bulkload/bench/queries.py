@@ -1,0 +1,121 @@
+"""A query level's operations: the ``--query`` set (one query, or several weighted),
+each prepared on the target before the sweep, with values for its parameters.
+
+A query the target refuses (syntax, a missing table or column) or one whose parameter
+has no values is a :class:`~bulkload.errors.UsageError` naming the query, raised before
+any level runs. At run time, a failed query is an error of its operation."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bulkload.backends.base import Backend, Queryable
+from bulkload.backends.query import Query
+from bulkload.engine.batch_writer import one_line
+from bulkload.errors import BulkloadError, UsageError
+from bulkload.sources.params import FileValues, SyntheticValues, ValueSource, parse_params_synthetic
+
+_CHOICES = 4096
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueryWorkload:
+    """What ``--query``, ``--params-synthetic`` and ``--params`` describe."""
+
+    queries: tuple[Query, ...]
+    params_synthetic: str | None = None
+    params_file: str | None = None
+    seed: int = 0
+    #: --mix write=W,read=R: writes and queries in one level, in that ratio
+    mix: tuple[float, float] | None = None
+
+    def values(self) -> ValueSource | None:
+        if self.params_synthetic and self.params_file:
+            raise UsageError("--params and --params-synthetic exclude each other: give one")
+        if self.params_synthetic:
+            return SyntheticValues(parse_params_synthetic(self.params_synthetic), self.seed)
+        if self.params_file:
+            return FileValues(self.params_file)
+        return None
+
+
+@dataclass
+class _Member:
+    name: str
+    prepared: Any
+    next_values: Callable[[], tuple[Any, ...]]
+
+
+class QuerySet:
+    """The prepared queries; ``next()`` picks one by weight with its next values."""
+
+    def __init__(self, backend: Queryable, members: Sequence[_Member], weights: Sequence[float]):
+        self._backend = backend
+        self._members = list(members)
+        self.names = tuple(member.name for member in members)
+        self._rng = random.Random(0)
+        self._weights = list(weights)
+        self._picks: itertools.cycle[int] | None = None
+        if len(self._members) > 1:
+            picks = self._rng.choices(range(len(members)), weights=self._weights, k=_CHOICES)
+            self._picks = itertools.cycle(picks)
+
+    def next(self) -> tuple[str, Any]:
+        member = self._members[next(self._picks)] if self._picks else self._members[0]
+        return member.name, (member.prepared, member.next_values())
+
+    async def run(self, item: Any) -> int:
+        prepared, values = item
+        return await self._backend.run(prepared, values)
+
+    def fatal(self, error: Exception) -> bool:
+        return isinstance(error, BulkloadError)
+
+
+def queryable(backend: Backend) -> Queryable:
+    if not isinstance(backend, Queryable):
+        raise UsageError(f"--query: {backend.describe()} does not answer queries")
+    return backend
+
+
+async def prepare_queries(backend: Backend, workload: QueryWorkload) -> QuerySet:
+    """Each query prepared once (checked against the target) and given its values."""
+    target = queryable(backend)
+    source = workload.values()
+    names = [query.name for query in workload.queries]
+    if len(set(names)) != len(names):
+        raise UsageError(f"--query: two queries are named alike ({', '.join(names)})")
+    members = []
+    for query in workload.queries:
+        flag = "--request" if query.style == "request" else "--query"
+        if not query.sql:
+            raise UsageError(f"{flag} {query.name}: the query is empty")
+        missing = [n for n in query.parameters if source is None or n not in source.names]
+        if missing:
+            where = (
+                "--params-synthetic or --params gives none"
+                if source is None
+                else (f"{_given(source)} gives {', '.join(source.names)}")
+            )
+            raise UsageError(f"{flag} {query.name}: no values for :{', :'.join(missing)} ({where})")
+        try:
+            prepared = await target.prepare(query)
+        except BulkloadError:
+            raise
+        except Exception as exc:
+            raise UsageError(f"{flag} {query.name}: {one_line(exc)}") from None
+        stream = source.stream(query.parameters) if source and query.parameters else _no_values
+        members.append(_Member(query.name, prepared, stream))
+    return QuerySet(target, members, [query.weight for query in workload.queries])
+
+
+def _given(source: ValueSource) -> str:
+    return f"--params {source.path}" if isinstance(source, FileValues) else "--params-synthetic"
+
+
+def _no_values() -> tuple[Any, ...]:
+    return ()
