@@ -295,21 +295,26 @@ class MySQLBackend:
 
     # ----------------------------------------------------------------- pool
 
+    async def _dial(self, timeout: float) -> Any:
+        return await asyncio.wait_for(
+            asyncmy.connect(
+                **self._settings,
+                autocommit=False,
+                local_infile=True,
+                connect_timeout=timeout,
+                init_command="SET SESSION time_zone = '+00:00'",  # DATETIMEs hold UTC
+            ),
+            timeout,
+        )
+
     async def _connect(self, timeout: float = CONNECT_TIMEOUT_S) -> Any:
+        """A connection, or one line saying why not (opening the target)."""
         try:
-            return await asyncio.wait_for(
-                asyncmy.connect(
-                    **self._settings,
-                    autocommit=False,
-                    local_infile=True,
-                    connect_timeout=timeout,
-                    init_command="SET SESSION time_zone = '+00:00'",
-                ),
-                timeout,
-            )
+            return await self._dial(timeout)
         except TimeoutError:
+            by = " (--timeout)" if timeout < CONNECT_TIMEOUT_S else ""
             raise TargetUnreachable(
-                f"{self.describe()}: no answer from {self._address()} within {timeout:g} s"
+                f"{self.describe()}: no answer from {self._address()} within {timeout:g} s{by}"
             ) from None
         except MySQLError as exc:
             if _errno(exc) in _CONNECT_REFUSED:
@@ -323,13 +328,17 @@ class MySQLBackend:
                 f"({type(exc).__name__}: {self._clean(exc)})"
             ) from None
 
-    async def _acquire(self) -> Any:
+    async def _acquire(self, *, during_write: bool = False) -> Any:
+        """An idle connection, else a new one. A write's failure to connect stays the
+        driver's error (a restarting server: transient, retried); elsewhere it is the
+        one line of an unreachable target."""
         assert self._slots is not None, "open() was not called"
         await self._slots.acquire()
         try:
             if self._idle:
                 return self._idle.pop()
-            conn = await self._connect(self._connect_bound)
+            dial = self._dial if during_write else self._connect
+            conn = await dial(self._connect_bound)
             self._open.add(conn)
             return conn
         except BaseException:
@@ -376,7 +385,7 @@ class MySQLBackend:
             return load_data_payload(batch)
 
     async def write(self, payload: Any, key: BatchKey | None = None) -> None:
-        conn = await self._acquire()
+        conn = await self._acquire(during_write=True)
         broken = False
         try:
             try:

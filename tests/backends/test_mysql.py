@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -352,3 +353,130 @@ def test_kill_9_then_resume_exactly_once(mysql, tmp_path):
     )
     assert resumed.returncode == 0, resumed.stderr
     _exactly(server, db, rows)
+
+
+def _kill_bulk_connections(server: MariaDB) -> int:
+    """KILL every connection of the test user: the import's (and the test's own
+    progress queries, which are short and retried)."""
+    ids = server.sql("SELECT id FROM information_schema.processlist WHERE user = 'bulk'")
+    for (thread,) in ids:
+        with contextlib.suppress(subprocess.CalledProcessError):  # gone meanwhile
+            server.sql(f"KILL CONNECTION {thread}")
+    return len(ids)
+
+
+def test_connections_killed_mid_import_finish_exactly_once(mysql, tmp_path):
+    server, db = mysql
+    rows = 15_000
+    proc = _start_slow_import(server.url(db), tmp_path, rows)
+    killed = 0
+    for threshold in (2000, 5000, 8000):
+        _wait_rows(server, db, threshold)
+        until = time.monotonic() + 0.3
+        while time.monotonic() < until:
+            killed += _kill_bulk_connections(server)
+            time.sleep(0.02)
+    assert killed >= 3
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert summary["rows_loaded"] == rows
+    _exactly(server, db, rows)
+
+
+def test_server_restarted_mid_load_is_ridden_through_exactly(mysql, tmp_path):
+    server, db = mysql
+    rows = 12_000
+    (tmp_path / "k.csv").write_text("id,v\n" + "".join(f"{i},v{i}\n" for i in range(rows)))
+    proc = subprocess.Popen(
+        _import_command(
+            server.url(db),
+            "--rate",
+            "4000",
+            "-c",
+            "3",
+            "--retries",
+            "100",
+            "--retry-max-wait",
+            "0.5",
+            "--json",
+            "s.json",
+        ),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
+    )
+    _wait_rows(server, db, 3000)
+    server.stop(kill=True)  # a crash: no goodbye to the clients
+    time.sleep(1)
+    server.start()
+    _, err = proc.communicate(timeout=180)
+    assert proc.returncode == 0, err
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert summary["rows_loaded"] == rows
+    assert summary["retry_causes"], summary  # it did ride through failures
+    _exactly(server, db, rows)
+
+
+def test_a_lock_wait_timeout_is_retried(mysql, tmp_path):
+    """Another transaction holds a row lock on a key the import inserts: the import's
+    write waits, times out (1205), is retried, and loads once the lock is gone."""
+    server, db = mysql
+    server.sql("CREATE TABLE l (id BIGINT PRIMARY KEY, v VARCHAR(10))", db)
+    (tmp_path / "l.csv").write_text("id,v\n" + "".join(f"{i},v{i}\n" for i in range(100)))
+    holder = subprocess.Popen(
+        [server.client, "--no-defaults", f"--socket={server.socket}", "-uroot", db, "-e",
+         "SET SESSION innodb_lock_wait_timeout = 100; BEGIN; INSERT INTO l VALUES (50, 'x');"
+         " SELECT SLEEP(4); ROLLBACK;"],
+    )  # fmt: skip
+    try:
+        time.sleep(1)  # the holder has its lock
+        server.sql("SET GLOBAL innodb_lock_wait_timeout = 1")
+        result = subprocess.run(
+            [sys.executable, "-m", "bulkload", "import", "l.csv", "--to", server.url(db),
+             "--retries", "20", "--retry-max-wait", "1", "--json", "s.json", "-q"],
+            cwd=tmp_path, capture_output=True, text=True, timeout=120, env=_env(),
+        )  # fmt: skip
+    finally:
+        server.sql("SET GLOBAL innodb_lock_wait_timeout = 50")
+        holder.wait(timeout=60)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert any("Lock wait timeout" in cause for cause in summary["retry_causes"]), summary
+    assert query(server, db, "SELECT COUNT(*), MAX(v) FROM l") == [(100, "v99")]
+
+
+def test_error_classification():
+    """Deadlocks and lock waits are retried, value errors rejected, the rest stops the
+    run; a COMMIT the connection died under is in doubt, one the server refused is not."""
+    import asyncio
+
+    from asyncmy.errors import IntegrityError, OperationalError, ProgrammingError
+
+    from bulkload.backends.base import ErrorKind
+    from bulkload.backends.mysql import MySQLBackend, RowsRefused, _commit_unanswered
+    from bulkload.config import TargetOptions
+
+    url = "mysql://u:pw@127.0.0.1/db"
+    backend = MySQLBackend(url, TargetOptions(url=url))
+    transient = [OperationalError(1213, "Deadlock"), OperationalError(1205, "Lock wait"),
+                 OperationalError(2013, "Lost connection"), ConnectionResetError()]  # fmt: skip
+    for error in transient:
+        assert backend.classify(error) is ErrorKind.TRANSIENT, error
+    for error in [RowsRefused(1264, "Out of range"), IntegrityError(1062, "Duplicate")]:
+        assert backend.classify(error) is ErrorKind.PERMANENT, error
+    assert backend.classify(ProgrammingError(1146, "no such table")) is ErrorKind.FATAL
+
+    async def outcomes() -> list[bool]:
+        found = []
+        for error in (OperationalError(2013, "Lost connection"), ConnectionResetError(),
+                      OperationalError(1213, "Deadlock")):  # fmt: skip
+            future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            future.set_exception(error)
+            found.append(_commit_unanswered(future))
+            future.exception()
+        return found
+
+    assert asyncio.run(outcomes()) == [True, True, False]
