@@ -480,3 +480,24 @@ def test_error_classification():
         return found
 
     assert asyncio.run(outcomes()) == [True, True, False]
+
+
+@pytest.mark.parametrize("split", [("--processes", "2"), ("--cluster", "local:2")])
+def test_shared_out_imports_checkpoint_and_resume_exactly(mysql, tmp_path, split):
+    """Several processes (or Dask workers) load one file through the unix socket; a
+    resume then finds every batch recorded and loads nothing twice."""
+    server, db = mysql
+    rows = 20_000
+    (tmp_path / "k.csv").write_text("id,v\n" + "".join(f"{i},v{i}\n" for i in range(rows)))
+    url = f"{server.url(db)}?unix_socket={server.socket}"
+    for extra in ((), ("--resume",)):
+        done = subprocess.run(
+            [*_import_command(url, *split, "--progress", "off"), *extra],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=_env(),
+        )
+        assert done.returncode == 0, done.stderr
+    _exactly(server, db, rows)
