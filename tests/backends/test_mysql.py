@@ -501,3 +501,22 @@ def test_shared_out_imports_checkpoint_and_resume_exactly(mysql, tmp_path, split
         )
         assert done.returncode == 0, done.stderr
     _exactly(server, db, rows)
+
+
+def test_tls(mysql, run_cli, write_file):
+    """A user the server lets in only over TLS: refused without it, in with the server's
+    certificate verified (by CA, and by host name too)."""
+    server, db = mysql
+    if server.certificate is None:
+        pytest.skip("no openssl to make the server's certificate")
+    write_file("s.csv", "x\n1\n")
+    plain = server.url(db, user="bulk_tls")
+    refused = run_cli("import", "s.csv", "--to", plain, "-q")
+    assert refused.code == 5 and "Access denied for user 'bulk_tls'" in refused.stderr
+    for mode in ("verify_ca", "verify_identity", "required"):
+        url = f"{plain}?ssl_mode={mode}&ssl_ca={server.certificate}"
+        result = run_cli("import", "s.csv", "--to", url, "-q")
+        assert result.code == 0, result.stderr
+    assert query(server, db, "SELECT COUNT(*) FROM s") == [(3,)]
+    bad = run_cli("import", "s.csv", "--to", f"{plain}?ssl_mode=sometimes", "-q")
+    assert bad.code == 3 and "ssl_mode must be" in bad.stderr

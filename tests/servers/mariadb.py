@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.servers.fixtures import dying_with_this_process, free_port
+from tests.servers.fixtures import dying_with_this_process, free_port, self_signed
 
 USER = "bulk"
 PASSWORD = "s3cret-Pw.7"
@@ -33,9 +33,17 @@ class MariaDB:
     client: str
     proc: subprocess.Popen[bytes] | None = None
     command: tuple[str, ...] = ()
+    #: the server's self-signed certificate (TLS is on when openssl made one)
+    certificate: Path | None = None
 
-    def url(self, database: str = DATABASE, scheme: str = "mysql", password: str = PASSWORD) -> str:
-        return f"{scheme}://{USER}:{password}@{self.host}:{self.port}/{database}"
+    def url(
+        self,
+        database: str = DATABASE,
+        scheme: str = "mysql",
+        password: str = PASSWORD,
+        user: str = USER,
+    ) -> str:
+        return f"{scheme}://{user}:{password}@{self.host}:{self.port}/{database}"
 
     def sql(self, statement: str, database: str | None = None) -> list[tuple[str, ...]]:
         """Run SQL through the server's own client (as root, over the socket); rows as
@@ -121,9 +129,14 @@ def start_mariadb(base: Path) -> MariaDB | None:
         timeout=300,
     )
     sock = base / "mysqld.sock"
+    tls: list[str] = []
+    certificate = None
+    if shutil.which("openssl"):
+        certificate, key = self_signed(base, "mariadb", "127.0.0.1")
+        tls = [f"--ssl-cert={certificate}", f"--ssl-key={key}"]
     for _attempt in range(5):  # a free port may be taken before the server binds it
         port = free_port()
-        db = MariaDB("127.0.0.1", port, sock, data, client)
+        db = MariaDB("127.0.0.1", port, sock, data, client, certificate=certificate)
         db.command = (
             server,
             "--no-defaults",
@@ -138,6 +151,7 @@ def start_mariadb(base: Path) -> MariaDB | None:
             "--innodb-flush-log-at-trx-commit=2",
             "--innodb-buffer-pool-size=128M",
             "--local-infile=1",
+            *tls,
             *as_root,
         )
         try:
@@ -150,6 +164,9 @@ def start_mariadb(base: Path) -> MariaDB | None:
     db.sql(
         f"CREATE USER '{USER}'@'%' IDENTIFIED BY '{PASSWORD}';"
         f" GRANT ALL ON *.* TO '{USER}'@'%';"
+        # the same user, allowed in only over TLS: what a TLS test connects as
+        f" CREATE USER '{USER}_tls'@'%' IDENTIFIED BY '{PASSWORD}' REQUIRE SSL;"
+        f" GRANT ALL ON *.* TO '{USER}_tls'@'%';"
         f" CREATE DATABASE `{DATABASE}` CHARACTER SET utf8mb4"
     )
     return db
