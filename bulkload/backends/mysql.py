@@ -287,7 +287,8 @@ class MySQLBackend:
         self.max_concurrency: int | None = options.connections
         self.accepts_text = False  # typed columns: the client converts and checks
         self._settings = _connect_settings(url)
-        self._secrets = [p for p in (self._settings["password"],) if p]
+        # as given (percent-encoded) and as sent: either may appear in a message
+        self._secrets = [p for p in (self._settings["password"], urlsplit(url).password) if p]
         self._idle: list[Any] = []
         self._open: set[Any] = set()
         self._slots: asyncio.Semaphore | None = None

@@ -520,3 +520,30 @@ def test_tls(mysql, run_cli, write_file):
     assert query(server, db, "SELECT COUNT(*) FROM s") == [(3,)]
     bad = run_cli("import", "s.csv", "--to", f"{plain}?ssl_mode=sometimes", "-q")
     assert bad.code == 3 and "ssl_mode must be" in bad.stderr
+
+
+def test_forget_checkpoints(mysql, run_cli, write_file):
+    server, db = mysql
+    write_file("f.csv", "x\n" + "".join(f"{i}\n" for i in range(30)))
+    url = server.url(db)
+    imported = run_cli("import", "f.csv", "--to", url, "--batch-size", "10", "--checkpoint",
+                       "f.ckpt", "-q")  # fmt: skip
+    assert imported.code == 0, imported.stderr
+    assert query(server, db, "SELECT COUNT(*) FROM _bulkload_checkpoints") == [(3,)]
+    result = run_cli("forget-checkpoints", "--to", url, "--table", "f")
+    assert result.code == 0 and "removed 3 checkpoint key(s)" in result.stdout, result.stderr
+    tables = query(server, db, "SELECT table_name FROM information_schema.tables "
+                   "WHERE table_schema = %s", db)  # fmt: skip
+    assert tables == [("f",)]
+
+
+def test_names_longer_than_64_characters_are_refused_with_the_fix(mysql, run_cli, write_file):
+    server, db = mysql
+    long = "measurement_from_the_north_eastern_sensor_array_in_celsius_degrees"  # 66
+    write_file("n.csv", f"{long}\n1\n")
+    refused = run_cli("import", "n.csv", "--to", server.url(db), "-q")
+    assert refused.code == 3, refused.stderr
+    assert "MySQL names hold at most 64" in refused.stderr and "--rename" in refused.stderr
+    renamed = run_cli("import", "n.csv", "--to", server.url(db), "--rename", f"{long}=m", "-q")
+    assert renamed.code == 0, renamed.stderr
+    assert query(server, db, "SELECT m FROM n") == [(1,)]
