@@ -139,9 +139,12 @@ logging.getLogger("asyncmy").setLevel(logging.ERROR)
 def _text(column: pa.Array) -> pa.Array:
     """One column as the server's CSV text: strings quoted (quotes doubled), the rest as
     pyarrow spells them (booleans as 1/0, timestamps in UTC to the microsecond)."""
+    if pa.types.is_dictionary(column.type):  # Parquet's dictionary-encoded columns
+        column = column.cast(column.type.value_type)
     dtype = column.type
     if pa.types.is_string(dtype) or pa.types.is_large_string(dtype):
-        quoted = pc.replace_substring(column, '"', '""')
+        # one offset width for the whole line: a batch's text is far under 2 GB
+        quoted = pc.replace_substring(column.cast(pa.string()), '"', '""')
         return pc.binary_join_element_wise('"', quoted, '"', "")
     if pa.types.is_boolean(dtype):
         column = column.cast(pa.int8())

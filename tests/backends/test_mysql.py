@@ -547,3 +547,37 @@ def test_names_longer_than_64_characters_are_refused_with_the_fix(mysql, run_cli
     renamed = run_cli("import", "n.csv", "--to", server.url(db), "--rename", f"{long}=m", "-q")
     assert renamed.code == 0, renamed.stderr
     assert query(server, db, "SELECT m FROM n") == [(1,)]
+
+
+def test_parquet_types_round_trip(mysql, run_cli, tmp_path):
+    """Arrow types a CSV does not produce: large and dictionary strings, unsigned and
+    small ints, float32, decimals, time-zoned timestamps; by LOAD DATA and by INSERT."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    server, db = mysql
+    texts = ["a,b", 'q"q', None, "ünï 😀"]
+    table = pa.table({
+        "big": pa.array(texts, pa.large_string()),
+        "dict": pa.array(["x", "y", "x", None]).dictionary_encode(),
+        "u8": pa.array([0, 255, None, 7], pa.uint8()),
+        "f32": pa.array([1.5, None, -2.25, 0.0], pa.float32()),
+        "dec": pa.array([Decimal("1.10"), None, Decimal("-3.00"), Decimal("0.01")],
+                        pa.decimal128(5, 2)),
+        "at": pa.array([0, 1_700_000_000_000_000, None, 5], pa.timestamp("us", tz="Asia/Tokyo")),
+    })  # fmt: skip
+    pq.write_table(table, tmp_path / "p.parquet")
+    for method in ("load", "insert"):
+        url = server.url(db)
+        result = run_cli("import", "p.parquet", "--to", url, "--mysql-method", method, "-q")
+        assert result.code == 0, result.stderr
+    types = _types(server, db, "p")  # bulkload's reader widens ints and floats
+    assert types == {"big": "longtext", "dict": "longtext", "u8": "bigint(20)",
+                     "f32": "double", "dec": "decimal(5,2)", "at": "datetime(6)"}  # fmt: skip
+    expected = [
+        ("a,b", "x", 0, 1.5, Decimal("1.10"), datetime(1970, 1, 1)),
+        ('q"q', "y", 255, None, None, datetime(2023, 11, 14, 22, 13, 20)),
+        (None, "x", None, -2.25, Decimal("-3.00"), None),
+        ("ünï 😀", None, 7, 0.0, Decimal("0.01"), datetime(1970, 1, 1, 0, 0, 0, 5)),
+    ]
+    assert query(server, db, "SELECT * FROM p") == expected * 2
