@@ -602,3 +602,17 @@ def test_the_load_data_text_of_every_string_kind():
     assert bytes(load_data_payload(batch.slice(1))) == (
         b'NULL,"a,b",NULL,1970-01-01 00:00:02.000000\n'
     )
+
+
+def test_a_profile_holds_the_url_and_the_backends_options(mysql, run_cli, write_file):
+    server, db = mysql
+    write_file(
+        "p.toml",
+        f'to = "{server.url(db)}?charset=utf8mb4"\n[import]\ntable = "from_profile"\n'
+        'mysql_method = "insert"\nkey = "id"\non_conflict = "update"\n',
+    )
+    write_file("d.csv", "id,v\n1,a\n1,b\n")
+    result = run_cli("import", "d.csv", "--config", "p.toml", "--json", "-")
+    assert result.code == 0, result.stderr
+    assert PASSWORD not in result.stdout + result.stderr
+    assert query(server, db, "SELECT * FROM from_profile") == [(1, "b")]
