@@ -616,3 +616,53 @@ def test_a_profile_holds_the_url_and_the_backends_options(mysql, run_cli, write_
     assert result.code == 0, result.stderr
     assert PASSWORD not in result.stdout + result.stderr
     assert query(server, db, "SELECT * FROM from_profile") == [(1, "b")]
+
+
+def _wait_until(server: MariaDB, count_query: str) -> None:
+    deadline = time.monotonic() + 60
+    while int(server.sql(count_query)[0][0]) == 0:
+        assert time.monotonic() < deadline, f"never: {count_query}"
+        time.sleep(0.05)
+
+
+def test_a_deadlock_is_retried(mysql, tmp_path):
+    """Another transaction holds key 1 and then asks for key 2, which the import's batch
+    (2, then 1) holds while it waits for key 1: a deadlock. The other transaction has
+    changed far more rows, so InnoDB rolls back the import's batch (1213), which is
+    retried and loads once the other transaction is gone."""
+    server, db = mysql
+    server.sql(
+        "CREATE TABLE d (id BIGINT PRIMARY KEY, v VARCHAR(10)); CREATE TABLE heavy (n INT)", db
+    )
+    (tmp_path / "d.csv").write_text("id,v\n2,two\n1,one\n")
+    holder = subprocess.Popen(  # statements fed one by one through its stdin
+        [server.client, "--no-defaults", f"--socket={server.socket}", "-uroot", "-n", db],
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert holder.stdin is not None
+    holder.stdin.write(
+        "BEGIN; INSERT INTO heavy SELECT seq FROM seq_1_to_20000; INSERT INTO d VALUES (1, 'h');\n"
+    )
+    holder.stdin.flush()
+    _wait_until(server, "SELECT COUNT(*) FROM information_schema.innodb_trx "
+                "WHERE trx_rows_modified > 20000")  # fmt: skip
+    importer = subprocess.Popen(
+        [sys.executable, "-m", "bulkload", "import", "d.csv", "--to", server.url(db),
+         "--retries", "20", "--retry-max-wait", "1", "--json", "s.json", "-q"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(),
+    )  # fmt: skip
+    try:
+        # the batch holds key 2 and waits for key 1: now the holder asks for key 2
+        _wait_until(server, "SELECT COUNT(*) FROM information_schema.innodb_trx "
+                    "WHERE trx_state = 'LOCK WAIT'")  # fmt: skip
+        holder.stdin.write("INSERT INTO d VALUES (2, 'h'); SELECT SLEEP(1); ROLLBACK;\n")
+        holder.stdin.close()
+        _, err = importer.communicate(timeout=120)
+    finally:
+        holder.wait(timeout=60)
+        importer.kill()
+    result = subprocess.CompletedProcess(importer.args, importer.returncode, "", err)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert any("Deadlock" in cause for cause in summary["retry_causes"]), summary["retry_causes"]
+    assert query(server, db, "SELECT * FROM d ORDER BY id") == [(1, "one"), (2, "two")]
