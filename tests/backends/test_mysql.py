@@ -420,28 +420,48 @@ def test_server_restarted_mid_load_is_ridden_through_exactly(mysql, tmp_path):
     _exactly(server, db, rows)
 
 
+def _wait_until(server: MariaDB, count_query: str) -> None:
+    deadline = time.monotonic() + 60
+    while int(server.sql(count_query)[0][0]) == 0:
+        assert time.monotonic() < deadline, f"never: {count_query}"
+        time.sleep(0.05)
+
+
 def test_a_lock_wait_timeout_is_retried(mysql, tmp_path):
     """Another transaction holds a row lock on a key the import inserts: the import's
     write waits, times out (1205), is retried, and loads once the lock is gone."""
     server, db = mysql
     server.sql("CREATE TABLE l (id BIGINT PRIMARY KEY, v VARCHAR(10))", db)
     (tmp_path / "l.csv").write_text("id,v\n" + "".join(f"{i},v{i}\n" for i in range(100)))
-    holder = subprocess.Popen(
-        [server.client, "--no-defaults", f"--socket={server.socket}", "-uroot", db, "-e",
-         "SET SESSION innodb_lock_wait_timeout = 100; BEGIN; INSERT INTO l VALUES (50, 'x');"
-         " SELECT SLEEP(4); ROLLBACK;"],
+    holder = subprocess.Popen(  # statements fed one by one through its stdin
+        [server.client, "--no-defaults", f"--socket={server.socket}", "-uroot", "-n", db],
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
+    assert holder.stdin is not None
+    holder.stdin.write("BEGIN; INSERT INTO l VALUES (50, 'x');\n")
+    holder.stdin.flush()
+    _wait_until(server, "SELECT COUNT(*) FROM information_schema.innodb_trx")
+    server.sql("SET GLOBAL innodb_lock_wait_timeout = 1")  # for sessions opened from now
+    importer: subprocess.Popen[str] | None = None
     try:
-        time.sleep(1)  # the holder has its lock
-        server.sql("SET GLOBAL innodb_lock_wait_timeout = 1")
-        result = subprocess.run(
+        importer = subprocess.Popen(
             [sys.executable, "-m", "bulkload", "import", "l.csv", "--to", server.url(db),
-             "--retries", "20", "--retry-max-wait", "1", "--json", "s.json", "-q"],
-            cwd=tmp_path, capture_output=True, text=True, timeout=120, env=_env(),
+             "--retries", "50", "--retry-max-wait", "0.5", "--json", "s.json", "-q"],
+            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(),
         )  # fmt: skip
+        _wait_until(server, "SELECT COUNT(*) FROM information_schema.innodb_trx "
+                    "WHERE trx_state = 'LOCK WAIT'")  # fmt: skip
+        time.sleep(2.5)  # past the 1 s timeout: at least one wait has ended in 1205
+        holder.stdin.write("ROLLBACK;\n")
+        holder.stdin.close()
+        _, err = importer.communicate(timeout=120)
     finally:
         server.sql("SET GLOBAL innodb_lock_wait_timeout = 50")
+        if importer is not None and importer.poll() is None:
+            importer.kill()
+        holder.kill()  # its ROLLBACK is sent; if not, ending it rolls back
         holder.wait(timeout=60)
+    result = subprocess.CompletedProcess(importer.args, importer.returncode, "", err)
     assert result.returncode == 0, result.stderr
     summary = json.loads((tmp_path / "s.json").read_text())
     assert any("Lock wait timeout" in cause for cause in summary["retry_causes"]), summary
@@ -616,13 +636,6 @@ def test_a_profile_holds_the_url_and_the_backends_options(mysql, run_cli, write_
     assert result.code == 0, result.stderr
     assert PASSWORD not in result.stdout + result.stderr
     assert query(server, db, "SELECT * FROM from_profile") == [(1, "b")]
-
-
-def _wait_until(server: MariaDB, count_query: str) -> None:
-    deadline = time.monotonic() + 60
-    while int(server.sql(count_query)[0][0]) == 0:
-        assert time.monotonic() < deadline, f"never: {count_query}"
-        time.sleep(0.05)
 
 
 def test_a_deadlock_is_retried(mysql, tmp_path):
