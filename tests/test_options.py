@@ -143,10 +143,16 @@ def test_the_config_package_does_not_import_the_option_registry():
 
 def test_backends_declare_their_own_options_next_to_their_code(run_cli):
     from bulkload.backends.http import HttpBackend
+    from bulkload.backends.mysql import MySQLBackend
     from bulkload.backends.postgresql import PostgresBackend
     from bulkload.backends.sqlite import SQLiteBackend
 
-    owners = {"sqlite": SQLiteBackend, "postgresql": PostgresBackend, "http": HttpBackend}
+    owners = {
+        "sqlite": SQLiteBackend,
+        "postgresql": PostgresBackend,
+        "mysql": MySQLBackend,
+        "http": HttpBackend,
+    }
     shared = {f.name for f in fields(TargetOptions)} - {"backends"}
     assert set(BACKEND_OPTIONS) == set(owners)
     for name, declared in BACKEND_OPTIONS.items():
@@ -162,6 +168,7 @@ def test_backends_declare_their_own_options_next_to_their_code(run_cli):
         listed.stdout
     )
     assert "options: --wal/--no-wal" in listed.stdout
+    assert "options: --mysql-method" in listed.stdout
 
 
 @pytest.mark.parametrize(

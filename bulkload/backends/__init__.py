@@ -42,6 +42,8 @@ BUILT_IN = {
     "postgres": "bulkload.backends.postgresql:PostgresBackend",
     "http": "bulkload.backends.http:HttpBackend",
     "https": "bulkload.backends.http:HttpBackend",
+    "mysql": "bulkload.backends.mysql:MySQLBackend",
+    "mariadb": "bulkload.backends.mysql:MySQLBackend",
 }
 
 __all__ = [

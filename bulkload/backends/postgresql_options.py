@@ -54,12 +54,13 @@ OPTIONS = panel(
         name="on_conflict",
         flags=("--on-conflict",),
         parse=choice("nothing", "update"),
-        help="PostgreSQL upsert when --key columns match: nothing (keep) or update (overwrite).",
+        help="PostgreSQL and MySQL upsert when --key columns match: nothing (keep) or update "
+        "(overwrite).",
     ),
     Option(
         name="key",
         flags=("--key",),
         parse=names,
-        help="PostgreSQL: the columns identifying a row, for --on-conflict.",
+        help="PostgreSQL and MySQL: the columns identifying a row, for --on-conflict.",
     ),
 )

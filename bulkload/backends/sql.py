@@ -13,3 +13,10 @@ def quote_identifier(name: str) -> str:
     if "\x00" in name:
         raise UsageError(f"identifier contains a NUL character: {name!r}")
     return '"' + name.replace('"', '""') + '"'
+
+
+def quote_backticks(name: str) -> str:
+    """Quote a name the MySQL way (backticks, doubled inside): any text is then one name."""
+    if "\x00" in name:
+        raise UsageError(f"identifier contains a NUL character: {name!r}")
+    return "`" + name.replace("`", "``") + "`"

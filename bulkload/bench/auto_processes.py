@@ -80,8 +80,8 @@ def unsplittable(config: BenchConfig) -> str | None:
     if scheme not in NETWORK_SCHEMES:
         where = f"{scheme}://" if scheme else "the target"
         return (
-            f"{where} is not a network target (only http(s):// and postgresql:// are split "
-            "among processes)"
+            f"{where} is not a network target (only http(s)://, postgresql:// and mysql:// are "
+            "split among processes)"
         )
     if config.queries.queries:
         return "a read sweep (--query) is split only when asked (--processes P)"

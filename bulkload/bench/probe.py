@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 
 #: targets reached over the network: the only ones a second process may drive
-NETWORK_SCHEMES = frozenset({"http", "https", "postgresql", "postgres"})
+NETWORK_SCHEMES = frozenset({"http", "https", "postgresql", "postgres", "mysql", "mariadb"})
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ class TargetKeywords(TypedDict, total=False):
     pg_format: str
     on_conflict: str
     key: Names
+    mysql_method: str  # load | insert
     http_method: str
     http_headers: Sequence[str]
     http_format: str

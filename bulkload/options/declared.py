@@ -152,6 +152,7 @@ TARGET = panel(
         flags=("--to",),
         parse=target_url,
         help="Target URL: sqlite:///file.db, postgresql://user@host/db (or postgres://), "
+        "mysql://user:password@host/db (or mariadb://), "
         "null://, sim://?latency=5ms (see 'bulkload backends').",
     ),
     Option(

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bulkload.backends import http_options, postgresql_options, sqlite_options
+from bulkload.backends import http_options, mysql_options, postgresql_options, sqlite_options
 from bulkload.config import profiles
 from bulkload.config.option import Option
 from bulkload.errors import UsageError
@@ -46,6 +46,7 @@ from bulkload.options.declared import (
 BACKEND_OPTIONS: dict[str, tuple[Option, ...]] = {
     "sqlite": sqlite_options.OPTIONS,
     "postgresql": postgresql_options.OPTIONS,
+    "mysql": mysql_options.OPTIONS,
     "http": http_options.OPTIONS,
 }
 
