@@ -48,6 +48,8 @@ from bulkload.engine.batch_writer import BatchWriter, one_line
 from bulkload.errors import AbortedError
 from bulkload.stats.level import LevelResult
 from bulkload.stats.run import RunStats
+from bulkload.stats.sampler import IntervalSampler
+from bulkload.stats.timeline import Timeline
 
 _YIELD_EVERY = 64
 _LATE_S = 0.005  # a send starting later than this after its due time was delayed
@@ -76,6 +78,7 @@ class _Gauge:
         self._clock = clock
         self.current = 0
         self.max = 0
+        self.interval_max = 0  # the most since the timeline last asked
         self._area = 0.0
         self._since = clock()
         self._window_start = self._since
@@ -91,6 +94,13 @@ class _Gauge:
         self.current += delta
         if self.current > self.max:
             self.max = self.current
+        if self.current > self.interval_max:
+            self.interval_max = self.current
+
+    def take_interval(self) -> tuple[int, int]:
+        """In flight now, and the most since the last call (for the timeline)."""
+        most, self.interval_max = self.interval_max, self.current
+        return self.current, most
 
     def start_window(self) -> None:
         self.change(0)
@@ -112,6 +122,7 @@ class LevelDriver:
         should_stop: Callable[[], bool] = lambda: False,
         clock: Callable[[], float] = time.perf_counter,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        timeline: Timeline | None = None,
     ):
         self.writer = writer
         self.pool = pool
@@ -150,6 +161,7 @@ class LevelDriver:
         self._writers = 0
         self._busy = 0
         self._group: asyncio.TaskGroup | None = None
+        self._timeline_out = timeline
 
     def _scheduled_window(self) -> tuple[int, int] | None:
         rate, duration = self.plan.rate, self.plan.duration_s
@@ -174,14 +186,41 @@ class LevelDriver:
 
     async def run(self) -> LevelResult:
         self._t0 = self._clock()
-        async with asyncio.TaskGroup() as group:
-            group.create_task(self._timeline())
-            if self.plan.rate is None:
-                self._group = group
-                self._start_closed_writer()
-            else:
-                group.create_task(self._open_scheduler(group))
+        sampler = self._sampler()
+        # the sampler ticks on the wall clock: a level's timeline is real time
+        ticking = asyncio.create_task(sampler.run(asyncio.sleep)) if sampler else None
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._timeline())
+                if self.plan.rate is None:
+                    self._group = group
+                    self._start_closed_writer()
+                else:
+                    group.create_task(self._open_scheduler(group))
+        finally:
+            if ticking is not None and sampler is not None:
+                ticking.cancel()
+                await asyncio.gather(ticking, return_exceptions=True)
+                sampler.tick()  # the level's last part interval
         return self._result()
+
+    def _sampler(self) -> IntervalSampler | None:
+        if self._timeline_out is None:
+            return None
+        rate = self.plan.rate
+        return IntervalSampler(
+            self._timeline_out,
+            self.plan.label,
+            (self.warmup, self.window, self.drain),
+            in_flight=self._gauge.take_interval,
+            offered=None if rate is None else self._sends_due,
+            concurrency=None if rate is not None else lambda: self.plan.concurrency,
+        )
+
+    def _sends_due(self) -> int:
+        """Open model: the sends due since the level started (the offered load)."""
+        assert self.plan.rate is not None
+        return math.ceil(max(self._clock() - self._t0, 0.0) * self.plan.rate - 1e-9)
 
     def _may_send(self) -> bool:
         """Whether new writes may start: not past the window, not stopped, not failed."""

@@ -23,6 +23,7 @@ from bulkload.bench.result import SweepResult
 from bulkload.errors import InputError
 from bulkload.stats.level import LevelResult
 from bulkload.stats.thresholds import parse_slo
+from bulkload.stats.timeline import Timeline
 
 #: options whose value may differ between the shards of one run
 _PER_SHARD_OPTIONS = ("--shard", "--json", "--html", "--baseline", "--progress")
@@ -64,12 +65,19 @@ def merge_results(
         error=next((result.error for result in results if result.error), None),
         rows_written=sum(result.rows_written for result in results),
         levels_planned=first.levels_planned,
+        timeline=_merged_timeline(results),
     )
     if check_whole:
         _check_whole(results, merged)
     slo = tuple(t for text in first.slo for t in parse_slo(text))
     recommend_into(merged, slo)
     return merged
+
+
+def _merged_timeline(results: Sequence[SweepResult]) -> Timeline | None:
+    """The shards' timelines added up, interval by interval of the wall clock."""
+    timelines = [result.timeline for result in results if result.timeline is not None]
+    return Timeline.merge(timelines) if timelines else None
 
 
 def _check_whole(results: Sequence[SweepResult], merged: SweepResult) -> None:

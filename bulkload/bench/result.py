@@ -20,6 +20,7 @@ from bulkload import event_loop
 from bulkload.errors import InputError
 from bulkload.stats.level import LevelResult
 from bulkload.stats.outcome import Outcome, OutcomeField
+from bulkload.stats.timeline import Timeline
 
 SCHEMA_VERSION = 1
 KIND = "bulkload-bench"
@@ -65,6 +66,8 @@ class SweepResult:
     #: --processes auto: {requested, processes, reason, cores, probe: {level, seconds,
     #: busy, runnable, writes_per_s, error} or None} (bulkload.bench.auto_processes)
     processes_decision: dict[str, Any] | None = None
+    #: every level over time, interval by interval (warm-ups and drains included)
+    timeline: Timeline | None = None
 
     def levels_by_level(self) -> list[LevelResult]:
         """The levels as tables list them: by batch size (in the order they ran), then
@@ -122,6 +125,7 @@ class SweepResult:
             "merged_shards": self.merged_shards,
             "processes": self.processes,
             "processes_decision": self.processes_decision,
+            "timeline": None if self.timeline is None else self.timeline.to_dict(),
         }
 
     @classmethod
@@ -163,6 +167,8 @@ class SweepResult:
                 merged_shards=data.get("merged_shards"),
                 processes=data.get("processes"),
                 processes_decision=data.get("processes_decision"),
+                # absent from results saved before timelines existed
+                timeline=Timeline.from_dict(data["timeline"]) if data.get("timeline") else None,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(f"malformed bench result: {exc!r}", source=source) from None

@@ -36,6 +36,7 @@ from bulkload.stats.analysis import SATURATION_GAIN, refine_levels
 from bulkload.stats.level import LevelResult
 from bulkload.stats.run import RunStats
 from bulkload.stats.thresholds import Threshold
+from bulkload.stats.timeline import DEFAULT_INTERVAL_S, Timeline
 
 AUTO_START = (1, 2, 4)
 AUTO_LIMIT = 4096
@@ -57,6 +58,7 @@ class SweepSpec:
     max_time_s: float = 300.0  # auto: stop adding levels past this
     reset: bool = False
     slo: tuple[Threshold, ...] = ()
+    interval_s: float = DEFAULT_INTERVAL_S  # the timeline's step
 
     @property
     def model(self) -> str:
@@ -358,7 +360,15 @@ class Sweep:
         plan = self.spec.plan(level, batch_size)
         writer = BatchWriter(self.backend, self.options, RunStats())
         writer.throttle_for(batch_size)
-        driver = LevelDriver(writer, pool, plan, should_stop=lambda: self.control.stop_requested)
+        if self.result.timeline is None:
+            self.result.timeline = Timeline(self.spec.interval_s)
+        driver = LevelDriver(
+            writer,
+            pool,
+            plan,
+            should_stop=lambda: self.control.stop_requested,
+            timeline=self.result.timeline,
+        )
         self.progress.index += 1
         self.progress.driver = driver
         self.progress.status = plan.label

@@ -165,6 +165,7 @@ class SweepOptions:
     max_time: float = 300.0
     reset: bool = False  # empty the table between levels
     slo: tuple[Threshold, ...] = ()
+    interval: float = 1.0  # the timeline's step, seconds
     shard: tuple[int, int] | None = None  # --shard i/N: this job's share of the work
     processes: int = 1  # --processes P: worker processes, each running a shard i/P
     processes_auto: bool = False  # --processes auto: decided by a probe (bench/auto_processes)

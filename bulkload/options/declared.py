@@ -386,6 +386,16 @@ SWEEP = panel(
         help="Service-level objective, e.g. p99<50ms or error_rate@all<0.1% (repeatable; "
         "comma-separated expressions allowed).",
     ),
+    Option(
+        name="interval",
+        flags=("--interval",),
+        commands=BENCH_ONLY,
+        parse=positive_duration,
+        default_text="1s",
+        metavar="<duration>",
+        help="The timeline's step: throughput, errors and latency percentiles are kept "
+        "for each interval this long (JSON 'timeline').",
+    ),
 )
 
 GATES = panel(

@@ -259,6 +259,28 @@ class LatencyHistogram:
             values.append((low + hdr.get_highest_equivalent_value(low)) / 2)
         return np.array(values, dtype=np.float64), slots[used].astype(np.float64)
 
+    def slot_counts(self) -> np.ndarray:
+        """A copy of the per-slot counts: two of them, subtracted, are what was recorded
+        in between (:meth:`from_slot_counts`), without a second histogram on the hot path."""
+        hdr = self.hdr
+        return np.ctypeslib.as_array(hdr.counts)[: hdr.counts_len].copy()
+
+    @classmethod
+    def from_slot_counts(cls, slots: np.ndarray) -> LatencyHistogram:
+        """The histogram holding ``slots`` (from :meth:`slot_counts`, or a difference)."""
+        hist = cls()
+        hdr = hist._hdr
+        counts = np.ctypeslib.as_array(hdr.counts)
+        counts[: slots.size] = slots
+        used = np.flatnonzero(slots)
+        if used.size:
+            hdr.total_count = int(slots.sum())
+            hdr.min_value = int(hdr.get_value_from_index(int(used[0])))
+            hdr.max_value = int(
+                hdr.get_highest_equivalent_value(hdr.get_value_from_index(int(used[-1])))
+            )
+        return hist
+
     def encode(self) -> str:
         """Compressed HDR encoding (base64), for saving and merging elsewhere."""
         encoded = self.hdr.encode()
