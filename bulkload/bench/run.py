@@ -235,7 +235,7 @@ def sweep_spec(config: BenchConfig) -> SweepSpec:
         max_time_s=options.max_time,
         reset=options.reset,
         slo=options.slo,
-        interval_s=options.interval,
+        interval_s=config.report.interval,
     )
 
 

@@ -89,6 +89,7 @@ class LoadKeywords(TargetKeywords, SourceKeywords, EngineKeywords, total=False):
     bad_records: str
     checkpoint: str
     resume: bool
+    interval: Seconds  # the timeline's step
 
 
 class BenchKeywords(TargetKeywords, SourceKeywords, EngineKeywords, total=False):
@@ -110,12 +111,13 @@ class BenchKeywords(TargetKeywords, SourceKeywords, EngineKeywords, total=False)
     baseline: str
     max_regression: float | str  # 0.1 or "10%"
     shard: str | tuple[int, int]  # "1/4" or (1, 4): this job's share
+    interval: Seconds  # the timeline's step
 
 
 # Options the library's functions do not take: how the command line runs and shows a run
 # (worker processes, a cluster, files written, the terminal); the paths are positional.
 CLI_ONLY = frozenset(
-    {"paths", "processes", "cluster", "workers", "json", "html", "quiet", "progress"}
+    {"paths", "processes", "cluster", "workers", "json", "html", "hdr_log", "quiet", "progress"}
 )
 
 

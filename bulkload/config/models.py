@@ -121,6 +121,8 @@ class ReportOptions:
     quiet: bool = False
     progress: str = "auto"
     bad_records: str | None = None
+    interval: float = 1.0  # the timeline's step, seconds
+    hdr_log: str | None = None  # HdrHistogram interval log, one line per interval
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -165,7 +167,6 @@ class SweepOptions:
     max_time: float = 300.0
     reset: bool = False  # empty the table between levels
     slo: tuple[Threshold, ...] = ()
-    interval: float = 1.0  # the timeline's step, seconds
     shard: tuple[int, int] | None = None  # --shard i/N: this job's share of the work
     processes: int = 1  # --processes P: worker processes, each running a shard i/P
     processes_auto: bool = False  # --processes auto: decided by a probe (bench/auto_processes)

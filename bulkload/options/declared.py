@@ -386,16 +386,6 @@ SWEEP = panel(
         help="Service-level objective, e.g. p99<50ms or error_rate@all<0.1% (repeatable; "
         "comma-separated expressions allowed).",
     ),
-    Option(
-        name="interval",
-        flags=("--interval",),
-        commands=BENCH_ONLY,
-        parse=positive_duration,
-        default_text="1s",
-        metavar="<duration>",
-        help="The timeline's step: throughput, errors and latency percentiles are kept "
-        "for each interval this long (JSON 'timeline').",
-    ),
 )
 
 GATES = panel(
@@ -636,6 +626,23 @@ OUTPUT = panel(
         metavar="PATH",
         help="Write the HTML report (charts, levels; one self-contained file) to this file; "
         "needs bulkload[html].",
+    ),
+    Option(
+        name="interval",
+        flags=("--interval",),
+        parse=positive_duration,
+        default_text="1s",
+        metavar="<duration>",
+        help="The timeline's step: throughput, errors and latency percentiles are kept "
+        "for each interval this long (JSON 'timeline').",
+    ),
+    Option(
+        name="hdr_log",
+        flags=("--hdr-log",),
+        parse=file_path,
+        metavar="PATH",
+        help="Write an HdrHistogram interval log (one compressed histogram per interval, "
+        "tagged by level), readable by HdrHistogram's own tools.",
     ),
     Option(
         name="quiet",
