@@ -28,6 +28,7 @@ from bulkload.cli.views.sweep_table import render_processes, render_sweep
 from bulkload.cli.views.verdict import render_verdict
 from bulkload.config import BenchConfig
 from bulkload.errors import UsageError
+from bulkload.report.hdr_log import write_hdr_log
 from bulkload.report.html import require_html_support, write_html
 from bulkload.report.json_summary import check_json_path, write_document
 
@@ -76,6 +77,8 @@ def run_bench(config: BenchConfig, *, argv: Sequence[str] = ()) -> int:
     _check_html(config)  # before the sweep, not after it: a missing extra, a bad path
     if report.json_path:
         check_json_path(report.json_path)
+    if report.hdr_log:
+        check_json_path(report.hdr_log, "--hdr-log")
     baseline = read_baseline(config)  # bad input: found before the sweep, not after it
 
     def told() -> None:
@@ -151,8 +154,13 @@ def _files(result: SweepResult, baseline: SweepResult | None, config: BenchConfi
     def html(path: str) -> None:
         write_html(result, path, baseline=baseline)
 
+    def hdr_log(path: str) -> None:
+        write_hdr_log(result.timeline, path)
+
     return outputs(
-        ("--json", config.report.json_path, json), ("--html", config.report.html_path, html)
+        ("--json", config.report.json_path, json),
+        ("--html", config.report.html_path, html),
+        ("--hdr-log", config.report.hdr_log, hdr_log),
     )
 
 

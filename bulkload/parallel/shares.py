@@ -52,7 +52,7 @@ def bench_child(config: BenchConfig) -> BenchConfig:
     return replace(
         config,
         target=replace(config.target, if_exists="append"),
-        report=replace(config.report, html_path=None),
+        report=replace(config.report, html_path=None, hdr_log=None),
         gates=GateOptions(),
     )
 
@@ -92,6 +92,7 @@ def import_share(config: ImportConfig, share: Share, workdir: Path) -> ImportCon
         report=replace(
             config.report,
             json_path=None,
+            hdr_log=None,
             bad_records=str(share_file(workdir, index, "bad-records.csv")),
             progress="off",
             quiet=True,
