@@ -21,6 +21,7 @@ from typing import Any
 from bulkload.bench.recommend import recommend_into
 from bulkload.bench.result import SweepResult
 from bulkload.errors import InputError
+from bulkload.stats.breaking import breaking_points
 from bulkload.stats.level import LevelResult
 from bulkload.stats.thresholds import parse_slo
 from bulkload.stats.timeline import Timeline
@@ -71,6 +72,9 @@ def merge_results(
         _check_whole(results, merged)
     slo = tuple(t for text in first.slo for t in parse_slo(text))
     recommend_into(merged, slo)
+    if first.breaking_points is not None and merged.timeline is not None:  # a ramp
+        step = merged.timeline.interval_s
+        merged.breaking_points = breaking_points(merged.timeline.intervals, slo, step=step)
     return merged
 
 

@@ -68,6 +68,9 @@ class SweepResult:
     processes_decision: dict[str, Any] | None = None
     #: every level over time, interval by interval (warm-ups and drains included)
     timeline: Timeline | None = None
+    #: a ramp's analysis, per ramp level: [{tag, cause, time_s, at, rate, concurrency,
+    #: throughput, detail, signs}] (cause None: it never broke); None without a ramp
+    breaking_points: list[dict[str, Any]] | None = None
 
     def levels_by_level(self) -> list[LevelResult]:
         """The levels as tables list them: by batch size (in the order they ran), then
@@ -126,6 +129,7 @@ class SweepResult:
             "processes": self.processes,
             "processes_decision": self.processes_decision,
             "timeline": None if self.timeline is None else self.timeline.to_dict(),
+            "breaking_points": self.breaking_points,
         }
 
     @classmethod
@@ -169,6 +173,7 @@ class SweepResult:
                 processes_decision=data.get("processes_decision"),
                 # absent from results saved before timelines existed
                 timeline=Timeline.from_dict(data["timeline"]) if data.get("timeline") else None,
+                breaking_points=data.get("breaking_points"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(f"malformed bench result: {exc!r}", source=source) from None

@@ -111,6 +111,9 @@ class BenchKeywords(TargetKeywords, SourceKeywords, EngineKeywords, total=False)
     baseline: str
     max_regression: float | str  # 0.1 or "10%"
     shard: str | tuple[int, int]  # "1/4" or (1, 4): this job's share
+    ramp_rate: str  # "100:2000:5m": one level whose arrival rate ramps
+    stages: str  # "30s:100/s,2m:2000/s,30s:0/s" (k6's form)
+    ramp_concurrency: str  # "1:64:5m": one level whose writes in flight ramp
     interval: Seconds  # the timeline's step
 
 
