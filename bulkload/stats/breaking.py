@@ -9,9 +9,9 @@ Three signs, the earliest of which is the breaking point:
 * **throughput**: the target stopped following the offered load. Open model: two
   intervals in a row carried under 90% of the sends due in them; the breaking point is
   where the offered rate first reached the most the target carried over the ramp (two
-  intervals' mean: its capacity, the rate reported). Closed model: two intervals in a row carried under 80% of what the
-  writers allowed would carry at the unloaded latency (concurrency / the first
-  intervals' mean latency, Little's law).
+  intervals' mean: its capacity, the rate reported). Closed model: two intervals in a
+  row carried under 80% of what the writers allowed would carry at the unloaded latency
+  (concurrency / the first intervals' mean latency, Little's law).
 
 Intervals shorter than half a step (a level's last part) are not judged.
 """
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 from bulkload.stats.thresholds import ERROR_RATE, LATENCY_METRICS, Threshold
@@ -156,7 +157,7 @@ def _most_carried(judged: list[Interval]) -> float:
     rates = [i.ops_per_s for i in judged]
     if len(rates) < 2:
         return max(rates, default=0.0)
-    return max((a + b) / 2 for a, b in zip(rates, rates[1:], strict=False))
+    return max((a + b) / 2 for a, b in pairwise(rates))
 
 
 def _expected(judged: list[Interval], open_model: bool) -> Any:
