@@ -40,6 +40,7 @@ def run_import(settings: ImportConfig, *, argv: Sequence[str] = ()) -> int:
     from bulkload.cli.error_line import error_line
     from bulkload.cli.exit_codes import describe_share, for_share
     from bulkload.cli.finish import consoles
+    from bulkload.cli.metrics import live_metrics
     from bulkload.cli.views.import_progress import ProgressReporter
     from bulkload.redact import redact_text, url_secrets
     from bulkload.report.json_summary import check_json_path
@@ -63,7 +64,12 @@ def run_import(settings: ImportConfig, *, argv: Sequence[str] = ()) -> int:
             f"bulkload: stopping: {stopping} (Ctrl-C again to abort at once)", highlight=False
         )
 
-    ended = run_stoppable(runner, told, watch)
+    metrics = live_metrics(settings.report, runner, "import")
+    try:
+        ended = run_stoppable(runner, told, watch)
+    finally:
+        if metrics is not None:
+            metrics.close()
     if ended.error is not None:  # the parent's own: preparing the target, or the load
         message = redact_text(error_message(ended.error), secrets)
         view, files = _summary(stats, json_path, settings.report.hdr_log, error=message)

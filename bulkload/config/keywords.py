@@ -120,7 +120,18 @@ class BenchKeywords(TargetKeywords, SourceKeywords, EngineKeywords, total=False)
 # Options the library's functions do not take: how the command line runs and shows a run
 # (worker processes, a cluster, files written, the terminal); the paths are positional.
 CLI_ONLY = frozenset(
-    {"paths", "processes", "cluster", "workers", "json", "html", "hdr_log", "quiet", "progress"}
+    {
+        "paths",
+        "processes",
+        "cluster",
+        "workers",
+        "json",
+        "html",
+        "hdr_log",
+        "metrics_addr",
+        "quiet",
+        "progress",
+    }
 )
 
 

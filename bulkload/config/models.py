@@ -124,6 +124,7 @@ class ReportOptions:
     bad_records: str | None = None
     interval: float = 1.0  # the timeline's step, seconds
     hdr_log: str | None = None  # HdrHistogram interval log, one line per interval
+    metrics_addr: str | None = None  # HOST:PORT serving Prometheus metrics while running
 
 
 @dataclass(frozen=True, kw_only=True)

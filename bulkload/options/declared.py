@@ -689,6 +689,15 @@ OUTPUT = panel(
         "tagged by level), readable by HdrHistogram's own tools.",
     ),
     Option(
+        name="metrics_addr",
+        flags=("--metrics-addr",),
+        parse=text,
+        metavar="HOST:PORT",
+        help="Serve Prometheus metrics at http://HOST:PORT/metrics while the run goes "
+        "(rows, operations, errors, retries, in flight, latency; one process only); "
+        "needs bulkload[metrics].",
+    ),
+    Option(
         name="quiet",
         flags=("--quiet", "-q"),
         cli_type=bool,

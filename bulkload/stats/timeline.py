@@ -14,7 +14,7 @@ nothing is dropped).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -130,6 +130,8 @@ class Timeline:
         self.interval_s = interval_s
         self.max_intervals = max(max_intervals, 2)
         self._intervals: dict[tuple[int, str], Interval] = {}
+        #: told of each interval as it is added (live metrics); not saved, not merged
+        self.listeners: list[Callable[[Interval], None]] = []
 
     def slot(self, when: float) -> int:
         """The grid interval holding wall-clock time ``when``."""
@@ -139,6 +141,8 @@ class Timeline:
         return (self.slot(when) + 1) * self.interval_s
 
     def add(self, interval: Interval) -> None:
+        for listener in self.listeners:
+            listener(interval)
         # by its middle: a shard's snapshot a moment after the boundary is the same slot
         key = (self.slot((interval.start + interval.end) / 2), interval.tag)
         if (held := self._intervals.get(key)) is not None:
