@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from bulkload.stats.histogram import LatencyHistogram
@@ -26,7 +26,13 @@ MAX_INTERVALS = 7200
 _COUNTERS = ("rows", "batches", "bytes", "errors", "retries")
 
 
-@dataclass
+_SETTABLE = frozenset(
+    {"rows", "batches", "bytes", "errors", "retries", "in_flight", "in_flight_max", "offered",
+     "concurrency"}
+)  # fmt: skip
+
+
+@dataclass(init=False)
 class Interval:
     start: float  # wall clock (epoch s) when the interval's first snapshot was taken
     end: float
@@ -41,7 +47,38 @@ class Interval:
     #: open model: sends due in the interval (the offered load), None in the closed model
     offered: int | None = None
     concurrency: int | None = None  # closed model: writers allowed in the interval
-    latency: LatencyHistogram = field(default_factory=LatencyHistogram)
+    #: the interval's latency histogram, kept HDR-encoded (compressed): a live one holds
+    #: ~180 KB of slots whatever it counts, an encoded one a few hundred bytes, so a
+    #: timeline of thousands of intervals stays small. Read and set through ``latency``.
+    latency_hdr: str | None = None
+    latency_count: int = 0
+
+    def __init__(
+        self, start: float, end: float, tag: str = "", *, latency: LatencyHistogram | None = None,
+        **counters: Any,
+    ) -> None:  # fmt: skip
+        self.start, self.end, self.tag = start, end, tag
+        self.rows = self.batches = self.bytes = self.errors = self.retries = 0
+        self.in_flight = self.in_flight_max = 0
+        self.offered: int | None = None
+        self.concurrency: int | None = None
+        for name, value in counters.items():
+            if name not in _SETTABLE:
+                raise TypeError(f"Interval has no counter {name!r}")
+            setattr(self, name, value)
+        self.latency = latency if latency is not None else LatencyHistogram()
+
+    @property
+    def latency(self) -> LatencyHistogram:
+        """A fresh copy of the interval's histogram (changing it changes nothing here)."""
+        if self.latency_hdr is None:
+            return LatencyHistogram()
+        return LatencyHistogram.decode(self.latency_hdr)
+
+    @latency.setter
+    def latency(self, histogram: LatencyHistogram) -> None:
+        self.latency_count = histogram.count
+        self.latency_hdr = histogram.encode() if histogram.count else None
 
     @property
     def seconds(self) -> float:
@@ -73,7 +110,10 @@ class Interval:
             self.offered = (self.offered or 0) + other.offered
         if other.concurrency is not None:
             self.concurrency = max(self.concurrency or 0, other.concurrency)
-        self.latency.merge(other.latency)
+        if other.latency_count:
+            merged = self.latency
+            merged.merge(other.latency)
+            self.latency = merged
 
     def copy(self) -> Interval:
         twin = Interval(self.start, self.end, self.tag)
@@ -99,8 +139,8 @@ class Interval:
             "ops_per_s": round(self.ops_per_s, 2),
             "mb_per_s": round(self._per_s(self.bytes / 1e6), 3),
             "offered_per_s": (None if self.offered_per_s is None else round(self.offered_per_s, 2)),
-            "latency_ms": {**self.latency.summary_ms(), "count": self.latency.count},
-            "latency_hdr": self.latency.encode() if self.latency.count else None,
+            "latency_ms": {**self.latency.summary_ms(), "count": self.latency_count},
+            "latency_hdr": self.latency_hdr,
         }
 
     @classmethod

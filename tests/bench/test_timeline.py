@@ -11,6 +11,7 @@ import pytest
 
 from bulkload.bench.merge import merge_results
 from bulkload.bench.result import SweepResult
+from bulkload.stats.histogram import LatencyHistogram
 from bulkload.stats.timeline import Interval, Timeline
 from tests.bench.test_sweep import quick, sweep
 
@@ -86,9 +87,9 @@ def test_shards_merge_interval_by_interval_of_the_wall_clock():
 
 
 def _interval(start: float, batches: int) -> Interval:
-    interval = Interval(start=start, end=start + 1.0, tag="x", batches=batches)
-    interval.latency.record_many([0.001] * batches)
-    return interval
+    latency = LatencyHistogram()
+    latency.record_many([0.001] * batches)
+    return Interval(start=start, end=start + 1.0, tag="x", batches=batches, latency=latency)
 
 
 def test_a_long_run_keeps_a_bounded_timeline_by_coarsening_old_intervals():
@@ -99,3 +100,5 @@ def test_a_long_run_keeps_a_bounded_timeline_by_coarsening_old_intervals():
     assert timeline.interval_s >= 100
     assert sum(i.batches for i in timeline.intervals) == 30_000
     assert sum(i.latency.count for i in timeline.intervals) == 30_000
+    # each interval keeps its histogram compressed: a few hundred bytes, not ~180 KB
+    assert all(len(i.latency_hdr or "") < 2_000 for i in timeline.intervals)
