@@ -7,7 +7,9 @@ Three signs, the earliest of which is the breaking point:
   design);
 * **errors**: failed attempts appeared;
 * **throughput**: the target stopped following the offered load. Open model: two
-  intervals in a row carried under 90% of the sends due in them; the breaking point is
+  intervals in a row carried under 90% of the sends due in them, and none after them
+  carried 10% more (a slow start or a stall of the machine is no limit of the target,
+  in either model); the breaking point is
   where the offered rate first reached the most the target carried over the ramp (two
   intervals' mean: its capacity, the rate reported). Closed model: two intervals in a
   row carried under 80% of what the writers allowed would carry at the unloaded latency
@@ -133,6 +135,10 @@ def _fell_behind(judged: list[Interval]) -> tuple[Interval, str, float | None] |
         wanted = expected(interval)
         run = run + 1 if wanted > 0 and interval.ops_per_s < limit * wanted else 0
         if run < SUSTAINED:
+            continue
+        later = max((i.ops_per_s for i in judged[k + 1 :]), default=0.0)
+        if later > 1.1 * max(i.ops_per_s for i in judged[: k + 1]):
+            run = 0  # it carried more afterwards (a slow start, a stall): not its limit
             continue
         carried = _most_carried(judged)
         if not open_model:
