@@ -173,6 +173,7 @@ class LevelDriver:
         self._busy = 0
         self._group: asyncio.TaskGroup | None = None
         self._timeline_out = timeline
+        self.timeline = timeline  # the run's, shared by its levels (for the live view)
 
     def _scheduled_window(self) -> tuple[int, int] | None:
         rate, duration = self.plan.rate, self.plan.duration_s
