@@ -13,7 +13,8 @@ Three signs, the earliest of which is the breaking point:
   where the offered rate first reached the most the target carried over the ramp (two
   intervals' mean: its capacity, the rate reported). Closed model: two intervals in a
   row carried under 80% of what the writers allowed would carry at the unloaded latency
-  (concurrency / the first intervals' mean latency, Little's law).
+  (concurrency / the first intervals' mean latency, Little's law); the breaking point
+  is where that first reached the most the target carried (the writers it takes).
 
 Intervals shorter than half a step (a level's last part) are not judged.
 """
@@ -141,16 +142,13 @@ def _fell_behind(judged: list[Interval]) -> tuple[Interval, str, float | None] |
             run = 0  # it carried more afterwards (a slow start, a stall): not its limit
             continue
         carried = _most_carried(judged)
-        if not open_model:
-            first = judged[k - SUSTAINED + 1]
-            return (
-                first,
-                f"throughput stopped following the writers (at most {carried:,.0f}/s)",
-                None,
-            )
-        # where the offered load first reached the most the target carried
-        reached = (i for i in judged[: k + 1] if (i.offered_per_s or 0) >= carried)
+        # where the load offered (open), or what the writers allowed would carry at the
+        # unloaded latency (closed), first reached the most the target carried
+        reached = (i for i in judged[: k + 1] if expected(i) >= carried)
         at = next(reached, judged[k - SUSTAINED + 1])
+        if not open_model:
+            detail = f"the writers could carry more than the target did ({carried:,.0f}/s)"
+            return at, detail, None
         detail = f"the offered load passed the most the target carried ({carried:,.0f} writes/s)"
         return at, detail, carried
     return None

@@ -59,7 +59,7 @@ def test_stages_follow_the_offered_load():
         middle = (interval.start + interval.end) / 2 - result.timeline.intervals[0].start
         wanted = schedule.rate_at(middle)
         assert interval.offered_per_s == pytest.approx(wanted, abs=0.1 * 100)
-        assert interval.ops_per_s == pytest.approx(interval.offered_per_s, abs=0.1 * 100)
+        assert interval.ops_per_s == pytest.approx(interval.offered_per_s, abs=0.15 * 100)
     assert result.breaking_points == [{"tag": "ramp 0-100/s batch 100", "cause": None}]
 
 
@@ -117,7 +117,7 @@ def test_a_concurrency_ramp_finds_where_the_target_stops_scaling():
     point = result.breaking_points[0]
     assert point["cause"] == "throughput", point
     assert point["throughput"] == pytest.approx(160, rel=0.1)
-    assert 8 <= point["concurrency"] <= 12
+    assert 7 <= point["concurrency"] <= 11  # c=8 carries it at 50 ms a write
 
 
 def test_bench_ramp_rate_on_the_command_line(run_cli: RunCli, tmp_path: Path):
