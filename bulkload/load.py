@@ -61,6 +61,8 @@ async def load_async(
     from bulkload.event_loop import cancel_and_wait
     from bulkload.sources import BatchSource
     from bulkload.stats.run import RunStats
+    from bulkload.stats.sampler import IntervalSampler
+    from bulkload.stats.timeline import Timeline
 
     backend = create_backend(config.target)
     source = BatchSource(config.source, typed=not backend.accepts_text)
@@ -83,10 +85,20 @@ async def load_async(
         backend, config.engine, stats, on_reject=on_reject, checkpoint=checkpoint, control=control
     )
     watch = asyncio.create_task(watcher(stats)) if watcher else None
+    if stats.timeline is None:
+        stats.timeline = Timeline(config.report.interval)
+    # the run over time: the counters read at each interval of the wall clock
+    sampler = IntervalSampler(
+        stats.timeline, "import", (stats,), in_flight=stats.take_in_flight, histogram="latency"
+    )
+    ticking = asyncio.create_task(sampler.run(asyncio.sleep))
     try:
         return await engine.run(source, table, config.target.if_exists)
     finally:
+        ticking.cancel()
+        sampler.tick()  # the last part interval
         if bad_records is not None:
             bad_records.close()
         if watch is not None:
             await cancel_and_wait(watch)
+        await cancel_and_wait(ticking)

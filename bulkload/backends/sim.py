@@ -9,11 +9,13 @@ Faults: ``error_rate`` (transient, like a 503), ``throttle_rate`` (like a 429 wi
 ``retry_after`` hint), ``reject_rate`` (the share of rows the server refuses for good;
 the same rows on every try, so bisection isolates them). ``stall=1s&stall_at=3s``: the
 server answers nothing for ``stall``, starting ``stall_at`` after it was opened (a GC
-pause, a failover); ``stall_at=0`` makes it slow to start. Deterministic with ``seed``.
+pause, a failover); ``stall_at=0`` makes it slow to start. ``degrade=10&degrade_at=2m``:
+from ``degrade_at`` after it was opened, every batch takes ``degrade`` times as long (a
+cache filled, a compaction began), for good. Deterministic with ``seed``.
 
-Parameters: latency, jitter, per_row, stall, stall_at (durations: 5ms, 200us, 1s, or
-seconds), capacity, error_rate, throttle_rate, retry_after, reject_rate, seed,
-connections, requests_per_connection.
+Parameters: latency, jitter, per_row, stall, stall_at, degrade_at (durations: 5ms,
+200us, 1s, or seconds), degrade (a factor), capacity, error_rate, throttle_rate,
+retry_after, reject_rate, seed, connections, requests_per_connection.
 """
 
 from __future__ import annotations
@@ -73,6 +75,8 @@ class SimSettings:
     reject_rate: float = 0.0
     stall: float = 0.0
     stall_at: float = 0.0
+    degrade: float = 1.0  # service time multiplied by this from degrade_at on
+    degrade_at: float = 0.0
     seed: int | None = None
     connections: int | None = None
     requests_per_connection: int | None = None
@@ -81,10 +85,20 @@ class SimSettings:
     def from_url(cls, url: str) -> SimSettings:
         values: dict[str, object] = {}
         for name, value in parse_qsl(urlsplit(url).query, keep_blank_values=True):
-            if name in ("latency", "jitter", "per_row", "retry_after", "stall", "stall_at"):
+            if name in (
+                "latency",
+                "jitter",
+                "per_row",
+                "retry_after",
+                "stall",
+                "stall_at",
+                "degrade_at",
+            ):
                 values[name] = parse_duration(value, name)
             elif name in ("capacity", "seed", "connections", "requests_per_connection"):
                 values[name] = _integer(value, name)
+            elif name == "degrade":
+                values[name] = _factor(value, name)
             elif name in ("error_rate", "throttle_rate", "reject_rate"):
                 values[name] = _probability(value, name)
             else:
@@ -99,6 +113,16 @@ def _integer(value: str, name: str) -> int:
         raise UsageError(f"sim://: {name} must be a whole number, not {value!r}") from None
     if number < 0:
         raise UsageError(f"sim://: {name} must not be negative")
+    return number
+
+
+def _factor(value: str, name: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise UsageError(f"sim://: {name} must be a number, not {value!r}") from None
+    if not number > 0:
+        raise UsageError(f"sim://: {name} must be above 0, not {value!r}")
     return number
 
 
@@ -159,6 +183,8 @@ class SimBackend:
         try:
             service = max(0.0, self._rng.gauss(s.latency, s.jitter) if s.jitter else s.latency)
             service += s.per_row * payload.rows
+            if s.degrade != 1.0 and self._since_open() >= s.degrade_at:
+                service *= s.degrade
             draw = self._rng.random()
             if draw < s.throttle_rate:
                 await asyncio.sleep(service / 10)
@@ -176,12 +202,15 @@ class SimBackend:
         finally:
             self._active -= 1
 
+    def _since_open(self) -> float:
+        return asyncio.get_running_loop().time() - self._opened_at
+
     def _stalled(self, service: float) -> float:
         """``service``, stretched to the end of the stall when it overlaps it."""
         s = self.settings
         if not s.stall:
             return service
-        now = asyncio.get_running_loop().time() - self._opened_at
+        now = self._since_open()
         start, end = s.stall_at, s.stall_at + s.stall
         return max(end - now, service) if now < end and now + service > start else service
 

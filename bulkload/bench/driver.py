@@ -51,6 +51,9 @@ from bulkload.errors import AbortedError
 from bulkload.stats.level import LevelResult
 from bulkload.stats.operation import OperationResult
 from bulkload.stats.run import RunStats
+from bulkload.stats.sampler import IntervalSampler
+from bulkload.stats.schedule import ConcurrencyRamp, RateSchedule
+from bulkload.stats.timeline import Timeline
 
 _YIELD_EVERY = 64
 _LATE_S = 0.005  # a send starting later than this after its due time was delayed
@@ -82,9 +85,19 @@ class LevelPlan:
     duration_s: float | None = 10.0  # the window's length, unless bounded by a count
     rows: int | None = None
     batches: int | None = None
+    #: open model: the rate follows this schedule (``rate`` is its peak), no warm-up
+    schedule: RateSchedule | None = None
+    #: closed model: the writers allowed follow this ramp (``concurrency``: its peak)
+    ramp: ConcurrencyRamp | None = None
 
     @property
     def label(self) -> str:
+        if self.schedule is not None:
+            return (
+                f"ramp {self.schedule.start:g}-{self.schedule.peak:g}/s batch {self.batch_size:,}"
+            )
+        if self.ramp is not None:
+            return f"ramp c={self.ramp.start}-{self.ramp.end} batch {self.batch_size:,}"
         what = f"{self.rate:g}/s (cap {self.concurrency})" if self.rate else f"c={self.concurrency}"
         return f"{what} batch {self.batch_size:,}"
 
@@ -96,6 +109,7 @@ class _Gauge:
         self._clock = clock
         self.current = 0
         self.max = 0
+        self.interval_max = 0  # the most since the timeline last asked
         self._area = 0.0
         self._since = clock()
         self._window_start = self._since
@@ -111,6 +125,13 @@ class _Gauge:
         self.current += delta
         if self.current > self.max:
             self.max = self.current
+        if self.current > self.interval_max:
+            self.interval_max = self.current
+
+    def take_interval(self) -> tuple[int, int]:
+        """In flight now, and the most since the last call (for the timeline)."""
+        most, self.interval_max = self.interval_max, self.current
+        return self.current, most
 
     def start_window(self) -> None:
         self.change(0)
@@ -134,6 +155,7 @@ class LevelDriver:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         queries: QueryRunner | None = None,
         mix: tuple[float, float] | None = None,
+        timeline: Timeline | None = None,
     ):
         self.writer = writer
         #: a query level: each operation runs one of these instead of writing a batch
@@ -182,9 +204,13 @@ class LevelDriver:
         self._writers = 0
         self._busy = 0
         self._group: asyncio.TaskGroup | None = None
+        self._timeline_out = timeline
+        self.timeline = timeline  # the run's, shared by its levels (for the live view)
 
     def _scheduled_window(self) -> tuple[int, int] | None:
         rate, duration = self.plan.rate, self.plan.duration_s
+        if self.plan.schedule is not None:  # the whole schedule is the window
+            return 0, self.plan.schedule.total_sends
         if rate is None or duration is None or self._bound is not None:
             return None
         # index i is due at t0 + i/rate: the first due at or after the window's start
@@ -206,14 +232,58 @@ class LevelDriver:
 
     async def run(self) -> LevelResult:
         self._t0 = self._clock()
-        async with asyncio.TaskGroup() as group:
-            group.create_task(self._timeline())
-            if self.plan.rate is None:
-                self._group = group
-                self._start_closed_writer()
-            else:
-                group.create_task(self._open_scheduler(group))
+        sampler = self._sampler()
+        # the sampler ticks on the wall clock: a level's timeline is real time
+        ticking = asyncio.create_task(sampler.run(asyncio.sleep)) if sampler else None
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._timeline())
+                if self.plan.rate is None:
+                    self._group = group
+                    self._start_closed_writer()
+                else:
+                    group.create_task(self._open_scheduler(group))
+        finally:
+            if ticking is not None and sampler is not None:
+                ticking.cancel()
+                await asyncio.gather(ticking, return_exceptions=True)
+                sampler.tick()  # the level's last part interval
         return self._result()
+
+    def _sampler(self) -> IntervalSampler | None:
+        if self._timeline_out is None:
+            return None
+        rate = self.plan.rate
+        return IntervalSampler(
+            self._timeline_out,
+            self.plan.label,
+            (self.warmup, self.window, self.drain),
+            in_flight=self._gauge.take_interval,
+            offered=None if rate is None else lambda: self._sends_due(self._clock()),
+            concurrency=None if rate is not None else self._allowed,
+        )
+
+    def _sends_due(self, now: float) -> int:
+        """Open model: the sends due since the level started (the offered load)."""
+        assert self.plan.rate is not None
+        elapsed = max(now - self._t0, 0.0)
+        if self.plan.schedule is not None:
+            offered = self.plan.schedule.offered_by(elapsed)
+            return min(math.ceil(offered - 1e-9), self.plan.schedule.total_sends)
+        return math.ceil(elapsed * self.plan.rate - 1e-9)
+
+    def _due(self, index: int) -> float:
+        """When send ``index`` is due, on the clock (open model)."""
+        if self.plan.schedule is not None:
+            return self._t0 + self.plan.schedule.due(index)
+        assert self.plan.rate is not None
+        return self._t0 + index / self.plan.rate
+
+    def _allowed(self) -> int:
+        """Closed model: the writes allowed in flight now (a ramp's, or the level's)."""
+        if self.plan.ramp is None:
+            return self.plan.concurrency
+        return self.plan.ramp.at(self._clock() - self._t0)
 
     def _may_send(self) -> bool:
         """Whether new writes may start: not past the window, not stopped, not failed."""
@@ -281,7 +351,11 @@ class LevelDriver:
     async def _closed_writer(self) -> None:
         written = 0
         task = asyncio.current_task()
+        ramp = self.plan.ramp
         while self._may_send():
+            if ramp is not None and self._busy >= self._allowed():
+                await self._sleep(0.005)  # the ramp allows no more writers yet
+                continue
             now = self._clock()
             self._busy += 1
             # (nearly) every writer is in a write, none free to start the next: one more.
@@ -314,7 +388,7 @@ class LevelDriver:
                 await self._until(lambda: False, self._window_end() - self._clock())
                 self._close_window()
                 break
-            due = self._t0 + sent * interval
+            due = self._due(sent)
             if self._backlog_of_the_warmup(sent, due):
                 # A target past its capacity leaves sends due in the warm-up not started
                 # when the window opens. Sent then, they would hold the slots through the
@@ -425,7 +499,7 @@ class LevelDriver:
         if self._window_sends is not None:
             first, last = self._window_sends
             # a window closed early (a failure) missed only the sends due before then
-            last = min(last, math.ceil((end - self._t0) * self.plan.rate - 1e-9))
+            last = min(last, self._sends_due(end))
         else:
             first = math.ceil((start - self._t0) * self.plan.rate)
             last = math.ceil((end - self._t0) * self.plan.rate)  # exclusive

@@ -21,8 +21,10 @@ from typing import Any
 from bulkload.bench.recommend import recommend_into
 from bulkload.bench.result import SweepResult
 from bulkload.errors import InputError
+from bulkload.stats.breaking import breaking_points
 from bulkload.stats.level import LevelResult
 from bulkload.stats.thresholds import parse_slo
+from bulkload.stats.timeline import Timeline
 
 #: options whose value may differ between the shards of one run
 _PER_SHARD_OPTIONS = ("--shard", "--json", "--html", "--baseline", "--progress")
@@ -65,12 +67,22 @@ def merge_results(
         rows_written=sum(result.rows_written for result in results),
         levels_planned=first.levels_planned,
         fit_on=first.fit_on,
+        timeline=_merged_timeline(results),
     )
     if check_whole:
         _check_whole(results, merged)
     slo = tuple(t for text in first.slo for t in parse_slo(text))
     recommend_into(merged, slo)
+    if first.breaking_points is not None and merged.timeline is not None:  # a ramp
+        step = merged.timeline.interval_s
+        merged.breaking_points = breaking_points(merged.timeline.intervals, slo, step=step)
     return merged
+
+
+def _merged_timeline(results: Sequence[SweepResult]) -> Timeline | None:
+    """The shards' timelines added up, interval by interval of the wall clock."""
+    timelines = [result.timeline for result in results if result.timeline is not None]
+    return Timeline.merge(timelines) if timelines else None
 
 
 def _check_whole(results: Sequence[SweepResult], merged: SweepResult) -> None:

@@ -20,6 +20,7 @@ from bulkload import event_loop
 from bulkload.errors import InputError
 from bulkload.stats.level import LevelResult
 from bulkload.stats.outcome import Outcome, OutcomeField
+from bulkload.stats.timeline import Timeline
 
 SCHEMA_VERSION = 1
 KIND = "bulkload-bench"
@@ -67,6 +68,11 @@ class SweepResult:
     processes_decision: dict[str, Any] | None = None
     #: --fit-on NAME: the operation whose rate the recommendation and the USL fit use
     fit_on: str | None = None
+    #: every level over time, interval by interval (warm-ups and drains included)
+    timeline: Timeline | None = None
+    #: a ramp's analysis, per ramp level: [{tag, cause, time_s, at, rate, concurrency,
+    #: throughput, detail, signs}] (cause None: it never broke); None without a ramp
+    breaking_points: list[dict[str, Any]] | None = None
 
     def levels_by_level(self) -> list[LevelResult]:
         """The levels as tables list them: by batch size (in the order they ran), then
@@ -125,6 +131,8 @@ class SweepResult:
             "processes": self.processes,
             "processes_decision": self.processes_decision,
             "fit_on": self.fit_on,
+            "timeline": None if self.timeline is None else self.timeline.to_dict(),
+            "breaking_points": self.breaking_points,
         }
 
     @classmethod
@@ -167,6 +175,9 @@ class SweepResult:
                 processes=data.get("processes"),
                 processes_decision=data.get("processes_decision"),
                 fit_on=data.get("fit_on"),
+                # absent from results saved before timelines existed
+                timeline=Timeline.from_dict(data["timeline"]) if data.get("timeline") else None,
+                breaking_points=data.get("breaking_points"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(f"malformed bench result: {exc!r}", source=source) from None

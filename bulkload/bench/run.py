@@ -247,10 +247,17 @@ def read_baseline(config: BenchConfig) -> SweepResult | None:
 def sweep_spec(config: BenchConfig) -> SweepSpec:
     """The sweep the options describe."""
     options = config.sweep
+    schedule = options.ramp_rate or options.stages
+    ramp = options.ramp_concurrency
+    levels = None if options.auto else options.levels
+    if ramp is not None:
+        levels = (ramp.peak,)
     return SweepSpec(
-        levels=None if options.auto else options.levels,
+        levels=levels,
         batch_sizes=options.batch_sizes,
-        rates=options.rates or None,
+        rates=(schedule.peak,) if schedule is not None else options.rates or None,
+        schedule=schedule,
+        concurrency_ramp=ramp,
         concurrency_cap=config.engine.concurrency,
         warmup_s=options.warmup,
         duration_s=options.duration,
@@ -259,6 +266,7 @@ def sweep_spec(config: BenchConfig) -> SweepSpec:
         max_time_s=options.max_time,
         reset=options.reset,
         slo=options.slo,
+        interval_s=config.report.interval,
     )
 
 

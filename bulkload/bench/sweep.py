@@ -34,9 +34,12 @@ from bulkload.errors import UsageError
 from bulkload.sources import BatchSource
 from bulkload.sources.synthetic import SyntheticSpec, schema_of, synthetic_batches
 from bulkload.stats.analysis import SATURATION_GAIN, refine_levels
+from bulkload.stats.breaking import breaking_points
 from bulkload.stats.level import LevelResult
 from bulkload.stats.run import RunStats
+from bulkload.stats.schedule import ConcurrencyRamp, RateSchedule
 from bulkload.stats.thresholds import Threshold
+from bulkload.stats.timeline import DEFAULT_INTERVAL_S, Timeline
 
 AUTO_START = (1, 2, 4)
 AUTO_LIMIT = 4096
@@ -58,6 +61,15 @@ class SweepSpec:
     max_time_s: float = 300.0  # auto: stop adding levels past this
     reset: bool = False
     slo: tuple[Threshold, ...] = ()
+    interval_s: float = DEFAULT_INTERVAL_S  # the timeline's step
+    #: --ramp-rate/--stages: one level following this rate schedule (open model)
+    schedule: RateSchedule | None = None
+    #: --ramp-concurrency: one level whose writers follow this ramp (closed model)
+    concurrency_ramp: ConcurrencyRamp | None = None
+
+    @property
+    def ramped(self) -> bool:
+        return self.schedule is not None or self.concurrency_ramp is not None
 
     @property
     def model(self) -> str:
@@ -71,6 +83,15 @@ class SweepSpec:
             "rows": self.rows,
             "batches": self.batches,
         }
+        if self.schedule is not None:  # the whole schedule is measured, no warm-up
+            common.update(warmup_s=0.0, duration_s=self.schedule.duration_s, rows=None)
+            common.update(batches=None, schedule=self.schedule)
+            return LevelPlan(concurrency=self.concurrency_cap, rate=self.schedule.peak, **common)
+        if self.concurrency_ramp is not None:
+            ramp = self.concurrency_ramp
+            common.update(warmup_s=0.0, duration_s=ramp.duration_s, rows=None)
+            common.update(batches=None, ramp=ramp)
+            return LevelPlan(concurrency=ramp.peak, **common)
         if self.rates:
             return LevelPlan(concurrency=self.concurrency_cap, rate=float(level), **common)
         return LevelPlan(concurrency=int(level), **common)
@@ -395,6 +416,8 @@ class Sweep:
         plan = self.spec.plan(level, batch_size)
         writer = BatchWriter(self.backend, self.options, RunStats())
         writer.throttle_for(batch_size)
+        if self.result.timeline is None:
+            self.result.timeline = Timeline(self.spec.interval_s)
         driver = LevelDriver(
             writer,
             pool,
@@ -402,6 +425,7 @@ class Sweep:
             should_stop=lambda: self.control.stop_requested,
             queries=self._query_set,
             mix=None if self.queries is None else self.queries.mix,
+            timeline=self.result.timeline,
         )
         self.progress.index += 1
         self.progress.driver = driver
@@ -477,6 +501,11 @@ class Sweep:
     def _analyse(self) -> None:
         result = self.result
         recommend_into(result, self.spec.slo)
+        if self.spec.ramped and result.timeline is not None:
+            timeline = result.timeline
+            result.breaking_points = breaking_points(
+                timeline.intervals, self.spec.slo, step=timeline.interval_s
+            )
         measured = [lvl for lvl in result.levels if lvl.outcome == "completed" and lvl.batches]
         if not self.spec.reset and _target_keeps_rows(self.backend) and len(measured) > 1:
             result.warnings.append(

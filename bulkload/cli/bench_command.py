@@ -21,6 +21,7 @@ from bulkload.bench.run import ShardRun, read_baseline, sweep_spec
 from bulkload.bench.timing import sweep_time
 from bulkload.cli.exit_codes import ExitCode, for_outcome
 from bulkload.cli.finish import Output, consoles, finish, outputs
+from bulkload.cli.metrics import live_metrics
 from bulkload.cli.signals import run_stoppable
 from bulkload.cli.views.import_progress import ProgressReporter
 from bulkload.cli.views.sweep_progress import BenchProgress, plan_line, time_left
@@ -28,6 +29,7 @@ from bulkload.cli.views.sweep_table import render_processes, render_sweep
 from bulkload.cli.views.verdict import render_verdict
 from bulkload.config import BenchConfig
 from bulkload.errors import UsageError
+from bulkload.report.hdr_log import write_hdr_log
 from bulkload.report.html import require_html_support, write_html
 from bulkload.report.json_summary import check_json_path, write_document
 
@@ -76,13 +78,20 @@ def run_bench(config: BenchConfig, *, argv: Sequence[str] = ()) -> int:
     _check_html(config)  # before the sweep, not after it: a missing extra, a bad path
     if report.json_path:
         check_json_path(report.json_path)
+    if report.hdr_log:
+        check_json_path(report.hdr_log, "--hdr-log")
     baseline = read_baseline(config)  # bad input: found before the sweep, not after it
 
     def told() -> None:
         kept = "the finished ones are kept (Ctrl-C again to stop at once)"
         err.print(f"bulkload: stopping: {stopping}, {kept}")
 
-    ended = run_stoppable(runner, told, watch)
+    metrics = live_metrics(config.report, runner, "bench")
+    try:
+        ended = run_stoppable(runner, told, watch)
+    finally:
+        if metrics is not None:
+            metrics.close()
     for end in ended.failures:
         error_line(describe_share(end))  # one line each
     result = ended.result
@@ -151,8 +160,13 @@ def _files(result: SweepResult, baseline: SweepResult | None, config: BenchConfi
     def html(path: str) -> None:
         write_html(result, path, baseline=baseline)
 
+    def hdr_log(path: str) -> None:
+        write_hdr_log(result.timeline, path)
+
     return outputs(
-        ("--json", config.report.json_path, json), ("--html", config.report.html_path, html)
+        ("--json", config.report.json_path, json),
+        ("--html", config.report.html_path, html),
+        ("--hdr-log", config.report.hdr_log, hdr_log),
     )
 
 

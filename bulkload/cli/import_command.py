@@ -40,6 +40,7 @@ def run_import(settings: ImportConfig, *, argv: Sequence[str] = ()) -> int:
     from bulkload.cli.error_line import error_line
     from bulkload.cli.exit_codes import describe_share, for_share
     from bulkload.cli.finish import consoles
+    from bulkload.cli.metrics import live_metrics
     from bulkload.cli.views.import_progress import ProgressReporter
     from bulkload.redact import redact_text, url_secrets
     from bulkload.report.json_summary import check_json_path
@@ -48,6 +49,8 @@ def run_import(settings: ImportConfig, *, argv: Sequence[str] = ()) -> int:
     json_path = settings.report.json_path
     if json_path:
         check_json_path(json_path)
+    if settings.report.hdr_log:
+        check_json_path(settings.report.hdr_log, "--hdr-log")
     secrets = url_secrets(settings.target.url)
     out, err = consoles(json_to_stdout=json_path == "-")
     mode = ProgressReporter.choose_mode(settings.report.progress, settings.report.quiet, err)
@@ -61,14 +64,19 @@ def run_import(settings: ImportConfig, *, argv: Sequence[str] = ()) -> int:
             f"bulkload: stopping: {stopping} (Ctrl-C again to abort at once)", highlight=False
         )
 
-    ended = run_stoppable(runner, told, watch)
+    metrics = live_metrics(settings.report, runner, "import")
+    try:
+        ended = run_stoppable(runner, told, watch)
+    finally:
+        if metrics is not None:
+            metrics.close()
     if ended.error is not None:  # the parent's own: preparing the target, or the load
         message = redact_text(error_message(ended.error), secrets)
-        view, files = _summary(stats, json_path, error=message)
+        view, files = _summary(stats, json_path, settings.report.hdr_log, error=message)
         return finish(out, view, files, error=_with_loaded_before(ended.error, stats, settings))
     failures = ended.failures
     error = redact_text(describe_share(failures[0]), secrets) if failures else None
-    view, files = _summary(stats, json_path, error=error)
+    view, files = _summary(stats, json_path, settings.report.hdr_log, error=error)
     show_and_save(out, view, files, failed=error is not None, done=_finished(stats))
     for line in ended.messages:  # the shares' warnings
         print(line, file=sys.stderr)
@@ -102,10 +110,11 @@ def _runner(settings: ImportConfig, argv: Sequence[str]) -> tuple[ImportRunner, 
 
 
 def _summary(
-    stats: RunStats, json_path: str | None, *, error: str | None = None
+    stats: RunStats, json_path: str | None, hdr_log: str | None, *, error: str | None = None
 ) -> tuple[Any, list[Output]]:
     from bulkload.cli.views.import_summary import render_summary
     from bulkload.report import write_json
+    from bulkload.report.hdr_log import write_hdr_log
 
     def view(console: Console) -> None:
         if error is None or stats.rows_read:
@@ -114,7 +123,10 @@ def _summary(
     def write(path: str) -> None:
         write_json(stats, path, error=error)
 
-    return view, outputs(("--json", json_path, write))
+    def write_log(path: str) -> None:
+        write_hdr_log(stats.timeline, path)
+
+    return view, outputs(("--json", json_path, write), ("--hdr-log", hdr_log, write_log))
 
 
 def _finished(stats: RunStats) -> str:

@@ -90,6 +90,7 @@ class LoadKeywords(TargetKeywords, SourceKeywords, EngineKeywords, total=False):
     bad_records: str
     checkpoint: str
     resume: bool
+    interval: Seconds  # the timeline's step
 
 
 class BenchKeywords(TargetKeywords, SourceKeywords, EngineKeywords, total=False):
@@ -118,12 +119,27 @@ class BenchKeywords(TargetKeywords, SourceKeywords, EngineKeywords, total=False)
     params: str  # a CSV file of parameter values
     mix: str | Mapping[str, float]  # "write=1,read=3"
     fit_on: str  # the operation the recommendation and USL fit use
+    ramp_rate: str  # "100:2000:5m": one level whose arrival rate ramps
+    stages: str  # "30s:100/s,2m:2000/s,30s:0/s" (k6's form)
+    ramp_concurrency: str  # "1:64:5m": one level whose writes in flight ramp
+    interval: Seconds  # the timeline's step
 
 
 # Options the library's functions do not take: how the command line runs and shows a run
 # (worker processes, a cluster, files written, the terminal); the paths are positional.
 CLI_ONLY = frozenset(
-    {"paths", "processes", "cluster", "workers", "json", "html", "quiet", "progress"}
+    {
+        "paths",
+        "processes",
+        "cluster",
+        "workers",
+        "json",
+        "html",
+        "hdr_log",
+        "metrics_addr",
+        "quiet",
+        "progress",
+    }
 )
 
 

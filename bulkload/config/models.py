@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
     from bulkload.sources.synthetic import SyntheticSpec
+    from bulkload.stats.schedule import ConcurrencyRamp, RateSchedule
     from bulkload.stats.thresholds import Threshold
 
 _Own = TypeVar("_Own")
@@ -121,6 +122,9 @@ class ReportOptions:
     quiet: bool = False
     progress: str = "auto"
     bad_records: str | None = None
+    interval: float = 1.0  # the timeline's step, seconds
+    hdr_log: str | None = None  # HdrHistogram interval log, one line per interval
+    metrics_addr: str | None = None  # HOST:PORT serving Prometheus metrics while running
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -165,6 +169,11 @@ class SweepOptions:
     max_time: float = 300.0
     reset: bool = False  # empty the table between levels
     slo: tuple[Threshold, ...] = ()
+    #: one level whose offered load changes over time (open model: a rate schedule;
+    #: closed: the writers allowed), instead of levels; at most one of them
+    ramp_rate: RateSchedule | None = None
+    stages: RateSchedule | None = None
+    ramp_concurrency: ConcurrencyRamp | None = None
     shard: tuple[int, int] | None = None  # --shard i/N: this job's share of the work
     processes: int = 1  # --processes P: worker processes, each running a shard i/P
     processes_auto: bool = False  # --processes auto: decided by a probe (bench/auto_processes)

@@ -137,6 +137,8 @@ class Drain(Generic[T]):
             stats.in_flight += 1
             if stats.in_flight > stats.in_flight_max:
                 stats.in_flight_max = stats.in_flight
+            if stats.in_flight > stats.in_flight_peak:
+                stats.in_flight_peak = stats.in_flight
             try:
                 await write(item)
             except Exception as error:  # a front's bug: stop, raised by run()

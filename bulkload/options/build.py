@@ -134,6 +134,23 @@ def _split_max_errors(values: dict[str, Any]) -> None:
     values["max_errors"], values["max_errors_percent"] = values["max_errors"] or (None, None)
 
 
+def _ramps(given: frozenset[str]) -> None:
+    """A ramp is the run's one level, measured from its start to its end."""
+    ramps = [name for name in ("ramp_rate", "stages", "ramp_concurrency") if name in given]
+    if not ramps:
+        return
+    if len(ramps) > 1:
+        shown = " and ".join(registry.flags_of(*ramps))
+        raise UsageError(f"{shown} each set the run's offered load: give one of them")
+    clash = [n for n in ("levels", "rates", "warmup", "duration", "rows", "batches") if n in given]
+    if clash:
+        shown = ", ".join(registry.flags_of(*clash))
+        raise UsageError(
+            f"{registry.flags_of(ramps[0])[0]} runs one level over the ramp's own duration, "
+            f"without a warm-up: {shown} cannot be given with it"
+        )
+
+
 def _sweep(values: dict[str, Any], given: frozenset[str]) -> SweepOptions:
     bounds = [name for name in ("duration", "rows", "batches") if name in given]
     if len(bounds) > 1:
@@ -146,6 +163,7 @@ def _sweep(values: dict[str, Any], given: frozenset[str]) -> SweepOptions:
             "--sweep (concurrency levels) and --sweep-rate (arrival rates) exclude each "
             "other: give one of them"
         )
+    _ramps(given)
     auto = values["levels"] == "auto"
     if "max_time" in given and not auto:
         raise UsageError("--max-time bounds --sweep auto; give it with --sweep auto")

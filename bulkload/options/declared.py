@@ -85,6 +85,24 @@ def synthetic(value: Any, option: str) -> Any:
     return parse_synthetic(str(value), option=option)
 
 
+def ramp_rate(value: Any, option: str) -> Any:
+    from bulkload.stats.schedule import parse_ramp_rate
+
+    return parse_ramp_rate(str(value), option)
+
+
+def stages(value: Any, option: str) -> Any:
+    from bulkload.stats.schedule import parse_stages
+
+    return parse_stages(str(value), option)
+
+
+def ramp_concurrency(value: Any, option: str) -> Any:
+    from bulkload.stats.schedule import parse_concurrency_ramp
+
+    return parse_concurrency_ramp(str(value), option)
+
+
 def slo(value: Any, option: str) -> tuple[Any, ...]:
     """Thresholds from each item, each holding one or more comma-separated expressions."""
     from bulkload.stats.thresholds import parse_slo
@@ -371,6 +389,32 @@ SWEEP = panel(
         help="Arrival rates to run instead of --sweep levels, in batch writes per second, "
         "e.g. 100,200,400 (open model: latency counts from when each write was due; "
         "--concurrency caps the writes in flight).",
+    ),
+    Option(
+        name="ramp_rate",
+        flags=("--ramp-rate",),
+        commands=BENCH_ONLY,
+        parse=ramp_rate,
+        metavar="<from:to:duration>",
+        help="One level whose arrival rate ramps linearly, e.g. 100:2000:5m (batch writes "
+        "per second; open model): the analysis finds where the target broke.",
+    ),
+    Option(
+        name="stages",
+        flags=("--stages",),
+        commands=BENCH_ONLY,
+        parse=stages,
+        metavar="<stages>",
+        help="One level whose arrival rate follows stages from 0/s, each ramping to its "
+        "rate, e.g. '30s:100/s,2m:2000/s,30s:0/s' (k6's form; open model).",
+    ),
+    Option(
+        name="ramp_concurrency",
+        flags=("--ramp-concurrency",),
+        commands=BENCH_ONLY,
+        parse=ramp_concurrency,
+        metavar="<from:to:duration>",
+        help="One level whose writes in flight ramp linearly, e.g. 1:64:5m (closed model).",
     ),
     Option(
         name="warmup",
@@ -750,6 +794,32 @@ OUTPUT = panel(
         metavar="PATH",
         help="Write the HTML report (charts, levels; one self-contained file) to this file; "
         "needs bulkload[html].",
+    ),
+    Option(
+        name="interval",
+        flags=("--interval",),
+        parse=positive_duration,
+        default_text="1s",
+        metavar="<duration>",
+        help="The timeline's step: throughput, errors and latency percentiles are kept "
+        "for each interval this long (JSON 'timeline').",
+    ),
+    Option(
+        name="hdr_log",
+        flags=("--hdr-log",),
+        parse=file_path,
+        metavar="PATH",
+        help="Write an HdrHistogram interval log (one compressed histogram per interval, "
+        "tagged by level), readable by HdrHistogram's own tools.",
+    ),
+    Option(
+        name="metrics_addr",
+        flags=("--metrics-addr",),
+        parse=text,
+        metavar="HOST:PORT",
+        help="Serve Prometheus metrics at http://HOST:PORT/metrics while the run goes "
+        "(rows, operations, errors, retries, in flight, latency; one process only); "
+        "needs bulkload[metrics].",
     ),
     Option(
         name="quiet",

@@ -12,6 +12,7 @@ from pathlib import Path
 from bulkload.config import BenchConfig, GateOptions, ImportConfig
 from bulkload.errors import UsageError
 from bulkload.parallel.partition import Share, part, part_at_least_one
+from bulkload.stats.schedule import ConcurrencyRamp
 
 
 def bench_share(config: BenchConfig, share: Share) -> BenchConfig:
@@ -28,11 +29,21 @@ def bench_share(config: BenchConfig, share: Share) -> BenchConfig:
         rates=tuple(rate / count for rate in sweep.rates),
         rows=None if sweep.rows is None else part_at_least_one(sweep.rows, share),
         batches=None if sweep.batches is None else part_at_least_one(sweep.batches, share),
+        ramp_rate=None if sweep.ramp_rate is None else sweep.ramp_rate.scaled(1 / count),
+        stages=None if sweep.stages is None else sweep.stages.scaled(1 / count),
+        ramp_concurrency=_ramp_share(sweep.ramp_concurrency, share),
     )
     engine = config.engine
-    if sweep.rates:  # the open model's in-flight cap is divided too
+    if sweep.rates or sweep.ramp_rate or sweep.stages:  # the open model's cap is divided too
         engine = replace(engine, concurrency=part_at_least_one(engine.concurrency, share))
     return replace(config, sweep=shared, engine=engine)
+
+
+def _ramp_share(ramp: ConcurrencyRamp | None, share: Share) -> ConcurrencyRamp | None:
+    if ramp is None:
+        return None
+    start, end = part_at_least_one(ramp.start, share), part_at_least_one(ramp.end, share)
+    return ConcurrencyRamp(start, end, ramp.duration_s)
 
 
 def need_fixed_levels(config: BenchConfig, option: str, who: str) -> None:
@@ -52,7 +63,7 @@ def bench_child(config: BenchConfig) -> BenchConfig:
     return replace(
         config,
         target=replace(config.target, if_exists="append"),
-        report=replace(config.report, html_path=None),
+        report=replace(config.report, html_path=None, hdr_log=None),
         gates=GateOptions(),
     )
 
@@ -92,6 +103,7 @@ def import_share(config: ImportConfig, share: Share, workdir: Path) -> ImportCon
         report=replace(
             config.report,
             json_path=None,
+            hdr_log=None,
             bad_records=str(share_file(workdir, index, "bad-records.csv")),
             progress="off",
             quiet=True,

@@ -41,9 +41,10 @@ CHARTS = {
     "spectrum": ("Latency distribution", "HDR percentile spectrum of each level"),
     "heatmap": ("Throughput by batch size", "rows/s over level and batch size"),
     "errors": ("Errors and retries", "per level"),
+    "timeline": ("Over time", "throughput and p99 of each interval; levels and breaking points"),
 }
 #: charts that take the full width of the page
-_WIDE = ("spectrum", "heatmap", "errors")
+_WIDE = ("spectrum", "heatmap", "errors", "timeline")
 
 
 def require_html_support(option: str = "--html") -> None:
@@ -70,6 +71,7 @@ def render_html(
     from plotly.offline import get_plotlyjs
 
     from bulkload.report import html_charts
+    from bulkload.report.html_timeline import timeline_chart
 
     figures: dict[str, go.Figure | None] = {
         "throughput": html_charts.throughput_chart(result, baseline),
@@ -77,6 +79,7 @@ def render_html(
         "spectrum": html_charts.spectrum_chart(result, baseline),
         "heatmap": html_charts.heatmap_chart(result),
         "errors": html_charts.errors_chart(result, baseline),
+        "timeline": timeline_chart(result),
     }
     verdict = ReportVerdict.of(result, comparison)
     body = [

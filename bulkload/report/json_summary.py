@@ -58,6 +58,7 @@ def summary_dict(
             {"source": r.source, "line": r.line, "reason": r.reason} for r in stats.first_rejections
         ],
     }
+    summary["timeline"] = None if stats.timeline is None else stats.timeline.to_dict()
     if stats.processes is not None:  # import --processes P
         summary["processes"] = stats.processes
     return summary

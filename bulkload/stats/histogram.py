@@ -266,6 +266,41 @@ class LatencyHistogram:
             values.append((low + hdr.get_highest_equivalent_value(low)) / 2)
         return np.array(values, dtype=np.float64), slots[used].astype(np.float64)
 
+    def counts_at_or_below(self, bounds_ms: Iterable[float]) -> list[int]:
+        """Samples at or below each bound (ms), as a Prometheus histogram's buckets count
+        them (a slot counts at its middle, as :attr:`mean_ms` does)."""
+        if self.count == 0:
+            return [0 for _ in bounds_ms]
+        values_us, counts = self._recorded()
+        below = np.cumsum(counts)
+        found = []
+        for bound in bounds_ms:
+            index = int(np.searchsorted(values_us, bound * 1000, side="right")) - 1
+            found.append(int(below[index]) if index >= 0 else 0)
+        return found
+
+    def slot_counts(self) -> np.ndarray:
+        """A copy of the per-slot counts: two of them, subtracted, are what was recorded
+        in between (:meth:`from_slot_counts`), without a second histogram on the hot path."""
+        hdr = self.hdr
+        return np.ctypeslib.as_array(hdr.counts)[: hdr.counts_len].copy()
+
+    @classmethod
+    def from_slot_counts(cls, slots: np.ndarray) -> LatencyHistogram:
+        """The histogram holding ``slots`` (from :meth:`slot_counts`, or a difference)."""
+        hist = cls()
+        hdr = hist._hdr
+        counts = np.ctypeslib.as_array(hdr.counts)
+        counts[: slots.size] = slots
+        used = np.flatnonzero(slots)
+        if used.size:
+            hdr.total_count = int(slots.sum())
+            hdr.min_value = int(hdr.get_value_from_index(int(used[0])))
+            hdr.max_value = int(
+                hdr.get_highest_equivalent_value(hdr.get_value_from_index(int(used[-1])))
+            )
+        return hist
+
     def encode(self) -> str:
         """Compressed HDR encoding (base64), for saving and merging elsewhere."""
         encoded = self.hdr.encode()

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from bulkload.stats.histogram import LatencyHistogram
 from bulkload.stats.outcome import Outcome, OutcomeField
+from bulkload.stats.timeline import Timeline
 
 if TYPE_CHECKING:  # stats sits beside sources, not above them (and needs no pyarrow)
     from bulkload.sources.batch import Rejection
@@ -67,6 +68,8 @@ class RunStats:
     #: the most writes that were really in flight at once (writers start on demand, so
     #: a target that answers at once is served by fewer than --concurrency)
     in_flight_max: int = 0
+    #: the most in flight since the timeline last looked (reset at each interval)
+    in_flight_peak: int = 0
     started_at: float | None = None
     finished_at: float | None = None
     #: service time of the writes that succeeded (attempt start to end)
@@ -85,6 +88,8 @@ class RunStats:
     outcome: OutcomeField = OutcomeField(Outcome.RUNNING)  # an Outcome (a str)
     #: import --processes P: each worker process's index, pid, exit code and counters
     processes: list[dict[str, Any]] | None = None
+    #: the run over time (None: not kept)
+    timeline: Timeline | None = None
 
     def reject(self, rejection: Rejection) -> None:
         self.rows_rejected += 1
@@ -103,6 +108,7 @@ class RunStats:
             "in_flight_max": self.in_flight_max,
             "retry_causes": dict(self.retry_causes),
             **{name: getattr(self, name).encode() for name in _MERGED_HISTOGRAMS},
+            "timeline": None if self.timeline is None else self.timeline.to_dict(),
         }
 
     def add_worker(self, result: dict[str, Any]) -> None:
@@ -115,6 +121,14 @@ class RunStats:
         for counter in SUMMED_COUNTERS:
             setattr(self, counter, getattr(self, counter) + int(result.get(counter, 0)))
         self.in_flight_max += int(result.get("in_flight_max", 0))
+        if result.get("timeline"):  # by interval of the wall clock, with the others'
+            theirs = Timeline.from_dict(result["timeline"])
+            self.timeline = Timeline.merge([self.timeline, theirs] if self.timeline else [theirs])
+
+    def take_in_flight(self) -> tuple[int, int]:
+        """In flight now, and the most since the last call (for the timeline)."""
+        most, self.in_flight_peak = self.in_flight_peak, self.in_flight
+        return self.in_flight, most
 
     def retried(self, cause: str) -> None:
         self.retries += 1

@@ -64,7 +64,13 @@ def test_a_real_sweep_gets_its_header_charts_and_a_row_per_level(closed: SweepRe
     assert closed.machine["hostname"] in page and "0.1.0" in page
     assert closed.usl is not None and closed.recommended_level() is not None
     # throughput: measured, USL curve, recommended point; no heatmap for one batch size
-    assert charts_in(page) == {"throughput": 3, "latency": 4, "spectrum": 3, "errors": 4}
+    assert charts_in(page) == {
+        "throughput": 3,
+        "latency": 4,
+        "spectrum": 3,
+        "errors": 4,
+        "timeline": 2,
+    }
     rows = table_rows(page)
     assert len(rows) == len(closed.levels) == 3
     for row, level in zip(rows, closed.levels, strict=True):
@@ -104,7 +110,13 @@ def test_a_baseline_is_overlaid_and_the_table_shows_the_change(
 ):
     page = render_html(slower, baseline=closed)
     # every chart gets the baseline's series beside the run's own
-    assert charts_in(page) == {"throughput": 4, "latency": 8, "spectrum": 6, "errors": 5}
+    assert charts_in(page) == {
+        "throughput": 4,
+        "latency": 8,
+        "spectrum": 6,
+        "errors": 5,
+        "timeline": 2,
+    }
     assert "vs baseline" in page
     first = slower.levels[0]
     change = (first.rows_per_s - closed.levels[0].rows_per_s) / closed.levels[0].rows_per_s

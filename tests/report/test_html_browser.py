@@ -99,6 +99,7 @@ def test_a_grid_with_a_baseline_renders_every_chart_offline(browser, runs, tmp_p
         "spectrum": 12,
         "heatmap": 1,
         "errors": 5,
+        "timeline": 2,  # writes/s and p99 over time
     }
     for chart, drawn in seen["charts"].items():
         assert drawn["width"] > 300 and drawn["height"] > 200, chart
@@ -120,8 +121,38 @@ def test_the_open_model_report_renders_offline(browser, runs, tmp_path):
     assert seen["errors"] == [] and seen["fetched"] == []
     series = {chart: drawn["series"] for chart, drawn in seen["charts"].items()}
     recommended = 1 if run.recommended_level() is not None else 0
-    assert series == {"throughput": 2 + recommended, "latency": 4, "spectrum": 3, "errors": 4}
+    assert series == {
+        "throughput": 2 + recommended,
+        "latency": 4,
+        "spectrum": 3,
+        "errors": 4,
+        "timeline": 3,  # writes/s, offered/s, p99
+    }
     assert [row[1] for row in seen["rows"]] == ["50", "200", "400"]
+
+
+def test_a_ramp_report_draws_the_timeline_with_its_breaking_point(browser, tmp_path):
+    from bulkload.stats.schedule import parse_ramp_rate
+
+    run = run_sweep(
+        "sim://?latency=100ms&capacity=8", rates=(160.0,), concurrency_cap=256,
+        schedule=parse_ramp_rate("20:160:6s"), interval_s=0.5,
+    )  # fmt: skip
+    assert run.breaking_points and run.breaking_points[0]["cause"] == "throughput"
+    assert run.breaking_points[0]["time_s"] > 1.5  # 80/s is offered after 3.4 s
+    page = tmp_path / "ramp.html"
+    write_html(run, str(page))
+    seen = open_report(browser, page, "report-ramp-timeline.png")
+    assert seen["errors"] == [] and seen["fetched"] == []
+    timeline = seen["charts"]["timeline"]
+    assert timeline["series"] == timeline["painted"] == 3
+    assert timeline["width"] > 300 and timeline["height"] > 300
+    notes = browser.execute_script(
+        "return [...document.querySelectorAll('#chart-timeline .annotation-text')]"
+        ".map(a => a.textContent)"
+    )
+    assert any(note.startswith("breaking point (throughput") for note in notes), notes
+    assert "ramp 20-160/s batch 100" in notes
 
 
 def test_a_page_that_fetches_is_caught(browser, tmp_path):

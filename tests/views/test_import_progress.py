@@ -139,3 +139,20 @@ def test_a_run_counts_the_rows_of_its_input(tmp_path: Path):
     assert stats.bytes_read == path.stat().st_size
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM d").fetchone()[0] == 25_000
+
+
+def test_the_live_view_draws_a_sparkline_of_the_timelines_throughput():
+    from bulkload.cli.views.sparkline import sparkline
+    from bulkload.stats.timeline import Interval, Timeline
+
+    assert sparkline([0, 50, 100]) == "▁▅█"
+    assert sparkline([0, 0]) == "▁▁"
+    stats = snapshot(rows_loaded=250_000, rows_read=250_000)
+    stats.timeline = Timeline(1.0)
+    for second, rows in enumerate([100, 200, 400, 800, 400]):
+        start = 1_000_000.0 + second
+        stats.timeline.add(Interval(start, start + 1.0, "import", rows=rows))
+    console = Console(file=io.StringIO(), width=120, color_system=None)
+    console.print(ProgressReporter(stats, console, "rich", clock=lambda: 10.0)._render())
+    shown = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "rows/s ▂▃▅█▅ 400" in shown

@@ -12,6 +12,7 @@ from rich.live import Live
 from rich.text import Text
 
 from bulkload.cli.views.console import fit
+from bulkload.cli.views.sparkline import throughput_line
 from bulkload.report.estimate import clock, estimate
 from bulkload.stats.run import RunStats
 
@@ -99,12 +100,16 @@ class ProgressReporter:
         stats = self.stats
         now, width = self.clock(), self.console.width
         line = Text(status_line(stats, now, width), no_wrap=True, overflow="crop")
+        lines = [line]
+        spark = throughput_line(stats.timeline, "import", min(width, 80))
+        if spark is not None:
+            lines.append(Text(spark, no_wrap=True, overflow="crop"))
         known = estimate(stats, now)
         if known is not None:
-            return Group(bar(known.rows_done / known.rows_total, width), line)
+            return Group(bar(known.rows_done / known.rows_total, width), *lines)
         if stats.bytes_total:  # no row read yet
-            return Group(bar(0.0, width), line)
-        return Group(line)
+            return Group(bar(0.0, width), *lines)
+        return Group(*lines)
 
 
 def bar(done: float, width: int) -> Text:

@@ -17,6 +17,7 @@ from rich.text import Text
 
 from bulkload.bench.timing import SweepTime
 from bulkload.cli.views.console import fit
+from bulkload.cli.views.sparkline import throughput_line
 from bulkload.report.estimate import clock
 from bulkload.report.summary import ms
 from bulkload.stats.level import LevelResult
@@ -159,4 +160,7 @@ class BenchProgress:
             (3, f"errors {window.write_errors:,}"),
         ]
         lines.append(Text(fit(fields, width), no_wrap=True, overflow="crop"))
+        spark = throughput_line(driver.timeline, driver.plan.label, min(width, 80))
+        if spark is not None:
+            lines.append(Text(spark, no_wrap=True, overflow="crop"))
         return Group(*lines)

@@ -5,6 +5,8 @@ and ``bulkload report show run.json`` look the same."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Console
 from rich.measure import Measurement
 from rich.table import Table
@@ -47,6 +49,8 @@ def render_sweep(result: SweepResult, console: Console) -> None:
         console.print(Text.assemble("  ", mark, result.recommendation), highlight=False)
     if result.recommendation_rule:
         console.print(f"  rule: {result.recommendation_rule}", highlight=False, markup=False)
+    for point in result.breaking_points or ():
+        console.print(Text.assemble("  ", ("breaking point: ", "red"), _breaking(point)))
     if result.usl:
         if fit_is_poor(result.usl):
             console.print(f"  USL fit: {coefficients(result.usl)}", highlight=False)
@@ -215,3 +219,15 @@ def render_processes(result: SweepResult, console: Console) -> None:
             f"{min(overlaps):.0%} at least (the levels' throughput is over the union)",
             highlight=False,
         )
+
+
+def _breaking(point: dict[str, Any]) -> str:
+    """A ramp's breaking point in words (``BreakingPoint.describe`` of the saved form)."""
+    if point.get("cause") is None:
+        return f"{point['tag']}: none found, the target followed the whole ramp"
+    where = (
+        f"{point['rate']:,.0f} writes/s"
+        if point.get("rate") is not None
+        else f"c={point['concurrency']}"
+    )
+    return f"{point['tag']}: at {point['time_s']:.1f}s, {where}: {point['detail']}"

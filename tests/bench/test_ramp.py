@@ -1,0 +1,165 @@
+"""Ramps and stages against sim:// targets of known capacity, on real timers: the
+offered load follows the schedule, and the analysis finds where the target broke."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bulkload.errors import UsageError
+from bulkload.stats.schedule import (
+    ConcurrencyRamp,
+    parse_concurrency_ramp,
+    parse_ramp_rate,
+    parse_stages,
+)
+from bulkload.stats.thresholds import parse_slo
+from tests.bench.test_sweep import quick, sweep
+from tests.conftest import RunCli
+
+pytestmark = pytest.mark.xdist_group("bench-timing")
+
+
+def test_a_schedule_says_when_each_send_is_due():
+    constant = parse_ramp_rate("100:100:2s")
+    assert constant.due(0) == 0.0
+    assert constant.due(50) == pytest.approx(0.5)
+    assert constant.total_sends == 200
+    stages = parse_stages("1s:100/s,2s:300/s,1s:0/s")
+    assert stages.start == 0 and stages.peak == 300 and stages.duration_s == 4
+    assert stages.offered_by(4) == pytest.approx(50 + 400 + 150)
+    assert stages.total_sends == 600
+    for index in (1, 49, 50, 51, 300, 449, 450, 599):
+        assert stages.offered_by(stages.due(index)) == pytest.approx(index, abs=1e-6)
+    assert stages.due(600) == float("inf")
+    assert stages.rate_at(0.5) == pytest.approx(50) and stages.rate_at(2) == pytest.approx(200)
+    assert parse_concurrency_ramp("1:9:4s").at(2.0) == 5
+    assert ConcurrencyRamp(4, 1, 1.0).at(5.0) == 1
+    for bad in ("100:2000", "a:1:2s", "1:2:0s"):
+        with pytest.raises(UsageError):
+            parse_ramp_rate(bad)
+    with pytest.raises(UsageError, match="DURATION:RATE"):
+        parse_stages("30s")
+
+
+def test_stages_follow_the_offered_load():
+    schedule = parse_stages("1s:40/s,2s:100/s,1s:0/s")
+    result = sweep(
+        "sim://?latency=5ms", quick(levels=None, rates=(100.0,), schedule=schedule, interval_s=0.5)
+    )
+    level = result.levels[0]
+    assert level.batches + level.sends_missed == 20 + 140 + 50  # what the schedule offers
+    assert level.sends_missed <= 2
+    assert result.timeline is not None
+    full = [i for i in result.timeline.intervals if i.seconds > 0.45]
+    assert len(full) >= 6
+    for interval in full:
+        middle = (interval.start + interval.end) / 2 - result.timeline.intervals[0].start
+        wanted = schedule.rate_at(middle)
+        assert interval.offered_per_s == pytest.approx(wanted, abs=0.1 * 100)
+        assert interval.ops_per_s == pytest.approx(interval.offered_per_s, abs=0.15 * 100)
+    assert result.breaking_points == [{"tag": "ramp 0-100/s batch 100", "cause": None}]
+
+
+def test_a_rate_ramp_finds_the_capacity_of_the_target():
+    # 8 batches at once, 100 ms each: the target carries 80 writes/s at most (slow
+    # enough for a loaded machine's timers and CPU)
+    result = sweep(
+        "sim://?latency=100ms&capacity=8",
+        quick(
+            levels=None,
+            rates=(160.0,),
+            schedule=parse_ramp_rate("20:160:8s"),
+            concurrency_cap=256,
+            interval_s=0.5,
+        ),
+    )
+    assert result.breaking_points is not None
+    point = result.breaking_points[0]
+    assert point["cause"] == "throughput", point
+    assert point["rate"] == pytest.approx(80, rel=0.1)
+    assert point["throughput"] == pytest.approx(80, rel=0.1)
+    # the offered load reached 80/s after (80 - 20) / (140 / 8) = 3.4 s
+    assert point["time_s"] == pytest.approx(3.4, abs=0.8)
+
+
+def test_an_slo_breaks_a_rate_ramp_when_latency_from_the_due_time_climbs():
+    result = sweep(
+        "sim://?latency=100ms&capacity=8",
+        quick(
+            levels=None,
+            rates=(160.0,),
+            schedule=parse_ramp_rate("20:160:8s"),
+            concurrency_cap=256,
+            interval_s=0.5,
+            slo=tuple(parse_slo("p99<300ms")),
+        ),
+    )
+    assert result.breaking_points is not None
+    point = result.breaking_points[0]
+    assert set(point["signs"]) >= {"slo", "throughput"}
+    # queueing past the capacity: the SLO breaks soon after the throughput stops following
+    assert point["signs"]["throughput"] <= point["signs"]["slo"] <= point["signs"]["throughput"] + 2
+
+
+def test_a_concurrency_ramp_finds_where_the_target_stops_scaling():
+    # 8 batches at once, 50 ms each: 160 writes/s at most, reached at c=8
+    result = sweep(
+        "sim://?latency=50ms&capacity=8",
+        quick(levels=(16,), concurrency_ramp=parse_concurrency_ramp("1:16:6s"), interval_s=0.5),
+    )
+    assert result.timeline is not None
+    allowed = [i.concurrency for i in result.timeline.intervals]
+    assert allowed[0] is not None and allowed[0] <= 2 and allowed[-1] == 16
+    assert result.breaking_points is not None
+    point = result.breaking_points[0]
+    assert point["cause"] == "throughput", point
+    assert point["throughput"] == pytest.approx(160, rel=0.1)
+    assert 7 <= point["concurrency"] <= 11  # c=8 carries it at 50 ms a write
+
+
+def test_bench_ramp_rate_on_the_command_line(run_cli: RunCli, tmp_path: Path):
+    result = run_cli(
+        "bench", "--to", "sim://?latency=100ms&capacity=4", "--synthetic", "rows=2000,columns=2",
+        "--batch-size", "10", "--ramp-rate", "10:80:4s", "--interval", "0.5s", "-c", "64",
+        "--processes", "1", "--json", "r.json",
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    assert "breaking point" in result.stdout
+    document = json.loads((tmp_path / "r.json").read_text())
+    assert document["breaking_points"][0]["cause"] == "throughput"
+    assert document["breaking_points"][0]["rate"] == pytest.approx(40, rel=0.15)
+    clash = run_cli(
+        "bench",
+        "--to",
+        "null://",
+        "--synthetic",
+        "rows=10",
+        "--ramp-rate",
+        "1:2:1s",
+        "--sweep",
+        "1,2",
+    )
+    assert clash.code == 3 and "--sweep cannot be given" in clash.error_line
+
+
+def test_a_ramp_split_among_processes_merges_into_one_breaking_point(
+    run_cli: RunCli, tmp_path: Path
+):
+    # each process's own sim target carries 4 / 100 ms = 40 writes/s: 80/s together
+    result = run_cli(
+        "bench", "--to", "sim://?latency=100ms&capacity=4", "--synthetic", "rows=4000,columns=2",
+        "--batch-size", "10", "--ramp-rate", "20:160:6s", "--interval", "0.5s", "-c", "64",
+        "--processes", "2", "--json", "r.json", "-q",
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    document = json.loads((tmp_path / "r.json").read_text())
+    intervals = document["timeline"]["intervals"]
+    full = [i for i in intervals if i["end"] - i["start"] > 0.45]
+    # the two halves of the schedule add up to the whole offered load
+    assert full[0]["offered_per_s"] == pytest.approx(20 + 140 / 12, abs=8)
+    point = document["breaking_points"][0]
+    assert point["cause"] == "throughput", point
+    assert point["rate"] == pytest.approx(80, rel=0.1)

@@ -1,0 +1,135 @@
+"""--metrics-addr against a real Prometheus server (Debian's ``prometheus``), started
+here on a free port, scraping bulkload every second: after the run, PromQL through
+Prometheus' HTTP API gives the run's totals and a p99 consistent with the JSON's."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bulkload.report.prometheus import BUCKETS_MS
+from bulkload.stats.histogram import LatencyHistogram
+from tests.conftest import RunCli
+
+pytestmark = [pytest.mark.xdist_group("bench-timing"), pytest.mark.timeout(240)]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Prometheus:
+    def __init__(self, port: int):
+        self.url = f"http://127.0.0.1:{port}"
+
+    def query(self, promql: str) -> list[dict[str, Any]]:
+        query = urllib.parse.urlencode({"query": promql})
+        with urllib.request.urlopen(f"{self.url}/api/v1/query?{query}", timeout=10) as answer:
+            document = json.load(answer)
+        assert document["status"] == "success", document
+        result: list[dict[str, Any]] = document["data"]["result"]
+        return result
+
+    def value(self, promql: str) -> float:
+        result = self.query(promql)
+        assert len(result) == 1, result
+        return float(result[0]["value"][1])
+
+
+@pytest.fixture
+def prometheus(tmp_path: Path) -> Iterator[tuple[Prometheus, int]]:
+    binary = shutil.which("prometheus") or "/usr/bin/prometheus"
+    if not Path(binary).exists():
+        pytest.skip("needs Debian's prometheus (.ci/run installs it)")
+    target, port = _free_port(), _free_port()
+    config = tmp_path / "prometheus.yml"
+    config.write_text(
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+        "scrape_configs:\n  - job_name: bulkload\n    static_configs:\n"
+        f"      - targets: ['127.0.0.1:{target}']\n"
+    )
+    process = subprocess.Popen(
+        [binary, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'data'}",
+         f"--web.listen-address=127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL, stderr=(tmp_path / "prometheus.log").open("w"),
+    )  # fmt: skip
+    try:
+        server = Prometheus(port)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{server.url}/-/ready", timeout=2) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, (tmp_path / "prometheus.log").read_text()
+            time.sleep(0.2)
+        # its discovery hands targets to the scrapers every 5 s: wait until it tried ours
+        while not _tried(server):
+            assert time.monotonic() < deadline, (tmp_path / "prometheus.log").read_text()
+            time.sleep(0.2)
+        yield server, target
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def last(metric: str, by: str = "") -> str:
+    """The series' last scraped values, summed: once the run has ended its series are
+    stale (the target is gone), so an instant query of the bare name finds nothing."""
+    grouped = f" by ({by})" if by else ""
+    return f"sum{grouped} (last_over_time({metric}[5m]))"
+
+
+def _tried(server: Prometheus) -> bool:
+    with urllib.request.urlopen(f"{server.url}/api/v1/targets", timeout=10) as answer:
+        targets = json.load(answer)["data"]["activeTargets"]
+    return bool(targets) and targets[0]["lastScrape"] > "0001-01-01T00:00:00Z"
+
+
+def test_prometheus_scrapes_a_bench_run_totals_and_p99(
+    run_cli: RunCli, tmp_path: Path, prometheus: tuple[Prometheus, int]
+):
+    server, port = prometheus
+    result = run_cli(
+        "bench", "--to", "sim://?latency=5ms&jitter=3ms&seed=2", "--synthetic",
+        "rows=20000,columns=2", "--batch-size", "10", "--sweep", "2,4", "--warmup", "0",
+        "--duration", "3s", "--processes", "1", "--metrics-addr", f"127.0.0.1:{port}",
+        "--json", "r.json", "-q",
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    document = json.loads((tmp_path / "r.json").read_text())
+    intervals = document["timeline"]["intervals"]
+    rows = sum(i["rows"] for i in intervals)
+    assert rows > 0
+    time.sleep(0.5)  # the last scrape is being written to the TSDB
+    assert server.value(last("bulkload_rows_total")) == rows
+    assert server.value(last("bulkload_operations_total")) == sum(i["batches"] for i in intervals)
+    by_level = server.query(last("bulkload_operations_total", "level"))
+    assert {r["metric"]["level"] for r in by_level} == {"c=2 batch 10", "c=4 batch 10"}
+    assert server.value(last("bulkload_errors_total")) == 0
+    # p99 over the run: Prometheus interpolates inside the bucket the JSON's p99 is in
+    whole = LatencyHistogram()
+    for interval in intervals:
+        if interval["latency_hdr"]:
+            whole.merge(LatencyHistogram.decode(interval["latency_hdr"]))
+    p99_ms = whole.percentile_ms(99)
+    upper = next(b for b in BUCKETS_MS if b >= p99_ms)
+    lower = max([0, *(b for b in BUCKETS_MS if b < p99_ms)])
+    promql = f"histogram_quantile(0.99, {last('bulkload_latency_seconds_bucket', 'le')}) * 1000"
+    assert lower <= server.value(promql) <= upper
+    count = server.value(last("bulkload_latency_seconds_count"))
+    assert count == whole.count
