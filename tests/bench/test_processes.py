@@ -257,12 +257,16 @@ def test_an_unreachable_target_is_one_line_and_exit_5(run_cli, tmp_path: Path):
 def test_gates_are_judged_on_the_merged_result(run_cli, tmp_path: Path):
     # c=4 merged from two children at c=2: ~20,000 rows/s together, ~10,000 each; a
     # child judging the gate would see no level 4 (and --abort-on-fail would stop it).
-    # 160 writes: a 0.8 s window, so a loaded machine's stall of 0.5 s still passes 12,000
-    result = run_cli(
-        "bench", *QUICK, "--to", "sim://?latency=20ms", "--sweep", "2,4", "--batches", "160",
-        "--processes", "2", "--threshold", "rows_per_s@4>12000", "--abort-on-fail",
-        "--json", "-", "--progress", "off",
-    )  # fmt: skip
+    # 160 writes: a 0.8 s window, so a loaded machine's stall of 0.5 s still passes
+    # 12,000; a longer one (1.1 s was seen) fails the gate (exit 99): measured again
+    for _ in range(3):
+        result = run_cli(
+            "bench", *QUICK, "--to", "sim://?latency=20ms", "--sweep", "2,4",
+            "--batches", "160", "--processes", "2", "--threshold", "rows_per_s@4>12000",
+            "--abort-on-fail", "--json", "-", "--progress", "off",
+        )  # fmt: skip
+        if result.code != 99:
+            break
     assert result.code == 0, result.stderr
     document = json.loads(result.stdout)  # --json -: stdout holds the merged result only
     (gate,) = document["thresholds"]
