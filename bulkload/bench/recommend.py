@@ -37,7 +37,7 @@ def _partial(result: SweepResult, measured: list[LevelResult]) -> str | None:
 def _recommend_concurrency(
     result: SweepResult, measured: list[LevelResult], slo: tuple[Threshold, ...]
 ) -> None:
-    choice = recommend(level_points(measured, result.fit_on), slo)
+    choice = recommend(level_points(measured, result.fit_on), slo, _unit(result, measured))
     result.recommended_concurrency = choice.concurrency
     result.recommended_batch_size = choice.batch_size
     result.recommendation = choice.reason
@@ -143,6 +143,21 @@ def level_points(levels: Iterable[LevelResult], fit_on: str | None = None) -> li
         for level in levels
         if level.outcome == "completed"
     ]
+
+
+def _unit(result: SweepResult, measured: list[LevelResult]) -> str:
+    """What the recommendation's throughput counts (as :func:`_throughput` measures it)."""
+    if result.fit_on is not None:  # one operation's count per second
+        kinds = {
+            level.operations[result.fit_on].kind
+            for level in measured
+            if result.fit_on in level.operations
+        }
+        return "queries/s" if kinds == {"query"} else "operations/s"
+    kinds = {level.kind for level in measured}
+    if kinds == {"query"}:
+        return "queries/s"
+    return "rows/s" if kinds <= {"write"} else "operations/s"
 
 
 def _throughput(level: LevelResult, fit_on: str | None) -> float:

@@ -71,8 +71,11 @@ class Recommendation:
     usl: UslFit | None
 
 
-def recommend(points: Sequence[LevelPoint], slo: Sequence[Threshold] = ()) -> Recommendation:
-    """The recommended (concurrency, batch size); the rules are in the module docstring."""
+def recommend(
+    points: Sequence[LevelPoint], slo: Sequence[Threshold] = (), unit: str = "rows/s"
+) -> Recommendation:
+    """The recommended (concurrency, batch size); the rules are in the module docstring.
+    ``unit`` names the points' throughput in the reason (queries/s of a read sweep)."""
     if not points:
         return Recommendation(None, None, "no levels were measured", None)
     candidates = [p for p in points if not _failures(p, slo)] if slo else list(points)
@@ -91,13 +94,13 @@ def recommend(points: Sequence[LevelPoint], slo: Sequence[Threshold] = ()) -> Re
         percent = f"{KNEE_TOLERANCE:.0%}"
         why = (
             f"the lowest level within {percent} of the best "
-            f"({best.rows_per_s:,.0f} rows/s at concurrency {best.concurrency})"
+            f"({best.rows_per_s:,.0f} {unit} at concurrency {best.concurrency})"
             if chosen is not best
             else "the best measured throughput"
         )
     if grid:
         why += ", with the batch size whose best level is fastest"
-    reason = f"{_level(chosen)}: {chosen.rows_per_s:,.0f} rows/s, {why}"
+    reason = f"{_level(chosen)}: {chosen.rows_per_s:,.0f} {unit}, {why}"
     return Recommendation(chosen.concurrency, chosen.batch_size, reason, usl)
 
 

@@ -48,6 +48,9 @@ def test_sqlite_every_key_exists_so_rows_returned_equal_queries(run_cli, orders_
         query = level["operations"]["query"]
         assert query["count"] == level["batches"] and query["rows"] == level["rows"]
         assert query["latency_hdr"] and query["per_s"] > 0
+    # the recommendation counts what it judged: queries, not rows
+    recommendation = json.loads((tmp_path / "run.json").read_text())["recommendation"]
+    assert " queries/s, " in recommendation and "rows/s" not in recommendation
 
 
 def test_sqlite_missing_keys_return_no_rows_and_are_no_errors(run_cli, orders_db, tmp_path):
@@ -268,6 +271,7 @@ def test_a_mixed_sqlite_run_writes_and_reads_in_the_ratio(run_cli, orders_db, tm
         held = conn.execute("SELECT count(*) FROM loaded").fetchone()[0]
     assert held == saved["rows_written"] > 0
     assert "ops/s" in result.stdout and "write" in result.stdout
+    assert " operations/s, " in saved["recommendation"]
 
 
 def test_a_mixed_postgresql_run_writes_and_reads_in_the_ratio(run_cli, pg_orders, tmp_path):
@@ -368,7 +372,7 @@ def test_fit_on_recommends_by_one_operations_rate(run_cli, orders_db, tmp_path):
         lvl for lvl in saved["levels"] if lvl["concurrency"] == saved["recommended_concurrency"]
     ]
     hit_rate = chosen["operations"]["hit"]["count"] / chosen["elapsed_s"]
-    assert f"{hit_rate:,.0f} rows/s" in saved["recommendation"]  # hit's rate, not the total's
+    assert f"{hit_rate:,.0f} queries/s" in saved["recommendation"]  # hit's, not the total's
     unknown = run_cli(
         "bench", "--to", f"sqlite:///{orders_db}", "--query", "SELECT 1", "--fit-on", "nope",
         *QUICK,
