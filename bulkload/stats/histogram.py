@@ -283,14 +283,14 @@ class LatencyHistogram:
         """A copy of the per-slot counts: two of them, subtracted, are what was recorded
         in between (:meth:`from_slot_counts`), without a second histogram on the hot path."""
         hdr = self.hdr
-        return np.ctypeslib.as_array(hdr.counts)[: hdr.counts_len].copy()
+        return _counts(hdr)[: hdr.counts_len].copy()
 
     @classmethod
     def from_slot_counts(cls, slots: np.ndarray) -> LatencyHistogram:
         """The histogram holding ``slots`` (from :meth:`slot_counts`, or a difference)."""
         hist = cls()
         hdr = hist._hdr
-        counts = np.ctypeslib.as_array(hdr.counts)
+        counts = _counts(hdr)
         counts[: slots.size] = slots
         used = np.flatnonzero(slots)
         if used.size:
