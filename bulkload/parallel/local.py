@@ -5,8 +5,10 @@ The standard library does the plumbing (``multiprocessing`` with the spawn conte
 - a ``Barrier`` of P parties keeps the shares' levels in step; ``abort()`` breaks it
   (a stop, or a share that ended early), and every share waiting is told to stop;
 - an ``Event`` is the graceful stop (the first Ctrl-C): no share starts another level;
-- a ``Queue`` carries messages to the parent (progress, a level started, the result or
-  the error of a share: data, never a line of text to parse);
+- a ``Queue`` per share carries its messages to the parent (progress, a level started,
+  the result or the error of a share: data, never a line of text to parse); one each,
+  because a share killed while it puts a message dies holding its queue's lock, which
+  would leave every other share writing to a shared queue blocked for good;
 - the end: ``join(timeout)``, then ``kill()``: no child outlives the command.
 
 A child leaves the terminal's process group at once (``os.setsid``), so a Ctrl-C at the
@@ -47,6 +49,7 @@ class Message:
     index: int
     kind: str
     body: Any = None
+    sent: float = 0.0  # time.monotonic() in the child: the shares' messages in one order
 
 
 class ShareLink:
@@ -64,7 +67,7 @@ class ShareLink:
         return bool(self._stop.is_set())
 
     def send(self, kind: str, body: Any = None) -> None:
-        self._queue.put(Message(self.share[0], kind, body))
+        self._queue.put(Message(self.share[0], kind, body, time.monotonic()))
 
     async def wait_for_start(self) -> bool:
         """Wait for every share to be ready for the next level; False: stop instead."""
@@ -175,7 +178,7 @@ class LocalShares:
         self.work = work
         self.args = args
         self.stderr_to = stderr_to  # where share i's stderr goes (default: nowhere)
-        self.queue: Any = CONTEXT.Queue()
+        self.queues: list[Any] = [CONTEXT.Queue() for _ in range(count)]
         self.barrier: Any = CONTEXT.Barrier(count)
         self.stop_event: Any = CONTEXT.Event()
         self.processes: list[BaseProcess] = []
@@ -185,7 +188,8 @@ class LocalShares:
         self.halted = False  # a share ended badly: the others were stopped
 
     def link(self, index: int) -> ShareLink:
-        return ShareLink((index, self.count), self.barrier, self.stop_event, self.queue)
+        queue = self.queues[index - 1]
+        return ShareLink((index, self.count), self.barrier, self.stop_event, queue)
 
     def start(self) -> None:
         """Start the children (SIGINT ignored for the instant each needs to leave the
@@ -252,7 +256,7 @@ class LocalShares:
                 self.halt()
             if not running:
                 break
-            handles = [*(p.sentinel for p in running), self.queue._reader]
+            handles = [*(p.sentinel for p in running), *self._readers()]
             await asyncio.to_thread(wait_for_handles, handles, POLL_S)
         self._take(on_message)
 
@@ -282,13 +286,18 @@ class LocalShares:
             killed_by=-exitcode if exitcode < 0 else None,
         )
 
+    def _readers(self) -> list[Any]:
+        return [queue._reader for queue in self.queues]
+
     def _drain(self) -> list[Message]:
         found = []
-        while True:
-            try:
-                found.append(self.queue.get_nowait())
-            except Exception:  # queue.Empty, or a message cut by a killed child
-                return found
+        for queue in self.queues:
+            while True:
+                try:
+                    found.append(queue.get_nowait())
+                except Exception:  # queue.Empty, or a message cut by a killed child
+                    break
+        return sorted(found, key=lambda message: message.sent)  # as they were sent
 
     async def shutdown(self) -> None:
         """Whatever happened: no child outlives the command. Those still running get
@@ -303,11 +312,12 @@ class LocalShares:
                     process.kill()
                     process.join()
                 break
-            handles = [*(p.sentinel for p in running), self.queue._reader]
+            handles = [*(p.sentinel for p in running), *self._readers()]
             await asyncio.to_thread(wait_for_handles, handles, min(POLL_S, left))
             self._take(lambda message: None)
         self._take(lambda message: None)
         for process in self.processes:
             process.join()
-        self.queue.close()
-        self.queue.join_thread()
+        for queue in self.queues:
+            queue.close()
+            queue.join_thread()
