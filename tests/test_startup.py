@@ -16,9 +16,9 @@ HEAVY = ("pyarrow", "numpy", "polars", "asyncpg", "pgpq", "adbc_driver_sqlite", 
 HEAVY += ("asyncio", "pydantic", "httpx", "tomllib", "uvloop")
 
 
-def _imported_after(*argv: str, cwd=None) -> tuple[int, list[str]]:
-    """Run the CLI with ``argv`` in a fresh interpreter; the exit code, and which of the
-    HEAVY modules were imported by then."""
+def _imported_after(*argv: str, cwd=None, modules=HEAVY) -> tuple[int, list[str]]:
+    """Run the CLI with ``argv`` in a fresh interpreter; the exit code, and which of
+    ``modules`` were imported by then."""
     script = (
         "import json, sys\n"
         "from bulkload.cli import main\n"
@@ -26,7 +26,7 @@ def _imported_after(*argv: str, cwd=None) -> tuple[int, list[str]]:
         "    main(sys.argv[1:])\n"
         "except SystemExit as exit_:\n"
         "    code = exit_.code\n"
-        f"heavy = [m for m in {HEAVY!r} if m in sys.modules]\n"
+        f"heavy = [m for m in {tuple(modules)!r} if m in sys.modules]\n"
         "print(json.dumps([code, heavy]), file=sys.stderr)\n"
     )
     proc = subprocess.run(
@@ -82,27 +82,15 @@ def test_a_one_row_import_loads_no_backend_it_does_not_use(tmp_path):
     conversion call its kernels by name (bulkload.arrow_kernels). Nor numpy.ctypeslib
     (histograms view hdrh's counts by the buffer protocol) or rich's emoji table."""
     (tmp_path / "d.csv").write_text("a,b,c\n1,007,true\n")
-    script = (
-        "import json, sys\n"
-        "from bulkload.cli import main\n"
-        "try:\n"
-        "    main(sys.argv[1:])\n"
-        "except SystemExit as exit_:\n"
-        "    code = exit_.code\n"
-        "names = ('bulkload.backends.sqlite', 'bulkload.backends.postgresql',\n"
-        "         'bulkload.backends.http', 'bulkload.backends.sql', 'sqlite3', 'asyncpg',\n"
-        "         'httpx', 'zstandard', 'aiofiles', 'pyarrow.compute', 'pydantic',\n"
-        "         'numpy.ctypeslib', 'rich._emoji_codes',\n"
-        "         'bulkload.stats.analysis', 'bulkload.stats.usl', 'bulkload.bench.sweep')\n"
-        "print(json.dumps([code, [m for m in names if m in sys.modules]]), file=sys.stderr)\n"
-    )
-    argv = ["import", "d.csv", "--to", "null://", "--quiet"]
-    proc = subprocess.run(
-        [sys.executable, "-c", script, *argv],
-        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    names = (
+        "bulkload.backends.sqlite", "bulkload.backends.postgresql", "bulkload.backends.http",
+        "bulkload.backends.sql", "sqlite3", "asyncpg", "httpx", "zstandard", "aiofiles",
+        "pyarrow.compute", "pydantic", "numpy.ctypeslib", "rich._emoji_codes",
+        "bulkload.stats.analysis", "bulkload.stats.usl", "bulkload.bench.sweep",
     )  # fmt: skip
-    code, loaded = json.loads(proc.stderr.strip().splitlines()[-1])
-    assert code == 0, proc.stderr
+    argv = ("import", "d.csv", "--to", "null://", "--quiet")
+    code, loaded = _imported_after(*argv, cwd=tmp_path, modules=names)
+    assert code == 0
     assert loaded == []
 
 
@@ -134,24 +122,11 @@ def test_report_merge_loads_neither_the_data_stack_nor_the_backends(tmp_path):
     for index, window in ((1, (100.0, 110.0)), (2, (100.2, 110.1))):
         document = shard_result(index, 2, window).to_dict()
         (tmp_path / f"s{index}.json").write_text(json.dumps(document))
-    script = (
-        "import json, sys\n"
-        "from bulkload.cli import main\n"
-        "try:\n"
-        "    main(sys.argv[1:])\n"
-        "except SystemExit as exit_:\n"
-        "    code = exit_.code\n"
-        "loaded = [m for m in ('pyarrow', 'bulkload.backends.base', 'bulkload.bench.sweep')\n"
-        "          if m in sys.modules]\n"
-        "print(json.dumps([code, loaded]), file=sys.stderr)\n"
-    )
-    argv = ["report", "merge", "s1.json", "s2.json", "-o", "all.json"]
-    proc = subprocess.run(
-        [sys.executable, "-c", script, *argv],
-        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    code, loaded = _imported_after(
+        "report", "merge", "s1.json", "s2.json", "-o", "all.json", cwd=tmp_path,
+        modules=("pyarrow", "bulkload.backends.base", "bulkload.bench.sweep"),
     )  # fmt: skip
-    code, loaded = json.loads(proc.stderr.strip().splitlines()[-1])
-    assert code == 0, proc.stderr
+    assert code == 0
     assert loaded == []
     assert json.loads((tmp_path / "all.json").read_text())["merged_shards"]["merged"] == [1, 2]
 
@@ -160,21 +135,9 @@ def test_an_import_into_sqlite_converts_without_pyarrow_compute(tmp_path):
     """Dates and timestamps become SQLite's text through the kernels called by name: the
     SQLite path does not pay pyarrow.compute's 40-70 ms import before its first row."""
     (tmp_path / "d.csv").write_text("id,d,ts\n1,2024-01-02,2024-01-02 03:04:05.5\n")
-    script = (
-        "import json, sys\n"
-        "from bulkload.cli import main\n"
-        "try:\n"
-        "    main(sys.argv[1:])\n"
-        "except SystemExit as exit_:\n"
-        "    code = exit_.code\n"
-        "print(json.dumps([code, 'pyarrow.compute' in sys.modules]), file=sys.stderr)\n"
-    )
-    argv = ["import", "d.csv", "--to", "sqlite:///d.db", "--quiet"]
-    proc = subprocess.run(
-        [sys.executable, "-c", script, *argv],
-        capture_output=True, text=True, timeout=120, cwd=tmp_path,
-    )  # fmt: skip
-    assert json.loads(proc.stderr.strip().splitlines()[-1]) == [0, False], proc.stderr
+    argv = ("import", "d.csv", "--to", "sqlite:///d.db", "--quiet")
+    code, loaded = _imported_after(*argv, cwd=tmp_path, modules=("pyarrow.compute",))
+    assert (code, loaded) == (0, [])
     import sqlite3
 
     with sqlite3.connect(tmp_path / "d.db") as conn:
