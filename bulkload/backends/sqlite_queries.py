@@ -61,11 +61,17 @@ class SQLiteReaders:
 
     async def prepare(self, query: Query) -> PreparedSqlite:
         sql, order = query.translate("qmark")
-        # compiled without running: EXPLAIN with every placeholder bound to NULL
-        await self._in_reader(
-            lambda: self._reader_connection().execute(f"EXPLAIN {sql}", [None] * len(order))
-        )
+        await self._in_reader(self._compile, sql, len(order))
         return PreparedSqlite(sql, order)
+
+    def _compile(self, sql: str, placeholders: int) -> None:
+        # compiled without running: EXPLAIN with every placeholder bound to NULL. The
+        # cursor is closed here, on its connection's thread: dropped on the event loop's
+        # thread instead, its statement's reset could land while this connection's
+        # thread prepares another statement and clear that one's error (CPython's
+        # sqlite3 then raises "SystemError: ... returned NULL without setting an
+        # exception" in place of the real error)
+        self._reader_connection().execute(f"EXPLAIN {sql}", [None] * placeholders).close()
 
     async def run(self, prepared: PreparedSqlite, values: tuple[Any, ...]) -> int:
         order = prepared.order
@@ -103,9 +109,9 @@ class SQLiteReaders:
                 self._reader_connections.append(conn)
         return conn
 
-    async def _in_reader(self, fn: Any) -> Any:
+    async def _in_reader(self, fn: Any, *args: Any) -> Any:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._readers, fn)
+        return await loop.run_in_executor(self._readers, fn, *args)
 
     async def close_queries(self) -> None:
         readers, self._readers = self._readers, None
