@@ -57,7 +57,7 @@ async def load_async(
     from bulkload.backends import create_backend
     from bulkload.engine import Engine
     from bulkload.engine.bad_records import BadRecordsFile
-    from bulkload.engine.checkpoint import CheckpointFile
+    from bulkload.engine.checkpoint import CheckpointFile, reading_of
     from bulkload.event_loop import cancel_and_wait
     from bulkload.sources import BatchSource
     from bulkload.stats.run import RunStats
@@ -79,7 +79,10 @@ async def load_async(
     checkpoint = None
     if config.engine.checkpoint:
         checkpoint = CheckpointFile(
-            config.engine.checkpoint, table=table, batch_size=config.source.batch_size
+            config.engine.checkpoint,
+            table=table,
+            batch_size=config.source.batch_size,
+            reading=reading_of(config.source.csv),
         )
     engine = Engine(
         backend, config.engine, stats, on_reject=on_reject, checkpoint=checkpoint, control=control

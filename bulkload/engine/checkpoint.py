@@ -1,7 +1,8 @@
 """Which batches of which files are committed, so ``--resume`` can skip them.
 
-A batch is identified by its file's fingerprint (path, size, modification time), the
-batch size, its index in the file, and a row range inside it (a batch split to isolate
+A batch is identified by its file's fingerprint (path, size, modification time, and
+how a CSV file is cut into rows when that is not the default), the batch size, its
+index in the file, and a row range inside it (a batch split to isolate
 bad rows commits in pieces). The checkpoint file is JSON, rewritten atomically at most
 once a second and at the end. SQL backends also record every key in the same
 transaction as the rows (see :class:`BatchKey`), which makes resume exactly-once even
@@ -10,6 +11,7 @@ after a kill -9; for other backends the file is the record and resume is at-leas
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -18,17 +20,65 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from bulkload.backends.base import BatchKey
+from bulkload.config import CsvOptions
 from bulkload.errors import UsageError
 from bulkload.sources.discovery import STDIN, SourceFile
 
 FORMAT_VERSION = 1
 
 
-def fingerprint(source: SourceFile) -> str:
-    """Identifies a file's content well enough to notice it changed."""
+#: the CSV options that decide which rows batch n of a file holds, as the command line
+#: names them: a resume reading another way would pass rows over or load them twice
+_READING = {
+    "skip_rows": "--skip-rows",
+    "header": "--header/--no-header",
+    "columns": "--columns",
+    "delimiter": "--delimiter",
+    "quote_char": "--quote-char",
+    "encoding": "--encoding",
+}
+
+
+def reading_of(csv: CsvOptions) -> dict[str, object]:
+    """How this run cuts CSV files into rows: the options of :data:`_READING` that are
+    not their defaults (empty for a run that reads the default way)."""
+    default = CsvOptions()
+    chosen: dict[str, object] = {}
+    for name in _READING:
+        value = getattr(csv, name)
+        if value != getattr(default, name):
+            chosen[name] = list(value) if isinstance(value, tuple) else value
+    return chosen
+
+
+def reading_key(reading: dict[str, object]) -> str:
+    """A short digest of :func:`reading_of` for batch keys ('' for the default way, so
+    keys recorded before it was part of them still match)."""
+    if not reading:
+        return ""
+    text = json.dumps(reading, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def fingerprint(source: SourceFile, reading: str = "") -> str:
+    """Identifies a file's content well enough to notice it changed, and (``reading``,
+    from :func:`reading_key`) the way it was cut into rows."""
     if source.path == STDIN:
         raise UsageError("--checkpoint and --resume need files: stdin cannot be resumed")
-    return f"{os.path.abspath(source.path)}|{source.size}|{source.mtime_ns}"
+    mark = f"~{reading}" if reading else ""
+    return f"{os.path.abspath(source.path)}|{source.size}|{source.mtime_ns}{mark}"
+
+
+def _file_and_reading(key_source: str) -> tuple[str, str]:
+    """A key's fingerprint split into the file's part and its reading key."""
+    head, _, tail = key_source.rpartition("|")  # tail: the mtime, then the reading key
+    mtime, _, reading = tail.partition("~")
+    return f"{head}|{mtime}", reading
+
+
+def _readings_differ(ours: dict[str, object], theirs: dict[str, object]) -> str:
+    names = sorted(set(ours) | set(theirs), key=list(_READING).index)
+    return ", ".join(_READING[name] for name in names if ours.get(name) != theirs.get(name))
 
 
 class Committed:
@@ -87,7 +137,14 @@ def _batches(count: int) -> str:
 
 
 def check_recorded_keys(
-    keys: list[BatchKey], *, batch_size: int, resume: bool, table: str, target: str
+    keys: list[BatchKey],
+    *,
+    batch_size: int,
+    resume: bool,
+    table: str,
+    target: str,
+    files: Iterable[SourceFile] = (),
+    reading: str = "",
 ) -> None:
     """What a target's bookkeeping (its keys for ``table``) allows this run to do.
 
@@ -96,7 +153,10 @@ def check_recorded_keys(
     another ``--batch-size`` is refused. Without ``--resume`` (a load starting over,
     appending): the target would skip every batch it records as committed while the run
     counted it loaded, so recorded keys are refused too. (replace and truncate forget
-    them as they empty the table, and a table created anew has none.)"""
+    them as they empty the table, and a table created anew has none.)
+
+    A key of one of ``files`` whose rows were cut another way (``reading``: this run's
+    :func:`reading_key`) is refused for the same reason as another batch size."""
     if resume:
         sizes = sorted({k.batch_size for k in keys if k.batch_size not in (None, batch_size)})
         if sizes:
@@ -105,6 +165,16 @@ def check_recorded_keys(
                 f"--batch-size {sizes[0]}, not {batch_size}: resume with --batch-size "
                 f"{sizes[0]} (or start over after bulkload forget-checkpoints)"
             )
+        ours = {fingerprint(file) for file in files}
+        for key in keys:
+            file, theirs = _file_and_reading(key.source)
+            if file in ours and theirs != reading:
+                raise UsageError(
+                    f"--resume: {target} records batches of {file.rsplit('|', 2)[0]} read "
+                    "with other CSV options than this run's (--skip-rows, --header, "
+                    "--columns, --delimiter, --quote-char or --encoding): resume with the "
+                    "options of the run that started the load"
+                )
         return
     if keys:
         raise UsageError(
@@ -118,10 +188,20 @@ def check_recorded_keys(
 class CheckpointFile:
     """The ``--checkpoint PATH`` file."""
 
-    def __init__(self, path: str | Path, *, table: str, batch_size: int):
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        table: str,
+        batch_size: int,
+        reading: dict[str, object] | None = None,
+    ):
         self.path = Path(path)
         self.table = table
         self.batch_size = batch_size
+        #: how CSV files are cut into rows (:func:`reading_of`); None: as recorded (a
+        #: reader of the file that does not resume from it)
+        self.reading = reading
         self.committed = Committed()
         self._sources: dict[str, dict[str, object]] = {}
         self._dirty = False
@@ -141,6 +221,15 @@ class CheckpointFile:
                 f"--checkpoint {self.path} was written with --batch-size "
                 f"{document.get('batch_size')}; resume with the same batch size"
             )
+        recorded_reading = document.get("reading", {})
+        if self.reading is None:
+            self.reading = recorded_reading
+        elif recorded_reading != self.reading:
+            raise UsageError(
+                f"--checkpoint {self.path} was written by a run reading CSV with other "
+                f"{_readings_differ(self.reading, recorded_reading)}: resume with the "
+                "options of the run that started the load"
+            )
         if document.get("table") != self.table:
             raise UsageError(
                 f"--checkpoint {self.path} belongs to table {document.get('table')!r}, "
@@ -158,9 +247,11 @@ class CheckpointFile:
                     f"{source.path} changed since the checkpoint was written (size or "
                     "modification time differ): refusing to resume; start over without --resume"
                 )
+        mark = reading_key(self.reading)
+        mark = f"~{mark}" if mark else ""
         for path, entry in recorded.items():
             self._sources[path] = {"size": entry["size"], "mtime_ns": entry["mtime_ns"]}
-            key_source = f"{path}|{entry['size']}|{entry['mtime_ns']}"
+            key_source = f"{path}|{entry['size']}|{entry['mtime_ns']}{mark}"
             for index, offset, count in entry.get("committed", []):
                 self.committed.add(BatchKey(key_source, index, offset, count))
         return self.committed
@@ -185,7 +276,7 @@ class CheckpointFile:
 
     def record(self, key: BatchKey) -> None:
         self.committed.add(key)
-        path, size, mtime = key.source.rsplit("|", 2)
+        path, size, mtime = _file_and_reading(key.source)[0].rsplit("|", 2)
         self._sources.setdefault(path, {"size": int(size), "mtime_ns": int(mtime)})
         self._dirty = True
 
@@ -231,6 +322,7 @@ class CheckpointFile:
             "version": FORMAT_VERSION,
             "table": self.table,
             "batch_size": self.batch_size,
+            "reading": self.reading or {},
             "sources": {
                 path: {**meta, "committed": sorted(per_source.get(path, []))}
                 for path, meta in self._sources.items()

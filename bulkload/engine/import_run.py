@@ -31,6 +31,8 @@ from bulkload.engine.checkpoint import (
     check_recorded_keys,
     fingerprint,
     if_exists_for,
+    reading_key,
+    reading_of,
 )
 from bulkload.engine.drain import Drain
 from bulkload.engine.in_flight import in_flight_limit
@@ -98,6 +100,7 @@ class Engine:
         self.control = control or RunControl()
         self._checkpoint = checkpoint
         self._committed = Committed()
+        self._reading = ""  # how CSV files are cut into rows, in batch keys (checkpoint)
         self._clock = clock
         # The first error of a reader or writer: the run stops reading, lets the writes in
         # flight finish (so the summary says exactly what the target holds), then raises it.
@@ -131,6 +134,7 @@ class Engine:
         stats.started_at = self._clock()
         refused = False
         try:
+            self._reading = reading_key(reading_of(source.options.csv))
             if self._checkpoint is not None and self.options.resume:
                 self._committed = self._checkpoint.load(source.files)
             elif self._checkpoint is not None and not self._child(source):
@@ -169,6 +173,8 @@ class Engine:
                             resume=self.options.resume,
                             table=table_name,
                             target=self.backend.describe(),
+                            files=source.files,
+                            reading=self._reading,
                         )
                     except UsageError:
                         refused = True  # no file of a run that did not start
@@ -298,7 +304,7 @@ class Engine:
         whole = [(0, rows)] if rows else []
         if self._checkpoint is None:
             return _Work(batch, whole, self.backend.encode(batch.data) if rows else None)
-        key = fingerprint(batch.file)
+        key = fingerprint(batch.file, self._reading)
         stretches = self._committed.uncovered(key, batch.index, rows) if self._committed else whole
         if not stretches and rows:
             return None  # committed in full by a previous run (rejections included)

@@ -269,7 +269,7 @@ def merge_checkpoints(
     config: ImportConfig, table: str, outcomes: Sequence[ShareOutput], *, seeded: bool
 ) -> None:
     """Every child's committed keys into the one --checkpoint file."""
-    from bulkload.engine.checkpoint import CheckpointFile
+    from bulkload.engine.checkpoint import CheckpointFile, reading_of
 
     assert config.engine.checkpoint is not None
     batch_size = config.source.batch_size
@@ -282,7 +282,12 @@ def merge_checkpoints(
         parts.append(Path(config.engine.checkpoint))
     for part in parts:
         keys.update(CheckpointFile(part, table=table, batch_size=batch_size).load([]).all_keys())
-    merged = CheckpointFile(config.engine.checkpoint, table=table, batch_size=batch_size)
+    merged = CheckpointFile(
+        config.engine.checkpoint,
+        table=table,
+        batch_size=batch_size,
+        reading=reading_of(config.source.csv),
+    )
     for key in sorted(keys, key=lambda k: (k.source, k.index, k.offset)):
         merged.record(key)
     merged.save()

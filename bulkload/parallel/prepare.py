@@ -50,7 +50,13 @@ async def prepare_import_target(config: ImportConfig) -> str:
     """An import's table (its schema from the first batch read) and checkpoint
     bookkeeping, as a one-process run opens them. Returns the table's name."""
     from bulkload.backends import create_backend
-    from bulkload.engine.checkpoint import CheckpointFile, check_recorded_keys, if_exists_for
+    from bulkload.engine.checkpoint import (
+        CheckpointFile,
+        check_recorded_keys,
+        if_exists_for,
+        reading_key,
+        reading_of,
+    )
     from bulkload.load import table_name
     from bulkload.sources import BatchSource
 
@@ -74,7 +80,12 @@ async def prepare_import_target(config: ImportConfig) -> str:
     batch_size = config.source.batch_size
     resume = config.engine.resume
     if config.engine.checkpoint:  # as the one-process engine does, once for every share
-        record = CheckpointFile(config.engine.checkpoint, table=table, batch_size=batch_size)
+        record = CheckpointFile(
+            config.engine.checkpoint,
+            table=table,
+            batch_size=batch_size,
+            reading=reading_of(config.source.csv),
+        )
         if resume:
             if_exists = if_exists_for(if_exists, record.load(source.files))
         else:
@@ -97,6 +108,8 @@ async def prepare_import_target(config: ImportConfig) -> str:
                 resume=resume,
                 table=table,
                 target=backend.describe(),
+                files=source.files,
+                reading=reading_key(reading_of(config.source.csv)),
             )
     finally:
         await backend.close()  # a preset's set-up may fail after the client opened

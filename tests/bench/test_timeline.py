@@ -19,20 +19,29 @@ pytestmark = pytest.mark.xdist_group("bench-timing")
 
 
 def test_a_target_that_degrades_shows_it_in_the_timeline_not_in_the_window_figures():
-    # 2 ms a write, 10x slower from 2 s after the target opened; one level of 5 s
-    result = sweep(
-        "sim://?latency=2ms&degrade=10&degrade_at=2s",
-        quick(levels=(4,), warmup_s=0.0, duration_s=5.0, interval_s=0.5),
-    )
-    level = result.levels[0]
-    assert result.timeline is not None
-    intervals = result.timeline.intervals
-    assert 9 <= len(intervals) <= 13  # 5 s in 0.5 s steps (a part interval at each end)
-    assert all(i.tag == "c=4 batch 100" for i in intervals)
-    started = intervals[0].start
-    early = [i for i in intervals if i.end - started <= 1.8 and i.batches]
-    late = [i for i in intervals if i.start - started >= 2.6 and i.batches]
-    assert early and late
+    # 2 ms a write, 10x slower from 2 s after the target opened; one level of 5 s. A
+    # loaded machine that stalls the healthy first seconds (their p50 or the window's
+    # over 8 ms: no target degrading yet) is measured again, up to 3 runs in all
+    for attempt in range(3):
+        result = sweep(
+            "sim://?latency=2ms&degrade=10&degrade_at=2s",
+            quick(levels=(4,), warmup_s=0.0, duration_s=5.0, interval_s=0.5),
+        )
+        level = result.levels[0]
+        assert result.timeline is not None
+        intervals = result.timeline.intervals
+        assert 9 <= len(intervals) <= 13  # 5 s in 0.5 s steps (a part interval at each end)
+        assert all(i.tag == "c=4 batch 100" for i in intervals)
+        # the intervals add up to the level (all its writes: warm-up none, drain included)
+        assert sum(i.batches for i in intervals) == level.batches
+        assert sum(i.latency.count for i in intervals) == level.latency.count
+        started = intervals[0].start
+        early = [i for i in intervals if i.end - started <= 1.8 and i.batches]
+        late = [i for i in intervals if i.start - started >= 2.6 and i.batches]
+        assert early and late
+        healthy = all(i.latency.percentile_ms(50) < 8 for i in early)
+        if healthy and level.latency.percentile_ms(75) < 8 or attempt == 2:
+            break
     # each interval's own p50: ~2 ms before, ~20 ms after
     assert all(i.latency.percentile_ms(50) < 8 for i in early)
     assert all(i.latency.percentile_ms(50) >= 18 for i in late)
@@ -45,9 +54,6 @@ def test_a_target_that_degrades_shows_it_in_the_timeline_not_in_the_window_figur
     assert level.latency.percentile_ms(50) < 8
     assert level.latency.percentile_ms(75) < 8
     assert level.batches_per_s > 2 * late_rate  # the average throughput: twice the late
-    # the intervals add up to the level (all its writes: warm-up none, drain included)
-    assert sum(i.batches for i in intervals) == level.batches
-    assert sum(i.latency.count for i in intervals) == level.latency.count
     # in the JSON, and back
     saved = json.loads(json.dumps(result.to_dict()))
     assert saved["timeline"]["interval_s"] == 0.5
