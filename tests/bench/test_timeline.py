@@ -40,7 +40,7 @@ def test_a_target_that_degrades_shows_it_in_the_timeline_not_in_the_window_figur
         late = [i for i in intervals if i.start - started >= 2.6 and i.batches]
         assert early and late
         healthy = all(i.latency.percentile_ms(50) < 8 for i in early)
-        if healthy and level.latency.percentile_ms(75) < 8 or attempt == 2:
+        if (healthy and level.latency.percentile_ms(75) < 8) or attempt == 2:
             break
     # each interval's own p50: ~2 ms before, ~20 ms after
     assert all(i.latency.percentile_ms(50) < 8 for i in early)
