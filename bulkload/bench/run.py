@@ -169,6 +169,7 @@ def prepare_shard(
     """The sweep ``config`` describes, or its ``shard`` (i, N), ready to run; its
     ``result`` fills in as it runs."""
     requested = config.sweep.levels
+    requested_cap = config.engine.concurrency
     if shard is not None:
         config = bench_share(config, shard)
     backend = create_backend(config.target)
@@ -199,7 +200,11 @@ def prepare_shard(
         machine=machine_facts(),
         shard=None if shard is None else {"index": shard[0], "count": shard[1]},
     )
-    if shard is not None and not config.sweep.rates:  # the closed model's levels
+    sweep = config.sweep
+    if shard is not None and (sweep.rates or sweep.ramp_rate or sweep.stages):
+        # the open model: its in-flight cap is shared as the closed model's levels are
+        result.warnings.extend(raised_cap(requested_cap, shard[1]))
+    elif shard is not None:
         result.warnings.extend(raised_levels(requested, shard[1]))
     spec = sweep_spec(config)
     result.model = spec.model
@@ -229,6 +234,18 @@ def raised_levels(levels: Sequence[int], shards: int) -> list[str]:
         f"records concurrency {shards}); for c={level}, run fewer processes"
         for level in levels
         if level < shards
+    ]
+
+
+def raised_cap(cap: int, shards: int) -> list[str]:
+    """The open model's in-flight cap (``-c``) below the number of shards: each shard
+    keeps at least one write in flight, so the run carried more than asked."""
+    if cap >= shards:
+        return []
+    return [
+        f"-c {cap} is below the {shards} shards or processes that share the in-flight cap: "
+        f"each carries at least 1 write at a time, so up to {shards} were in flight; for "
+        f"at most {cap}, run fewer processes"
     ]
 
 

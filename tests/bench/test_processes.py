@@ -341,3 +341,26 @@ def test_a_level_below_the_process_count_says_what_was_measured(run_cli, tmp_pat
     assert [level["concurrency"] for level in document["levels"]] == [2, 4]
     assert any("c=1 is below" in warning for warning in document["warnings"])
     assert not any("c=4 is below" in warning for warning in document["warnings"])
+
+
+def test_an_in_flight_cap_below_the_process_count_says_what_was_carried(
+    run_cli, tmp_path: Path
+):
+    """--sweep-rate with -c 1 and --processes 2: each process carries at least 1 write,
+    so up to 2 were in flight. It was silent; a warning says so once, in the JSON too."""
+    result = run_cli(
+        "bench", *QUICK, "--to", "sim://?latency=5ms", "--sweep-rate", "100", "-c", "1",
+        "--processes", "2", "--json", "run.json", "--progress", "off",
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    said = result.stdout + result.stderr
+    assert said.count("-c 1 is below the 2 shards or processes") == 1, said
+    assert "up to 2 were in flight" in said
+    document = saved(tmp_path)
+    assert any("-c 1 is below" in warning for warning in document["warnings"])
+    again = run_cli(
+        "bench", *QUICK, "--to", "sim://?latency=5ms", "--sweep-rate", "100", "-c", "2",
+        "--processes", "2", "--json", "two.json", "--progress", "off",
+    )  # fmt: skip
+    assert again.code == 0, again.stderr
+    assert "is below" not in again.stdout + again.stderr
