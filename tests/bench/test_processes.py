@@ -343,9 +343,7 @@ def test_a_level_below_the_process_count_says_what_was_measured(run_cli, tmp_pat
     assert not any("c=4 is below" in warning for warning in document["warnings"])
 
 
-def test_an_in_flight_cap_below_the_process_count_says_what_was_carried(
-    run_cli, tmp_path: Path
-):
+def test_an_in_flight_cap_below_the_process_count_says_what_was_carried(run_cli, tmp_path: Path):
     """--sweep-rate with -c 1 and --processes 2: each process carries at least 1 write,
     so up to 2 were in flight. It was silent; a warning says so once, in the JSON too."""
     result = run_cli(
