@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import RunCli
 
-pytestmark = [pytest.mark.xdist_group("bench-timing"), pytest.mark.timeout(180)]
+pytestmark = pytest.mark.timeout(180)
 
 
 def _csv(path: Path, rows: int) -> Path:

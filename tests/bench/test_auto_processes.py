@@ -24,7 +24,7 @@ from bulkload.options import build_bench_config, build_import_config
 from tests.conftest import ChildOutput
 from tests.servers.fixtures import IngestServer
 
-pytestmark = [pytest.mark.xdist_group("bench-timing"), pytest.mark.timeout(180)]
+pytestmark = pytest.mark.timeout(180)
 
 HTTP = "http://127.0.0.1:9/ingest"
 

@@ -13,8 +13,6 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.xdist_group("bench-timing")
-
 QUICK = ("--warmup", "0.2s", "--duration", "0.6s")
 
 

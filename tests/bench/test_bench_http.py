@@ -10,8 +10,6 @@ import pytest
 
 from tests.servers.fixtures import IngestServer
 
-pytestmark = pytest.mark.xdist_group("bench-timing")
-
 
 @pytest.mark.parametrize("client", ["h1", "curl"])
 def test_a_sweep_against_an_ingest_endpoint(

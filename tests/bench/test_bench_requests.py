@@ -6,11 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 from tests.servers.fixtures import IngestServer
-
-pytestmark = pytest.mark.xdist_group("bench-timing")
 
 QUICK = ("--warmup", "0.2s", "--duration", "1s", "--progress", "off")
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-pytestmark = [pytest.mark.xdist_group("bench-timing"), pytest.mark.timeout(120)]
+pytestmark = pytest.mark.timeout(120)
 
 SIM = "sim://?latency=5ms"
 QUICK = ("--synthetic", "rows=20000,columns=3", "--batch-size", "100", "--warmup", "0")

@@ -9,8 +9,6 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.xdist_group("bench-timing")
-
 QUICK = ("--warmup", "0.2s", "--duration", "1s", "--progress", "off")
 KEYS = 20_000
 

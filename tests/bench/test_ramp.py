@@ -19,8 +19,6 @@ from bulkload.stats.thresholds import parse_slo
 from tests.bench.test_sweep import quick, sweep
 from tests.conftest import RunCli
 
-pytestmark = pytest.mark.xdist_group("bench-timing")
-
 
 def test_a_schedule_says_when_each_send_is_due():
     constant = parse_ramp_rate("100:100:2s")

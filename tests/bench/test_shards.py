@@ -23,7 +23,7 @@ from bulkload.parallel.shares import bench_share
 from bulkload.stats.histogram import LatencyHistogram
 from bulkload.stats.level import LevelResult
 
-pytestmark = [pytest.mark.xdist_group("bench-timing"), pytest.mark.timeout(120)]
+pytestmark = pytest.mark.timeout(120)
 
 QUICK = ("--synthetic", "rows=4000,columns=3", "--batch-size", "100", "--warmup", "0")
 

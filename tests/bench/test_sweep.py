@@ -22,7 +22,6 @@ from bulkload.stats.thresholds import parse_slo
 
 # Timing-sensitive: these run one after another on one xdist worker (--dist loadgroup),
 # not side by side competing for the 2 cores.
-pytestmark = pytest.mark.xdist_group("bench-timing")
 
 DATA = SyntheticData(parse_synthetic("rows=50000,columns=4,seed=1"))
 

@@ -15,8 +15,6 @@ from bulkload.stats.histogram import LatencyHistogram
 from bulkload.stats.timeline import Interval, Timeline
 from tests.bench.test_sweep import quick, sweep
 
-pytestmark = pytest.mark.xdist_group("bench-timing")
-
 
 def test_a_target_that_degrades_shows_it_in_the_timeline_not_in_the_window_figures():
     # 2 ms a write, 10x slower from 2 s after the target opened; one level of 5 s. A

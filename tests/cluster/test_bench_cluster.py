@@ -13,7 +13,7 @@ import pytest
 
 pytest.importorskip("distributed")
 
-pytestmark = [pytest.mark.xdist_group("bench-timing"), pytest.mark.timeout(240)]
+pytestmark = pytest.mark.timeout(240)
 
 QUICK = ("--synthetic", "rows=4000,columns=3", "--batch-size", "100", "--warmup", "0")
 CLUSTER = ("--cluster", "local:2", "--progress", "off")

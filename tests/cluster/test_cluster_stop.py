@@ -25,7 +25,7 @@ from tests.conftest import children_of, running
 
 distributed = pytest.importorskip("distributed")
 
-pytestmark = [pytest.mark.xdist_group("bench-timing"), pytest.mark.timeout(240)]
+pytestmark = pytest.mark.timeout(240)
 
 QUICK = {"synthetic": "rows=4000,columns=3", "batch_size": "100", "warmup": "0"}
 

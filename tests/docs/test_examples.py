@@ -149,8 +149,7 @@ def _context_for(page: Path, request: pytest.FixtureRequest) -> Context:
 
 
 # One test per page, running its examples in order: a page may build on its earlier
-# examples (files, Python names), and so its examples must share a process. (Per-example
-# items grouped with xdist_group would do, but pytest 9 ignores the group xdist 3.8 sets.)
+# examples (files, Python names), and so its examples must share a process.
 def _runs_some(page: Path) -> bool:
     """Whether a page has a code example not marked to be skipped."""
     examples = _page_examples(page)

@@ -21,7 +21,7 @@ from bulkload.report.prometheus import BUCKETS_MS
 from bulkload.stats.histogram import LatencyHistogram
 from tests.conftest import RunCli
 
-pytestmark = [pytest.mark.xdist_group("bench-timing"), pytest.mark.timeout(240)]
+pytestmark = pytest.mark.timeout(240)
 
 
 def _free_port() -> int:

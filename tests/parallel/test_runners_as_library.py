@@ -16,7 +16,7 @@ from bulkload.parallel.local_import import ImportProcesses
 from bulkload.parallel.runner import ShareEnd
 from tests.servers.fixtures import IngestServer
 
-pytestmark = [pytest.mark.xdist_group("bench-timing"), pytest.mark.timeout(180)]
+pytestmark = pytest.mark.timeout(180)
 
 
 def numbered(end: ShareEnd) -> int:

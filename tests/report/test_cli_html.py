@@ -18,7 +18,6 @@ from tests.conftest import RunCli
 
 # Sweeps and Chromium load the CPU: run on the worker of the timing-sensitive bench tests,
 # one after another, never beside them (--dist loadgroup).
-pytestmark = pytest.mark.xdist_group("bench-timing")
 
 QUICK = ("--sweep", "1,4", "--warmup", "0.1s", "--duration", "0.3s", "--progress", "off")
 SYNTHETIC = ("--synthetic", "rows=5000,columns=3,seed=1")

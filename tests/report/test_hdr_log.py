@@ -18,7 +18,7 @@ from bulkload.report.hdr_log import log_tag
 from tests.conftest import RunCli
 
 JAR = Path("/usr/share/java/hdrhistogram.jar")
-pytestmark = [pytest.mark.xdist_group("bench-timing"), pytest.mark.timeout(180)]
+pytestmark = pytest.mark.timeout(180)
 
 
 def _java_intervals(log: Path, tag: str) -> list[dict[str, str]]:

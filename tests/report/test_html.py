@@ -19,7 +19,6 @@ from tests.report.sweeps import run_sweep
 
 # Sweeps and Chromium load the CPU: run on the worker of the timing-sensitive bench tests,
 # one after another, never beside them (--dist loadgroup).
-pytestmark = pytest.mark.xdist_group("bench-timing")
 
 #: a report may be attached to a CI job: plotly.js (4.8 MB) plus the page and data
 MAX_REPORT_BYTES = 6_000_000

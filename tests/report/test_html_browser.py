@@ -20,7 +20,6 @@ __all__ = ["browser"]  # the fixture, used by name
 
 # Sweeps and Chromium load the CPU: run on the worker of the timing-sensitive bench tests,
 # one after another, never beside them (--dist loadgroup).
-pytestmark = pytest.mark.xdist_group("bench-timing")
 
 # what the page draws, read from the DOM plotly rendered: per chart, the SVG series drawn
 # (scatter lines/markers, bar groups, heatmap images) and whether each has painted marks

@@ -22,7 +22,6 @@ __all__ = ["browser"]  # the fixture, used by name
 
 # Sweeps and Chromium load the CPU: run on the worker of the timing-sensitive bench tests,
 # one after another, never beside them (--dist loadgroup).
-pytestmark = pytest.mark.xdist_group("bench-timing")
 
 WIDTHS = (1024, 1280, 1920)
 GRID = {"levels": (1, 2, 4, 8, 16), "batch_sizes": (100, 400)}  # 10 levels: 20 spectra
