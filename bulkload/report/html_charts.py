@@ -35,6 +35,8 @@ PALETTE = (
 #: the second visual channel: past the palette, the colours come again with another marker
 SYMBOLS = ("circle", "square", "diamond", "triangle-up", "x", "cross", "star-square", "hourglass")
 PERCENTILES = (("p50", 50.0), ("p90", 90.0), ("p99", 99.0), ("p99.9", 99.9))
+#: the percentile each operation of a query or mixed sweep draws in the latency chart
+OPERATION_PERCENTILE = ("p99", 99.0)
 RECOMMENDED_COLOUR = "#C0392B"
 BASELINE_DASH = "dash"
 #: x position of the spectrum's last point (the max), one decade past 99.999
@@ -234,11 +236,8 @@ def throughput_chart(result: SweepResult, baseline: SweepResult | None = None) -
 def _operation_traces(levels: list[LevelResult]) -> list[go.Scatter]:
     """A query or mixed sweep: each named operation's rows/s (returned, or written) per
     level, beside the total."""
-    names = sorted({name for lvl in levels for name in lvl.operations})
-    if len(names) < 2:
-        return []  # one operation is the total
     traces = []
-    for name in names:
+    for name in operation_names(levels):  # one operation is the total
         series = _sorted(lvl for lvl in levels if name in lvl.operations)
         traces.append(
             go.Scatter(
@@ -324,10 +323,53 @@ def latency_chart(result: SweepResult, baseline: SweepResult | None = None) -> g
                     hovertemplate="baseline %{x:,}: %{y:,.2f} ms<extra>" + name + "</extra>",
                 )
             )
+    for offset, name in enumerate(operation_names(series)):
+        colour, symbol = series_style(len(PERCENTILES) + offset)
+        figure.add_trace(_operation_latency_trace(series, name, colour, symbol, dash=None))
+        twins = [lvl for lvl in base_series if name in lvl.operations]
+        if twins:
+            figure.add_trace(
+                _operation_latency_trace(twins, name, colour, symbol, dash=BASELINE_DASH)
+            )
     figure = _layout(figure, x=x_title(result), y=f"latency, ms (batch {size:,})")
     _level_ticks(figure, series)
     _log_y(figure)
     return figure
+
+
+def operation_names(levels: Iterable[LevelResult]) -> list[str]:
+    """The operations a query or mixed sweep drew separately: none when there is one
+    (then it is the total)."""
+    names = sorted({name for lvl in levels for name in lvl.operations})
+    return names if len(names) > 1 else []
+
+
+def _operation_latency_trace(
+    levels: list[LevelResult], name: str, colour: str, symbol: str, *, dash: str | None
+) -> go.Scatter:
+    """One operation's p99 per level, dotted (dashed for the baseline's), beside the
+    total's percentiles."""
+    series = [lvl for lvl in levels if name in lvl.operations]
+    label = f"{name} {OPERATION_PERCENTILE[0]}"
+    return go.Scatter(
+        x=[x_of(lvl) for lvl in series],
+        y=[
+            lvl.operations[name].latency.percentile_ms(OPERATION_PERCENTILE[1])
+            if lvl.operations[name].latency.count
+            else None
+            for lvl in series
+        ],
+        mode="lines+markers",
+        name=f"baseline {label}" if dash else label,
+        legendgroup=f"operation {name}",
+        line={"color": colour, "width": 1.5, "dash": dash or "dot"},
+        marker={"symbol": f"{symbol}-open" if dash else symbol, "size": 7},
+        opacity=0.6 if dash else 1.0,
+        hovertemplate=("baseline " if dash else "")
+        + "%{x:,}: %{y:,.2f} ms<extra>"
+        + label
+        + "</extra>",
+    )
 
 
 def spectrum_chart(result: SweepResult, baseline: SweepResult | None = None) -> go.Figure | None:
