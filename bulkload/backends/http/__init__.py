@@ -42,12 +42,10 @@ from bulkload.backends.http.transport import (
 from bulkload.config import TargetOptions
 from bulkload.config.option import Option
 from bulkload.errors import TargetError, TargetUnreachable, UsageError
-from bulkload.redact import redact_text, redact_url
+from bulkload.redact import SECRET_HEADER, redact_text, redact_url
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_SECRET_NAME = re.compile(
-    r"(?i)auth|token|key|secret|password|passwd|cookie|session|sig|credential"
-)
+_SECRET_NAME = SECRET_HEADER
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110's token
 DEFAULT_CONNECTIONS = 8
 #: the HTTP/2 connection preface and an empty SETTINGS frame (RFC 9113, 3.4)
