@@ -235,7 +235,8 @@ def raised_levels(levels: Sequence[int], shards: int) -> list[str]:
     records what ran. Said once per such level (every shard says it alike)."""
     return [
         f"c={level} is below the {shards} shards or processes that share each level: each "
-        f"runs at least 1 write at a time, so it was measured at c={shards} (the level "
+        f"runs at least 1 operation (a write or a query) at a time, so it was measured at "
+        f"c={shards} (the level "
         f"records concurrency {shards}); for c={level}, run fewer processes"
         for level in levels
         if level < shards
