@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PLACE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_ENV = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
+#: ``${VAR}`` in a header's value: taken from the environment (not a parameter)
+ENV_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +36,7 @@ class Query:
     def parameters(self) -> tuple[str, ...]:
         """The names it uses, each once, in order of first use."""
         if self.style == "request":
-            headers = (_ENV.sub("", header) for header in self.headers)  # ${VAR}: not one
+            headers = (ENV_VARIABLE.sub("", header) for header in self.headers)  # ${VAR}: no
             text = "\n".join((self.sql, *headers))
             return tuple(dict.fromkeys(_PLACE.findall(text)))
         return _split(self.sql)[1]

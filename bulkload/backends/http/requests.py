@@ -12,14 +12,11 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from bulkload.backends.http.errors import HttpStatusError
 from bulkload.backends.http.transport import ClientSettings, Transport
-from bulkload.backends.query import Query
+from bulkload.backends.query import ENV_VARIABLE, Query
 from bulkload.redact import SECRET_HEADER
 
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 _PLACE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
-
-
-_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 class PreparedRequest:
@@ -67,23 +64,33 @@ def _headers(specs: tuple[str, ...]) -> tuple[tuple[tuple[str, str], ...], list[
     for spec in specs:
         name, _, value = spec.partition(":")
         name, value = name.strip(), value.strip()
-
-        def variable(match: re.Match[str], header: str = name) -> str:
-            if match.group(1) not in os.environ:
-                raise ValueError(
-                    f"header {header}: environment variable {match.group(1)} is not set"
-                )
-            return os.environ[match.group(1)]
-
-        expanded = _ENV.sub(variable, value)
-        if "\r" in expanded or "\n" in expanded:
-            raise ValueError(f"header {name}: a value cannot contain a line break")
+        try:
+            expanded = expand_variables(value)
+        except LookupError as exc:
+            raise ValueError(f"header {name}: environment variable {exc} is not set") from None
+        except ValueError:
+            raise ValueError(f"header {name}: a value cannot contain a line break") from None
         headers.append((name, expanded))
-        if SECRET_HEADER.search(name) or _ENV.search(value):
+        if SECRET_HEADER.search(name) or ENV_VARIABLE.search(value):
             static = _PLACE.split(expanded)[::2]  # the parts no parameter fills
             secrets += [part.strip() for part in static if len(part.strip()) >= 4]
             secrets += [p.split(" ", 1)[1] for p in static if " " in p.strip()]
     return tuple(headers), secrets
+
+
+def expand_variables(value: str) -> str:
+    """A header's value with each ``${VAR}`` taken from the environment: LookupError
+    naming a variable that is not set, ValueError when the value holds a line break."""
+
+    def variable(match: re.Match[str]) -> str:
+        if match.group(1) not in os.environ:
+            raise LookupError(match.group(1))
+        return os.environ[match.group(1)]
+
+    expanded = ENV_VARIABLE.sub(variable, value)
+    if "\r" in expanded or "\n" in expanded:
+        raise ValueError("a header's value cannot contain a line break")
+    return expanded
 
 
 class HttpRequests:
