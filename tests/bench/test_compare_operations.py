@@ -66,6 +66,14 @@ def test_a_slower_query_of_the_set_regresses_exit_99(run_cli, orders_db, tmp_pat
     assert again.code == 99 and "c=2 batch 1 heavy: per_s " in again.stdout
     better = run_cli("report", "compare", "run.json", "base.json", "--max-regression", "50%")
     assert better.code == 0, better.stdout
+    # the HTML report of the saved run lists the operation's regressions in its verdict
+    pytest.importorskip("plotly")
+    page = run_cli("report", "html", "run.json", "-o", "run.html", "--baseline", "base.json")
+    assert page.code == 0, page.stderr
+    callout = (tmp_path / "run.html").read_text().split('id="verdict-baseline">', 1)[1]
+    callout = callout.split("</div>", 1)[0]
+    assert callout.startswith("<strong>Regressed against base.json</strong>")
+    assert "<li>c=1 batch 1 heavy: p99 " in callout and "<li>c=2 batch 1 heavy: per_s " in callout
 
 
 def test_a_run_compared_with_itself_shows_each_operation_unchanged(run_cli, orders_db, tmp_path):
