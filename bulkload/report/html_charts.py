@@ -180,8 +180,9 @@ def throughput_chart(result: SweepResult, baseline: SweepResult | None = None) -
                 hovertemplate="%{x:,}: %{y:,.0f} rows/s<extra>batch " + f"{size:,}</extra>",
             )
         )
-    for offset, trace in enumerate(_operation_traces(levels)):
-        colour, _ = series_style(len(sizes) + offset)
+    names = operation_names(levels)
+    for trace in _operation_traces(levels, names):
+        colour, _ = series_style(len(sizes) + names.index(str(trace.meta)))
         trace.line = {"color": colour, "width": 1.5, "dash": "dot"}
         figure.add_trace(trace)
     if result.usl and result.model == "closed":
@@ -228,17 +229,28 @@ def throughput_chart(result: SweepResult, baseline: SweepResult | None = None) -
                     hovertemplate="baseline %{x:,}: %{y:,.0f} rows/s<extra></extra>",
                 )
             )
+        # each operation the baseline has too: dashed, in the run's operation's colour
+        for trace in _operation_traces(measured(base), names, baseline=True):
+            colour, _ = series_style(len(sizes) + names.index(str(trace.meta)))
+            trace.line = {"color": colour, "width": 1.5, "dash": BASELINE_DASH}
+            trace.opacity = 0.6
+            figure.add_trace(trace)
     figure = _layout(figure, x=x_title(result), y="rows/s")
     _level_ticks(figure, levels)
     return figure
 
 
-def _operation_traces(levels: list[LevelResult]) -> list[go.Scatter]:
-    """A query or mixed sweep: each named operation's rows/s (returned, or written) per
-    level, beside the total."""
+def _operation_traces(
+    levels: list[LevelResult], names: list[str], *, baseline: bool = False
+) -> list[go.Scatter]:
+    """A query or mixed sweep: each of ``names`` (the run's operations drawn apart: none
+    when there is one, the total) its rows/s (returned, or written) per level."""
     traces = []
-    for name in operation_names(levels):  # one operation is the total
+    prefix = "baseline " if baseline else ""
+    for name in names:
         series = _sorted(lvl for lvl in levels if name in lvl.operations)
+        if not series:
+            continue
         traces.append(
             go.Scatter(
                 x=[x_of(lvl) for lvl in series],
@@ -247,9 +259,11 @@ def _operation_traces(levels: list[LevelResult]) -> list[go.Scatter]:
                     for lvl in series
                 ],
                 mode="lines+markers",
-                name=f"{name} (rows/s)",
-                marker={"size": 6},
-                hovertemplate="%{x:,}: %{y:,.0f} rows/s<extra>" + f"{name}</extra>",
+                name=f"{prefix}{name} (rows/s)",
+                legendgroup=f"operation {name}",
+                meta=name,
+                marker={"size": 6, "symbol": "circle-open" if baseline else "circle"},
+                hovertemplate=prefix + "%{x:,}: %{y:,.0f} rows/s<extra>" + f"{name}</extra>",
             )
         )
     return traces

@@ -217,3 +217,5 @@ def test_a_mixed_run_draws_a_line_per_operation_in_its_charts(browser, run_cli, 
     baselines = [f"baseline {name}" for name in operations]
     assert [entry for entry in legends["latency"] if entry in baselines] == baselines
     assert charts["latency"]["series"] == charts["latency"]["painted"] == 14
+    throughput = [f"baseline {name} (rows/s)" for name in ("lookup", "scan", "write")]
+    assert [entry for entry in legends["throughput"] if entry in throughput] == throughput
