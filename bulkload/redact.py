@@ -5,6 +5,12 @@ from __future__ import annotations
 import re
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
+#: a header whose value is a secret, by its name (Authorization, X-Api-Key, Cookie...)
+SECRET_HEADER = re.compile(
+    r"(?i)auth|token|key|secret|password|passwd|cookie|session|sig|credential"
+)
+_HEADER_ITEM = re.compile(r"(\s*(?:[A-Za-z0-9_]+=)?\s*([!#$%&'*+.^_`|~0-9A-Za-z-]+)\s*:).*", re.S)
+
 _SECRET_QUERY_KEYS = re.compile(
     r"(?i)([?&][^=&#]*(?:password|passwd|pwd|token|key|secret|auth|sig|signature|"
     r"credential|session)[^=&#]*=)[^&#]*"
@@ -34,6 +40,27 @@ def url_secrets(url: str) -> list[str]:
     except ValueError:
         return []
     return [password] if password else []
+
+
+def redact_header_args(argv: list[str], flags: tuple[str, ...]) -> list[str]:
+    """A command line with the value of each secret header given to one of ``flags``
+    (``--http-header 'Authorization: Bearer x'``, ``--flag=Name: value``) as ***."""
+    out = []
+    for index, arg in enumerate(argv):
+        flag, equals, value = arg.partition("=")
+        if index and argv[index - 1] in flags:
+            arg = _hidden_header(arg)
+        elif equals and flag in flags:
+            arg = f"{flag}={_hidden_header(value)}"
+        out.append(arg)
+    return out
+
+
+def _hidden_header(item: str) -> str:
+    match = _HEADER_ITEM.fullmatch(item)
+    if match is None or not SECRET_HEADER.search(match.group(2)):
+        return item
+    return f"{match.group(1)} ***"
 
 
 def redact_text(text: str, secrets: list[str]) -> str:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PLACE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+#: ``${VAR}`` in a header's value: taken from the environment (not a parameter)
+ENV_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,12 +28,17 @@ class Query:
     style: str = "sql"
     #: a request: statuses outside 2xx that count as answered (--ok-status)
     ok_status: tuple[int, ...] = ()
+    #: a request: its own headers, each "Name: value" ({name} filled from the parameters,
+    #: ${VAR} from the environment) (--request-header)
+    headers: tuple[str, ...] = ()
 
     @property
     def parameters(self) -> tuple[str, ...]:
         """The names it uses, each once, in order of first use."""
         if self.style == "request":
-            return tuple(dict.fromkeys(_PLACE.findall(self.sql)))
+            headers = (ENV_VARIABLE.sub("", header) for header in self.headers)  # ${VAR}: no
+            text = "\n".join((self.sql, *headers))
+            return tuple(dict.fromkeys(_PLACE.findall(text)))
         return _split(self.sql)[1]
 
     def translate(self, style: str) -> tuple[str, tuple[int, ...]]:
@@ -104,3 +111,29 @@ def parse_query(text: str, index: int = 1) -> Query:
             raise ValueError(f"name {name!r} must be a word (letters, digits, _)")
         return Query(rest.strip(), name=name, weight=weight)
     return Query(text.strip(), name=default)
+
+
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110's token
+
+
+def headers_for(specs: tuple[str, ...], names: list[str]) -> dict[str, tuple[str, ...]]:
+    """``--request-header`` items to the requests they go with: ``Name: value`` goes
+    with every request, ``REQUEST=Name: value`` with the request so named (a header's
+    name cannot hold ``=``). A request name no request has raises ValueError."""
+    out: dict[str, list[str]] = {name: [] for name in names}
+    for spec in specs:
+        head, sep, _ = spec.partition(":")
+        owner, equals, header = head.partition("=")
+        if not sep or not _HEADER_NAME.fullmatch((header if equals else owner).strip()):
+            shown = (spec.split() or [""])[0][:40]  # never the value: it may be a secret
+            raise ValueError(f"expects 'Name: value' or 'REQUEST=Name: value', got {shown!r}...")
+        if not equals:
+            for held in out.values():
+                held.append(spec.strip())
+            continue
+        owner = owner.strip()
+        if owner not in out:
+            known = ", ".join(names) or "none"
+            raise ValueError(f"{owner}=: no request is named {owner} (requests: {known})")
+        out[owner].append(spec.partition("=")[2].strip())
+    return {name: tuple(held) for name, held in out.items()}

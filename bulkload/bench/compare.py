@@ -2,8 +2,10 @@
 
 Levels are matched by (concurrency, arrival rate, batch size). A regression is
 throughput (rows/s) lower, or p99 latency higher, than the baseline's by more than
-``max_regression`` (a fraction: 0.10 is 10%). A level only one of the runs has is
-listed, never a regression. Equal figures are a 0% change: identical runs never regress.
+``max_regression`` (a fraction: 0.10 is 10%). In a query or mixed run each operation
+both levels have (a named query, or the writes) is compared too, on its operations/s
+and its p99, and regresses the same way. A level (or an operation) only one of the
+runs has is listed, never a regression. Equal figures are a 0% change: identical runs never regress.
 Runs of different models are refused (:func:`check_comparable`): a closed model's
 concurrency levels and an open model's arrival rates measure different things.
 """
@@ -27,7 +29,16 @@ _FIGURES: dict[str, tuple[str, bool]] = {
     "p50": ("p50", False),
     "errors": ("errors", False),
 }
+#: an operation's figures (read from the level's ``NAME.METRIC``); gated: per_s and p99
+_OPERATION_FIGURES: dict[str, tuple[str, bool]] = {
+    "per_s": ("per_s", True),
+    "rows_per_s": ("rows_per_s", True),
+    "p99": ("p99", False),
+    "p50": ("p50", False),
+    "errors": ("errors", False),
+}
 _GATED = ("rows_per_s", "p99")
+_OPERATION_GATED = ("per_s", "p99")
 
 LevelKey = tuple[int, float | None, int]
 
@@ -59,10 +70,29 @@ class Change:
 class LevelComparison:
     key: LevelKey
     changes: list[Change]
+    #: each operation both levels ran (a query's name, or ``write``): its changes
+    operations: dict[str, list[Change]] = field(default_factory=dict)
+    #: operations only the baseline's level, or only the run's, has
+    operations_only_in_base: list[str] = field(default_factory=list)
+    operations_only_in_run: list[str] = field(default_factory=list)
 
     @property
     def regressions(self) -> list[Change]:
+        """The total's regressions (see :attr:`operation_regressions` for each operation's)."""
         return [change for change in self.changes if change.regressed]
+
+    @property
+    def operation_regressions(self) -> list[tuple[str, Change]]:
+        return [
+            (name, change)
+            for name, changes in self.operations.items()
+            for change in changes
+            if change.regressed
+        ]
+
+    @property
+    def regressed(self) -> bool:
+        return bool(self.regressions or self.operation_regressions)
 
     @property
     def label(self) -> str:
@@ -79,14 +109,18 @@ class Comparison:
 
     @property
     def regressed(self) -> bool:
-        return any(level.regressions for level in self.levels)
+        return any(level.regressed for level in self.levels)
 
     def regression_lines(self) -> list[str]:
-        return [
-            f"{level.label}: {_describe(change)} (more than {self.max_regression * 100:g}% worse)"
-            for level in self.levels
-            for change in level.regressions
-        ]
+        worse = f"(more than {self.max_regression * 100:g}% worse)"
+        lines = []
+        for level in self.levels:
+            lines += [f"{level.label}: {_describe(change)} {worse}" for change in level.regressions]
+            lines += [
+                f"{level.label} {name}: {_describe(change)} {worse}"
+                for name, change in level.operation_regressions
+            ]
+        return lines
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -97,6 +131,20 @@ class Comparison:
                 {
                     **_key_dict(level.key),
                     **{change.figure: change.to_dict() for change in level.changes},
+                    **(
+                        {
+                            "operations": {
+                                name: {change.figure: change.to_dict() for change in changes}
+                                for name, changes in level.operations.items()
+                            },
+                            "operations_only_in_baseline": level.operations_only_in_base,
+                            "operations_only_in_run": level.operations_only_in_run,
+                        }
+                        if level.operations
+                        or level.operations_only_in_base
+                        or level.operations_only_in_run
+                        else {}
+                    ),
                 }
                 for level in self.levels
             ],
@@ -112,11 +160,13 @@ class Comparison:
             levels = [
                 LevelComparison(
                     _key_of(level),
-                    [
-                        Change(figure, float(c["base"]), float(c["run"]), bool(c["regressed"]))
-                        for figure in _FIGURES
-                        if isinstance(c := level.get(figure), dict)
-                    ],
+                    _changes_of(level, _FIGURES),
+                    {
+                        str(name): _changes_of(changes, _OPERATION_FIGURES)
+                        for name, changes in (level.get("operations") or {}).items()
+                    },
+                    [str(name) for name in level.get("operations_only_in_baseline") or ()],
+                    [str(name) for name in level.get("operations_only_in_run") or ()],
                 )
                 for level in data["levels"]
             ]
@@ -142,7 +192,7 @@ def compare(
     base_levels = _by_key(base)
     run_levels = _by_key(run)
     levels = [
-        LevelComparison(key, _changes(base_levels[key], level, max_regression))
+        _level_comparison(key, base_levels[key], level, max_regression)
         for key, level in run_levels.items()
         if key in base_levels
     ]
@@ -184,12 +234,43 @@ def _by_key(result: SweepResult) -> dict[LevelKey, LevelResult]:
     }
 
 
-def _changes(base: LevelResult, run: LevelResult, max_regression: float) -> list[Change]:
+def _level_comparison(
+    key: LevelKey, base: LevelResult, run: LevelResult, max_regression: float
+) -> LevelComparison:
     base_metrics, run_metrics = base.metrics(), run.metrics()
+    total = _changes(base_metrics, run_metrics, _FIGURES, _GATED, max_regression)
+    # a query run of one query too: its queries/s is judged, where the total's rows/s
+    # (rows returned) may not move at all
+    names = [name for name in run.operations if name in base.operations]
+    operations = {
+        name: _changes(
+            base_metrics, run_metrics, _OPERATION_FIGURES, _OPERATION_GATED, max_regression,
+            prefix=f"{name}.",
+        )
+        for name in sorted(names)
+    }  # fmt: skip
+    return LevelComparison(
+        key,
+        total,
+        operations,
+        sorted(name for name in base.operations if name not in run.operations),
+        sorted(name for name in run.operations if name not in base.operations),
+    )
+
+
+def _changes(
+    base_metrics: dict[str, float],
+    run_metrics: dict[str, float],
+    figures: dict[str, tuple[str, bool]],
+    gated: tuple[str, ...],
+    max_regression: float,
+    *,
+    prefix: str = "",
+) -> list[Change]:
     changes = []
-    for figure, (metric, higher_is_better) in _FIGURES.items():
-        before, after = base_metrics[metric], run_metrics[metric]
-        if figure not in _GATED:
+    for figure, (metric, higher_is_better) in figures.items():
+        before, after = base_metrics[prefix + metric], run_metrics[prefix + metric]
+        if figure not in gated:
             regressed = False
         elif higher_is_better:
             regressed = after < before * (1 - max_regression)
@@ -199,8 +280,18 @@ def _changes(base: LevelResult, run: LevelResult, max_regression: float) -> list
     return changes
 
 
+def _changes_of(saved: dict[str, Any], figures: dict[str, tuple[str, bool]]) -> list[Change]:
+    return [
+        Change(figure, float(c["base"]), float(c["run"]), bool(c["regressed"]))
+        for figure in figures
+        if isinstance(c := saved.get(figure), dict)
+    ]
+
+
 def _describe(change: Change) -> str:
     shape = "{:,.3f} ms" if change.figure in ("p50", "p99") else "{:,.0f}"
+    if change.figure == "per_s":
+        shape = "{:,.0f}/s"
     relative = change.relative
     shown = "new" if relative is None else f"{relative:+.1%}"
     before, after = shape.format(change.base), shape.format(change.run)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bulkload.backends import create_backend
-from bulkload.backends.query import parse_query
+from bulkload.backends.query import headers_for, parse_query
 from bulkload.bench.compare import check_comparable
 from bulkload.bench.gates import GateResult, failed, judge_level
 from bulkload.bench.queries import QueryWorkload
@@ -38,7 +38,7 @@ from bulkload.parallel.partition import key_range
 from bulkload.parallel.prepare import prepare_bench_target
 from bulkload.parallel.runner import Outcome
 from bulkload.parallel.shares import bench_share
-from bulkload.redact import redact_text, redact_url, url_secrets
+from bulkload.redact import redact_header_args, redact_text, redact_url, url_secrets
 from bulkload.sources.discovery import STDIN
 from bulkload.stats.level import LevelResult
 
@@ -46,6 +46,8 @@ if TYPE_CHECKING:
     from bulkload.parallel.runner import ShareRunner
 
 DEFAULT_TABLE = "bulkload_bench"
+#: the options that take a header, whose secret values never reach the saved command line
+_HEADER_FLAGS = ("--http-header", "--request-header")
 
 #: what every bench runner gives back: the merged sweep (None: no share sent one)
 BenchOutcome = Outcome[SweepResult | None]
@@ -175,15 +177,20 @@ def prepare_shard(
     backend = create_backend(config.target)
     queries = None
     if config.queries.queries:
-        queries = QueryWorkload(
-            queries=tuple(
-                replace(query, style="request", ok_status=config.queries.ok_status)
-                if config.queries.requests
-                else query
-                for query in (
-                    parse_query(text, index) for index, text in enumerate(config.queries.queries, 1)
+        parsed = [parse_query(text, i) for i, text in enumerate(config.queries.queries, 1)]
+        if config.queries.requests:
+            headers = headers_for(config.queries.request_headers, [q.name for q in parsed])
+            parsed = [
+                replace(
+                    query,
+                    style="request",
+                    ok_status=config.queries.ok_status,
+                    headers=headers[query.name],
                 )
-            ),
+                for query in parsed
+            ]
+        queries = QueryWorkload(
+            queries=tuple(parsed),
             params_synthetic=config.queries.params_synthetic,
             params_file=config.queries.params,
             seed=0 if shard is None else shard[0],  # shards draw different keys
@@ -195,7 +202,10 @@ def prepare_shard(
         model="closed",
         target=redact_url(backend.describe()),
         table="" if reads_only else _table(config),  # a read sweep writes no table
-        command=[redact_url(redact_text(arg, url_secrets(config.target.url))) for arg in argv],
+        command=[
+            redact_url(redact_text(arg, url_secrets(config.target.url)))
+            for arg in redact_header_args(list(argv), _HEADER_FLAGS)
+        ],
         version=_version(),
         machine=machine_facts(),
         shard=None if shard is None else {"index": shard[0], "count": shard[1]},
@@ -230,7 +240,8 @@ def raised_levels(levels: Sequence[int], shards: int) -> list[str]:
     records what ran. Said once per such level (every shard says it alike)."""
     return [
         f"c={level} is below the {shards} shards or processes that share each level: each "
-        f"runs at least 1 write at a time, so it was measured at c={shards} (the level "
+        f"runs at least 1 operation (a write or a query) at a time, so it was measured at "
+        f"c={shards} (the level "
         f"records concurrency {shards}); for c={level}, run fewer processes"
         for level in levels
         if level < shards

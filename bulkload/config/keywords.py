@@ -115,6 +115,7 @@ class BenchKeywords(TargetKeywords, SourceKeywords, EngineKeywords, total=False)
     query: str | Sequence[str]  # a read sweep: "SELECT ... WHERE id = :id", or several
     request: str | Sequence[str]  # HTTP: "GET /orders/{id}", or several
     ok_status: str | Sequence[int]  # HTTP statuses besides 2xx that count as answered
+    request_header: str | Sequence[str]  # HTTP: "Name: value" or "REQUEST=Name: value"
     params_synthetic: str  # "id=uniform(1,1000000)" or "id=zipf(1.1,1,1000000)"
     params: str  # a CSV file of parameter values
     mix: str | Mapping[str, float]  # "write=1,read=3"

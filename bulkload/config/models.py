@@ -200,6 +200,8 @@ class QueryOptions:
     #: HTTP: requests ("METHOD /path/{name}", or named and weighted as queries are)
     requests: tuple[str, ...] = ()
     ok_status: tuple[int, ...] = ()  # statuses besides 2xx that count as answered
+    #: HTTP: "Name: value" (every request) or "REQUEST=Name: value" (that one)
+    request_headers: tuple[str, ...] = ()
     params_synthetic: str | None = None
     params: str | None = None
     #: --mix write=W,read=R: each level writes and queries in that ratio

@@ -50,8 +50,8 @@ def load_profile(path: str | Path, section: str, declared: Declared) -> dict[str
         scoped = document.pop(command, {})
         if not isinstance(scoped, dict):
             raise UsageError(f"{path}: [{command}] must be a table")
-        sections[command] = _normalised(scoped)
-    top = _normalised(document)
+        sections[command] = _query_tables(path, f"{command}.", _normalised(scoped))
+    top = _query_tables(path, "", _normalised(document))
     _refuse_unknown(path, top, None, declared)
     for command, scoped in sections.items():
         _refuse_unknown(path, scoped, command, declared)
@@ -63,6 +63,89 @@ def load_profile(path: str | Path, section: str, declared: Declared) -> dict[str
 
 def _normalised(keys: Mapping[str, Any]) -> dict[str, Any]:
     return {key.replace("-", "_"): value for key, value in keys.items()}
+
+
+#: a query set's table: its keys; a request's
+_QUERY_KEYS = ("name", "weight", "sql")
+_REQUEST_KEYS = ("name", "weight", "method", "path", "body", "headers")
+
+
+def _query_tables(path: Path, where: str, keys: dict[str, Any]) -> dict[str, Any]:
+    """A query set written as TOML tables, turned into what ``--query``, ``--request``
+    and ``--request-header`` take, so that one parser reads both::
+
+        [[bench.query]]                     # --query 'name=lookup,weight=9:SELECT ...'
+        name = "lookup"
+        weight = 9
+        sql = "SELECT * FROM orders WHERE id = :id"
+
+        [[bench.request]]                   # --request 'name=order:GET /orders/{id}'
+        name = "order"
+        method = "GET"
+        path = "/orders/{id}"
+        headers = { X-Tenant = "{shop}" }   # --request-header 'order=X-Tenant: {shop}'
+
+    Items that are strings stay as they are (the command line's form)."""
+    out = dict(keys)
+    headers: list[str] = []
+    for option, fields in (("query", _QUERY_KEYS), ("request", _REQUEST_KEYS)):
+        items = keys.get(option)
+        if not isinstance(items, list) or not any(isinstance(i, dict) for i in items):
+            continue
+        texts = []
+        for index, item in enumerate(items, 1):
+            if not isinstance(item, dict):
+                texts.append(item)
+                continue
+            table = f"{path}: [[{where}{option}]] number {index}"
+            unknown = sorted(set(item) - set(fields))
+            if unknown:
+                raise UsageError(
+                    f"{table}: unknown key(s) {', '.join(unknown)} (keys: {', '.join(fields)})"
+                )
+            name = item.get("name", "query" if index == 1 else f"query{index}")
+            weight = item.get("weight", 1)
+            if not isinstance(name, str) or isinstance(weight, bool):
+                raise UsageError(f"{table}: name must be a string and weight a number")
+            if not isinstance(weight, int | float):
+                raise UsageError(f"{table}: weight must be a number, not {weight!r}")
+            head = f"name={name},weight={weight:g}:"
+            if option == "query":
+                texts.append(head + _text_of(item, "sql", table))
+                continue
+            request = f"{_text_of(item, 'method', table)} {_text_of(item, 'path', table)}"
+            body = item.get("body")
+            if body is not None:
+                request += " " + (body if isinstance(body, str) else _json(body))
+            texts.append(head + request)
+            given = item.get("headers", {})
+            if not isinstance(given, dict):
+                raise UsageError(f'{table}: headers must be a table of Name = "value"')
+            headers += [f"{name}={header}: {value}" for header, value in given.items()]
+        out[option] = texts
+    if headers:
+        out["request_header"] = [*_as_list(keys.get("request_header")), *headers]
+    return out
+
+
+def _text_of(item: dict[str, Any], key: str, table: str) -> str:
+    value = item.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise UsageError(f"{table}: {key} must be a non-empty string")
+    return value
+
+
+def _json(value: Any) -> str:
+    """A body written as a TOML table or array: sent as JSON."""
+    import json
+
+    return json.dumps(value, separators=(", ", ": "))
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list | tuple) else [value]
 
 
 def _refuse_unknown(

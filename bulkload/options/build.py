@@ -64,6 +64,18 @@ def build_bench_config(options: Mapping[str, Any]) -> BenchConfig:
     query: QueryOptions = _take(QueryOptions, values)
     if query.queries and query.requests:
         raise UsageError("--query (SQL) and --request (HTTP) exclude each other: give one")
+    if query.request_headers:
+        from bulkload.backends.query import headers_for, parse_query
+
+        if not query.requests:
+            raise UsageError("--request-header gives headers to --request's requests: give one")
+        try:
+            headers_for(
+                query.request_headers,
+                [parse_query(text, i).name for i, text in enumerate(query.requests, 1)],
+            )
+        except ValueError as exc:
+            raise UsageError(f"--request-header {exc}") from None
     if query.requests:
         query = replace(query, queries=query.requests)
     if query.fit_on is not None:

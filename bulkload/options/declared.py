@@ -35,6 +35,7 @@ from bulkload.config.parse import (
     file_path,
     flag,
     levels,
+    listed,
     max_errors,
     names,
     non_empty,
@@ -126,6 +127,11 @@ def queries(value: Any, option: str) -> tuple[str, ...]:
         except ValueError as exc:
             raise UsageError(f"{option} {str(item)[:40]!r}: {exc}") from None
     return tuple(str(item) for item in items)
+
+
+def header_items(value: Any, option: str) -> tuple[str, ...]:
+    """``Name: value`` items, not split on commas (header values hold commas)."""
+    return tuple(listed(value, option, split=False))
 
 
 def statuses(value: Any, option: str) -> tuple[int, ...]:
@@ -509,6 +515,19 @@ QUERIES = panel(
         help="HTTP: run this request at each level (a read sweep), e.g. 'GET /orders/{id}' "
         "(METHOD PATH [BODY], {name} filled from --params-synthetic or --params); named "
         "and weighted as --query is.",
+    ),
+    Option(
+        name="request_header",
+        field="request_headers",
+        flags=("--request-header",),
+        commands=BENCH_ONLY,
+        repeatable=True,
+        env=False,
+        parse=header_items,
+        metavar="<header>",
+        help="HTTP: a header of --request's requests (repeatable): 'Name: value' for every "
+        "request, 'REQUEST=Name: value' for the request so named; {name} in the value is "
+        "filled from the parameters, ${VAR} from the environment. Secret values are hidden.",
     ),
     Option(
         name="ok_status",

@@ -230,6 +230,8 @@ def _findings(result: SweepResult, baseline: SweepResult | None, verdict: Report
 def _charts(figures: dict[str, go.Figure | None], result: SweepResult) -> str:
     if not any(figures.values()):
         return '<section class="empty">No level was measured: there is nothing to chart.</section>'
+    from bulkload.report import html_charts
+
     cards = []
     for chart_id, figure in figures.items():
         if figure is None:
@@ -237,6 +239,12 @@ def _charts(figures: dict[str, go.Figure | None], result: SweepResult) -> str:
         title, subtitle = CHARTS[chart_id]
         if chart_id in ("throughput", "latency", "heatmap") and result.model == "open":
             subtitle += " (x: arrival rate)"
+        if chart_id in ("throughput", "latency") and html_charts.operation_names(result.levels):
+            subtitle += (
+                "; dotted: each operation's rows/s"
+                if chart_id == "throughput"
+                else f"; dotted: each operation's {html_charts.OPERATION_PERCENTILE[0]}"
+            )
         div = figure.to_html(
             full_html=False,
             include_plotlyjs=False,

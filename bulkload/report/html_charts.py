@@ -35,6 +35,8 @@ PALETTE = (
 #: the second visual channel: past the palette, the colours come again with another marker
 SYMBOLS = ("circle", "square", "diamond", "triangle-up", "x", "cross", "star-square", "hourglass")
 PERCENTILES = (("p50", 50.0), ("p90", 90.0), ("p99", 99.0), ("p99.9", 99.9))
+#: the percentile each operation of a query or mixed sweep draws in the latency chart
+OPERATION_PERCENTILE = ("p99", 99.0)
 RECOMMENDED_COLOUR = "#C0392B"
 BASELINE_DASH = "dash"
 #: x position of the spectrum's last point (the max), one decade past 99.999
@@ -178,8 +180,9 @@ def throughput_chart(result: SweepResult, baseline: SweepResult | None = None) -
                 hovertemplate="%{x:,}: %{y:,.0f} rows/s<extra>batch " + f"{size:,}</extra>",
             )
         )
-    for offset, trace in enumerate(_operation_traces(levels)):
-        colour, _ = series_style(len(sizes) + offset)
+    names = operation_names(levels)
+    for trace in _operation_traces(levels, names):
+        colour, _ = series_style(len(sizes) + names.index(str(trace.meta)))
         trace.line = {"color": colour, "width": 1.5, "dash": "dot"}
         figure.add_trace(trace)
     if result.usl and result.model == "closed":
@@ -226,20 +229,28 @@ def throughput_chart(result: SweepResult, baseline: SweepResult | None = None) -
                     hovertemplate="baseline %{x:,}: %{y:,.0f} rows/s<extra></extra>",
                 )
             )
+        # each operation the baseline has too: dashed, in the run's operation's colour
+        for trace in _operation_traces(measured(base), names, baseline=True):
+            colour, _ = series_style(len(sizes) + names.index(str(trace.meta)))
+            trace.line = {"color": colour, "width": 1.5, "dash": BASELINE_DASH}
+            trace.opacity = 0.6
+            figure.add_trace(trace)
     figure = _layout(figure, x=x_title(result), y="rows/s")
     _level_ticks(figure, levels)
     return figure
 
 
-def _operation_traces(levels: list[LevelResult]) -> list[go.Scatter]:
-    """A query or mixed sweep: each named operation's rows/s (returned, or written) per
-    level, beside the total."""
-    names = sorted({name for lvl in levels for name in lvl.operations})
-    if len(names) < 2:
-        return []  # one operation is the total
+def _operation_traces(
+    levels: list[LevelResult], names: list[str], *, baseline: bool = False
+) -> list[go.Scatter]:
+    """A query or mixed sweep: each of ``names`` (the run's operations drawn apart: none
+    when there is one, the total) its rows/s (returned, or written) per level."""
     traces = []
+    prefix = "baseline " if baseline else ""
     for name in names:
         series = _sorted(lvl for lvl in levels if name in lvl.operations)
+        if not series:
+            continue
         traces.append(
             go.Scatter(
                 x=[x_of(lvl) for lvl in series],
@@ -248,9 +259,11 @@ def _operation_traces(levels: list[LevelResult]) -> list[go.Scatter]:
                     for lvl in series
                 ],
                 mode="lines+markers",
-                name=f"{name} (rows/s)",
-                marker={"size": 6},
-                hovertemplate="%{x:,}: %{y:,.0f} rows/s<extra>" + f"{name}</extra>",
+                name=f"{prefix}{name} (rows/s)",
+                legendgroup=f"operation {name}",
+                meta=name,
+                marker={"size": 6, "symbol": "circle-open" if baseline else "circle"},
+                hovertemplate=prefix + "%{x:,}: %{y:,.0f} rows/s<extra>" + f"{name}</extra>",
             )
         )
     return traces
@@ -324,10 +337,53 @@ def latency_chart(result: SweepResult, baseline: SweepResult | None = None) -> g
                     hovertemplate="baseline %{x:,}: %{y:,.2f} ms<extra>" + name + "</extra>",
                 )
             )
+    for offset, name in enumerate(operation_names(series)):
+        colour, symbol = series_style(len(PERCENTILES) + offset)
+        figure.add_trace(_operation_latency_trace(series, name, colour, symbol, dash=None))
+        twins = [lvl for lvl in base_series if name in lvl.operations]
+        if twins:
+            figure.add_trace(
+                _operation_latency_trace(twins, name, colour, symbol, dash=BASELINE_DASH)
+            )
     figure = _layout(figure, x=x_title(result), y=f"latency, ms (batch {size:,})")
     _level_ticks(figure, series)
     _log_y(figure)
     return figure
+
+
+def operation_names(levels: Iterable[LevelResult]) -> list[str]:
+    """The operations a query or mixed sweep drew separately: none when there is one
+    (then it is the total)."""
+    names = sorted({name for lvl in levels for name in lvl.operations})
+    return names if len(names) > 1 else []
+
+
+def _operation_latency_trace(
+    levels: list[LevelResult], name: str, colour: str, symbol: str, *, dash: str | None
+) -> go.Scatter:
+    """One operation's p99 per level, dotted (dashed for the baseline's), beside the
+    total's percentiles."""
+    series = [lvl for lvl in levels if name in lvl.operations]
+    label = f"{name} {OPERATION_PERCENTILE[0]}"
+    return go.Scatter(
+        x=[x_of(lvl) for lvl in series],
+        y=[
+            lvl.operations[name].latency.percentile_ms(OPERATION_PERCENTILE[1])
+            if lvl.operations[name].latency.count
+            else None
+            for lvl in series
+        ],
+        mode="lines+markers",
+        name=f"baseline {label}" if dash else label,
+        legendgroup=f"operation {name}",
+        line={"color": colour, "width": 1.5, "dash": dash or "dot"},
+        marker={"symbol": f"{symbol}-open" if dash else symbol, "size": 7},
+        opacity=0.6 if dash else 1.0,
+        hovertemplate=("baseline " if dash else "")
+        + "%{x:,}: %{y:,.2f} ms<extra>"
+        + label
+        + "</extra>",
+    )
 
 
 def spectrum_chart(result: SweepResult, baseline: SweepResult | None = None) -> go.Figure | None:

@@ -95,15 +95,16 @@ class ReportVerdict:
                 items.append(
                     '<div class="callout bad" id="verdict-baseline"><strong>Regressed against '
                     f"{against}</strong>: {len(lines)} figure(s) more than {limit} worse "
-                    "(rows/s lower or p99 higher; bench --baseline exits 99 on a regression)"
+                    "(rows/s lower or p99 higher, or an operation's operations/s lower or "
+                    "p99 higher; bench --baseline exits 99 on a regression)"
                     + _list(lines)
                     + "</div>"
                 )
             else:
                 items.append(
                     '<div class="callout good" id="verdict-baseline"><strong>No regression '
-                    f"against {against}</strong>: no level's rows/s or p99 is more than "
-                    f"{limit} worse.</div>"
+                    f"against {against}</strong>: no level's rows/s or p99 (nor an operation's "
+                    f"operations/s or p99) is more than {limit} worse.</div>"
                 )
         return items
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bulkload.bench.result import SweepResult
+from bulkload.bench.result import SweepResult, read_result
 from bulkload.report.html import write_html
 from tests.report.chromium import browser, load, set_width
 from tests.report.chromium import screenshot as take_screenshot
@@ -165,3 +165,56 @@ def test_a_page_that_fetches_is_caught(browser, tmp_path):
     seen = open_report(browser, page, "leaky.png")
     assert seen["fetched"] == ["https://cdn.invalid/plotly.js"]
     assert seen["errors"], "the failed fetch is logged as an error"
+
+
+_LEGENDS = """
+const out = {};
+for (const card of document.querySelectorAll('figure[data-chart]')) {
+  out[card.dataset.chart] = [...card.querySelectorAll('.legend .legendtext')]
+    .map(t => t.textContent);
+}
+return out;
+"""
+
+
+def test_a_mixed_run_draws_a_line_per_operation_in_its_charts(browser, run_cli, tmp_path):
+    """A real mixed SQLite run (writes, and two weighted queries): the throughput and
+    latency charts draw each operation beside the total, named in the legend; with the
+    run as its own baseline, each operation's baseline line too."""
+    import sqlite3
+
+    db = tmp_path / "shop.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, name TEXT)")
+        conn.executemany("INSERT INTO orders VALUES (?, ?)", ((i, f"n{i}") for i in range(1, 2001)))
+    result = run_cli(
+        "bench", "--to", f"sqlite:///{db}", "--synthetic", "rows=50000,columns=3",
+        "--table", "loaded", "--batch-size", "50",
+        "--query", "name=lookup,weight=3:SELECT name FROM orders WHERE id = :id",
+        "--query", "name=scan,weight=1:SELECT name FROM orders WHERE id > :id LIMIT 20",
+        "--params-synthetic", "id=uniform(1,2000)", "--mix", "write=1,read=3",
+        "--sweep", "1,2,4", "--warmup", "0s", "--duration", "0.4s", "--progress", "off",
+        "--json", "run.json", "--html", "run.html",
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    run = read_result(tmp_path / "run.json")
+    assert {name for lvl in run.levels for name in lvl.operations} == {"lookup", "scan", "write"}
+    pages = {"alone": tmp_path / "run.html", "baseline": tmp_path / "with-baseline.html"}
+    write_html(run, str(pages["baseline"]), baseline=run)
+    drawn = {}
+    for name, page in pages.items():
+        seen = open_report(browser, page, f"report-mixed-operations-{name}.png")
+        assert seen["errors"] == [] and seen["fetched"] == []
+        drawn[name] = (seen["charts"], browser.execute_script(_LEGENDS))
+    charts, legends = drawn["alone"]
+    operations = ["lookup p99", "scan p99", "write p99"]
+    assert legends["latency"] == ["p50", "p90", "p99", "p99.9", *operations]
+    assert charts["latency"]["series"] == charts["latency"]["painted"] == 7
+    assert {"lookup (rows/s)", "scan (rows/s)", "write (rows/s)"} <= set(legends["throughput"])
+    assert charts["throughput"]["series"] == charts["throughput"]["painted"]
+    charts, legends = drawn["baseline"]
+    baselines = [f"baseline {name}" for name in operations]
+    assert [entry for entry in legends["latency"] if entry in baselines] == baselines
+    assert charts["latency"]["series"] == charts["latency"]["painted"] == 14
+    throughput = [f"baseline {name} (rows/s)" for name in ("lookup", "scan", "write")]
+    assert [entry for entry in legends["throughput"] if entry in throughput] == throughput

@@ -42,3 +42,20 @@ def test_a_single_query_is_its_total():
     figure = throughput_chart(result)
     assert figure is not None
     assert not [trace for trace in figure.data if "(rows/s)" in str(trace.name)]
+
+
+def test_the_latency_chart_has_each_operations_p99():
+    from bulkload.report.html_charts import latency_chart
+
+    result = SweepResult(model="closed", target="sqlite:///x.db", table="t")
+    result.levels = [_level(1, 300, 100), _level(4, 900, 300)]
+    for level, (read_ms, write_ms) in zip(result.levels, ((1.0, 20.0), (3.0, 60.0)), strict=True):
+        for _ in range(100):
+            level.latency.record(read_ms / 1000)
+            level.operations["read"].latency.record(read_ms / 1000)
+            level.operations["write"].latency.record(write_ms / 1000)
+    figure = latency_chart(result)
+    assert figure is not None
+    lines = {trace.name: list(trace.y) for trace in figure.data}
+    assert lines["read p99"] == pytest.approx([1.0, 3.0], rel=0.01)
+    assert lines["write p99"] == pytest.approx([20.0, 60.0], rel=0.01)

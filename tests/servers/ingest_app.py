@@ -9,7 +9,8 @@ results) and ClickHouse's HTTP interface (``INSERT ... FORMAT JSONEachRow|CSVWit
 CREATE/DROP/TRUNCATE/EXISTS TABLE).
 
 Control (JSON over POST): ``/_control`` sets faults, ``/_reset`` forgets everything,
-``GET /_state`` returns what was stored. Faults, applied to the next ingest requests in
+``GET /_state`` returns what was stored (and the path and headers of the first 500 other
+GETs, each answered 404). Faults, applied to the next ingest requests in
 order (``script``): ``{"status": 429, "retry_after": "1"}`` (or an HTTP date),
 ``{"stall": seconds}``, ``{"drop": "after_store"}`` (read the body, store the rows, close
 the connection without answering: the client cannot know it was applied),
@@ -62,6 +63,7 @@ def fresh_state() -> dict[str, Any]:
         "idempotency_header": None,
         "chunked_answers": False,  # answer with Transfer-Encoding: chunked
         "keys": [],
+        "gets": [],  # the first GETs (but /_state): {"path", "headers"}, answered 404
     }
 
 
@@ -125,6 +127,9 @@ class Handler(BaseHTTPRequestHandler):
                 shown = {k: v for k, v in STATE.items() if k != "keys"}
                 self._json(200, shown)
         else:
+            with LOCK:
+                if len(STATE["gets"]) < 500:
+                    STATE["gets"].append({"path": self.path, "headers": dict(self.headers.items())})
             self._answer(404)
 
     do_PUT = None  # set below: PUT and POST are handled alike

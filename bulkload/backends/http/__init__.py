@@ -32,22 +32,21 @@ from bulkload.backends.http.errors import (
 )
 from bulkload.backends.http.formats import compress
 from bulkload.backends.http.presets import PRESETS, Preset
-from bulkload.backends.http.requests import HttpRequests
+from bulkload.backends.http.requests import HttpRequests, expand_variables
 from bulkload.backends.http.transport import (
     ClientSettings,
     Response,
     Transport,
     basic_authorization,
 )
+from bulkload.backends.query import ENV_VARIABLE
 from bulkload.config import TargetOptions
 from bulkload.config.option import Option
 from bulkload.errors import TargetError, TargetUnreachable, UsageError
-from bulkload.redact import redact_text, redact_url
+from bulkload.redact import SECRET_HEADER, redact_text, redact_url
 
-_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_SECRET_NAME = re.compile(
-    r"(?i)auth|token|key|secret|password|passwd|cookie|session|sig|credential"
-)
+_ENV = ENV_VARIABLE
+_SECRET_NAME = SECRET_HEADER
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110's token
 DEFAULT_CONNECTIONS = 8
 #: the HTTP/2 connection preface and an empty SETTINGS frame (RFC 9113, 3.4)
@@ -308,16 +307,13 @@ def parse_headers(specs: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
 
 
 def _expand(value: str, header: str) -> str:
-    def variable(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in os.environ:
-            raise UsageError(f"--http-header {header}: environment variable {name} is not set")
-        return os.environ[name]
-
-    expanded = _ENV.sub(variable, value)
-    if "\r" in expanded or "\n" in expanded:
-        raise UsageError(f"--http-header {header}: a value cannot contain a line break")
-    return expanded
+    try:
+        return expand_variables(value)
+    except LookupError as exc:
+        message = f"environment variable {exc} is not set"
+    except ValueError:
+        message = "a value cannot contain a line break"
+    raise UsageError(f"--http-header {header}: {message}")
 
 
 def secrets_of(url: str, specs: tuple[str, ...], headers: tuple[tuple[str, str], ...]) -> list[str]:

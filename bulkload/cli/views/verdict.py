@@ -63,13 +63,25 @@ def render_comparison(comparison: Comparison, console: Console) -> None:
         cells = {change.figure: change for change in level.changes}
         verdict = "[red]REGRESSED[/]" if level.regressions else "[green]ok[/]"
         table.add_row(
-            level.label,
+            level.label + (" total" if level.operations else ""),
             _cell(cells["rows_per_s"], "{:,.0f}"),
             _cell(cells["p50"], "{:.2f} ms"),
             _cell(cells["p99"], "{:.2f} ms"),
             _cell(cells["errors"], "{:,.0f}"),
             verdict,
         )
+        # a query or mixed run: a sub-row per operation, its throughput in operations/s
+        for name, changes in level.operations.items():
+            cells = {change.figure: change for change in changes}
+            bad = any(change.regressed for change in changes)
+            table.add_row(
+                f"  {escape(name)}",
+                _cell(cells["per_s"], "{:,.0f} ops/s"),
+                _cell(cells["p50"], "{:.2f} ms"),
+                _cell(cells["p99"], "{:.2f} ms"),
+                _cell(cells["errors"], "{:,.0f}"),
+                "[red]REGRESSED[/]" if bad else "[green]ok[/]",
+            )
     if comparison.levels:
         console.print(table)
     else:
@@ -78,6 +90,11 @@ def render_comparison(comparison: Comparison, console: Console) -> None:
         console.print(f"  only in the baseline: {key_label(key)}", highlight=False)
     for key in comparison.only_in_run:
         console.print(f"  not in the baseline: {key_label(key)}", highlight=False)
+    for level in comparison.levels:
+        for name in level.operations_only_in_base:
+            console.print(f"  only in the baseline: {level.label} {escape(name)}", highlight=False)
+        for name in level.operations_only_in_run:
+            console.print(f"  not in the baseline: {level.label} {escape(name)}", highlight=False)
     for line in comparison.regression_lines():
         console.print(f"  [red]regression: {line}[/]", highlight=False)
 

@@ -1,0 +1,132 @@
+"""``--baseline`` and ``report compare`` judge each operation of a query or mixed run, not
+only the total: real saved runs of a SQLite file, where one query of the set is made
+~1000x slower (a lookup by key, then a 50,000-step recursive count) and the other is not."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bulkload.bench.compare import compare
+from bulkload.bench.result import SweepResult
+from bulkload.stats.level import LevelResult
+from bulkload.stats.operation import OperationResult
+
+pytestmark = [pytest.mark.xdist_group("bench-timing"), pytest.mark.timeout(180)]
+
+LOOKUP = "name=lookup,weight=3:SELECT name FROM orders WHERE id = :id"
+FAST = "name=heavy,weight=1:SELECT name FROM orders WHERE id = :id"
+SLOW = (
+    "name=heavy,weight=1:WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
+    "WHERE x < 50000 + :id - :id) SELECT count(*) FROM c"
+)
+
+
+@pytest.fixture
+def orders_db(tmp_path: Path) -> Path:
+    path = tmp_path / "orders.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, name TEXT)")
+        conn.executemany("INSERT INTO orders VALUES (?, ?)", ((i, f"n{i}") for i in range(1, 2001)))
+    return path
+
+
+def bench(run_cli: Any, db: Path, heavy: str, *args: str) -> Any:
+    return run_cli(
+        "bench", "--to", f"sqlite:///{db}", "--query", LOOKUP, "--query", heavy,
+        "--params-synthetic", "id=uniform(1,2000)", "--sweep", "1,2", "--warmup", "0s",
+        "--duration", "1s", "--progress", "off", *args,
+    )  # fmt: skip
+
+
+def test_a_slower_query_of_the_set_regresses_exit_99(run_cli, orders_db, tmp_path):
+    assert bench(run_cli, orders_db, FAST, "--json", "base.json").code == 0
+    result = bench(
+        run_cli, orders_db, SLOW, "--json", "run.json", "--baseline", "base.json",
+        "--max-regression", "50%",
+    )  # fmt: skip
+    assert result.code == 99, result.stderr
+    comparison = json.loads((tmp_path / "run.json").read_text())["comparison"]
+    assert comparison["regressed"] is True
+    for level in comparison["levels"]:
+        heavy = level["operations"]["heavy"]
+        assert heavy["p99"]["regressed"] and heavy["p99"]["change"] > 10  # ~0.05 ms -> ~50 ms
+        assert heavy["per_s"]["regressed"] and heavy["per_s"]["change"] < -0.5
+        assert set(level["operations"]) == {"lookup", "heavy"}
+        assert set(level["operations"]["lookup"]) == {"per_s", "rows_per_s", "p99", "p50", "errors"}
+    # the terminal: a total row and a sub-row per operation, the regressions named
+    assert "c=1 batch" in result.stdout and "heavy" in result.stdout and "ops/s" in result.stdout
+    assert "regression: c=1 batch 1 heavy: p99 " in result.stdout, result.stdout
+    # the same judgement on the saved files; the other way round it is an improvement
+    again = run_cli("report", "compare", "base.json", "run.json", "--max-regression", "50%")
+    assert again.code == 99 and "c=2 batch 1 heavy: per_s " in again.stdout
+    better = run_cli("report", "compare", "run.json", "base.json", "--max-regression", "50%")
+    assert better.code == 0, better.stdout
+    # the HTML report of the saved run lists the operation's regressions in its verdict
+    pytest.importorskip("plotly")
+    page = run_cli("report", "html", "run.json", "-o", "run.html", "--baseline", "base.json")
+    assert page.code == 0, page.stderr
+    callout = (tmp_path / "run.html").read_text().split('id="verdict-baseline">', 1)[1]
+    callout = callout.split("</div>", 1)[0]
+    assert callout.startswith("<strong>Regressed against base.json</strong>")
+    assert "<li>c=1 batch 1 heavy: p99 " in callout and "<li>c=2 batch 1 heavy: per_s " in callout
+
+
+def test_a_run_compared_with_itself_shows_each_operation_unchanged(run_cli, orders_db, tmp_path):
+    assert bench(run_cli, orders_db, FAST, "--json", "run.json").code == 0
+    result = run_cli("report", "compare", "run.json", "run.json", "--max-regression", "0%")
+    assert result.code == 0, result.stdout
+    rows = [line.split() for line in result.stdout.splitlines()]
+    subrows = [row for row in rows if row and row[0] in ("lookup", "heavy")]
+    assert len(subrows) == 4 and all(row[-1] == "ok" for row in subrows)
+    assert "REGRESSED" not in result.stdout
+
+
+def _level(concurrency: int, lookup_ms: float, heavy_per_s: int) -> LevelResult:
+    level = LevelResult(
+        concurrency=concurrency, batch_size=1, elapsed_s=1.0, batches=1000, rows=1000,
+        kind="query", in_flight_mean=concurrency,
+        operations={
+            "lookup": OperationResult("lookup", count=1000 - heavy_per_s, rows=1000),
+            "heavy": OperationResult("heavy", count=heavy_per_s, rows=0),
+        },
+    )  # fmt: skip
+    for _ in range(1000):
+        level.latency.record(0.001)
+        level.operations["lookup"].latency.record(lookup_ms / 1000)
+    for _ in range(heavy_per_s):
+        level.operations["heavy"].latency.record(0.001)
+    return level
+
+
+def _run(*levels: LevelResult) -> SweepResult:
+    result = SweepResult(model="closed", target="sqlite:///x.db", table="t")
+    result.levels = list(levels)
+    return result
+
+
+def test_an_operation_regresses_the_comparison_where_the_total_does_not():
+    """The totals are equal; one operation's queries/s falls by half, another's p99
+    doubles: each is a regression, of its operation."""
+    base = _run(_level(1, 1.0, 100))
+    run = _run(_level(1, 2.0, 50))
+    comparison = compare(base, run, max_regression=0.1)
+    (level,) = comparison.levels
+    assert level.regressions == []  # the total
+    assert [(name, c.figure) for name, c in level.operation_regressions] == [
+        ("heavy", "per_s"),
+        ("lookup", "p99"),
+    ]
+    assert comparison.regressed
+    assert comparison.regression_lines()[0].startswith("c=1 batch 1 heavy: per_s 100/s → 50/s")
+    # saved and read back, as report show and the HTML report read it
+    again = type(comparison).from_dict(json.loads(json.dumps(comparison.to_dict())))
+    assert again is not None and again.regressed and again.levels[0].operations == level.operations
+    # an operation only one run has is listed, not compared
+    del run.levels[0].operations["heavy"]
+    (level,) = compare(base, run, max_regression=0.1).levels
+    assert list(level.operations) == ["lookup"] and level.operations_only_in_base == ["heavy"]

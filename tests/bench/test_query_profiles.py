@@ -1,0 +1,116 @@
+"""A query set in a TOML profile (``--config``): ``[[bench.query]]`` and
+``[[bench.request]]`` tables, run against a real SQLite file and the real ingest server
+process, as the repeated ``--query`` / ``--request`` options would be."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tests.servers.fixtures import IngestServer
+
+pytestmark = pytest.mark.xdist_group("bench-timing")
+
+QUICK = ("--warmup", "0s", "--duration", "0.6s", "--progress", "off", "--processes", "1")
+
+
+@pytest.fixture
+def orders_db(tmp_path: Path) -> Path:
+    path = tmp_path / "orders.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, name TEXT)")
+        conn.executemany("INSERT INTO orders VALUES (?, ?)", ((i, f"n{i}") for i in range(1, 1001)))
+    return path
+
+
+def test_a_weighted_query_set_from_a_profile(run_cli, orders_db, tmp_path):
+    (tmp_path / "reads.toml").write_text(
+        f"""
+to = "sqlite:///{orders_db}"
+
+[bench]
+params-synthetic = "id=uniform(1,1000)"
+sweep = [2]
+
+[[bench.query]]
+name = "lookup"
+weight = 4
+sql = "SELECT name FROM orders WHERE id = :id"
+
+[[bench.query]]
+name = "miss"
+sql = "SELECT name FROM orders WHERE id = :id + 5000"
+""",
+        encoding="utf-8",
+    )
+    result = run_cli("bench", "--config", "reads.toml", *QUICK, "--json", "run.json")
+    assert result.code == 0, result.stderr
+    (level,) = json.loads((tmp_path / "run.json").read_text())["levels"]
+    lookup, miss = level["operations"]["lookup"], level["operations"]["miss"]
+    assert lookup["rows"] == lookup["count"] > 50 and miss["rows"] == 0
+    assert 2.5 < lookup["count"] / miss["count"] < 6.0  # weights 4:1
+
+
+def test_requests_and_their_headers_from_a_profile(run_cli, ingest: IngestServer, tmp_path):
+    (tmp_path / "api.toml").write_text(
+        f"""
+[bench]
+to = "{ingest.url}"
+params-synthetic = "id=uniform(1,50)"
+ok-status = [404]
+request-header = ["X-Everyone: yes"]
+
+[[bench.request]]
+name = "order"
+weight = 3
+method = "GET"
+path = "/orders/{{id}}"
+headers = {{ X-Order = "o-{{id}}", Authorization = "Bearer ${{API_TOKEN}}" }}
+
+[[bench.request]]
+name = "item"
+method = "GET"
+path = "/items/{{id}}"
+""",
+        encoding="utf-8",
+    )
+    result = run_cli(
+        "bench", "--config", "api.toml", "--sweep", "1", *QUICK, "--json", "run.json",
+        env={"API_TOKEN": "t0ken-from-the-environment"},
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    gets = ingest.state()["gets"]
+    orders = [g for g in gets if g["path"].startswith("/orders/")]
+    items = [g for g in gets if g["path"].startswith("/items/")]
+    assert orders and items and all(g["headers"]["X-Everyone"] == "yes" for g in gets)
+    for get in orders:
+        assert get["headers"]["X-Order"] == "o-" + get["path"].rsplit("/", 1)[1]
+        assert get["headers"]["Authorization"] == "Bearer t0ken-from-the-environment"
+    assert all("X-Order" not in g["headers"] for g in items)
+    (level,) = json.loads((tmp_path / "run.json").read_text())["levels"]
+    assert set(level["operations"]) == {"order", "item"}
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        (
+            '[[bench.query]]\nname = "a"\nsq = "SELECT 1"\n',
+            "unknown key(s) sq (keys: name, weight, sql)",
+        ),
+        ('[[bench.query]]\nname = "a"\n', "sql must be a non-empty string"),
+        ('[[bench.query]]\nweight = "x"\nsql = "SELECT 1"\n', "weight must be a number, not 'x'"),
+        ('[[bench.request]]\nmethod = "GET"\n', "path must be a non-empty string"),
+    ],
+)
+def test_a_bad_query_table_is_one_line_naming_the_file_and_table(
+    run_cli, orders_db, tmp_path, table, message
+):
+    (tmp_path / "bad.toml").write_text(table, encoding="utf-8")
+    result = run_cli("bench", "--config", "bad.toml", "--to", f"sqlite:///{orders_db}", *QUICK)
+    assert result.code == 3, result.stderr
+    option = "request" if "request" in table else "query"
+    assert result.error_line == f"bulkload: error: bad.toml: [[bench.{option}]] number 1: {message}"
