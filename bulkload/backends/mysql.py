@@ -43,6 +43,7 @@ from bulkload.backends.base import (
     finish_despite_cancel,
     mark_may_have_applied,
 )
+from bulkload.backends.mysql_queries import MySQLQueries
 from bulkload.backends.sql import CHECKPOINT_TABLE, quote_backticks
 from bulkload.config import TargetOptions
 from bulkload.config.option import Option
@@ -275,7 +276,7 @@ def _errno(error: BaseException) -> int | None:
 # ---------------------------------------------------------------------- backend
 
 
-class MySQLBackend:
+class MySQLBackend(MySQLQueries):
     schemes: ClassVar[tuple[str, ...]] = ("mysql", "mariadb")
     own_options: ClassVar[tuple[Option, ...]] = mysql_options.OPTIONS
 
@@ -299,22 +300,24 @@ class MySQLBackend:
 
     # ----------------------------------------------------------------- pool
 
-    async def _dial(self, timeout: float) -> Any:
+    async def _dial(self, timeout: float, *, reads: bool = False) -> Any:
+        """A connection for writes (a transaction per batch, LOAD DATA LOCAL allowed),
+        or with ``reads`` one for queries (autocommit: each sees what is committed)."""
         return await asyncio.wait_for(
             asyncmy.connect(
                 **self._settings,
-                autocommit=False,
-                local_infile=True,
+                autocommit=reads,
+                local_infile=not reads,
                 connect_timeout=timeout,
                 init_command="SET SESSION time_zone = '+00:00'",  # DATETIMEs hold UTC
             ),
             timeout,
         )
 
-    async def _connect(self, timeout: float = CONNECT_TIMEOUT_S) -> Any:
+    async def _connect(self, timeout: float = CONNECT_TIMEOUT_S, *, reads: bool = False) -> Any:
         """A connection, or one line saying why not (opening the target)."""
         try:
-            return await self._dial(timeout)
+            return await self._dial(timeout, reads=reads)
         except TimeoutError:
             by = " (--timeout)" if timeout < CONNECT_TIMEOUT_S else ""
             raise TargetUnreachable(
@@ -506,6 +509,7 @@ class MySQLBackend:
             conn.close()
 
     async def close(self) -> None:
+        await self.close_queries()
         for conn in list(self._open):
             with contextlib.suppress(Exception):
                 if conn in self._idle:
