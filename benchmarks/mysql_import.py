@@ -15,6 +15,7 @@ bulkload <= 0.9x the client's time (several LOAD DATA streams against one).
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -32,7 +33,7 @@ from _common import (
     ratio_line,
     ratios,
     spread,
-    timed,
+    timed_cpu,
 )
 
 COLUMNS = (
@@ -84,13 +85,15 @@ def main() -> int:
         url, socket = server.url(), str(server.socket)
     csv = generate_csv(args.rows, Path(tempfile.gettempdir()) / f"bulkload-bench-{args.rows}.csv")
     rss: list[int] = []
+    cpu: dict[str, list[float]] = {"client": [], "bulkload": []}
 
     def bulkload() -> float:
         reset(url, socket, "bench_bulkload")
         command = [*BULKLOAD, "import", str(csv), "--to", url, "--table", "bench_bulkload",
                    "--concurrency", str(args.concurrency), "--quiet"]  # fmt: skip
-        seconds, peak = timed(command)
+        seconds, peak, used = timed_cpu(command)
         rss.append(peak)
+        cpu["bulkload"].append(used)
         return seconds
 
     def load_data() -> float:
@@ -102,7 +105,8 @@ def main() -> int:
             "(order_id, customer, product, quantity, unit_price, @paid, order_date, "
             "created_at, note) SET paid = (@paid = 'true')"
         )
-        seconds, _ = timed(client(url, socket, "--local-infile=1", "-e", statement))
+        seconds, _, used = timed_cpu(client(url, socket, "--local-infile=1", "-e", statement))
+        cpu["client"].append(used)
         return seconds
 
     try:
@@ -113,6 +117,9 @@ def main() -> int:
         label = f"bulkload import (c={args.concurrency})"
         print(f"{label:24}: {spread(b)}  {args.rows / median(b):12,.0f} rows/s")
         print(f"bulkload peak RSS: {max(rss) / 2**20:.0f} MB (target: under 400 MB)")
+        for name, used in cpu.items():  # the process's own CPU, not the server's
+            print(f"CPU of the {name} process: {spread(used)} (user + system, median, min-max)")
+        print("load average (1, 5, 15 min): {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
         print(ratio_line("bulkload/client", ratios(b, c), 0.9))
         subprocess.run(
             client(url, socket, "-e", "DROP TABLE bench_client; DROP TABLE bench_bulkload"),

@@ -45,3 +45,10 @@ def utf8_lower(values: pa.Array) -> pa.Array:
 
 def filter_rows(values: pa.Array, keep: pa.Array) -> pa.Array:
     return _compute.call_function("filter", [values, keep])
+
+
+def int64_scalar(value: int) -> pa.Scalar:
+    """An int64 scalar built from its bytes: pa.scalar() imports pandas whenever it is
+    installed (pyarrow checks a Python value for pandas' types), 0.3 s of start-up."""
+    data = pa.py_buffer(value.to_bytes(8, "little", signed=True))
+    return pa.Array.from_buffers(pa.int64(), 1, [None, data])[0]

@@ -21,6 +21,7 @@ import pytest
 
 from bulkload import event_loop
 from bulkload.cli import main as cli_main
+from tests.servers.mariadb import mariadb_server, mysql  # noqa: F401  (one server a session)
 
 
 @dataclass

@@ -31,9 +31,10 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import asyncmy
 import asyncmy.connection
 import pyarrow as pa
-import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 from asyncmy.errors import MySQLError
 
+from bulkload import arrow_kernels as kernels
 from bulkload.backends import mysql_options, postgresql_options
 from bulkload.backends.base import (
     BatchKey,
@@ -43,6 +44,7 @@ from bulkload.backends.base import (
     finish_despite_cancel,
     mark_may_have_applied,
 )
+from bulkload.backends.mysql_queries import MySQLQueries
 from bulkload.backends.sql import CHECKPOINT_TABLE, quote_backticks
 from bulkload.config import TargetOptions
 from bulkload.config.option import Option
@@ -136,31 +138,74 @@ asyncmy.connection.LoadLocalFile = _MemoryFile  # type: ignore[assignment,misc]
 logging.getLogger("asyncmy").setLevel(logging.ERROR)
 
 
-def _text(column: pa.Array) -> pa.Array:
-    """One column as the server's CSV text: strings quoted (quotes doubled), the rest as
-    pyarrow spells them (booleans as 1/0, timestamps in UTC to the microsecond)."""
-    if pa.types.is_dictionary(column.type):  # Parquet's dictionary-encoded columns
-        column = column.cast(column.type.value_type)
+def _loadable_column(column: pa.Array) -> pa.Array:
+    """A column as the writer should spell it for the server: booleans as 1/0,
+    timestamps as their UTC wall time to the microsecond; the rest as they are."""
     dtype = column.type
-    if pa.types.is_string(dtype) or pa.types.is_large_string(dtype):
-        # one offset width for the whole line: a batch's text is far under 2 GB
-        quoted = pc.replace_substring(column.cast(pa.string()), '"', '""')
-        return pc.binary_join_element_wise('"', quoted, '"', "")
+    if pa.types.is_dictionary(dtype):  # Parquet's dictionary-encoded columns
+        return _loadable_column(column.dictionary_decode())
     if pa.types.is_boolean(dtype):
-        column = column.cast(pa.int8())
-    elif pa.types.is_timestamp(dtype):
-        column = column.cast(pa.timestamp("us"), safe=False)  # tz: its UTC wall time
-    return pc.cast(column, pa.string())
+        return kernels.cast(column, pa.int8())
+    if pa.types.is_timestamp(dtype):
+        return kernels.cast_unsafe(column, pa.timestamp("us"))  # tz: its UTC wall time
+    return column
 
 
 def load_data_payload(batch: pa.RecordBatch) -> memoryview:
-    """The batch as LOAD DATA text: one line per row, without a copy of the joined text
-    (the lines are one string array; its data buffer is the file)."""
-    columns = [pc.fill_null(_text(c), "NULL") for c in batch.columns]
-    lines = pc.binary_join_element_wise(*columns, ",") if len(columns) > 1 else columns[0]
+    """The batch as LOAD DATA text, written by pyarrow's CSV writer (C++, one pass over
+    the rows) into one buffer, sent without another copy. The writer spells numbers,
+    dates and times as a cast to string does. Measured on the benchmark's 1M mixed rows,
+    each batch as the reader hands it over: 0.28-0.30 s of CPU, against 0.72-0.79 s for
+    building the same text with compute kernels (quote, fill nulls, join columns, join
+    lines; still the way with a pyarrow older than 22, whose writer cannot spell a null
+    as NULL). It needs no pyarrow.compute either (40-70 ms of start-up)."""
+    if not batch.num_rows:
+        return memoryview(b"")
+    columns = [_loadable_column(column) for column in batch.columns]
+    if not _WRITER_SPELLS_NULL:
+        return _joined_payload(columns)
+    # the server's CSV dialect: string values always quoted (quotes doubled), nulls as
+    # the bare word NULL, a line per row, no header; the batch converted at once
+    options = pa_csv.WriteOptions(
+        include_header=False,
+        null_string="NULL",
+        quoting_style="needed",
+        batch_size=batch.num_rows,
+    )
+    sink = pa.BufferOutputStream()
+    pa_csv.write_csv(pa.RecordBatch.from_arrays(columns, names=batch.schema.names), sink, options)
+    return memoryview(sink.getvalue())
+
+
+def _writer_spells_null() -> bool:
+    try:
+        pa_csv.WriteOptions(null_string="NULL")
+    except TypeError:  # pyarrow < 22
+        return False
+    return True
+
+
+_WRITER_SPELLS_NULL = _writer_spells_null()
+
+
+def _joined_payload(columns: list[pa.Array]) -> memoryview:
+    """The same text built with compute kernels, for a pyarrow without the writer's
+    ``null_string``: strings quoted (quotes doubled), every column cast to text, nulls
+    filled with NULL, the columns and then the lines joined; the lines' data buffer is
+    the payload (no copy of the joined text)."""
+    import pyarrow.compute as pc  # here: 40-70 ms of start-up the writer's path does not need
+
+    texts = []
+    for column in columns:
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            quoted = pc.replace_substring(column.cast(pa.string()), '"', '""')
+            text = pc.binary_join_element_wise('"', quoted, '"', "")
+        else:
+            text = pc.cast(column, pa.string())
+        texts.append(pc.fill_null(text, "NULL"))
+    lines = pc.binary_join_element_wise(*texts, ",") if len(texts) > 1 else texts[0]
     lines = pc.binary_join_element_wise(lines, "\n", "")  # the last argument: the separator
-    offsets = lines.buffers()[1]
-    data = lines.buffers()[2]
+    offsets, data = lines.buffers()[1], lines.buffers()[2]
     if data is None:
         return memoryview(b"")
     first = int.from_bytes(offsets[lines.offset * 4 : lines.offset * 4 + 4], "little", signed=True)
@@ -275,7 +320,7 @@ def _errno(error: BaseException) -> int | None:
 # ---------------------------------------------------------------------- backend
 
 
-class MySQLBackend:
+class MySQLBackend(MySQLQueries):
     schemes: ClassVar[tuple[str, ...]] = ("mysql", "mariadb")
     own_options: ClassVar[tuple[Option, ...]] = mysql_options.OPTIONS
 
@@ -299,22 +344,24 @@ class MySQLBackend:
 
     # ----------------------------------------------------------------- pool
 
-    async def _dial(self, timeout: float) -> Any:
+    async def _dial(self, timeout: float, *, reads: bool = False) -> Any:
+        """A connection for writes (a transaction per batch, LOAD DATA LOCAL allowed),
+        or with ``reads`` one for queries (autocommit: each sees what is committed)."""
         return await asyncio.wait_for(
             asyncmy.connect(
                 **self._settings,
-                autocommit=False,
-                local_infile=True,
+                autocommit=reads,
+                local_infile=not reads,
                 connect_timeout=timeout,
                 init_command="SET SESSION time_zone = '+00:00'",  # DATETIMEs hold UTC
             ),
             timeout,
         )
 
-    async def _connect(self, timeout: float = CONNECT_TIMEOUT_S) -> Any:
+    async def _connect(self, timeout: float = CONNECT_TIMEOUT_S, *, reads: bool = False) -> Any:
         """A connection, or one line saying why not (opening the target)."""
         try:
-            return await self._dial(timeout)
+            return await self._dial(timeout, reads=reads)
         except TimeoutError:
             by = " (--timeout)" if timeout < CONNECT_TIMEOUT_S else ""
             raise TargetUnreachable(
@@ -506,6 +553,7 @@ class MySQLBackend:
             conn.close()
 
     async def close(self) -> None:
+        await self.close_queries()
         for conn in list(self._open):
             with contextlib.suppress(Exception):
                 if conn in self._idle:

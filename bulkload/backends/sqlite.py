@@ -19,6 +19,7 @@ import glob
 import os
 import re
 import socket
+import struct
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
@@ -122,7 +123,7 @@ def timestamp_text(column: pa.Array) -> pa.Array:
     micros = kernels.cast(column, pa.timestamp("us", tz))
     ticks = kernels.cast(micros, pa.int64())
     # integer division truncates, so this holds exactly for whole seconds, before 1970 too
-    million = pa.scalar(1_000_000, pa.int64())
+    million = kernels.int64_scalar(1_000_000)
     whole = kernels.call(
         "equal", ticks, kernels.call("multiply", kernels.call("divide", ticks, million), million)
     )
@@ -486,6 +487,26 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _one_value(value: Any) -> pa.Array:
+    """A parameter as an array of one value, built from its bytes: pa.array([value])
+    imports pandas whenever it is installed (pyarrow checks for pandas' types), 0.3 s
+    of start-up before the first row."""
+    if value is None:
+        return pa.nulls(1)
+    if isinstance(value, bool):
+        return pa.Array.from_buffers(pa.bool_(), 1, [None, pa.py_buffer(bytes([value]))])
+    if isinstance(value, int):
+        return pa.Array.from_buffers(pa.int64(), 1, [None, pa.py_buffer(struct.pack("<q", value))])
+    if isinstance(value, float):
+        return pa.Array.from_buffers(
+            pa.float64(), 1, [None, pa.py_buffer(struct.pack("<d", value))]
+        )
+    data = value.encode() if isinstance(value, str) else bytes(value)
+    kind = pa.string() if isinstance(value, str) else pa.binary()
+    offsets = pa.py_buffer(struct.pack("<ii", 0, len(data)))
+    return pa.Array.from_buffers(kind, 1, [None, offsets, pa.py_buffer(data)])
+
+
 class SQLiteError(Exception):
     """A failed write, with SQLite's own message (the driver's prefixes removed)."""
 
@@ -529,7 +550,8 @@ class _Connection:
         statement.set_sql_query(sql)
         if parameters is not None:
             values = pa.record_batch(
-                [[value] for value in parameters], names=list(map(str, range(len(parameters))))
+                [_one_value(value) for value in parameters],
+                names=list(map(str, range(len(parameters)))),
             )
             schema, array = values.__arrow_c_array__()
             statement.bind(array, schema)

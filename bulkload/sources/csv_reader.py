@@ -332,7 +332,8 @@ def _chunks(
     if pending:
         # Ragged rows after the last batch (or in a file of nothing but ragged rows):
         # pyarrow yields no batch for them, but they were read and must be rejected.
-        empty = pa.RecordBatch.from_arrays([pa.array([], pa.string()) for _ in names], names)
+        # pa.nulls, not pa.array([]): that would import pandas, when installed (0.3 s)
+        empty = pa.RecordBatch.from_arrays([pa.nulls(0, pa.string()) for _ in names], names)
         lines = _int64_array(np.array([], dtype=np.int64))
         yield RawChunk(empty, lines, tuple(pending), counter.bytes_read)
 

@@ -624,6 +624,35 @@ def test_the_load_data_text_of_every_string_kind():
     )
 
 
+def test_the_load_data_text_tells_null_from_the_word_null_and_from_empty_text():
+    """Strings always quoted (so "NULL" and "" stay text), nulls the bare word NULL in
+    every type, numbers, dates and times as a cast to text spells them."""
+    import datetime as dt
+
+    import pyarrow as pa
+
+    from bulkload.backends.mysql import load_data_payload
+
+    batch = pa.record_batch({
+        "s": pa.array(["NULL", "", None, 'a\n"b",c']),
+        "i": pa.array([1, None, -3, 2**63 - 1], pa.int64()),
+        "f": pa.array([0.1, None, -2.5e-300, 1e20]),
+        "d": pa.array([dt.date(2024, 2, 29), None, dt.date(1, 1, 1), dt.date(9999, 12, 31)]),
+        "t": pa.array([dt.time(1, 2, 3, 4), None, dt.time(0), dt.time(23, 59, 59)]),
+        "m": pa.array([Decimal("1.50"), None, Decimal("-0.01"), Decimal("0.00")],
+                      pa.decimal128(5, 2)),
+    })  # fmt: skip
+    assert bytes(load_data_payload(batch)).decode().split("\n") == [
+        '"NULL",1,0.1,2024-02-29,01:02:03.000004,1.50',
+        '"",NULL,NULL,NULL,NULL,NULL',
+        "NULL,-3,-2.5e-300,0001-01-01,00:00:00.000000,-0.01",
+        '"a',  # a quoted line break is part of the value
+        '""b"",c",9223372036854775807,1e+20,9999-12-31,23:59:59.000000,0.00',
+        "",
+    ]
+    assert bytes(load_data_payload(batch.slice(0, 0))) == b""
+
+
 def test_a_profile_holds_the_url_and_the_backends_options(mysql, run_cli, write_file):
     server, db = mysql
     write_file(
@@ -679,3 +708,56 @@ def test_a_deadlock_is_retried(mysql, tmp_path):
     summary = json.loads((tmp_path / "s.json").read_text())
     assert any("Deadlock" in cause for cause in summary["retry_causes"]), summary["retry_causes"]
     assert query(server, db, "SELECT * FROM d ORDER BY id") == [(1, "one"), (2, "two")]
+
+
+def test_the_csv_writer_and_the_kernels_spell_every_type_alike():
+    """The payload pyarrow's CSV writer makes (pyarrow 22+) is byte for byte the text
+    the compute kernels make (the way with an older pyarrow): what is loaded does not
+    depend on the pyarrow installed. Every type a table can get, nulls, slices."""
+    import datetime as dt
+
+    import pyarrow as pa
+
+    from bulkload.backends import mysql
+
+    if not mysql._WRITER_SPELLS_NULL:
+        pytest.skip("this pyarrow's CSV writer cannot spell a null as NULL")
+    batch = pa.record_batch({
+        "s": pa.array(["NULL", "", None, 'a\n"b",c']),
+        "ls": pa.array(["x", None, '"', "é😀"], pa.large_string()),
+        "i8": pa.array([1, None, -128, 127], pa.int8()),
+        "i": pa.array([1, None, -3, 2**63 - 1], pa.int64()),
+        "u": pa.array([1, None, 3, 2**64 - 1], pa.uint64()),
+        "f": pa.array([0.1, None, -2.5e-300, float("nan")]),
+        "f4": pa.array([0.1, None, 3.5, float("inf")], pa.float32()),
+        "b": pa.array([True, None, False, True]),
+        "d": pa.array([dt.date(2024, 2, 29), None, dt.date(1, 1, 1), dt.date(9999, 12, 31)]),
+        "t": pa.array([dt.time(1, 2, 3, 4), None, dt.time(0), dt.time(23, 59, 59)]),
+        "ts": pa.array([1, None, -1, 10**12], pa.timestamp("ns", tz="America/New_York")),
+        "tss": pa.array([1, None, -1, 10**9], pa.timestamp("s")),
+        "m": pa.array([Decimal("1.50"), None, Decimal("-0.01"), Decimal("0.00")],
+                      pa.decimal128(5, 2)),
+        "dict": pa.array(["a", None, "b", "a"]).dictionary_encode(),
+    })  # fmt: skip
+    for start, length in [(0, 4), (1, 3), (1, 2), (3, 1)]:
+        part = batch.slice(start, length)
+        columns = [mysql._loadable_column(column) for column in part.columns]
+        written = bytes(mysql.load_data_payload(part))
+        assert written == bytes(mysql._joined_payload(columns))
+        breaks = length + (1 if start + length == 4 else 0)
+        assert written.count(b"\n") == breaks  # row 3 holds a quoted line break
+
+
+def test_a_one_row_import_loads_neither_pyarrow_compute_nor_pandas(mysql, tmp_path):
+    """Start-up CPU counts in every import: the LOAD DATA text comes from the CSV writer,
+    so pyarrow.compute (40-70 ms) is not imported, nor pandas (0.3 s, when installed)."""
+    from tests.test_startup import _imported_after
+
+    server, db = mysql
+    (tmp_path / "d.csv").write_text("a,b,c\n1,x,true\n")
+    argv = ("import", "d.csv", "--to", server.url(db), "--quiet")
+    code, loaded = _imported_after(
+        *argv, cwd=tmp_path, modules=("pyarrow.compute", "pandas", "asyncpg", "sqlite3")
+    )
+    assert code == 0
+    assert loaded == []

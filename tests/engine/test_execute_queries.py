@@ -77,3 +77,56 @@ def test_postgresql_prepared_select_for_many_ids(pg):
     assert all(r.success for r in results) and len(results) == 400
     assert [r.result_or_exc for r in results[:2]] == [[{"v": "v1"}], [{"v": "v2"}]]
     assert sum(len(r.result_or_exc) for r in results) == 300  # ids 301..400 miss
+
+
+def test_mysql_prepared_select_for_many_ids_prepared_once_per_connection(mysql):
+    """Against the throwaway MariaDB: rows in input order, misses as no rows; the
+    server's own counters show each connection prepared the statement once and ran
+    it once per query (server-side prepared statements, not text queries)."""
+    from tests.servers.mariadb import query
+
+    server, db = mysql
+    server.sql(
+        "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(10));"
+        " INSERT INTO t SELECT seq, CONCAT('v', seq) FROM seq_1_to_300",
+        database=db,
+    )
+
+    def counters() -> dict[str, int]:
+        rows = query(server, db, "SHOW GLOBAL STATUS LIKE 'Com_stmt_%'")
+        return {str(name): int(value) for name, value in rows}
+
+    before = counters()
+    results = bulkload.execute_concurrent_with_args(
+        server.url(db), "SELECT v FROM t WHERE id = :id", [(i,) for i in range(1, 401)],
+        concurrency=4,
+    )  # fmt: skip
+    after = counters()
+    assert all(r.success for r in results) and len(results) == 400
+    assert [r.result_or_exc for r in results[:2]] == [[{"v": "v1"}], [{"v": "v2"}]]
+    assert sum(len(r.result_or_exc) for r in results) == 300  # ids 301..400 miss
+    assert after["Com_stmt_execute"] - before["Com_stmt_execute"] == 400
+    assert 1 <= after["Com_stmt_prepare"] - before["Com_stmt_prepare"] <= 4
+
+
+def test_mysql_refused_statement_is_a_result_in_place_and_a_name_twice_binds_twice(mysql):
+    server, db = mysql
+    server.sql(
+        "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(10));"
+        " INSERT INTO t SELECT seq, CONCAT('v', seq) FROM seq_1_to_10",
+        database=db,
+    )
+    pairs = [
+        ("SELECT v FROM t WHERE id = :id OR id = :id + 1 ORDER BY id", {"id": 3}),
+        ("SELECT nope FROM t WHERE id = :id", {"id": 2}),
+        ("SELECT v FROM t WHERE id = :id", (99,)),
+    ]
+    results = bulkload.execute_concurrent_queries(
+        server.url(db), pairs, concurrency=2, raise_on_first_error=False
+    )
+    assert [r.success for r in results] == [True, False, True]
+    assert results[0].result_or_exc == [{"v": "v3"}, {"v": "v4"}]
+    assert "(1054) Unknown column 'nope'" in str(results[1].result_or_exc)
+    assert results[2].result_or_exc == []
+    with pytest.raises(Exception, match="Unknown column 'nope'"):
+        bulkload.execute_concurrent_queries(server.url(db), pairs, concurrency=1)
