@@ -569,7 +569,9 @@ GATES = panel(
         parse=slo,
         metavar="<expr>",
         help="A gate, e.g. p99<50ms, rows_per_s@32>20000 or error_rate@all<0.1% (repeatable); "
-        "without @LEVEL it is judged on the recommended level. A failed gate exits 99.",
+        "without @LEVEL it is judged on the recommended level (on a ramp, the ramp). "
+        "'p99<50ms before-break' judges a ramp only up to its breaking point. "
+        "A failed gate exits 99.",
     ),
     Option(
         name="abort_on_fail",
