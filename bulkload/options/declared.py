@@ -792,9 +792,9 @@ OUTPUT = panel(
         field="html_path",
         flags=("--html",),
         parse=file_path,
-        commands=BENCH_ONLY,
         metavar="PATH",
-        help="Write the HTML report (charts, levels; one self-contained file) to this file; "
+        help="Write the HTML report (one self-contained file) to this file: a bench's charts "
+        "and levels, an import's throughput and latency over time, summary and rejections; "
         "needs bulkload[html].",
     ),
     Option(
