@@ -820,8 +820,8 @@ OUTPUT = panel(
         parse=text,
         metavar="HOST:PORT",
         help="Serve Prometheus metrics at http://HOST:PORT/metrics while the run goes "
-        "(rows, operations, errors, retries, in flight, latency; with --processes, the "
-        "processes' sums; not with --cluster); needs bulkload[metrics].",
+        "(rows, operations, errors, retries, in flight, latency; with --processes or "
+        "--cluster, the sums of the processes or workers); needs bulkload[metrics].",
     ),
     Option(
         name="quiet",

@@ -199,17 +199,42 @@ def test_live_metrics_count_each_interval_once_when_the_timeline_coarsens():
     assert sample.value == 200 == sum(i.rows for i in timeline.intervals)
 
 
-def test_metrics_addr_with_a_cluster_is_one_line_exit_3(run_cli: RunCli, tmp_path: Path):
-    (tmp_path / "in.csv").write_text("id\n1\n")
-    for command in (
-        ("import", "in.csv", "--to", "sim://"),
-        ("bench", "--synthetic", "rows=100", "--to", "sim://", "--sweep", "1"),
-    ):
-        result = run_cli(
-            *command, "--cluster", "tcp://127.0.0.1:1", "--metrics-addr", "127.0.0.1:9"
-        )
-        assert result.code == 3, result.stderr
-        assert result.error_line == (
-            "bulkload: error: --metrics-addr serves a run on this machine: the cluster's "
-            "workers keep their timelines until they end (leave --cluster out)"
-        )
+@pytest.mark.parametrize("command", ["import", "bench"])
+def test_a_run_on_cluster_workers_is_served_by_the_client(
+    run_cli_subprocess: Any, tmp_path: Path, prometheus: tuple[Prometheus, int], command: str
+):
+    pytest.importorskip("distributed")
+    server, port = prometheus
+    if command == "import":
+        rows = 8000
+        (tmp_path / "in.csv").write_text("id,v\n" + "".join(f"{i},{i}\n" for i in range(rows)))
+        args = ("import", "in.csv", "--batch-size", "10", "-c", "4")
+    else:
+        args = (
+            "bench", "--synthetic", "rows=20000,columns=2", "--batch-size", "10",
+            "--sweep", "2,4", "--warmup", "0", "--duration", "2s",
+        )  # fmt: skip
+    result = run_cli_subprocess(
+        *args, "--to", "sim://?latency=10ms", "--cluster", "local:2", "--interval", "0.5s",
+        "--metrics-addr", f"127.0.0.1:{port}", "--json", "r.json", "-q", timeout=180,
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    document = json.loads((tmp_path / "r.json").read_text())
+    intervals = document["timeline"]["intervals"]
+    time.sleep(0.5)  # the last scrape is being written to the TSDB
+    # the client served both workers' intervals: the totals are the whole run's
+    rows_total = sum(i["rows"] for i in intervals)
+    assert rows_total > 0
+    if command == "import":
+        assert rows_total == document["rows_loaded"] == rows
+    assert server.value(last("bulkload_rows_total")) == rows_total
+    assert server.value(last("bulkload_operations_total")) == sum(i["batches"] for i in intervals)
+    count = sum(i["latency_ms"]["count"] for i in intervals)
+    assert server.value(last("bulkload_latency_seconds_count")) == count
+    if command == "bench":  # every level's intervals are in the JSON, and served
+        saved: dict[str, int] = {}
+        for interval in intervals:
+            saved[interval["tag"]] = saved.get(interval["tag"], 0) + interval["batches"]
+        assert len(saved) == 2, saved
+        by_level = server.query(last("bulkload_operations_total", "level"))
+        assert {r["metric"]["level"]: float(r["value"][1]) for r in by_level} == saved
