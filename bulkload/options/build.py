@@ -25,7 +25,6 @@ from bulkload.config.models import (
 from bulkload.config.option import BENCH, IMPORT
 from bulkload.errors import UsageError
 from bulkload.options import registry
-from bulkload.stats.thresholds import BEFORE_BREAK
 
 
 def build_import_config(options: Mapping[str, Any]) -> ImportConfig:
@@ -139,6 +138,8 @@ def _ramps(values: Mapping[str, Any], given: frozenset[str]) -> None:
     """A ramp is the run's one level, measured from its start to its end."""
     ramps = [name for name in ("ramp_rate", "stages", "ramp_concurrency") if name in given]
     if not ramps:
+        from bulkload.stats.thresholds import BEFORE_BREAK  # not at --help: stats is heavy
+
         scoped = [t for t in values.get("thresholds") or () if t.scope == BEFORE_BREAK]
         if scoped:
             raise UsageError(
