@@ -50,7 +50,7 @@ class GateResult:
     #: before_break: seconds from the ramp's start to its breaking point (None: the
     #: ramp never broke, and the whole ramp was judged, or the run was no ramp)
     until_s: float | None = None
-    ramp: bool = False  # before_break: whether the level was a ramp
+    ramp: bool = False  # whether the level was a ramp
 
     @property
     def ok(self) -> bool:
@@ -62,7 +62,7 @@ class GateResult:
         if self.level is None:
             return "no level"
         if self.scope != BEFORE_BREAK:
-            return "the whole level"
+            return "the whole ramp" if self.ramp else "the whole level"
         if not self.ramp:
             return "no ramp: no breaking point to judge before"
         if self.until_s is None:
@@ -117,7 +117,7 @@ class GateResult:
             else f"measured {threshold.render(self.check.measured)}"
         )
         verdict = "ok" if self.ok else "FAILED"
-        scope = f" over {self.judged_on}" if self.scope == BEFORE_BREAK else ""
+        scope = f" over {self.judged_on}" if self.ramp or self.scope == BEFORE_BREAK else ""
         return (
             f"{verdict}: {threshold} at {where}: {measured}{scope}, "
             f"allowed {threshold.op} {threshold.render(self.check.allowed)}"
@@ -201,7 +201,8 @@ def _on(threshold: Threshold, levels: list[LevelResult], result: SweepResult) ->
         return [GateResult(unmeasured, None, threshold.scope)]
     if threshold.scope == BEFORE_BREAK:
         return [_before_break(threshold, level, result) for level in levels]
-    return [GateResult(threshold.check(level.metrics()), level) for level in levels]
+    ramp = result.breaking_points is not None
+    return [GateResult(threshold.check(level.metrics()), level, ramp=ramp) for level in levels]
 
 
 def _before_break(threshold: Threshold, level: LevelResult, result: SweepResult) -> GateResult:

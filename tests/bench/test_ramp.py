@@ -213,8 +213,11 @@ def test_a_gate_scoped_before_the_break_judges_the_ramp_up_to_it(run_cli: RunCli
     point = document["breaking_points"][0]
     whole, before, strict = document["thresholds"]
     # over the whole ramp the queue behind the target fails the gate ...
-    assert (whole["scope"], whole["ok"]) == ("whole", False), whole
+    assert (whole["scope"], whole["ok"], whole["judged_on"]) == ("whole", False, "the whole ramp")
     assert whole["measured"] > 600
+    assert re.search(
+        r"FAILED: p99 < 600 ms at .*: measured \d+ ms over the whole ramp,", result.stdout
+    )
     # ... up to the breaking point it holds, judged on the intervals before it
     assert (before["scope"], before["ok"], before["ramp"]) == ("before_break", True, True), before
     assert before["until_s"] == pytest.approx(point["time_s"], abs=1e-3)
