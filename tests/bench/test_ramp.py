@@ -157,9 +157,9 @@ def test_a_ramp_split_among_processes_merges_into_one_breaking_point(
     result = run_cli(
         "bench", "--to", "sim://?latency=100ms&capacity=4", "--synthetic", "rows=4000,columns=2",
         "--batch-size", "10", "--ramp-rate", "20:160:6s", "--interval", "0.5s", "-c", "64",
-        "--processes", "2", "--json", "r.json", "-q",
+        "--processes", "2", "--json", "r.json", "-q", "--threshold", "p99<600ms before-break",
     )  # fmt: skip
-    assert result.code == 0, result.stderr
+    assert result.code == 0, result.stdout + result.stderr
     document = json.loads((tmp_path / "r.json").read_text())
     intervals = document["timeline"]["intervals"]
     full = [i for i in intervals if i["end"] - i["start"] > 0.45]
@@ -168,6 +168,10 @@ def test_a_ramp_split_among_processes_merges_into_one_breaking_point(
     point = document["breaking_points"][0]
     assert point["cause"] == "throughput", point
     assert point["rate"] == pytest.approx(80, rel=0.1)
+    # the gate is judged on the merged timeline, before the merged breaking point
+    (gate,) = document["thresholds"]
+    assert (gate["scope"], gate["ok"]) == ("before_break", True), gate
+    assert gate["until_s"] == pytest.approx(point["time_s"], abs=1e-3)
 
 
 def test_gate_metrics_before_the_break_add_up_the_intervals_before_it():
