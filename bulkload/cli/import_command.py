@@ -117,7 +117,6 @@ def _runner(settings: ImportConfig, argv: Sequence[str]) -> tuple[ImportRunner, 
 def _summary(
     stats: RunStats, settings: ImportConfig, argv: Sequence[str], *, error: str | None = None
 ) -> tuple[Any, list[Output]]:
-    from bulkload import __version__
     from bulkload.cli.views.import_summary import render_summary
     from bulkload.redact import redact_text, redact_url, url_secrets
     from bulkload.report import summary_dict
@@ -126,10 +125,12 @@ def _summary(
 
     report = settings.report
     document: dict[str, Any] = {}
+    secrets = url_secrets(settings.target.url)
+    command = [redact_url(redact_text(arg, secrets)) for arg in argv]
 
     def summary() -> dict[str, Any]:  # once: the JSON and the HTML show the same figures
         if not document:
-            document.update(summary_dict(stats, error=error))
+            document.update(summary_dict(stats, error=error, command=command))
         return document
 
     def view(console: Console) -> None:
@@ -142,9 +143,7 @@ def _summary(
     def write_html(path: str) -> None:
         from bulkload.report.html_import import write_import_html
 
-        secrets = url_secrets(settings.target.url)
-        command = [redact_url(redact_text(arg, secrets)) for arg in argv]
-        write_import_html(summary(), path, command=command, version=__version__)
+        write_import_html(summary(), path)
 
     def write_log(path: str) -> None:
         write_hdr_log(stats.timeline, path)

@@ -3,6 +3,7 @@ bench's is (:mod:`bulkload.report.html`: the same page, style and inlined plotly
 
 It renders the import's summary document, the one ``--json`` writes
 (:func:`~bulkload.report.json_summary.summary_dict`), so its figures are the JSON's:
+``bulkload report html`` renders a saved one too. It shows
 the summary figures, the rejections (how many, the bad-records file, the first ones with
 their source line and reason) and the retries' causes, the import's throughput (rows/s)
 and p99 over time from its timeline, and its latency distribution.
@@ -10,8 +11,10 @@ and p99 over time from its timeline, and its latency distribution.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from html import escape
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bulkload.bench.result import SweepResult
@@ -24,7 +27,7 @@ from bulkload.report.html import (
     _date,
     require_html_support,
 )
-from bulkload.report.json_summary import write_text
+from bulkload.report.json_summary import KIND, write_text
 from bulkload.report.summary import ms
 from bulkload.stats.histogram import LatencyHistogram
 from bulkload.stats.level import LevelResult
@@ -61,11 +64,12 @@ _FIGURES: tuple[tuple[str, str, str], ...] = (
 _LATENCY = ("p50", "p90", "p99", "p999", "max", "mean")
 
 
-def render_import_html(
-    summary: dict[str, Any], *, command: Sequence[str] = (), version: str = ""
-) -> str:
-    """The whole report of an import as one HTML document, from its summary document."""
+def render_import_html(summary: dict[str, Any]) -> str:
+    """The whole report of an import as one HTML document, from its summary document
+    (its command line and bulkload's version included)."""
     require_html_support()
+    command = [str(arg) for arg in summary.get("command") or ()]
+    version = str(summary.get("version") or "")
     from plotly.offline import get_plotlyjs
 
     figures = {"timeline": _timeline_chart(summary), "spectrum": _spectrum_chart(summary)}
@@ -87,11 +91,19 @@ def render_import_html(
     )
 
 
-def write_import_html(
-    summary: dict[str, Any], path: str, *, command: Sequence[str] = (), version: str = ""
-) -> None:
+def write_import_html(summary: dict[str, Any], path: str) -> None:
     """Write the report to ``path`` atomically. Raises OSError."""
-    write_text(render_import_html(summary, command=command, version=version), path)
+    write_text(render_import_html(summary), path)
+
+
+def read_import_summary(path: Path) -> dict[str, Any] | None:
+    """The import summary saved in ``path`` (``import --json``), or None when the file
+    holds something else (or nothing readable: its reader says what)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) and data.get("kind") == KIND else None
 
 
 # ----------------------------------------------------------------------------- parts

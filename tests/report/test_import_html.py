@@ -110,6 +110,17 @@ def test_the_import_report_shows_the_run_s_own_figures(
     )
     assert sum(i["rows"] for i in intervals) == summary["rows_loaded"]
 
+    # the saved summary renders again into the same page, command line included
+    assert summary["kind"] == "bulkload-import"
+    assert summary["command"][:2] == ["bulkload", "import"] and "--html" in summary["command"]
+    again = run_cli("report", "html", "s.json", "-o", "again.html")
+    assert again.code == 0, again.stderr
+    page = (tmp_path / "s.html").read_text(encoding="utf-8")
+    assert (tmp_path / "again.html").read_text(encoding="utf-8") == page
+    assert "bulkload import in.csv --to sqlite:///o.db" in page
+    refused = run_cli("report", "html", "s.json", "--baseline", "s.json")
+    assert refused.code == 3 and "compares bench results, not imports" in refused.error_line
+
 
 def test_without_plotly_import_html_is_refused_before_the_import(
     run_cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
