@@ -150,3 +150,22 @@ def test_a_bad_html_path_stops_the_import_before_it_runs(
     assert result.code == 3
     assert result.error_line.startswith(f"bulkload: error: {message}"), result.stderr
     assert not (tmp_path / "o.db").exists()
+
+
+@pytest.mark.postgres
+def test_a_password_in_the_target_url_never_reaches_the_import_report(
+    run_cli: RunCli, tmp_path: Path, pg: Any
+):
+    dsn, schema, _sql = pg  # trust authentication: any password is accepted
+    url = dsn.replace("postgres@", "postgres:s3cr3t-pw@")
+    assert "s3cr3t-pw" in url
+    (tmp_path / "in.csv").write_text("id,v\n1,2\n3,4\n")
+    result = run_cli(
+        "import", "in.csv", "--to", url, "--schema-name", schema, "--json", "s.json",
+        "--html", "s.html", "-q",
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    for name in ("s.json", "s.html"):
+        text = (tmp_path / name).read_text(encoding="utf-8")
+        assert "s3cr3t-pw" not in text, name
+        assert "postgres:***@127.0.0.1" in text or "postgres:%2A%2A%2A@" in text, name
