@@ -29,10 +29,18 @@ from bulkload.config import BenchConfig, ClusterOptions
 from bulkload.engine.batch_writer import one_line
 from bulkload.engine.import_run import RunControl
 from bulkload.errors import UsageError
-from bulkload.parallel.dask_connect import DaskShares, run_watched, task_events
+from bulkload.parallel.dask_connect import (
+    DaskShares,
+    IntervalFeed,
+    publish_intervals,
+    run_watched,
+    task_events,
+)
+from bulkload.parallel.local import IntervalListener
 from bulkload.parallel.runner import Outcome, ShareEnd
 from bulkload.parallel.shares import need_fixed_levels
 from bulkload.redact import redact_url
+from bulkload.stats.timeline import Timeline
 
 if TYPE_CHECKING:
     from bulkload.parallel.runner import ShareRunner
@@ -62,6 +70,8 @@ class ClusterBench:
         self.hosts: dict[str, str] = {}
         self.error: Exception | None = None
         self.on_level = on_level  # (levels started so far, workers running it)
+        #: told of each interval a task's timeline closes (--metrics-addr only)
+        self.interval_listeners: list[IntervalListener] = []
 
     def stop(self) -> None:
         self.shares.stop()
@@ -79,6 +89,19 @@ class ClusterBench:
         client, workers = shares.client, shares.workers
         self.hosts = client.run(socket.gethostname, workers=workers)
         config = replace(self.config, target=replace(self.config.target, if_exists="append"))
+        feed = None
+        if config.report.metrics_addr:  # the tasks send their intervals
+            feed = IntervalFeed(f"bulkload-bench-{shares.run_id}", self.interval_listeners)
+            feed.subscribe(client)
+        try:
+            self._each_level(shares, config, feed)
+        finally:
+            if feed is not None:
+                feed.settle(sum(len(found) for found in self.rounds))
+                feed.unsubscribe(client)
+
+    def _each_level(self, shares: DaskShares, config: BenchConfig, feed: Any) -> None:
+        client, workers = shares.client, shares.workers
         for level_config in _level_configs(config):
             if shares.stopping:
                 break
@@ -91,6 +114,7 @@ class ClusterBench:
                     start_at,
                     self.argv,
                     shares.events,
+                    None if feed is None else feed.topic,
                     workers=[worker],
                     allow_other_workers=False,
                     pure=False,
@@ -146,6 +170,8 @@ def _joined(documents: list[dict[str, Any]]) -> SweepResult:
     first.warnings = list(dict.fromkeys(w for r in rounds for w in r.warnings))
     first.outcome, first.error = last.outcome, next((r.error for r in rounds if r.error), None)
     first.rows_written = sum(r.rows_written for r in rounds)
+    timelines = [r.timeline for r in rounds if r.timeline is not None]
+    first.timeline = Timeline.merge(timelines) if timelines else None  # every level's
     return first
 
 
@@ -203,21 +229,29 @@ def run_share(
     start_at: float,
     argv: list[str],
     events: tuple[str, str],
+    topic: str | None = None,
 ) -> dict[str, Any]:
     """On a worker: wait for the round's start, run this share of the level, return its
     result (as a dict: no bulkload class crosses the wire), and what ended it (its
-    error as data: the message and its :class:`~bulkload.errors.FailureKind`)."""
+    error as data: the message and its :class:`~bulkload.errors.FailureKind`). With a
+    ``topic`` (``--metrics-addr``), its timeline's intervals go to the client on it."""
     watched = task_events(events)
     control = RunControl()
     result: SweepResult | None = None
     error: BaseException | None = None
+    feed_done: Callable[[], None] | None = None
     try:
         sweep = prepare_shard(config, shard, argv=argv, control=control)
         result = sweep.result
+        if topic is not None:
+            result.timeline = Timeline(sweep.spec.interval_s)
+            feed_done = publish_intervals(result.timeline, topic, shard[0])
         time.sleep(max(0.0, start_at - time.time()))  # the round's start, on every worker
         run_watched(sweep.run, watched, control.request_stop)
     except (asyncio.CancelledError, Exception) as exc:
         error = exc
+    if feed_done is not None:
+        feed_done()
     ended = share_ended(result, stopped=control.stop_requested, error=error)
     return {**ended, "host": socket.gethostname()}
 

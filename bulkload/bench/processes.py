@@ -30,10 +30,19 @@ from bulkload.bench.run import BenchOutcome, prepare_shard, prepare_target, shar
 from bulkload.config import BenchConfig
 from bulkload.engine.batch_writer import one_line
 from bulkload.errors import UsageError
-from bulkload.parallel.local import ChildStop, LocalShares, Message, ShareLink
+from bulkload.parallel.local import (
+    ChildStop,
+    IntervalListener,
+    LocalShares,
+    Message,
+    ShareLink,
+    send_intervals,
+    take_interval,
+)
 from bulkload.parallel.runner import Outcome, ShareEnd
 from bulkload.parallel.shares import bench_child, need_fixed_levels
 from bulkload.sources.discovery import STDIN
+from bulkload.stats.timeline import Timeline
 
 if TYPE_CHECKING:
     from bulkload.parallel.runner import ShareRunner
@@ -112,6 +121,9 @@ def run_share(link: ShareLink, config: BenchConfig, argv: list[str]) -> None:
                 bench_child(config), link.share, argv=argv, control=control, barrier=link
             )
             result = sweep.result
+            if config.report.metrics_addr:  # the parent serves the metrics
+                result.timeline = Timeline(sweep.spec.interval_s)
+                send_intervals(link, result.timeline)
 
             async def main() -> None:
                 signals.attach()  # from now on the second signal cancels this task
@@ -150,6 +162,8 @@ class BenchProcesses:
         self.command = self.whole.result.command  # redacted
         self.error: Exception | None = None  # what stopped the parent
         self._started = 0
+        #: told of each interval a share's timeline closes (--metrics-addr only)
+        self.interval_listeners: list[IntervalListener] = []
 
     def stop(self) -> None:
         """The first stop request: every share drops the level running."""
@@ -172,6 +186,8 @@ class BenchProcesses:
             await self.runner.shutdown()
 
     def _on_message(self, message: Message) -> None:
+        if take_interval(message, self.interval_listeners):
+            return
         if message.kind == "level" and self.on_level is not None:
             self._started += 1
             running = sum(1 for p in self.runner.processes if p.exitcode is None)

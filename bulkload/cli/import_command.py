@@ -47,6 +47,11 @@ def run_import(settings: ImportConfig, *, argv: Sequence[str] = ()) -> int:
 
     runner, stopping = _runner(settings, argv)
     json_path = settings.report.json_path
+    if settings.report.html_path:  # before the import, not after it: a missing extra
+        from bulkload.report.html import require_html_support
+
+        require_html_support()
+        check_json_path(settings.report.html_path, "--html")
     if json_path:
         check_json_path(json_path)
     if settings.report.hdr_log:
@@ -72,11 +77,11 @@ def run_import(settings: ImportConfig, *, argv: Sequence[str] = ()) -> int:
             metrics.close()
     if ended.error is not None:  # the parent's own: preparing the target, or the load
         message = redact_text(error_message(ended.error), secrets)
-        view, files = _summary(stats, json_path, settings.report.hdr_log, error=message)
+        view, files = _summary(stats, settings, argv, error=message)
         return finish(out, view, files, error=_with_loaded_before(ended.error, stats, settings))
     failures = ended.failures
     error = redact_text(describe_share(failures[0]), secrets) if failures else None
-    view, files = _summary(stats, json_path, settings.report.hdr_log, error=error)
+    view, files = _summary(stats, settings, argv, error=error)
     show_and_save(out, view, files, failed=error is not None, done=_finished(stats))
     for line in ended.messages:  # the shares' warnings
         print(line, file=sys.stderr)
@@ -110,23 +115,44 @@ def _runner(settings: ImportConfig, argv: Sequence[str]) -> tuple[ImportRunner, 
 
 
 def _summary(
-    stats: RunStats, json_path: str | None, hdr_log: str | None, *, error: str | None = None
+    stats: RunStats, settings: ImportConfig, argv: Sequence[str], *, error: str | None = None
 ) -> tuple[Any, list[Output]]:
     from bulkload.cli.views.import_summary import render_summary
-    from bulkload.report import write_json
+    from bulkload.redact import redact_text, redact_url, url_secrets
+    from bulkload.report import summary_dict
     from bulkload.report.hdr_log import write_hdr_log
+    from bulkload.report.json_summary import write_document
+
+    report = settings.report
+    document: dict[str, Any] = {}
+    secrets = url_secrets(settings.target.url)
+    command = [redact_url(redact_text(arg, secrets)) for arg in argv]
+
+    def summary() -> dict[str, Any]:  # once: the JSON and the HTML show the same figures
+        if not document:
+            document.update(summary_dict(stats, error=error, command=command))
+        return document
 
     def view(console: Console) -> None:
         if error is None or stats.rows_read:
             render_summary(stats, console)
 
     def write(path: str) -> None:
-        write_json(stats, path, error=error)
+        write_document(summary(), path)
+
+    def write_html(path: str) -> None:
+        from bulkload.report.html_import import write_import_html
+
+        write_import_html(summary(), path)
 
     def write_log(path: str) -> None:
         write_hdr_log(stats.timeline, path)
 
-    return view, outputs(("--json", json_path, write), ("--hdr-log", hdr_log, write_log))
+    return view, outputs(
+        ("--json", report.json_path, write),
+        ("--html", report.html_path, write_html),
+        ("--hdr-log", report.hdr_log, write_log),
+    )
 
 
 def _finished(stats: RunStats) -> str:

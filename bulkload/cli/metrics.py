@@ -1,4 +1,6 @@
-"""``--metrics-addr``: serve a run's live metrics, for the run in this process."""
+"""``--metrics-addr``: serve a run's live metrics, from this process: the run's own
+timeline, or the intervals the processes of ``--processes P`` (or the tasks of
+``--cluster``) send it."""
 
 from __future__ import annotations
 
@@ -15,21 +17,22 @@ from bulkload.stats.timeline import Timeline
 
 def live_metrics(report: ReportOptions, runner: Any, command: str) -> LiveMetrics | None:
     """Start serving the metrics of ``runner``'s timeline (bench's sweep, or import's
-    stats), or None without ``--metrics-addr``. A run split among processes or cluster
-    workers keeps its timelines in them until it ends: refused."""
+    stats), or of the intervals its processes or cluster workers send (``--processes P``,
+    ``--cluster``), or None without ``--metrics-addr``."""
     if not report.metrics_addr:
         return None
+    metrics = LiveMetrics(f"{command}-{os.getpid()}-{int(time.time())}")
     timeline = Timeline(report.interval)
     sweep = getattr(runner, "sweep", None)
     if sweep is not None and hasattr(sweep, "result"):
         sweep.result.timeline = timeline
+        metrics.watch(timeline)
     elif isinstance(runner, ImportRun):
         runner.stats.timeline = timeline
+        metrics.watch(timeline)
+    elif hasattr(runner, "interval_listeners"):  # processes, cluster workers: their sums
+        runner.interval_listeners.append(metrics.add)
     else:
-        raise UsageError(
-            "--metrics-addr serves a run in this process: give --processes 1 (and no --cluster)"
-        )
-    metrics = LiveMetrics(f"{command}-{os.getpid()}-{int(time.time())}")
-    metrics.watch(timeline)
+        raise UsageError(f"--metrics-addr cannot watch this run ({type(runner).__name__})")
     metrics.serve(report.metrics_addr)
     return metrics

@@ -56,7 +56,10 @@ def _report(ctx: typer.Context) -> None:
 @report_app.command("html", cls=ReportCommand)
 def html_command(
     run: Path = typer.Argument(
-        ..., help="A result saved by bench --json.", show_default=False, metavar="RUN"
+        ...,
+        help="A result saved by bench --json (or an import's, by import --json).",
+        show_default=False,
+        metavar="RUN",
     ),
     output: Path | None = typer.Option(
         None,
@@ -77,15 +80,26 @@ def html_command(
         False, "--debug", help="Show full tracebacks, and the log records of the libraries used."
     ),
 ) -> None:
-    """Write the HTML report of a saved bench result: one self-contained file."""
+    """Write the HTML report of a saved bench result, or import summary: one
+    self-contained file."""
     from bulkload.bench.result import read_result
+    from bulkload.errors import UsageError
     from bulkload.report.html import require_html_support, write_html
+    from bulkload.report.html_import import read_import_summary
+    from bulkload.report.html_import import write_import_html as write_import
     from bulkload.report.json_summary import check_json_path
 
     with errors_as_exit_codes(debug):
         require_html_support("report html")
         target = output if output is not None else run.with_suffix(".html")
         check_json_path(str(target), "--output")
+        imported = read_import_summary(run)
+        if imported is not None:  # an import's summary (import --json)
+            if baseline is not None:
+                raise UsageError("report html --baseline compares bench results, not imports")
+            finish(None, None, outputs(("--output", str(target), partial(write_import, imported))))
+            print(f"wrote {target}")
+            return
         result = read_result(run)
         base = read_result(baseline) if baseline is not None else None
         comparison = None

@@ -146,10 +146,18 @@ def _split_max_errors(values: dict[str, Any]) -> None:
     values["max_errors"], values["max_errors_percent"] = values["max_errors"] or (None, None)
 
 
-def _ramps(given: frozenset[str]) -> None:
+def _ramps(values: Mapping[str, Any], given: frozenset[str]) -> None:
     """A ramp is the run's one level, measured from its start to its end."""
     ramps = [name for name in ("ramp_rate", "stages", "ramp_concurrency") if name in given]
     if not ramps:
+        from bulkload.stats.thresholds import BEFORE_BREAK  # not at --help: stats is heavy
+
+        scoped = [t for t in values.get("thresholds") or () if t.scope == BEFORE_BREAK]
+        if scoped:
+            raise UsageError(
+                f"--threshold {str(scoped[0])!r}: before-break judges a ramp up to its "
+                "breaking point; give --ramp-rate, --stages or --ramp-concurrency"
+            )
         return
     if len(ramps) > 1:
         shown = " and ".join(registry.flags_of(*ramps))
@@ -175,7 +183,7 @@ def _sweep(values: dict[str, Any], given: frozenset[str]) -> SweepOptions:
             "--sweep (concurrency levels) and --sweep-rate (arrival rates) exclude each "
             "other: give one of them"
         )
-    _ramps(given)
+    _ramps(values, given)
     auto = values["levels"] == "auto"
     if "max_time" in given and not auto:
         raise UsageError("--max-time bounds --sweep auto; give it with --sweep auto")

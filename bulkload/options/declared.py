@@ -588,7 +588,9 @@ GATES = panel(
         parse=slo,
         metavar="<expr>",
         help="A gate, e.g. p99<50ms, rows_per_s@32>20000 or error_rate@all<0.1% (repeatable); "
-        "without @LEVEL it is judged on the recommended level. A failed gate exits 99.",
+        "without @LEVEL it is judged on the recommended level (on a ramp, the ramp). "
+        "'p99<50ms before-break' judges a ramp only up to its breaking point. "
+        "A failed gate exits 99.",
     ),
     Option(
         name="abort_on_fail",
@@ -809,9 +811,9 @@ OUTPUT = panel(
         field="html_path",
         flags=("--html",),
         parse=file_path,
-        commands=BENCH_ONLY,
         metavar="PATH",
-        help="Write the HTML report (charts, levels; one self-contained file) to this file; "
+        help="Write the HTML report (one self-contained file) to this file: a bench's charts "
+        "and levels, an import's throughput and latency over time, summary and rejections; "
         "needs bulkload[html].",
     ),
     Option(
@@ -837,8 +839,8 @@ OUTPUT = panel(
         parse=text,
         metavar="HOST:PORT",
         help="Serve Prometheus metrics at http://HOST:PORT/metrics while the run goes "
-        "(rows, operations, errors, retries, in flight, latency; one process only); "
-        "needs bulkload[metrics].",
+        "(rows, operations, errors, retries, in flight, latency; with --processes or "
+        "--cluster, the sums of the processes or workers); needs bulkload[metrics].",
     ),
     Option(
         name="quiet",

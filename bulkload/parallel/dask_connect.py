@@ -1,7 +1,8 @@
 r"""The Dask runner's plumbing, for ``bench --cluster`` and ``import --cluster`` alike:
 a client for ``--cluster ADDRESS`` (an existing scheduler) or ``local:N`` (a
 LocalCluster of N worker processes on this machine), the workers a run uses, and how
-its tasks are stopped.
+its tasks are stopped, and (``--metrics-addr``) how their timelines' intervals reach
+the client while they run (:class:`IntervalFeed`).
 
 The client's API blocks, so a run talks to it from a thread of its own
 (:class:`DaskShares`). Two named Dask ``Event``\ s reach the tasks: *stop* (the graceful
@@ -15,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
+import time
 import uuid
 import warnings
 from collections.abc import Callable, Coroutine, Iterator
@@ -24,7 +27,9 @@ from typing import Any, TypeVar
 from bulkload import event_loop
 from bulkload.config.parse import local_workers
 from bulkload.errors import TargetUnreachable, UsageError
+from bulkload.parallel.local import IntervalListener
 from bulkload.redact import redact_url
+from bulkload.stats.timeline import Interval, Timeline
 
 CONNECT_TIMEOUT_S = 10.0
 WORKERS_TIMEOUT_S = 30.0  # how long --workers W waits for W workers to join
@@ -210,3 +215,60 @@ def run_watched(
             await event_loop.cancel_and_wait(watcher)
 
     return event_loop.run(watched())
+
+
+# ----------------------------------------------------------------------------- live intervals
+
+#: how long the client waits, after a round, for the tasks' last intervals to arrive
+FEED_WAIT_S = 5.0
+
+
+class IntervalFeed:
+    """``--metrics-addr`` on a cluster: each task publishes its timeline's intervals on
+    the run's topic as they close (:func:`publish_intervals`, through
+    ``Worker.log_event``), and the client hands them to ``listeners`` with the task's
+    share. Each task ends its stream with a "done" event; :meth:`settle` waits (at most
+    ``FEED_WAIT_S``) for those, so the last intervals arrive before the run is over
+    (one worker's events reach the client in the order it sent them)."""
+
+    def __init__(self, topic: str, listeners: list[IntervalListener]):
+        self.topic = topic
+        self.listeners = listeners
+        self._done = 0
+        self._lock = threading.Condition()
+
+    def subscribe(self, client: Any) -> None:
+        client.subscribe_topic(self.topic, self._on_event)
+
+    def unsubscribe(self, client: Any) -> None:
+        client.unsubscribe_topic(self.topic)
+
+    def settle(self, tasks: int) -> None:
+        """Wait until ``tasks`` tasks in all have said they are done (or for the limit)."""
+        deadline = time.monotonic() + FEED_WAIT_S
+        with self._lock:
+            while self._done < tasks and (left := deadline - time.monotonic()) > 0:
+                self._lock.wait(left)
+
+    def _on_event(self, event: tuple[float, dict[str, Any]]) -> None:
+        _, message = event
+        if message.get("done"):
+            with self._lock:
+                self._done += 1
+                self._lock.notify_all()
+            return
+        interval = Interval.from_dict(message["interval"])
+        for listener in self.listeners:
+            listener(interval, int(message["share"]))
+
+
+def publish_intervals(timeline: Timeline, topic: str, share: int) -> Callable[[], None]:
+    """In a task: each interval of ``timeline`` goes to the client on ``topic`` as it
+    closes; what is returned says the task's stream is done (call it at its end)."""
+    worker = import_distributed().get_worker()
+
+    def publish(interval: Interval) -> None:
+        worker.log_event(topic, {"share": share, "interval": interval.to_dict()})
+
+    timeline.listeners.append(publish)
+    return lambda: worker.log_event(topic, {"share": share, "done": True})

@@ -30,10 +30,13 @@ from bulkload.engine.import_run import RunControl
 from bulkload.errors import AbortedError, FailureKind, UsageError
 from bulkload.parallel.dask_connect import (
     DaskShares,
+    IntervalFeed,
     import_distributed,
+    publish_intervals,
     run_watched,
     task_events,
 )
+from bulkload.parallel.local import IntervalListener
 from bulkload.parallel.local_import import keep_rejections, load_ended, whole_stats
 from bulkload.parallel.partition import Share
 from bulkload.parallel.prepare import prepare_import_target
@@ -42,6 +45,7 @@ from bulkload.parallel.shares import import_share
 from bulkload.sources.batch import Rejection
 from bulkload.sources.discovery import STDIN
 from bulkload.stats.run import SUMMED_COUNTERS, RunStats
+from bulkload.stats.timeline import Timeline
 
 if TYPE_CHECKING:
     from bulkload.parallel.runner import ShareRunner
@@ -64,6 +68,8 @@ class ClusterImport:
         self.results: list[dict[str, Any]] = []
         self.error: Exception | None = None
         self._latest: dict[int, dict[str, Any]] = {}  # share -> its last counters
+        #: told of each interval a task's timeline closes (--metrics-addr only)
+        self.interval_listeners: list[IntervalListener] = []
 
     def stop(self) -> None:
         self.shares.stop()
@@ -86,6 +92,10 @@ class ClusterImport:
         client, count = shares.client, len(shares.workers)
         topic = f"bulkload-import-{shares.run_id}"
         client.subscribe_topic(topic, self._on_progress)
+        feed = None
+        if self.config.report.metrics_addr:  # the tasks send their intervals
+            feed = IntervalFeed(_intervals_topic(topic), self.interval_listeners)
+            feed.subscribe(client)
         try:
             futures = [
                 client.submit(
@@ -100,9 +110,14 @@ class ClusterImport:
                 )
                 for index in range(1, count + 1)
             ]
-            return shares.gather(futures, ended_badly=lambda result: bool(result["error"]))
+            results = shares.gather(futures, ended_badly=lambda result: bool(result["error"]))
+            if feed is not None:
+                feed.settle(count)
+            return results
         finally:
             client.unsubscribe_topic(topic)
+            if feed is not None:
+                feed.unsubscribe(client)
 
     def _share_config(self, share: Share) -> ImportConfig:
         config = import_share(self.config, share, Path("."))
@@ -167,6 +182,10 @@ def load_share(
     control = RunControl()
     stats = RunStats()
     rejected: list[Rejection] = []
+    feed_done = None
+    if config.report.metrics_addr:  # the client serves the metrics: the intervals to it
+        stats.timeline = Timeline(config.report.interval)
+        feed_done = publish_intervals(stats.timeline, _intervals_topic(topic), share)
 
     def counters() -> dict[str, Any]:
         return {"share": share, **stats.summed_counters()}
@@ -192,12 +211,18 @@ def load_share(
         except (asyncio.CancelledError, Exception) as exc:
             error = exc
     worker.log_event(topic, counters())
+    if feed_done is not None:
+        feed_done()
     return {
         **load_ended(stats, control.stop_requested, error, config.target.url),
         "share": share,
         "host": socket.gethostname(),
         "rejected": [(r.source, r.line, r.reason, r.record) for r in rejected],
     }
+
+
+def _intervals_topic(topic: str) -> str:
+    return f"{topic}-intervals"
 
 
 if TYPE_CHECKING:  # mypy checks that it is a ShareRunner

@@ -11,6 +11,10 @@ The standard library does the plumbing (``multiprocessing`` with the spawn conte
   would leave every other share writing to a shared queue blocked for good;
 - the end: ``join(timeout)``, then ``kill()``: no child outlives the command.
 
+With ``--metrics-addr`` each share also sends its timeline's intervals as they close
+(:func:`send_intervals`; an "interval" message), and the parent hands them to its
+listeners (:func:`take_interval`): the live metrics of the whole run, served by the parent.
+
 A child leaves the terminal's process group at once (``os.setsid``), so a Ctrl-C at the
 terminal reaches the parent only, which passes it on; until then it ignores SIGINT
 (inherited from the parent for the instant of its start). It stops cleanly, as after a
@@ -34,12 +38,17 @@ from typing import Any
 
 from bulkload.parallel.partition import Share
 from bulkload.parallel.runner import ShareEnd
+from bulkload.stats.timeline import Interval, Timeline
 
 CONTEXT = multiprocessing.get_context("spawn")
 #: how long shares get to stop after the second Ctrl-C before they are killed
 KILL_AFTER_S = 10.0
 #: how long the parent waits for a message before it looks at its children again
 POLL_S = 0.2
+#: a share's timeline interval, as it closed (``Interval.to_dict``)
+INTERVAL = "interval"
+#: told of each interval a share sends: (the interval, the share's index)
+IntervalListener = Callable[[Interval, int], None]
 
 
 @dataclass(frozen=True)
@@ -97,6 +106,21 @@ class ShareLink:
 
     def close(self) -> None:
         """Compatibility with the level barrier protocol: nothing to close."""
+
+
+def send_intervals(link: ShareLink, timeline: Timeline) -> None:
+    """In a share: each interval of ``timeline`` goes to the parent as it closes."""
+    timeline.listeners.append(lambda interval: link.send(INTERVAL, interval.to_dict()))
+
+
+def take_interval(message: Message, listeners: list[IntervalListener]) -> bool:
+    """In the parent: hand an "interval" message to ``listeners``; False for another kind."""
+    if message.kind != INTERVAL:
+        return False
+    interval = Interval.from_dict(message.body)
+    for listener in listeners:
+        listener(interval, message.index)
+    return True
 
 
 class ChildStop:

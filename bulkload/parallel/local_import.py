@@ -47,7 +47,15 @@ from typing import TYPE_CHECKING, Any
 from bulkload import event_loop
 from bulkload.config import ImportConfig
 from bulkload.errors import AbortedError, BulkloadError, FailureKind, UsageError
-from bulkload.parallel.local import ChildStop, LocalShares, Message, ShareLink
+from bulkload.parallel.local import (
+    ChildStop,
+    IntervalListener,
+    LocalShares,
+    Message,
+    ShareLink,
+    send_intervals,
+    take_interval,
+)
 from bulkload.parallel.prepare import prepare_import_target
 from bulkload.parallel.runner import Outcome, ShareEnd
 from bulkload.parallel.shares import import_share, share_file
@@ -109,10 +117,14 @@ def run_share(link: ShareLink, config: ImportConfig, workdir: Path) -> None:
     from bulkload.engine.import_run import RunControl
     from bulkload.load import load_async
     from bulkload.stats.run import RunStats
+    from bulkload.stats.timeline import Timeline
 
     settings = import_share(config, link.share, workdir)
     stats = RunStats()
     control = RunControl()
+    if config.report.metrics_addr:  # the parent serves the metrics: its intervals to it
+        stats.timeline = Timeline(config.report.interval)
+        send_intervals(link, stats.timeline)
 
     async def publish(run_stats: RunStats) -> None:
         while True:
@@ -327,6 +339,9 @@ class ImportProcesses:
         )
         self.published: dict[int, dict[str, Any]] = {}  # share -> its last counters
         self.error: Exception | None = None  # what stopped the parent
+        #: told of each interval a share's timeline closes (--metrics-addr: the shares
+        #: send them only then)
+        self.interval_listeners: list[IntervalListener] = []
 
     def stop(self) -> None:
         """Every share finishes its batches in flight, then ends."""
@@ -351,6 +366,8 @@ class ImportProcesses:
             await runner.shutdown()
 
     def _on_message(self, message: Message) -> None:
+        if take_interval(message, self.interval_listeners):
+            return
         if message.kind == "progress":  # the live sums for the progress display
             self.published[message.index] = message.body
             for counter in SUMMED_COUNTERS:

@@ -8,11 +8,15 @@ point as a red vertical line with its cause.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from bulkload.bench.result import SweepResult
 from bulkload.report.html_charts import PALETTE, RECOMMENDED_COLOUR
+from bulkload.stats.timeline import Interval
 
 _HEIGHT = 520
 
@@ -23,21 +27,35 @@ def timeline_chart(result: SweepResult) -> go.Figure | None:
     intervals = [] if timeline is None else timeline.intervals
     if not intervals or not result.levels:  # nothing measured: the page says so instead
         return None
+    return over_time_figure(intervals, breaking_points=result.breaking_points or ())
+
+
+def over_time_figure(
+    intervals: Sequence[Interval],
+    *,
+    breaking_points: Sequence[dict[str, Any]] = (),
+    rate: str = "writes",
+    mark_tags: bool = True,
+) -> go.Figure:
+    """Throughput (``rate``: writes or rows a second) above the p99 of each interval;
+    a dotted line where each tag (level) began when ``mark_tags``, a red one at each
+    breaking point."""
     origin = intervals[0].start
     figure = make_subplots(
         rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
-        subplot_titles=("throughput (writes/s)", "p99 latency (ms)"),
+        subplot_titles=(f"throughput ({rate}/s)", "p99 latency (ms)"),
     )  # fmt: skip
     times = [(i.start + i.end) / 2 - origin for i in intervals]
+    carried = [i.rows_per_s if rate == "rows" else i.ops_per_s for i in intervals]
     figure.add_trace(
         go.Scatter(
-            x=times, y=[i.ops_per_s for i in intervals], name="writes/s", mode="lines+markers",
+            x=times, y=carried, name=f"{rate}/s", mode="lines+markers",
             line={"color": PALETTE[0]}, marker={"size": 4},
-            hovertemplate="%{x:.1f} s: %{y:,.1f} writes/s<extra></extra>",
+            hovertemplate=f"%{{x:.1f}} s: %{{y:,.1f}} {rate}/s<extra></extra>",
         ),
         row=1, col=1,
     )  # fmt: skip
-    if any(i.offered is not None for i in intervals):
+    if rate == "writes" and any(i.offered is not None for i in intervals):
         figure.add_trace(
             go.Scatter(
                 x=times, y=[i.offered_per_s for i in intervals], name="offered/s",
@@ -55,8 +73,9 @@ def timeline_chart(result: SweepResult) -> go.Figure | None:
         ),
         row=2, col=1,
     )  # fmt: skip
-    _levels(figure, result, origin)
-    _breaking(figure, result, origin)
+    if mark_tags:
+        _levels(figure, intervals, origin)
+    _breaking(figure, breaking_points, origin)
     figure.update_layout(
         template="plotly_white", height=_HEIGHT, hovermode="x unified",
         margin={"l": 70, "r": 20, "t": 40, "b": 20},
@@ -68,11 +87,10 @@ def timeline_chart(result: SweepResult) -> go.Figure | None:
     return figure
 
 
-def _levels(figure: go.Figure, result: SweepResult, origin: float) -> None:
+def _levels(figure: go.Figure, intervals: Sequence[Interval], origin: float) -> None:
     """A dotted line where each level began (its warm-up included)."""
-    assert result.timeline is not None
     seen: set[str] = set()
-    for interval in result.timeline.intervals:
+    for interval in intervals:
         if interval.tag in seen:
             continue
         seen.add(interval.tag)
@@ -83,9 +101,8 @@ def _levels(figure: go.Figure, result: SweepResult, origin: float) -> None:
         )  # fmt: skip
 
 
-def _breaking(figure: go.Figure, result: SweepResult, origin: float) -> None:
-    assert result.timeline is not None
-    for point in result.breaking_points or ():
+def _breaking(figure: go.Figure, points: Sequence[dict[str, Any]], origin: float) -> None:
+    for point in points:
         if point.get("cause") is None:
             continue
         at = point["at"] - origin

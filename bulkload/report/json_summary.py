@@ -17,13 +17,26 @@ from bulkload.stats.run import RunStats
 SCHEMA_VERSION = 1
 
 
+KIND = "bulkload-import"
+
+
 def summary_dict(
-    stats: RunStats, *, now: float | None = None, error: str | None = None
+    stats: RunStats,
+    *,
+    now: float | None = None,
+    error: str | None = None,
+    command: list[str] | None = None,
 ) -> dict[str, Any]:
-    """The summary; ``error`` is the one-line message of the error that ended the run."""
+    """The summary; ``error`` is the one-line message of the error that ended the run,
+    ``command`` the command line (secrets removed) when the CLI ran it."""
+    from bulkload import __version__
+
     elapsed = stats.elapsed(now if now is not None else time.perf_counter())
     summary = {
+        "kind": KIND,
         "schema_version": SCHEMA_VERSION,
+        "version": __version__,
+        "command": command or [],
         "outcome": stats.outcome,
         "error": error,
         "target": redact_url(stats.target),

@@ -10,7 +10,9 @@ prometheus-client serves at ``http://ADDR/metrics`` from its own thread:
   start, or due time in the open model), buckets from 1 ms to 60 s.
 
 Every series is labelled ``run`` (this run's id), ``level`` (the interval's tag:
-``import``, or a bench level) and ``operation`` (``write``). The event loop adds; a
+``import``, or a bench level) and ``operation`` (``write``). A run split among local
+processes (``--processes P``) is served by the parent, from the intervals each process
+sends it as they close: the series add up the processes. The event loop adds; a
 scrape reads a copy under a lock. At the end the server waits (up to a few seconds) for
 one more scrape, so the run's last interval is scraped too, then stops.
 """
@@ -40,7 +42,8 @@ _LAST_SCRAPE_WAIT_S = 5.0
 @dataclass
 class _Series:
     counters: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_COUNTERS, 0))
-    in_flight: int = 0
+    #: writes in flight at the last interval's end, per process that sent it
+    in_flight: dict[int, int] = field(default_factory=dict)
     buckets: list[int] = field(default_factory=lambda: [0] * len(BUCKETS_MS))
     count: int = 0
     total_s: float = 0.0
@@ -69,7 +72,9 @@ class LiveMetrics:
     def watch(self, timeline: Timeline) -> None:
         timeline.listeners.append(self.add)
 
-    def add(self, interval: Interval) -> None:
+    def add(self, interval: Interval, source: int = 0) -> None:
+        """Add ``interval`` to the totals of its tag; ``source`` is the process it came
+        from (``--processes``: the gauge of writes in flight sums the processes' last)."""
         latency = interval.latency
         below = latency.counts_at_or_below(BUCKETS_MS)
         total_s = latency.mean_ms * latency.count / 1000
@@ -83,7 +88,7 @@ class LiveMetrics:
                 ("retries", interval.retries),
             ):
                 series.counters[name] += value
-            series.in_flight = interval.in_flight
+            series.in_flight[source] = interval.in_flight
             series.buckets = [a + b for a, b in zip(series.buckets, below, strict=True)]
             series.count += latency.count
             series.total_s += total_s
@@ -112,7 +117,7 @@ class LiveMetrics:
             names = [self.run, tag, self.operation]
             for name, family in counters.items():
                 family.add_metric(names, values.counters[name])
-            in_flight.add_metric(names, values.in_flight)
+            in_flight.add_metric(names, sum(values.in_flight.values()))
             buckets = [
                 (f"{b / 1000:g}", c) for b, c in zip(BUCKETS_MS, values.buckets, strict=True)
             ]
@@ -160,5 +165,9 @@ class LiveMetrics:
 
 def _copy(series: _Series) -> _Series:
     return _Series(
-        dict(series.counters), series.in_flight, list(series.buckets), series.count, series.total_s
+        dict(series.counters),
+        dict(series.in_flight),
+        list(series.buckets),
+        series.count,
+        series.total_s,
     )

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
+from bulkload.stats.histogram import LatencyHistogram
 from bulkload.stats.thresholds import ERROR_RATE, LATENCY_METRICS, Threshold
 from bulkload.stats.timeline import Interval
 
@@ -172,3 +173,38 @@ def _expected(judged: list[Interval], open_model: bool) -> Any:
     if unloaded_s <= 0:
         return lambda interval: 0.0
     return lambda interval: (interval.concurrency or 0) / unloaded_s
+
+
+def before_break(intervals: Sequence[Interval], point: dict[str, Any]) -> list[Interval]:
+    """The intervals of ``point``'s ramp (its tag) that began before its breaking point:
+    the whole ramp when it never broke (cause None)."""
+    own = [i for i in intervals if i.tag == point.get("tag")]
+    if point.get("cause") is None:
+        return own
+    return [i for i in own if i.start < float(point["at"])]
+
+
+def window_metrics(intervals: Sequence[Interval]) -> dict[str, float]:
+    """What thresholds check, over ``intervals`` taken as one window: their histograms
+    added, their counters summed, rates over their summed lengths (latencies in ms)."""
+    seconds = sum(i.seconds for i in intervals)
+    latency = LatencyHistogram()
+    for interval in intervals:
+        if interval.latency_count:
+            latency.merge(interval.latency)
+    batches = sum(i.batches for i in intervals)
+    errors = sum(i.errors for i in intervals)
+
+    def per_s(count: float) -> float:
+        return count / seconds if seconds > 0 else 0.0
+
+    metrics = latency.summary_ms() if latency.count else {}
+    return {
+        **metrics,
+        "rows_per_s": per_s(sum(i.rows for i in intervals)),
+        "batches_per_s": per_s(batches),
+        "mb_per_s": per_s(sum(i.bytes for i in intervals) / 1e6),
+        ERROR_RATE: errors / (batches + errors) if batches + errors else 0.0,
+        "retries": float(sum(i.retries for i in intervals)),
+        "errors": float(errors),
+    }

@@ -12,11 +12,14 @@ Grammar (spaces allowed between the parts)::
   fraction;
 - counts ``retries errors``: a number, no unit.
 
-OP is one of ``< <= > >=``. SELECTOR says which level of a sweep the condition is about:
-a level (``p99@32<50ms``: the concurrency in the closed model, the arrival rate in the
-open model, ``p99@400<50ms`` for 400 writes/s), ``all`` (every level must pass) or
-nothing, in which case the caller decides (``bulkload bench``: the recommended level).
-:meth:`Threshold.selects` applies that rule.
+OP is one of ``< <= > >=``. A ``--threshold`` gate may end with `` before-break``
+(``p99<50ms before-break``): on a ramp it is judged on the ramp's intervals before its
+breaking point (their histograms and counters added up) instead of the whole ramp;
+its ``scope`` is then ``before_break`` (else ``whole``). SELECTOR says which level of a
+sweep the condition is about: a level (``p99@32<50ms``: the concurrency in the closed
+model, the arrival rate in the open model, ``p99@400<50ms`` for 400 writes/s), ``all``
+(every level must pass) or nothing, in which case the caller decides (``bulkload
+bench``: the recommended level). :meth:`Threshold.selects` applies that rule.
 
 ``parse_slo`` reads a comma-separated list (``p99<50ms,error_rate<0.1%``);
 ``parse_threshold`` one expression. Both raise :class:`~bulkload.errors.UsageError`
@@ -35,7 +38,7 @@ import operator
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Final, Literal
 
 from bulkload.errors import UsageError
 
@@ -67,10 +70,17 @@ _EXPRESSION = re.compile(
         \s*(?:@\s*(?P<selector>[^\s<>=]*))?
         \s*(?P<op>[<>=!]+)
         \s*(?P<value>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)
-        \s*(?P<unit>\S*)\s*""",
+        \s*(?P<unit>(?!before-break)\S*?)
+        (?:\s+(?P<scope>before-break))?\s*""",
     re.VERBOSE,
 )
-_ACCEPTED = "METRIC[@LEVEL|@all] OP VALUE[UNIT], e.g. p99<50ms or error_rate@all<0.1%"
+_ACCEPTED = (
+    "METRIC[@LEVEL|@all] OP VALUE[UNIT][ before-break], e.g. p99<50ms or error_rate@all<0.1%"
+)
+#: a gate judged on a ramp's intervals before its breaking point
+Scope = Literal["whole", "before_break"]
+BEFORE_BREAK: Final = "before_break"
+WHOLE: Final = "whole"
 _LEVEL = re.compile(r"\d+(?:\.\d+)?")
 
 #: a level (a concurrency, or an open model's arrival rate), every level, or none
@@ -88,6 +98,8 @@ class Threshold:
     value: float
     selector: Selector = None
     unit: str = ""
+    #: ``before_break``: judged on a ramp's intervals before its breaking point
+    scope: Scope = "whole"
 
     def check(self, metrics: Mapping[str, float]) -> ThresholdResult:
         measured = metrics.get(self.metric)
@@ -119,7 +131,8 @@ class Threshold:
 
     def __str__(self) -> str:
         where = f"@{self.selector}" if self.selector is not None else ""
-        return f"{self.metric}{where} {self.op} {self.render(self.value)}"
+        scope = " before-break" if self.scope == BEFORE_BREAK else ""
+        return f"{self.metric}{where} {self.op} {self.render(self.value)}{scope}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +187,12 @@ def parse_threshold(text: str, *, option: str = "--threshold") -> Threshold:
         raise bad("the value must be a finite number >= 0")
     selector = _selector(match["selector"], bad)
     value, unit = _canonical(base_metric(metric), value, unit, bad)
-    return Threshold(metric, op, value, selector, unit)
+    scope: Scope = WHOLE
+    if match["scope"]:
+        if option != "--threshold":
+            raise bad("before-break scopes a --threshold gate; it is not for " + option)
+        scope = BEFORE_BREAK
+    return Threshold(metric, op, value, selector, unit, scope)
 
 
 def _selector(text: str | None, bad: Callable[[str], UsageError]) -> Selector:

@@ -183,6 +183,9 @@ class Timeline:
     def add(self, interval: Interval) -> None:
         for listener in self.listeners:
             listener(interval)
+        self._put(interval)
+
+    def _put(self, interval: Interval) -> None:
         # by its middle: a shard's snapshot a moment after the boundary is the same slot
         key = (self.slot((interval.start + interval.end) / 2), interval.tag)
         if (held := self._intervals.get(key)) is not None:
@@ -198,7 +201,7 @@ class Timeline:
             self.interval_s *= 2
             held, self._intervals = sorted(self._intervals.values(), key=_order), {}
             for interval in held:
-                self.add(interval)
+                self._put(interval)  # the listeners were told of it once
 
     @property
     def intervals(self) -> list[Interval]:

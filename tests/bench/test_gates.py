@@ -71,7 +71,8 @@ def test_a_gate_on_a_level_that_did_not_run_fails_rather_than_passing(run_cli, t
     (gate,) = saved(tmp_path, "run.json")["thresholds"]
     assert gate == {
         "expression": "p99@32 < 1 s", "level": None, "measured": None, "allowed": 1000.0,
-        "ok": False,
+        "ok": False, "scope": "whole", "until_s": None, "ramp": False,
+        "judged_on": "no level",
     }  # fmt: skip
     assert "no such level: not measured" in result.stdout
 

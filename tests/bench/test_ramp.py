@@ -4,6 +4,7 @@ offered load follows the schedule, and the analysis finds where the target broke
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -154,9 +155,9 @@ def test_a_ramp_split_among_processes_merges_into_one_breaking_point(
     result = run_cli(
         "bench", "--to", "sim://?latency=100ms&capacity=4", "--synthetic", "rows=4000,columns=2",
         "--batch-size", "10", "--ramp-rate", "20:160:6s", "--interval", "0.5s", "-c", "64",
-        "--processes", "2", "--json", "r.json", "-q",
+        "--processes", "2", "--json", "r.json", "-q", "--threshold", "p99<600ms before-break",
     )  # fmt: skip
-    assert result.code == 0, result.stderr
+    assert result.code == 0, result.stdout + result.stderr
     document = json.loads((tmp_path / "r.json").read_text())
     intervals = document["timeline"]["intervals"]
     full = [i for i in intervals if i["end"] - i["start"] > 0.45]
@@ -165,3 +166,92 @@ def test_a_ramp_split_among_processes_merges_into_one_breaking_point(
     point = document["breaking_points"][0]
     assert point["cause"] == "throughput", point
     assert point["rate"] == pytest.approx(80, rel=0.1)
+    # the gate is judged on the merged timeline, before the merged breaking point
+    (gate,) = document["thresholds"]
+    assert (gate["scope"], gate["ok"]) == ("before_break", True), gate
+    assert gate["until_s"] == pytest.approx(point["time_s"], abs=1e-3)
+
+
+def test_gate_metrics_before_the_break_add_up_the_intervals_before_it():
+    from bulkload.stats.breaking import before_break, window_metrics
+    from bulkload.stats.histogram import LatencyHistogram
+    from bulkload.stats.timeline import Interval
+
+    def interval(start: float, latency_ms: float, tag: str = "ramp") -> Interval:
+        histogram = LatencyHistogram()
+        for _ in range(10):
+            histogram.record(latency_ms / 1000)
+        return Interval(start, start + 1, tag, latency=histogram, rows=100, batches=10)
+
+    ramp = [interval(100.0 + k, 10.0 if k < 3 else 900.0) for k in range(6)]
+    other = interval(101.0, 5000.0, tag="other")  # another ramp's: never judged here
+    broke = {"tag": "ramp", "cause": "throughput", "at": 103.0, "time_s": 3.0}
+    window = before_break([*ramp, other], broke)
+    assert [i.start for i in window] == [100.0, 101.0, 102.0]
+    metrics = window_metrics(window)
+    assert metrics["p99"] == pytest.approx(10.0, rel=0.01)
+    assert metrics["rows_per_s"] == pytest.approx(100.0)
+    assert metrics["error_rate"] == 0.0
+    # a ramp that never broke is judged whole
+    assert len(before_break([*ramp, other], {"tag": "ramp", "cause": None})) == 6
+    assert window_metrics(ramp)["p99"] == pytest.approx(900.0, rel=0.01)
+
+
+def test_a_gate_scoped_before_the_break_judges_the_ramp_up_to_it(run_cli: RunCli, tmp_path: Path):
+    # 8 writes at once, 100 ms each: 80 writes/s at most; the offered load passes it
+    # about 3.4 s in, and latency from the due time then climbs to seconds
+    gates = ("p99<600ms", "p99<600ms before-break", "p50<50ms before-break")
+    for _ in range(3):  # a loaded machine's stall can hide the break: measured again
+        result = run_cli(
+            "bench", "--to", "sim://?latency=100ms&capacity=8", "--synthetic",
+            "rows=10000,columns=2", "--batch-size", "10", "--ramp-rate", "20:160:8s",
+            "--interval", "0.5s", "-c", "256", "--processes", "1", "--json", "r.json",
+            *(item for gate in gates for item in ("--threshold", gate)),
+        )  # fmt: skip
+        document = json.loads((tmp_path / "r.json").read_text())
+        if document["breaking_points"][0]["cause"] is not None:
+            break
+    assert result.code == 99, result.stderr
+    point = document["breaking_points"][0]
+    whole, before, strict = document["thresholds"]
+    # over the whole ramp the queue behind the target fails the gate ...
+    assert (whole["scope"], whole["ok"], whole["judged_on"]) == ("whole", False, "the whole ramp")
+    assert whole["measured"] > 600
+    assert re.search(
+        r"FAILED: p99 < 600 ms at .*: measured \d+ ms over the whole ramp,", result.stdout
+    )
+    # ... up to the breaking point it holds, judged on the intervals before it
+    assert (before["scope"], before["ok"], before["ramp"]) == ("before_break", True, True), before
+    assert before["until_s"] == pytest.approx(point["time_s"], abs=1e-3)
+    assert 100 <= before["measured"] < 600
+    intervals = [i for i in document["timeline"]["intervals"] if i["tag"] == point["tag"]]
+    counted = sum(i["latency_ms"]["count"] for i in intervals if i["start"] < point["at"])
+    assert 0 < counted < sum(i["latency_ms"]["count"] for i in intervals)
+    # a gate that fails before the break still fails
+    assert (strict["scope"], strict["ok"]) == ("before_break", False), strict
+    assert strict["measured"] >= 100
+    assert "judged_on" in before and "before its breaking point" in before["judged_on"]
+    assert re.search(
+        r"ok: p99 < 600 ms before-break at .*: measured [\d.]+ ms over the ramp before its "
+        r"breaking point \([\d.]+s in\), allowed < 600 ms",
+        result.stdout,
+    ), result.stdout
+    assert "FAILED: p50 < 50 ms before-break" in result.stdout
+    assert "gates: 1 of 3 passed" in result.stdout
+    # a saved result judged again by report check: the same scope and figure
+    check = run_cli("report", "check", "r.json", "--threshold", "p99<600ms before-break")
+    assert check.code == 0, check.stdout + check.stderr
+    assert "over the ramp before its breaking point" in check.stdout
+
+
+def test_before_break_needs_a_ramp_and_is_no_slo(run_cli: RunCli):
+    plain = run_cli(
+        "bench", "--to", "null://", "--synthetic", "rows=10", "--threshold",
+        "p99<50ms before-break",
+    )  # fmt: skip
+    assert plain.code == 3 and "before-break judges a ramp" in plain.error_line
+    slo = run_cli(
+        "bench", "--to", "null://", "--synthetic", "rows=10", "--ramp-rate", "1:2:1s",
+        "--slo", "p99<50ms before-break",
+    )  # fmt: skip
+    assert slo.code == 3 and "not for --slo" in slo.error_line

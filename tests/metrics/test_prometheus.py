@@ -133,3 +133,108 @@ def test_prometheus_scrapes_a_bench_run_totals_and_p99(
     assert lower <= server.value(promql) <= upper
     count = server.value(last("bulkload_latency_seconds_count"))
     assert count == whole.count
+
+
+def test_an_import_split_among_processes_is_served_by_the_parent(
+    run_cli: RunCli, tmp_path: Path, prometheus: tuple[Prometheus, int]
+):
+    server, port = prometheus
+    rows = 12000
+    (tmp_path / "in.csv").write_text("id,v\n" + "".join(f"{i},{i * 2}\n" for i in range(rows)))
+    # 2 processes of 2 writes of 10 rows, 10 ms each: ~4,000 rows/s, over about 3 s
+    result = run_cli(
+        "import", "in.csv", "--to", "sim://?latency=10ms", "--batch-size", "10", "-c", "4",
+        "--processes", "2", "--interval", "0.5s", "--metrics-addr", f"127.0.0.1:{port}",
+        "--json", "s.json", "-q",
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    document = json.loads((tmp_path / "s.json").read_text())
+    assert document["rows_loaded"] == rows
+    assert len(document["processes"]) == 2
+    time.sleep(0.5)  # the last scrape is being written to the TSDB
+    # the parent served both processes' intervals: the totals are the whole import's
+    assert server.value(last("bulkload_rows_total")) == rows
+    assert server.value(last("bulkload_operations_total")) == document["batches"]
+    assert server.value(last("bulkload_latency_seconds_count")) == document["latency_samples"]
+    runs = server.query(last("bulkload_rows_total", "run, level"))
+    assert len(runs) == 1 and runs[0]["metric"]["level"] == "import"
+    # while it ran, both processes' writes were in flight at once
+    assert server.value("max_over_time(sum(bulkload_in_flight)[5m:250ms])") >= 3
+
+
+def test_a_bench_split_among_processes_is_served_by_the_parent(
+    run_cli: RunCli, tmp_path: Path, prometheus: tuple[Prometheus, int]
+):
+    server, port = prometheus
+    result = run_cli(
+        "bench", "--to", "sim://?latency=5ms", "--synthetic", "rows=20000,columns=2",
+        "--batch-size", "10", "--sweep", "2,4", "--warmup", "0", "--duration", "2s",
+        "--processes", "2", "--metrics-addr", f"127.0.0.1:{port}", "--json", "r.json", "-q",
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    document = json.loads((tmp_path / "r.json").read_text())
+    intervals = document["timeline"]["intervals"]
+    time.sleep(0.5)
+    assert server.value(last("bulkload_rows_total")) == sum(i["rows"] for i in intervals) > 0
+    assert server.value(last("bulkload_operations_total")) == sum(i["batches"] for i in intervals)
+    by_level = server.query(last("bulkload_operations_total", "level"))
+    saved = {}
+    for interval in intervals:
+        saved[interval["tag"]] = saved.get(interval["tag"], 0) + interval["batches"]
+    assert {r["metric"]["level"]: float(r["value"][1]) for r in by_level} == saved
+
+
+def test_live_metrics_count_each_interval_once_when_the_timeline_coarsens():
+    from bulkload.report.prometheus import LiveMetrics
+    from bulkload.stats.timeline import Interval, Timeline
+
+    timeline = Timeline(1.0, max_intervals=4)
+    metrics = LiveMetrics("run")
+    metrics.watch(timeline)
+    for second in range(20):
+        timeline.add(Interval(1000.0 + second, 1001.0 + second, "import", rows=10, batches=1))
+    assert len(timeline) <= 4
+    families = {family.name: family for family in metrics.collect()}
+    (sample,) = families["bulkload_rows"].samples
+    assert sample.value == 200 == sum(i.rows for i in timeline.intervals)
+
+
+@pytest.mark.parametrize("command", ["import", "bench"])
+def test_a_run_on_cluster_workers_is_served_by_the_client(
+    run_cli_subprocess: Any, tmp_path: Path, prometheus: tuple[Prometheus, int], command: str
+):
+    pytest.importorskip("distributed")
+    server, port = prometheus
+    if command == "import":
+        rows = 8000
+        (tmp_path / "in.csv").write_text("id,v\n" + "".join(f"{i},{i}\n" for i in range(rows)))
+        args = ("import", "in.csv", "--batch-size", "10", "-c", "4")
+    else:
+        args = (
+            "bench", "--synthetic", "rows=20000,columns=2", "--batch-size", "10",
+            "--sweep", "2,4", "--warmup", "0", "--duration", "2s",
+        )  # fmt: skip
+    result = run_cli_subprocess(
+        *args, "--to", "sim://?latency=10ms", "--cluster", "local:2", "--interval", "0.5s",
+        "--metrics-addr", f"127.0.0.1:{port}", "--json", "r.json", "-q", timeout=180,
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    document = json.loads((tmp_path / "r.json").read_text())
+    intervals = document["timeline"]["intervals"]
+    time.sleep(0.5)  # the last scrape is being written to the TSDB
+    # the client served both workers' intervals: the totals are the whole run's
+    rows_total = sum(i["rows"] for i in intervals)
+    assert rows_total > 0
+    if command == "import":
+        assert rows_total == document["rows_loaded"] == rows
+    assert server.value(last("bulkload_rows_total")) == rows_total
+    assert server.value(last("bulkload_operations_total")) == sum(i["batches"] for i in intervals)
+    count = sum(i["latency_ms"]["count"] for i in intervals)
+    assert server.value(last("bulkload_latency_seconds_count")) == count
+    if command == "bench":  # every level's intervals are in the JSON, and served
+        saved: dict[str, int] = {}
+        for interval in intervals:
+            saved[interval["tag"]] = saved.get(interval["tag"], 0) + interval["batches"]
+        assert len(saved) == 2, saved
+        by_level = server.query(last("bulkload_operations_total", "level"))
+        assert {r["metric"]["level"]: float(r["value"][1]) for r in by_level} == saved
