@@ -54,7 +54,8 @@ def test_a_slower_query_of_the_set_regresses_exit_99(run_cli, orders_db, tmp_pat
     assert comparison["regressed"] is True
     for level in comparison["levels"]:
         heavy = level["operations"]["heavy"]
-        assert heavy["p99"]["regressed"] and heavy["p99"]["change"] > 10  # ~0.05 ms -> ~50 ms
+        # ~0.05 ms -> ~50 ms: 3 times the base is still far past a stall of a loaded machine
+        assert heavy["p99"]["regressed"] and heavy["p99"]["change"] > 2
         assert heavy["per_s"]["regressed"] and heavy["per_s"]["change"] < -0.5
         assert set(level["operations"]) == {"lookup", "heavy"}
         assert set(level["operations"]["lookup"]) == {"per_s", "rows_per_s", "p99", "p50", "errors"}

@@ -31,6 +31,7 @@ def test_headers_arrive_filled_scoped_and_their_secrets_hidden(
         "--request-header", "X-Order-Id: {id}",  # every request, filled per request
         "--request-header", "X-Api-Key: ${API_KEY}",
         "--request-header", f"order=Authorization: {LITERAL}",  # the order requests only
+        "--http-header", "X-Auth-Token: http-s3cret-of-every-request",  # writes' too
         "--json", "run.json", "--html", "run.html",
         env={"API_KEY": FROM_ENV},
     )  # fmt: skip
@@ -45,12 +46,14 @@ def test_headers_arrive_filled_scoped_and_their_secrets_hidden(
         headers = get["headers"]
         assert headers["X-Order-Id"] == get["path"].rsplit("/", 1)[1]  # the same drawn key
         assert headers["X-Api-Key"] == FROM_ENV
+        assert headers["X-Auth-Token"] == "http-s3cret-of-every-request"
     assert {g["headers"].get("Authorization") for g in paths["order"]} == {LITERAL}
     assert all("Authorization" not in g["headers"] for g in paths["item"])
     # the run as shown and saved: the command line keeps the headers, not their secrets
     saved = (tmp_path / "run.json").read_text()
     command = json.loads(saved)["command"]
     assert "order=Authorization: ***" in command and "X-Order-Id: {id}" in command
+    assert "X-Auth-Token: ***" in command
     html = (tmp_path / "run.html").read_text()
     for shown in (result.stdout, result.stderr, saved, html):
         assert "s3cret" not in shown
