@@ -2,8 +2,9 @@
 connection per query in flight, each query prepared once per connection, every row
 read.
 
-What asyncmy offers: ``Connection.prepare(sql)`` makes a server-side prepared statement
-(COM_STMT_PREPARE, ``?`` placeholders) whose ``execute(values)`` sends the values in
+What asyncmy (0.2.13+) offers: ``Connection.prepare(sql)`` makes a server-side
+prepared statement (COM_STMT_PREPARE, ``?`` placeholders) whose ``execute(values)``
+sends the values in
 the binary protocol (no client-side escaping) and reads the whole result set, in the
 binary protocol too, before it returns (``result.rows``: every row, already read off
 the wire). So a query is checked by the server when it is prepared (a bad one fails
