@@ -2,12 +2,13 @@
 connection per query in flight, each query prepared once per connection, every row
 read.
 
-What asyncmy offers: ``Connection.prepare(sql)`` makes a server-side prepared statement
-(COM_STMT_PREPARE, ``?`` placeholders) whose ``execute(values)`` sends the values in
-the binary protocol (no client-side escaping) and reads the whole result set, in the
-binary protocol too, before it returns (``result.rows``: every row, already read off
-the wire). So a query is checked by the server when it is prepared (a bad one fails
-before any level runs), and each connection prepares it once, on its first run there.
+What asyncmy (0.2.13+) offers: ``Connection.prepare(sql)`` makes a server-side
+prepared statement (COM_STMT_PREPARE, ``?`` placeholders) whose ``execute(values)``
+sends the values in the binary protocol (no client-side escaping) and reads the whole
+result set, in the binary protocol too, before it returns (``result.rows``: every
+row, already read off the wire). So a query is checked by the server when it is
+prepared (a bad one fails before any level runs), and each connection prepares it
+once, on its first run there.
 (asyncmy's cursors can also cache statements transparently, ``stmt_cache_size``, but
 that path takes ``%s`` placeholders and falls back to the text protocol quietly when
 the server refuses to prepare: the explicit statement says what failed.)
