@@ -27,7 +27,10 @@ def timeline_chart(result: SweepResult) -> go.Figure | None:
     intervals = [] if timeline is None else timeline.intervals
     if not intervals or not result.levels:  # nothing measured: the page says so instead
         return None
-    return over_time_figure(intervals, breaking_points=result.breaking_points or ())
+    kinds = {level.kind for level in result.levels}
+    # what an interval's operations are: batch writes, queries, or both (a mixed run)
+    rate = "writes" if kinds <= {"write"} else "queries" if kinds == {"query"} else "operations"
+    return over_time_figure(intervals, breaking_points=result.breaking_points or (), rate=rate)
 
 
 def over_time_figure(
@@ -37,7 +40,8 @@ def over_time_figure(
     rate: str = "writes",
     mark_tags: bool = True,
 ) -> go.Figure:
-    """Throughput (``rate``: writes or rows a second) above the p99 of each interval;
+    """Throughput (``rate``: rows a second, or operations — writes, queries — a second)
+    above the p99 of each interval;
     a dotted line where each tag (level) began when ``mark_tags``, a red one at each
     breaking point."""
     origin = intervals[0].start
@@ -55,7 +59,7 @@ def over_time_figure(
         ),
         row=1, col=1,
     )  # fmt: skip
-    if rate == "writes" and any(i.offered is not None for i in intervals):
+    if rate != "rows" and any(i.offered is not None for i in intervals):
         figure.add_trace(
             go.Scatter(
                 x=times, y=[i.offered_per_s for i in intervals], name="offered/s",

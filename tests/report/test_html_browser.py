@@ -215,6 +215,8 @@ def test_a_mixed_run_draws_a_line_per_operation_in_its_charts(browser, run_cli, 
     assert charts["latency"]["series"] == charts["latency"]["painted"] == 7
     assert {"lookup (rows/s)", "scan (rows/s)", "write (rows/s)"} <= set(legends["throughput"])
     assert charts["throughput"]["series"] == charts["throughput"]["painted"]
+    # over time, the intervals count operations (writes and queries), not writes
+    assert legends["timeline"][0] == "operations/s"
     charts, legends = drawn["baseline"]
     baselines = [f"baseline {name}" for name in operations]
     assert [entry for entry in legends["latency"] if entry in baselines] == baselines
