@@ -37,6 +37,9 @@ _WIRE_BODY_UP_TO = 4 * 1024
 #: lengths of the header names an answer is read for: Retry-After, Content-Length,
 #: Transfer-Encoding (a call per header is on the hot path; most are none of them)
 _WATCHED_LENGTHS = frozenset(map(len, (b"retry-after", b"content-length", b"transfer-encoding")))
+#: answers without a body or a Retry-After (a 204, a bare 200), one per status: shared
+#: by every request that gets one (a Response is read, never changed)
+_BARE_ANSWERS: dict[int, Response] = {}
 
 
 class _Connection(asyncio.Protocol):
@@ -110,9 +113,16 @@ class _Connection(asyncio.Protocol):
             retry_after = None
             if self._retry_after is not None:
                 retry_after = parse_retry_after(self._retry_after.decode("latin-1"))
+            status = self._parser.get_status_code()
             parts = self._body
-            body = b"" if parts is None else parts[0] if len(parts) == 1 else b"".join(parts)
-            answer.set_result(Response(self._parser.get_status_code(), body, retry_after))
+            if parts is None and retry_after is None:  # no body, no hint: one per status
+                response = _BARE_ANSWERS.get(status)
+                if response is None:
+                    response = _BARE_ANSWERS.setdefault(status, Response(status, b""))
+            else:
+                body = b"" if parts is None else parts[0] if len(parts) == 1 else b"".join(parts)
+                response = Response(status, body, retry_after)
+            answer.set_result(response)
 
     # use
 
