@@ -46,13 +46,20 @@ def generate_csv(rows: int, path: Path) -> Path:
 
 def timed(command: list[str], **kwargs: object) -> tuple[float, int]:
     """Wall seconds and peak RSS (bytes) of one command run to completion."""
+    elapsed, rss, _ = timed_usage(command, **kwargs)
+    return elapsed, rss
+
+
+def timed_usage(command: list[str], **kwargs: object) -> tuple[float, int, float]:
+    """Wall seconds, peak RSS (bytes) and CPU seconds (user + sys, of the process and the
+    children it waited for) of one command run to completion."""
     started = time.perf_counter()
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, **kwargs)  # type: ignore[call-overload]
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"benchmark command failed: {' '.join(command)}")
-    return elapsed, usage.ru_maxrss * 1024
+    return elapsed, usage.ru_maxrss * 1024, usage.ru_utime + usage.ru_stime
 
 
 def median(values: list[float]) -> float:
@@ -105,4 +112,5 @@ __all__ = [
     "resource",
     "spread",
     "timed",
+    "timed_usage",
 ]
