@@ -188,6 +188,13 @@ class H1Transport:
         self._starts: dict[
             tuple[str, str, tuple[tuple[str, str], ...]], tuple[bytes, dict[bytes, bytes]]
         ] = {}
+        #: the last request's method, URL and headers (the objects), and its entry above
+        self._last: tuple[object, object, object, tuple[bytes, dict[bytes, bytes]]] = (
+            None,
+            None,
+            None,
+            (b"", {}),
+        )
 
     def _request_start(
         self, method: str, url: str, extra_headers: tuple[tuple[str, str], ...]
@@ -202,12 +209,18 @@ class H1Transport:
     async def send(
         self, method: str, url: str, body: bytes, extra_headers: tuple[tuple[str, str], ...]
     ) -> Response:
-        key = (method, url, extra_headers)
-        cached = self._starts.get(key)
-        if cached is None:
-            cached = (self._request_start(method, url, extra_headers), {})
-            if len(self._starts) < _CACHED_STARTS:
-                self._starts[key] = cached
+        last = self._last
+        if last[0] is method and last[1] is url and last[2] is extra_headers:
+            cached = last[3]  # the same objects as the last request's (a writer's usual)
+        else:  # hashing the key (its headers' tuples: no cached hash) costs more
+            key = (method, url, extra_headers)
+            known = self._starts.get(key)
+            if known is None:
+                known = (self._request_start(method, url, extra_headers), {})
+                if len(self._starts) < _CACHED_STARTS:
+                    self._starts[key] = known
+            cached = known
+            self._last = (method, url, extra_headers, cached)
         start, wires = cached
         small = len(body) <= _WIRE_BODY_UP_TO
         wire = wires.get(body) if small else None
