@@ -222,7 +222,7 @@ class H1Transport:
             cached = known
             self._last = (method, url, extra_headers, cached)
         start, wires = cached
-        small = len(body) <= _WIRE_BODY_UP_TO
+        small = len(body) <= _WIRE_BODY_UP_TO and type(body) is bytes  # (hashable)
         wire = wires.get(body) if small else None
         if wire is None:
             head = b"%sContent-Length: %d\r\n\r\n" % (start, len(body))
