@@ -52,7 +52,8 @@ def timed(command: list[str], **kwargs: object) -> tuple[float, int]:
 
 def timed_cpu(command: list[str], **kwargs: object) -> tuple[float, int, float]:
     """Wall seconds, peak RSS (bytes) and CPU seconds (user + system, all threads) of one
-    command run to completion. CPU time holds on a loaded machine; wall time does not."""
+    command run to completion (the children it waited for included). CPU time holds on a
+    loaded machine; wall time does not."""
     started = time.perf_counter()
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, **kwargs)  # type: ignore[call-overload]
     _, status, usage = os.wait4(proc.pid, 0)
@@ -112,4 +113,5 @@ __all__ = [
     "resource",
     "spread",
     "timed",
+    "timed_cpu",
 ]

@@ -51,6 +51,7 @@ import pyarrow as pa
 from bulkload import event_loop
 from bulkload.backends.base import TableSpec
 from bulkload.backends.http import HttpBackend
+from bulkload.backends.http_options import HttpOptions
 from bulkload.config import EngineOptions, TargetOptions
 from bulkload.engine.batch_writer import BatchWriter
 from bulkload.sources.synthetic import parse_synthetic, synthetic_batches
@@ -149,7 +150,7 @@ async def bulkload_rate(
     url: str, client: str, batch: pa.RecordBatch, seconds: float, in_flight: int
 ) -> tuple[float, int]:
     """Requests/s through the engine's writer, N in flight, and the body size."""
-    backend = HttpBackend(url, TargetOptions(url=url, http_client=client))
+    backend = HttpBackend(url, TargetOptions(backends={"http": HttpOptions(http_client=client)}))
     await backend.open(TableSpec("bench", batch.schema, writers=in_flight))
     payload = backend.encode(batch)
     options = EngineOptions(concurrency=in_flight, timeout=30)

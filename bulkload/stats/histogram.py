@@ -89,7 +89,9 @@ class LatencyHistogram:
 
     def __init__(self) -> None:
         self._hdr = _new_hdr()
-        self._pending: list[int] = []
+        self._pending: list[int] = []  # µs, from record_us
+        #: seconds, from record: turned into µs in bulk, as int() would, when folded
+        self._pending_s: list[float] = []
 
     @classmethod
     def decode(cls, encoded: str) -> LatencyHistogram:
@@ -108,8 +110,9 @@ class LatencyHistogram:
         return hist
 
     def record(self, seconds: float) -> None:
-        self._pending.append(int(seconds * 1_000_000))
-        if len(self._pending) >= self._FLUSH_AT:
+        pending = self._pending_s
+        pending.append(seconds)
+        if len(pending) >= self._FLUSH_AT:
             self._flush()
 
     def record_us(self, micros: int) -> None:
@@ -125,6 +128,10 @@ class LatencyHistogram:
             self._add(micros)
 
     def _flush(self) -> None:
+        if self._pending_s:
+            seconds, self._pending_s = self._pending_s, []
+            # truncated toward zero, as int(seconds * 1_000_000) does
+            self._add((np.array(seconds, dtype=np.float64) * 1_000_000).astype(np.int64))
         if self._pending:
             pending, self._pending = self._pending, []
             self._add(np.array(pending, dtype=np.int64))
@@ -168,6 +175,7 @@ class LatencyHistogram:
         """Forget every sample (a fresh HDR array is faster than zeroing hdrh's)."""
         self._hdr = _new_hdr()
         self._pending = []
+        self._pending_s = []
 
     @property
     def count(self) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import json
 import re
@@ -9,11 +10,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 
 import bulkload
-from bulkload.backends.http import InsecureTransportWarning
+from bulkload.backends.base import TableSpec
+from bulkload.backends.http import HttpBackend, InsecureTransportWarning
 from bulkload.backends.http.errors import parse_retry_after
+from bulkload.backends.http_options import HttpOptions
+from bulkload.config import TargetOptions
 from bulkload.errors import TargetUnreachable, UsageError
 from bulkload.options import build_import_config
 from tests.engine.library_helpers import hang_guard  # noqa: F401
@@ -390,3 +395,30 @@ def test_a_handshake_that_never_ends_leaves_nothing_in_doubt(
     assert result.code == 2 and "timed out after 0.5 s" in result.stderr, result.stderr
     summary = json.loads((tmp_path / "run.json").read_text())
     assert summary["rows_in_doubt"] == 0 and "in doubt" not in result.stderr
+
+
+def test_payloads_written_again_arrive_as_they_are(ingest: IngestServer) -> None:
+    """bench writes the same pooled payloads over and over, and h1 keeps each small
+    request whole by its body: every write must still carry its own rows (two bodies of
+    one length, alternating; a body too large to be kept)."""
+    url = f"{ingest.url}/ingest"
+
+    async def write_each_three_times() -> None:
+        backend = HttpBackend(url, TargetOptions(backends={"http": HttpOptions(http_client="h1")}))
+        batches = [pa.record_batch({"id": [i], "name": [f"n{i}"]}) for i in (1, 2)]
+        batches.append(pa.record_batch({"id": [3], "name": ["x" * 10_000]}))
+        await backend.open(TableSpec("t", batches[0].schema, writers=2))
+        try:
+            payloads = [backend.encode(batch) for batch in batches]
+            assert len(payloads[0].body) == len(payloads[1].body)
+            for _ in range(3):
+                for payload in payloads:
+                    await backend.write(payload)
+        finally:
+            await backend.close()
+
+    asyncio.run(write_each_three_times())
+    state = ingest.state()
+    assert state["requests"] == 9
+    assert ids(state["rows"]) == [1, 1, 1, 2, 2, 2, 3, 3, 3]
+    assert {row["name"] for row in state["rows"]} == {"n1", "n2", "x" * 10_000}

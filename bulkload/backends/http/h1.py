@@ -30,9 +30,16 @@ _GATHER_FROM = 16 * 1024
 #: request heads kept: one per method, URL and headers; a header that differs on every
 #: request (an idempotency key) fills the cache once, then such heads are built each time
 _CACHED_STARTS = 64
+#: whole requests (head and body) kept per head, by body: bench writes the same pooled
+#: payloads over and over; only small bodies (hashing a large one costs more than it saves)
+_CACHED_WIRES = 1024
+_WIRE_BODY_UP_TO = 4 * 1024
 #: lengths of the header names an answer is read for: Retry-After, Content-Length,
 #: Transfer-Encoding (a call per header is on the hot path; most are none of them)
 _WATCHED_LENGTHS = frozenset(map(len, (b"retry-after", b"content-length", b"transfer-encoding")))
+#: answers without a body or a Retry-After (a 204, a bare 200), one per status: shared
+#: by every request that gets one (a Response is read, never changed)
+_BARE_ANSWERS: dict[int, Response] = {}
 
 
 class _Connection(asyncio.Protocol):
@@ -42,7 +49,7 @@ class _Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self._parser = httptools.HttpResponseParser(self)
         self._answer: asyncio.Future[Response] | None = None
-        self._body: list[bytes] = []
+        self._body: list[bytes] | None = None  # the answer's body, once a byte of it came
         self._retry_after: bytes | None = None
         self._got_bytes = False  # a byte of this request's answer arrived
         self._head_done = False  # this answer's status line and headers are in
@@ -93,7 +100,10 @@ class _Connection(asyncio.Protocol):
         self._head_done = True
 
     def on_body(self, body: bytes) -> None:
-        self._body.append(body)
+        if self._body is None:
+            self._body = [body]
+        else:
+            self._body.append(body)
 
     def on_message_complete(self) -> None:
         answer, self._answer = self._answer, None
@@ -104,18 +114,29 @@ class _Connection(asyncio.Protocol):
             if self._retry_after is not None:
                 retry_after = parse_retry_after(self._retry_after.decode("latin-1"))
             status = self._parser.get_status_code()
-            answer.set_result(Response(status, b"".join(self._body), retry_after))
+            parts = self._body
+            if parts is None and retry_after is None:  # no body, no hint: one per status
+                response = _BARE_ANSWERS.get(status)
+                if response is None:
+                    response = _BARE_ANSWERS.setdefault(status, Response(status, b""))
+            else:
+                body = b"" if parts is None else parts[0] if len(parts) == 1 else b"".join(parts)
+                response = Response(status, body, retry_after)
+            answer.set_result(response)
 
     # use
 
     def request(self, head: bytes, body: bytes, answer: asyncio.Future[Response]) -> None:
+        """Send ``head`` and ``body`` (``body`` empty: ``head`` is the whole request)."""
         assert self.transport is not None
         self._answer = answer
-        self._body = []
+        self._body = None
         self._retry_after = None
         self._got_bytes = False
         self._head_done = self._sized = False
-        if len(body) < _GATHER_FROM:
+        if not body:
+            self.transport.write(head)
+        elif len(body) < _GATHER_FROM:
             self.transport.write(head + body)
         else:  # one writev of both: copying a large body behind its head cost more
             self.transport.writelines((head, body))
@@ -163,8 +184,17 @@ class H1Transport:
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._loop = asyncio.get_running_loop()
         #: a head up to Content-Length by (method, url, headers): the same for every
-        #: write, but for an idempotency key
-        self._starts: dict[tuple[str, str, tuple[tuple[str, str], ...]], bytes] = {}
+        #: write, but for an idempotency key; with it, whole requests by their body
+        self._starts: dict[
+            tuple[str, str, tuple[tuple[str, str], ...]], tuple[bytes, dict[bytes, bytes]]
+        ] = {}
+        #: the last request's method, URL and headers (the objects), and its entry above
+        self._last: tuple[object, object, object, tuple[bytes, dict[bytes, bytes]]] = (
+            None,
+            None,
+            None,
+            (b"", {}),
+        )
 
     def _request_start(
         self, method: str, url: str, extra_headers: tuple[tuple[str, str], ...]
@@ -179,16 +209,37 @@ class H1Transport:
     async def send(
         self, method: str, url: str, body: bytes, extra_headers: tuple[tuple[str, str], ...]
     ) -> Response:
-        key = (method, url, extra_headers)
-        start = self._starts.get(key)
-        if start is None:
-            start = self._request_start(method, url, extra_headers)
-            if len(self._starts) < _CACHED_STARTS:
-                self._starts[key] = start
-        head = b"%sContent-Length: %d\r\n\r\n" % (start, len(body))
+        last = self._last
+        if last[0] is method and last[1] is url and last[2] is extra_headers:
+            cached = last[3]  # the same objects as the last request's (a writer's usual)
+        else:  # hashing the key (its headers' tuples: no cached hash) costs more
+            key = (method, url, extra_headers)
+            known = self._starts.get(key)
+            if known is None:
+                known = (self._request_start(method, url, extra_headers), {})
+                if len(self._starts) < _CACHED_STARTS:
+                    self._starts[key] = known
+            cached = known
+            self._last = (method, url, extra_headers, cached)
+        start, wires = cached
+        small = len(body) <= _WIRE_BODY_UP_TO and type(body) is bytes  # (hashable)
+        wire = wires.get(body) if small else None
+        if wire is None:
+            head = b"%sContent-Length: %d\r\n\r\n" % (start, len(body))
+            if small:
+                wire = head + body
+                if len(wires) < _CACHED_WIRES:
+                    wires[body] = wire
+        if wire is not None:
+            head, body = wire, b""  # the whole request in one piece
+        idle = self._idle
         for attempt in (1, 2):
-            connection, reused = self._idle_connection(), True
-            if connection is None:
+            # a kept-alive connection when one is idle (the usual case), else wait for one
+            connection = idle.pop() if idle else None
+            reused = True
+            if connection is None or not connection.alive:
+                if connection is not None:
+                    self._count -= 1  # closed by the server while idle
                 connection, reused = await self._acquire()
             answer: asyncio.Future[Response] = self._loop.create_future()
             try:
@@ -205,7 +256,12 @@ class H1Transport:
                 self._release(None, connection)
                 mark_may_have_applied(cut)  # the request was handed to the socket
                 raise
-            self._release(connection if connection.alive else None, connection)
+            if connection.alive:  # kept alive: back to the pool (_release, inline)
+                idle.append(connection)
+                if self._waiters:
+                    self._wake()
+            else:
+                self._release(None, connection)
             return response
         raise AssertionError("unreachable")
 
