@@ -101,11 +101,22 @@ class Interval:
 
     def add(self, other: Interval) -> None:
         """Fold ``other`` (the same interval of another shard, or a neighbour) into this."""
+        # Writes in flight add up over time that overlaps (other shards, other processes,
+        # at the same moment); over time that follows on (a neighbour folded in: a
+        # coarsening timeline, or a last part interval in its predecessor's slot) the
+        # peak is the larger one and the count at the end the later one's: summed, one
+        # writer pool of 2 read as 4 in flight.
+        follows = other.start >= self.end or other.end <= self.start
+        if follows:
+            self.in_flight_max = max(self.in_flight_max, other.in_flight_max)
+            if other.end >= self.end:
+                self.in_flight = other.in_flight
+        else:
+            self.in_flight += other.in_flight
+            self.in_flight_max += other.in_flight_max
         self.start, self.end = min(self.start, other.start), max(self.end, other.end)
         for name in _COUNTERS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.in_flight += other.in_flight
-        self.in_flight_max += other.in_flight_max
         if other.offered is not None:
             self.offered = (self.offered or 0) + other.offered
         if other.concurrency is not None:

@@ -109,3 +109,32 @@ def test_a_long_run_keeps_a_bounded_timeline_by_coarsening_old_intervals():
     assert sum(i.latency.count for i in timeline.intervals) == 30_000
     # each interval keeps its histogram compressed: a few hundred bytes, not ~180 KB
     assert all(len(i.latency_hdr or "") < 2_000 for i in timeline.intervals)
+
+
+def test_writes_in_flight_add_up_over_the_same_time_not_over_time_that_follows_on():
+    """Two shards' intervals of the same second: their writers were in flight together.
+    A neighbour folded in (a coarsening timeline, or a last part interval in the slot of
+    the one before it): the same writers later, so the peak is the larger. (Summed, an
+    import at -c 2 once showed 4 in flight.)"""
+
+    def interval(start: float, end: float, now: int, most: int) -> Interval:
+        return Interval(start, end, "x", batches=1, in_flight=now, in_flight_max=most)
+
+    together = interval(10.0, 10.5, 1, 2)
+    together.add(interval(10.0, 10.5, 2, 2))
+    assert (together.in_flight, together.in_flight_max) == (3, 4)
+    after = interval(10.0, 10.499, 2, 2)
+    after.add(interval(10.499, 10.4995, 1, 2))
+    assert (after.in_flight, after.in_flight_max) == (1, 2)
+    assert (after.start, after.end, after.batches) == (10.0, 10.4995, 2)
+    # a timeline whose last part interval lands in its predecessor's slot
+    timeline = Timeline(0.5)
+    timeline.add(interval(10.0, 10.499, 2, 2))
+    timeline.add(interval(10.499, 10.4995, 0, 2))
+    (only,) = timeline.intervals
+    assert (only.in_flight, only.in_flight_max, only.batches) == (0, 2, 2)
+    # coarsened: neighbours fold, the peak stays the peak
+    coarse = Timeline(1.0, max_intervals=4)
+    for second in range(16):
+        coarse.add(interval(100.0 + second, 101.0 + second, 1, 3))
+    assert max(i.in_flight_max for i in coarse.intervals) == 3
