@@ -16,7 +16,7 @@ from bulkload.bench.result import SweepResult
 from bulkload.stats.level import LevelResult
 from bulkload.stats.operation import OperationResult
 
-pytestmark = [pytest.mark.xdist_group("bench-timing"), pytest.mark.timeout(180)]
+pytestmark = pytest.mark.timeout(180)
 
 LOOKUP = "name=lookup,weight=3:SELECT name FROM orders WHERE id = :id"
 FAST = "name=heavy,weight=1:SELECT name FROM orders WHERE id = :id"

@@ -11,8 +11,6 @@ import pytest
 
 from tests.servers.mariadb import MariaDB, query
 
-pytestmark = pytest.mark.xdist_group("bench-timing")
-
 QUICK = ("--warmup", "0.2s", "--duration", "1s", "--progress", "off", "--processes", "1")
 KEYS = 20_000
 

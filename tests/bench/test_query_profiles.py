@@ -12,8 +12,6 @@ import pytest
 
 from tests.servers.fixtures import IngestServer
 
-pytestmark = pytest.mark.xdist_group("bench-timing")
-
 QUICK = ("--warmup", "0s", "--duration", "0.6s", "--progress", "off", "--processes", "1")
 
 

@@ -11,8 +11,6 @@ import pytest
 
 from tests.servers.fixtures import IngestServer
 
-pytestmark = pytest.mark.xdist_group("bench-timing")
-
 QUICK = ("--warmup", "0s", "--duration", "0.5s", "--progress", "off", "--processes", "1")
 LITERAL = "Bearer literal-s3cret-0f-the-order-api"
 FROM_ENV = "env-s3cret-api-key-value"

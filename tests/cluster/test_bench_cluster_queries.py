@@ -19,7 +19,7 @@ pytest.importorskip("distributed")
 
 __all__ = ["ingest", "ingest_process"]  # the fixtures, used by name
 
-pytestmark = [pytest.mark.xdist_group("bench-timing"), pytest.mark.timeout(240)]
+pytestmark = pytest.mark.timeout(240)
 
 # a warm-up: each worker opens its connections and prepares its queries per level, and a
 # loaded machine's first queries stall (a level of 0.6 s without one saw no hit at all)

@@ -20,7 +20,6 @@ from tests.report.test_html_browser import _RENDERED, _requests
 
 __all__ = ["browser"]  # the fixture, used by name
 
-pytestmark = pytest.mark.xdist_group("bench-timing")
 
 ROWS = 3000
 BAD = {i for i in range(ROWS) if i % 600 == 7}  # 5 rows whose v is no integer
