@@ -475,3 +475,14 @@ class ChildOutput:
         for reader in self._readers:
             reader.join(timeout=5)
         return "".join(self._out), "".join(self._err)
+
+
+def sqlite_orders(path: Path, keys: int) -> Path:
+    """A SQLite file at ``path`` holding orders(id 1..keys, name 'n<id>'): every key in the
+    range once (what the query tests look up)."""
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, name TEXT)")
+        conn.executemany(
+            "INSERT INTO orders VALUES (?, ?)", ((i, f"n{i}") for i in range(1, keys + 1))
+        )
+    return path

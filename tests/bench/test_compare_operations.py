@@ -5,7 +5,6 @@ only the total: real saved runs of a SQLite file, where one query of the set is 
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ from bulkload.bench.compare import compare
 from bulkload.bench.result import SweepResult
 from bulkload.stats.level import LevelResult
 from bulkload.stats.operation import OperationResult
+from tests.conftest import sqlite_orders
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -28,11 +28,7 @@ SLOW = (
 
 @pytest.fixture
 def orders_db(tmp_path: Path) -> Path:
-    path = tmp_path / "orders.db"
-    with sqlite3.connect(path) as conn:
-        conn.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, name TEXT)")
-        conn.executemany("INSERT INTO orders VALUES (?, ?)", ((i, f"n{i}") for i in range(1, 2001)))
-    return path
+    return sqlite_orders(tmp_path / "orders.db", 2000)
 
 
 def bench(run_cli: Any, db: Path, heavy: str, *args: str) -> Any:

@@ -5,11 +5,11 @@ process, as the repeated ``--query`` / ``--request`` options would be."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import sqlite_orders
 from tests.servers.fixtures import IngestServer
 
 QUICK = ("--warmup", "0s", "--duration", "0.6s", "--progress", "off", "--processes", "1")
@@ -17,11 +17,7 @@ QUICK = ("--warmup", "0s", "--duration", "0.6s", "--progress", "off", "--process
 
 @pytest.fixture
 def orders_db(tmp_path: Path) -> Path:
-    path = tmp_path / "orders.db"
-    with sqlite3.connect(path) as conn:
-        conn.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, name TEXT)")
-        conn.executemany("INSERT INTO orders VALUES (?, ?)", ((i, f"n{i}") for i in range(1, 1001)))
-    return path
+    return sqlite_orders(tmp_path / "orders.db", 1000)
 
 
 def test_a_weighted_query_set_from_a_profile(run_cli, orders_db, tmp_path):

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import sqlite_orders
 from tests.servers.fixtures import IngestServer, ingest, ingest_process
 
 pytest.importorskip("distributed")
@@ -36,13 +37,7 @@ def saved(tmp_path: Path) -> dict[str, Any]:
 
 @pytest.fixture
 def orders_db(tmp_path: Path) -> Path:
-    path = tmp_path / "orders.db"
-    with sqlite3.connect(path) as conn:
-        conn.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, name TEXT)")
-        conn.executemany(
-            "INSERT INTO orders VALUES (?, ?)", ((i, f"n{i}") for i in range(1, KEYS + 1))
-        )
-    return path
+    return sqlite_orders(tmp_path / "orders.db", KEYS)
 
 
 def _each_level_is_its_queries_added(run: dict[str, Any]) -> None:

@@ -9,15 +9,12 @@ from pathlib import Path
 import pytest
 
 import bulkload
+from tests.conftest import sqlite_orders
 
 
 @pytest.fixture
 def orders_db(tmp_path: Path) -> str:
-    path = tmp_path / "orders.db"
-    with sqlite3.connect(path) as conn:
-        conn.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, name TEXT)")
-        conn.executemany("INSERT INTO orders VALUES (?, ?)", ((i, f"n{i}") for i in range(1, 501)))
-    return f"sqlite:///{path}"
+    return f"sqlite:///{sqlite_orders(tmp_path / 'orders.db', 500)}"
 
 
 def test_with_args_returns_each_querys_rows_in_input_order(orders_db):
