@@ -21,7 +21,7 @@ from bulkload.bench.run import ShardRun, read_baseline, sweep_spec
 from bulkload.bench.timing import sweep_time
 from bulkload.cli.exit_codes import ExitCode, for_outcome
 from bulkload.cli.finish import Output, consoles, finish, outputs
-from bulkload.cli.metrics import live_metrics
+from bulkload.cli.metrics import live_metrics, operation_of
 from bulkload.cli.signals import run_stoppable
 from bulkload.cli.views.import_progress import ProgressReporter
 from bulkload.cli.views.sweep_progress import BenchProgress, plan_line, time_left
@@ -86,7 +86,7 @@ def run_bench(config: BenchConfig, *, argv: Sequence[str] = ()) -> int:
         kept = "the finished ones are kept (Ctrl-C again to stop at once)"
         err.print(f"bulkload: stopping: {stopping}, {kept}")
 
-    metrics = live_metrics(config.report, runner, "bench")
+    metrics = live_metrics(config.report, runner, "bench", operation_of(config.queries))
     try:
         ended = run_stoppable(runner, told, watch)
     finally:

@@ -8,20 +8,23 @@ import os
 import time
 from typing import Any
 
-from bulkload.config.models import ReportOptions
+from bulkload.config.models import QueryOptions, ReportOptions
 from bulkload.errors import UsageError
 from bulkload.parallel.in_process import ImportRun
 from bulkload.report.prometheus import LiveMetrics
 from bulkload.stats.timeline import Timeline
 
 
-def live_metrics(report: ReportOptions, runner: Any, command: str) -> LiveMetrics | None:
+def live_metrics(
+    report: ReportOptions, runner: Any, command: str, operation: str = "write"
+) -> LiveMetrics | None:
     """Start serving the metrics of ``runner``'s timeline (bench's sweep, or import's
     stats), or of the intervals its processes or cluster workers send (``--processes P``,
-    ``--cluster``), or None without ``--metrics-addr``."""
+    ``--cluster``), or None without ``--metrics-addr``. ``operation`` labels them: what
+    the run's operations are (:func:`operation_of`)."""
     if not report.metrics_addr:
         return None
-    metrics = LiveMetrics(f"{command}-{os.getpid()}-{int(time.time())}")
+    metrics = LiveMetrics(f"{command}-{os.getpid()}-{int(time.time())}", operation)
     timeline = Timeline(report.interval)
     sweep = getattr(runner, "sweep", None)
     if sweep is not None and hasattr(sweep, "result"):
@@ -36,3 +39,12 @@ def live_metrics(report: ReportOptions, runner: Any, command: str) -> LiveMetric
         raise UsageError(f"--metrics-addr cannot watch this run ({type(runner).__name__})")
     metrics.serve(report.metrics_addr)
     return metrics
+
+
+def operation_of(queries: QueryOptions) -> str:
+    """The ``operation`` label of a bench run's metrics: ``write`` (batch writes),
+    ``query`` (a read sweep: its queries), or ``mixed`` (``--mix``: both, counted
+    together; the timeline's intervals are per level, not per operation)."""
+    if queries.mix is not None:
+        return "mixed"
+    return "query" if queries.queries else "write"

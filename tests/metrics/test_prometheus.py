@@ -120,6 +120,8 @@ def test_prometheus_scrapes_a_bench_run_totals_and_p99(
     assert server.value(last("bulkload_operations_total")) == sum(i["batches"] for i in intervals)
     by_level = server.query(last("bulkload_operations_total", "level"))
     assert {r["metric"]["level"] for r in by_level} == {"c=2 batch 10", "c=4 batch 10"}
+    by_operation = server.query(last("bulkload_operations_total", "operation"))
+    assert {r["metric"]["operation"] for r in by_operation} == {"write"}
     assert server.value(last("bulkload_errors_total")) == 0
     # p99 over the run: Prometheus interpolates inside the bucket the JSON's p99 is in
     whole = LatencyHistogram()
@@ -182,6 +184,27 @@ def test_a_bench_split_among_processes_is_served_by_the_parent(
     for interval in intervals:
         saved[interval["tag"]] = saved.get(interval["tag"], 0) + interval["batches"]
     assert {r["metric"]["level"]: float(r["value"][1]) for r in by_level} == saved
+
+
+def test_the_operation_label_says_what_a_bench_run_does():
+    """A read sweep's metrics count queries, a mixed one's writes and queries together:
+    labelled ``write`` (as every run once was) they said the wrong thing."""
+    from dataclasses import replace
+
+    from bulkload.cli.metrics import operation_of
+    from bulkload.config.models import QueryOptions
+    from bulkload.report.prometheus import LiveMetrics
+    from bulkload.stats.timeline import Interval
+
+    assert operation_of(QueryOptions()) == "write"
+    reads = QueryOptions(queries=("SELECT 1",))
+    assert operation_of(reads) == "query"
+    assert operation_of(replace(reads, mix=(1.0, 3.0))) == "mixed"
+    metrics = LiveMetrics("run", operation_of(reads))
+    metrics.add(Interval(1000.0, 1001.0, "c=1 batch 1", rows=5, batches=5))
+    families = {family.name: family for family in metrics.collect()}
+    (sample,) = families["bulkload_operations"].samples
+    assert sample.labels["operation"] == "query" and sample.value == 5
 
 
 def test_live_metrics_count_each_interval_once_when_the_timeline_coarsens():
