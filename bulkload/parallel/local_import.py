@@ -393,8 +393,10 @@ class ImportProcesses:
         merge_bad_records(stats, outcomes, bad_records, append=config.engine.resume)
         if config.engine.checkpoint:
             merge_checkpoints(config, stats.table, outcomes, seeded=self.seeded)
+        order = {index: n for n, index in enumerate(runner.ended)}  # the order they ended
         failures = sorted(
-            (o.end for o in outcomes if o.end.failed), key=lambda end: runner.ended.index(end.index)
+            (o.end for o in outcomes if o.end.failed),
+            key=lambda end: order.get(end.index, len(order) + end.index),
         )
         interrupted = runner.stopping or any(
             o.end.kind is FailureKind.INTERRUPTED for o in outcomes
