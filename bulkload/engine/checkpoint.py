@@ -65,8 +65,13 @@ def fingerprint(source: SourceFile, reading: str = "") -> str:
     from :func:`reading_key`) the way it was cut into rows."""
     if source.path == STDIN:
         raise UsageError("--checkpoint and --resume need files: stdin cannot be resumed")
+    return _key_source(os.path.abspath(source.path), source.size, source.mtime_ns, reading)
+
+
+def _key_source(path: str, size: object, mtime_ns: object, reading: str) -> str:
+    """A fingerprint from its parts: ``path|size|mtime``, then ``~reading`` if any."""
     mark = f"~{reading}" if reading else ""
-    return f"{os.path.abspath(source.path)}|{source.size}|{source.mtime_ns}{mark}"
+    return f"{path}|{size}|{mtime_ns}{mark}"
 
 
 def _file_and_reading(key_source: str) -> tuple[str, str]:
@@ -247,11 +252,10 @@ class CheckpointFile:
                     f"{source.path} changed since the checkpoint was written (size or "
                     "modification time differ): refusing to resume; start over without --resume"
                 )
-        mark = reading_key(self.reading)
-        mark = f"~{mark}" if mark else ""
+        reading = reading_key(self.reading)
         for path, entry in recorded.items():
             self._sources[path] = {"size": entry["size"], "mtime_ns": entry["mtime_ns"]}
-            key_source = f"{path}|{entry['size']}|{entry['mtime_ns']}{mark}"
+            key_source = _key_source(path, entry["size"], entry["mtime_ns"], reading)
             for index, offset, count in entry.get("committed", []):
                 self.committed.add(BatchKey(key_source, index, offset, count))
         return self.committed
