@@ -42,7 +42,9 @@ class BreakingPoint:
     at: float  # wall clock, epoch seconds
     rate: float | None  # open model: the offered writes/s there
     concurrency: int | None  # closed model: the writers allowed there
-    throughput: float  # the most writes/s the target carried up to there
+    #: the target's capacity when it stopped following (the most it carried over two
+    #: intervals, as the detail says); else the most it carried up to the break
+    throughput: float
     detail: str
     #: every sign found: cause -> seconds after the ramp's start
     signs: dict[str, float]
@@ -86,21 +88,30 @@ def find_breaking_point(
     if not judged:
         return None
     origin = intervals[0].start
-    found: dict[str, tuple[Interval, str, float | None]] = {}
+    # cause -> (interval, detail, rate, throughput): rate and throughput None where they
+    # are read at the interval
+    found: dict[str, tuple[Interval, str, float | None, float | None]] = {}
     judged_slo = [t for t in slo if t.metric in LATENCY_METRICS or t.metric == ERROR_RATE]
     for interval in judged:
         if "slo" not in found and judged_slo and interval.batches:
             broken = [r for t in judged_slo if not (r := t.check(_metrics(interval))).ok]
             if broken:
-                found["slo"] = (interval, f"SLO {broken[0]}", None)
+                found["slo"] = (interval, f"SLO {broken[0]}", None, None)
         if "errors" not in found and interval.errors:
-            found["errors"] = (interval, f"{interval.errors} failed attempt(s) began", None)
+            found["errors"] = (interval, f"{interval.errors} failed attempt(s) began", None, None)
     if (fell := _fell_behind(judged)) is not None:
         found["throughput"] = fell
     if not found:
         return None
-    cause, (interval, detail, rate) = min(found.items(), key=lambda item: item[1][0].start)
-    carried = max(i.ops_per_s for i in judged if i.start <= interval.start)
+    cause, (interval, detail, rate, capacity) = min(
+        found.items(), key=lambda item: item[1][0].start
+    )
+    # a stall in the interval at the break must not pass for the target's limit
+    carried = (
+        capacity
+        if capacity is not None
+        else max(i.ops_per_s for i in judged if i.start <= interval.start)
+    )
     return BreakingPoint(
         cause=cause,
         time_s=interval.start - origin,
@@ -128,7 +139,9 @@ def breaking_points(
     return found
 
 
-def _fell_behind(judged: list[Interval]) -> tuple[Interval, str, float | None] | None:
+def _fell_behind(
+    judged: list[Interval],
+) -> tuple[Interval, str, float | None, float | None] | None:
     open_model = judged[0].offered is not None
     expected = _expected(judged, open_model)
     limit = FOLLOWING_OPEN if open_model else FOLLOWING_CLOSED
@@ -149,9 +162,9 @@ def _fell_behind(judged: list[Interval]) -> tuple[Interval, str, float | None] |
         at = next(reached, judged[k - SUSTAINED + 1])
         if not open_model:
             detail = f"the writers could carry more than the target did ({carried:,.0f}/s)"
-            return at, detail, None
+            return at, detail, None, carried
         detail = f"the offered load passed the most the target carried ({carried:,.0f} writes/s)"
-        return at, detail, carried
+        return at, detail, carried, carried
     return None
 
 
