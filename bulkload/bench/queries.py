@@ -29,11 +29,15 @@ class QueryWorkload:
     queries: tuple[Query, ...]
     params_synthetic: str | None = None
     params_file: str | None = None
+    #: a query's own source, by query name: "QUERY=file.csv" / "QUERY=id=zipf(...)" items
+    query_params: tuple[str, ...] = ()
+    query_params_synthetic: tuple[str, ...] = ()
     seed: int = 0
     #: --mix write=W,read=R: writes and queries in one level, in that ratio
     mix: tuple[float, float] | None = None
 
     def values(self) -> ValueSource | None:
+        """The shared source: queries that name none of their own draw from it."""
         if self.params_synthetic and self.params_file:
             raise UsageError("--params and --params-synthetic exclude each other: give one")
         if self.params_synthetic:
@@ -41,6 +45,18 @@ class QueryWorkload:
         if self.params_file:
             return FileValues(self.params_file)
         return None
+
+    def own_values(self) -> dict[str, ValueSource]:
+        """Each query's own source, by query name; a bad one is an error naming it."""
+        own: dict[str, ValueSource] = {}
+        for item in self.query_params:
+            name, _, path = (part.strip() for part in item.partition("="))
+            own[name] = FileValues(path, f"--query {name}: params")
+        for item in self.query_params_synthetic:
+            name, _, spec = (part.strip() for part in item.partition("="))
+            draws = parse_params_synthetic(spec, f"--query {name}: params-synthetic")
+            own[name] = SyntheticValues(draws, self.seed)
+        return own
 
 
 @dataclass
@@ -85,13 +101,16 @@ def queryable(backend: Backend) -> Queryable:
 async def prepare_queries(backend: Backend, workload: QueryWorkload) -> QuerySet:
     """Each query prepared once (checked against the target) and given its values."""
     target = queryable(backend)
-    source = workload.values()
+    shared = workload.values()
+    own = workload.own_values()
     names = [query.name for query in workload.queries]
     if len(set(names)) != len(names):
         raise UsageError(f"--query: two queries are named alike ({', '.join(names)})")
     members = []
     for query in workload.queries:
         flag = "--request" if query.style == "request" else "--query"
+        source = own.get(query.name, shared)
+        given = "params" if query.name in own else "--params"
         if not query.sql:
             raise UsageError(f"{flag} {query.name}: the query is empty")
         missing = [n for n in query.parameters if source is None or n not in source.names]
@@ -99,7 +118,7 @@ async def prepare_queries(backend: Backend, workload: QueryWorkload) -> QuerySet
             where = (
                 "--params-synthetic or --params gives none"
                 if source is None
-                else (f"{_given(source)} gives {', '.join(source.names)}")
+                else (f"{_given(source, given)} gives {', '.join(source.names)}")
             )
             raise UsageError(f"{flag} {query.name}: no values for :{', :'.join(missing)} ({where})")
         try:
@@ -113,8 +132,9 @@ async def prepare_queries(backend: Backend, workload: QueryWorkload) -> QuerySet
     return QuerySet(target, members, [query.weight for query in workload.queries])
 
 
-def _given(source: ValueSource) -> str:
-    return f"--params {source.path}" if isinstance(source, FileValues) else "--params-synthetic"
+def _given(source: ValueSource, option: str) -> str:
+    """``--params ids.csv``, or ``params ids.csv`` for a query's own source."""
+    return f"{option} {source.path}" if isinstance(source, FileValues) else f"{option}-synthetic"
 
 
 def _no_values() -> tuple[Any, ...]:
