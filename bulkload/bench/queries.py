@@ -31,7 +31,7 @@ class QueryWorkload:
     params_file: str | None = None
     #: a query's own source, by query name: "QUERY=file.csv" / "QUERY=id=zipf(...)" items
     query_params: tuple[str, ...] = ()
-    query_params_synthetic: tuple[str, ...] = ()
+    query_synthetic: tuple[str, ...] = ()
     seed: int = 0
     #: --mix write=W,read=R: writes and queries in one level, in that ratio
     mix: tuple[float, float] | None = None
@@ -52,7 +52,7 @@ class QueryWorkload:
         for item in self.query_params:
             name, _, path = (part.strip() for part in item.partition("="))
             own[name] = FileValues(path, f"--query {name}: params")
-        for item in self.query_params_synthetic:
+        for item in self.query_synthetic:
             name, _, spec = (part.strip() for part in item.partition("="))
             draws = parse_params_synthetic(spec, f"--query {name}: params-synthetic")
             own[name] = SyntheticValues(draws, self.seed)

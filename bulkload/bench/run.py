@@ -194,7 +194,7 @@ def prepare_shard(
             params_synthetic=config.queries.params_synthetic,
             params_file=config.queries.params,
             query_params=config.queries.query_params,
-            query_params_synthetic=config.queries.query_params_synthetic,
+            query_synthetic=config.queries.query_synthetic,
             seed=0 if shard is None else shard[0],  # shards draw different keys
             mix=config.queries.mix,
         )

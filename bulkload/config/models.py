@@ -207,7 +207,7 @@ class QueryOptions:
     #: one query's own parameter source, "QUERY=SOURCE" (a profile's [[bench.query]]
     #: params / params_synthetic); queries naming none use the two above
     query_params: tuple[str, ...] = ()
-    query_params_synthetic: tuple[str, ...] = ()
+    query_synthetic: tuple[str, ...] = ()
     #: --mix write=W,read=R: each level writes and queries in that ratio
     mix: tuple[float, float] | None = None
     #: --fit-on NAME: the recommendation and USL fit on this operation's rate

@@ -132,9 +132,9 @@ def _query_tables(path: Path, where: str, keys: dict[str, Any]) -> dict[str, Any
         out[option] = texts
     if headers:
         out["request_header"] = [*_as_list(keys.get("request_header")), *headers]
-    for key, given in sources.items():
-        if given:
-            out[f"query_{key}"] = [*_as_list(keys.get(f"query_{key}")), *given]
+    for key, option in (("params", "query_params"), ("params_synthetic", "query_synthetic")):
+        if sources[key]:
+            out[option] = [*_as_list(keys.get(option)), *sources[key]]
     return out
 
 

@@ -124,7 +124,7 @@ def build_bench_config(options: Mapping[str, Any]) -> BenchConfig:
 def _own_sources(query: QueryOptions) -> list[tuple[str, str]]:
     """(flag, QUERY=SOURCE) of every query's own parameter source."""
     return [("--query-params", item) for item in query.query_params] + [
-        ("--query-params-synthetic", item) for item in query.query_params_synthetic
+        ("--query-synthetic", item) for item in query.query_synthetic
     ]
 
 

@@ -159,7 +159,7 @@ def query_sources(value: Any, option: str) -> tuple[str, ...]:
         name, equals, source = item.partition("=")
         if not equals or not name.strip().isidentifier() or not source.strip():
             raise UsageError(f"{option} takes QUERY=SOURCE (e.g. lookup=...), not {item[:40]!r}")
-        if option == "--query-params-synthetic":
+        if option == "--query-synthetic":
             from bulkload.sources.params import parse_params_synthetic
 
             parse_params_synthetic(source, f"--query {name.strip()}: params-synthetic")
@@ -586,13 +586,13 @@ QUERIES = panel(
         repeatable=True,
         env=False,
         parse=query_sources,
-        metavar="<query=file.csv>",
+        metavar="<query=csv>",
         help="One query's own parameter values from a CSV file, e.g. lookup=ids.csv "
         "(repeatable; --params stays the others').",
     ),
     Option(
-        name="query_params_synthetic",
-        flags=("--query-params-synthetic",),
+        name="query_synthetic",
+        flags=("--query-synthetic",),
         commands=BENCH_ONLY,
         repeatable=True,
         env=False,

@@ -164,8 +164,7 @@ sql = "SELECT name FROM orders WHERE id = :id"
         ),
         (
             'params = "keys.csv"\nparams-synthetic = "id=uniform(1,10)"',
-            "--query lookup: two parameter sources (--query-params, "
-            "--query-params-synthetic): give one",
+            "--query lookup: two parameter sources (--query-params, --query-synthetic): give one",
         ),
     ],
 )
@@ -187,10 +186,9 @@ def test_a_parameter_source_for_no_query_is_refused(run_cli, orders_db):
     result = run_cli(
         "bench", "--to", f"sqlite:///{orders_db}", *QUICK,
         "--query", "name=lookup:SELECT * FROM orders WHERE id = :id",
-        "--query-params-synthetic", "lookpu=id=uniform(1,10)",
+        "--query-synthetic", "lookpu=id=uniform(1,10)",
     )  # fmt: skip
     assert result.code == 3, result.stderr
     assert result.error_line == (
-        "bulkload: error: --query-params-synthetic lookpu=: no query is named lookpu "
-        "(queries: lookup)"
+        "bulkload: error: --query-synthetic lookpu=: no query is named lookpu (queries: lookup)"
     )
