@@ -7,19 +7,16 @@ any level runs. At run time, a failed query is an error of its operation."""
 
 from __future__ import annotations
 
-import itertools
-import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from bulkload.backends.base import Backend, Queryable
 from bulkload.backends.query import Query
+from bulkload.bench.weighted import weighted_cycle
 from bulkload.engine.batch_writer import one_line
 from bulkload.errors import BulkloadError, UsageError
 from bulkload.sources.params import FileValues, SyntheticValues, ValueSource, parse_params_synthetic
-
-_CHOICES = 4096
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -73,12 +70,11 @@ class QuerySet:
         self._backend = backend
         self._members = list(members)
         self.names = tuple(member.name for member in members)
-        self._rng = random.Random(0)
         self._weights = list(weights)
-        self._picks: itertools.cycle[int] | None = None
+        #: which query runs next: spread evenly by weight (see .weighted)
+        self._picks: Iterator[int] | None = None
         if len(self._members) > 1:
-            picks = self._rng.choices(range(len(members)), weights=self._weights, k=_CHOICES)
-            self._picks = itertools.cycle(picks)
+            self._picks = weighted_cycle(self._weights)
 
     def next(self) -> tuple[str, Any]:
         member = self._members[next(self._picks)] if self._picks else self._members[0]
