@@ -192,3 +192,42 @@ def test_a_parameter_source_for_no_query_is_refused(run_cli, orders_db):
     assert result.error_line == (
         "bulkload: error: --query-synthetic lookpu=: no query is named lookpu (queries: lookup)"
     )
+
+
+@pytest.mark.postgres
+def test_two_queries_of_a_mix_draw_from_their_own_sources_on_postgresql(run_cli, pg, tmp_path):
+    dsn, schema, sql = pg
+    sql(f'CREATE TABLE "{schema}".orders (id bigint PRIMARY KEY, name text)')
+    sql(f"INSERT INTO \"{schema}\".orders SELECT i, 'n' || i FROM generate_series(1, 1000) i")
+    (tmp_path / "few.csv").write_text("id\n3\n5\n7\n", encoding="utf-8")
+    (tmp_path / "mix.toml").write_text(
+        f"""
+to = "{dsn}"
+
+[bench]
+synthetic = "rows=20000,columns=3"
+table = "loaded"
+schema-name = "{schema}"
+batch-size = 50
+mix = "write=1,read=3"
+sweep = [2]
+
+[[bench.query]]
+name = "listed"
+sql = 'SELECT name FROM "{schema}".orders WHERE id = :id AND id IN (3, 5, 7)'
+params = "few.csv"
+
+[[bench.query]]
+name = "far"
+sql = 'SELECT name FROM "{schema}".orders WHERE id = :id'
+params_synthetic = "id=uniform(5001,6000)"
+""",
+        encoding="utf-8",
+    )
+    result = run_cli("bench", "--config", "mix.toml", *QUICK, "--json", "run.json")
+    assert result.code == 0, result.stderr
+    (level,) = json.loads((tmp_path / "run.json").read_text())["levels"]
+    listed, far, write = (level["operations"][n] for n in ("listed", "far", "write"))
+    assert listed["count"] > 10 and listed["rows"] == listed["count"]  # only 3, 5 and 7
+    assert far["count"] > 10 and far["rows"] == 0  # keys past the table
+    assert write["count"] > 5 and level["errors"] == 0
