@@ -80,14 +80,15 @@ def test_a_one_row_import_loads_no_backend_it_does_not_use(tmp_path):
     nor the compression and HTTP libraries the input does not need: they are imported
     by the runs that use them. Nor pyarrow.compute (40-70 ms): type inference and
     conversion call its kernels by name (bulkload.arrow_kernels). Nor numpy.ctypeslib
-    (histograms view hdrh's counts by the buffer protocol) or rich's emoji table, nor
-    pandas (installed with the dev extra)."""
+    (histograms view hdrh's counts by the buffer protocol), rich's emoji table and live
+    display, the metrics server, nor pandas (installed with the dev extra)."""
     (tmp_path / "d.csv").write_text("a,b,c\n1,007,true\n")
     names = (
         "bulkload.backends.sqlite", "bulkload.backends.postgresql", "bulkload.backends.http",
         "bulkload.backends.sql", "sqlite3", "asyncpg", "httpx", "zstandard", "aiofiles",
         "pyarrow.compute", "pydantic", "numpy.ctypeslib", "rich._emoji_codes",
         "bulkload.stats.analysis", "bulkload.stats.usl", "bulkload.bench.sweep",
+        "rich.live", "bulkload.report.prometheus",  # a terminal's progress, --metrics-addr
         "pandas",  # 0.3 s: pyarrow imports it, when installed, for pa.array([]) and kin
     )  # fmt: skip
     argv = ("import", "d.csv", "--to", "null://", "--quiet")
