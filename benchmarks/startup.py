@@ -68,15 +68,7 @@ def main() -> int:
             [*bulkload, "import", str(one_row), "--to", "null://", "--quiet"]
         ),
     }
-    # Warm the page cache and the bytecode. An installed package has its .pyc files (pip
-    # compiles them); a checkout edited since, run with PYTHONDONTWRITEBYTECODE set, would
-    # compile every changed module again in every round (tens of ms).
-    subprocess.run(
-        [python, "-m", "compileall", "-q", str(Path(__file__).resolve().parents[1] / "bulkload")],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    for run_once in contenders.values():
+    for run_once in contenders.values():  # warm the page cache and the bytecode
         run_once()
     cpu.clear()
     times = alternate(contenders, args.repeat)
