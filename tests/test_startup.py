@@ -96,6 +96,19 @@ def test_a_one_row_import_loads_no_backend_it_does_not_use(tmp_path):
     assert loaded == []
 
 
+def test_a_one_row_import_into_sqlite_loads_neither_the_query_module_nor_resources(tmp_path):
+    """Into SQLite, a load imports neither Python's sqlite3 module (only runs that query
+    use it) nor importlib.resources (the driver's own lookup of the library its wheel
+    bundles): 10-20 ms before the first row between them."""
+    (tmp_path / "d.csv").write_text("a,b,c\n1,007,true\n")
+    argv = ("import", "d.csv", "--to", "sqlite:///d.db", "--quiet")
+    code, loaded = _imported_after(
+        *argv, cwd=tmp_path, modules=("adbc_driver_sqlite", "sqlite3", "importlib.resources")
+    )
+    assert code == 0
+    assert loaded == ["adbc_driver_sqlite"]  # the import did run into SQLite
+
+
 def test_a_bad_option_is_refused_before_the_data_stack_is_imported(tmp_path):
     (tmp_path / "d.csv").write_text("a\n1\n")
     code, heavy = _imported_after("import", "d.csv", "--batch-size", "0", cwd=tmp_path)
