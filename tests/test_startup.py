@@ -7,6 +7,7 @@ machine slows every import alike, and the list says which import came back."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -97,6 +98,19 @@ def test_a_one_row_import_loads_no_backend_it_does_not_use(tmp_path):
     assert loaded == []
 
 
+def test_a_one_row_import_into_sqlite_loads_neither_the_query_module_nor_resources(tmp_path):
+    """Into SQLite, a load imports neither Python's sqlite3 module (only runs that query
+    use it) nor importlib.resources (the driver's own lookup of the library its wheel
+    bundles): 10-20 ms before the first row between them."""
+    (tmp_path / "d.csv").write_text("a,b,c\n1,007,true\n")
+    argv = ("import", "d.csv", "--to", "sqlite:///d.db", "--quiet")
+    code, loaded = _imported_after(
+        *argv, cwd=tmp_path, modules=("adbc_driver_sqlite", "sqlite3", "importlib.resources")
+    )
+    assert code == 0
+    assert loaded == ["adbc_driver_sqlite"]  # the import did run into SQLite
+
+
 def test_a_bad_option_is_refused_before_the_data_stack_is_imported(tmp_path):
     (tmp_path / "d.csv").write_text("a\n1\n")
     code, heavy = _imported_after("import", "d.csv", "--batch-size", "0", cwd=tmp_path)
@@ -176,3 +190,27 @@ def test_the_console_script_starts_without_the_collector_and_runs_with_it(tmp_pa
     assert proc.returncode == 0, proc.stderr
     seen = proc.stderr.strip().splitlines()[-1]
     assert seen == "[('starting', False), ('running', True, True)]"
+
+
+@pytest.mark.parametrize(("preset", "expected"), [(None, "0"), ("1", "1")])
+def test_the_cli_commits_pyarrows_allocator_arenas_on_demand(preset, expected):
+    """Before pyarrow is loaded, the CLI asks its allocator (mimalloc) not to commit whole
+    arenas up front (huge pages zeroed at each first touch: ~0.1 s of system CPU per 1M
+    rows into SQLite). pyarrow's own pool reads the setting as it starts; a value the user
+    set wins."""
+    script = (
+        "import os, sys\n"
+        "from bulkload.cli import main\n"
+        "try:\n"
+        "    main(['import', '--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(os.environ.get('MIMALLOC_ARENA_EAGER_COMMIT'), 'pyarrow' in sys.modules)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "MIMALLOC_ARENA_EAGER_COMMIT"}
+    if preset is not None:
+        env["MIMALLOC_ARENA_EAGER_COMMIT"] = preset
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert proc.stdout.split()[-2:] == [expected, "False"], proc.stderr
