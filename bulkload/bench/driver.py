@@ -116,18 +116,22 @@ class _Gauge:
         self._window_start = self._since
 
     def change(self, delta: int, now: float | None = None) -> None:
-        """``now``: the clock's reading, when the caller has just taken it."""
+        """``now``: the clock's reading, when the caller has just taken it. (Twice a
+        query: each attribute read once.)"""
+        since = self._since
         if now is None:
             now = self._clock()
-        elif now < self._since:  # taken before a change in between (the window's close)
-            now = self._since
-        self._area += self.current * (now - self._since)
+        elif now < since:  # taken before a change in between (the window's close)
+            now = since
+        current = self.current
+        self._area += current * (now - since)
         self._since = now
-        self.current += delta
-        if self.current > self.max:
-            self.max = self.current
-        if self.current > self.interval_max:
-            self.interval_max = self.current
+        self.current = current = current + delta
+        if delta > 0:  # only a rise can set a new most
+            if current > self.max:
+                self.max = current
+            if current > self.interval_max:
+                self.interval_max = current
 
     def take_interval(self) -> tuple[int, int]:
         """In flight now, and the most since the last call (for the timeline)."""
