@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,17 +60,26 @@ class QuerySet:
         self._rng = random.Random(0)
         self._weights = list(weights)
         self._picks: itertools.cycle[int] | None = None
+        first = self._members[0]
+        self._name, self._prepared, self._next_values = (
+            first.name,
+            first.prepared,
+            first.next_values,
+        )
         if len(self._members) > 1:
             picks = self._rng.choices(range(len(members)), weights=self._weights, k=_CHOICES)
             self._picks = itertools.cycle(picks)
 
     def next(self) -> tuple[str, Any]:
-        member = self._members[next(self._picks)] if self._picks else self._members[0]
+        picks = self._picks
+        if picks is None:  # one query: its parts at hand (a query's hot path)
+            return self._name, (self._prepared, self._next_values())
+        member = self._members[next(picks)]
         return member.name, (member.prepared, member.next_values())
 
-    async def run(self, item: Any) -> int:
+    def run(self, item: Any) -> Awaitable[int]:
         prepared, values = item
-        return await self._backend.run(prepared, values)
+        return self._backend.run(prepared, values)  # awaited by the driver: no frame here
 
     def fatal(self, error: Exception) -> bool:
         return isinstance(error, BulkloadError)
