@@ -3,10 +3,10 @@
     python benchmarks/query_vs_pgbench.py [--dsn postgresql://postgres@127.0.0.1:5432/test]
                                           [--levels 1,4,16,64] [--seconds 10] [--rounds 1]
 
-A throwaway database (``bulkload_pgbench``, dropped at the end unless ``--keep``) on the
-server of ``--dsn`` is initialised with ``pgbench -i -s 10`` (1,000,000 accounts). At
-each level C, ``pgbench -S -M prepared -c C -j 2 -T S`` and ``bulkload bench --query
-'SELECT abalance FROM pgbench_accounts WHERE aid = :aid' --params-synthetic
+A throwaway database (``--database``, default ``bulkload_pgbench``, dropped at the end
+unless ``--keep``) on the server of ``--dsn`` is initialised with ``pgbench -i -s 10``
+(1,000,000 accounts). At each level C, ``pgbench -S -M prepared -c C -j 2 -T S`` and
+``bulkload bench --query 'SELECT abalance FROM pgbench_accounts WHERE aid = :aid' --params-synthetic
 'aid=uniform(1,1000000)' --sweep C --duration S`` run one after the other, in alternating
 order, ``--rounds`` times; the medians and their ratio are printed. Goal: bulkload >=
 0.8x pgbench at every level. As pgbench runs two client threads (-j 2), bulkload runs
@@ -102,11 +102,16 @@ def main() -> int:
         help="bulkload processes at levels of 2 and more (pgbench runs -j 2 threads)",
     )  # fmt: skip
     parser.add_argument("--keep", action="store_true", help="keep the pgbench database")
+    parser.add_argument(
+        "--database", default=DATABASE,
+        help="the throwaway database's name (two runs on one server need two names)",
+    )  # fmt: skip
     args = parser.parse_args()
     levels = [int(level) for level in args.levels.split(",")]
-    target = with_database(args.dsn, DATABASE)
-    psql(args.dsn, f"DROP DATABASE IF EXISTS {DATABASE}")
-    psql(args.dsn, f"CREATE DATABASE {DATABASE}")
+    database = args.database
+    target = with_database(args.dsn, database)
+    psql(args.dsn, f"DROP DATABASE IF EXISTS {database}")
+    psql(args.dsn, f"CREATE DATABASE {database}")
     try:
         subprocess.run(["pgbench", "-i", "-s", "10", "-q", target], check=True,
                        capture_output=True)  # fmt: skip
@@ -141,7 +146,7 @@ def main() -> int:
         mixed_sanity(target, args.seconds)
     finally:
         if not args.keep:
-            psql(args.dsn, f"DROP DATABASE IF EXISTS {DATABASE}")
+            psql(args.dsn, f"DROP DATABASE IF EXISTS {database}")
     return 0
 
 

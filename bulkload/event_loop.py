@@ -100,13 +100,20 @@ def run_command(coro: Coroutine[Any, Any, T]) -> T:
     is first moved out of the cyclic collector's way (``gc.freeze``): its full collections then
     stop walking all of it again and again — 5-6% of a 1M-row PostgreSQL import's CPU.
     Not for the library's ``load()``: a caller's objects must stay collectable; and
-    unfrozen at the end, for the commands the test suite runs in its own process."""
+    unfrozen at the end, for the commands the test suite runs in its own process.
+
+    The console script turns the collector off while it starts (bulkload.cli.main):
+    it is turned on here, once start-up's objects are frozen, and left as found."""
     import gc
 
+    paused = not gc.isenabled()
     gc.freeze()
+    gc.enable()
     try:
         return run(coro)
     finally:
+        if paused:
+            gc.disable()
         gc.unfreeze()
 
 

@@ -7,6 +7,7 @@ machine slows every import alike, and the list says which import came back."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -80,20 +81,34 @@ def test_a_one_row_import_loads_no_backend_it_does_not_use(tmp_path):
     nor the compression and HTTP libraries the input does not need: they are imported
     by the runs that use them. Nor pyarrow.compute (40-70 ms): type inference and
     conversion call its kernels by name (bulkload.arrow_kernels). Nor numpy.ctypeslib
-    (histograms view hdrh's counts by the buffer protocol) or rich's emoji table, nor
-    pandas (installed with the dev extra)."""
+    (histograms view hdrh's counts by the buffer protocol), rich's emoji table and live
+    display, the metrics server, nor pandas (installed with the dev extra)."""
     (tmp_path / "d.csv").write_text("a,b,c\n1,007,true\n")
     names = (
         "bulkload.backends.sqlite", "bulkload.backends.postgresql", "bulkload.backends.http",
         "bulkload.backends.sql", "sqlite3", "asyncpg", "httpx", "zstandard", "aiofiles",
         "pyarrow.compute", "pydantic", "numpy.ctypeslib", "rich._emoji_codes",
         "bulkload.stats.analysis", "bulkload.stats.usl", "bulkload.bench.sweep",
+        "rich.live", "bulkload.report.prometheus",  # a terminal's progress, --metrics-addr
         "pandas",  # 0.3 s: pyarrow imports it, when installed, for pa.array([]) and kin
     )  # fmt: skip
     argv = ("import", "d.csv", "--to", "null://", "--quiet")
     code, loaded = _imported_after(*argv, cwd=tmp_path, modules=names)
     assert code == 0
     assert loaded == []
+
+
+def test_a_one_row_import_into_sqlite_loads_neither_the_query_module_nor_resources(tmp_path):
+    """Into SQLite, a load imports neither Python's sqlite3 module (only runs that query
+    use it) nor importlib.resources (the driver's own lookup of the library its wheel
+    bundles): 10-20 ms before the first row between them."""
+    (tmp_path / "d.csv").write_text("a,b,c\n1,007,true\n")
+    argv = ("import", "d.csv", "--to", "sqlite:///d.db", "--quiet")
+    code, loaded = _imported_after(
+        *argv, cwd=tmp_path, modules=("adbc_driver_sqlite", "sqlite3", "importlib.resources")
+    )
+    assert code == 0
+    assert loaded == ["adbc_driver_sqlite"]  # the import did run into SQLite
 
 
 def test_a_bad_option_is_refused_before_the_data_stack_is_imported(tmp_path):
@@ -145,3 +160,57 @@ def test_an_import_into_sqlite_converts_without_pyarrow_compute(tmp_path):
     with sqlite3.connect(tmp_path / "d.db") as conn:
         rows = conn.execute("SELECT id, d, ts FROM d").fetchall()
     assert rows == [(1, "2024-01-02", "2024-01-02 03:04:05.500000")]
+
+
+def test_the_console_script_starts_without_the_collector_and_runs_with_it(tmp_path):
+    """The console script imports with the cyclic collector off (what start-up imports
+    lives until exit: walking it over and over was ~5% of a one-row import's CPU); the
+    run itself has it on, with start-up's objects frozen out of its way."""
+    (tmp_path / "d.csv").write_text("a\n1\n")
+    script = (
+        "import atexit, gc, sys\n"
+        "sys.argv[1:] = ['import', 'd.csv', '--to', 'null://', '--quiet']\n"
+        "import bulkload.cli.signals as signals, bulkload.event_loop as loop\n"
+        "seen = []\n"
+        "stoppable, run = signals.run_stoppable, loop.run\n"
+        "def run_stoppable(*a, **k):\n"
+        "    seen.append(('starting', gc.isenabled()))\n"
+        "    return stoppable(*a, **k)\n"
+        "def run_loop(coro):\n"
+        "    seen.append(('running', gc.isenabled(), gc.get_freeze_count() > 10000))\n"
+        "    return run(coro)\n"
+        "signals.run_stoppable, loop.run = run_stoppable, run_loop\n"
+        "atexit.register(lambda: print(seen, file=sys.stderr))\n"
+        "from bulkload.cli import main\n"
+        "main()\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr
+    seen = proc.stderr.strip().splitlines()[-1]
+    assert seen == "[('starting', False), ('running', True, True)]"
+
+
+@pytest.mark.parametrize(("preset", "expected"), [(None, "0"), ("1", "1")])
+def test_the_cli_commits_pyarrows_allocator_arenas_on_demand(preset, expected):
+    """Before pyarrow is loaded, the CLI asks its allocator (mimalloc) not to commit whole
+    arenas up front (huge pages zeroed at each first touch: ~0.1 s of system CPU per 1M
+    rows into SQLite). pyarrow's own pool reads the setting as it starts; a value the user
+    set wins."""
+    script = (
+        "import os, sys\n"
+        "from bulkload.cli import main\n"
+        "try:\n"
+        "    main(['import', '--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(os.environ.get('MIMALLOC_ARENA_EAGER_COMMIT'), 'pyarrow' in sys.modules)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "MIMALLOC_ARENA_EAGER_COMMIT"}
+    if preset is not None:
+        env["MIMALLOC_ARENA_EAGER_COMMIT"] = preset
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert proc.stdout.split()[-2:] == [expected, "False"], proc.stderr

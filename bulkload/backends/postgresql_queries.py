@@ -1,6 +1,11 @@
 """PostgreSQL answering queries (:class:`~bulkload.backends.base.Queryable`): one
 connection per query in flight, each query prepared once per connection (asyncpg
-prepared statements), every row fetched.
+prepared statements), every row fetched and decoded.
+
+``run`` executes through the connection's protocol (``bind_execute``, what
+``PreparedStatement.fetch`` calls under its checks and wrappers): the same Bind/Execute
+round trip, rows decoded into records alike, cancellation handled by the protocol, ~3 µs
+less client CPU a query (a fifth of asyncpg's share of a query).
 
 The connections are held in a plain LIFO list rather than asyncpg's pool: a lookup
 takes tens of microseconds, and the pool's acquire/release bookkeeping was a large
@@ -18,12 +23,14 @@ from bulkload.errors import TargetUnreachable
 
 
 class PreparedPg:
-    __slots__ = ("sql", "statements")
+    __slots__ = ("bound", "sql", "statements")
 
     def __init__(self, sql: str):
         self.sql = sql
         #: the statement prepared on each connection, by the connection's id
         self.statements: dict[int, asyncpg.prepared_stmt.PreparedStatement] = {}
+        #: by the connection's id: its protocol and the statement's state, for ``run``
+        self.bound: dict[int, tuple[Any, Any]] = {}
 
 
 class PostgresQueries:
@@ -88,15 +95,31 @@ class PostgresQueries:
         idle = self._idle
         conn = idle.pop() if idle else await self._take()
         try:
-            statement = prepared.statements.get(id(conn))
-            if statement is None:
-                statement = prepared.statements[id(conn)] = await conn.prepare(prepared.sql)
-            rows = await statement.fetch(*values)
+            bound = prepared.bound.get(id(conn))
+            if bound is None:
+                bound = await self._bind(prepared, conn)
+            protocol, state = bound
+            # limit 0 (every row), no status: the records, each row's values decoded
+            rows = await protocol.bind_execute(state, values, "", 0, False, None)
+        except asyncpg.exceptions.OutdatedSchemaCacheError:
+            # as PreparedStatement.fetch does: the types changed under the statement
+            prepared.bound.pop(id(conn), None)
+            prepared.statements.pop(id(conn), None)
+            await conn.reload_schema_state()
+            raise
         finally:
             idle.append(conn)
             if self._waiting:
                 self._returned.set()
         return len(rows)
+
+    @staticmethod
+    async def _bind(prepared: PreparedPg, conn: asyncpg.Connection) -> tuple[Any, Any]:
+        statement = prepared.statements.get(id(conn))
+        if statement is None:
+            statement = prepared.statements[id(conn)] = await conn.prepare(prepared.sql)
+        bound = prepared.bound[id(conn)] = (conn._protocol, statement._state)
+        return bound
 
     async def _take(self) -> asyncpg.Connection:
         self._waiting += 1

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bulkload.backends.query import Query
 from bulkload.errors import TargetUnreachable
+
+if TYPE_CHECKING:
+    import sqlite3
 
 #: said with a read sweep's results: reads scale, writes do not
 SINGLE_WRITER_NOTE = (
@@ -101,6 +103,8 @@ class SQLiteReaders:
     def _reader_connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._reader_local, "conn", None)
         if conn is None:
+            import sqlite3  # only runs that query load it: 5-13 ms of start-up
+
             conn = sqlite3.connect(
                 self.path, timeout=5.0, check_same_thread=False, cached_statements=256
             )

@@ -65,8 +65,9 @@ class QueryRunner(Protocol):
 
     def next(self) -> tuple[str, Any]: ...
 
-    async def run(self, item: Any) -> int:
-        """Rows returned; raises what the target raised."""
+    def run(self, item: Any) -> Awaitable[int]:
+        """Rows returned; raises what the target raised. (The backend's own awaitable,
+        not a coroutine wrapping it: one frame less a query.)"""
 
     def fatal(self, error: Exception) -> bool:
         """Whether the target is unusable (the level fails) rather than one query."""
@@ -115,18 +116,22 @@ class _Gauge:
         self._window_start = self._since
 
     def change(self, delta: int, now: float | None = None) -> None:
-        """``now``: the clock's reading, when the caller has just taken it."""
+        """``now``: the clock's reading, when the caller has just taken it. (Twice a
+        query: each attribute read once.)"""
+        since = self._since
         if now is None:
             now = self._clock()
-        elif now < self._since:  # taken before a change in between (the window's close)
-            now = self._since
-        self._area += self.current * (now - self._since)
+        elif now < since:  # taken before a change in between (the window's close)
+            now = since
+        current = self.current
+        self._area += current * (now - since)
         self._since = now
-        self.current += delta
-        if self.current > self.max:
-            self.max = self.current
-        if self.current > self.interval_max:
-            self.interval_max = self.current
+        self.current = current = current + delta
+        if delta > 0:  # only a rise can set a new most
+            if current > self.max:
+                self.max = current
+            if current > self.interval_max:
+                self.interval_max = current
 
     def take_interval(self) -> tuple[int, int]:
         """In flight now, and the most since the last call (for the timeline)."""
@@ -352,19 +357,23 @@ class LevelDriver:
         written = 0
         task = asyncio.current_task()
         ramp = self.plan.ramp
+        clock, queries, most = self._clock, self.queries, self.plan.concurrency
+        # a read level (not mixed): every operation is a query (no draw per operation)
+        reads_only = queries is not None and self._writes_next is None
         while self._may_send():
             if ramp is not None and self._busy >= self._allowed():
                 await self._sleep(0.005)  # the ramp allows no more writers yet
                 continue
-            now = self._clock()
-            self._busy += 1
+            now = clock()
+            busy = self._busy = self._busy + 1
             # (nearly) every writer is in a write, none free to start the next: one more.
             # "Nearly": with thousands of writers one is always between two writes.
-            if 2 * self._busy >= self._writers and self._writers < self.plan.concurrency:
+            if 2 * busy >= self._writers and self._writers < most:
                 self._start_closed_writer()
             try:
-                if self.queries is not None and not self._writes():
-                    await self._query(self.queries.next(), due=now, now=now)
+                if reads_only or (queries is not None and not self._writes()):
+                    assert queries is not None
+                    await self._query(queries.next(), due=now, now=now)
                 else:
                     await self._write(self._next_batch(), due=now, task=task, now=now)
             finally:
@@ -597,41 +606,52 @@ class LevelDriver:
     ) -> None:
         """One query: counted in ``batches`` (answered) and ``rows_loaded`` (rows
         returned), per operation too while in the window. A failed query is an error
-        of its operation; one that says the target is unusable fails the level."""
-        assert self.queries is not None
-        if stats is None:
+        of its operation; one that says the target is unusable fails the level.
+        The hot path of a read sweep: kept to one frame, attributes read once."""
+        queries = self.queries
+        assert queries is not None
+        if stats is not None:
+            pass
+        elif self.phase == "measure" and self._bound is None and due >= self._window_clock[0]:
+            self._window_writes += 1  # _stats_for's usual answer, inline (in the window)
+            stats = self.window
+        else:
             stats = self._stats_for(due, 1)
-        in_window = stats is self.window
-        start = now if now is not None else self._clock()
-        self._gauge.change(+1, start)
+        window = self.window
+        in_window = stats is window
+        clock = self._clock
+        start = now if now is not None else clock()
+        gauge = self._gauge
+        gauge.change(+1, start)
         name = item[0]
         end = start
         try:
-            rows = await self.queries.run(item[1])
+            rows = await queries.run(item[1])
         except Exception as exc:
-            end = self._clock()
+            end = clock()
             stats.latency_errors.record(end - start)
             stats.write_errors += 1
             stats.batches_failed += 1
             if in_window:
                 self._operation(name).errors += 1
-            if self.queries.fatal(exc) and self.failure is None:
+            if queries.fatal(exc) and self.failure is None:
                 self.failure = f"query {name}: {one_line(exc)}"
                 self._close_window()
         else:
-            end = self._clock()
-            stats.latency.record(end - start)
-            latency = end - (due if due < start else start)
+            end = clock()
+            service = end - start
+            stats.latency.record(service)
+            latency = end - due if due < start else service
             stats.latency_from_due.record(latency)
             stats.batches += 1
             stats.rows_loaded += rows
             if in_window:
-                operation = self._operation(name)
+                operation = self._operations.get(name) or self._operation(name)
                 operation.count += 1
                 operation.rows += rows
                 operation.latency.record(latency)
         finally:
-            self._gauge.change(-1, end)
+            gauge.change(-1, end)
             if in_window:
                 self._window_writes -= 1
                 self._last_window_end = end

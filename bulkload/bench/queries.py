@@ -7,7 +7,7 @@ any level runs. At run time, a failed query is an error of its operation."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,16 +73,25 @@ class QuerySet:
         self._weights = list(weights)
         #: which query runs next: spread evenly by weight (see .weighted)
         self._picks: Iterator[int] | None = None
+        first = self._members[0]
+        self._name, self._prepared, self._next_values = (
+            first.name,
+            first.prepared,
+            first.next_values,
+        )
         if len(self._members) > 1:
             self._picks = weighted_cycle(self._weights)
 
     def next(self) -> tuple[str, Any]:
-        member = self._members[next(self._picks)] if self._picks else self._members[0]
+        picks = self._picks
+        if picks is None:  # one query: its parts at hand (a query's hot path)
+            return self._name, (self._prepared, self._next_values())
+        member = self._members[next(picks)]
         return member.name, (member.prepared, member.next_values())
 
-    async def run(self, item: Any) -> int:
+    def run(self, item: Any) -> Awaitable[int]:
         prepared, values = item
-        return await self._backend.run(prepared, values)
+        return self._backend.run(prepared, values)  # awaited by the driver: no frame here
 
     def fatal(self, error: Exception) -> bool:
         return isinstance(error, BulkloadError)

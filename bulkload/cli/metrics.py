@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bulkload.config.models import QueryOptions, ReportOptions
 from bulkload.errors import UsageError
 from bulkload.parallel.in_process import ImportRun
-from bulkload.report.prometheus import LiveMetrics
 from bulkload.stats.timeline import Timeline
+
+if TYPE_CHECKING:  # imported by the runs that serve metrics, not by every run
+    from bulkload.report.prometheus import LiveMetrics
 
 
 def live_metrics(
@@ -24,6 +26,8 @@ def live_metrics(
     the run's operations are (:func:`operation_of`)."""
     if not report.metrics_addr:
         return None
+    from bulkload.report.prometheus import LiveMetrics
+
     metrics = LiveMetrics(f"{command}-{os.getpid()}-{int(time.time())}", operation)
     timeline = Timeline(report.interval)
     sweep = getattr(runner, "sweep", None)

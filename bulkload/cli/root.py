@@ -14,6 +14,12 @@ from typing import Any
 # the spinning took 0.1-0.2 s of CPU from the reader and writer of a 1M-row import.
 # Before anything imports numpy; a value the user set wins.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# pyarrow's allocator (mimalloc) commits its arenas eagerly, asking for transparent huge
+# pages: the kernel then zeroes 2 MB at each first touch, again after each purge. Committed
+# on demand, a 1M-row import into SQLite spends ~0.1 s less system CPU (0.19-0.23 s
+# instead of 0.32-0.39 s) with a smaller peak RSS. Before pyarrow is loaded; the user's
+# own value wins.
+os.environ.setdefault("MIMALLOC_ARENA_EAGER_COMMIT", "0")
 
 import typer
 

@@ -11,6 +11,11 @@ The standard library does the plumbing (``multiprocessing`` with the spawn conte
   would leave every other share writing to a shared queue blocked for good;
 - the end: ``join(timeout)``, then ``kill()``: no child outlives the command.
 
+The barrier's lock is shared by every process: a share killed while it holds it (inside
+``wait``) leaves it taken for good. The parent therefore never waits on it for long
+(:meth:`LocalShares.break_barrier`): if it cannot break the barrier, no level can start
+again anywhere, and the shares still running are stopped and then killed.
+
 With ``--metrics-addr`` each share also sends its timeline's intervals as they close
 (:func:`send_intervals`; an "interval" message), and the parent hands them to its
 listeners (:func:`take_interval`): the live metrics of the whole run, served by the parent.
@@ -45,6 +50,9 @@ CONTEXT = multiprocessing.get_context("spawn")
 KILL_AFTER_S = 10.0
 #: how long the parent waits for a message before it looks at its children again
 POLL_S = 0.2
+#: how long the parent waits for the barrier's lock (held for microseconds, unless a
+#: share died holding it)
+BARRIER_LOCK_S = 2.0
 #: a share's timeline interval, as it closed (``Interval.to_dict``)
 INTERVAL = "interval"
 #: told of each interval a share sends: (the interval, the share's index)
@@ -210,6 +218,9 @@ class LocalShares:
         self.ended: list[int] = []  # the shares in the order they ended
         self.stopping = False  # the user stopped the run
         self.halted = False  # a share ended badly: the others were stopped
+        self.barrier_broken = False
+        #: a share died holding the barrier's lock: the shares waiting there never return
+        self.barrier_lost = False
 
     def link(self, index: int) -> ShareLink:
         queue = self.queues[index - 1]
@@ -242,8 +253,20 @@ class LocalShares:
 
     def _stop_all(self) -> None:
         self.stop_event.set()
-        self.barrier.abort()
+        self.break_barrier()
         self.signal(signal.SIGINT)
+
+    def break_barrier(self) -> None:
+        """``abort()`` the barrier (once), on a thread of its own, given
+        ``BARRIER_LOCK_S`` to take the lock: one a killed share left taken would hold the
+        parent for good (the abort thread, a daemon, stays blocked)."""
+        if self.barrier_broken or self.barrier_lost:
+            return
+        aborting = threading.Thread(target=self.barrier.abort, name="bulkload-abort", daemon=True)
+        aborting.start()
+        aborting.join(BARRIER_LOCK_S)
+        self.barrier_broken = not aborting.is_alive()
+        self.barrier_lost = aborting.is_alive()
 
     def signal(self, signum: int) -> None:
         """To the shares still running (not those that sent their result)."""
@@ -268,17 +291,21 @@ class LocalShares:
         """Until every child has ended: their results kept, their other messages to
         ``on_message``; one that ``ended_badly`` halts the others. Once one has ended,
         the barrier is broken: a share that reaches it again (its run went on) stops
-        there, as no level can start in all of them."""
+        there, as no level can start in all of them. If it cannot be broken (a share died
+        holding its lock), the others are halted and the watch ends: ``shutdown`` then
+        kills those stuck in it."""
         while True:
             exited = [i for i, p in enumerate(self.processes, start=1) if p.exitcode is not None]
             self._take(on_message)  # after: what the ended ones sent is taken too
             self.ended.extend(index for index in exited if index not in self.ended)
             running = [p for p in self.processes if p.exitcode is None]
             if len(running) < len(self.processes):
-                self.barrier.abort()
+                self.break_barrier()
             if ended_badly is not None and any(ended_badly(end) for end in self._ended()):
                 self.halt()
-            if not running:
+            if self.barrier_lost:
+                self.halt()
+            if not running or self.barrier_lost:
                 break
             handles = [*(p.sentinel for p in running), *self._readers()]
             await asyncio.to_thread(wait_for_handles, handles, POLL_S)

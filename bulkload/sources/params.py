@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import itertools
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,8 +92,7 @@ class SyntheticValues(ValueSource):
     def stream(self, names: Sequence[str]) -> Callable[[], tuple[Any, ...]]:
         draws = [self.draws[name] for name in names]
         rng = np.random.default_rng(self._seed)
-        chunks = _chunks(lambda: list(zip(*(self._draw(d, rng) for d in draws), strict=True)))
-        return chunks.__next__
+        return _chunks(lambda: list(zip(*(self._draw(d, rng) for d in draws), strict=True)))
 
     def _draw(self, draw: Draw, rng: np.random.Generator) -> list[int]:
         if draw.kind == "uniform":
@@ -106,9 +105,12 @@ class SyntheticValues(ValueSource):
         return (np.minimum(ranks, len(cdf) - 1) + draw.low).tolist()  # type: ignore[no-any-return]
 
 
-def _chunks(make: Callable[[], list[tuple[Any, ...]]]) -> Iterator[tuple[Any, ...]]:
-    while True:
-        yield from make()
+def _chunks(make: Callable[[], list[tuple[Any, ...]]]) -> Callable[[], tuple[Any, ...]]:
+    """The next value of chunk after chunk (``make``, called again as each one runs out).
+    Iterated in C (a chain of a callable iterator): one call a query, no generator frame
+    resumed, about a third of the cost."""
+    forever = iter(make, None)  # make never returns None: a new chunk each time
+    return itertools.chain.from_iterable(forever).__next__
 
 
 class FileValues(ValueSource):

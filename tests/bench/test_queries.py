@@ -39,6 +39,7 @@ def test_sqlite_every_key_exists_so_rows_returned_equal_queries(run_cli, orders_
     )  # fmt: skip
     assert result.code == 0, result.stderr
     assert "queries/s" in result.stdout and "single-writer" in result.stdout
+    assert f"sqlite:///{orders_db} query (closed model" in " ".join(result.stdout.split())
     for level in _levels(tmp_path / "run.json"):
         assert level["kind"] == "query" and level["outcome"] == "completed"
         assert level["batches"] > 100 and level["errors"] == 0
@@ -67,6 +68,8 @@ def test_sqlite_missing_keys_return_no_rows_and_are_no_errors(run_cli, orders_db
     # the weights: 3 misses to 1 hit, within a tolerance
     assert 2.2 < miss["count"] / hit["count"] < 4.0
     assert "miss" in result.stdout and "total" in result.stdout
+    title = " ".join(result.stdout.split())
+    assert ".db queries hit, miss (closed" in title or ".db queries miss, hit (closed" in title
 
 
 def test_zipf_keys_hit_the_hot_keys_as_often_as_the_distribution_says(run_cli, orders_db, tmp_path):

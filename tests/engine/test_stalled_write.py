@@ -1,7 +1,12 @@
 """A write that never answers (or answers late) holds one writer, not the run: the other
 writers keep the target busy, for every scheduler (the import engine, AsyncLoader,
 execute_concurrent), against the real HTTP ingest server and a real PostgreSQL whose
-trigger sleeps on chosen rows."""
+trigger sleeps on chosen rows.
+
+The HTTP tests guard the engine (a writer started only when another took a batch left
+the stalled run with one). The PostgreSQL ones pass without that fix (connecting takes
+long enough for batches to queue, and writers start for them): they guard the backend's
+pool, sized to the concurrency (a pool of one connection fails both)."""
 
 from __future__ import annotations
 

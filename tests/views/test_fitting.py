@@ -71,6 +71,8 @@ def test_a_sweep_plans_its_time():
     assert two_sizes.total_s == 4 * 7.0
     auto = sweep_time(SweepSpec(levels=None, max_time_s=60, batch_sizes=(100, 1000)))
     assert auto.total_s == 120.0 and "at most 0:02:00" in plan_line(auto)
+    one = sweep_time(SweepSpec(levels=(4,), duration_s=1, warmup_s=2))
+    assert plan_line(one).startswith("bench: 1 level x 3 s (")
     counted = sweep_time(SweepSpec(rows=100_000))
     assert counted.total_s is None and "depends on the target" in plan_line(counted)
 
@@ -109,6 +111,15 @@ def test_a_finished_level_in_a_log_says_the_sweep_time_left():
     assert "left" not in level_line(9, 9, level, left="about 0:00:00 left")  # the last
     auto = SweepTime(levels=None, warmup_s=2.0, window_s=10.0, budget_s=300.0)
     assert time_left(200.0, auto) == "at most 0:03:20 left"
+
+
+def test_a_finished_query_level_says_queries_per_second():
+    level = LevelResult(concurrency=4, batch_size=1, kind="query")
+    level.batches, level.rows, level.elapsed_s = 3_000, 6_000, 1.0
+    level.latency.record(0.002)
+    assert "c=4 batch 1: 3,000 queries/s (6,000 rows/s), p99 " in level_line(1, 2, level)
+    level.kind = "mixed"
+    assert "c=4 batch 1: 3,000 ops/s (6,000 rows/s), p99 " in level_line(1, 2, level)
 
 
 def test_the_recommendation_wraps_at_spaces_only():

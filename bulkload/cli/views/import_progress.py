@@ -8,7 +8,6 @@ import time
 from collections.abc import Callable
 
 from rich.console import Console, Group
-from rich.live import Live
 from rich.text import Text
 
 from bulkload.cli.views.console import fit
@@ -88,6 +87,8 @@ class ProgressReporter:
             raise
 
     async def _live(self) -> None:
+        from rich.live import Live  # a terminal's progress only, not plain lines or --quiet
+
         with Live(
             get_renderable=self._render,
             console=self.console,

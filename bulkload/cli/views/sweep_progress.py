@@ -31,7 +31,7 @@ _PHASES = {"warmup": "warming up", "measure": "measuring", "drain": "draining"}
 
 def plan_line(plan: SweepTime) -> str:
     """What the sweep will take, said before it starts."""
-    levels = "levels" if plan.levels is None else f"{plan.levels} levels"
+    levels = "levels" if plan.levels is None else f"{plan.levels} level{_s(plan.levels)}"
     warmup = _seconds(plan.warmup_s)
     if plan.level_s is None:
         return (
@@ -48,8 +48,12 @@ def plan_line(plan: SweepTime) -> str:
 def level_line(index: int, total: int | None, level: LevelResult, left: str | None = None) -> str:
     of = f"/{total}" if total else ""
     what = f"{level.rate:g}/s" if level.rate is not None else f"c={level.concurrency}"
+    rate = f"{level.rows_per_s:,.0f} rows/s"
+    if level.kind != "write":  # what a read or mixed sweep counts: its operations
+        unit = "queries/s" if level.kind == "query" else "ops/s"
+        rate = f"{level.batches_per_s:,.0f} {unit} ({rate})"
     line = (
-        f"level {index}{of} {what} batch {level.batch_size:,}: {level.rows_per_s:,.0f} rows/s, "
+        f"level {index}{of} {what} batch {level.batch_size:,}: {rate}, "
         f"p99 {ms(level.latency.percentile_ms(99))} ms, in flight {level.in_flight_mean:.1f}, "
         f"errors {level.write_errors:,}"
     )
@@ -63,6 +67,10 @@ def level_line(index: int, total: int | None, level: LevelResult, left: str | No
 def time_left(seconds: float, plan: SweepTime) -> str:
     """about 0:01:12 left; an auto sweep's budget: at most 0:04:00 left"""
     return f"{'at most' if plan.levels is None else 'about'} {clock(math.ceil(seconds))} left"
+
+
+def _s(count: int) -> str:
+    return "" if count == 1 else "s"
 
 
 def _seconds(seconds: float) -> str:

@@ -30,6 +30,8 @@ _NARROW_DROPS = ("MB/s", "p90", "max", "retries", "in flight", "p99.9", "cpu")
 def render_sweep(result: SweepResult, console: Console) -> None:
     queries = [name for name in _query_names(result) if name != "write"]
     what = f"queries {', '.join(queries)}" if queries else f"table {result.table}"
+    if len(queries) == 1:  # one query: "query lookup", or "query" when it has no name
+        what = "query" if queries == ["query"] else f"query {queries[0]}"
     if queries and result.table:  # a mixed sweep writes a table too
         what = f"table {result.table}, {what}"
     if not queries and not result.table:
