@@ -130,6 +130,8 @@ class Comparison:
             "levels": [
                 {
                     **_key_dict(level.key),
+                    "label": level.label,
+                    "regressed": level.regressed,  # the total or an operation
                     **{change.figure: change.to_dict() for change in level.changes},
                     **(
                         {
@@ -150,6 +152,7 @@ class Comparison:
             ],
             "only_in_baseline": [_key_dict(key) for key in self.only_in_base],
             "only_in_run": [_key_dict(key) for key in self.only_in_run],
+            "regressions": self.regression_lines(),
         }
 
     @classmethod

@@ -38,14 +38,14 @@ from __future__ import annotations
 import asyncio
 import itertools
 import math
-import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bulkload.backends.base import CancelledAfterCommit
 from bulkload.bench.pool import BatchPool, PooledBatch
+from bulkload.bench.weighted import spread
 from bulkload.engine.batch_writer import BatchWriter, one_line
 from bulkload.errors import AbortedError
 from bulkload.stats.level import LevelResult
@@ -166,12 +166,12 @@ class LevelDriver:
         #: a query level: each operation runs one of these instead of writing a batch
         self.queries = queries
         self._operations: dict[str, OperationResult] = {}
-        #: a mixed level (--mix write=W,read=R): whether each operation writes, drawn
-        #: in that ratio (seeded: levels draw alike)
-        self._writes_next: itertools.cycle[bool] | None = None
+        #: a mixed level (--mix write=W,read=R): whether each operation writes, spread
+        #: evenly in that ratio (any stretch of the level holds it, see .weighted)
+        self._writes_next: Iterator[bool] | None = None
         if queries is not None and mix is not None:
-            picks = random.Random(0).choices([True, False], weights=mix, k=4096)
-            self._writes_next = itertools.cycle(picks)
+            picks = spread((mix[1], mix[0]))  # 1: a write
+            self._writes_next = itertools.cycle([pick == 1 for pick in picks])
         self.pool = pool
         self._next_batch = pool.next if pool is not None else _no_pool
         self.plan = plan

@@ -7,19 +7,16 @@ any level runs. At run time, a failed query is an error of its operation."""
 
 from __future__ import annotations
 
-import itertools
-import random
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from bulkload.backends.base import Backend, Queryable
 from bulkload.backends.query import Query
+from bulkload.bench.weighted import weighted_cycle
 from bulkload.engine.batch_writer import one_line
 from bulkload.errors import BulkloadError, UsageError
 from bulkload.sources.params import FileValues, SyntheticValues, ValueSource, parse_params_synthetic
-
-_CHOICES = 4096
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,11 +26,15 @@ class QueryWorkload:
     queries: tuple[Query, ...]
     params_synthetic: str | None = None
     params_file: str | None = None
+    #: a query's own source, by query name: "QUERY=file.csv" / "QUERY=id=zipf(...)" items
+    query_params: tuple[str, ...] = ()
+    query_synthetic: tuple[str, ...] = ()
     seed: int = 0
     #: --mix write=W,read=R: writes and queries in one level, in that ratio
     mix: tuple[float, float] | None = None
 
     def values(self) -> ValueSource | None:
+        """The shared source: queries that name none of their own draw from it."""
         if self.params_synthetic and self.params_file:
             raise UsageError("--params and --params-synthetic exclude each other: give one")
         if self.params_synthetic:
@@ -41,6 +42,18 @@ class QueryWorkload:
         if self.params_file:
             return FileValues(self.params_file)
         return None
+
+    def own_values(self) -> dict[str, ValueSource]:
+        """Each query's own source, by query name; a bad one is an error naming it."""
+        own: dict[str, ValueSource] = {}
+        for item in self.query_params:
+            name, _, path = (part.strip() for part in item.partition("="))
+            own[name] = FileValues(path, f"--query {name}: params")
+        for item in self.query_synthetic:
+            name, _, spec = (part.strip() for part in item.partition("="))
+            draws = parse_params_synthetic(spec, f"--query {name}: params-synthetic")
+            own[name] = SyntheticValues(draws, self.seed)
+        return own
 
 
 @dataclass
@@ -57,9 +70,9 @@ class QuerySet:
         self._backend = backend
         self._members = list(members)
         self.names = tuple(member.name for member in members)
-        self._rng = random.Random(0)
         self._weights = list(weights)
-        self._picks: itertools.cycle[int] | None = None
+        #: which query runs next: spread evenly by weight (see .weighted)
+        self._picks: Iterator[int] | None = None
         first = self._members[0]
         self._name, self._prepared, self._next_values = (
             first.name,
@@ -67,8 +80,7 @@ class QuerySet:
             first.next_values,
         )
         if len(self._members) > 1:
-            picks = self._rng.choices(range(len(members)), weights=self._weights, k=_CHOICES)
-            self._picks = itertools.cycle(picks)
+            self._picks = weighted_cycle(self._weights)
 
     def next(self) -> tuple[str, Any]:
         picks = self._picks
@@ -94,13 +106,16 @@ def queryable(backend: Backend) -> Queryable:
 async def prepare_queries(backend: Backend, workload: QueryWorkload) -> QuerySet:
     """Each query prepared once (checked against the target) and given its values."""
     target = queryable(backend)
-    source = workload.values()
+    shared = workload.values()
+    own = workload.own_values()
     names = [query.name for query in workload.queries]
     if len(set(names)) != len(names):
         raise UsageError(f"--query: two queries are named alike ({', '.join(names)})")
     members = []
     for query in workload.queries:
         flag = "--request" if query.style == "request" else "--query"
+        source = own.get(query.name, shared)
+        given = "params" if query.name in own else "--params"
         if not query.sql:
             raise UsageError(f"{flag} {query.name}: the query is empty")
         missing = [n for n in query.parameters if source is None or n not in source.names]
@@ -108,7 +123,7 @@ async def prepare_queries(backend: Backend, workload: QueryWorkload) -> QuerySet
             where = (
                 "--params-synthetic or --params gives none"
                 if source is None
-                else (f"{_given(source)} gives {', '.join(source.names)}")
+                else (f"{_given(source, given)} gives {', '.join(source.names)}")
             )
             raise UsageError(f"{flag} {query.name}: no values for :{', :'.join(missing)} ({where})")
         try:
@@ -122,8 +137,9 @@ async def prepare_queries(backend: Backend, workload: QueryWorkload) -> QuerySet
     return QuerySet(target, members, [query.weight for query in workload.queries])
 
 
-def _given(source: ValueSource) -> str:
-    return f"--params {source.path}" if isinstance(source, FileValues) else "--params-synthetic"
+def _given(source: ValueSource, option: str) -> str:
+    """``--params ids.csv``, or ``params ids.csv`` for a query's own source."""
+    return f"{option} {source.path}" if isinstance(source, FileValues) else f"{option}-synthetic"
 
 
 def _no_values() -> tuple[Any, ...]:

@@ -193,6 +193,8 @@ def prepare_shard(
             queries=tuple(parsed),
             params_synthetic=config.queries.params_synthetic,
             params_file=config.queries.params,
+            query_params=config.queries.query_params,
+            query_synthetic=config.queries.query_synthetic,
             seed=0 if shard is None else shard[0],  # shards draw different keys
             mix=config.queries.mix,
         )

@@ -149,12 +149,22 @@ def compare_command(
     max_regression: str = typer.Option(
         "10%", "--max-regression", metavar="<percent>", help=as_written(help_of("max_regression"))
     ),
+    json_path: str | None = typer.Option(
+        None,
+        "--json",
+        metavar="PATH",
+        help="Write the comparison as JSON to this file, or - for stdout (the table then "
+        "goes to stderr).",
+        show_default=False,
+    ),
     debug: bool = _DEBUG,
 ) -> None:
     """Per level: rows/s, p50, p99 and errors against the baseline (exit 99: regressed)."""
     from bulkload.bench.compare import compare
     from bulkload.bench.result import read_result
+    from bulkload.cli.finish import consoles
     from bulkload.cli.views.verdict import render_comparison
+    from bulkload.report.json_summary import write_document
 
     with errors_as_exit_codes(debug):
         allowed = percentage(max_regression, "--max-regression")
@@ -162,7 +172,13 @@ def compare_command(
             read_result(Path(base)), read_result(Path(run)), max_regression=allowed, baseline=base
         )
         code = for_outcome("completed", gates_failed=comparison.regressed)
-        raise typer.Exit(finish(_console(), partial(render_comparison, comparison), code=code))
+        out, _ = consoles(json_to_stdout=json_path == "-")
+
+        def write(path: str) -> None:  # the comparison the table shows, as data
+            write_document(comparison.to_dict(), path)
+
+        files = outputs(("--json", json_path, write))
+        raise typer.Exit(finish(out, partial(render_comparison, comparison), files, code=code))
 
 
 @report_app.command("check", cls=ReportCommand)

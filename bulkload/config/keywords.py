@@ -118,6 +118,8 @@ class BenchKeywords(TargetKeywords, SourceKeywords, EngineKeywords, total=False)
     request_header: str | Sequence[str]  # HTTP: "Name: value" or "REQUEST=Name: value"
     params_synthetic: str  # "id=uniform(1,1000000)" or "id=zipf(1.1,1,1000000)"
     params: str  # a CSV file of parameter values
+    query_params: str | Sequence[str]  # one query's own CSV file: "lookup=ids.csv"
+    query_synthetic: str | Sequence[str]  # one query's own spec: "lookup=id=zipf(1.1,1,99)"
     mix: str | Mapping[str, float]  # "write=1,read=3"
     fit_on: str  # the operation the recommendation and USL fit use
     ramp_rate: str  # "100:2000:5m": one level whose arrival rate ramps

@@ -204,6 +204,10 @@ class QueryOptions:
     request_headers: tuple[str, ...] = ()
     params_synthetic: str | None = None
     params: str | None = None
+    #: one query's own parameter source, "QUERY=SOURCE" (a profile's [[bench.query]]
+    #: params / params_synthetic); queries naming none use the two above
+    query_params: tuple[str, ...] = ()
+    query_synthetic: tuple[str, ...] = ()
     #: --mix write=W,read=R: each level writes and queries in that ratio
     mix: tuple[float, float] | None = None
     #: --fit-on NAME: the recommendation and USL fit on this operation's rate

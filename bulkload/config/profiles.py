@@ -66,8 +66,9 @@ def _normalised(keys: Mapping[str, Any]) -> dict[str, Any]:
 
 
 #: a query set's table: its keys; a request's
-_QUERY_KEYS = ("name", "weight", "sql")
-_REQUEST_KEYS = ("name", "weight", "method", "path", "body", "headers")
+_SOURCE_KEYS = ("params", "params_synthetic")  # the query's own parameter source
+_QUERY_KEYS = ("name", "weight", "sql", *_SOURCE_KEYS)
+_REQUEST_KEYS = ("name", "weight", "method", "path", "body", "headers", *_SOURCE_KEYS)
 
 
 def _query_tables(path: Path, where: str, keys: dict[str, Any]) -> dict[str, Any]:
@@ -84,10 +85,12 @@ def _query_tables(path: Path, where: str, keys: dict[str, Any]) -> dict[str, Any
         method = "GET"
         path = "/orders/{id}"
         headers = { X-Tenant = "{shop}" }   # --request-header 'order=X-Tenant: {shop}'
+        params = "ids.csv"                  # --query-params order=ids.csv
 
     Items that are strings stay as they are (the command line's form)."""
     out = dict(keys)
     headers: list[str] = []
+    sources: dict[str, list[str]] = {key: [] for key in _SOURCE_KEYS}
     for option, fields in (("query", _QUERY_KEYS), ("request", _REQUEST_KEYS)):
         items = keys.get(option)
         if not isinstance(items, list) or not any(isinstance(i, dict) for i in items):
@@ -98,6 +101,7 @@ def _query_tables(path: Path, where: str, keys: dict[str, Any]) -> dict[str, Any
                 texts.append(item)
                 continue
             table = f"{path}: [[{where}{option}]] number {index}"
+            item = _normalised(item)
             unknown = sorted(set(item) - set(fields))
             if unknown:
                 raise UsageError(
@@ -110,6 +114,9 @@ def _query_tables(path: Path, where: str, keys: dict[str, Any]) -> dict[str, Any
             if not isinstance(weight, int | float):
                 raise UsageError(f"{table}: weight must be a number, not {weight!r}")
             head = f"name={name},weight={weight:g}:"
+            for key in _SOURCE_KEYS:
+                if key in item:
+                    sources[key].append(f"{name}={_text_of(item, key, table)}")
             if option == "query":
                 texts.append(head + _text_of(item, "sql", table))
                 continue
@@ -125,6 +132,9 @@ def _query_tables(path: Path, where: str, keys: dict[str, Any]) -> dict[str, Any
         out[option] = texts
     if headers:
         out["request_header"] = [*_as_list(keys.get("request_header")), *headers]
+    for key, option in (("params", "query_params"), ("params_synthetic", "query_synthetic")):
+        if sources[key]:
+            out[option] = [*_as_list(keys.get(option)), *sources[key]]
     return out
 
 

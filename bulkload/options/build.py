@@ -78,6 +78,7 @@ def build_bench_config(options: Mapping[str, Any]) -> BenchConfig:
             raise UsageError(f"--request-header {exc}") from None
     if query.requests:
         query = replace(query, queries=query.requests)
+    _check_query_sources(query)
     if query.fit_on is not None:
         from bulkload.backends.query import parse_query
 
@@ -99,7 +100,7 @@ def build_bench_config(options: Mapping[str, Any]) -> BenchConfig:
             )
         if "rows" in given:
             raise UsageError("--rows counts rows written: bound a query level with --batches")
-    elif query.params_synthetic or query.params:
+    elif query.params_synthetic or query.params or _own_sources(query):
         raise UsageError("--params and --params-synthetic give values to --query's parameters")
     elif (source is None) == (synthetic is None):
         problem = "both" if source else "neither"
@@ -118,6 +119,31 @@ def build_bench_config(options: Mapping[str, Any]) -> BenchConfig:
         cluster=_take(ClusterOptions, values),
         queries=query,
     )
+
+
+def _own_sources(query: QueryOptions) -> list[tuple[str, str]]:
+    """(flag, QUERY=SOURCE) of every query's own parameter source."""
+    return [("--query-params", item) for item in query.query_params] + [
+        ("--query-synthetic", item) for item in query.query_synthetic
+    ]
+
+
+def _check_query_sources(query: QueryOptions) -> None:
+    """Each own source names a query of the set, and a query has one at most."""
+    from bulkload.backends.query import parse_query
+
+    named = [parse_query(text, i).name for i, text in enumerate(query.queries, 1)]
+    seen: dict[str, str] = {}
+    for flag, item in _own_sources(query):
+        name = item.partition("=")[0].strip()
+        if name not in named:
+            known = ", ".join(named) or "none"
+            raise UsageError(f"{flag} {name}=: no query is named {name} (queries: {known})")
+        if name in seen:
+            raise UsageError(
+                f"--query {name}: two parameter sources ({seen[name]}, {flag}): give one"
+            )
+        seen[name] = flag
 
 
 def _take(cls: Any, values: Mapping[str, Any], **extra: Any) -> Any:

@@ -151,6 +151,21 @@ def params_synthetic(value: Any, option: str) -> str:
     return str(value)
 
 
+def query_sources(value: Any, option: str) -> tuple[str, ...]:
+    """``QUERY=SOURCE`` items: one query's own parameter source (not split on commas:
+    a synthetic spec holds them); a synthetic spec is checked now."""
+    items = tuple(listed(value, option, split=False))
+    for item in items:
+        name, equals, source = item.partition("=")
+        if not equals or not name.strip().isidentifier() or not source.strip():
+            raise UsageError(f"{option} takes QUERY=SOURCE (e.g. lookup=...), not {item[:40]!r}")
+        if option == "--query-synthetic":
+            from bulkload.sources.params import parse_params_synthetic
+
+            parse_params_synthetic(source, f"--query {name.strip()}: params-synthetic")
+    return items
+
+
 def mix(value: Any, option: str) -> tuple[float, float]:
     """``write=W,read=R``: the ratio of writes to queries in a level."""
     given = pairs(value, option)
@@ -563,6 +578,28 @@ QUERIES = panel(
         metavar="<file.csv>",
         help="Parameter values from a CSV file: a header naming the parameters, one row per "
         "query, cycled.",
+    ),
+    Option(
+        name="query_params",
+        flags=("--query-params",),
+        commands=BENCH_ONLY,
+        repeatable=True,
+        env=False,
+        parse=query_sources,
+        metavar="<query=csv>",
+        help="One query's own parameter values from a CSV file, e.g. lookup=ids.csv "
+        "(repeatable; --params stays the others').",
+    ),
+    Option(
+        name="query_synthetic",
+        flags=("--query-synthetic",),
+        commands=BENCH_ONLY,
+        repeatable=True,
+        env=False,
+        parse=query_sources,
+        metavar="<query=spec>",
+        help="One query's own generated parameter values, e.g. 'recent=id=zipf(1.1,1,1000)' "
+        "(repeatable; --params-synthetic stays the others').",
     ),
     Option(
         name="mix",

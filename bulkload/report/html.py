@@ -22,12 +22,11 @@ from bulkload.bench.compare import Comparison
 from bulkload.bench.result import SweepResult
 from bulkload.errors import UsageError
 from bulkload.redact import redact_url
+from bulkload.report.html_levels import levels_table
 from bulkload.report.html_verdict import ReportVerdict
 from bulkload.report.json_summary import write_text
-from bulkload.report.summary import ms
 from bulkload.report.usl_note import fit_is_poor
 from bulkload.report.usl_note import verdict as usl_verdict
-from bulkload.stats.level import LevelResult
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -86,7 +85,7 @@ def render_html(
         _header(result, baseline, verdict),
         _findings(result, baseline, verdict),
         _charts(figures, result),
-        _table(result, baseline, verdict),
+        levels_table(result, baseline, verdict),
         _footer(result),
     ]
     return _PAGE.format(
@@ -260,110 +259,6 @@ def _charts(figures: dict[str, go.Figure | None], result: SweepResult) -> str:
     return f'<section class="charts">{"".join(cards)}</section>'
 
 
-def _table(result: SweepResult, baseline: SweepResult | None, verdict: ReportVerdict) -> str:
-    if not result.levels:
-        return ""
-    comparison = verdict.comparison
-    regressed = {
-        (level.key, change.figure)
-        for level in (comparison.levels if comparison else ())
-        for change in level.regressions
-    }
-    open_model = result.model == "open"
-    twins: dict[tuple[float, int], LevelResult] = {}
-    if baseline is not None and baseline.model == result.model:
-        twins = {_key(level): level for level in baseline.levels}
-    head = ["", "rate/s" if open_model else "concurrency", "batch", "rows/s"]
-    if twins:
-        head.append("rows/s vs baseline")
-    head += ["MB/s", "in flight", "p50 ms", "p90 ms", "p99 ms"]
-    if twins:
-        head.append("p99 vs baseline")
-    head += ["p99.9 ms", "max ms", "errors", "retries", "timeouts", "error rate"]
-    if open_model:
-        head += ["delayed", "missed"]
-    head.append("cpu")
-    show_outcome = any(level.outcome != "completed" for level in result.levels)
-    if show_outcome:
-        head.append("outcome")
-    chosen = result.recommended_level()
-    rows = []
-    for level in result.levels_by_level():
-        p = level.latency.summary_ms()
-        twin = twins.get(_key(level))
-        cells = [
-            "★" if level is chosen else "",
-            f"{level.rate:g}" if open_model and level.rate is not None else str(level.concurrency),
-            f"{level.batch_size:,}",
-            f"{level.rows_per_s:,.0f}",
-        ]
-        if twins:
-            bad = (_compared(level), "rows_per_s") in regressed
-            cells.append(_delta(level.rows_per_s, twin.rows_per_s if twin else None, True, bad))
-        cells += [
-            f"{level.mb_per_s:,.1f}",
-            f"{level.in_flight_mean:.1f} / {level.in_flight_max}",
-            ms(p["p50"]),
-            ms(p["p90"]),
-            ms(p["p99"]),
-        ]
-        if twins:
-            bad = (_compared(level), "p99") in regressed
-            cells.append(
-                _delta(p["p99"], twin.latency.percentile_ms(99) if twin else None, False, bad)
-            )
-        cells += [
-            ms(p["p999"]),
-            ms(p["max"]),
-            f"{level.write_errors:,}",
-            f"{level.retries:,}",
-            f"{level.timeouts:,}",
-            f"{level.error_rate:.2%}",
-        ]
-        if open_model:
-            cells += [f"{level.sends_delayed:,}", f"{level.sends_missed:,}"]
-        cells.append(f"{level.cpu_loop:.0%}")
-        if show_outcome:
-            cells.append(escape(level.outcome))
-        css = "recommended" if level is chosen else level.outcome
-        rows.append(f'<tr class="{css}">' + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    header = "".join(f"<th>{escape(name)}</th>" for name in head)
-    # the table scrolls in its own box on a narrow page; the level's columns stay put
-    return (
-        '<section class="levels"><h2>Levels</h2><div class="scroll">'
-        f'<table id="levels"><thead><tr>{header}</tr></thead>'
-        f"<tbody>{''.join(rows)}</tbody></table></div>"
-        '<p class="muted">★ recommended level. Latency: '
-        + (
-            "from when each write was due (open model), so stalls are not hidden"
-            if open_model
-            else "from the start of each batch write to its end, retries included"
-        )
-        + "; in flight: mean / max; cpu: bulkload's event loop.</p></section>"
-    )
-
-
-def _key(level: LevelResult) -> tuple[float, int]:
-    x = level.rate if level.rate is not None else float(level.concurrency)
-    return (x, level.batch_size)
-
-
-def _compared(level: LevelResult) -> tuple[int, float | None, int]:
-    """A level's key in a baseline comparison."""
-    return (level.concurrency, level.rate, level.batch_size)
-
-
-def _delta(value: float, before: float | None, higher_is_better: bool, regressed: bool) -> str:
-    if before is None or before <= 0:
-        return '<span class="muted">-</span>'
-    change = (value - before) / before
-    better = change > 0 if higher_is_better else change < 0
-    css = "muted" if abs(change) < 0.005 else ("up" if better else "down")
-    if regressed:  # past the allowed regression: said in words too, not by colour alone
-        return f'<span class="down regressed">{change:+.1%} regressed</span>'
-    return f'<span class="{css}">{change:+.1%}</span>'
-
-
 def _footer(result: SweepResult) -> str:
     return (
         f"<footer>Made by bulkload {escape(result.version or '')} · "
@@ -464,6 +359,9 @@ th:nth-child(2), td:nth-child(2) { left: var(--left1, 2em); }
 th:nth-child(3), td:nth-child(3) { left: var(--left2, 7em); box-shadow: 1px 0 0 var(--line); }
 tr.recommended td { background: #eaf4fb; font-weight: 600; }
 tr.failed td { color: var(--bad); }
+/* an operation's sub-row under its level's total: lighter, its name indented */
+tr.operation td { color: var(--muted); font-size: 12.5px; }
+tr.operation td:nth-child(4) { padding-left: 1.5em; }
 td:first-child { color: #C0392B; text-align: center; }
 .up { color: var(--good); } .down { color: var(--bad); }
 .regressed { font-weight: 700; }

@@ -116,16 +116,16 @@ def _chunks(make: Callable[[], list[tuple[Any, ...]]]) -> Callable[[], tuple[Any
 class FileValues(ValueSource):
     """A CSV file's rows (header: the names), cycled; numbers read as numbers."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, option: str = "--params"):
         try:
             with open(path, newline="", encoding="utf-8-sig") as file:
                 reader = csv.reader(file)
                 header = next(reader, None)
                 rows = [tuple(_value(v) for v in row) for row in reader if row]
         except OSError as exc:
-            raise UsageError(f"--params {path}: {exc.strerror or exc}") from None
+            raise UsageError(f"{option} {path}: {exc.strerror or exc}") from None
         if not header or not rows:
-            raise UsageError(f"--params {path}: needs a header naming the parameters and a row")
+            raise UsageError(f"{option} {path}: needs a header naming the parameters and a row")
         self.path = path
         self.names = tuple(name.strip() for name in header)
         self._rows = rows

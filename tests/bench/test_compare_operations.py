@@ -132,3 +132,39 @@ def test_an_operation_regresses_the_comparison_where_the_total_does_not():
     del run.levels[0].operations["heavy"]
     (level,) = compare(base, run, max_regression=0.1).levels
     assert list(level.operations) == ["lookup"] and level.operations_only_in_base == ["heavy"]
+
+
+def test_report_compare_writes_the_comparison_it_shows_as_json(run_cli, orders_db, tmp_path):
+    assert bench(run_cli, orders_db, FAST, "--json", "base.json").code == 0
+    assert bench(run_cli, orders_db, SLOW, "--json", "run.json").code == 0
+    shown = run_cli(
+        "report", "compare", "base.json", "run.json", "--max-regression", "50%",
+        "--json", "compared.json",
+    )  # fmt: skip
+    assert shown.code == 99, shown.stderr
+    saved = json.loads((tmp_path / "compared.json").read_text())
+    assert saved["baseline"] == "base.json" and saved["max_regression"] == 0.5
+    assert saved["regressed"] is True and saved["only_in_baseline"] == saved["only_in_run"] == []
+    assert [level["label"] for level in saved["levels"]] == ["c=1 batch 1", "c=2 batch 1"]
+    lines = shown.stdout.splitlines()
+    for level in saved["levels"]:
+        assert level["regressed"] is True and (level["concurrency"], level["batch_size"]) in (
+            (1, 1),
+            (2, 1),
+        )
+        assert set(level["rows_per_s"]) == {"base", "run", "change", "regressed"}
+        heavy = level["operations"]["heavy"]
+        assert heavy["p99"]["regressed"] and heavy["p99"]["run"] > heavy["p99"]["base"]
+        # the figures are those of the table: the heavy sub-row under this level's total
+        total = next(i for i, line in enumerate(lines) if line.startswith(level["label"]))
+        row = next(line for line in lines[total:] if line.split()[:1] == ["heavy"])
+        assert f"{heavy['per_s']['run']:,.0f} ops/s ({heavy['per_s']['change']:+.1%})" in row
+        assert f"{heavy['p99']['run']:.2f} ms ({heavy['p99']['change']:+.1%})" in row
+    assert saved["regressions"] == [
+        line.strip().removeprefix("regression: ") for line in lines if "regression: " in line
+    ]
+    # to stdout: the JSON alone there, the table on stderr
+    piped = run_cli("report", "compare", "base.json", "run.json", "--json", "-")
+    assert piped.code == 99, piped.stderr
+    assert json.loads(piped.stdout)["levels"][0]["label"] == "c=1 batch 1"
+    assert "heavy" in piped.stderr and "REGRESSED" in piped.stderr

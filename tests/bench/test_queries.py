@@ -288,6 +288,28 @@ def test_a_mixed_postgresql_run_writes_and_reads_in_the_ratio(run_cli, pg_orders
     _mixed_levels_match_the_ratio(json.loads((tmp_path / "run.json").read_text()))
 
 
+def test_a_short_mixed_level_holds_the_ratio_from_its_first_operation(run_cli, orders_db, tmp_path):
+    """A level of a few operations (a loaded machine's level, or a count-bounded one)
+    holds write=1,read=3 and the query set's 3:1 from the start: the picks are spread
+    evenly, not drawn (a draw seeded alike in every level and share gave 2 writes in a
+    level's first 40 operations, 12 in its first 100)."""
+    result = run_cli(
+        "bench", "--to", f"sqlite:///{orders_db}", "--synthetic", "rows=50000,columns=3",
+        "--table", "loaded", "--batch-size", "10",
+        "--query", "name=hit,weight=3:SELECT name FROM orders WHERE id = :id",
+        "--query", "name=miss,weight=1:SELECT name FROM orders WHERE id = :id + 100000",
+        "--params-synthetic", f"id=uniform(1,{KEYS})", "--mix", "write=1,read=3",
+        "--sweep", "1,2", "--warmup", "0s", "--batches", "40", "--progress", "off",
+        "--processes", "1", "--json", "run.json",
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    for level in json.loads((tmp_path / "run.json").read_text())["levels"]:
+        counts = {name: op["count"] for name, op in level["operations"].items()}
+        assert sum(counts.values()) == 40, counts
+        assert 9 <= counts["write"] <= 11, counts  # a quarter
+        assert 21 <= counts["hit"] <= 24 and 6 <= counts["miss"] <= 9, counts  # 3:1
+
+
 def test_mix_needs_queries_and_writes(run_cli, orders_db):
     result = run_cli(
         "bench", "--to", f"sqlite:///{orders_db}", "--query", "SELECT 1",

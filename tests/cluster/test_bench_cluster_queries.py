@@ -88,10 +88,10 @@ def test_a_mixed_sqlite_run_on_two_workers_writes_every_row_it_counts(
         write, hit = level["operations"]["write"], level["operations"]["hit"]
         assert level["kind"] == "mixed" and hit["rows"] == hit["count"] > 20
         assert level["batches"] == write["count"] + hit["count"]
-        # write=1,read=3 as drawn; counted, loosely: the two workers' SQLite writers take
-        # the file's one write lock in turn, and a write still waiting when the window
-        # ends is not counted (1.3 to 8 seen on a loaded machine)
-        assert 1.0 < hit["count"] / write["count"] < 12.0
+        # write=1,read=3: each worker spreads its picks evenly, so even a loaded machine's
+        # short level holds the ratio (a seeded random draw, alike in every worker and
+        # level, measured 1.3 to 8 here: its first 100 picks held 12 writes, not 25)
+        assert 2.5 < hit["count"] / write["count"] < 3.6
 
 
 @pytest.mark.postgres

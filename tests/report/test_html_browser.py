@@ -180,10 +180,32 @@ return out;
 """
 
 
+# the levels table as rendered: its header, and each row's class, operation, cells and
+# the indent of its operation's name
+_LEVELS = """
+const table = document.getElementById('levels');
+const head = [...table.tHead.rows[0].cells].map(c => c.textContent);
+const at = head.indexOf('operation');
+const rows = [...table.tBodies[0].rows].map(r => ({
+  css: r.className, operation: r.dataset.operation || null,
+  cells: [...r.cells].map(c => c.textContent), height: r.getBoundingClientRect().height,
+  indent: parseFloat(getComputedStyle(r.cells[at]).paddingLeft)}));
+return {head: head, rows: rows};
+"""
+
+
+def _levels_seen(driver: Any) -> tuple[list[str], list[dict[str, Any]]]:
+    seen = driver.execute_script(_LEVELS)
+    head = seen["head"]
+    rows = [{**row, "cells": dict(zip(head, row["cells"], strict=True))} for row in seen["rows"]]
+    return head, rows
+
+
 def test_a_mixed_run_draws_a_line_per_operation_in_its_charts(browser, run_cli, tmp_path):
     """A real mixed SQLite run (writes, and two weighted queries): the throughput and
     latency charts draw each operation beside the total, named in the legend; with the
-    run as its own baseline, each operation's baseline line too."""
+    run as its own baseline, each operation's baseline line too. The levels table has a
+    total row per level and a sub-row per operation under it, as the terminal's has."""
     import sqlite3
 
     db = tmp_path / "shop.db"
@@ -204,11 +226,12 @@ def test_a_mixed_run_draws_a_line_per_operation_in_its_charts(browser, run_cli, 
     assert {name for lvl in run.levels for name in lvl.operations} == {"lookup", "scan", "write"}
     pages = {"alone": tmp_path / "run.html", "baseline": tmp_path / "with-baseline.html"}
     write_html(run, str(pages["baseline"]), baseline=run)
-    drawn = {}
+    drawn, tables = {}, {}
     for name, page in pages.items():
         seen = open_report(browser, page, f"report-mixed-operations-{name}.png")
         assert seen["errors"] == [] and seen["fetched"] == []
         drawn[name] = (seen["charts"], browser.execute_script(_LEGENDS))
+        tables[name] = _levels_seen(browser)
     charts, legends = drawn["alone"]
     operations = ["lookup p99", "scan p99", "write p99"]
     assert legends["latency"] == ["p50", "p90", "p99", "p99.9", *operations]
@@ -223,3 +246,33 @@ def test_a_mixed_run_draws_a_line_per_operation_in_its_charts(browser, run_cli, 
     assert charts["latency"]["series"] == charts["latency"]["painted"] == 14
     throughput = [f"baseline {name} (rows/s)" for name in ("lookup", "scan", "write")]
     assert [entry for entry in legends["throughput"] if entry in throughput] == throughput
+    # the levels table: per level a total row, then lookup, scan and write sub-rows
+    head, rows = tables["alone"]
+    assert head[:6] == ["", "concurrency", "batch", "operation", "ops/s", "rows/s"]
+    assert [(row["cells"]["concurrency"], row["cells"]["operation"]) for row in rows] == [
+        (str(level.concurrency) if name == "total" else "", name)
+        for level in run.levels
+        for name in ("total", "lookup", "scan", "write")
+    ]
+    for index, level in enumerate(run.levels):
+        total, *subs = rows[4 * index : 4 * index + 4]
+        assert total["operation"] is None and total["css"] in ("recommended", "completed")
+        assert total["cells"]["ops/s"] == f"{level.batches_per_s:,.0f}"
+        for sub in subs:
+            operation = level.operations[sub["operation"]]
+            assert sub["css"] == "operation" and sub["operation"] == sub["cells"]["operation"]
+            assert sub["height"] > 0 and sub["indent"] > total["indent"]  # shown, indented
+            per_s = operation.count / level.elapsed_s
+            assert sub["cells"]["ops/s"] == f"{per_s:,.0f}"
+            assert sub["cells"]["rows/s"] == f"{operation.rows / level.elapsed_s:,.0f}"
+            assert sub["cells"]["errors"] == f"{operation.errors:,}"
+            assert sub["cells"]["in flight"] == sub["cells"]["cpu"] == ""  # the total's alone
+            assert sub["cells"]["concurrency"] == sub["cells"][""] == ""
+    # against a baseline (the run itself): each sub-row's change, as the comparison judged
+    head, rows = tables["baseline"]
+    assert "rows/s vs baseline" in head and "p99 vs baseline" in head
+    subs = [row for row in rows if row["operation"]]
+    assert len(subs) == 3 * len(run.levels)
+    for sub in subs:
+        assert sub["cells"]["rows/s vs baseline"] == "+0.0% ops/s"
+        assert sub["cells"]["p99 vs baseline"] == "+0.0%"

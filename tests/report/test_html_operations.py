@@ -59,3 +59,31 @@ def test_the_latency_chart_has_each_operations_p99():
     lines = {trace.name: list(trace.y) for trace in figure.data}
     assert lines["read p99"] == pytest.approx([1.0, 3.0], rel=0.01)
     assert lines["write p99"] == pytest.approx([20.0, 60.0], rel=0.01)
+
+
+def test_the_levels_table_has_a_sub_row_per_operation_with_its_judged_change():
+    """Each level's total row, then a row per operation; against a baseline, an
+    operation's ops/s that fell past --max-regression says so in its sub-row."""
+    import re
+
+    from bulkload.bench.compare import compare
+    from bulkload.report.html import render_html
+
+    base = SweepResult(model="closed", target="sqlite:///x.db", table="t")
+    base.levels = [_level(1, 300, 100)]
+    run = SweepResult(model="closed", target="sqlite:///x.db", table="t")
+    run.levels = [_level(1, 300, 40)]  # the writes: 50/s -> 20/s
+    for level in (*base.levels, *run.levels):
+        for operation in level.operations.values():
+            operation.latency.record(0.002)
+        level.latency.record(0.002)
+    page = render_html(run, baseline=base, comparison=compare(base, run, max_regression=0.1))
+    table = page.split('<table id="levels">', 1)[1].split("</table>", 1)[0]
+    rows = re.findall(r'<tr class="([^"]*)"(?: data-operation="([^"]*)")?>(.*?)</tr>', table)
+    assert [name for _, name, _ in rows] == ["", "read", "write"]  # the total, then each
+    assert [css for css, _, _ in rows][1:] == ["operation", "operation"]
+    cells = {name: re.findall(r"<td>(.*?)</td>", body) for _, name, body in rows}
+    assert "<td>total</td>" in rows[0][2] and "<td>mixed</td>" not in rows[0][2]
+    assert any("regressed ops/s" in cell for cell in cells["write"])  # -60%
+    assert not any("regressed" in cell for cell in cells["read"])  # unchanged
+    assert "150" in cells["read"] and "20" in cells["write"]  # each its own ops/s

@@ -14,6 +14,7 @@ from rich.text import Text
 
 from bulkload.bench.result import SweepResult
 from bulkload.cli.views.histogram import histogram_lines
+from bulkload.report.html_levels import runs_operations
 from bulkload.report.summary import ms
 from bulkload.report.usl_note import coefficients, fit_is_poor, verdict
 from bulkload.stats.level import LevelResult
@@ -86,7 +87,7 @@ def _query_names(result: SweepResult) -> list[str]:
 
 
 def _table(result: SweepResult) -> Table:
-    if _query_names(result) or any(level.kind == "query" for level in result.levels):
+    if runs_operations(result):
         return _query_table(result)
     open_model = result.model == "open"
     table = Table(box=None, padding=(0, 1), header_style="bold")
