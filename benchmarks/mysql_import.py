@@ -10,6 +10,12 @@ used unless named. Both load the same generated mixed-type CSV into an empty Inn
 table of the same columns, alternating, ``--repeat`` rounds; the median of the
 per-round ratios is reported with its min-max, and bulkload's peak RSS. Target:
 bulkload <= 0.9x the client's time (several LOAD DATA streams against one).
+
+Both sides reach the server the same way: with ``--socket`` (set for the server it
+starts) bulkload connects through that socket too (``?unix_socket=``), as the client
+does. For a server it starts, the server's own CPU time (user + system, from
+``/proc/PID/stat``) during each side's load is printed as well: on one machine the
+client's CPU is taken from the server.
 """
 
 from __future__ import annotations
@@ -64,6 +70,15 @@ def reset(url: str, socket: str | None, table: str) -> None:
     subprocess.run(client(url, socket, "-e", statement), check=True)
 
 
+def server_cpu(pid: int | None) -> float:
+    """CPU seconds (user + system) the server process has used so far; 0 if unknown."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--url", help="mysql://user:password@host:port/db (default: start one)")
@@ -83,17 +98,27 @@ def main() -> int:
             print("no MariaDB binaries (apt-get install mariadb-server)", file=sys.stderr)
             return 2
         url, socket = server.url(), str(server.socket)
+    pid = server.proc.pid if server is not None and server.proc is not None else None
+    # the client's transport for bulkload as well
+    target = f"{url}{'&' if '?' in url else '?'}unix_socket={socket}" if socket else url
     csv = generate_csv(args.rows, Path(tempfile.gettempdir()) / f"bulkload-bench-{args.rows}.csv")
     rss: list[int] = []
     cpu: dict[str, list[float]] = {"client": [], "bulkload": []}
+    served: dict[str, list[float]] = {"client": [], "bulkload": []}
+
+    def measured(name: str, command: list[str]) -> tuple[float, int]:
+        before = server_cpu(pid)
+        seconds, peak, used = timed_cpu(command)
+        cpu[name].append(used)
+        served[name].append(server_cpu(pid) - before)
+        return seconds, peak
 
     def bulkload() -> float:
         reset(url, socket, "bench_bulkload")
-        command = [*BULKLOAD, "import", str(csv), "--to", url, "--table", "bench_bulkload",
+        command = [*BULKLOAD, "import", str(csv), "--to", target, "--table", "bench_bulkload",
                    "--concurrency", str(args.concurrency), "--quiet"]  # fmt: skip
-        seconds, peak, used = timed_cpu(command)
+        seconds, peak = measured("bulkload", command)
         rss.append(peak)
-        cpu["bulkload"].append(used)
         return seconds
 
     def load_data() -> float:
@@ -105,8 +130,7 @@ def main() -> int:
             "(order_id, customer, product, quantity, unit_price, @paid, order_date, "
             "created_at, note) SET paid = (@paid = 'true')"
         )
-        seconds, _, used = timed_cpu(client(url, socket, "--local-infile=1", "-e", statement))
-        cpu["client"].append(used)
+        seconds, _ = measured("client", client(url, socket, "--local-infile=1", "-e", statement))
         return seconds
 
     try:
@@ -119,6 +143,9 @@ def main() -> int:
         print(f"bulkload peak RSS: {max(rss) / 2**20:.0f} MB (target: under 400 MB)")
         for name, used in cpu.items():  # the process's own CPU, not the server's
             print(f"CPU of the {name} process: {spread(used)} (user + system, median, min-max)")
+        if pid is not None:
+            for name, used in served.items():
+                print(f"CPU of the server while {name} loads: {spread(used)}")
         print("load average (1, 5, 15 min): {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
         print(ratio_line("bulkload/client", ratios(b, c), 0.9))
         subprocess.run(
