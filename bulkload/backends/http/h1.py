@@ -139,6 +139,9 @@ class _Connection(asyncio.Protocol):
             else:
                 body = b"" if parts is None else parts[0] if len(parts) == 1 else b"".join(parts)
                 response = Response(status, body, retry_after)
+                # read: not kept beside the body while the connection idles (a bulk API's
+                # per-item report can be megabytes)
+                self._received = []
             answer.set_result(response)
 
     # use
