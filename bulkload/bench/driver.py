@@ -209,6 +209,9 @@ class LevelDriver:
         self._writers = 0
         self._busy = 0
         self._group: asyncio.TaskGroup | None = None
+        #: every operation writes, and each write is counted only in its window's stats
+        #: (no per-write figures of a mixed level): the closed model writes inline
+        self._plain_writes = queries is None
         self._timeline_out = timeline
         self.timeline = timeline  # the run's, shared by its levels (for the live view)
 
@@ -360,6 +363,9 @@ class LevelDriver:
         clock, queries, most = self._clock, self.queries, self.plan.concurrency
         # a read level (not mixed): every operation is a query (no draw per operation)
         reads_only = queries is not None and self._writes_next is None
+        writer, gauge, window = self.writer, self._gauge, self.window
+        attempts = self._stats_now
+        unbounded = self._bound is None
         while self._may_send():
             if ramp is not None and self._busy >= self._allowed():
                 await self._sleep(0.005)  # the ramp allows no more writers yet
@@ -374,6 +380,41 @@ class LevelDriver:
                 if reads_only or (queries is not None and not self._writes()):
                     assert queries is not None
                     await self._query(queries.next(), due=now, now=now)
+                elif self._plain_writes and not writer.throttle.active:
+                    # _write's usual case, inline: a coroutine less per write
+                    batch = self._next_batch()
+                    if self.phase == "measure" and unbounded and now >= self._window_clock[0]:
+                        self._window_writes += 1
+                        stats = window
+                    else:
+                        stats = self._stats_for(now, batch.rows)
+                    gauge.change(+1, now)
+                    try:
+                        error = await writer.write_with_retries(
+                            batch.payload, batch.data, None, due=now, task=task, stats=stats,
+                            attempts=attempts,
+                        )  # fmt: skip
+                    except Exception as exc:
+                        self._write_failed(stats, exc)
+                    except CancelledAfterCommit:
+                        self._loaded(stats, batch)  # committed as the level was cancelled
+                        raise
+                    else:
+                        if error is None:  # _loaded, inline
+                            rows = batch.rows
+                            stats.rows_loaded += rows
+                            stats.batches += 1
+                            stats.bytes_read += batch.nbytes
+                            self.rows_written += rows
+                        else:  # bench does not bisect: a refused batch is a failed write
+                            stats.batches_failed += 1
+                            stats.rows_rejected += batch.rows
+                    finally:
+                        end = clock()
+                        gauge.change(-1, end)
+                        if stats is window:
+                            self._window_writes -= 1
+                            self._last_window_end = end
                 else:
                     await self._write(self._next_batch(), due=now, task=task, now=now)
             finally:
@@ -553,18 +594,11 @@ class LevelDriver:
                 batch.payload, batch.data, None, due=due, task=task, stats=stats,
                 attempts=self._stats_now, on_start=on_start,
             )  # fmt: skip
-        except AbortedError:  # transient errors outlasted the retries
-            stats.batches_failed += 1
-            error = True
+        except Exception as exc:
+            error = self._write_failed(stats, exc)
         except CancelledAfterCommit:
             self._loaded(stats, batch)  # committed as the level was cancelled: it counts
             raise
-        except Exception as exc:  # the target is unusable, or something broke: level fails
-            stats.batches_failed += 1
-            error = exc
-            if self.failure is None:
-                self.failure = one_line(exc)
-                self._close_window()
         else:
             if error is None:  # _loaded, inline
                 rows = batch.rows
@@ -584,6 +618,17 @@ class LevelDriver:
                 self._last_window_end = now
                 if self._writes_next is not None:  # a mixed level: the writes' own figures
                     self._write_done(error, batch.rows, now - due)
+
+    def _write_failed(self, stats: RunStats, exc: Exception) -> object:
+        """Count a write that raised; what ended it, for a mixed level's figures."""
+        stats.batches_failed += 1
+        if isinstance(exc, AbortedError):  # transient errors outlasted the retries
+            return True
+        # the target is unusable, or something broke: the level fails
+        if self.failure is None:
+            self.failure = one_line(exc)
+            self._close_window()
+        return exc
 
     def _write_done(self, error: object, rows: int, latency: float) -> None:
         operation = self._operations.get("write")

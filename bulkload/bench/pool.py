@@ -10,7 +10,7 @@ larger than a level's writes keep them unique within a level).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,10 +36,8 @@ class BatchPool:
         if not batches:
             raise ValueError("a pool needs at least one batch")
         self.batches = batches
-        self._cycle = itertools.cycle(batches)
-
-    def next(self) -> PooledBatch:
-        return next(self._cycle)
+        #: the next batch, round and round (the cycle's own C method: no Python call)
+        self.next: Callable[[], PooledBatch] = itertools.cycle(batches).__next__
 
     @property
     def rows(self) -> int:

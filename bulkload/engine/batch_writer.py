@@ -31,6 +31,7 @@ from bulkload.engine.rate import Throttle
 from bulkload.engine.retry import RetryPolicy
 from bulkload.errors import AbortedError, BulkloadError, TargetError
 from bulkload.sources.batch import Rejection
+from bulkload.stats.histogram import FLUSH_AT
 from bulkload.stats.run import RunStats
 
 _CLOSED = BreakerState.CLOSED  # an enum member looked up per write costs a descriptor call
@@ -353,11 +354,20 @@ class BatchWriter:
                     if self._abandoning:
                         raise WriteAbandoned(cause) from exc
                 else:
-                    now = self._clock()  # the latencies (inline: a call saved per write)
-                    stats.latency.record(now - started)
+                    now = self._clock()
+                    # the latencies, recorded inline (record()'s body: two calls saved)
+                    histogram = stats.latency
+                    samples = histogram.pending_s
+                    samples.append(now - started)
+                    if len(samples) >= FLUSH_AT:
+                        histogram.flush()
                     if due is not None:
                         # from when the write was due, so a stall shows up (wrk2-style)
-                        stats.latency_from_due.record(now - (due if due < started else started))
+                        histogram = stats.latency_from_due
+                        samples = histogram.pending_s
+                        samples.append(now - (due if due < started else started))
+                        if len(samples) >= FLUSH_AT:
+                            histogram.flush()
                     breaker = self.breaker
                     if probe or breaker.consecutive_failures:  # else record() changes nothing
                         breaker.record(True, probe)

@@ -81,17 +81,22 @@ class Bucket:
     count: int
 
 
+#: samples buffered before they are folded into the HDR histogram
+FLUSH_AT = 4096
+
+
 class LatencyHistogram:
     """Samples are buffered and folded into the HDR histogram in bulk: recording costs a
-    list append on the engine's hot path."""
-
-    _FLUSH_AT = 4096
+    list append on the engine's hot path. The hottest paths (a write's two latencies)
+    append to ``pending_s`` themselves, as :meth:`record` does: a call is ~0.1 µs of a
+    1-row HTTP request's ~6."""
 
     def __init__(self) -> None:
         self._hdr = _new_hdr()
         self._pending: list[int] = []  # µs, from record_us
-        #: seconds, from record: turned into µs in bulk, as int() would, when folded
-        self._pending_s: list[float] = []
+        #: seconds, from record: turned into µs in bulk, as int() would, when folded.
+        #: Who appends here calls :meth:`flush` once it holds FLUSH_AT samples.
+        self.pending_s: list[float] = []
 
     @classmethod
     def decode(cls, encoded: str) -> LatencyHistogram:
@@ -110,16 +115,16 @@ class LatencyHistogram:
         return hist
 
     def record(self, seconds: float) -> None:
-        pending = self._pending_s
+        pending = self.pending_s
         pending.append(seconds)
-        if len(pending) >= self._FLUSH_AT:
-            self._flush()
+        if len(pending) >= FLUSH_AT:
+            self.flush()
 
     def record_us(self, micros: int) -> None:
         """Record one latency given in whole microseconds."""
         self._pending.append(micros)
-        if len(self._pending) >= self._FLUSH_AT:
-            self._flush()
+        if len(self._pending) >= FLUSH_AT:
+            self.flush()
 
     def record_many(self, seconds: Iterable[float] | np.ndarray) -> None:
         """Record many latencies (seconds) at once, e.g. a whole window's samples."""
@@ -127,9 +132,10 @@ class LatencyHistogram:
         if micros.size:
             self._add(micros)
 
-    def _flush(self) -> None:
-        if self._pending_s:
-            seconds, self._pending_s = self._pending_s, []
+    def flush(self) -> None:
+        """Fold the buffered samples into the HDR histogram."""
+        if self.pending_s:
+            seconds, self.pending_s = self.pending_s, []
             # truncated toward zero, as int(seconds * 1_000_000) does
             self._add((np.array(seconds, dtype=np.float64) * 1_000_000).astype(np.int64))
         if self._pending:
@@ -158,7 +164,7 @@ class LatencyHistogram:
 
     @property
     def hdr(self) -> HdrHistogram:
-        self._flush()
+        self.flush()
         return self._hdr
 
     def merge(self, other: LatencyHistogram) -> None:
@@ -175,7 +181,7 @@ class LatencyHistogram:
         """Forget every sample (a fresh HDR array is faster than zeroing hdrh's)."""
         self._hdr = _new_hdr()
         self._pending = []
-        self._pending_s = []
+        self.pending_s = []
 
     @property
     def count(self) -> int:
