@@ -54,9 +54,12 @@ def test_stages_follow_the_offered_load():
     assert result.timeline is not None
     full = [i for i in result.timeline.intervals if i.seconds > 0.45]
     assert len(full) >= 6
+    origin = result.timeline.intervals[0].start
     for interval in full:
-        middle = (interval.start + interval.end) / 2 - result.timeline.intervals[0].start
-        wanted = schedule.rate_at(middle)
+        # what the schedule offered over the interval's own span (a stall stretches an
+        # interval; one across the peak averages its two sides)
+        start, end = interval.start - origin, interval.end - origin
+        wanted = (schedule.offered_by(end) - schedule.offered_by(start)) / interval.seconds
         assert interval.offered_per_s == pytest.approx(wanted, abs=0.1 * 100)
         assert interval.ops_per_s == pytest.approx(interval.offered_per_s, abs=0.15 * 100)
     assert result.breaking_points == [{"tag": "ramp 0-100/s batch 100", "cause": None}]
