@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 
 import numpy as np
 import pyarrow as pa
@@ -204,14 +203,8 @@ def test_bad_arguments_to_the_generator():
     assert list(synthetic_batches(spec, 10, rows=0)) == []
 
 
-def test_generates_millions_of_rows_per_second():
-    """The default spec (6 columns) at 10,000-row batches; best of 3 on a loaded machine.
-    Unloaded it does 5-8M rows/s; bench needs >= 2M to pre-generate its pool quickly."""
-    spec = parse_synthetic("rows=500000")
-    best = 0.0
-    for _ in range(3):
-        started = time.perf_counter()
-        rows = sum(batch.num_rows for batch in synthetic_batches(spec, 10_000))
-        best = max(best, rows / (time.perf_counter() - started))
-    assert rows == 500_000
-    assert best >= 1_000_000
+def test_generates_the_rows_asked_for_in_batches_of_the_size_asked():
+    """(Its speed is benchmarks/synthetic_rows.py's, not a test's.)"""
+    spec = parse_synthetic("rows=25001")
+    sizes = [batch.num_rows for batch in synthetic_batches(spec, 10_000)]
+    assert sizes == [10_000, 10_000, 5_001]
