@@ -69,7 +69,12 @@ def test_a_fixed_latency_is_reported_at_p50_and_levels_hold_exactly_n_in_flight(
 
 
 def test_throughput_scales_to_the_capacity_then_plateaus_and_the_knee_is_recommended():
-    result = sweep("sim://?latency=5ms&capacity=16", quick(levels=(1, 4, 16, 32, 64)))
+    for _ in range(3):
+        result = sweep("sim://?latency=5ms&capacity=16", quick(levels=(1, 4, 16, 32, 64)))
+        # a write of 5 ms (20 ms queued at c=64) that took 100 ms met a stall of the
+        # machine, not of the target: a level's figures are then not the target's
+        if all(level.latency.max_ms < 100 for level in result.levels):
+            break
     rate = {n: level.rows_per_s for n, level in by_level(result).items()}
     # one-sided, with room: a 200 ms stall of a loaded machine takes 25% of a level's
     # 0.8 s window; a target that did not scale, or did past its capacity, is far off

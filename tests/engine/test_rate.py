@@ -115,8 +115,8 @@ def test_rate_end_to_end_against_sim(run_cli, write_file):
     )
     # one batch may go at once, the other 119 wait their turn: 2.975 s at exactly 10k rows/s.
     # Never faster than the rate; the upper bound only catches a limiter far too strict
-    # (generous: the 2-core test machine is shared).
-    assert 2.8 <= summary["elapsed_s"] <= 6.0, summary["elapsed_s"]
+    # (generous: the 2-core test machine is shared; 6.08 s was seen at load 17).
+    assert 2.8 <= summary["elapsed_s"] <= 7.5, summary["elapsed_s"]
     service, from_due = summary["latency_ms"], summary["latency_from_due_ms"]
     assert from_due is not None and set(from_due) == set(service)
     for key in ("p50", "p90", "p99", "max"):
