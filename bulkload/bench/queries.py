@@ -46,12 +46,17 @@ class QueryWorkload:
     def own_values(self) -> dict[str, ValueSource]:
         """Each query's own source, by query name; a bad one is an error naming it."""
         own: dict[str, ValueSource] = {}
+        styles = {query.name: query.style for query in self.queries}
+
+        def flag(name: str) -> str:  # what the user wrote it with
+            return "--request" if styles.get(name) == "request" else "--query"
+
         for item in self.query_params:
             name, _, path = (part.strip() for part in item.partition("="))
-            own[name] = FileValues(path, f"--query {name}: params")
+            own[name] = FileValues(path, f"{flag(name)} {name}: params")
         for item in self.query_synthetic:
             name, _, spec = (part.strip() for part in item.partition("="))
-            draws = parse_params_synthetic(spec, f"--query {name}: params-synthetic")
+            draws = parse_params_synthetic(spec, f"{flag(name)} {name}: params-synthetic")
             own[name] = SyntheticValues(draws, self.seed)
         return own
 

@@ -140,8 +140,9 @@ def _check_query_sources(query: QueryOptions) -> None:
             known = ", ".join(named) or "none"
             raise UsageError(f"{flag} {name}=: no query is named {name} (queries: {known})")
         if name in seen:
+            kind = "--request" if query.requests else "--query"
             raise UsageError(
-                f"--query {name}: two parameter sources ({seen[name]}, {flag}): give one"
+                f"{kind} {name}: two parameter sources ({seen[name]}, {flag}): give one"
             )
         seen[name] = flag
 

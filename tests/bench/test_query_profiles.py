@@ -231,3 +231,24 @@ params_synthetic = "id=uniform(5001,6000)"
     assert listed["count"] > 10 and listed["rows"] == listed["count"]  # only 3, 5 and 7
     assert far["count"] > 10 and far["rows"] == 0  # keys past the table
     assert write["count"] > 5 and level["errors"] == 0
+
+
+def test_a_bad_parameter_source_of_a_request_names_the_request(
+    run_cli, ingest: IngestServer, tmp_path
+):
+    result = run_cli(
+        "bench", "--to", ingest.url, *QUICK,
+        "--request", "name=get:GET /orders/{id}", "--query-params", "get=nowhere.csv",
+    )  # fmt: skip
+    assert result.code == 3, result.stderr
+    assert result.error_line == (
+        "bulkload: error: --request get: params nowhere.csv: No such file or directory"
+    )
+    both = run_cli(
+        "bench", "--to", ingest.url, *QUICK, "--request", "name=get:GET /orders/{id}",
+        "--query-params", "get=nowhere.csv", "--query-synthetic", "get=id=uniform(1,2)",
+    )  # fmt: skip
+    assert both.error_line == (
+        "bulkload: error: --request get: two parameter sources "
+        "(--query-params, --query-synthetic): give one"
+    )
