@@ -400,15 +400,7 @@ class LevelDriver:
                         self._loaded(stats, batch)  # committed as the level was cancelled
                         raise
                     else:
-                        if error is None:  # _loaded, inline
-                            rows = batch.rows
-                            stats.rows_loaded += rows
-                            stats.batches += 1
-                            stats.bytes_read += batch.nbytes
-                            self.rows_written += rows
-                        else:  # bench does not bisect: a refused batch is a failed write
-                            stats.batches_failed += 1
-                            stats.rows_rejected += batch.rows
+                        self._count(stats, batch, error)
                     finally:
                         end = clock()
                         gauge.change(-1, end)
@@ -600,15 +592,7 @@ class LevelDriver:
             self._loaded(stats, batch)  # committed as the level was cancelled: it counts
             raise
         else:
-            if error is None:  # _loaded, inline
-                rows = batch.rows
-                stats.rows_loaded += rows
-                stats.batches += 1
-                stats.bytes_read += batch.nbytes
-                self.rows_written += rows
-            else:  # bench does not bisect: a refused batch is a failed write
-                stats.batches_failed += 1
-                stats.rows_rejected += batch.rows
+            self._count(stats, batch, error)
         finally:
             now = self._clock()
             if started:
@@ -618,6 +602,19 @@ class LevelDriver:
                 self._last_window_end = now
                 if self._writes_next is not None:  # a mixed level: the writes' own figures
                     self._write_done(error, batch.rows, now - due)
+
+    def _count(self, stats: RunStats, batch: PooledBatch, error: object) -> None:
+        """A write that ended without raising: loaded, or refused (bench does not bisect:
+        a refused batch is a failed write)."""
+        if error is None:
+            rows = batch.rows
+            stats.rows_loaded += rows
+            stats.batches += 1
+            stats.bytes_read += batch.nbytes
+            self.rows_written += rows
+        else:
+            stats.batches_failed += 1
+            stats.rows_rejected += batch.rows
 
     def _write_failed(self, stats: RunStats, exc: Exception) -> object:
         """Count a write that raised; what ended it, for a mixed level's figures."""
