@@ -64,8 +64,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time see _HOME
 import bulkload.load  # noqa: F401  (the submodule, before the function of the same name)
 from bulkload.bench.library import bench, bench_async
 from bulkload.library import load, load_async
-
-__version__ = "0.2.0"
+from bulkload.version import __version__
 
 __all__ = [
     "AbortedError",

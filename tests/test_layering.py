@@ -186,3 +186,21 @@ def test_each_rule_is_seen_below_the_cli(tmp_path: Path, source: str, rule: str)
     found = violations(tmp_path)
     assert list(found) == ["engine/x.py"]  # the same lines in cli/ are no violation
     assert found["engine/x.py"][rule] == [source.count("\n")]
+
+
+def test_no_module_imports_the_package_root_for_its_names():
+    """The root (``bulkload/__init__``) imports the library, which imports most of the
+    package: a module taking a name from it (``from bulkload import __version__``) closes
+    an import cycle through a function-level import the layer contract cannot see (the
+    root is its container). ``from bulkload import event_loop`` (a submodule) is fine."""
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.name == "__init__.py" and path.parent == PACKAGE:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module == "bulkload" and not node.level:
+                for alias in node.names:
+                    submodule = PACKAGE / alias.name
+                    if not (submodule.with_suffix(".py").exists() or submodule.is_dir()):
+                        found.append(f"{path.relative_to(PACKAGE)}: {alias.name}")
+    assert not found, found

@@ -324,7 +324,7 @@ def _table(run: BenchConfig) -> str:
 
 
 def _version() -> str:
-    from bulkload import __version__
+    from bulkload.version import __version__
 
     return __version__
 

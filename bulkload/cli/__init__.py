@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> None:
         # it back on (run_command), with start-up's objects frozen out of its way.
         gc.disable()
     if (sys.argv[1:] if argv is None else argv) == ["--version"]:
-        from bulkload import __version__
+        from bulkload.version import __version__
 
         print(f"bulkload {__version__}")
         sys.stdout.flush()

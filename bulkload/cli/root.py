@@ -23,7 +23,6 @@ os.environ.setdefault("MIMALLOC_ARENA_EAGER_COMMIT", "0")
 
 import typer
 
-from bulkload import __version__
 from bulkload.cli.backends_command import backends_command
 from bulkload.cli.checkpoints_command import forget_checkpoints_command
 from bulkload.cli.error_line import error_line
@@ -32,6 +31,7 @@ from bulkload.cli.params import Command, Group, registry_command
 from bulkload.cli.report_commands import report_app
 from bulkload.cli.usage_line import usage_line
 from bulkload.options import BENCH, IMPORT
+from bulkload.version import __version__
 
 # Start-up time matters (bulkload --help, short runs): what a command needs beyond typer
 # (asyncio, rich, pyarrow, the engine, the backends) is imported when it runs.

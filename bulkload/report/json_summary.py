@@ -29,7 +29,7 @@ def summary_dict(
 ) -> dict[str, Any]:
     """The summary; ``error`` is the one-line message of the error that ended the run,
     ``command`` the command line (secrets removed) when the CLI ran it."""
-    from bulkload import __version__
+    from bulkload.version import __version__
 
     elapsed = stats.elapsed(now if now is not None else time.perf_counter())
     summary = {
