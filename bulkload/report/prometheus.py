@@ -10,11 +10,13 @@ prometheus-client serves at ``http://ADDR/metrics`` from its own thread:
   start, or due time in the open model), buckets from 1 ms to 60 s.
 
 Every series is labelled ``run`` (this run's id), ``level`` (the interval's tag:
-``import``, or a bench level) and ``operation`` (``write``). A run split among local
-processes (``--processes P``) is served by the parent, from the intervals each process
-sends it as they close: the series add up the processes. The event loop adds; a
-scrape reads a copy under a lock. At the end the server waits (up to a few seconds) for
-one more scrape, so the run's last interval is scraped too, then stops.
+``import``, or a bench level) and ``operation`` (``write``; ``query`` for a read sweep,
+``mixed`` for ``--mix``: a mixed level's series count its writes and queries together).
+A run split among local processes (``--processes P``) is served by the parent, from the
+intervals each process sends it as they close: the series add up the processes. The
+event loop adds; a scrape reads a copy under a lock. At the end the server waits (up
+to a few seconds) for one more scrape, so the run's last interval is scraped too, then
+stops.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ from bulkload.bench.result import SweepResult, machine_facts
 from bulkload.bench.sweep import Sweep, SweepSpec, SyntheticData
 from bulkload.config import EngineOptions, TargetOptions
 from bulkload.sources.synthetic import parse_synthetic
+from bulkload.version import __version__
 
 DATA = SyntheticData(parse_synthetic("rows=20000,columns=4,seed=3"))
 
@@ -27,7 +28,7 @@ def run_sweep(url: str, **spec: object) -> SweepResult:
         target=url,
         table="t",
         command=["bulkload", "bench", "--to", url],
-        version="0.1.0",
+        version=__version__,
         machine=machine_facts(),
         started_at=1_790_000_000.0,
     )

@@ -15,6 +15,7 @@ from bulkload.errors import UsageError
 from bulkload.report import html_charts
 from bulkload.report.html import render_html, write_html
 from bulkload.stats.usl import usl_throughput
+from bulkload.version import __version__
 from tests.report.sweeps import run_sweep
 
 # Sweeps and Chromium load the CPU: run on the worker of the timing-sensitive bench tests,
@@ -60,7 +61,7 @@ def test_a_real_sweep_gets_its_header_charts_and_a_row_per_level(closed: SweepRe
     started = dt.datetime.fromtimestamp(closed.started_at, tz=dt.UTC)
     assert started.strftime("%Y-%m-%d %H:%M:%S UTC") in page
     assert escape("bulkload bench --to 'sim://?latency=2ms&capacity=8'") in page
-    assert closed.machine["hostname"] in page and "0.1.0" in page
+    assert closed.machine["hostname"] in page and __version__ in page
     assert closed.usl is not None and closed.recommended_level() is not None
     # throughput: measured, USL curve, recommended point; no heatmap for one batch size
     assert charts_in(page) == {
