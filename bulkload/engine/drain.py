@@ -1,6 +1,7 @@
-"""The one fan-out core under the engine's fronts: the import run, ``AsyncLoader`` and
-``execute_concurrent``. (bench's driver keeps its own scheduler: its closed and open
-models and measurement windows decide when a write starts.)
+"""The one fan-out core under the engine's fronts: the import run, ``AsyncLoader``,
+``execute_concurrent`` and ``execute_concurrent_queries``. (bench's driver keeps its own
+scheduler: its closed and open models and measurement windows decide when a write
+starts.)
 
 Feeders put items on a bounded :class:`~bulkload.engine.channel.Channel`; writer tasks
 take them one at a time and hand each to the front's ``write``: each writer keeps one

@@ -10,7 +10,6 @@ failure stops new queries and is raised once those in flight end.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -19,8 +18,10 @@ from bulkload.backends import create_backend
 from bulkload.backends.base import Backend, Queryable
 from bulkload.backends.query import Query
 from bulkload.config import TargetOptions
+from bulkload.engine.drain import Drain
 from bulkload.engine.execute_concurrent import DEFAULT_CONCURRENCY, ExecutionResult
 from bulkload.errors import UsageError
+from bulkload.stats.run import RunStats
 
 Statement = str | Query
 Params = Mapping[str, Any] | Sequence[Any]
@@ -67,7 +68,6 @@ async def execute_queries_async(
     try:
         prepared: dict[str, tuple[Query, Any]] = {}
         failed: list[BaseException] = []
-        queue = iter(enumerate(items))
 
         async def one(statement: Statement, params: Params) -> ExecutionResult:
             query = statement if isinstance(statement, Query) else Query(statement)
@@ -80,15 +80,31 @@ async def execute_queries_async(
                 return ExecutionResult(False, exc)
             return ExecutionResult(True, rows)
 
-        async def worker() -> None:
-            for index, (statement, params) in queue:
-                if failed and raise_on_first_error:
-                    return
-                result = results[index] = await one(statement, params)
-                if not result.success:
-                    failed.append(result.result_or_exc)
+        async def run(item: tuple[int, Statement, Params]) -> None:
+            index, statement, params = item
+            if failed and raise_on_first_error:
+                return  # queued before the failure: not started
+            result = results[index] = await one(statement, params)
+            if not result.success:
+                failed.append(result.result_or_exc)
 
-        await asyncio.gather(*(worker() for _ in range(min(concurrency, max(len(items), 1)))))
+        # the engine's one fan-out core: `concurrency` queries in flight, writers
+        # started as they are needed, each taking the next query as its last ends
+        drain: Drain[tuple[int, Statement, Params]] = Drain(
+            run, writers=concurrency, depth=concurrency, stats=RunStats()
+        )
+
+        async def feed() -> None:
+            try:
+                for index, (statement, params) in enumerate(items):
+                    if failed and raise_on_first_error:
+                        return
+                    if not await drain.put_async((index, statement, params)):
+                        return
+            finally:
+                drain.close()
+
+        await drain.run(feed())
     finally:
         await backend.close()
     if failed and raise_on_first_error:

@@ -4,6 +4,7 @@ SQLite file and the test PostgreSQL. Results come back in input order, rows as d
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -74,6 +75,23 @@ def test_postgresql_prepared_select_for_many_ids(pg):
     assert all(r.success for r in results) and len(results) == 400
     assert [r.result_or_exc for r in results[:2]] == [[{"v": "v1"}], [{"v": "v2"}]]
     assert sum(len(r.result_or_exc) for r in results) == 300  # ids 301..400 miss
+
+
+def test_postgresql_slow_queries_run_concurrency_at_a_time(pg):
+    """Eight queries of 0.5 s at concurrency 4 take two rounds (~1 s), not eight (4 s),
+    and never more than four run at once (the server's view, from pg_stat_activity)."""
+    dsn = pg[0]
+    query = (
+        "SELECT count(*) AS running FROM pg_stat_activity, pg_sleep(0.5) "
+        "WHERE query LIKE '%pg_sleep(0.5)%' AND state = 'active'"
+    )
+    started = time.monotonic()
+    results = bulkload.execute_concurrent_with_args(dsn, query, [()] * 8, concurrency=4)
+    elapsed = time.monotonic() - started
+    assert all(r.success for r in results), results
+    running = [r.result_or_exc[0]["running"] for r in results]
+    assert max(running) <= 4, running
+    assert elapsed < 3.0, elapsed  # 4 s one at a time; generous for a loaded machine
 
 
 def test_mysql_prepared_select_for_many_ids_prepared_once_per_connection(mysql):
