@@ -19,6 +19,10 @@ from typing import Any
 
 import pytest
 
+# one worker runs them in turn: a test's killer terminates any bulkload session asleep
+# at COMMIT (the statement names no schema), so two at once could take each other's
+pytestmark = pytest.mark.xdist_group("pg-commit-doubt")
+
 ROWS = 2000
 BATCH = 500
 SLOW_ID = 1200  # in the third batch
