@@ -652,12 +652,7 @@ class LevelDriver:
         The hot path of a read sweep: kept to one frame, attributes read once."""
         queries = self.queries
         assert queries is not None
-        if stats is not None:
-            pass
-        elif self.phase == "measure" and self._bound is None and due >= self._window_clock[0]:
-            self._window_writes += 1  # _stats_for's usual answer, inline (in the window)
-            stats = self.window
-        else:
+        if stats is None:
             stats = self._stats_for(due, 1)
         window = self.window
         in_window = stats is window

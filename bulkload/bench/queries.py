@@ -46,10 +46,11 @@ class QueryWorkload:
     def own_values(self) -> dict[str, ValueSource]:
         """Each query's own source, by query name; a bad one is an error naming it."""
         own: dict[str, ValueSource] = {}
-        styles = {query.name: query.style for query in self.queries}
+        by_name = {query.name: query for query in self.queries}
 
         def flag(name: str) -> str:  # what the user wrote it with
-            return "--request" if styles.get(name) == "request" else "--query"
+            query = by_name.get(name)
+            return "--query" if query is None else _flag(query)
 
         for item in self.query_params:
             name, _, path = (part.strip() for part in item.partition("="))
@@ -118,7 +119,7 @@ async def prepare_queries(backend: Backend, workload: QueryWorkload) -> QuerySet
         raise UsageError(f"--query: two queries are named alike ({', '.join(names)})")
     members = []
     for query in workload.queries:
-        flag = "--request" if query.style == "request" else "--query"
+        flag = _flag(query)
         source = own.get(query.name, shared)
         given = "params" if query.name in own else "--params"
         if not query.sql:
@@ -140,6 +141,11 @@ async def prepare_queries(backend: Backend, workload: QueryWorkload) -> QuerySet
         stream = source.stream(query.parameters) if source and query.parameters else _no_values
         members.append(_Member(query.name, prepared, stream))
     return QuerySet(target, members, [query.weight for query in workload.queries])
+
+
+def _flag(query: Query) -> str:
+    """The option the query was given with, to name it in an error."""
+    return "--request" if query.style == "request" else "--query"
 
 
 def _given(source: ValueSource, option: str) -> str:
